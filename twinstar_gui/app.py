@@ -1,0 +1,154 @@
+"""Composition root: builds settings, store, writer, feeds, presenters and the window; runs the qasync loop."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Settings
+from .core.timeframe import Timeframe
+from .data.feed import MarketFeed
+from .data.store import CandleStore
+from .data.writer import CandleWriter
+from .exchanges.registry import get_exchange
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_BUDGET_S = 3.0
+
+
+@dataclass
+class Core:
+    """Everything long-lived below the presenters; usable without Qt."""
+
+    settings: Settings
+    store: CandleStore
+    writer: CandleWriter
+    feeds: dict[str, MarketFeed] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        await asyncio.gather(*(f.start() for f in self.feeds.values()))
+
+    async def shutdown(self, budget: float = SHUTDOWN_BUDGET_S) -> bool:
+        """Close sockets, then flush every queued candle to disk; True when nothing was lost."""
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(f.stop() for f in self.feeds.values()),
+                                                  return_exceptions=True), budget / 2)
+        except TimeoutError:
+            log.warning("streams did not stop within %.1fs", budget / 2)
+        left = max(0.5, budget - (time.monotonic() - t0))
+        ok = await asyncio.to_thread(self.writer.close, left)
+        log.info("shutdown in %.2fs (%s)", time.monotonic() - t0, "all candles flushed" if ok else "WRITES PENDING")
+        return ok
+
+
+def build_core(settings: Settings, *, exchanges: list[str] | None = None,
+               symbols: dict[str, list[str]] | None = None, feed_options: dict | None = None) -> Core:
+    store = CandleStore(settings.data_dir)
+    writer = CandleWriter(store)
+    core = Core(settings, store, writer)
+    windows = {Timeframe.M15: settings.window_15m, Timeframe.H1: settings.window_1h}
+    for name in exchanges or [n for n, e in settings.exchanges.items() if e.enabled]:
+        adapter = get_exchange(name, rest_url=settings.rest_url(name), ws_url=settings.ws_url(name))
+        syms = (symbols or {}).get(name) or list(settings.symbols(name))
+        if not syms:
+            log.warning("%s: no symbols configured; skipped", name)
+            continue
+        core.feeds[name] = MarketFeed(adapter, store, writer, syms, windows=windows, **(feed_options or {}))
+    return core
+
+
+def check_data_dir(path: Path) -> str | None:
+    """None if we can write there, else a message saying why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".twinstar-write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        return f"data directory {path} is not writable: {exc.strerror or exc}"
+    return None
+
+
+# -- GUI ------------------------------------------------------------------------------------------------
+def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, seed: int = 7,
+            quit_after: float | None = None, symbols: dict[str, list[str]] | None = None) -> int:
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .presenters.chart import ChartPresenter
+    from .presenters.health import HealthPresenter
+    from .presenters.log import LogPresenter
+    from .ui.main_window import MainWindow
+    from .ui.theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("TwinStar")
+    apply_dark_theme(app)
+    logs = LogPresenter()
+    sim = tmp_dir = None
+    if demo:
+        from .sim.demo import start_demo_simulator
+
+        sim = start_demo_simulator(speed=speed, seed=seed)
+        overrides = {"bybit": {"rest_url": sim.rest_url("bybit"), "ws_url": sim.ws_url("bybit")}}
+        if not os.environ.get("TWINSTAR_DATA_DIR"):
+            tmp_dir = tempfile.mkdtemp(prefix="twinstar-demo-")  # demo candles never mix with real ones
+        settings = _with_overrides(settings, overrides, tmp_dir)
+        log.info("demo: simulator on %s (x%g time), data in %s", sim.rest_url("bybit"), speed, settings.data_dir)
+    problem = check_data_dir(settings.data_dir)
+    if problem:
+        print(f"twinstar: {problem}", file=sys.stderr)
+        return 2
+    core = build_core(settings, exchanges=["bybit"] if demo else None, symbols=symbols)
+    chart = ChartPresenter(core.feeds)
+    health = HealthPresenter(core.feeds)
+    mode = "DEMO (local simulator)" if demo else "LIVE market data"
+    window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir))
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    done = asyncio.Event()
+    window.close_requested.connect(done.set)
+    app.aboutToQuit.connect(done.set)
+    if quit_after:
+        QTimer.singleShot(int(quit_after * 1000), done.set)
+
+    async def main() -> int:
+        window.show()
+        await core.start()
+        await done.wait()
+        ok = await core.shutdown()
+        window.allow_close()
+        window.close()
+        return 0 if ok else 1
+
+    try:
+        with loop:
+            rc = loop.run_until_complete(main())
+    finally:
+        logs.close()
+        if sim is not None:
+            sim.stop()
+        if tmp_dir:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+    return rc
+
+
+def _with_overrides(settings: Settings, overrides: dict[str, dict], data_dir: str | None) -> Settings:
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    exchanges = dict(settings.exchanges)
+    for name, urls in overrides.items():
+        exchanges[name] = replace(exchanges[name], **urls)
+    return replace(settings, exchanges=MappingProxyType(exchanges),
+                   data_dir=Path(data_dir) if data_dir else settings.data_dir)

@@ -1,0 +1,70 @@
+"""`twinstar` command line: GUI (default), --demo, --self-test, `sim` (standalone simulator)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twinstar", description="TwinStar crypto trading terminal.",
+                                epilog="Other commands: `twinstar sim --port N [--speed X] [--seed S]`.")
+    p.add_argument("--demo", action="store_true", help="run offline against the built-in exchange simulator")
+    p.add_argument("--self-test", action="store_true", help="offscreen smoke test of the whole app; exit 0 if fine")
+    p.add_argument("--symbols", help="comma-separated Bybit symbols to show (default: settings file)")
+    p.add_argument("--config", help="settings file (default: the platform's config dir)")
+    p.add_argument("--speed", type=float, default=300.0, help="demo time acceleration (default 300: a 15m candle every 3 s)")
+    p.add_argument("--seed", type=int, default=7, help="demo market seed")
+    p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"twinstar {__version__}")
+    return p
+
+
+def _sim_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twinstar sim", description="Local exchange simulator (REST + WS on one port).")
+    p.add_argument("--port", type=int, default=8765, help="TCP port on 127.0.0.1 (0 = any free port)")
+    p.add_argument("--speed", type=float, default=1.0, help="time acceleration factor")
+    p.add_argument("--seed", type=int, default=7, help="price process seed")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if argv[:1] == ["sim"]:
+        args = _sim_parser().parse_args(argv[1:])
+        if not 0 <= args.port <= 65535 or args.speed <= 0:
+            print("twinstar sim: --port must be 0..65535 and --speed > 0", file=sys.stderr)
+            return 2
+        from .sim.demo import run_simulator_forever
+
+        return run_simulator_forever(port=args.port, speed=args.speed, seed=args.seed)
+    args = _gui_parser().parse_args(argv)
+    if args.verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
+    if args.self_test:
+        from .selftest import run_self_test
+
+        return run_self_test()
+    if args.speed <= 0:
+        print("twinstar: --speed must be > 0", file=sys.stderr)
+        return 2
+    from .config import SettingsError, load_settings
+
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"twinstar: {exc}", file=sys.stderr)
+        return 2
+    symbols = {"bybit": [s.strip().upper() for s in args.symbols.split(",") if s.strip()]} if args.symbols else None
+    from .app import run_gui
+
+    return run_gui(settings, demo=args.demo, speed=args.speed, seed=args.seed, quit_after=args.quit_after,
+                   symbols=symbols)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Derive 1h/4h/1d candles from 15m ones, only from complete groups (a group with a hole is never emitted)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .models import Candle
+from .timeframe import BASE_TIMEFRAME, Timeframe
+
+
+class GroupResampler:
+    """Incremental resampler for one target timeframe.
+
+    Feed closed base candles in ascending order with `add`; it returns the higher candle when the
+    last member of its group arrives and every member was seen. A gap inside a group drops that group
+    (a partial 4h candle would lie about its high/low), the next complete group is emitted normally.
+    """
+
+    __slots__ = ("target", "base", "_need", "_group_start", "_acc", "_count", "_last_open")
+
+    def __init__(self, target: Timeframe, base: Timeframe = BASE_TIMEFRAME) -> None:
+        self.target = target
+        self.base = base
+        self._need = target.ratio_to(base)
+        self._group_start: int | None = None
+        self._acc: Candle | None = None
+        self._count = 0
+        self._last_open: int | None = None
+
+    @property
+    def forming(self) -> Candle | None:
+        """The partial candle of the group in progress (for display only, never stored)."""
+        return self._acc
+
+    def add(self, candle: Candle) -> Candle | None:
+        if self._last_open is not None and candle.open_time <= self._last_open:
+            return None  # duplicate or out of order: already accounted for
+        group = self.target.bucket_start(candle.open_time)
+        contiguous = self._last_open is not None and candle.open_time == self._last_open + self.base.ms
+        self._last_open = candle.open_time
+        if group != self._group_start:
+            self._group_start = group
+            self._acc = candle if candle.open_time == group else None
+            self._count = 1 if self._acc is not None else 0
+        elif self._acc is not None and contiguous:
+            self._acc = self._acc.merged_with(candle)
+            self._count += 1
+        else:
+            self._acc = None  # a hole inside the group: it can never be complete
+            self._count = 0
+        if self._acc is not None and self._count == self._need:
+            done, self._acc, self._count = self._acc, None, 0
+            return Candle(group, done.open, done.high, done.low, done.close, done.volume)
+        return None
+
+    def add_many(self, candles: Iterable[Candle]) -> list[Candle]:
+        out = []
+        for c in candles:
+            done = self.add(c)
+            if done is not None:
+                out.append(done)
+        return out
+
+
+def resample_complete(frame: pd.DataFrame, target: Timeframe, base: Timeframe = BASE_TIMEFRAME) -> pd.DataFrame:
+    """Vectorised resampling of a base-timeframe frame (columns timestamp + OHLCV) to `target`.
+
+    Only groups that hold every base candle are kept. `timestamp` may be int ms or datetime64.
+    """
+    cols = ["timestamp", "open", "high", "low", "close", "volume"]
+    if frame.empty:
+        return frame.loc[:, cols].iloc[0:0].copy()
+    ts = frame["timestamp"]
+    is_dt = isinstance(ts.dtype, pd.DatetimeTZDtype) or np.issubdtype(ts.dtype, np.datetime64)
+    ms = ts.astype("datetime64[ms, UTC]").astype("int64").to_numpy() if is_dt else ts.to_numpy(np.int64)
+    group = ms - ms % target.ms
+    work = pd.DataFrame({
+        "group": group,
+        "open": frame["open"].to_numpy(),
+        "high": frame["high"].to_numpy(),
+        "low": frame["low"].to_numpy(),
+        "close": frame["close"].to_numpy(),
+        "volume": frame["volume"].to_numpy(),
+    })
+    agg = work.groupby("group", sort=True).agg(
+        open=("open", "first"), high=("high", "max"), low=("low", "min"),
+        close=("close", "last"), volume=("volume", "sum"), n=("open", "size"),
+    )
+    agg = agg[agg["n"] == target.ratio_to(base)].drop(columns="n").reset_index(names="timestamp")
+    if is_dt:
+        agg["timestamp"] = pd.to_datetime(agg["timestamp"], unit="ms", utc=True).astype("datetime64[ms, UTC]")
+    return agg[cols]

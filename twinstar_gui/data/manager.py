@@ -1,0 +1,227 @@
+"""One series in memory: history window, REST backfill, live closes from the stream, derived timeframes."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import ExchangeError
+from ..core.models import Candle, KlineEvent
+from ..core.resample import GroupResampler
+from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
+from ..net.rest import RestClient
+from .store import CandleStore
+from .writer import CandleWriter, WriteJob
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOWS = {Timeframe.M15: 1000, Timeframe.H1: 300, Timeframe.H4: 300, Timeframe.D1: 300}
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedCandle:
+    """A candle that is final, with where it came from (ws / rest / backfill)."""
+
+    exchange: str
+    symbol: str
+    timeframe: Timeframe
+    candle: Candle
+    source: str
+
+
+@dataclass
+class SeriesListeners:
+    history: list[Callable[["SeriesManager"], None]] = field(default_factory=list)
+    closed: list[Callable[[ClosedCandle], None]] = field(default_factory=list)
+    forming: list[Callable[[str, Candle], None]] = field(default_factory=list)  # (symbol, candle)
+    error: list[Callable[[str], None]] = field(default_factory=list)
+
+
+def frame_of(candles) -> pd.DataFrame:
+    """Candles -> frame with timestamp (datetime64[ms, UTC]) + OHLCV."""
+    arr = np.array([(c.open_time, c.open, c.high, c.low, c.close, c.volume) for c in candles],
+                   dtype=np.float64).reshape(-1, 6)
+    return pd.DataFrame({
+        "timestamp": pd.to_datetime(arr[:, 0].astype(np.int64), unit="ms", utc=True).astype("datetime64[ms, UTC]"),
+        "open": arr[:, 1], "high": arr[:, 2], "low": arr[:, 3], "close": arr[:, 4], "volume": arr[:, 5],
+    })
+
+
+class SeriesManager:
+    """Lives on the asyncio loop; disk and REST work go to threads. Emits each closed candle once, in order."""
+
+    def __init__(self, exchange: str, symbol: str, *, rest: RestClient, store: CandleStore,
+                 writer: CandleWriter, windows: dict[Timeframe, int] | None = None,
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        self.exchange = exchange
+        self.symbol = symbol
+        self.rest = rest
+        self.store = store
+        self.writer = writer
+        self.windows = {**DEFAULT_WINDOWS, **(windows or {})}
+        self.now_ms = now_ms
+        self.listeners = SeriesListeners()
+        self.candles: dict[Timeframe, deque[Candle]] = {
+            tf: deque(maxlen=self.windows[tf]) for tf in (BASE_TIMEFRAME, *DERIVED_TIMEFRAMES)}
+        self._resamplers = {tf: GroupResampler(tf) for tf in DERIVED_TIMEFRAMES}
+        self.forming: Candle | None = None
+        self.last_closed: int | None = None  # open time of the newest closed 15m candle
+        self.failed = ""  # set when the exchange rejects the symbol
+        self.closed_emitted = 0
+        self._pending: dict[int, Candle] = {}
+        self._backfill: asyncio.Task | None = None
+
+    def __repr__(self) -> str:
+        return f"SeriesManager({self.exchange}:{self.symbol}, last_closed={self.last_closed})"
+
+    # -- history ----------------------------------------------------------------------------------
+    async def load_history(self) -> None:
+        """Load the newest window of 15m candles from disk (in a thread)."""
+        n = self.windows[BASE_TIMEFRAME]
+        frame = await asyncio.to_thread(self.store.load_last, self.exchange, self.symbol, n)
+        candles = _candles_of(frame)
+        for c in candles:
+            self._add_closed(c, notify=False)
+        if candles:
+            log.info("%s %s: loaded %d candles from disk (last %s)", self.exchange, self.symbol,
+                     len(candles), _fmt(candles[-1].open_time))
+        self._emit(self.listeners.history, self)
+
+    def frame(self, tf: Timeframe = BASE_TIMEFRAME) -> pd.DataFrame:
+        return frame_of(self.candles[tf])
+
+    # -- REST backfill ----------------------------------------------------------------------------
+    def backfill(self) -> asyncio.Task:
+        """Fetch every closed candle between the last one we have and now; one run at a time."""
+        if self._backfill is None or self._backfill.done():
+            self._backfill = asyncio.get_running_loop().create_task(self._run_backfill(),
+                                                                    name=f"backfill-{self.symbol}")
+        return self._backfill
+
+    async def _run_backfill(self) -> None:
+        if self.failed:
+            return
+        tf = BASE_TIMEFRAME
+        if self.last_closed is not None:
+            start, source = self.last_closed + tf.ms, "backfill"
+        else:
+            start, source = tf.bucket_start(self.now_ms()) - self.windows[tf] * tf.ms, "rest"
+        try:
+            frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, tf, start)
+        except ExchangeError as exc:
+            self._on_rest_error(exc)
+            frame = None
+        except Exception as exc:  # network trouble: keep live data flowing, try again on next reconnect
+            log.exception("%s %s: backfill failed", self.exchange, self.symbol)
+            self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: backfill failed: {exc}")
+            frame = None
+        accepted = []
+        if frame is not None:
+            for c in _candles_of(frame):
+                if self._accept_closed(c, source, persist=False):
+                    accepted.append(c)
+            if accepted:
+                self._persist(accepted, source)
+                log.info("%s %s: %s %d candles up to %s", self.exchange, self.symbol,
+                         "backfilled" if source == "backfill" else "fetched", len(accepted),
+                         _fmt(accepted[-1].open_time))
+        pending = sorted(self._pending.items())
+        self._pending.clear()
+        for _, c in pending:  # live closes that arrived while we were fetching, now in order
+            self._accept_closed(c, "ws")
+
+    def _on_rest_error(self, exc: ExchangeError) -> None:
+        msg = f"{self.exchange} {self.symbol}: {exc}"
+        if str(exc.code) == "10001" or "symbol" in exc.message.lower():
+            self.failed = msg
+            msg = f"{self.exchange}: symbol {self.symbol} rejected by the exchange ({exc.message}); skipped"
+        log.error(msg)
+        self._emit(self.listeners.error, msg)
+
+    # -- live stream ------------------------------------------------------------------------------
+    def on_kline(self, ev: KlineEvent) -> None:
+        if ev.timeframe != BASE_TIMEFRAME.label or self.failed:
+            return
+        candle = ev.candle()
+        if ev.closed is None and self.forming is not None and candle.open_time > self.forming.open_time:
+            # no close flag on this exchange: a newer bucket means the previous one is final
+            self._on_stream_close(self.forming)
+        if ev.closed:
+            self._on_stream_close(candle)
+            if self.forming is not None and self.forming.open_time <= candle.open_time:
+                self.forming = None
+        elif self.last_closed is None or candle.open_time > self.last_closed:
+            self.forming = candle
+            self._emit(self.listeners.forming, self.symbol, candle)
+
+    def on_price(self, price: float, time_ms: int) -> None:
+        f = self.forming
+        if f is None or not (f.open_time <= time_ms < f.open_time + BASE_TIMEFRAME.ms):
+            return
+        self.forming = Candle(f.open_time, f.open, max(f.high, price), min(f.low, price), price, f.volume)
+        self._emit(self.listeners.forming, self.symbol, self.forming)
+
+    def _on_stream_close(self, candle: Candle) -> None:
+        expected = None if self.last_closed is None else self.last_closed + BASE_TIMEFRAME.ms
+        busy = self._backfill is not None and not self._backfill.done()
+        if busy or (expected is not None and candle.open_time > expected):
+            if self.last_closed is None or candle.open_time > self.last_closed:
+                self._pending[candle.open_time] = candle
+            if not busy:
+                log.warning("%s %s: gap before %s; backfilling", self.exchange, self.symbol,
+                            _fmt(candle.open_time))
+                self.backfill()
+            return
+        self._accept_closed(candle, "ws")
+
+    # -- the one place a candle becomes closed ----------------------------------------------------
+    def _accept_closed(self, candle: Candle, source: str, persist: bool = True) -> bool:
+        if self.last_closed is not None and candle.open_time <= self.last_closed:
+            return False  # already emitted: never twice
+        self._add_closed(candle, notify=True, source=source)
+        if persist:
+            self._persist([candle], source)
+        return True
+
+    def _add_closed(self, candle: Candle, notify: bool, source: str = "") -> None:
+        self.last_closed = candle.open_time
+        self.candles[BASE_TIMEFRAME].append(candle)
+        if notify:
+            self.closed_emitted += 1
+            self._emit(self.listeners.closed, ClosedCandle(self.exchange, self.symbol, BASE_TIMEFRAME, candle, source))
+        for tf, rs in self._resamplers.items():
+            higher = rs.add(candle)
+            if higher is not None:
+                self.candles[tf].append(higher)
+                if notify:
+                    self._emit(self.listeners.closed, ClosedCandle(self.exchange, self.symbol, tf, higher, source))
+
+    def _persist(self, candles: list[Candle], source: str) -> None:
+        rows = frame_of(candles)
+        rows["source"] = source
+        self.writer.submit(WriteJob(self.exchange, self.symbol, rows))
+
+    def _emit(self, listeners: list[Callable], *args) -> None:
+        for fn in listeners:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("%s %s: listener %r failed", self.exchange, self.symbol, fn)
+
+
+def _candles_of(frame: pd.DataFrame) -> list[Candle]:
+    if frame is None or frame.empty:
+        return []
+    ts = frame["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+    cols = [frame[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")]
+    return [Candle(int(t), float(o), float(h), float(l), float(c), float(v)) for t, o, h, l, c, v in zip(ts, *cols)]
+
+
+def _fmt(ms: int) -> str:
+    return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")

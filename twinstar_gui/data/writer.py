@@ -1,0 +1,126 @@
+"""Background durable appends: a queue drained by one writer thread, batched per series."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .store import CandleStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteJob:
+    exchange: str
+    symbol: str
+    rows: pd.DataFrame  # timestamp (ms or datetime) + OHLCV + source
+    tf: str = "15m"
+
+
+class CandleWriter:
+    """Owns all writes to a store so the GUI/asyncio thread never touches the disk.
+
+    A failed write (disk full, permissions) keeps the rows queued and retries with backoff; `close()`
+    flushes everything that is queued before it returns.
+    """
+
+    def __init__(self, store: CandleStore, *, on_durable: Callable[[WriteJob], None] | None = None,
+                 retry_delay: float = 1.0) -> None:
+        self.store = store
+        self.on_durable = on_durable
+        self.retry_delay = retry_delay
+        self.last_error = ""
+        self.written_rows = 0
+        self._queue: queue.Queue[WriteJob | None] = queue.Queue()
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="candle-writer", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def submit(self, job: WriteJob) -> None:
+        if self._closed:
+            raise RuntimeError("candle writer is closed")
+        with self._idle:
+            self._pending += 1
+        self._queue.put(job)
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every submitted job is durable; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Flush and stop the thread; returns False if rows were still queued at the timeout."""
+        if self._closed:
+            return self._pending == 0
+        done = self.flush(timeout)
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout=2.0)
+        if not done:
+            log.error("writer closed with %d jobs not yet durable: %s", self._pending, self.last_error)
+        return done
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            batch = [job]
+            while True:  # take everything already queued: one file write per series per batch
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                batch.append(nxt)
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[WriteJob]) -> None:
+        groups: dict[tuple[str, str, str], list[WriteJob]] = defaultdict(list)
+        for job in batch:
+            groups[(job.exchange, job.symbol, job.tf)].append(job)
+        for (exchange, symbol, tf), jobs in groups.items():
+            rows = pd.concat([j.rows for j in jobs], ignore_index=True) if len(jobs) > 1 else jobs[0].rows
+            delay = self.retry_delay
+            while True:
+                try:
+                    self.store.append(exchange, symbol, rows, tf=tf)
+                    break
+                except (OSError, ValueError) as exc:
+                    self.last_error = f"{exchange} {symbol}: {type(exc).__name__}: {exc}"
+                    log.error("candle write failed, kept queued, retry in %.0fs: %s", delay, self.last_error)
+                    if isinstance(exc, ValueError):  # bad rows will never write: drop them loudly
+                        break
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            self.written_rows += len(rows)
+            for job in jobs:
+                if self.on_durable is not None:
+                    try:
+                        self.on_durable(job)
+                    except Exception:
+                        log.exception("on_durable callback failed")
+            with self._idle:
+                self._pending -= len(jobs)
+                self._idle.notify_all()

@@ -1,0 +1,176 @@
+"""The exchange adapter contract: pure translation between an exchange's wire formats and our domain."""
+from __future__ import annotations
+
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import BadMessage
+from ..core.models import MarketEvent
+from ..core.timeframe import Timeframe
+
+KLINE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
+TICKER_COLUMNS = ["symbol", "last_price", "quote_volume_24h"]
+
+
+@dataclass(frozen=True, slots=True)
+class RestRequest:
+    """One GET request: full URL, query params, and a short endpoint label for errors and budgets."""
+
+    url: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    endpoint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RestBudget:
+    """A request budget: at most `requests` per `per_seconds` (we stay well under the exchange's limit)."""
+
+    requests: int
+    per_seconds: float
+
+
+class ExchangeAdapter(ABC):
+    """Base class of every exchange adapter. No sockets or files here: everything is testable on frames."""
+
+    name: str = ""
+    default_rest_url: str = ""
+    default_ws_url: str = ""
+    #: max rows one kline request returns
+    rest_row_cap: int = 200
+    #: max topics we put on one WebSocket connection
+    max_topics_per_connection: int = 100
+    #: seconds between client heartbeats (0 = the exchange pings us)
+    heartbeat_interval: float = 20.0
+    #: seconds of silence after which a subscribed stream counts as dead
+    max_silence: float = 60.0
+    rest_budget: RestBudget = RestBudget(10, 1.0)
+
+    def __init__(self, rest_url: str | None = None, ws_url: str | None = None) -> None:
+        self.rest_url = (rest_url or self.default_rest_url).rstrip("/")
+        self.ws_url = ws_url or self.default_ws_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rest_url={self.rest_url!r}, ws_url={self.ws_url!r})"
+
+    # -- symbols --------------------------------------------------------------------------------
+    @abstractmethod
+    def native_symbol(self, base: str, quote: str) -> str: ...
+
+    @abstractmethod
+    def split_symbol(self, native: str) -> tuple[str, str]: ...
+
+    # -- REST -----------------------------------------------------------------------------------
+    @abstractmethod
+    def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
+                      limit: int | None = None) -> RestRequest: ...
+
+    @abstractmethod
+    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+        """Decoded kline JSON -> frame with KLINE_COLUMNS, ascending unique timestamps.
+
+        `frame.attrs["server_time"]` holds the exchange's clock (ms) when the payload carries it, so
+        callers can tell the still-forming last row (open_time + tf > server_time) from closed ones.
+        """
+
+    @abstractmethod
+    def tickers_request(self) -> RestRequest: ...
+
+    @abstractmethod
+    def parse_tickers(self, payload: Any) -> pd.DataFrame:
+        """Decoded tickers JSON -> frame with TICKER_COLUMNS sorted by 24 h quote volume, largest first."""
+
+    # -- WebSocket ------------------------------------------------------------------------------
+    @abstractmethod
+    def kline_topic(self, symbol: str, tf: Timeframe) -> str: ...
+
+    @abstractmethod
+    def ticker_topic(self, symbol: str) -> str: ...
+
+    @abstractmethod
+    def subscribe_message(self, topics: Sequence[str], request_id: str = "") -> str: ...
+
+    @abstractmethod
+    def unsubscribe_message(self, topics: Sequence[str], request_id: str = "") -> str: ...
+
+    @abstractmethod
+    def parse_ws_message(self, raw: str | bytes) -> list[MarketEvent]:
+        """One frame -> events. Acks and pongs give []; undecodable or odd frames raise BadMessage."""
+
+    # -- heartbeat ------------------------------------------------------------------------------
+    @abstractmethod
+    def heartbeat_message(self) -> str | None:
+        """The client's heartbeat frame, or None where the exchange pings us."""
+
+    # -- shared helpers for subclasses ----------------------------------------------------------
+    def _bad(self, reason: str, payload: object) -> BadMessage:
+        return BadMessage(self.name, reason, payload)
+
+    def _decode_json(self, raw: str | bytes | bytearray) -> Any:
+        if isinstance(raw, (bytes, bytearray, memoryview)):
+            try:
+                raw = bytes(raw).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self._bad(f"frame is not UTF-8 ({exc.reason})", raw) from None
+        if not isinstance(raw, str):
+            raise self._bad(f"frame of type {type(raw).__name__}", raw)
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise self._bad(f"not JSON ({exc})", raw) from None
+
+    def _number(self, value: Any, what: str, payload: object) -> float:
+        if isinstance(value, bool) or value is None:
+            raise self._bad(f"{what} is {value!r}, expected a number", payload)
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise self._bad(f"{what} is {value!r}, expected a number", payload) from None
+        if not math.isfinite(out):
+            raise self._bad(f"{what} is not finite ({value!r})", payload)
+        return out
+
+    def _int_ms(self, value: Any, what: str, payload: object) -> int:
+        out = self._number(value, what, payload)
+        if out != int(out) or out < 0:
+            raise self._bad(f"{what} is {value!r}, expected epoch milliseconds", payload)
+        return int(out)
+
+    def _rows_to_frame(self, rows: Sequence[Sequence[Any]], payload: object) -> pd.DataFrame:
+        """Rows of [open_time_ms, o, h, l, c, v, ...] in any order -> normalised ascending frame."""
+        if not rows:
+            return empty_klines()
+        try:
+            arr = np.array([r[:6] for r in rows], dtype=np.float64)
+        except (TypeError, ValueError, IndexError):
+            raise self._bad("kline rows are not [time, open, high, low, close, volume, ...]", payload) from None
+        if arr.ndim != 2 or arr.shape[1] != 6 or not np.isfinite(arr).all():
+            raise self._bad("kline rows are not 6+ finite numbers", payload)
+        ts = arr[:, 0].astype(np.int64)
+        if (ts.astype(np.float64) != arr[:, 0]).any() or (ts < 0).any():
+            raise self._bad("kline open time is not epoch milliseconds", payload)
+        frame = pd.DataFrame({
+            "timestamp": pd.to_datetime(ts, unit="ms", utc=True).astype("datetime64[ms, UTC]"),
+            "open": arr[:, 1], "high": arr[:, 2], "low": arr[:, 3], "close": arr[:, 4], "volume": arr[:, 5],
+        })
+        frame = frame.sort_values("timestamp", kind="stable").drop_duplicates("timestamp", keep="last")
+        return frame.reset_index(drop=True)
+
+
+def empty_klines() -> pd.DataFrame:
+    return pd.DataFrame({
+        "timestamp": pd.Series([], dtype="datetime64[ms, UTC]"),
+        **{c: pd.Series([], dtype="float64") for c in KLINE_COLUMNS[1:]},
+    })
+
+
+def forming_mask(frame: pd.DataFrame, tf: Timeframe, server_time_ms: int) -> np.ndarray:
+    """True for rows whose candle has not closed yet at the exchange's time."""
+    opens = frame["timestamp"].astype("int64").to_numpy()
+    return opens + tf.ms > server_time_ms

@@ -1,0 +1,252 @@
+"""One WebSocket connection: subscribe, heartbeat, silence watchdog, reconnect with capped backoff, replay."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from ..core.errors import BadMessage
+from ..core.models import MarketEvent, SubscriptionAck
+from ..exchanges.base import ExchangeAdapter
+from .backoff import ReconnectPolicy
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_CHUNK = 10  # topics per subscribe request (Bybit spot caps at 10; harmless elsewhere)
+
+
+class StreamState(str, Enum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    STALE = "stale"
+    BACKOFF = "backoff"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHealth:
+    """A snapshot for the health panel and log lines."""
+
+    name: str
+    url: str
+    state: StreamState
+    topics: int
+    last_message_age: float | None
+    messages_per_sec: float
+    reconnects: int
+    bad_messages: int
+    last_error: str
+
+
+class WsConnection:
+    """Runs on the asyncio loop (qasync's in the GUI). Callbacks are called on that loop."""
+
+    def __init__(self, adapter: ExchangeAdapter, *, url: str | None = None, name: str = "",
+                 policy: ReconnectPolicy | None = None, heartbeat_interval: float | None = None,
+                 max_silence: float | None = None, open_timeout: float = 10.0,
+                 on_events: Callable[[list[MarketEvent]], None] | None = None,
+                 on_connect: Callable[[], None] | None = None,
+                 on_disconnect: Callable[[str], None] | None = None,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        self.adapter = adapter
+        self.url = url or adapter.ws_url
+        self.name = name or adapter.name
+        self.policy = policy or ReconnectPolicy()
+        self.heartbeat_interval = adapter.heartbeat_interval if heartbeat_interval is None else heartbeat_interval
+        self.max_silence = adapter.max_silence if max_silence is None else max_silence
+        self.open_timeout = open_timeout
+        self.on_events = on_events
+        self.on_connect = on_connect
+        self.on_disconnect = on_disconnect
+        self.on_error = on_error
+        self.topics: set[str] = set()
+        self.state = StreamState.STOPPED
+        self.reconnects = 0
+        self.connects = 0
+        self.bad_messages = 0
+        self.last_error = ""
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._connected_at: float | None = None
+        self._last_message: float | None = None
+        self._arrivals: deque[float] = deque(maxlen=4096)
+
+    def __repr__(self) -> str:
+        return f"WsConnection({self.name!r}, {self.url!r}, state={self.state.value})"
+
+    # -- public API -------------------------------------------------------------------------------
+    def start(self) -> asyncio.Task:
+        if self._task is None or self._task.done():
+            self._stopping = False
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ws-{self.name}")
+        return self._task
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._ws.close(), 2.0)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self.state = StreamState.STOPPED
+
+    async def subscribe(self, topics: Iterable[str]) -> None:
+        new = [t for t in topics if t not in self.topics]
+        self.topics.update(new)
+        if new and self.state is StreamState.LIVE:
+            await self._send_subscribe(new)
+
+    async def unsubscribe(self, topics: Iterable[str]) -> None:
+        gone = [t for t in topics if t in self.topics]
+        self.topics.difference_update(gone)
+        if gone and self._ws is not None and self.state is StreamState.LIVE:
+            with contextlib.suppress(ConnectionClosed):
+                for i in range(0, len(gone), SUBSCRIBE_CHUNK):
+                    await self._ws.send(self.adapter.unsubscribe_message(gone[i:i + SUBSCRIBE_CHUNK]))
+
+    def is_healthy(self, max_silence: float = 60.0) -> bool:
+        """Connected and heard from within `max_silence` seconds."""
+        age = self.last_message_age()
+        return self.state is StreamState.LIVE and age is not None and age <= max_silence
+
+    def last_message_age(self) -> float | None:
+        return None if self._last_message is None else time.monotonic() - self._last_message
+
+    def messages_per_sec(self, window: float = 5.0) -> float:
+        cutoff = time.monotonic() - window
+        return sum(1 for t in self._arrivals if t >= cutoff) / window
+
+    def health(self) -> StreamHealth:
+        return StreamHealth(self.name, self.url, self.state, len(self.topics), self.last_message_age(),
+                            self.messages_per_sec(), self.reconnects, self.bad_messages, self.last_error)
+
+    # -- the loop -----------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while not self._stopping:
+            self.state = StreamState.CONNECTING
+            reason = "closed"
+            try:
+                async with connect(self.url, ping_interval=None, open_timeout=self.open_timeout,
+                                   close_timeout=2.0, max_size=2 ** 23) as ws:
+                    reason = await self._session(ws)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, InvalidHandshake, InvalidURI, TimeoutError, ConnectionClosed) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # never let one bad connection kill the stream for good
+                log.exception("%s: unexpected error in stream", self.name)
+                reason = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._ws = None
+            if self._stopping:
+                break
+            self.last_error = reason
+            self._notify(self.on_disconnect, reason)
+            delay = self.policy.next_delay()
+            self.state = StreamState.BACKOFF
+            log.warning("%s: disconnected (%s); reconnect in %.1fs (failure %d)", self.name, reason, delay,
+                        self.policy.failures)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self.reconnects += 1
+        self.state = StreamState.STOPPED
+
+    async def _session(self, ws: ClientConnection) -> str:
+        self._ws = ws
+        now = time.monotonic()
+        self._connected_at = self._last_message = now
+        self.connects += 1
+        if self.topics:
+            await self._send_subscribe(sorted(self.topics))
+        self.state = StreamState.LIVE
+        log.info("%s: connected to %s (%d topics)", self.name, self.url, len(self.topics))
+        self._notify(self.on_connect)
+        helpers = [asyncio.create_task(self._watchdog(ws))]
+        if self.heartbeat_interval > 0 and self.adapter.heartbeat_message() is not None:
+            helpers.append(asyncio.create_task(self._heartbeat(ws)))
+        try:
+            async for raw in ws:
+                self._on_frame(raw)
+            reason = f"server closed ({ws.close_code}: {ws.close_reason or 'no reason'})"
+        except ConnectionClosed as exc:
+            reason = f"connection lost ({exc})"
+        finally:
+            for h in helpers:
+                h.cancel()
+        if self.state is StreamState.STALE:
+            reason = f"no data for {self.max_silence:.0f}s"  # the watchdog's verdict
+        return reason
+
+    def _on_frame(self, raw: str | bytes) -> None:
+        now = time.monotonic()
+        self._last_message = now
+        self._arrivals.append(now)
+        if self._connected_at is not None and now - self._connected_at >= self.policy.healthy_after:
+            self.policy.healthy()
+        try:
+            events = self.adapter.parse_ws_message(raw)
+        except BadMessage as exc:
+            self.bad_messages += 1
+            log.warning("%s: skipped malformed frame: %s", self.name, exc)
+            return
+        rejected = [e for e in events if isinstance(e, SubscriptionAck) and not e.ok]
+        for ack in rejected:
+            self.last_error = f"{ack.op} rejected: {ack.message}"
+            log.error("%s: %s", self.name, self.last_error)
+            self._notify(self.on_error, self.last_error)
+        if rejected:
+            events = [e for e in events if not isinstance(e, SubscriptionAck)]
+        if events and self.on_events is not None:
+            try:
+                self.on_events(events)
+            except Exception:
+                log.exception("%s: event handler failed", self.name)
+
+    async def _send_subscribe(self, topics: list[str]) -> None:
+        assert self._ws is not None
+        for i in range(0, len(topics), SUBSCRIBE_CHUNK):
+            await self._ws.send(self.adapter.subscribe_message(topics[i:i + SUBSCRIBE_CHUNK]))
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            msg = self.adapter.heartbeat_message()
+            if msg is None:
+                return
+            try:
+                await ws.send(msg)
+            except ConnectionClosed:
+                return
+
+    async def _watchdog(self, ws: ClientConnection) -> None:
+        tick = max(0.05, min(1.0, self.max_silence / 4))
+        while True:
+            await asyncio.sleep(tick)
+            age = self.last_message_age()
+            if age is not None and age > self.max_silence:
+                self.state = StreamState.STALE
+                log.warning("%s: no frame for %.1fs; dropping the connection", self.name, age)
+                ws.transport.abort()  # a half-open socket would never finish a close handshake
+                return
+
+    def _notify(self, callback: Callable | None, *args) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("%s: callback %r failed", self.name, callback)

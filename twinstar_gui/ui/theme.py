@@ -1,0 +1,29 @@
+"""Dark theme for Qt widgets and pyqtgraph."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+BACKGROUND = "#131722"
+PANEL = "#1e222d"
+TEXT = "#d1d4dc"
+GRID = "#2a2e39"
+UP = "#26a69a"
+DOWN = "#ef5350"
+STATE_COLOURS = {"live": "#26a69a", "connecting": "#f0b90b", "backoff": "#ef8a3a", "stale": "#ef5350",
+                 "stopped": "#787b86", "fallback": "#42a5f5"}
+
+
+def apply_dark_theme(app: QApplication) -> None:
+    app.setStyle("Fusion")
+    pal = QPalette()
+    for role, colour in (
+        (QPalette.Window, PANEL), (QPalette.WindowText, TEXT), (QPalette.Base, BACKGROUND),
+        (QPalette.AlternateBase, PANEL), (QPalette.ToolTipBase, PANEL), (QPalette.ToolTipText, TEXT),
+        (QPalette.Text, TEXT), (QPalette.Button, PANEL), (QPalette.ButtonText, TEXT),
+        (QPalette.Highlight, "#2962ff"), (QPalette.HighlightedText, "#ffffff"),
+    ):
+        pal.setColor(role, QColor(colour))
+    app.setPalette(pal)
+    pg.setConfigOptions(background=BACKGROUND, foreground=TEXT, antialias=False)
