@@ -1,0 +1,65 @@
+"""Test setup: offscreen Qt, ONE qasync loop for every async test, in-memory keyring, isolated QSettings."""
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
+os.environ.setdefault("QT_API", "pyside6")
+
+from pathlib import Path
+
+import keyring
+import pytest
+import qasync
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+from PySide6.QtWidgets import QApplication
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _qasync_loop():
+    app = QApplication.instance() or QApplication([])
+    return qasync.QEventLoop(app)
+
+
+def pytest_asyncio_loop_factories(config, item):
+    return {"qasync": _qasync_loop}
+
+
+class MemoryKeyring(KeyringBackend):
+    """Tests never touch a real keyring."""
+
+    priority = 1
+
+    def __init__(self):
+        super().__init__()
+        self._store = {}
+
+    def get_password(self, service, username):
+        return self._store.get((service, username))
+
+    def set_password(self, service, username, password):
+        self._store[(service, username)] = password
+
+    def delete_password(self, service, username):
+        if self._store.pop((service, username), None) is None:
+            raise PasswordDeleteError(username)
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path, monkeypatch):
+    """No test reads the user's settings, data dir or URL overrides."""
+    for key in list(os.environ):
+        if key.startswith("TWINSTAR_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("TWINSTAR_CONFIG", str(tmp_path / "no-settings.json"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    yield
