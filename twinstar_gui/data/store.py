@@ -27,45 +27,88 @@ SCHEMA = pa.schema(
 SOURCE_RANK = {"ws": 2, "rest": 1, "backfill": 1}
 # Doubles split by byte plane + zstd compress OHLCV about 2x better than plain; timestamps are a delta run.
 _ENCODING = {"timestamp": "DELTA_BINARY_PACKED", **{c: "BYTE_STREAM_SPLIT" for c in PRICE_COLUMNS}}
-_MONTH_MS_FORMAT = "%Y-%m"
 
 
-def to_ms(values: pd.Series | np.ndarray | Iterable) -> np.ndarray:
+def to_ms(values) -> np.ndarray:
     """Open times as int64 ms, whether given as ints or as datetime64 of any unit/zone."""
-    s = pd.Series(values) if not isinstance(values, pd.Series) else values
-    if isinstance(s.dtype, pd.DatetimeTZDtype) or np.issubdtype(s.dtype, np.datetime64):
-        return s.astype("datetime64[ms, UTC]").astype("int64").to_numpy() if isinstance(s.dtype, pd.DatetimeTZDtype) \
-            else s.astype("datetime64[ms]").astype("int64").to_numpy()
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ms]").to_numpy().view(np.int64)
+    if np.issubdtype(s.dtype, np.datetime64):
+        return s.astype("datetime64[ms]").to_numpy().view(np.int64)
     return s.to_numpy(dtype=np.int64)
 
 
-def normalise_rows(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
-    """Frame with int64 `ts` (ms) + OHLCV + source, in the store's canonical dtypes."""
-    out = pd.DataFrame({"ts": to_ms(frame["timestamp"] if "timestamp" in frame else frame["ts"])})
-    for c in PRICE_COLUMNS:
-        out[c] = frame[c].to_numpy(dtype=np.float64)
-    if source is not None:
-        out["source"] = source
-    elif "source" in frame:
-        out["source"] = frame["source"].astype(str).to_numpy()
-    else:
-        raise ValueError("rows need a source (ws/rest/backfill)")
-    bad = sorted(set(out["source"]) - SOURCE_RANK.keys())
-    if bad:
-        raise ValueError(f"unknown candle source(s) {bad}; valid: {', '.join(SOURCE_RANK)}")
-    return out
+SOURCES = tuple(SOURCE_RANK)  # codes 0, 1, 2 in memory
+_RANK_OF_CODE = np.array([SOURCE_RANK[s] for s in SOURCES], dtype=np.int8)
 
 
-def merge_rows(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Union of two normalised frames, unique by ts with the source rule, sorted ascending."""
-    both = pd.concat([old, new], ignore_index=True) if len(old) else new
-    rank = both["source"].map(SOURCE_RANK).to_numpy()
-    order = np.lexsort((np.arange(len(both)), rank, both["ts"].to_numpy()))
-    both = both.iloc[order]
-    keep = np.ones(len(both), dtype=bool)
-    ts = both["ts"].to_numpy()
-    keep[:-1] = ts[:-1] != ts[1:]  # last of each ts group = highest rank, latest write
-    return both[keep].reset_index(drop=True)
+class Rows:
+    """Column arrays of one month: ts (int64 ms), OHLCV (float64), source codes (int8). Cheap to merge."""
+
+    __slots__ = ("ts", "ohlcv", "src")
+
+    def __init__(self, ts: np.ndarray, ohlcv: np.ndarray, src: np.ndarray) -> None:
+        self.ts, self.ohlcv, self.src = ts, ohlcv, src
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @classmethod
+    def empty(cls) -> "Rows":
+        return cls(np.empty(0, np.int64), np.empty((0, 5)), np.empty(0, np.int8))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, source: str | None = None) -> "Rows":
+        ts = to_ms(frame["timestamp"] if "timestamp" in frame else frame["ts"])
+        ohlcv = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in PRICE_COLUMNS]).reshape(-1, 5)
+        if source is None and "source" not in frame:
+            raise ValueError("rows need a source (ws/rest/backfill)")
+        labels = np.asarray([source] * len(ts) if source is not None else frame["source"].to_numpy(), dtype=object)
+        bad = sorted(set(labels.tolist()) - SOURCE_RANK.keys())
+        if bad:
+            raise ValueError(f"unknown candle source(s) {bad}; valid: {', '.join(SOURCE_RANK)}")
+        src = np.zeros(len(ts), np.int8)
+        for code, name in enumerate(SOURCES):
+            src[labels == name] = code
+        return cls(ts, ohlcv, src)
+
+    def take(self, idx) -> "Rows":
+        return Rows(self.ts[idx], self.ohlcv[idx], self.src[idx])
+
+    def merge(self, new: "Rows") -> "Rows":
+        """Union unique by ts: higher source rank wins, on a tie the newer write wins; sorted ascending."""
+        if not len(self):
+            base = new
+        elif len(new) and new.ts[0] > self.ts[-1] and (len(new) == 1 or (np.diff(new.ts) > 0).all()):
+            # the common case: closed candles newer than anything stored; no sort needed
+            return Rows(np.concatenate([self.ts, new.ts]), np.concatenate([self.ohlcv, new.ohlcv]),
+                        np.concatenate([self.src, new.src]))
+        else:
+            base = Rows(np.concatenate([self.ts, new.ts]), np.concatenate([self.ohlcv, new.ohlcv]),
+                        np.concatenate([self.src, new.src]))
+        order = np.lexsort((np.arange(len(base)), _RANK_OF_CODE[base.src], base.ts))
+        ts = base.ts[order]
+        keep = np.ones(len(ts), dtype=bool)
+        keep[:-1] = ts[:-1] != ts[1:]  # last of each ts group = highest rank, latest write
+        return base.take(order[keep])
+
+    def to_table(self) -> pa.Table:
+        src = pa.DictionaryArray.from_arrays(pa.array(self.src, pa.int8()), pa.array(SOURCES, pa.string()))
+        return pa.Table.from_arrays(
+            [pa.array(self.ts, pa.timestamp("ms", tz="UTC"))]
+            + [pa.array(self.ohlcv[:, i]) for i in range(5)] + [src.cast(pa.string())],
+            schema=SCHEMA)
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> "Rows":
+        ts = table.column("timestamp").cast(pa.int64()).to_numpy()
+        ohlcv = np.column_stack([table.column(c).to_numpy() for c in PRICE_COLUMNS]).reshape(-1, 5)
+        labels = table.column("source").to_numpy(zero_copy_only=False)
+        src = np.zeros(len(ts), np.int8)
+        for code, name in enumerate(SOURCES):
+            src[labels == name] = code
+        return cls(ts, ohlcv, src)
 
 
 class CandleStore:
@@ -75,7 +118,7 @@ class CandleStore:
         self.root = Path(root)
         self._lock = threading.Lock()
         # The open month is rewritten on each append; caching its rows saves re-reading the file.
-        self._cache: dict[Path, pd.DataFrame] = {}
+        self._cache: dict[Path, Rows] = {}
 
     def __repr__(self) -> str:
         return f"CandleStore({str(self.root)!r})"
@@ -97,31 +140,28 @@ class CandleStore:
     def append(self, exchange: str, symbol: str, rows: pd.DataFrame, tf: str = "15m",
                source: str | None = None) -> list[str]:
         """Merge rows into their month files (only those months are touched). Returns months written."""
-        new = normalise_rows(rows, source)
-        if new.empty:
+        new = Rows.from_frame(rows, source)
+        if not len(new):
             return []
-        month = pd.to_datetime(new["ts"], unit="ms", utc=True).dt.strftime(_MONTH_MS_FORMAT).to_numpy()
+        month_idx = _month_index(new.ts)
         written = []
         with self._lock:
-            for m in sorted(set(month)):
-                path = self.month_path(exchange, symbol, m, tf)
-                merged = merge_rows(self._read_month(path), new[month == m])
+            for m in np.unique(month_idx):
+                month = _month_name(int(m))
+                path = self.month_path(exchange, symbol, month, tf)
+                part = new if len(np.unique(month_idx)) == 1 else new.take(month_idx == m)
+                merged = self._read_month(path).merge(part)
                 self._write_atomic(path, merged)
                 self._cache = {path: merged}  # keep only the latest month hot
-                written.append(m)
+                written.append(month)
         return written
 
-    def _write_atomic(self, path: Path, rows: pd.DataFrame) -> None:
+    def _write_atomic(self, path: Path, rows: Rows) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        table = pa.table({
-            "timestamp": pa.array(rows["ts"].to_numpy(), pa.timestamp("ms", tz="UTC")),
-            **{c: pa.array(rows[c].to_numpy(), pa.float64()) for c in PRICE_COLUMNS},
-            "source": pa.array(rows["source"].to_numpy(dtype=object), pa.string()),
-        }, schema=SCHEMA)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             with open(tmp, "wb") as fh:
-                pq.write_table(table, fh, compression="zstd", use_dictionary=["source"],
+                pq.write_table(rows.to_table(), fh, compression="zstd", use_dictionary=["source"],
                                column_encoding=_ENCODING, write_statistics=["timestamp"])
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -132,34 +172,27 @@ class CandleStore:
         _fsync_dir(path.parent)
 
     # -- reading ----------------------------------------------------------------------------------
-    def _read_month(self, path: Path) -> pd.DataFrame:
+    def _read_month(self, path: Path) -> Rows:
         cached = self._cache.get(path)
         if cached is not None:
             return cached
         if not path.exists():
-            return normalise_rows(pd.DataFrame({"ts": [], **{c: [] for c in PRICE_COLUMNS}, "source": []}))
-        table = pq.read_table(path)
-        return pd.DataFrame({
-            "ts": table.column("timestamp").cast(pa.int64()).to_numpy(),
-            **{c: table.column(c).to_numpy() for c in PRICE_COLUMNS},
-            "source": table.column("source").to_numpy(zero_copy_only=False),
-        })
+            return Rows.empty()
+        return Rows.from_table(pq.read_table(path))
 
     def load(self, exchange: str, symbol: str, tf: str = "15m", start_ms: int | None = None,
              end_ms: int | None = None) -> pd.DataFrame:
-        """All stored candles in [start_ms, end_ms] as timestamp(datetime64[ms, UTC]) + OHLCV + source."""
+        """Stored candles in [start_ms, end_ms] as timestamp(datetime64[ms, UTC]) + OHLCV + source."""
         months = self.months(exchange, symbol, tf)
         if start_ms is not None:
-            first = pd.Timestamp(start_ms, unit="ms", tz="UTC").strftime(_MONTH_MS_FORMAT)
-            months = [m for m in months if m >= first]
+            months = [m for m in months if m >= _month_name(int(_month_index(np.array([start_ms]))[0]))]
         if end_ms is not None:
-            last = pd.Timestamp(end_ms, unit="ms", tz="UTC").strftime(_MONTH_MS_FORMAT)
-            months = [m for m in months if m <= last]
+            months = [m for m in months if m <= _month_name(int(_month_index(np.array([end_ms]))[0]))]
         frame = self._frame_of(exchange, symbol, tf, months)
         if start_ms is not None or end_ms is not None:
-            ts = frame["timestamp"].astype("int64")
-            lo = start_ms if start_ms is not None else ts.min()
-            hi = end_ms if end_ms is not None else ts.max()
+            ts = frame["timestamp"].astype("int64").to_numpy()
+            lo = start_ms if start_ms is not None else np.iinfo(np.int64).min
+            hi = end_ms if end_ms is not None else np.iinfo(np.int64).max
             frame = frame[(ts >= lo) & (ts <= hi)].reset_index(drop=True)
         return frame
 
@@ -185,15 +218,28 @@ class CandleStore:
         return int(ts.cast(pa.int64()).to_numpy().max()) if len(ts) else None
 
     def _frame_of(self, exchange: str, symbol: str, tf: str, months: list[str]) -> pd.DataFrame:
-        tables = [pq.read_table(self.month_path(exchange, symbol, m, tf)) for m in months]
-        if not tables:
+        if not months:
             return pd.DataFrame({"timestamp": pd.Series([], dtype="datetime64[ms, UTC]"),
                                  **{c: pd.Series([], dtype="float64") for c in PRICE_COLUMNS},
                                  "source": pd.Series([], dtype=object)})
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        frame = table.to_pandas()
-        frame["source"] = frame["source"].astype(object)
+        paths = [str(self.month_path(exchange, symbol, m, tf)) for m in months]
+        table = pa.concat_tables([pq.read_table(p) for p in paths]) if len(paths) > 1 else pq.read_table(paths[0])
+        ts = table.column("timestamp").cast(pa.int64()).to_numpy()
+        frame = pd.DataFrame({
+            "timestamp": pd.Series(ts.view("datetime64[ms]")).dt.tz_localize("UTC"),
+            **{c: table.column(c).to_numpy() for c in PRICE_COLUMNS},
+            "source": table.column("source").to_numpy(zero_copy_only=False),
+        })
         return frame
+
+
+def _month_index(ts_ms: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 for each UTC ms timestamp."""
+    return ts_ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
+
+
+def _month_name(index: int) -> str:
+    return str(np.datetime64(index, "M"))
 
 
 def _fsync_dir(path: Path) -> None:

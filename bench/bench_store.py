@@ -1,0 +1,105 @@
+"""Store benchmark: append one closed candle to a 35k-candle history vs the seed's whole-file rewrite.
+
+Prints medians/p99 and ratios against the baseline measured in the same run. Usage:
+    .venv/bin/python bench/bench_store.py [--appends 300] [--history 35000]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from twinstar_gui.data.store import CandleStore  # noqa: E402
+
+T0 = 1_704_067_200_000  # 2024-01-01 UTC
+Q = 900_000
+
+
+def market(n: int, seed: int = 1) -> pd.DataFrame:
+    """BTC-like 15m candles: 0.25 % sigma per candle, 0.1 tick, volumes with 3 decimals."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0, 0.0025 / np.sqrt(30), size=(n, 30)).cumsum(axis=None).reshape(n, 30)
+    path = 65000 * np.exp(steps)
+    tick = lambda x: np.round(x, 1)  # noqa: E731
+    return pd.DataFrame({
+        "timestamp": T0 + np.arange(n, dtype=np.int64) * Q,
+        "open": tick(path[:, 0]), "high": tick(path.max(axis=1)), "low": tick(path.min(axis=1)),
+        "close": tick(path[:, -1]), "volume": np.round(rng.lognormal(5, 1, n), 3), "source": "rest",
+    })
+
+
+def p99(xs: list[float]) -> float:
+    return float(np.percentile(xs, 99))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--appends", type=int, default=300)
+    ap.add_argument("--history", type=int, default=35_000)
+    args = ap.parse_args()
+    data = market(args.history + args.appends)
+    hist, extra = data.iloc[: args.history], data.iloc[args.history:]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        # Baseline: the seed's method, one file per symbol rewritten whole on each update.
+        seed_file = root / "seed" / "BTCUSDT_15m.parquet"
+        seed_file.parent.mkdir()
+        frame = hist.drop(columns="source").copy()
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
+        rewrite = []
+        for i in range(args.appends):
+            frame = pd.concat([frame, extra.iloc[i:i + 1].drop(columns="source").assign(
+                timestamp=lambda d: pd.to_datetime(d["timestamp"], unit="ms", utc=True))], ignore_index=True)
+            t = time.perf_counter()
+            frame.to_parquet(seed_file, compression="zstd")
+            rewrite.append(time.perf_counter() - t)
+
+        store = CandleStore(root / "ours")
+        store.append("bybit", "BTCUSDT", hist)
+        appends = []
+        for i in range(args.appends):
+            row = extra.iloc[i:i + 1].assign(source="ws")
+            t = time.perf_counter()
+            store.append("bybit", "BTCUSDT", row)
+            appends.append(time.perf_counter() - t)
+
+        loads_ours, loads_seed = [], []
+        for _ in range(30):
+            fresh = CandleStore(root / "ours")
+            t = time.perf_counter()
+            got = fresh.load("bybit", "BTCUSDT")
+            loads_ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            pd.read_parquet(seed_file)
+            loads_seed.append(time.perf_counter() - t)
+        assert len(got) == args.history + args.appends
+        n35 = CandleStore(root / "size")
+        n35.append("bybit", "BTCUSDT", market(35_000))
+        size = sum(p.stat().st_size for p in (root / "size").rglob("*.parquet"))
+        seed_size = (market(35_000).drop(columns="source").to_parquet(root / "s.parquet", compression="zstd"),
+                     (root / "s.parquet").stat().st_size)[1]
+
+    med = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+    print(f"history {args.history} candles, {args.appends} appends (each: merge into month file, fsync, atomic rename)")
+    print(f"| measure | ours | seed baseline (same run) | ratio |")
+    print(f"|---|---|---|---|")
+    print(f"| append one closed candle, median | {med(appends):.2f} ms | {med(rewrite):.2f} ms (whole-file rewrite) "
+          f"| {med(rewrite) / med(appends):.1f}x faster |")
+    print(f"| append, p99 | {p99(appends) * 1000:.2f} ms | {p99(rewrite) * 1000:.2f} ms | {p99(rewrite) / p99(appends):.1f}x |")
+    print(f"| load {args.history + args.appends} candles, median | {med(loads_ours):.2f} ms | {med(loads_seed):.2f} ms "
+          f"| {med(loads_seed) / med(loads_ours):.2f}x |")
+    print(f"| bytes for 35,000 candles | {size / 1000:.0f} KB | {seed_size / 1000:.0f} KB | {seed_size / size:.2f}x smaller |")
+    print(f"targets: append >= 15x faster ({'met' if med(rewrite) / med(appends) >= 15 else 'NOT met'}), "
+          f"load <= 10 ms ({'met' if med(loads_ours) <= 10 else 'NOT met'}), "
+          f"<= 280 KB ({'met' if size <= 280_000 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
