@@ -104,9 +104,28 @@ class SeriesManager:
                                                                     name=f"backfill-{self.symbol}")
         return self._backfill
 
-    async def _run_backfill(self) -> None:
-        if self.failed:
-            return
+    async def _run_backfill(self, rounds: int = 3) -> None:
+        for attempt in range(rounds):
+            if self.failed:
+                break
+            await self._fetch_missing()
+            # live closes that arrived while we were fetching, in order, as long as they join up
+            for open_time in sorted(self._pending):
+                c = self._pending[open_time]
+                if self.last_closed is not None and open_time > self.last_closed + BASE_TIMEFRAME.ms:
+                    break  # still a hole before this one: fetch again
+                del self._pending[open_time]
+                self._accept_closed(c, "ws")
+            if not self._pending:
+                return
+        if self._pending:  # REST could not close the hole: keep live data flowing, say so
+            log.warning("%s %s: gap before %s could not be backfilled", self.exchange, self.symbol,
+                        _fmt(min(self._pending)))
+            for _, c in sorted(self._pending.items()):
+                self._accept_closed(c, "ws")
+            self._pending.clear()
+
+    async def _fetch_missing(self) -> None:
         tf = BASE_TIMEFRAME
         if self.last_closed is not None:
             start, source = self.last_closed + tf.ms, "backfill"
@@ -116,25 +135,17 @@ class SeriesManager:
             frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, tf, start)
         except ExchangeError as exc:
             self._on_rest_error(exc)
-            frame = None
+            return
         except Exception as exc:  # network trouble: keep live data flowing, try again on next reconnect
             log.exception("%s %s: backfill failed", self.exchange, self.symbol)
             self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: backfill failed: {exc}")
-            frame = None
-        accepted = []
-        if frame is not None:
-            for c in _candles_of(frame):
-                if self._accept_closed(c, source, persist=False):
-                    accepted.append(c)
-            if accepted:
-                self._persist(accepted, source)
-                log.info("%s %s: %s %d candles up to %s", self.exchange, self.symbol,
-                         "backfilled" if source == "backfill" else "fetched", len(accepted),
-                         _fmt(accepted[-1].open_time))
-        pending = sorted(self._pending.items())
-        self._pending.clear()
-        for _, c in pending:  # live closes that arrived while we were fetching, now in order
-            self._accept_closed(c, "ws")
+            return
+        accepted = [c for c in _candles_of(frame) if self._accept_closed(c, source, persist=False)]
+        if accepted:
+            self._persist(accepted, source)
+            log.info("%s %s: %s %d candles up to %s", self.exchange, self.symbol,
+                     "backfilled" if source == "backfill" else "fetched", len(accepted),
+                     _fmt(accepted[-1].open_time))
 
     def _on_rest_error(self, exc: ExchangeError) -> None:
         msg = f"{self.exchange} {self.symbol}: {exc}"
