@@ -1,0 +1,81 @@
+"""The main window offscreen with presenters fed by the simulator over loopback."""
+import asyncio
+import logging
+
+import pytest
+
+from twinstar_gui.app import build_core
+from twinstar_gui.config import settings_from_dict
+from twinstar_gui.net.backoff import ReconnectPolicy
+from twinstar_gui.presenters.chart import ChartPresenter
+from twinstar_gui.presenters.health import HealthPresenter
+from twinstar_gui.presenters.log import LogPresenter
+from twinstar_gui.sim.clock import SimClock
+from twinstar_gui.sim.market import Market
+from twinstar_gui.sim.server import SimServer
+from twinstar_gui.ui.main_window import MainWindow
+
+
+async def wait_for(cond, timeout=15.0, what="condition"):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        assert loop.time() < end, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture()
+async def running(tmp_path, qapp):
+    server = SimServer(Market(SimClock(speed=3600.0), seed=5, history_days=3), push_interval=0.05)
+    await server.start()
+    settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "window_15m": 200, "exchanges": {"bybit": {
+        "rest_url": server.rest_url("bybit"), "ws_url": server.ws_url("bybit"), "symbols": ["BTCUSDT", "ETHUSDT"]}}})
+    core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.1, jitter=0.0)})
+    logs = LogPresenter()
+    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds), logs, mode="TEST",
+                        data_dir=str(tmp_path), persist_layout=False)
+    window.show()
+    await core.start()
+    yield window, core, server
+    await core.shutdown()
+    window.allow_close()
+    window.close()
+    logs.close()
+    await server.stop()
+
+
+async def test_window_shows_live_candles_health_and_log(running):
+    window, core, server = running
+    panel = window.chart_panel
+    await wait_for(lambda: panel.candle_count() >= 200, what="history on the chart")
+    first_last = panel._x[-1]
+    await wait_for(lambda: panel._x[-1] > first_last, what="a new live candle")
+    assert panel.symbol == "BTCUSDT"
+    assert "O " in panel.readout.text() and "BTCUSDT" in panel.readout.text()
+    await wait_for(lambda: window.health_panel.table.rowCount() == 1 and window.health_panel.state_of(0) == "live",
+                   what="health row live")
+    assert window.conn_label.text() == "Connections: 1/1 live"
+    logging.getLogger("twinstar.test").warning("visible in the log panel")
+    await wait_for(lambda: "visible in the log panel" in window.log_panel.visible_text(), what="log line")
+    window.log_panel.level.setCurrentText("Error")
+    assert "visible in the log panel" not in window.log_panel.visible_text()
+
+    # switching symbol and timeframe reloads the chart from that series
+    panel.symbol_box.setCurrentText("ETHUSDT")
+    await wait_for(lambda: panel.symbol == "ETHUSDT", what="symbol switch")
+    panel.tf_box.setCurrentText("1h")
+    await wait_for(lambda: panel.tf.label == "1h" and panel.candle_count() > 0, what="1h view")
+    assert (panel._x % 3600 == 0).all()
+
+    # the health panel turns non-live when the server drops us, then live again
+    await server.drop_connections()
+    await wait_for(lambda: window.health_panel.state_of(0) != "live", timeout=5, what="non-live state")
+    await wait_for(lambda: window.health_panel.state_of(0) == "live", what="live again")
+
+
+async def test_closing_the_window_asks_for_a_clean_shutdown(running):
+    window, core, server = running
+    asked = []
+    window.close_requested.connect(lambda: asked.append(True))
+    window.close()
+    assert asked == [True] and window.isVisible()  # the app decides, after flushing
