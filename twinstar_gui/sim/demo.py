@@ -1,0 +1,33 @@
+"""Starting the simulator for `twinstar --demo`, the self-test and `twinstar sim`."""
+from __future__ import annotations
+
+import signal
+import threading
+
+from .clock import SimClock
+from .market import Market
+from .server import SimThread
+
+
+def start_demo_simulator(speed: float = 300.0, seed: int = 7, port: int = 0) -> SimThread:
+    """A simulator on 127.0.0.1 in a background thread; `.rest_url("bybit")`, `.ws_url("bybit")`, `.stop()`."""
+    return SimThread(Market(SimClock(speed=speed), seed=seed), port=port, push_interval=0.2).start()
+
+
+def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7) -> int:
+    try:
+        sim = start_demo_simulator(speed=speed, seed=seed, port=port)
+    except RuntimeError as exc:
+        print(f"twinstar sim: {exc}")
+        return 1
+    print(f"TwinStar simulator on 127.0.0.1:{sim.server.port} (speed x{speed:g}, seed {seed})")
+    print(f"  Bybit REST base: {sim.rest_url('bybit')}")
+    print(f"  Bybit WS:        {sim.ws_url('bybit')}")
+    print("Ctrl-C to stop.", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+    sim.stop()
+    return 0
