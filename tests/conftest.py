@@ -4,6 +4,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 os.environ.setdefault("QT_API", "pyside6")
 
+import gc
 from pathlib import Path
 
 import keyring
@@ -19,6 +20,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 def _qasync_loop():
     app = QApplication.instance() or QApplication([])
+    app.setQuitOnLastWindowClosed(False)  # closing a test's window must not stop the shared loop
     return qasync.QEventLoop(app)
 
 
@@ -52,6 +54,16 @@ def memory_keyring():
     keyring.set_keyring(MemoryKeyring())
     yield
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage_on_the_gui_thread():
+    """A QObject freed by the cyclic GC on a worker thread kills its timers from the wrong thread and
+    crashes Qt later (seen as segfaults in QTimerInfoList::activateTimers). Collect each test's garbage
+    here, on the GUI thread, before any later test starts worker threads."""
+    yield
+    gc.collect()
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """End to end over real loopback sockets: simulator -> WS/REST -> closed candles -> Parquet -> presenter."""
 import asyncio
+import contextlib
 
 import numpy as np
 import pytest
@@ -26,8 +27,10 @@ async def wait_for(cond, timeout=15.0, what="condition"):
         await asyncio.sleep(0.02)
 
 
-@pytest.fixture()
-async def sim():
+# Not a fixture: pytest-qt processes Qt events between test phases, which would run the qasync loop's socket
+# callbacks outside the loop; sockets live and die inside the test body.
+@contextlib.asynccontextmanager
+async def running_sim():
     market = Market(SimClock(speed=SPEED), seed=11, history_days=3)
     server = SimServer(market, push_interval=0.05)
     await server.start()
@@ -53,84 +56,86 @@ def assert_matches_ground_truth(sim, store, symbol):
     return disk
 
 
-async def test_live_candles_reach_disk_and_chart_exactly(sim, tmp_path, qapp):
-    from twinstar_gui.presenters.chart import ChartPresenter
+async def test_live_candles_reach_disk_and_chart_exactly(tmp_path, qapp):
+    async with running_sim() as sim:
+        from twinstar_gui.presenters.chart import ChartPresenter
 
-    core = make_core(sim, tmp_path, ["BTCUSDT", "ETHUSDT"])
-    chart = ChartPresenter(core.feeds)
-    chart.select("bybit", "BTCUSDT", "15m")
-    histories, updates = [], []
-    chart.history.connect(lambda f, s, tf: histories.append((len(f), s, tf)))
-    chart.candles.connect(lambda batch, s, tf: updates.extend(batch))
-    closed = []
-    series = core.feeds["bybit"].series["BTCUSDT"]
-    series.listeners.closed.append(lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
-    await core.start()
-    await wait_for(lambda: sum(1 for c in closed if c.source == "ws") >= 8, what="8 live closes")
-    await wait_for(lambda: updates, what="presenter updates")
-    assert await core.shutdown()
+        core = make_core(sim, tmp_path, ["BTCUSDT", "ETHUSDT"])
+        chart = ChartPresenter(core.feeds)
+        chart.select("bybit", "BTCUSDT", "15m")
+        histories, updates = [], []
+        chart.history.connect(lambda f, s, tf: histories.append((len(f), s, tf)))
+        chart.candles.connect(lambda batch, s, tf: updates.extend(batch))
+        closed = []
+        series = core.feeds["bybit"].series["BTCUSDT"]
+        series.listeners.closed.append(lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
+        await core.start()
+        await wait_for(lambda: sum(1 for c in closed if c.source == "ws") >= 8, what="8 live closes")
+        await wait_for(lambda: updates, what="presenter updates")
+        assert await core.shutdown()
 
-    opens = [c.candle.open_time for c in closed]
-    assert opens == sorted(set(opens)), "a candle was emitted twice or out of order"
-    assert (np.diff(opens) == Q).all()
-    assert {c.source for c in closed} >= {"rest", "ws"}
-    store = CandleStore(tmp_path / "data")
-    for sym in ("BTCUSDT", "ETHUSDT"):
-        disk = assert_matches_ground_truth(sim, store, sym)
-        assert len(disk) >= 100
-    assert histories and histories[-1][1:] == ("BTCUSDT", "15m")
-    frame = chart.current_frame()
-    assert frame["timestamp"].astype("int64").iloc[-1] == opens[-1]
-    assert any(u[6] is False for u in updates) and any(u[6] is True for u in updates)  # forming + closed
-    # derived timeframes come only from complete groups
-    h1 = series.frame(Timeframe.H1)
-    assert len(h1) > 0 and (h1["timestamp"].astype("int64") % Timeframe.H1.ms == 0).all()
+        opens = [c.candle.open_time for c in closed]
+        assert opens == sorted(set(opens)), "a candle was emitted twice or out of order"
+        assert (np.diff(opens) == Q).all()
+        assert {c.source for c in closed} >= {"rest", "ws"}
+        store = CandleStore(tmp_path / "data")
+        for sym in ("BTCUSDT", "ETHUSDT"):
+            disk = assert_matches_ground_truth(sim, store, sym)
+            assert len(disk) >= 100
+        assert histories and histories[-1][1:] == ("BTCUSDT", "15m")
+        frame = chart.current_frame()
+        assert frame["timestamp"].astype("int64").iloc[-1] == opens[-1]
+        assert any(u[6] is False for u in updates) and any(u[6] is True for u in updates)  # forming + closed
+        # derived timeframes come only from complete groups
+        h1 = series.frame(Timeframe.H1)
+        assert len(h1) > 0 and (h1["timestamp"].astype("int64") % Timeframe.H1.ms == 0).all()
 
+async def test_dropped_socket_loses_and_duplicates_nothing(tmp_path):
+    async with running_sim() as sim:
+        core = make_core(sim, tmp_path, ["BTCUSDT"])
+        series = core.feeds["bybit"].series["BTCUSDT"]
+        closed = []
+        series.listeners.closed.append(lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
+        ws = core.feeds["bybit"].ws
+        await core.start()
+        await wait_for(lambda: sum(1 for c in closed if c.source == "ws") >= 3, what="live closes")
+        for _ in range(2):
+            before = ws.connects
+            await sim.drop_connections()
+            await asyncio.sleep(0.6)  # a couple of candles close while we are away
+            await wait_for(lambda: ws.connects > before, what="reconnect")
+        n = len(closed)
+        await wait_for(lambda: len(closed) >= n + 4, what="closes after reconnect")
+        assert await core.shutdown()
+        opens = [c.candle.open_time for c in closed]
+        assert opens == sorted(set(opens)) and (np.diff(opens) == Q).all()
+        assert "backfill" in {c.source for c in closed}, "the gap was not backfilled by REST"
+        assert ws.reconnects >= 2
+        assert_matches_ground_truth(sim, CandleStore(tmp_path / "data"), "BTCUSDT")
 
-async def test_dropped_socket_loses_and_duplicates_nothing(sim, tmp_path):
-    core = make_core(sim, tmp_path, ["BTCUSDT"])
-    series = core.feeds["bybit"].series["BTCUSDT"]
-    closed = []
-    series.listeners.closed.append(lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
-    ws = core.feeds["bybit"].ws
-    await core.start()
-    await wait_for(lambda: sum(1 for c in closed if c.source == "ws") >= 3, what="live closes")
-    for _ in range(2):
-        before = ws.connects
-        await sim.drop_connections()
-        await asyncio.sleep(0.6)  # a couple of candles close while we are away
-        await wait_for(lambda: ws.connects > before, what="reconnect")
-    n = len(closed)
-    await wait_for(lambda: len(closed) >= n + 4, what="closes after reconnect")
-    assert await core.shutdown()
-    opens = [c.candle.open_time for c in closed]
-    assert opens == sorted(set(opens)) and (np.diff(opens) == Q).all()
-    assert "backfill" in {c.source for c in closed}, "the gap was not backfilled by REST"
-    assert ws.reconnects >= 2
-    assert_matches_ground_truth(sim, CandleStore(tmp_path / "data"), "BTCUSDT")
+async def test_frozen_stream_is_detected_and_recovered(tmp_path):
+    async with running_sim() as sim:
+        core = make_core(sim, tmp_path, ["BTCUSDT"], max_silence=0.5, heartbeat_interval=0.2)
+        ws = core.feeds["bybit"].ws
+        await core.start()
+        await wait_for(lambda: ws.connects >= 1 and ws.is_healthy(1.0), what="live")
+        sim.freeze(True)
+        await wait_for(lambda: not ws.is_healthy(0.5), what="unhealthy")
+        await wait_for(lambda: "no data" in ws.last_error, what="the watchdog dropping the silent socket")
+        sim.freeze(False)
+        await wait_for(lambda: ws.connects >= 2 and ws.is_healthy(1.0), what="recovered")
+        assert "no data" in ws.last_error
+        assert await core.shutdown()
+        assert_matches_ground_truth(sim, CandleStore(tmp_path / "data"), "BTCUSDT")
 
-
-async def test_frozen_stream_is_detected_and_recovered(sim, tmp_path):
-    core = make_core(sim, tmp_path, ["BTCUSDT"], max_silence=0.5, heartbeat_interval=0.2)
-    ws = core.feeds["bybit"].ws
-    await core.start()
-    await wait_for(lambda: ws.connects >= 1 and ws.is_healthy(1.0), what="live")
-    sim.freeze(True)
-    await wait_for(lambda: not ws.is_healthy(0.5), what="unhealthy")
-    sim.freeze(False)
-    await wait_for(lambda: ws.connects >= 2 and ws.is_healthy(1.0), what="recovered")
-    assert "no data" in ws.last_error
-    assert await core.shutdown()
-    assert_matches_ground_truth(sim, CandleStore(tmp_path / "data"), "BTCUSDT")
-
-
-async def test_unknown_symbol_is_reported_and_the_rest_keeps_working(sim, tmp_path, caplog):
-    core = make_core(sim, tmp_path, ["BTCUSDT", "NOPEUSDT"])
-    feed = core.feeds["bybit"]
-    await core.start()
-    await wait_for(lambda: feed.series["NOPEUSDT"].failed and feed.series["BTCUSDT"].closed_emitted > 100,
-                   what="bad symbol flagged, good one live")
-    assert await core.shutdown()
-    assert any("NOPEUSDT" in e and "rejected" in e for e in feed.errors)
-    assert CandleStore(tmp_path / "data").load("bybit", "NOPEUSDT").empty
-    assert_matches_ground_truth(sim, CandleStore(tmp_path / "data"), "BTCUSDT")
+async def test_unknown_symbol_is_reported_and_the_rest_keeps_working(tmp_path, caplog):
+    async with running_sim() as sim:
+        core = make_core(sim, tmp_path, ["BTCUSDT", "NOPEUSDT"])
+        feed = core.feeds["bybit"]
+        await core.start()
+        await wait_for(lambda: feed.series["NOPEUSDT"].failed and feed.series["BTCUSDT"].closed_emitted > 100,
+                       what="bad symbol flagged, good one live")
+        assert await core.shutdown()
+        assert any("NOPEUSDT" in e and "rejected" in e for e in feed.errors)
+        assert CandleStore(tmp_path / "data").load("bybit", "NOPEUSDT").empty
+        assert_matches_ground_truth(sim, CandleStore(tmp_path / "data"), "BTCUSDT")

@@ -27,6 +27,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"TwinStar — {mode}")
         self.resize(1280, 800)
         self.chart_presenter = chart
+        self.presenters = (chart, health, logs)  # the window owns them: their timers live as long as it does
         self.persist_layout = persist_layout
         self._may_close = False
 
