@@ -39,6 +39,7 @@ class MainWindow(QMainWindow):
         self.log_dock = self._dock("Log", "dock.log", self.log_panel, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.health_dock, self.log_dock)
         self.health_dock.raise_()
+        self.resizeDocks([self.health_dock], [170], Qt.Vertical)  # the chart gets the room
 
         self.mode_label = QLabel(f"Mode: {mode}")
         self.conn_label = QLabel("Connections: -")
