@@ -42,9 +42,9 @@ def test_pages_past_the_row_cap_oldest_first_closed_only(sim):
 def test_retries_429_honouring_retry_after_then_succeeds(sim):
     sleeps = []
     c = client(sim, sleeps)
-    sim.server.fail_rest(429, times=2, retry_after=1.5)
+    sim.server.fail_rest(429, times=2, retry_after=0.3)
     frame = c.fetch_klines("ETHUSDT", Timeframe.H1, sim.server.market.now_ms() - 10 * 3_600_000)
-    assert len(frame) >= 9 and sleeps[:2] == [1.5, 1.5]
+    assert len(frame) >= 9 and sleeps[:2] == [0.3, 0.3]
 
 
 def test_persistent_5xx_becomes_exchange_error_naming_endpoint(sim):
