@@ -91,8 +91,14 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     from .ui.main_window import MainWindow
     from .ui.theme import apply_dark_theme
 
+    t_start = time.monotonic()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("TwinStar")
+    icon = resource_path("twinstar.svg")
+    if icon.exists():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     apply_dark_theme(app)
     logs = LogPresenter()
     sim = tmp_dir = None
@@ -114,6 +120,15 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     health = HealthPresenter(core.feeds)
     mode = "DEMO (local simulator)" if demo else "LIVE market data"
     window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir))
+    first_paint: list[float] = []
+
+    def _first_candles(*_: object) -> None:
+        if not first_paint and window.chart_panel.candle_count():
+            first_paint.append(time.monotonic() - t_start)
+            log.info("first candles on screen %.2fs after start", first_paint[0])
+
+    chart.history.connect(_first_candles)
+    chart.candles.connect(_first_candles)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     done = asyncio.Event()
@@ -141,6 +156,12 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         if tmp_dir:
             shutil.rmtree(tmp_dir, ignore_errors=True)
     return rc
+
+
+def resource_path(name: str) -> Path:
+    """A file from resources/ (next to the package in a checkout, or bundled by PyInstaller)."""
+    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[1]))
+    return base / "resources" / name
 
 
 def _with_overrides(settings: Settings, overrides: dict[str, dict], data_dir: str | None) -> Settings:

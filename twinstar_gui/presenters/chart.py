@@ -14,6 +14,7 @@ from ..data.manager import ClosedCandle, SeriesManager, frame_of
 log = logging.getLogger(__name__)
 
 FLUSH_MS = 50  # 20 Hz at most
+RESET_OVER = 50  # more closed candles than this in one flush (a backfill): resend the window instead
 
 
 class ChartPresenter(QObject):
@@ -95,6 +96,8 @@ class ChartPresenter(QObject):
     def _flush(self) -> None:
         if self._series is None:
             return
+        if len(self._updates) > RESET_OVER:
+            self._history_dirty = True
         if self._history_dirty:
             self._history_dirty = False
             forming = self._updates.get(-1)
