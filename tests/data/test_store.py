@@ -52,9 +52,14 @@ def test_append_touches_only_its_month(tmp_path):
     store = CandleStore(tmp_path)
     store.append("bybit", "BTCUSDT", rows(0, 4000))
     jan = tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/2025-01.parquet"
+    feb = jan.with_name("2025-02.parquet")
     before = (jan.stat().st_ino, jan.stat().st_mtime_ns)
-    assert store.append("bybit", "BTCUSDT", rows(4000, 1, source="ws")) == ["2025-02"]
+    feb_before = feb.stat().st_mtime_ns
+    assert store.append("bybit", "BTCUSDT", rows(4000, 1, source="ws")) == []  # journaled: durable already
+    assert store.compact() == 1
     assert (jan.stat().st_ino, jan.stat().st_mtime_ns) == before
+    assert feb.stat().st_mtime_ns != feb_before
+    assert store.append("bybit", "BTCUSDT", rows(4001, 100, source="rest")) == ["2025-02"]  # a burst: direct
 
 
 def test_dedupe_rule_ws_final_beats_rest_and_later_wins(tmp_path):
@@ -77,6 +82,7 @@ def test_unsorted_input_comes_back_sorted(tmp_path):
 def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     store = CandleStore(tmp_path)
     store.append("bybit", "BTCUSDT", rows(0, 10))
+    store.compact()
     path = tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/2025-01.parquet"
     original = path.read_bytes()
 
@@ -84,13 +90,14 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", boom)
+    store.append("bybit", "BTCUSDT", rows(10, 5, source="ws"))  # journaled
     with pytest.raises(OSError, match="No space"):
-        store.append("bybit", "BTCUSDT", rows(10, 5, source="ws"))
+        store.compact()
+    assert path.read_bytes() == original  # the month file is untouched
+    assert sorted(p.name for p in path.parent.iterdir()) == [".journal.wal", "2025-01.parquet"]
     monkeypatch.undo()
-    assert path.read_bytes() == original
-    assert [p.name for p in path.parent.iterdir()] == ["2025-01.parquet"]
-    store2 = CandleStore(tmp_path)  # a fresh reader sees the old, complete file
-    assert len(store2.load("bybit", "BTCUSDT")) == 10
+    store2 = CandleStore(tmp_path)  # a fresh process: the journal is replayed, nothing lost
+    assert len(store2.load("bybit", "BTCUSDT")) == 15
 
 
 def test_range_load(tmp_path):
@@ -104,3 +111,29 @@ def test_range_load(tmp_path):
 def test_bad_source_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown candle source"):
         CandleStore(tmp_path).append("bybit", "BTCUSDT", rows(0, 1, source="guess"))
+
+
+def test_journal_survives_a_crash_and_a_torn_tail_is_ignored(tmp_path):
+    store = CandleStore(tmp_path)
+    store.append("bybit", "BTCUSDT", rows(0, 3, source="ws"))
+    journal = tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/.journal.wal"
+    assert journal.stat().st_size > 0
+    with open(journal, "ab") as fh:
+        fh.write(b"\x01\x02\x03")  # a record cut short by a crash
+    fresh = CandleStore(tmp_path)  # no compact() ever ran in the first store
+    back = fresh.load("bybit", "BTCUSDT")
+    assert back["open"].tolist() == [100.0, 101.0, 102.0]
+    assert journal.stat().st_size == 0  # folded into the month file
+    table = ds.dataset(tmp_path, format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == 3  # other tools see the compacted rows and never the journal
+
+
+def test_corrupt_journal_record_stops_the_replay(tmp_path):
+    store = CandleStore(tmp_path)
+    store.append("bybit", "BTCUSDT", rows(0, 2, source="ws"))
+    store.append("bybit", "BTCUSDT", rows(2, 2, source="ws"))
+    journal = tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/.journal.wal"
+    data = bytearray(journal.read_bytes())
+    data[len(data) // 2 + 10] ^= 0xFF  # flip a byte inside the third record
+    journal.write_bytes(bytes(data))
+    assert CandleStore(tmp_path).load("bybit", "BTCUSDT")["open"].tolist() == [100.0, 101.0]

@@ -14,7 +14,11 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from .journal import JOURNAL_NAME, SeriesJournal
+
 log = logging.getLogger(__name__)
+
+JOURNAL_MAX_ROWS = 64  # bigger batches (backfills) go straight to the month files
 
 SCHEMA_VERSION = "1"
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -115,11 +119,14 @@ class Rows:
 class CandleStore:
     """Reads and writes the dataset. Thread-safe; callers should write from one writer thread."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, *, journaling: bool = True) -> None:
         self.root = Path(root)
         self._lock = threading.Lock()
         # The open month is rewritten on each append; caching its rows saves re-reading the file.
         self._cache: dict[Path, Rows] = {}
+        self.journaling = journaling
+        self._journals: dict[tuple[str, str, str], SeriesJournal] = {}
+        self._dirty: set[tuple[str, str, str]] = set()
 
     def __repr__(self) -> str:
         return f"CandleStore({str(self.root)!r})"
@@ -140,22 +147,69 @@ class CandleStore:
     # -- writing ----------------------------------------------------------------------------------
     def append(self, exchange: str, symbol: str, rows: pd.DataFrame, tf: str = "15m",
                source: str | None = None) -> list[str]:
-        """Merge rows into their month files (only those months are touched). Returns months written."""
+        """Make rows durable. Small batches (live closes) go to the series journal and reach their month
+        files at the next `compact()`; large ones (backfills) are merged into the month files directly.
+        Returns the months written directly ([] when journaled)."""
         new = Rows.from_frame(rows, source)
         if not len(new):
             return []
-        month_idx = _month_index(new.ts)
-        written = []
+        key = (exchange, symbol, tf)
         with self._lock:
-            for m in np.unique(month_idx):
-                month = _month_name(int(m))
-                path = self.month_path(exchange, symbol, month, tf)
-                part = new if len(np.unique(month_idx)) == 1 else new.take(month_idx == m)
-                merged = self._read_month(path).merge(part)
-                self._write_atomic(path, merged)
-                self._cache = {path: merged}  # keep only the latest month hot
-                written.append(month)
+            if self.journaling and len(new) <= JOURNAL_MAX_ROWS:
+                self._journal(key).append(new.ts, new.ohlcv, new.src)
+                self._dirty.add(key)
+                return []
+            self._compact_series(key)  # keep write order: older journaled rows first
+            return self._merge_into_months(key, new)
+
+    def compact(self) -> int:
+        """Fold every journal into its month files; returns the number of series compacted."""
+        with self._lock:
+            keys = list(self._dirty)
+            for key in keys:
+                self._compact_series(key)
+        return len(keys)
+
+    @property
+    def pending_series(self) -> int:
+        return len(self._dirty)
+
+    def _journal(self, key: tuple[str, str, str]) -> SeriesJournal:
+        j = self._journals.get(key)
+        if j is None:
+            j = self._journals[key] = SeriesJournal(self.series_dir(*key))
+        return j
+
+    def _compact_series(self, key: tuple[str, str, str]) -> None:
+        journal = self._journal(key)
+        if key in self._dirty or journal.has_records():
+            ts, ohlcv, src = journal.read()
+            if len(ts):
+                self._merge_into_months(key, Rows(ts, ohlcv, src))
+            journal.clear()
+        self._dirty.discard(key)
+
+    def _merge_into_months(self, key: tuple[str, str, str], new: Rows) -> list[str]:
+        exchange, symbol, tf = key
+        month_idx = _month_index(new.ts)
+        months = np.unique(month_idx)
+        written = []
+        for m in months:
+            month = _month_name(int(m))
+            path = self.month_path(exchange, symbol, month, tf)
+            part = new if len(months) == 1 else new.take(month_idx == m)
+            merged = self._read_month(path).merge(part)
+            self._write_atomic(path, merged)
+            self._cache = {path: merged}  # keep only the latest month hot
+            written.append(month)
         return written
+
+    def _settle(self, exchange: str, symbol: str, tf: str) -> None:
+        """Readers see journaled rows too (also those a crash left behind)."""
+        key = (exchange, symbol, tf)
+        if key in self._dirty or (self.series_dir(*key) / JOURNAL_NAME).exists():
+            with self._lock:
+                self._compact_series(key)
 
     def _write_atomic(self, path: Path, rows: Rows) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,6 +238,7 @@ class CandleStore:
     def load(self, exchange: str, symbol: str, tf: str = "15m", start_ms: int | None = None,
              end_ms: int | None = None) -> pd.DataFrame:
         """Stored candles in [start_ms, end_ms] as timestamp(datetime64[ms, UTC]) + OHLCV + source."""
+        self._settle(exchange, symbol, tf)
         months = self.months(exchange, symbol, tf)
         if start_ms is not None:
             months = [m for m in months if m >= _month_name(int(_month_index(np.array([start_ms]))[0]))]
@@ -199,6 +254,7 @@ class CandleStore:
 
     def load_last(self, exchange: str, symbol: str, n: int, tf: str = "15m") -> pd.DataFrame:
         """The newest `n` stored candles, reading months from the newest backwards only as needed."""
+        self._settle(exchange, symbol, tf)
         months = self.months(exchange, symbol, tf)
         chosen: list[str] = []
         count = 0
@@ -211,6 +267,7 @@ class CandleStore:
         return frame.iloc[-n:].reset_index(drop=True) if n > 0 else frame.iloc[0:0]
 
     def last_timestamp(self, exchange: str, symbol: str, tf: str = "15m") -> int | None:
+        self._settle(exchange, symbol, tf)
         months = self.months(exchange, symbol, tf)
         if not months:
             return None

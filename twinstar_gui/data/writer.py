@@ -75,6 +75,7 @@ class CandleWriter:
         self._closed = True
         self._queue.put(None)
         self._thread.join(timeout=2.0)
+        self._compact()
         if not done:
             log.error("writer closed with %d jobs not yet durable: %s", self._pending, self.last_error)
         return done
@@ -95,6 +96,15 @@ class CandleWriter:
                     break
                 batch.append(nxt)
             self._write_batch(batch)
+            if self._queue.empty():
+                self._compact()  # idle: fold journals into the month files other tools read
+
+    def _compact(self) -> None:
+        try:
+            self.store.compact()
+        except OSError as exc:  # the rows stay safe in the journal; try again when next idle
+            self.last_error = f"compaction: {type(exc).__name__}: {exc}"
+            log.error("could not fold the journal into month files (kept, will retry): %s", exc)
 
     def _write_batch(self, batch: list[WriteJob]) -> None:
         groups: dict[tuple[str, str, str], list[WriteJob]] = defaultdict(list)
