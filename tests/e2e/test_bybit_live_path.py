@@ -13,18 +13,13 @@ from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
+from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 Q = Timeframe.M15.ms
 SPEED = 3600.0  # one 15m candle every 0.25 s
 
 
-async def wait_for(cond, timeout=15.0, what="condition"):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        assert loop.time() < end, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 # Not a fixture: pytest-qt processes Qt events between test phases, which would run the qasync loop's socket

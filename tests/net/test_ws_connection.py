@@ -9,17 +9,13 @@ from twinstar_gui.core import KlineEvent
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.net.ws import StreamState, WsConnection
+from waiting import wait_for
 
 KLINE = {"topic": "kline.15.BTCUSDT", "type": "snapshot", "ts": 1, "data": [{
     "start": 1736942400000, "end": 1736943299999, "interval": "15", "open": "1", "close": "2", "high": "3",
     "low": "0.5", "volume": "10", "turnover": "20", "confirm": False, "timestamp": 1}]}
 
 
-async def wait_for(cond, timeout=5.0):
-    end = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        assert asyncio.get_running_loop().time() < end, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_malformed_frame_is_logged_and_skipped_stream_goes_on(caplog):

@@ -13,14 +13,9 @@ from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
 from twinstar_gui.ui.main_window import MainWindow
+from waiting import wait_for
 
 
-async def wait_for(cond, timeout=15.0, what="condition"):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        assert loop.time() < end, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 # Not a fixture: pytest-qt processes Qt events between test phases, which would run the qasync loop's socket

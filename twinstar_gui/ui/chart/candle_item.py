@@ -6,7 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPainter, QPen
 
-from .buffers import ColumnBuffer, column_groups
+from .buffers import VisibleRangeItem, column_groups
 
 UP = QColor("#26a69a")
 DOWN = QColor("#ef5350")
@@ -15,74 +15,40 @@ LOD_PIXELS = 3.0  # below this many pixels per bar, draw one min/max line per pi
 BODY = 0.7
 
 
-class CandlestickItem(pg.GraphicsObject):
+def _pen(colour: QColor) -> QPen:
+    pen = QPen(colour)
+    pen.setCosmetic(True)
+    return pen
+
+
+def _pairs_path(x: np.ndarray, y_top: np.ndarray, y_bottom: np.ndarray):
+    xx = np.repeat(x, 2)
+    yy = np.empty(len(xx))
+    yy[0::2], yy[1::2] = y_top, y_bottom
+    return pg.arrayToQPath(xx, yy, connect="pairs")
+
+
+class CandlestickItem(VisibleRangeItem):
     """x = candle open time (seconds), columns o/h/l/c. Nothing is pre-rendered: paint cost ~ visible bars."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._buf = ColumnBuffer(5)
-        self.bar_width = 1.0
-        self._bounds = QRectF()
-        self.last_painted = 0  # candles (or pixel columns in LOD mode) handled by the last paint
+        super().__init__(5)
         self.lod_active = False
 
-    def __len__(self) -> int:
-        return self._buf.n
+    def y_extent(self, rows: np.ndarray) -> tuple[float, float]:
+        return float(rows[:, 3].min()), float(rows[:, 2].max())
 
     def set_data(self, x, open_, high, low, close, bar_width: float) -> None:
-        self.prepareGeometryChange()
-        self.bar_width = float(bar_width)
-        self._buf.set([np.asarray(a, dtype=np.float64) for a in (x, open_, high, low, close)])
-        self._recompute_bounds()
-        self.informViewBoundsChanged()
-        self.update()
+        self._set_columns((x, open_, high, low, close), bar_width)
 
     def update_last(self, x: float, o: float, h: float, l: float, c: float) -> None:
-        appended = self._buf.upsert_last((x, o, h, l, c))
-        b = self._bounds
-        grows = appended or not b.isValid() or h > b.bottom() or l < b.top()
-        if grows:
-            self.prepareGeometryChange()
-            self._recompute_bounds()
-            self.informViewBoundsChanged()
-        self.update()
-
-    def _recompute_bounds(self) -> None:
-        d = self._buf.view()
-        if not len(d):
-            self._bounds = QRectF()
-            return
-        lo, hi = float(d[:, 3].min()), float(d[:, 2].max())
-        self._bounds = QRectF(d[0, 0] - self.bar_width, lo, d[-1, 0] - d[0, 0] + 2 * self.bar_width, max(hi - lo, 1e-12))
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
-        return QRectF(self._bounds)
-
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N802 (pyqtgraph API)
-        d = self._buf.view()
-        if not len(d):
-            return None, None
-        if ax == 0:
-            return float(d[0, 0]), float(d[-1, 0] + self.bar_width)
-        if orthoRange is not None:
-            sl = self._buf.visible_slice(orthoRange[0] - self.bar_width, orthoRange[1], pad=0)
-            d = d[sl]
-            if not len(d):
-                return None, None
-        return float(d[:, 3].min()), float(d[:, 2].max())
+        self._upsert((x, o, h, l, c))
 
     def paint(self, p: QPainter, *args) -> None:
-        d = self._buf.view()
-        vb = self.getViewBox()
-        if not len(d) or vb is None:
-            self.last_painted = 0
+        seen = self.visible_rows()
+        if seen is None:
             return
-        (x0, x1), _ = vb.viewRange()
-        d = d[self._buf.visible_slice(x0 - self.bar_width, x1)]
-        if not len(d):
-            self.last_painted = 0
-            return
-        px_per_x = vb.width() / max(x1 - x0, 1e-12)
+        d, x0, px_per_x = seen
         if self.bar_width * px_per_x < LOD_PIXELS:
             self._paint_lod(p, d, x0, px_per_x)
         else:
@@ -97,14 +63,8 @@ class CandlestickItem(pg.GraphicsObject):
             if not mask.any():
                 continue
             xs = x[mask] + self.bar_width / 2
-            pen = QPen(colour)
-            pen.setCosmetic(True)
-            p.setPen(pen)
-            wick = np.empty(2 * len(xs))
-            wick_y = np.empty(2 * len(xs))
-            wick[0::2] = wick[1::2] = xs
-            wick_y[0::2], wick_y[1::2] = h[mask], l[mask]
-            p.drawPath(pg.arrayToQPath(wick, wick_y, connect="pairs"))
+            p.setPen(_pen(colour))
+            p.drawPath(_pairs_path(xs, h[mask], l[mask]))
             p.setBrush(colour)
             tops, bottoms = np.maximum(o[mask], c[mask]), np.minimum(o[mask], c[mask])
             p.drawRects([QRectF(xi - half, b, 2 * half, t - b) for xi, b, t in zip(xs, bottoms, tops)])
@@ -119,15 +79,9 @@ class CandlestickItem(pg.GraphicsObject):
         up = d[ends, 4] >= d[starts, 1]
         xs = d[starts, 0] + self.bar_width / 2
         for colour, mask in ((UP, up), (DOWN, ~up)):
-            if not mask.any():
-                continue
-            pen = QPen(colour)
-            pen.setCosmetic(True)
-            p.setPen(pen)
-            xx = np.repeat(xs[mask], 2)
-            yy = np.empty(len(xx))
-            yy[0::2], yy[1::2] = hi[mask], lo[mask]
-            p.drawPath(pg.arrayToQPath(xx, yy, connect="pairs"))
+            if mask.any():
+                p.setPen(_pen(colour))
+                p.drawPath(_pairs_path(xs[mask], hi[mask], lo[mask]))
 
     def point_at(self, x: float) -> tuple | None:
         """(x, o, h, l, c) of the candle under x, for crosshair readouts."""
@@ -136,5 +90,3 @@ class CandlestickItem(pg.GraphicsObject):
             return None
         i = int(np.clip(np.searchsorted(d[:, 0], x, side="right") - 1, 0, len(d) - 1))
         return tuple(float(v) for v in d[i])
-
-
