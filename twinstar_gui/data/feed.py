@@ -47,7 +47,9 @@ class MarketFeed:
         return f"MarketFeed({self.adapter.name}, {list(self.series)})"
 
     def topics_for(self, symbol: str) -> list[str]:
-        return [self.adapter.kline_topic(symbol, BASE_TIMEFRAME), self.adapter.ticker_topic(symbol)]
+        """The stream topics of one symbol; an exchange without a ticker on this connection gives none."""
+        topics = [self.adapter.kline_topic(symbol, BASE_TIMEFRAME), self.adapter.ticker_topic(symbol)]
+        return [t for t in topics if t]
 
     async def start(self) -> None:
         """Load history from disk, subscribe, connect; backfill starts once the socket is up."""

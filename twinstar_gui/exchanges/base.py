@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import BadMessage
-from ..core.models import MarketEvent
+from ..core.models import KlineEvent, MarketEvent
 from ..core.timeframe import Timeframe
 
 KLINE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
@@ -51,6 +51,12 @@ class ExchangeAdapter(ABC):
     #: seconds of silence after which a subscribed stream counts as dead
     max_silence: float = 60.0
     rest_budget: RestBudget = RestBudget(10, 1.0)
+    #: topics one subscribe message may carry (BingX: 1)
+    topics_per_subscribe: int = 10
+    #: each subscribe request replaces the whole subscription set (Upbit-style): always send all topics
+    replaces_subscriptions: bool = False
+    #: seconds between WebSocket protocol ping frames we send (None: the exchange pings, or JSON/text pings)
+    protocol_ping_interval: float | None = None
 
     def __init__(self, rest_url: str | None = None, ws_url: str | None = None) -> None:
         self.rest_url = (rest_url or self.default_rest_url).rstrip("/")
@@ -91,7 +97,8 @@ class ExchangeAdapter(ABC):
     def kline_topic(self, symbol: str, tf: Timeframe) -> str: ...
 
     @abstractmethod
-    def ticker_topic(self, symbol: str) -> str: ...
+    def ticker_topic(self, symbol: str) -> str | None:
+        """None where last prices do not come on the candle connection (OKX: /public vs /business)."""
 
     @abstractmethod
     def subscribe_message(self, topics: Sequence[str], request_id: str = "") -> str: ...
@@ -107,6 +114,10 @@ class ExchangeAdapter(ABC):
     @abstractmethod
     def heartbeat_message(self) -> str | None:
         """The client's heartbeat frame, or None where the exchange pings us."""
+
+    def heartbeat_reply(self, raw: str | bytes) -> str | None:
+        """The answer to a server-initiated application ping (BingX `Ping` -> `Pong`), else None."""
+        return None
 
     # -- shared helpers for subclasses ----------------------------------------------------------
     def _bad(self, reason: str, payload: object) -> BadMessage:
@@ -142,6 +153,17 @@ class ExchangeAdapter(ABC):
             raise self._bad(f"{what} is {value!r}, expected epoch milliseconds", payload)
         return int(out)
 
+    def _kline(self, symbol: str, label: str, open_time: Any, o: Any, h: Any, l: Any, c: Any, v: Any,
+               closed: bool | None, raw: object) -> KlineEvent:
+        """A validated kline event: numbers finite, low <= open/close <= high, volume >= 0."""
+        num = self._number
+        ev = KlineEvent(self.name, symbol, label, self._int_ms(open_time, "kline open time", raw),
+                        num(o, "open", raw), num(h, "high", raw), num(l, "low", raw), num(c, "close", raw),
+                        num(v, "volume", raw), closed)
+        if not (ev.low <= min(ev.open, ev.close) and max(ev.open, ev.close) <= ev.high) or ev.volume < 0:
+            raise self._bad("inconsistent candle (need low <= open, close <= high and volume >= 0)", raw)
+        return ev
+
     def _rows_to_frame(self, rows: Sequence[Sequence[Any]], payload: object) -> pd.DataFrame:
         """Rows of [open_time_ms, o, h, l, c, v, ...] in any order -> normalised ascending frame."""
         if not rows:
@@ -155,6 +177,9 @@ class ExchangeAdapter(ABC):
         ts = arr[:, 0].astype(np.int64)
         if (ts.astype(np.float64) != arr[:, 0]).any() or (ts < 0).any():
             raise self._bad("kline open time is not epoch milliseconds", payload)
+        o, h, l, c, v = arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5]
+        if (l > np.minimum(o, c)).any() or (np.maximum(o, c) > h).any() or (v < 0).any():
+            raise self._bad("inconsistent kline row (need low <= open, close <= high and volume >= 0)", payload)
         frame = pd.DataFrame({
             "timestamp": pd.to_datetime(ts, unit="ms", utc=True).astype("datetime64[ms, UTC]"),
             "open": arr[:, 1], "high": arr[:, 2], "low": arr[:, 3], "close": arr[:, 4], "volume": arr[:, 5],

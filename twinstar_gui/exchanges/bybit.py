@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.errors import ExchangeError
-from ..core.models import KlineEvent, MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
+from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
 
@@ -154,12 +154,8 @@ class BybitAdapter(ExchangeAdapter):
             confirm = item["confirm"]
             if not isinstance(confirm, bool):
                 raise self._bad(f"kline confirm is {confirm!r}, expected true/false", raw)
-            num = self._number
-            events.append(KlineEvent(
-                self.name, symbol, label, self._int_ms(item["start"], "kline start", raw),
-                num(item["open"], "open", raw), num(item["high"], "high", raw), num(item["low"], "low", raw),
-                num(item["close"], "close", raw), num(item["volume"], "volume", raw), confirm,
-            ))
+            events.append(self._kline(symbol, label, item["start"], item["open"], item["high"], item["low"],
+                                      item["close"], item["volume"], confirm, raw))
         return events
 
     def _parse_ticker(self, msg: dict, symbol: str, raw: str | bytes) -> list[MarketEvent]:

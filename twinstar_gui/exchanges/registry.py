@@ -4,10 +4,22 @@ from __future__ import annotations
 import os
 
 from .base import ExchangeAdapter
+from .binance import BinanceAdapter
+from .bingx import BingxAdapter
+from .bitget import BitgetAdapter
+from .bithumb import BithumbAdapter
 from .bybit import BybitAdapter
+from .okx import OkxAdapter
+from .upbit import UpbitAdapter
 
 ADAPTERS: dict[str, type[ExchangeAdapter]] = {
     "bybit": BybitAdapter,
+    "binance": BinanceAdapter,
+    "okx": OkxAdapter,
+    "bitget": BitgetAdapter,
+    "bingx": BingxAdapter,
+    "upbit": UpbitAdapter,
+    "bithumb": BithumbAdapter,
 }
 
 

@@ -20,7 +20,6 @@ from .backoff import ReconnectPolicy
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBE_CHUNK = 10  # topics per subscribe request (Bybit spot caps at 10; harmless elsewhere)
 
 
 class StreamState(str, Enum):
@@ -107,15 +106,20 @@ class WsConnection:
         new = [t for t in topics if t not in self.topics]
         self.topics.update(new)
         if new and self.state is StreamState.LIVE:
-            await self._send_subscribe(new)
+            with contextlib.suppress(ConnectionClosed):
+                await self._send_subscribe(sorted(self.topics) if self.adapter.replaces_subscriptions else new)
 
     async def unsubscribe(self, topics: Iterable[str]) -> None:
         gone = [t for t in topics if t in self.topics]
         self.topics.difference_update(gone)
         if gone and self._ws is not None and self.state is StreamState.LIVE:
             with contextlib.suppress(ConnectionClosed):
-                for i in range(0, len(gone), SUBSCRIBE_CHUNK):
-                    await self._ws.send(self.adapter.unsubscribe_message(gone[i:i + SUBSCRIBE_CHUNK]))
+                if self.adapter.replaces_subscriptions:  # the new, smaller set replaces the old one
+                    await self._send_subscribe(sorted(self.topics))
+                    return
+                step = self.adapter.topics_per_subscribe
+                for i in range(0, len(gone), step):
+                    await self._ws.send(self.adapter.unsubscribe_message(gone[i:i + step]))
 
     def is_healthy(self, max_silence: float = 60.0) -> bool:
         """Connected and heard from within `max_silence` seconds."""
@@ -139,8 +143,9 @@ class WsConnection:
             self.state = StreamState.CONNECTING
             reason = "closed"
             try:
-                async with connect(self.url, ping_interval=None, open_timeout=self.open_timeout,
-                                   close_timeout=2.0, max_size=2 ** 23) as ws:
+                async with connect(self.url, ping_interval=self.adapter.protocol_ping_interval,
+                                   open_timeout=self.open_timeout, close_timeout=2.0, max_size=2 ** 23,
+                                   compression=None) as ws:
                     reason = await self._session(ws)
             except asyncio.CancelledError:
                 raise
@@ -180,7 +185,7 @@ class WsConnection:
             helpers.append(asyncio.create_task(self._heartbeat(ws)))
         try:
             async for raw in ws:
-                self._on_frame(raw)
+                self._on_frame(raw, ws)
             reason = f"server closed ({ws.close_code}: {ws.close_reason or 'no reason'})"
         except ConnectionClosed as exc:
             reason = f"connection lost ({exc})"
@@ -191,12 +196,16 @@ class WsConnection:
             reason = f"no data for {self.max_silence:.0f}s"  # the watchdog's verdict
         return reason
 
-    def _on_frame(self, raw: str | bytes) -> None:
+    def _on_frame(self, raw: str | bytes, ws: ClientConnection | None = None) -> None:
         now = time.monotonic()
         self._last_message = now
         self._arrivals.append(now)
         if self._connected_at is not None and now - self._connected_at >= self.policy.healthy_after:
             self.policy.healthy()
+        reply = self.adapter.heartbeat_reply(raw)
+        if reply is not None and ws is not None:  # the server pinged us at application level
+            asyncio.get_running_loop().create_task(self._send_quietly(ws, reply))
+            return
         try:
             events = self.adapter.parse_ws_message(raw)
         except BadMessage as exc:
@@ -218,8 +227,14 @@ class WsConnection:
 
     async def _send_subscribe(self, topics: list[str]) -> None:
         assert self._ws is not None
-        for i in range(0, len(topics), SUBSCRIBE_CHUNK):
-            await self._ws.send(self.adapter.subscribe_message(topics[i:i + SUBSCRIBE_CHUNK]))
+        step = len(topics) if self.adapter.replaces_subscriptions else self.adapter.topics_per_subscribe
+        for i in range(0, len(topics), max(1, step)):
+            await self._ws.send(self.adapter.subscribe_message(topics[i:i + step]))
+
+    @staticmethod
+    async def _send_quietly(ws: ClientConnection, text: str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(text)
 
     async def _heartbeat(self, ws: ClientConnection) -> None:
         while True:

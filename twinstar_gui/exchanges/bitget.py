@@ -1,0 +1,146 @@
+"""Bitget v2 USDT futures: symbols, REST candles/tickers, v2 public WS frames, text ping heartbeat."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..core.errors import ExchangeError
+from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
+from ..core.timeframe import Timeframe
+from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+
+# -- constants ------------------------------------------------------------------------------------
+REST_URL = "https://api.bitget.com"
+WS_URL = "wss://ws.bitget.com/v2/ws/public"
+PRODUCT = "USDT-FUTURES"
+GRANULARITY = {Timeframe.M1: "1m", Timeframe.M15: "15m", Timeframe.H1: "1H", Timeframe.H4: "4H", Timeframe.D1: "1Dutc"}
+CHANNEL_LABELS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "4H": "4h", "1D": "1d+8",
+                  "1Dutc": "1d", "6Hutc": "6h", "12Hutc": "12h", "1Wutc": "1w"}
+
+
+class BitgetAdapter(ExchangeAdapter):
+    name = "bitget"
+    default_rest_url = REST_URL
+    default_ws_url = WS_URL
+    rest_row_cap = 1000
+    max_topics_per_connection = 50  # 1000 allowed; Bitget recommends < 50 per connection
+    heartbeat_interval = 25.0  # text "ping" every < 30 s; dropped after 2 min without
+    max_silence = 60.0
+    rest_budget = RestBudget(10, 1.0)  # 20 req/s per IP
+    topics_per_subscribe = 20
+
+    # -- symbols --------------------------------------------------------------------------------
+    def native_symbol(self, base: str, quote: str) -> str:
+        base, quote = base.strip().upper(), quote.strip().upper()
+        if not base or not quote or not (base + quote).isalnum():
+            raise ValueError(f"bitget: bad symbol parts base={base!r} quote={quote!r}")
+        return base + quote
+
+    def split_symbol(self, native: str) -> tuple[str, str]:
+        sym = native.strip().upper()
+        for quote in ("USDT", "USDC"):
+            if sym.endswith(quote) and len(sym) > len(quote):
+                return sym[: -len(quote)], quote
+        raise ValueError(f"bitget: cannot split symbol {native!r}")
+
+    # -- REST -----------------------------------------------------------------------------------
+    def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
+                      limit: int | None = None) -> RestRequest:
+        params: dict[str, Any] = {"symbol": symbol, "productType": PRODUCT, "granularity": GRANULARITY[tf],
+                                  "limit": min(limit or self.rest_row_cap, self.rest_row_cap)}
+        if start_ms is not None:
+            params["startTime"] = int(start_ms)
+        if end_ms is not None:
+            params["endTime"] = int(end_ms)
+        return RestRequest(f"{self.rest_url}/api/v2/mix/market/candles", params, "/api/v2/mix/market/candles")
+
+    def _data(self, payload: Any, endpoint: str) -> Any:
+        if isinstance(payload, (str, bytes, bytearray)):
+            payload = self._decode_json(payload)
+        if not isinstance(payload, dict) or "code" not in payload:
+            raise self._bad(f"{endpoint}: not a Bitget envelope", payload)
+        if str(payload["code"]) != "00000":
+            raise ExchangeError(self.name, str(payload.get("msg", "")), code=payload["code"], endpoint=endpoint)
+        if not isinstance(payload.get("data"), list):
+            raise self._bad(f"{endpoint}: data is not a list", payload)
+        return payload["data"]
+
+    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+        frame = self._rows_to_frame(self._data(payload, "/api/v2/mix/market/candles"), payload)  # order varies: sorted
+        if isinstance(payload, dict) and isinstance(payload.get("requestTime"), int):
+            frame.attrs["server_time"] = payload["requestTime"]
+        return frame
+
+    def tickers_request(self) -> RestRequest:
+        return RestRequest(f"{self.rest_url}/api/v2/mix/market/tickers", {"productType": PRODUCT},
+                           "/api/v2/mix/market/tickers")
+
+    def parse_tickers(self, payload: Any) -> pd.DataFrame:
+        rows = []
+        for it in self._data(payload, "/api/v2/mix/market/tickers"):
+            if not isinstance(it, dict) or "symbol" not in it:
+                raise self._bad("ticker item without symbol", it)
+            vol = it.get("usdtVolume", it.get("quoteVolume"))
+            rows.append((it["symbol"], self._number(it.get("lastPr"), "lastPr", it), self._number(vol, "usdtVolume", it)))
+        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
+        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+
+    # -- WebSocket ------------------------------------------------------------------------------
+    def kline_topic(self, symbol: str, tf: Timeframe) -> str:
+        return f"candle{GRANULARITY[tf]}:{symbol}"
+
+    def ticker_topic(self, symbol: str) -> str:
+        return f"ticker:{symbol}"
+
+    def _args(self, topics: Sequence[str]) -> list[dict]:
+        return [{"instType": PRODUCT, "channel": t.partition(":")[0], "instId": t.partition(":")[2]} for t in topics]
+
+    def subscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
+        return json.dumps({"op": "subscribe", "args": self._args(topics)})
+
+    def unsubscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
+        return json.dumps({"op": "unsubscribe", "args": self._args(topics)})
+
+    def parse_ws_message(self, raw: str | bytes) -> list[MarketEvent]:
+        if raw in ("pong", b"pong"):
+            return []
+        msg = self._decode_json(raw)
+        if not isinstance(msg, dict):
+            raise self._bad("frame is not a JSON object", raw)
+        event = msg.get("event")
+        if event == "error":
+            return [SubscriptionAck(self.name, False, "subscribe", f"{msg.get('code')}: {msg.get('msg', '')}")]
+        if isinstance(event, str):
+            return []
+        arg, data = msg.get("arg"), msg.get("data")
+        if not isinstance(arg, dict) or not isinstance(arg.get("channel"), str) or not isinstance(data, list):
+            raise self._bad("frame has neither event nor arg/data", raw)
+        channel, inst = arg["channel"], str(arg.get("instId", ""))
+        if channel.startswith("candle"):
+            label = CHANNEL_LABELS.get(channel[len("candle"):])
+            if label is None or not inst:
+                raise self._bad(f"candle channel {channel!r} not understood", raw)
+            out: list[MarketEvent] = []
+            for row in data:  # a snapshot carries many historical rows, an update the live one(s)
+                if not isinstance(row, list) or len(row) < 6:
+                    raise self._bad("candle row is not [ts, o, h, l, c, baseVol, ...]", raw)
+                # no close flag on Bitget: the shared close detector decides (closed=None)
+                out.append(self._kline(inst, label, row[0], row[1], row[2], row[3], row[4], row[5], None, raw))
+            return out
+        if channel == "ticker":
+            when = msg.get("ts")
+            return [TickerEvent(self.name, str(t.get("instId", inst)), self._number(t.get("lastPr", t.get("last")), "lastPr", raw),
+                                self._int_ms(t.get("ts", t.get("systemTime", when)), "ticker ts", raw))
+                    for t in data if isinstance(t, dict)]
+        if channel == "trade":
+            return [TradeEvent(self.name, inst, self._number(t.get("price"), "price", raw),
+                               self._int_ms(t.get("ts"), "trade ts", raw), self._number(t.get("size", 0), "size", raw))
+                    for t in data if isinstance(t, dict)]
+        return []
+
+    # -- heartbeat ------------------------------------------------------------------------------
+    def heartbeat_message(self) -> str | None:
+        return "ping"

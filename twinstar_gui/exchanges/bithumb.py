@@ -1,0 +1,163 @@
+"""Bithumb KRW spot: symbols (BTC_KRW), v1 REST candles (legacy has no 15m), legacy WS trades/tickers."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+
+from ..core.errors import ExchangeError
+from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
+from ..core.timeframe import Timeframe
+from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+from .upbit import UpbitStyleCandles
+
+# -- constants ------------------------------------------------------------------------------------
+REST_URL = "https://api.bithumb.com"
+WS_URL = "wss://pubwss.bithumb.com/pub/ws"
+KST = timezone(timedelta(hours=9))
+
+
+def kst_ms(text: str, fmt: str) -> int:
+    return int(datetime.strptime(text, fmt).replace(tzinfo=KST).timestamp() * 1000)
+
+
+class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
+    name = "bithumb"
+    default_rest_url = REST_URL
+    default_ws_url = WS_URL
+    rest_row_cap = 200
+    max_topics_per_connection = 50
+    heartbeat_interval = 0.0
+    protocol_ping_interval = 30.0  # heartbeat undocumented: WebSocket ping frames
+    max_silence = 150.0  # quiet KRW markets may trade rarely
+    rest_budget = RestBudget(2, 1.0)  # undocumented; ccxt paces 500 ms
+    topics_per_subscribe = 1  # one filter per message
+
+    # -- symbols --------------------------------------------------------------------------------
+    def native_symbol(self, base: str, quote: str) -> str:
+        base, quote = base.strip().upper(), quote.strip().upper()
+        if not base or not quote or not (base + quote).isalnum():
+            raise ValueError(f"bithumb: bad symbol parts base={base!r} quote={quote!r}")
+        return f"{base}_{quote}"
+
+    def split_symbol(self, native: str) -> tuple[str, str]:
+        parts = native.strip().upper().split("_")
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"bithumb: {native!r} is not a symbol like BTC_KRW")
+        return parts[0], parts[1]
+
+    def v1_market(self, native: str) -> str:
+        base, quote = self.split_symbol(native)
+        return f"{quote}-{base}"
+
+    # -- REST -----------------------------------------------------------------------------------
+    def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
+                      limit: int | None = None) -> RestRequest:
+        # legacy /public/candlestick has no 15m or 4h: the v1 (Upbit-style) endpoints do
+        return self.candle_request(self.v1_market(symbol), tf, end_ms, limit)
+
+    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+        if isinstance(payload, (str, bytes, bytearray)):
+            payload = self._decode_json(payload)
+        if isinstance(payload, dict):
+            if isinstance(payload.get("error"), dict):
+                err = payload["error"]
+                raise ExchangeError(self.name, str(err.get("message", "")), code=err.get("name"), endpoint="/v1/candles")
+            status = payload.get("status")
+            if status != "0000":
+                raise ExchangeError(self.name, str(payload.get("message", "")), code=status,
+                                    endpoint="/public/candlestick")
+            rows = payload.get("data")
+            if not isinstance(rows, list):
+                raise self._bad("legacy candlestick data is not a list", payload)
+            # legacy row order is [time, open, CLOSE, high, low, volume]
+            try:
+                reordered = [[r[0], r[1], r[3], r[4], r[2], r[5]] for r in rows]
+            except (TypeError, IndexError, KeyError):
+                raise self._bad("legacy candlestick row is not [time, open, close, high, low, volume]", payload) from None
+            return self._rows_to_frame(reordered, payload)
+        return self.candle_rows(payload, payload)
+
+    def tickers_request(self) -> RestRequest:
+        return RestRequest(f"{self.rest_url}/public/ticker/ALL_KRW", {}, "/public/ticker/ALL_KRW")
+
+    def parse_tickers(self, payload: Any) -> pd.DataFrame:
+        if isinstance(payload, (str, bytes, bytearray)):
+            payload = self._decode_json(payload)
+        if not isinstance(payload, dict) or payload.get("status") != "0000" or not isinstance(payload.get("data"), dict):
+            status = payload.get("status") if isinstance(payload, dict) else None
+            msg = payload.get("message", "") if isinstance(payload, dict) else "not an object"
+            raise ExchangeError(self.name, str(msg), code=status, endpoint="/public/ticker/ALL_KRW")
+        rows = []
+        for coin, it in payload["data"].items():
+            if coin == "date" or not isinstance(it, dict):
+                continue
+            rows.append((f"{coin}_KRW", self._number(it.get("closing_price"), "closing_price", it),
+                         self._number(it.get("acc_trade_value_24H"), "acc_trade_value_24H", it)))
+        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
+        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+
+    # -- WebSocket ------------------------------------------------------------------------------
+    def kline_topic(self, symbol: str, tf: Timeframe) -> str:
+        return f"transaction:{symbol}"  # no WS candles: 15m candles are built from trades
+
+    def ticker_topic(self, symbol: str) -> str:
+        return f"ticker:{symbol}"
+
+    def _filter(self, topics: Sequence[str]) -> dict:
+        kinds = {t.partition(":")[0] for t in topics}
+        if len(kinds) != 1:
+            raise ValueError("bithumb: one filter type per message")
+        kind = kinds.pop()
+        msg: dict[str, Any] = {"type": kind, "symbols": [t.partition(":")[2] for t in topics]}
+        if kind == "ticker":
+            msg["tickTypes"] = ["30M"]
+        return msg
+
+    def subscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
+        return json.dumps(self._filter(topics))
+
+    def unsubscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
+        raise NotImplementedError("bithumb's public WS has no unsubscribe: reconnect with the remaining filters")
+
+    def parse_ws_message(self, raw: str | bytes) -> list[MarketEvent]:
+        msg = self._decode_json(raw)
+        if not isinstance(msg, dict):
+            raise self._bad("frame is not a JSON object", raw)
+        if "status" in msg:
+            if msg["status"] == "0000":
+                return []  # connected / filter registered
+            return [SubscriptionAck(self.name, False, "subscribe", f"{msg['status']}: {msg.get('resmsg', '')}")]
+        kind, content = msg.get("type"), msg.get("content")
+        if not isinstance(kind, str) or not isinstance(content, dict):
+            raise self._bad("frame has neither status nor type/content", raw)
+        if kind == "transaction":
+            trades = content.get("list")
+            if not isinstance(trades, list):
+                raise self._bad("transaction content.list is not a list", raw)
+            out: list[MarketEvent] = []
+            for t in trades:
+                if not isinstance(t, dict) or any(k not in t for k in ("symbol", "contPrice", "contDtm")):
+                    raise self._bad("transaction lacks symbol/contPrice/contDtm", raw)
+                try:
+                    when = kst_ms(t["contDtm"], "%Y-%m-%d %H:%M:%S.%f")  # KST wall time, no zone
+                except (TypeError, ValueError):
+                    raise self._bad(f"contDtm {t['contDtm']!r} is not 'YYYY-MM-DD HH:MM:SS.ffffff'", raw) from None
+                out.append(TradeEvent(self.name, str(t["symbol"]), self._number(t["contPrice"], "contPrice", raw),
+                                      when, self._number(t.get("contQty", 0), "contQty", raw)))
+            return out
+        if kind == "ticker":
+            try:
+                when = kst_ms(f"{content['date']}{content['time']}", "%Y%m%d%H%M%S")
+            except (KeyError, TypeError, ValueError):
+                raise self._bad("ticker date/time is not YYYYMMDD/HHMMSS", raw) from None
+            return [TickerEvent(self.name, str(content.get("symbol", "")),
+                                self._number(content.get("closePrice"), "closePrice", raw), when)]
+        return []  # orderbookdepth and others
+
+    # -- heartbeat ------------------------------------------------------------------------------
+    def heartbeat_message(self) -> str | None:
+        return None

@@ -1,0 +1,164 @@
+"""OKX v5 USDT swaps: symbols, REST candles/tickers, /business WS candle frames, text ping heartbeat."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..core.errors import ExchangeError
+from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
+from ..core.timeframe import Timeframe
+from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+
+# -- constants ------------------------------------------------------------------------------------
+REST_URL = "https://www.okx.com"
+WS_URL = "wss://ws.okx.com:8443/ws/v5/business"  # candles moved here in 2023; tickers stay on /public
+BARS = {Timeframe.M1: "1m", Timeframe.M15: "15m", Timeframe.H1: "1H", Timeframe.H4: "4H", Timeframe.D1: "1Dutc"}
+BAR_LABELS = {"1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "2H": "2h", "4H": "4h",
+              "1Dutc": "1d", "1D": "1d+8", "6Hutc": "6h", "12Hutc": "12h", "1Wutc": "1w"}
+RECENT_BARS = 1440  # /market/candles reaches this far back; older pages use /market/history-candles
+
+
+class OkxAdapter(ExchangeAdapter):
+    name = "okx"
+    default_rest_url = REST_URL
+    default_ws_url = WS_URL
+    rest_row_cap = 300  # /market/candles; history-candles pages are capped at 100 below
+    max_topics_per_connection = 100
+    heartbeat_interval = 20.0  # text "ping" well inside the 30 s idle cut
+    max_silence = 45.0
+    rest_budget = RestBudget(15, 1.0)  # candles: 40 requests / 2 s per IP
+    topics_per_subscribe = 20
+
+    # -- symbols --------------------------------------------------------------------------------
+    def native_symbol(self, base: str, quote: str) -> str:
+        base, quote = base.strip().upper(), quote.strip().upper()
+        if not base or not quote or not (base + quote).isalnum():
+            raise ValueError(f"okx: bad symbol parts base={base!r} quote={quote!r}")
+        return f"{base}-{quote}-SWAP"
+
+    def split_symbol(self, native: str) -> tuple[str, str]:
+        parts = native.strip().upper().split("-")
+        if len(parts) != 3 or parts[2] != "SWAP" or not parts[0] or not parts[1]:
+            raise ValueError(f"okx: {native!r} is not a swap symbol like BTC-USDT-SWAP")
+        return parts[0], parts[1]
+
+    # -- REST -----------------------------------------------------------------------------------
+    def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
+                      limit: int | None = None) -> RestRequest:
+        recent = start_ms is None or start_ms >= time.time() * 1000 - RECENT_BARS * tf.ms
+        path = "/api/v5/market/candles" if recent else "/api/v5/market/history-candles"
+        cap = self.rest_row_cap if recent else 100
+        params: dict[str, Any] = {"instId": symbol, "bar": BARS[tf], "limit": min(limit or cap, cap)}
+        if start_ms is not None:
+            params["before"] = int(start_ms) - 1  # rows newer than this
+        if end_ms is not None:
+            params["after"] = int(end_ms) + 1  # rows older than this
+        return RestRequest(f"{self.rest_url}{path}", params, path)
+
+    def _data(self, payload: Any, endpoint: str) -> list:
+        if isinstance(payload, (str, bytes, bytearray)):
+            payload = self._decode_json(payload)
+        if not isinstance(payload, dict) or "code" not in payload:
+            raise self._bad(f"{endpoint}: not an OKX envelope", payload)
+        if str(payload["code"]) != "0":
+            raise ExchangeError(self.name, str(payload.get("msg", "")), code=payload["code"], endpoint=endpoint)
+        if not isinstance(payload.get("data"), list):
+            raise self._bad(f"{endpoint}: data is not a list", payload)
+        return payload["data"]
+
+    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+        rows = self._data(payload, "/api/v5/market/candles")
+        # [ts, o, h, l, c, vol(contracts), volCcy(base), volCcyQuote, confirm]: volume in base coin
+        norm = []
+        for r in rows:
+            if not isinstance(r, list) or len(r) < 7:
+                raise self._bad("candle row is not [ts, o, h, l, c, vol, volCcy, ...]", payload)
+            norm.append([r[0], r[1], r[2], r[3], r[4], r[6]])
+        frame = self._rows_to_frame(norm, payload)
+        forming = [int(r[0]) for r in rows if len(r) >= 9 and r[8] == "0"]
+        if forming:  # OKX flags the forming row itself: tell callers where "now" is
+            frame.attrs["server_time"] = min(forming)
+        return frame
+
+    def tickers_request(self) -> RestRequest:
+        return RestRequest(f"{self.rest_url}/api/v5/market/tickers", {"instType": "SWAP"}, "/api/v5/market/tickers")
+
+    def parse_tickers(self, payload: Any) -> pd.DataFrame:
+        rows = []
+        for it in self._data(payload, "/api/v5/market/tickers"):
+            if not isinstance(it, dict) or "instId" not in it:
+                raise self._bad("ticker item without instId", it)
+            if not str(it["instId"]).endswith("-USDT-SWAP"):
+                continue
+            last = self._number(it.get("last"), "last", it)
+            rows.append((it["instId"], last, self._number(it.get("volCcy24h"), "volCcy24h", it) * last))
+        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
+        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+
+    # -- WebSocket ------------------------------------------------------------------------------
+    def kline_topic(self, symbol: str, tf: Timeframe) -> str:
+        return f"candle{BARS[tf]}:{symbol}"
+
+    def ticker_topic(self, symbol: str) -> str | None:
+        return None  # tickers are on /public; candle pushes carry the last price on /business
+
+    def _args(self, topics: Sequence[str]) -> list[dict]:
+        out = []
+        for t in topics:
+            channel, _, inst = t.partition(":")
+            out.append({"channel": channel, "instId": inst})
+        return out
+
+    def subscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
+        return json.dumps({"op": "subscribe", "args": self._args(topics)})
+
+    def unsubscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
+        return json.dumps({"op": "unsubscribe", "args": self._args(topics)})
+
+    def parse_ws_message(self, raw: str | bytes) -> list[MarketEvent]:
+        if raw in ("pong", b"pong"):
+            return []
+        msg = self._decode_json(raw)
+        if not isinstance(msg, dict):
+            raise self._bad("frame is not a JSON object", raw)
+        event = msg.get("event")
+        if event == "error":
+            return [SubscriptionAck(self.name, False, "subscribe", f"{msg.get('code')}: {msg.get('msg', '')}")]
+        if isinstance(event, str):
+            return []  # subscribe/unsubscribe acks, login, notice
+        arg = msg.get("arg")
+        data = msg.get("data")
+        if not isinstance(arg, dict) or not isinstance(arg.get("channel"), str) or not isinstance(data, list):
+            raise self._bad("frame has neither event nor arg/data", raw)
+        channel, inst = arg["channel"], str(arg.get("instId", ""))
+        if channel.startswith("candle"):
+            label = BAR_LABELS.get(channel[len("candle"):])
+            if label is None or not inst:
+                raise self._bad(f"candle channel {channel!r} not understood", raw)
+            out: list[MarketEvent] = []
+            for row in data:
+                if not isinstance(row, list) or len(row) < 7:
+                    raise self._bad("candle row is not [ts, o, h, l, c, vol, volCcy, ...]", raw)
+                closed = None  # old 7-column rows carry no flag: the close detector decides
+                if len(row) >= 9:
+                    if row[8] not in ("0", "1"):
+                        raise self._bad(f"candle confirm is {row[8]!r}, expected '0' or '1'", raw)
+                    closed = row[8] == "1"
+                out.append(self._kline(inst, label, row[0], row[1], row[2], row[3], row[4], row[6], closed, raw))
+            return out
+        if channel == "tickers":
+            return [TickerEvent(self.name, str(t.get("instId", inst)), self._number(t.get("last"), "last", raw),
+                                self._int_ms(t.get("ts"), "ticker ts", raw)) for t in data if isinstance(t, dict)]
+        if channel == "trades":
+            return [TradeEvent(self.name, str(t.get("instId", inst)), self._number(t.get("px"), "px", raw),
+                               self._int_ms(t.get("ts"), "trade ts", raw), self._number(t.get("sz", 0), "sz", raw))
+                    for t in data if isinstance(t, dict)]
+        return []  # books and others: valid, unused
+
+    # -- heartbeat ------------------------------------------------------------------------------
+    def heartbeat_message(self) -> str | None:
+        return "ping"
