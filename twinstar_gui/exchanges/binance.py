@@ -133,7 +133,7 @@ class BinanceAdapter(ExchangeAdapter):
             raise self._bad("kline without k.t/o/h/l/c/v/x/i", raw)
         if not isinstance(k["x"], bool):
             raise self._bad(f"kline x is {k['x']!r}, expected true/false", raw)
-        if k["i"] not in KNOWN_INTERVALS:
+        if not isinstance(k["i"], str) or k["i"] not in KNOWN_INTERVALS:
             raise self._bad(f"kline interval {k['i']!r} not understood", raw)
         symbol = str(k.get("s") or msg.get("s") or "")
         if not symbol:

@@ -1,19 +1,32 @@
-"""Simulated exchange time: starts at a given epoch ms and runs `speed` times faster than the wall clock."""
+"""Simulated exchange time: begins at `start_ms` and runs `speed` times faster than the real (monotonic) clock."""
 from __future__ import annotations
 
 import time
 
 
 class SimClock:
+    """now_ms() = start_ms + real seconds since construction * speed * 1000.
+
+    The origin is fixed at construction and never mutated, so reads from any thread are safe without a lock;
+    the monotonic source means wall-clock jumps (NTP, DST) never move simulated time backwards.
+    """
+
+    __slots__ = ("speed", "start_ms", "_origin")
+
     def __init__(self, speed: float = 1.0, start_ms: int | None = None) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be > 0")
+        if not speed > 0:
+            raise ValueError(f"speed must be > 0, got {speed!r}")
         self.speed = float(speed)
         self.start_ms = int(time.time() * 1000) if start_ms is None else int(start_ms)
-        self._t0 = time.monotonic()
+        self._origin = time.monotonic()
 
     def __repr__(self) -> str:
         return f"SimClock(speed={self.speed:g}, start_ms={self.start_ms})"
 
+    def elapsed_real(self) -> float:
+        """Real seconds since the clock was created."""
+        return time.monotonic() - self._origin
+
     def now_ms(self) -> int:
-        return self.start_ms + int((time.monotonic() - self._t0) * self.speed * 1000)
+        """Current simulated time in epoch milliseconds (never decreases)."""
+        return self.start_ms + int(self.elapsed_real() * self.speed * 1000.0)
