@@ -161,8 +161,9 @@ class SeriesManager:
             return
         candle = ev.candle()
         if ev.closed is None and self.forming is not None and candle.open_time > self.forming.open_time:
-            # no close flag on this exchange: a newer bucket means the previous one is final
-            self._on_stream_close(self.forming)
+            # No close flag on this exchange: a newer bucket means the previous one is over, but its last
+            # push may predate its last trades. The final values come from REST (backfill), never a guess.
+            self.backfill()
         if ev.closed:
             self._on_stream_close(candle)
             if self.forming is not None and self.forming.open_time <= candle.open_time:
@@ -171,9 +172,23 @@ class SeriesManager:
             self.forming = candle
             self._emit(self.listeners.forming, self.symbol, candle)
 
-    def on_price(self, price: float, time_ms: int) -> None:
+    def on_price(self, price: float, time_ms: int, size: float = 0.0, builds_candles: bool = False) -> None:
+        """A last price; where the exchange streams no candles (Bithumb) trades build the forming one."""
         f = self.forming
+        bucket = BASE_TIMEFRAME.bucket_start(time_ms)
+        if builds_candles and (f is None or bucket > f.open_time):
+            if self.last_closed is not None and bucket <= self.last_closed:
+                return  # a late trade of a candle already final
+            if f is not None:
+                self.backfill()  # the previous bucket is over: its final values come from REST
+            self.forming = Candle(bucket, price, price, price, price, size)
+            self._emit(self.listeners.forming, self.symbol, self.forming)
+            return
         if f is None or not (f.open_time <= time_ms < f.open_time + BASE_TIMEFRAME.ms):
+            return
+        if builds_candles:
+            self.forming = Candle(f.open_time, f.open, max(f.high, price), min(f.low, price), price, f.volume + size)
+            self._emit(self.listeners.forming, self.symbol, self.forming)
             return
         self.forming = Candle(f.open_time, f.open, max(f.high, price), min(f.low, price), price, f.volume)
         self._emit(self.listeners.forming, self.symbol, self.forming)

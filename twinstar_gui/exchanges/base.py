@@ -55,6 +55,8 @@ class ExchangeAdapter(ABC):
     topics_per_subscribe: int = 10
     #: each subscribe request replaces the whole subscription set (Upbit-style): always send all topics
     replaces_subscriptions: bool = False
+    #: no candle stream: the kline topic carries trades and the forming candle is built from them (Bithumb)
+    candles_from_trades: bool = False
     #: seconds between WebSocket protocol ping frames we send (None: the exchange pings, or JSON/text pings)
     protocol_ping_interval: float | None = None
 

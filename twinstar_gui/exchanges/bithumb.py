@@ -35,6 +35,7 @@ class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
     max_silence = 150.0  # quiet KRW markets may trade rarely
     rest_budget = RestBudget(2, 1.0)  # undocumented; ccxt paces 500 ms
     topics_per_subscribe = 1  # one filter per message
+    candles_from_trades = True
 
     # -- symbols --------------------------------------------------------------------------------
     def native_symbol(self, base: str, quote: str) -> str:
