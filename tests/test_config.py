@@ -9,6 +9,8 @@ def test_defaults_and_env_overrides(tmp_path, monkeypatch):
     s = load_settings(tmp_path / "missing.json")
     assert s.symbols("bybit") == ("BTCUSDT", "ETHUSDT", "SOLUSDT") and s.window_15m == 1000
     assert s.rest_url("bybit") is None
+    assert [n for n, e in s.exchanges.items() if e.enabled] == ["bybit"]
+    assert s.symbols("okx") == ("BTC-USDT-SWAP", "ETH-USDT-SWAP") and s.symbols("bithumb") == ("BTC_KRW", "ETH_KRW")
     monkeypatch.setenv("TWINSTAR_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("TWINSTAR_BYBIT_WS_URL", "ws://127.0.0.1:1/bybit/v5/public/linear")
     s = settings_from_dict({"exchanges": {"bybit": {"ws_url": "wss://file.example/ws"}}})
@@ -42,3 +44,11 @@ def test_broken_file_is_a_clear_error(tmp_path):
     p.write_text("{oops")
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings(p)
+
+
+def test_choose_exchanges_symbols_and_testnet_urls():
+    s = settings_from_dict({"exchanges": {"bybit": {"enabled": False},
+                                          "binance": {"enabled": True, "symbols": ["BTCUSDT"],
+                                                      "rest_url": "https://testnet.binancefuture.com"}}})
+    assert [n for n, e in s.exchanges.items() if e.enabled] == ["binance"]
+    assert s.rest_url("binance") == "https://testnet.binancefuture.com" and s.symbols("binance") == ("BTCUSDT",)

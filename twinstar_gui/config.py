@@ -19,7 +19,10 @@ from .exchanges.registry import env_url, exchange_names
 log = logging.getLogger(__name__)
 
 APP_NAME = "twinstar"
-DEFAULT_SYMBOLS = {"bybit": ("BTCUSDT", "ETHUSDT", "SOLUSDT")}
+DEFAULT_SYMBOLS = {"bybit": ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "binance": ("BTCUSDT", "ETHUSDT"),
+                   "okx": ("BTC-USDT-SWAP", "ETH-USDT-SWAP"), "bitget": ("BTCUSDT", "ETHUSDT"),
+                   "bingx": ("BTC-USDT", "ETH-USDT"), "upbit": ("KRW-BTC", "KRW-ETH"), "bithumb": ("BTC_KRW", "ETH_KRW")}
+DEFAULT_ENABLED = ("bybit",)  # the others are one switch away in the settings file
 
 
 class SettingsError(ValueError):
@@ -100,7 +103,8 @@ def settings_from_dict(raw: Mapping[str, Any], source: Path | None = None) -> Se
             url = cfg.get(key)
             if url is not None and not (isinstance(url, str) and url.split("://", 1)[0] in ("http", "https", "ws", "wss")):
                 raise SettingsError(f"exchanges.{name}.{key}: not a http(s)/ws(s) URL: {url!r}")
-        exchanges[name] = ExchangeSettings(bool(cfg.get("enabled", True)), cfg.get("rest_url"), cfg.get("ws_url"),
+        exchanges[name] = ExchangeSettings(bool(cfg.get("enabled", name in DEFAULT_ENABLED)), cfg.get("rest_url"),
+                                           cfg.get("ws_url"),
                                            tuple(s.strip().upper() for s in symbols))
     windows = {}
     for key, default, low in (("window_15m", 1000, 100), ("window_1h", 300, 50)):

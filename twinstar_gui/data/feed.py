@@ -88,9 +88,9 @@ class MarketFeed:
                 continue
             if isinstance(ev, KlineEvent):
                 series.on_kline(ev)
-            elif isinstance(ev, TradeEvent):
-                series.on_price(ev.price, ev.time, ev.size, builds_candles=self.adapter.candles_from_trades)
-            elif isinstance(ev, TickerEvent):
+            elif isinstance(ev, TradeEvent) and self.adapter.candles_from_trades:
+                series.on_trade(ev.price, ev.size, ev.time)
+            elif isinstance(ev, (TickerEvent, TradeEvent)):
                 series.on_price(ev.price, ev.time)
 
     def _on_series_error(self, message: str) -> None:

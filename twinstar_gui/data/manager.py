@@ -15,6 +15,7 @@ from ..core.errors import ExchangeError
 from ..core.models import Candle, KlineEvent
 from ..core.resample import GroupResampler
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
+from ..core.trades import TradeCandles
 from ..net.rest import RestClient
 from .store import CandleStore
 from .writer import CandleWriter, WriteJob
@@ -75,6 +76,7 @@ class SeriesManager:
         self.failed = ""  # set when the exchange rejects the symbol
         self.closed_emitted = 0
         self._pending: dict[int, Candle] = {}
+        self._trades = TradeCandles()
         self._backfill: asyncio.Task | None = None
 
     def __repr__(self) -> str:
@@ -172,26 +174,24 @@ class SeriesManager:
             self.forming = candle
             self._emit(self.listeners.forming, self.symbol, candle)
 
-    def on_price(self, price: float, time_ms: int, size: float = 0.0, builds_candles: bool = False) -> None:
-        """A last price; where the exchange streams no candles (Bithumb) trades build the forming one."""
+    def on_price(self, price: float, time_ms: int) -> None:
+        """A last price (ticker): moves the forming candle's close/high/low."""
         f = self.forming
-        bucket = BASE_TIMEFRAME.bucket_start(time_ms)
-        if builds_candles and (f is None or bucket > f.open_time):
-            if self.last_closed is not None and bucket <= self.last_closed:
-                return  # a late trade of a candle already final
-            if f is not None:
-                self.backfill()  # the previous bucket is over: its final values come from REST
-            self.forming = Candle(bucket, price, price, price, price, size)
-            self._emit(self.listeners.forming, self.symbol, self.forming)
-            return
         if f is None or not (f.open_time <= time_ms < f.open_time + BASE_TIMEFRAME.ms):
-            return
-        if builds_candles:
-            self.forming = Candle(f.open_time, f.open, max(f.high, price), min(f.low, price), price, f.volume + size)
-            self._emit(self.listeners.forming, self.symbol, self.forming)
             return
         self.forming = Candle(f.open_time, f.open, max(f.high, price), min(f.low, price), price, f.volume)
         self._emit(self.listeners.forming, self.symbol, self.forming)
+
+    def on_trade(self, price: float, size: float, time_ms: int) -> None:
+        """Where the exchange streams no candles (Bithumb), trades build the forming one."""
+        if self.last_closed is not None and BASE_TIMEFRAME.bucket_start(time_ms) <= self.last_closed:
+            return  # a late trade of a candle already final
+        ended = self._trades.add(price, size, time_ms)
+        if ended is not None:
+            self.backfill()  # that bucket is over: its final values come from REST
+        if self._trades.forming is not None and self._trades.forming != self.forming:
+            self.forming = self._trades.forming
+            self._emit(self.listeners.forming, self.symbol, self.forming)
 
     def _on_stream_close(self, candle: Candle) -> None:
         expected = None if self.last_closed is None else self.last_closed + BASE_TIMEFRAME.ms
