@@ -38,7 +38,13 @@ def test_demo_runs_and_quits(tmp_path):
     r = run(["--demo", "--quit-after", "4"], env={"TWINSTAR_DATA_DIR": str(tmp_path / "d")})
     assert r.returncode == 0, r.stderr[-2000:]
     files = list((tmp_path / "d").rglob("*.parquet"))
-    assert files, "the demo stored no candles"
+    exchanges = {p.parts[len((tmp_path / "d").parts)] for p in files}
+    assert exchanges == {f"exchange={e}" for e in ("bybit", "binance", "okx", "bitget", "bingx")}, exchanges
+
+
+def test_unknown_exchange_is_refused_with_the_valid_ones():
+    r = run(["--demo", "--exchanges", "kraken"])
+    assert r.returncode == 2 and "valid: bybit, binance, okx, bitget, bingx, upbit, bithumb" in r.stderr
 
 
 def free_port():

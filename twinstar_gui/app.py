@@ -21,6 +21,9 @@ from .exchanges.registry import get_exchange
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 3.0
+DEMO_SYMBOLS = {"bybit": ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "binance": ("BTCUSDT", "ETHUSDT"),
+                "okx": ("BTC-USDT-SWAP", "ETH-USDT-SWAP"), "bitget": ("BTCUSDT", "ETHUSDT"),
+                "bingx": ("BTC-USDT", "ETH-USDT")}
 
 
 @dataclass
@@ -79,7 +82,8 @@ def check_data_dir(path: Path) -> str | None:
 
 # -- GUI ------------------------------------------------------------------------------------------------
 def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, seed: int = 7,
-            quit_after: float | None = None, symbols: dict[str, list[str]] | None = None) -> int:
+            quit_after: float | None = None, symbols: dict[str, list[str]] | None = None,
+            exchanges: list[str] | None = None) -> int:
     os.environ.setdefault("QT_API", "pyside6")
     import qasync
     from PySide6.QtCore import QTimer
@@ -104,18 +108,29 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     sim = tmp_dir = None
     if demo:
         from .sim.demo import start_demo_simulator
+        from .sim.server import EXCHANGES as SIMULATED
 
         sim = start_demo_simulator(speed=speed, seed=seed)
-        overrides = {"bybit": {"rest_url": sim.rest_url("bybit"), "ws_url": sim.ws_url("bybit")}}
+        chosen = exchanges or [n for n in SIMULATED if n in DEMO_SYMBOLS]
+        unknown = [n for n in chosen if n not in SIMULATED]
+        if unknown:
+            sim.stop()
+            print(f"twinstar: the simulator does not serve {', '.join(unknown)}; it serves {', '.join(SIMULATED)}",
+                  file=sys.stderr)
+            return 2
+        overrides = {n: {"enabled": True, "rest_url": sim.rest_url(n), "ws_url": sim.ws_url(n),
+                         "symbols": DEMO_SYMBOLS.get(n, settings.symbols(n))} for n in chosen}
         if not os.environ.get("TWINSTAR_DATA_DIR"):
             tmp_dir = tempfile.mkdtemp(prefix="twinstar-demo-")  # demo candles never mix with real ones
         settings = _with_overrides(settings, overrides, tmp_dir)
-        log.info("demo: simulator on %s (x%g time), data in %s", sim.rest_url("bybit"), speed, settings.data_dir)
+        exchanges = chosen
+        log.info("demo: simulator on 127.0.0.1:%d (x%g time) serving %s; data in %s", sim.server.port, speed,
+                 ", ".join(chosen), settings.data_dir)
     problem = check_data_dir(settings.data_dir)
     if problem:
         print(f"twinstar: {problem}", file=sys.stderr)
         return 2
-    core = build_core(settings, exchanges=["bybit"] if demo else None, symbols=symbols)
+    core = build_core(settings, exchanges=exchanges, symbols=symbols)
     chart = ChartPresenter(core.feeds)
     health = HealthPresenter(core.feeds)
     mode = "DEMO (local simulator)" if demo else "LIVE market data"
@@ -169,7 +184,8 @@ def _with_overrides(settings: Settings, overrides: dict[str, dict], data_dir: st
     from types import MappingProxyType
 
     exchanges = dict(settings.exchanges)
-    for name, urls in overrides.items():
-        exchanges[name] = replace(exchanges[name], **urls)
+    for name, fields in overrides.items():
+        fields = {**fields, "symbols": tuple(fields["symbols"])} if "symbols" in fields else fields
+        exchanges[name] = replace(exchanges[name], **fields)
     return replace(settings, exchanges=MappingProxyType(exchanges),
                    data_dir=Path(data_dir) if data_dir else settings.data_dir)

@@ -13,7 +13,9 @@ def _gui_parser() -> argparse.ArgumentParser:
                                 epilog="Other commands: `twinstar sim --port N [--speed X] [--seed S]`.")
     p.add_argument("--demo", action="store_true", help="run offline against the built-in exchange simulator")
     p.add_argument("--self-test", action="store_true", help="offscreen smoke test of the whole app; exit 0 if fine")
-    p.add_argument("--symbols", help="comma-separated Bybit symbols to show (default: settings file)")
+    p.add_argument("--exchanges", help="comma-separated exchanges to run (default: the enabled ones; in the demo, "
+                                        "every simulated one)")
+    p.add_argument("--symbols", help="comma-separated symbols for the first exchange (default: settings file)")
     p.add_argument("--config", help="settings file (default: the platform's config dir)")
     p.add_argument("--speed", type=float, default=300.0, help="demo time acceleration (default 300: a 15m candle every 3 s)")
     p.add_argument("--seed", type=int, default=7, help="demo market seed")
@@ -59,11 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"twinstar: {exc}", file=sys.stderr)
         return 2
-    symbols = {"bybit": [s.strip().upper() for s in args.symbols.split(",") if s.strip()]} if args.symbols else None
+    from .exchanges.registry import exchange_names
+
+    exchanges = [e.strip().lower() for e in args.exchanges.split(",") if e.strip()] if args.exchanges else None
+    bad = [e for e in exchanges or [] if e not in exchange_names()]
+    if bad:
+        print(f"twinstar: unknown exchange(s) {', '.join(bad)}; valid: {', '.join(exchange_names())}", file=sys.stderr)
+        return 2
+    first = (exchanges or ["bybit"])[0]
+    symbols = {first: [s.strip().upper() for s in args.symbols.split(",") if s.strip()]} if args.symbols else None
     from .app import run_gui
 
     return run_gui(settings, demo=args.demo, speed=args.speed, seed=args.seed, quit_after=args.quit_after,
-                   symbols=symbols)
+                   symbols=symbols, exchanges=exchanges)
 
 
 if __name__ == "__main__":

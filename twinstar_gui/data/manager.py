@@ -133,8 +133,11 @@ class SeriesManager:
             start, source = self.last_closed + tf.ms, "backfill"
         else:
             start, source = tf.bucket_start(self.now_ms()) - self.windows[tf] * tf.ms, "rest"
+        # Exchanges that don't say what time it is (Binance, BingX, Upbit): the stream's forming candle does.
+        wall = self.now_ms()
+        hint = max(wall, self.forming.open_time) if self.forming is not None else wall
         try:
-            frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, tf, start)
+            frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, tf, start, now_ms=hint)
         except ExchangeError as exc:
             self._on_rest_error(exc)
             return

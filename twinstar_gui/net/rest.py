@@ -80,13 +80,14 @@ class RestClient:
 
     # -- klines -----------------------------------------------------------------------------------
     def fetch_klines(self, symbol: str, tf: Timeframe, start_ms: int, end_ms: int | None = None,
-                     *, closed_only: bool = True, max_pages: int = 1000) -> pd.DataFrame:
+                     *, closed_only: bool = True, max_pages: int = 1000, now_ms: int | None = None) -> pd.DataFrame:
         """Candles with open time in [start_ms, end_ms], paged oldest to newest past the row cap.
 
         Each page asks for an explicit [start, start + cap*tf) window, so it works whichever end of the
         range the exchange fills first. With closed_only, the still-forming candle (by the exchange's
-        clock when it reports one) is dropped.
+        clock when it reports one, else `now_ms`, else ours) is dropped.
         """
+        fallback_now = now_ms if now_ms is not None else int(time.time() * 1000)
         adapter, cap = self.adapter, self.adapter.rest_row_cap
         start_ms = tf.bucket_start(start_ms) if start_ms % tf.ms else start_ms
         pages: list[pd.DataFrame] = []
@@ -100,13 +101,12 @@ class RestClient:
             try:
                 frame = adapter.parse_rest_klines(payload)
             except ExchangeError as exc:
-                exc.symbol = exc.symbol or symbol
                 raise ExchangeError(exc.exchange, exc.message, code=exc.code, endpoint=exc.endpoint,
                                     symbol=symbol) from None
             server_time = frame.attrs.get("server_time", server_time)
             if not frame.empty:
                 pages.append(frame)
-            now = server_time if server_time is not None else int(time.time() * 1000)
+            now = server_time if server_time is not None else fallback_now
             cursor = page_end + 1
             if cursor > now or (end_ms is not None and cursor > end_ms):
                 break
@@ -117,7 +117,7 @@ class RestClient:
         ts = out["timestamp"].astype("int64")
         out = out[(ts >= start_ms) & ((ts <= end_ms) if end_ms is not None else True)]
         if closed_only:
-            now = server_time if server_time is not None else int(time.time() * 1000)
+            now = server_time if server_time is not None else fallback_now
             out = out[~forming_mask(out, tf, now)]
         out = out.reset_index(drop=True)
         out.attrs["server_time"] = server_time

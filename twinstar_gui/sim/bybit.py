@@ -1,217 +1,349 @@
-"""Bybit v5 linear in its wire formats: REST market endpoints and the public WebSocket (per connection)."""
+"""Bybit v5 (linear perpetuals) wire formats: REST market endpoints and one public WebSocket connection.
+
+Served under the path prefix /bybit; every path below is relative to it. Prices are strings with the tick's
+decimals, times are integer epoch ms, REST answers use the envelope
+{"retCode", "retMsg", "result", "retExtInfo", "time"} and parameter errors are HTTP 200 with retCode 10001.
+
+Documented simplifications:
+* categories other than `linear` and the W/M kline intervals are answered with retCode 10001 (except
+  instruments-info, which lists nothing for spot/inverse/option so multi-category market loaders work);
+* a subscribe naming bad topics is answered with success:false listing them, but the good topics of the same
+  request ARE subscribed; subscribing to an already subscribed topic succeeds (idempotent);
+* publicTrade pushes at most 1000 trades per push (older ones of a very fast clock are skipped).
+"""
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import secrets
 import time
 import uuid
+from collections.abc import Callable, Container
 from typing import Any
 
-from .market import DAY_MS, Market, decimals
+from .market import DAY_MS, Candle, Market, decimals
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/bybit"
-WS_PATH = "/bybit/v5/public/linear"
+NAME = "bybit"
+WS_PUBLIC_LINEAR = "/v5/public/linear"
+DEFAULT_WS_PATH = WS_PUBLIC_LINEAR
 INTERVAL_MS = {"1": 60_000, "3": 180_000, "5": 300_000, "15": 900_000, "30": 1_800_000, "60": 3_600_000,
                "120": 7_200_000, "240": 14_400_000, "360": 21_600_000, "720": 43_200_000, "D": DAY_MS}
 MAX_LIMIT = 1000
+DEFAULT_LIMIT = 200
+MAX_ARGS_CHARS = 21_000  # total length of a linear connection's topics
+FRAME_ITEMS = 200  # kline items per pushed frame when many buckets closed between pushes
+KEEPALIVE_S = 1.0  # an unchanged forming candle is re-pushed at most this often (real seconds)
+_TICK_DIRECTION = {1: "PlusTick", -1: "MinusTick", 0: "ZeroPlusTick"}
+_TRADE_NS = uuid.UUID("6c1b0f3e-7a51-4d8a-9b7e-2f4c8d1a5e90")
 
 
 def envelope(result: Any, now_ms: int, code: int = 0, msg: str = "OK") -> dict:
-    return {"retCode": code, "retMsg": msg, "result": result if result is not None else {}, "retExtInfo": {},
+    return {"retCode": code, "retMsg": msg, "result": {} if result is None else result, "retExtInfo": {},
             "time": now_ms}
 
 
-def _int_param(query: dict, name: str) -> int | None:
-    if name not in query or query[name] == "":
-        return None
-    return int(query[name])  # ValueError -> params error
+class ParamsError(ValueError):
+    """A request parameter Bybit would reject with retCode 10001."""
 
 
-# -- REST ------------------------------------------------------------------------------------------------
+# -- REST -------------------------------------------------------------------------------------------------
 def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, dict]:
-    """(HTTP status, JSON body) for a GET under /bybit. Parameter errors are HTTP 200 with retCode 10001."""
+    """(HTTP status, JSON body) for a GET of `path` (relative to /bybit) with `query`."""
     now = market.now_ms()
-    route = path[len(PREFIX):] if path.startswith(PREFIX) else path
-    handler = _ROUTES.get(route)
+    handler = _ROUTES.get(path.rstrip("/") or "/")
     if handler is None:
-        return 404, {"retCode": 404, "retMsg": f"path not found: {route}", "result": {}, "retExtInfo": {}, "time": now}
-    category = query.get("category", "linear")
-    if category != "linear":
-        return 200, envelope(None, now, 10001, f"params error: category {category!r} not served by this simulator")
+        return 404, {"retCode": 404, "retMsg": f"path not found: {path}", "result": {}, "retExtInfo": {},
+                     "time": now}
+    category = query.get("category") or "linear"
+    if category != "linear" and handler is not _time:
+        if handler is _instruments and category in ("spot", "inverse", "option"):  # lets market loaders run
+            return 200, envelope({"category": category, "list": [], "nextPageCursor": ""}, now)
+        return 200, envelope(None, now, 10001, f"params error: category {category} is not served (linear only)")
     try:
-        return 200, handler(market, query, now)
-    except _ParamsError as exc:
-        return 200, envelope(None, now, 10001, f"params error: {exc}")
-    except ValueError as exc:
+        return 200, envelope(handler(market, query, now), now)
+    except ParamsError as exc:
         return 200, envelope(None, now, 10001, f"params error: {exc}")
 
 
-class _ParamsError(Exception):
-    pass
+def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
+    """Body and extra headers of an injected HTTP failure, as Bybit sends them."""
+    if status == 429:
+        body = envelope(None, now_ms, 10006, "Too many visits!")
+        return body, {"X-Bapi-Limit": "600", "X-Bapi-Limit-Status": "0",
+                      "X-Bapi-Limit-Reset-Timestamp": str(now_ms + 1000)}
+    if status == 403:
+        return envelope(None, now_ms, 10009, "access too frequent"), {}
+    return envelope(None, now_ms, 10016, "Internal system error."), {}
 
 
-def _symbol(market: Market, query: dict, required: bool = True) -> str | None:
+def _int(query: dict[str, str], name: str) -> int | None:
+    text = query.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ParamsError(f"{name} invalid") from None
+
+
+def _symbol(market: Market, query: dict[str, str], required: bool = True) -> str | None:
     sym = query.get("symbol")
     if not sym:
         if required:
-            raise _ParamsError("symbol is required")
+            raise ParamsError("symbol is required")
         return None
-    if sym != sym.upper() or not market.has_symbol(sym):
-        raise _ParamsError("symbol invalid")
+    if not market.has_symbol(sym):  # case-sensitive: Bybit wants uppercase
+        raise ParamsError("symbol invalid")
     return sym
 
 
-def _kline(market: Market, query: dict, now: int) -> dict:
+def _kline(market: Market, query: dict[str, str], now: int) -> dict:
     sym = _symbol(market, query)
     interval = query.get("interval", "")
     if interval not in INTERVAL_MS:
-        raise _ParamsError(f"interval invalid: {interval!r}")
-    limit = _int_param(query, "limit") or 200
+        raise ParamsError("interval invalid")
+    limit = _int(query, "limit")
+    limit = DEFAULT_LIMIT if limit is None else limit
     if not 1 <= limit <= MAX_LIMIT:
-        raise _ParamsError(f"limit must be 1..{MAX_LIMIT}")
+        raise ParamsError(f"limit must be in [1, {MAX_LIMIT}]")
     ms = INTERVAL_MS[interval]
-    start = _int_param(query, "start")
-    end = _int_param(query, "end")
+    start, end = _int(query, "start"), _int(query, "end")
     end = now if end is None else min(end, now)
-    # the newest `limit` buckets within [start, end], newest first
-    lo = end - end % ms - (limit - 1) * ms
+    lo = end - end % ms - (limit - 1) * ms  # the newest `limit` buckets up to end...
     if start is not None:
-        lo = max(lo, start)
+        lo = max(lo, start)  # ...that open at or after start
     rows = market.candles(sym, ms, lo, end, now) if lo <= end else []
-    rows = rows[-limit:]
-    fp, fq = (lambda v: market.fmt_price(sym, v)), (lambda v: market.fmt_qty(sym, v))
-    listed = [[str(r[0]), fp(r[1]), fp(r[2]), fp(r[3]), fp(r[4]), fq(r[5]), f"{r[6]:.4f}"] for r in reversed(rows)]
-    return envelope({"category": "linear", "symbol": sym, "list": listed}, now)
+    return {"category": "linear", "symbol": sym, "list": [kline_row(market, sym, c) for c in reversed(rows[-limit:])]}
 
 
-def ticker_fields(market: Market, sym: str) -> dict:
-    t = market.ticker(sym)
-    fp = lambda v: market.fmt_price(sym, v)  # noqa: E731
-    tick = market.tick_size(sym)
+def kline_row(market: Market, sym: str, c: Candle) -> list[str]:
+    p = market.fmt_price
+    return [str(c.open_time), p(sym, c.open), p(sym, c.high), p(sym, c.low), p(sym, c.close),
+            market.fmt_qty(sym, c.volume), market.fmt_turnover(sym, c.turnover)]
+
+
+def ticker_fields(market: Market, sym: str, now_ms: int | None = None) -> dict[str, str]:
+    """A linear ticker object with every value a string, in Bybit's field order."""
+    return _format_ticker(market, sym, market.ticker(sym, now_ms))
+
+
+def _format_ticker(market: Market, sym: str, t: dict) -> dict[str, str]:
+    p, q = (lambda k: market.fmt_price(sym, t[k])), (lambda k: market.fmt_qty(sym, t[k]))
     return {
-        "symbol": sym, "tickDirection": "PlusTick", "price24hPcnt": f"{t['change']:.6f}", "lastPrice": fp(t["last"]),
-        "prevPrice24h": fp(t["prev24h"]), "highPrice24h": fp(t["high24h"]), "lowPrice24h": fp(t["low24h"]),
-        "prevPrice1h": fp(t["last"]), "markPrice": fp(t["last"]), "indexPrice": fp(t["last"]),
-        "openInterest": "0", "openInterestValue": "0", "turnover24h": f"{t['turnover24h']:.4f}",
-        "volume24h": market.fmt_qty(sym, t["volume24h"]), "fundingIntervalHour": "8", "fundingCap": "0.005",
-        "nextFundingTime": str(market.now_ms() - market.now_ms() % 28_800_000 + 28_800_000),
-        "fundingRate": "0.0001", "bid1Price": fp(t["last"] - tick), "bid1Size": "1", "ask1Price": fp(t["last"]),
-        "ask1Size": "1", "preOpenPrice": "", "preQty": "", "curPreListingPhase": "",
+        "symbol": sym, "tickDirection": _TICK_DIRECTION[t["direction"]], "price24hPcnt": f"{t['price24hPcnt']:.6f}",
+        "lastPrice": p("lastPrice"), "prevPrice24h": p("prevPrice24h"), "highPrice24h": p("highPrice24h"),
+        "lowPrice24h": p("lowPrice24h"), "prevPrice1h": p("prevPrice1h"), "markPrice": p("markPrice"),
+        "indexPrice": p("indexPrice"), "openInterest": q("openInterest"),
+        "openInterestValue": f"{t['openInterestValue']:.2f}", "turnover24h": market.fmt_turnover(sym, t["turnover24h"]),
+        "volume24h": q("volume24h"), "fundingIntervalHour": "8", "fundingCap": "0.005",
+        "nextFundingTime": str(t["nextFundingTime"]), "fundingRate": f"{t['fundingRate']:g}",
+        "bid1Price": p("bid1Price"), "bid1Size": q("bid1Size"), "ask1Price": p("ask1Price"), "ask1Size": q("ask1Size"),
+        "preOpenPrice": "", "preQty": "", "curPreListingPhase": "",
     }
 
 
-def _tickers(market: Market, query: dict, now: int) -> dict:
+def _tickers(market: Market, query: dict[str, str], now: int) -> dict:
     sym = _symbol(market, query, required=False)
-    syms = [sym] if sym else market.symbols
-    return envelope({"category": "linear", "list": [ticker_fields(market, s) for s in syms]}, now)
+    return {"category": "linear", "list": [ticker_fields(market, s, now) for s in ([sym] if sym else market.symbols)]}
 
 
-def _time(market: Market, query: dict, now: int) -> dict:
-    return envelope({"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}, now)
+def _time(market: Market, query: dict[str, str], now: int) -> dict:
+    return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
 
 
-def _instruments(market: Market, query: dict, now: int) -> dict:
-    sym = _symbol(market, query, required=False)
-    items = []
-    for s in ([sym] if sym else market.symbols):
-        spec = market.spec(s)
-        base = s[:-4]
-        items.append({
-            "symbol": s, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": base,
-            "quoteCoin": "USDT", "settleCoin": "USDT", "launchTime": str(market.genesis), "priceScale": str(decimals(spec.tick)),
-            "priceFilter": {"minPrice": market.fmt_price(s, spec.tick), "maxPrice": market.fmt_price(s, spec.price * 100),
-                            "tickSize": market.fmt_price(s, spec.tick)},
-            "lotSizeFilter": {"maxOrderQty": market.fmt_qty(s, spec.volume_per_step * 1000),
-                              "minOrderQty": market.fmt_qty(s, spec.lot), "qtyStep": market.fmt_qty(s, spec.lot),
-                              "minNotionalValue": "5"},
-            "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
-            "fundingInterval": 480, "copyTrading": "both",
-        })
-    return envelope({"category": "linear", "list": items, "nextPageCursor": ""}, now)
+def _instruments(market: Market, query: dict[str, str], now: int) -> dict:
+    sym = query.get("symbol") or None  # an unknown symbol gives an empty list, as on Bybit
+    status, base = query.get("status"), query.get("baseCoin")
+    items = [instrument(market, s) for s in market.symbols if sym in (None, s)]
+    items = [i for i in items if status in (None, "", i["status"]) and base in (None, "", i["baseCoin"])]
+    return {"category": "linear", "list": items, "nextPageCursor": ""}
 
 
-_ROUTES = {"/v5/market/kline": _kline, "/v5/market/tickers": _tickers, "/v5/market/time": _time,
-           "/v5/market/instruments-info": _instruments}
+def instrument(market: Market, sym: str) -> dict:
+    spec = market.spec(sym)
+    p, q = (lambda v: market.fmt_price(sym, v)), (lambda v: market.fmt_qty(sym, v))
+    lots = max(1000, round(1_000_000 / (spec.price * spec.lot)))
+    max_qty, max_mkt = spec.lot * lots, spec.lot * (lots // 10)
+    return {
+        "symbol": sym, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": sym[:-4],
+        "quoteCoin": "USDT", "launchTime": str(market.genesis), "deliveryTime": "0", "deliveryFeeRate": "",
+        "priceScale": str(decimals(spec.tick)),
+        "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+        "priceFilter": {"minPrice": p(spec.tick), "maxPrice": p(spec.tick * round(spec.price * 100 / spec.tick)),
+                        "tickSize": p(spec.tick)},
+        "lotSizeFilter": {"maxOrderQty": q(max_qty), "minOrderQty": q(spec.lot), "qtyStep": q(spec.lot),
+                          "postOnlyMaxOrderQty": q(max_qty * 10), "maxMktOrderQty": q(max_mkt),
+                          "minNotionalValue": "5"},
+        "unifiedMarginTrade": True, "fundingInterval": 480, "settleCoin": "USDT", "copyTrading": "both",
+        "upperFundingRate": "0.005", "lowerFundingRate": "-0.005", "isPreListing": False, "preListingInfo": None,
+        "riskParameters": {"priceLimitRatioX": "0.05", "priceLimitRatioY": "0.1"}, "displayName": "",
+    }
 
 
-# -- WebSocket ---------------------------------------------------------------------------------------------
-class BybitWsSession:
-    """State of one public-linear connection: subscriptions and what was already pushed."""
+_ROUTES: dict[str, Callable[[Market, dict[str, str], int], dict]] = {
+    "/v5/market/kline": _kline, "/v5/market/tickers": _tickers, "/v5/market/time": _time,
+    "/v5/market/instruments-info": _instruments}
 
-    def __init__(self, market: Market) -> None:
+
+# -- WebSocket ----------------------------------------------------------------------------------------------
+class _Kline:
+    __slots__ = ("symbol", "interval", "ms", "sent_start", "sent_values", "sent_at")
+
+    def __init__(self, symbol: str, interval: str) -> None:
+        self.symbol, self.interval, self.ms = symbol, interval, INTERVAL_MS[interval]
+        self.sent_start: int | None = None  # open time of the newest bucket pushed so far
+        self.sent_values: tuple | None = None
+        self.sent_at = 0.0
+
+
+class BybitPublicSession:
+    """One /v5/public/linear connection: replies to client messages and produces the data pushes.
+
+    Both methods are synchronous and return text frames; the server sends them in order.
+    """
+
+    _conn_counter = itertools.count(1)
+
+    def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:
         self.market = market
-        self.conn_id = uuid.uuid4().hex[:20]
-        self.klines: dict[str, tuple[str, int, int | None]] = {}  # topic -> (symbol, interval_ms, last bucket sent)
-        self.tickers: dict[str, str | None] = {}  # topic -> last price text sent
+        self.rejected = rejected
+        self.conn_id = f"{secrets.token_hex(10)}-{next(self._conn_counter):05x}"
         self.last_client_message = time.monotonic()
+        self.klines: dict[str, _Kline] = {}
+        self.tickers: dict[str, dict[str, str] | None] = {}  # topic -> last ticker sent
+        self.trades: dict[str, int] = {}  # topic -> sim time of the newest trade sent
+
+    @property
+    def topics(self) -> list[str]:
+        return [*self.klines, *self.tickers, *self.trades]
 
     def _reply(self, op: str, req_id: str, success: bool, ret_msg: str) -> str:
-        return json.dumps({"success": success, "ret_msg": ret_msg, "conn_id": self.conn_id, "req_id": req_id, "op": op})
+        return json.dumps({"success": success, "ret_msg": ret_msg, "conn_id": self.conn_id, "req_id": req_id,
+                           "op": op}, separators=(",", ":"))
 
     def on_message(self, raw: str | bytes) -> list[str]:
-        """Frames to send back for one client message."""
+        """Frames answering one client message (the ack, then the first push of newly subscribed topics)."""
         self.last_client_message = time.monotonic()
         try:
             msg = json.loads(raw)
-            op = msg["op"]
-        except (ValueError, TypeError, KeyError):
-            return [self._reply("", "", False, f"error:request not supported: {str(raw)[:60]}")]
-        req_id = str(msg.get("req_id", ""))
+        except (ValueError, TypeError):
+            log.info("bybit sim %s: not JSON: %.80r", self.conn_id, raw)
+            return [self._reply("", "", False, "error:request not supported")]
+        if not isinstance(msg, dict) or not isinstance(msg.get("op"), str):
+            log.info("bybit sim %s: no op in %.80r", self.conn_id, raw)
+            return [self._reply("", "", False, "error:request not supported")]
+        op, req_id = msg["op"], msg.get("req_id")
+        req_id = "" if req_id is None else str(req_id)
         if op == "ping":
             return [self._reply("ping", req_id, True, "pong")]
-        if op not in ("subscribe", "unsubscribe") or not isinstance(msg.get("args"), list):
-            return [self._reply(str(op), req_id, False, f"error:unsupported op {op!r}")]
-        bad = []
-        for topic in msg["args"]:
-            if op == "unsubscribe":
-                if self.klines.pop(topic, None) is None and self.tickers.pop(topic, 0) == 0:
-                    bad.append(topic)
-            elif not self._subscribe(str(topic)):
-                bad.append(topic)
-        if bad:  # valid topics of the same request stay subscribed
-            return [self._reply(op, req_id, False, f"error:handler not found,topic:{','.join(map(str, bad))}")]
-        return [self._reply(op, req_id, True, "")]
+        if op not in ("subscribe", "unsubscribe"):
+            log.info("bybit sim %s: unsupported op %r", self.conn_id, op)
+            return [self._reply(op, req_id, False, f"error:op {op} not supported")]
+        args = msg.get("args")
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            return [self._reply(op, req_id, False, "error:args must be a list of topic strings")]
+        if op == "unsubscribe":
+            bad = [a for a in args if not self._drop(a)]
+            return [self._reply(op, req_id, not bad, f"error:topic not subscribed,topic:{','.join(bad)}" if bad else "")]
+        current = set(self.topics)
+        new = [a for a in dict.fromkeys(args) if a not in current]
+        if sum(map(len, current)) + sum(map(len, new)) > MAX_ARGS_CHARS:
+            return [self._reply(op, req_id, False, f"error:args size exceeds {MAX_ARGS_CHARS} characters")]
+        bad = [a for a in new if not self._add(a)]
+        reply = self._reply(op, req_id, not bad, f"error:handler not found,topic:{','.join(bad)}" if bad else "")
+        return [reply, *self.push([a for a in new if a not in bad])]
 
-    def _subscribe(self, topic: str) -> bool:
-        parts = topic.split(".")
-        if len(parts) == 3 and parts[0] == "kline" and parts[1] in INTERVAL_MS and self.market.has_symbol(parts[2]):
-            self.klines.setdefault(topic, (parts[2], INTERVAL_MS[parts[1]], None))
+    def _add(self, topic: str) -> bool:
+        if topic in self.rejected:
+            return False
+        kind, _, rest = topic.partition(".")
+        if kind == "kline":
+            interval, _, sym = rest.partition(".")
+            if interval in INTERVAL_MS and self.market.has_symbol(sym):
+                self.klines[topic] = _Kline(sym, interval)
+                return True
+        elif kind == "tickers" and self.market.has_symbol(rest):
+            self.tickers[topic] = None
             return True
-        if len(parts) == 2 and parts[0] == "tickers" and self.market.has_symbol(parts[1]):
-            self.tickers.setdefault(topic, None)
+        elif kind == "publicTrade" and self.market.has_symbol(rest):
+            self.trades[topic] = self.market.now_ms()
             return True
         return False
 
-    def push(self) -> list[str]:
-        """Frames due now: every kline topic's forming candle, each bucket closed since the last push
-        (confirm:true, in order, none skipped), and ticker snapshot/deltas."""
+    def _drop(self, topic: str) -> bool:
+        for table in (self.klines, self.tickers, self.trades):
+            if topic in table:
+                del table[topic]  # type: ignore[attr-defined]
+                return True
+        return False
+
+    def push(self, topics: list[str] | None = None) -> list[str]:
+        """Data frames due now for `topics` (default: all subscribed ones)."""
         now = self.market.now_ms()
-        frames = []
-        for topic, (sym, ms, last_sent) in list(self.klines.items()):
-            current = now - now % ms
-            first = current if last_sent is None else last_sent
-            rows = self.market.candles(sym, ms, first, current, now)
-            data = [self._kline_item(sym, ms, r, now) for r in rows]
-            self.klines[topic] = (sym, ms, current)
-            if data:
-                frames.append(json.dumps({"topic": topic, "data": data, "ts": now, "type": "snapshot"}))
-        for topic, last_text in list(self.tickers.items()):
-            sym = topic.split(".", 1)[1]
-            price = self.market.fmt_price(sym, self.market.last_price(sym))
-            if last_text is None:
-                fields = ticker_fields(self.market, sym)
-                frames.append(json.dumps({"topic": topic, "type": "snapshot", "data": fields, "cs": now, "ts": now}))
-            elif price != last_text:
-                frames.append(json.dumps({"topic": topic, "type": "delta", "cs": now, "ts": now, "data": {
-                    "symbol": sym, "lastPrice": price, "markPrice": price, "indexPrice": price}}))
-            self.tickers[topic] = price
+        chosen = self.topics if topics is None else topics
+        frames: list[str] = []
+        for topic in chosen:
+            if topic in self.klines:
+                frames += self._push_kline(topic, self.klines[topic], now)
+            elif topic in self.tickers:
+                frames += self._push_ticker(topic, now)
+            elif topic in self.trades:
+                frames += self._push_trades(topic, now)
         return frames
 
-    def _kline_item(self, sym: str, ms: int, r: tuple, now: int) -> dict:
-        fp, fq = (lambda v: self.market.fmt_price(sym, v)), (lambda v: self.market.fmt_qty(sym, v))
-        interval = next(k for k, v in INTERVAL_MS.items() if v == ms)
-        return {"start": r[0], "end": r[0] + ms - 1, "interval": interval, "open": fp(r[1]), "close": fp(r[4]),
-                "high": fp(r[2]), "low": fp(r[3]), "volume": fq(r[5]), "turnover": f"{r[6]:.4f}",
-                "confirm": bool(r[7]), "timestamp": min(now, r[0] + ms - 1)}
+    def _push_kline(self, topic: str, st: _Kline, now: int) -> list[str]:
+        """The forming candle, preceded by every bucket that closed since the last push (confirm:true, once,
+        in order): at a boundary one frame carries the finished candle and the new one, as Bybit does."""
+        current = now - now % st.ms
+        rows = self.market.candles(st.symbol, st.ms, current if st.sent_start is None else st.sent_start, current, now)
+        if not rows:
+            return []
+        values = tuple(rows[-1])
+        real = time.monotonic()
+        if st.sent_start == current and values == st.sent_values and real - st.sent_at < KEEPALIVE_S:
+            return []
+        st.sent_start, st.sent_values, st.sent_at = current, values, real
+        items = [self._kline_item(st, c, now) for c in rows]
+        return [json.dumps({"topic": topic, "data": items[i:i + FRAME_ITEMS], "ts": now, "type": "snapshot"},
+                           separators=(",", ":")) for i in range(0, len(items), FRAME_ITEMS)]
+
+    def _kline_item(self, st: _Kline, c: Candle, now: int) -> dict:
+        sym, p = st.symbol, self.market.fmt_price
+        end = c.open_time + st.ms - 1
+        return {"start": c.open_time, "end": end, "interval": st.interval, "open": p(sym, c.open),
+                "close": p(sym, c.close), "high": p(sym, c.high), "low": p(sym, c.low),
+                "volume": self.market.fmt_qty(sym, c.volume), "turnover": self.market.fmt_turnover(sym, c.turnover),
+                "confirm": c.closed, "timestamp": min(now, end)}
+
+    def _push_ticker(self, topic: str, now: int) -> list[str]:
+        sym = topic.split(".", 1)[1]
+        stats = self.market.ticker(sym, now)
+        fields, cs = _format_ticker(self.market, sym, stats), stats["seq"]
+        previous = self.tickers[topic]
+        self.tickers[topic] = fields
+        if previous is None:
+            frame = {"topic": topic, "type": "snapshot", "data": fields, "cs": cs, "ts": now}
+        else:
+            changed = {k: v for k, v in fields.items() if previous.get(k) != v}
+            if not changed:
+                return []
+            frame = {"topic": topic, "type": "delta", "data": {"symbol": sym, **changed}, "cs": cs, "ts": now}
+        return [json.dumps(frame, separators=(",", ":"))]
+
+    def _push_trades(self, topic: str, now: int) -> list[str]:
+        sym = topic.split(".", 1)[1]
+        trades = self.market.trades(sym, self.trades[topic], now)
+        self.trades[topic] = now
+        if not trades:
+            return []
+        data = [{"T": t.time_ms, "s": sym, "S": "Sell" if t.direction < 0 else "Buy",
+                 "v": self.market.fmt_qty(sym, t.qty), "p": self.market.fmt_price(sym, t.price),
+                 "L": _TICK_DIRECTION[t.direction], "i": str(uuid.uuid5(_TRADE_NS, f"{sym}:{t.seq}")),
+                 "BT": False, "RPI": False, "seq": t.seq} for t in trades]
+        return [json.dumps({"topic": topic, "type": "snapshot", "ts": now, "data": data}, separators=(",", ":"))]
+
+
+WS_SESSIONS: dict[str, type[BybitPublicSession]] = {WS_PUBLIC_LINEAR: BybitPublicSession}

@@ -1,4 +1,4 @@
-"""Starting the simulator for `twinstar --demo`, the self-test and `twinstar sim`."""
+"""Starting the simulator for `twinstar --demo`, the self-test and `twinstar sim` (blocks until Ctrl-C)."""
 from __future__ import annotations
 
 import signal
@@ -9,12 +9,14 @@ from .market import Market
 from .server import SimThread
 
 
-def start_demo_simulator(speed: float = 300.0, seed: int = 7, port: int = 0) -> SimThread:
-    """A simulator on 127.0.0.1 in a background thread; `.rest_url("bybit")`, `.ws_url("bybit")`, `.stop()`."""
-    return SimThread(Market(SimClock(speed=speed), seed=seed), port=port, push_interval=0.2).start()
+def start_demo_simulator(speed: float = 300.0, seed: int = 7, port: int = 0,
+                         push_interval: float = 0.2) -> SimThread:
+    """A simulator on 127.0.0.1 in a background thread: `.rest_url("bybit")`, `.ws_url("bybit")`, `.stop()`."""
+    return SimThread(Market(SimClock(speed=speed), seed=seed), port=port, push_interval=push_interval).start()
 
 
 def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7) -> int:
+    """Serve until SIGINT/SIGTERM; returns the process exit code. Call from the main thread."""
     try:
         sim = start_demo_simulator(speed=speed, seed=seed, port=port)
     except RuntimeError as exc:
@@ -25,9 +27,15 @@ def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7) -> int:
     print(f"  Bybit WS:        {sim.ws_url('bybit')}")
     print("Ctrl-C to stop.", flush=True)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
-    sim.stop()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sim.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
+
+
+run_cli = run_simulator_forever

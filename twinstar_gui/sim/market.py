@@ -196,9 +196,17 @@ class Market:
     def fmt_qty(self, symbol: str, value: float) -> str:
         return f"{value:.{self.qty_decimals(symbol)}f}"
 
+    def turnover_decimals(self, symbol: str) -> int:
+        """Turnover is a sum of price * qty: the decimals of tick * lot are exact (BTC 0.1 * 0.001 -> 4)."""
+        self.spec(symbol)
+        ps, qs = self._price_scale[symbol], self._qty_scale[symbol]
+        units, places = ps.units * qs.units, ps.places + qs.places
+        while places and units % 10 == 0:
+            units, places = units // 10, places - 1
+        return places
+
     def fmt_turnover(self, symbol: str, value: float) -> str:
-        """Turnover is a sum of price * qty, so tick + lot decimals are exact (e.g. BTC 0.1 * 0.001 -> 4)."""
-        return f"{value:.{self.price_decimals(symbol) + self.qty_decimals(symbol)}f}"
+        return f"{value:.{self.turnover_decimals(symbol)}f}"
 
     # -- steps ----------------------------------------------------------------------------------------
     def _steps(self, symbol: str, upto_ms: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,10 @@
-"""The simulator's server: REST and WebSocket on one loopback port, each exchange under its own path prefix."""
+"""The simulator's server: REST and WebSocket on ONE loopback port, each exchange under its own path prefix.
+
+`http://127.0.0.1:N/bybit` is a drop-in Bybit REST base URL and `ws://127.0.0.1:N/bybit/v5/public/linear` its
+public WebSocket. Plain HTTP GETs are answered from the `process_request` hook of `websockets` (JSON, with
+`Connection: close` because the socket is closed after the answer); upgrade requests become WebSocket
+sessions. Exchange specifics live in one module per exchange (see EXCHANGES); this file only routes.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -8,19 +14,49 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Container
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from . import bybit
+from . import binance, bingx, bitget, bithumb, bybit, okx, upbit
 from .market import Market
 
 log = logging.getLogger(__name__)
+_ws_log = logging.getLogger(f"{__name__}.websockets")
+_ws_log.setLevel(logging.WARNING)  # websockets logs every answered plain GET as a "rejected" handshake at INFO
 
-REST_HANDLERS = {"bybit": bybit.handle_rest}
-WS_SESSIONS = {bybit.WS_PATH: bybit.BybitWsSession}
+
+class WsSession(Protocol):
+    conn_id: str
+    last_client_message: float
+
+    def on_message(self, raw: str | bytes) -> list[str]: ...
+    def push(self) -> list[str]: ...
+
+
+class ExchangeSim(Protocol):
+    """What an exchange module provides (sim/bybit.py is one)."""
+
+    NAME: str
+    DEFAULT_WS_PATH: str
+    WS_SESSIONS: dict[str, Callable[[Market, Container[str]], WsSession]]
+
+    def handle_rest(self, market: Market, path: str, query: dict[str, str]) -> tuple[int, dict]: ...
+    def fault_response(self, status: int, now_ms: int) -> tuple[dict, dict[str, str]]: ...
+
+
+EXCHANGES: dict[str, Any] = {m.NAME: m for m in (bybit, binance, okx, bitget, bingx, upbit, bithumb)}  # prefix -> module
+
+
+def _split(path: str) -> tuple[Any, str]:
+    """(exchange module or None, path below its prefix) of a request path."""
+    prefix, _, rest = urlsplit(path).path.lstrip("/").partition("/")
+    return EXCHANGES.get(prefix), "/" + rest
 
 
 class SimServer:
@@ -34,136 +70,221 @@ class SimServer:
         self.rest_requests = 0
         self.ws_connections_total = 0
         self._server: Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._conns: set[ServerConnection] = set()
         self._frozen = False
         self._rest_faults: list[tuple[int, float | None]] = []
+        self._rejected: set[str] = set()
+        self._runner: SimThread | None = None
 
     def __repr__(self) -> str:
         return f"SimServer({self.host}:{self.port}, {self.market!r})"
 
-    # -- lifecycle ----------------------------------------------------------------------------------
+    # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._server = await serve(self._ws_handler, self.host, self.port, process_request=self._process_request,
-                                   ping_interval=None, max_size=2 ** 20)
+        self._loop = asyncio.get_running_loop()
+        self._server = await serve(self._handler, self.host, self.port, process_request=self._process_request,
+                                   ping_interval=None, compression=None, max_size=2 ** 20, logger=_ws_log)
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("simulator listening on http://%s:%d (speed x%g)", self.host, self.port, self.market.clock.speed)
+        log.info("simulator listening on %s (speed x%g)", self.rest_url(), self.market.clock.speed)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            for c in list(self._conns):
-                c.transport.abort()
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 3)
-            self._server = None
+        if self._server is None:
+            return
+        for ws in list(self._conns):
+            ws.transport.abort()
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 3)
+        self._server = None
+        log.info("simulator on port %d stopped", self.port)
 
     def rest_url(self, exchange: str = "bybit") -> str:
+        self._exchange(exchange)
         return f"http://{self.host}:{self.port}/{exchange}"
 
     def ws_url(self, exchange: str = "bybit") -> str:
-        paths = {"bybit": bybit.WS_PATH}
-        return f"ws://{self.host}:{self.port}{paths[exchange]}"
+        return f"ws://{self.host}:{self.port}/{exchange}{self._exchange(exchange).DEFAULT_WS_PATH}"
 
-    # -- fault injection ----------------------------------------------------------------------------
+    @staticmethod
+    def _exchange(name: str) -> Any:
+        try:
+            return EXCHANGES[name]
+        except KeyError:
+            raise ValueError(f"the simulator has no exchange {name!r} (has: {', '.join(EXCHANGES)})") from None
+
+    def run_in_thread(self, timeout: float = 10.0) -> SimServer:
+        """Start on a private asyncio loop in a daemon thread; returns once listening."""
+        self._runner = SimThread(server=self).start(timeout)
+        return self
+
+    def stop_thread(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+
+    # -- fault injection ----------------------------------------------------------------------------------
     async def drop_connections(self) -> None:
         """Abort every WebSocket without a close frame (a network cut)."""
-        for c in list(self._conns):
-            c.transport.abort()
+        for ws in list(self._conns):
+            ws.transport.abort()
 
     def freeze(self, frozen: bool = True) -> None:
-        """Keep sockets open but send nothing and answer no ping: a half-open stream."""
+        """Half-open streams: send nothing, read nothing (so no pong, JSON or protocol-level), sockets stay open.
+        Client messages wait in the socket buffer and are answered after unfreezing. Any thread."""
         self._frozen = frozen
+        if self._loop is None:
+            return
+        try:
+            same_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            same_loop = False
+        if same_loop:
+            self._apply_freeze()
+        else:
+            self._loop.call_soon_threadsafe(self._apply_freeze)
+
+    def _apply_freeze(self) -> None:
+        for ws in self._conns:
+            self._set_reading(ws)
+
+    def _set_reading(self, ws: ServerConnection) -> None:
+        with contextlib.suppress(Exception):
+            if self._frozen:
+                ws.transport.pause_reading()
+            else:
+                ws.transport.resume_reading()
 
     def fail_rest(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
-        self._rest_faults.extend([(status, retry_after)] * times)
+        """The next `times` REST requests get HTTP `status` (with Retry-After when given)."""
+        self._rest_faults.extend([(int(status), retry_after)] * times)
+
+    def reject_topics(self, topics: set[str]) -> None:
+        """Subscriptions to these topics fail from now on (e.g. a delisted symbol)."""
+        self._rejected.clear()
+        self._rejected.update(topics)
 
     @property
     def ws_connections_open(self) -> int:
         return len(self._conns)
 
-    # -- REST ---------------------------------------------------------------------------------------
+    # -- HTTP ---------------------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            if urlsplit(request.path).path not in WS_SESSIONS:
-                return self._json(connection, 404, {"error": f"no WebSocket at {request.path}"})
-            return None
+        exchange, sub = _split(request.path)
+        if "websocket" in request.headers.get("Upgrade", "").lower():
+            if exchange is None or sub not in exchange.WS_SESSIONS:
+                return _json(404, {"error": f"no WebSocket endpoint at {urlsplit(request.path).path}"})
+            return None  # go on with the handshake
         self.rest_requests += 1
+        now = self.market.now_ms()
         if self._rest_faults:
             status, retry_after = self._rest_faults.pop(0)
-            resp = self._json(connection, status, {"retCode": 10006 if status == 429 else status,
-                                                   "retMsg": "Too many visits!" if status == 429 else "simulated failure",
-                                                   "result": {}, "retExtInfo": {}, "time": self.market.now_ms()})
+            if exchange is not None:
+                body, headers = exchange.fault_response(status, now)
+            else:
+                body, headers = {"error": "simulated failure"}, {}
             if retry_after is not None:
-                resp.headers["Retry-After"] = f"{retry_after:g}"
-            return resp
-        parts = urlsplit(request.path)
-        exchange = parts.path.strip("/").split("/", 1)[0]
-        handler = REST_HANDLERS.get(exchange)
-        if handler is None:
-            return self._json(connection, 404, {"error": f"unknown exchange prefix /{exchange}"})
+                headers = {**headers, "Retry-After": f"{retry_after:g}"}
+            return _json(status, body, headers)
+        if exchange is None:
+            return _json(404, {"error": f"unknown exchange prefix in {urlsplit(request.path).path}"})
         try:
-            status, body = handler(self.market, parts.path, dict(parse_qsl(parts.query)))
+            status, body = exchange.handle_rest(self.market, sub, dict(parse_qsl(urlsplit(request.path).query)))
         except Exception:
             log.exception("simulator REST handler failed for %s", request.path)
             status, body = 500, {"error": "internal simulator error"}
-        return self._json(connection, status, body)
+        return _json(status, body)
 
-    @staticmethod
-    def _json(connection: ServerConnection, status: int, body: dict) -> Response:
-        resp = connection.respond(http.HTTPStatus(status), json.dumps(body, separators=(",", ":")))
-        resp.headers["Content-Type"] = "application/json"
-        return resp
-
-    # -- WebSocket ----------------------------------------------------------------------------------
-    async def _ws_handler(self, ws: ServerConnection) -> None:
-        session = WS_SESSIONS[urlsplit(ws.request.path).path](self.market)
+    # -- WebSocket ----------------------------------------------------------------------------------------
+    async def _handler(self, ws: ServerConnection) -> None:
+        exchange, sub = _split(ws.request.path)
+        session = exchange.WS_SESSIONS[sub](self.market, self._rejected)
         self._conns.add(ws)
         self.ws_connections_total += 1
-        pusher = asyncio.create_task(self._push_loop(ws, session))
+        self._set_reading(ws)
+        lock = asyncio.Lock()  # one writer at a time keeps each topic's frames in order
+        pusher = asyncio.create_task(self._push_loop(ws, session, lock))
+        log.debug("simulator: %s connected as %s", ws.remote_address, session.conn_id)
         try:
             async for raw in ws:
-                if self._frozen:
+                if self._frozen and not await self._wait_unfrozen(ws):
+                    break
+                try:
+                    frames = session.on_message(raw)
+                except Exception:
+                    log.exception("simulator: session %s failed on %.80r", session.conn_id, raw)
                     continue
-                for frame in session.on_message(raw):
-                    await ws.send(frame)
+                async with lock:
+                    for frame in frames:
+                        await ws.send(frame)
         except ConnectionClosed:
             pass
-        except Exception:
-            log.exception("simulator WS session failed")
         finally:
             pusher.cancel()
             self._conns.discard(ws)
 
-    async def _push_loop(self, ws: ServerConnection, session) -> None:
+    async def _wait_unfrozen(self, ws: ServerConnection) -> bool:
+        """Hold a message that slipped in while frozen; False if the socket closed meanwhile."""
+        while self._frozen:
+            if ws.state.name in ("CLOSING", "CLOSED"):
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def _push_loop(self, ws: ServerConnection, session: WsSession, lock: asyncio.Lock) -> None:
         try:
             while True:
                 await asyncio.sleep(self.push_interval)
-                if time.monotonic() - session.last_client_message > self.idle_timeout:
-                    log.info("simulator: closing idle connection %s", session.conn_id)
-                    await ws.close(1000, "idle timeout")
-                    return
                 if self._frozen:
                     continue
-                for frame in session.push():
-                    await ws.send(frame)
+                if time.monotonic() - session.last_client_message > self.idle_timeout:
+                    log.info("simulator: closing %s, nothing from the client for %gs", session.conn_id,
+                             self.idle_timeout)
+                    await ws.close(1000, "idle timeout")
+                    return
+                async with lock:
+                    for frame in session.push():
+                        await ws.send(frame)
         except ConnectionClosed:
             return
+        except Exception:
+            log.exception("simulator: pushing to %s failed; closing it", session.conn_id)
+            await ws.close(1011, "simulator error")
+
+
+def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+    data = json.dumps(body, separators=(",", ":")).encode()
+    try:
+        reason = http.HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    pairs = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close"),
+             *(headers or {}).items()]
+    return Response(status, reason, Headers(pairs), data)
 
 
 class SimThread:
-    """Runs a SimServer on its own asyncio loop in a daemon thread (GUI demo, CLI, self-test)."""
+    """A SimServer on its own asyncio loop in a daemon thread (GUI demo, CLI, self-test, sync tests)."""
 
-    def __init__(self, market: Market, host: str = "127.0.0.1", port: int = 0, **kw) -> None:
-        self.server = SimServer(market, host, port, **kw)
+    def __init__(self, market: Market | None = None, host: str = "127.0.0.1", port: int = 0, *,
+                 server: SimServer | None = None, **options: Any) -> None:
+        if server is None:
+            if market is None:
+                raise TypeError("SimThread needs a market or a server")
+            server = SimServer(market, host, port, **options)
+        self.server = server
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="twinstar-simulator", daemon=True)
 
-    def start(self, timeout: float = 10.0) -> "SimThread":
+    def __repr__(self) -> str:
+        return f"SimThread({self.server!r})"
+
+    def start(self, timeout: float = 10.0) -> SimThread:
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise RuntimeError("simulator did not start")
+            raise RuntimeError("simulator did not start in time")
         if self._error is not None:
             raise RuntimeError(f"simulator failed to start: {self._error}") from self._error
         return self
@@ -172,14 +293,24 @@ class SimThread:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self.server.start())
-        except BaseException as exc:  # e.g. port in use
+        except BaseException as exc:  # e.g. the port is taken
             self._error = exc
-            self._ready.set()
+            self._loop.close()
             return
-        self._ready.set()
+        finally:
+            self._ready.set()
         self._loop.run_forever()
         self._loop.run_until_complete(self.server.stop())
         self._loop.close()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    @property
+    def market(self) -> Market:
+        return self.server.market
 
     def rest_url(self, exchange: str = "bybit") -> str:
         return self.server.rest_url(exchange)
@@ -187,7 +318,12 @@ class SimThread:
     def ws_url(self, exchange: str = "bybit") -> str:
         return self.server.ws_url(exchange)
 
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
+    # thread-safe fault injection for synchronous callers
+    def drop_connections(self, timeout: float = 5.0) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.drop_connections(), self._loop).result(timeout)
+
+    def freeze(self, frozen: bool = True) -> None:
+        self.server.freeze(frozen)
+
+    def fail_rest(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
+        self.server.fail_rest(status, times, retry_after)

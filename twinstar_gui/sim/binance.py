@@ -1,0 +1,147 @@
+"""Binance USD-M futures wire formats: /fapi/v1 klines + 24 h tickers, and the /market WebSocket.
+
+Served under /binance. Simplifications: only the raw /market/ws endpoint with SUBSCRIBE (the combined
+/market/stream?streams= form is not served); the server's 3-minute ping frames are left to websockets.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Container
+
+from .market import Market
+from .venue import BadParam, KlineFeed, dumps, int_param, limit_param, window
+
+NAME = "binance"
+DEFAULT_WS_PATH = "/market/ws"
+INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
+               "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "12h": 43_200_000, "1d": 86_400_000}
+
+
+def _error(code: int, msg: str) -> tuple[int, dict]:
+    return 400, {"code": code, "msg": msg}
+
+
+def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, dict | list]:
+    try:
+        if path == "/fapi/v1/klines":
+            return 200, _klines(market, query)
+        if path == "/fapi/v1/ticker/24hr":
+            syms = [query["symbol"]] if query.get("symbol") else market.symbols
+            if any(not market.has_symbol(s) for s in syms):
+                return _error(-1121, "Invalid symbol.")
+            items = [_ticker(market, s) for s in syms]
+            return 200, items[0] if query.get("symbol") else items
+        if path == "/fapi/v1/time":
+            return 200, {"serverTime": market.now_ms()}
+    except _Invalid:
+        return _error(-1121, "Invalid symbol.")
+    except BadParam as exc:
+        return _error(-1100, f"Illegal characters found in a parameter. {exc}")
+    return 404, {"code": -5000, "msg": f"Path {path} not found"}
+
+
+def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
+    if status == 429:
+        return {"code": -1003, "msg": "Too many requests; current limit is 2400 requests per minute."}, {}
+    return {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}, {}
+
+
+def _klines(market: Market, query: dict[str, str]) -> list:
+    sym = query.get("symbol", "")
+    if not market.has_symbol(sym):
+        raise _Invalid()
+    interval = query.get("interval", "")
+    if interval not in INTERVAL_MS:
+        raise BadParam(f"Invalid interval {interval!r}")
+    limit = limit_param(query, "limit", 500, 1500)
+    rows = window(market, sym, INTERVAL_MS[interval], int_param(query, "startTime"), int_param(query, "endTime"),
+                  limit, oldest_first_from_start=True)
+    p, q = (lambda v: market.fmt_price(sym, v)), (lambda v: market.fmt_qty(sym, v))
+    ms = INTERVAL_MS[interval]
+    return [[c.open_time, p(c.open), p(c.high), p(c.low), p(c.close), q(c.volume), c.open_time + ms - 1,
+             market.fmt_turnover(sym, c.turnover), 100, q(c.volume / 2), market.fmt_turnover(sym, c.turnover / 2), "0"]
+            for c in rows]
+
+
+class _Invalid(BadParam):
+    pass
+
+
+def _ticker(market: Market, sym: str) -> dict:
+    t = market.ticker(sym)
+    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    return {"symbol": sym, "lastPrice": p(t["lastPrice"]), "priceChangePercent": f"{t['price24hPcnt'] * 100:.3f}",
+            "openPrice": p(t["prevPrice24h"]), "highPrice": p(t["highPrice24h"]), "lowPrice": p(t["lowPrice24h"]),
+            "volume": market.fmt_qty(sym, t["volume24h"]), "quoteVolume": market.fmt_turnover(sym, t["turnover24h"]),
+            "openTime": market.now_ms() - 86_400_000, "closeTime": market.now_ms(), "count": 1000}
+
+
+class BinanceMarketSession:
+    def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:
+        self.market = market
+        self.rejected = rejected
+        self.conn_id = secrets.token_hex(8)
+        self.last_client_message = time.monotonic()
+        self.klines: dict[str, KlineFeed] = {}
+        self.tickers: dict[str, str | None] = {}
+
+    def on_message(self, raw: str | bytes) -> list[str]:
+        self.last_client_message = time.monotonic()
+        try:
+            msg = json.loads(raw)
+            method, params, req_id = msg["method"], msg.get("params", []), msg["id"]
+        except (ValueError, TypeError, KeyError):
+            return [dumps({"error": {"code": 3, "msg": "Invalid JSON: expected method/params/id"}})]
+        if method == "LIST_SUBSCRIPTIONS":
+            return [dumps({"result": [*self.klines, *self.tickers], "id": req_id})]
+        if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
+            return [dumps({"error": {"code": 2, "msg": f"Invalid request: unknown method {method!r}"}, "id": req_id})]
+        for stream in params:
+            if method == "UNSUBSCRIBE":
+                self.klines.pop(stream, None)
+                self.tickers.pop(stream, None)
+            elif not self._add(str(stream)):
+                return [dumps({"error": {"code": 2, "msg": f"Invalid request: invalid stream {stream!r}"}, "id": req_id})]
+        return [dumps({"result": None, "id": req_id})]
+
+    def _add(self, stream: str) -> bool:
+        sym, _, kind = stream.partition("@")
+        sym = sym.upper()
+        if stream in self.rejected or stream != stream.lower() or not self.market.has_symbol(sym):
+            return False
+        if kind.startswith("kline_") and kind[6:] in INTERVAL_MS:
+            self.klines.setdefault(stream, KlineFeed(sym, INTERVAL_MS[kind[6:]]))
+            return True
+        if kind == "ticker":
+            self.tickers.setdefault(stream, None)
+            return True
+        return False
+
+    def push(self) -> list[str]:
+        frames = []
+        for stream, feed in self.klines.items():
+            rows, now = feed.due(self.market)
+            interval = stream.partition("@kline_")[2]
+            for c in rows:
+                frames.append(dumps({"e": "kline", "E": now, "s": feed.symbol, "k": self._k(feed, interval, c)}))
+        for stream in self.tickers:
+            sym = stream.partition("@")[0].upper()
+            t = _ticker(self.market, sym)
+            if t["lastPrice"] != self.tickers[stream]:
+                self.tickers[stream] = t["lastPrice"]
+                frames.append(dumps({"e": "24hrTicker", "E": self.market.now_ms(), "s": sym, "c": t["lastPrice"],
+                                     "o": t["openPrice"], "h": t["highPrice"], "l": t["lowPrice"], "v": t["volume"],
+                                     "q": t["quoteVolume"]}))
+        return frames
+
+    def _k(self, feed: KlineFeed, interval: str, c) -> dict:
+        p, sym = self.market.fmt_price, feed.symbol
+        return {"t": c.open_time, "T": c.open_time + feed.ms - 1, "s": sym, "i": interval, "f": 1, "L": 2,
+                "o": p(sym, c.open), "c": p(sym, c.close), "h": p(sym, c.high), "l": p(sym, c.low),
+                "v": self.market.fmt_qty(sym, c.volume), "n": 100, "x": c.closed,
+                "q": self.market.fmt_turnover(sym, c.turnover), "V": "0", "Q": "0", "B": "0"}
+
+
+WS_SESSIONS = {"/market/ws": BinanceMarketSession}

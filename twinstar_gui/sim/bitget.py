@@ -1,0 +1,144 @@
+"""Bitget v2 USDT-futures wire formats: /api/v2/mix/market candles + tickers, the /v2/ws/public WebSocket.
+
+Served under /bitget. Candle pushes carry no close flag (as on Bitget): a snapshot of recent rows after the
+subscription, then updates of the forming row; a new bucket's first update is the only close signal.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Container
+
+from .market import Market
+from .venue import BadParam, KlineFeed, dumps, int_param, limit_param, window
+
+NAME = "bitget"
+DEFAULT_WS_PATH = "/v2/ws/public"
+PRODUCT = "USDT-FUTURES"
+GRAN_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1H": 3_600_000, "4H": 14_400_000,
+           "1Dutc": 86_400_000}
+
+
+def _env(data, now: int, code: str = "00000", msg: str = "success") -> dict:
+    return {"code": code, "msg": msg, "requestTime": now, "data": data}
+
+
+def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, dict]:
+    now = market.now_ms()
+    try:
+        if query.get("productType", PRODUCT).upper() != PRODUCT:
+            raise BadParam("productType")
+        if path == "/api/v2/mix/market/candles":
+            return 200, _env(_candles(market, query), now)
+        if path == "/api/v2/mix/market/tickers":
+            return 200, _env([_ticker(market, s) for s in market.symbols], now)
+    except _NoSymbol:
+        return 400, _env(None, now, "40034", "Parameter symbol does not exist")
+    except BadParam as exc:
+        return 400, _env(None, now, "40017", f"Parameter verification failed: {exc}")
+    return 404, _env(None, now, "40404", "Request URL NOT FOUND")
+
+
+def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
+    if status == 429:
+        return _env(None, now_ms, "429", "Too Many Requests"), {}
+    return _env(None, now_ms, "40010", "Request timed out"), {}
+
+
+class _NoSymbol(BadParam):
+    pass
+
+
+def _row(market: Market, sym: str, c, ws: bool = False) -> list[str]:
+    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    row = [str(c.open_time), p(c.open), p(c.high), p(c.low), p(c.close), market.fmt_qty(sym, c.volume),
+           market.fmt_turnover(sym, c.turnover)]
+    return row + [row[-1]] if ws else row
+
+
+def _candles(market: Market, query: dict[str, str]) -> list:
+    sym = query.get("symbol", "")
+    if not market.has_symbol(sym):
+        raise _NoSymbol(sym)
+    gran = query.get("granularity", "")
+    if gran not in GRAN_MS:
+        raise BadParam("granularity")
+    rows = window(market, sym, GRAN_MS[gran], int_param(query, "startTime"), int_param(query, "endTime"),
+                  limit_param(query, "limit", 100, 1000), oldest_first_from_start=True)
+    return [_row(market, sym, c) for c in rows]
+
+
+def _ticker(market: Market, sym: str) -> dict:
+    t = market.ticker(sym)
+    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    return {"symbol": sym, "lastPr": p(t["lastPrice"]), "open24h": p(t["prevPrice24h"]),
+            "high24h": p(t["highPrice24h"]), "low24h": p(t["lowPrice24h"]),
+            "baseVolume": market.fmt_qty(sym, t["volume24h"]), "quoteVolume": market.fmt_turnover(sym, t["turnover24h"]),
+            "usdtVolume": market.fmt_turnover(sym, t["turnover24h"]), "ts": str(market.now_ms())}
+
+
+class BitgetPublicSession:
+    def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:
+        self.market = market
+        self.rejected = rejected
+        self.conn_id = secrets.token_hex(4)
+        self.last_client_message = time.monotonic()
+        self.feeds: dict[tuple[str, str], KlineFeed] = {}
+        self.tickers: dict[str, str | None] = {}
+
+    def on_message(self, raw: str | bytes) -> list[str]:
+        self.last_client_message = time.monotonic()
+        if raw == "ping":
+            return ["pong"]
+        try:
+            msg = json.loads(raw)
+            op, args = msg["op"], msg["args"]
+            assert isinstance(args, list)
+        except (ValueError, TypeError, KeyError, AssertionError):
+            return [dumps({"event": "error", "code": 30001, "msg": f"Invalid request: {str(raw)[:80]}"})]
+        out = []
+        for arg in args:
+            channel, inst = str(arg.get("channel", "")), str(arg.get("instId", ""))
+            key = {"instType": str(arg.get("instType", "")), "channel": channel, "instId": inst}
+            good = (key["instType"] == PRODUCT and self.market.has_symbol(inst) and f"{channel}:{inst}" not in self.rejected
+                    and ((channel.startswith("candle") and channel[6:] in GRAN_MS) or channel == "ticker"))
+            if op not in ("subscribe", "unsubscribe") or not good:
+                out.append(dumps({"event": "error", "arg": key, "code": 30001, "msg": f"instType:{key['instType']},"
+                                  f"channel:{channel},instId:{inst} doesn't exist"}))
+                continue
+            if op == "unsubscribe":
+                self.feeds.pop((channel, inst), None)
+                self.tickers.pop(inst, None)
+            elif channel == "ticker":
+                self.tickers.setdefault(inst, None)
+            else:
+                self.feeds.setdefault((channel, inst), KlineFeed(inst, GRAN_MS[channel[6:]]))
+            out.append(dumps({"event": op, "arg": key}))
+        return out
+
+    def push(self) -> list[str]:
+        frames = []
+        for (channel, inst), feed in self.feeds.items():
+            first = feed.sent_start is None
+            rows, now = feed.due(self.market)
+            if not rows:
+                continue
+            arg = {"instType": PRODUCT, "channel": channel, "instId": inst}
+            if first:  # the subscription starts with a snapshot of recent rows
+                recent = self.market.candles(inst, feed.ms, rows[-1].open_time - 99 * feed.ms, rows[-1].open_time, now)
+                frames.append(dumps({"action": "snapshot", "arg": arg,
+                                     "data": [_row(self.market, inst, c, ws=True) for c in recent], "ts": now}))
+                continue
+            frames.append(dumps({"action": "update", "arg": arg,
+                                 "data": [_row(self.market, inst, c, ws=True) for c in rows], "ts": now}))
+        for inst, last in self.tickers.items():
+            t = _ticker(self.market, inst)
+            if t["lastPr"] != last:
+                self.tickers[inst] = t["lastPr"]
+                frames.append(dumps({"action": "snapshot", "arg": {"instType": PRODUCT, "channel": "ticker",
+                                                                    "instId": inst}, "data": [t], "ts": self.market.now_ms()}))
+        return frames
+
+
+WS_SESSIONS = {"/v2/ws/public": BitgetPublicSession}
