@@ -35,11 +35,11 @@ def test_unwritable_data_dir(tmp_path):
 
 
 def test_demo_runs_and_quits(tmp_path):
-    r = run(["--demo", "--quit-after", "4"], env={"TWINSTAR_DATA_DIR": str(tmp_path / "d")})
+    r = run(["--demo", "--quit-after", "8"], env={"TWINSTAR_DATA_DIR": str(tmp_path / "d")})  # Bithumb paces 2 req/s
     assert r.returncode == 0, r.stderr[-2000:]
     files = list((tmp_path / "d").rglob("*.parquet"))
     exchanges = {p.parts[len((tmp_path / "d").parts)] for p in files}
-    assert exchanges == {f"exchange={e}" for e in ("bybit", "binance", "okx", "bitget", "bingx")}, exchanges
+    assert exchanges == {f"exchange={e}" for e in ("bybit", "binance", "okx", "bitget", "bingx", "upbit", "bithumb")}, exchanges
 
 
 def test_unknown_exchange_is_refused_with_the_valid_ones():

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 3.0
 DEMO_SYMBOLS = {"bybit": ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "binance": ("BTCUSDT", "ETHUSDT"),
                 "okx": ("BTC-USDT-SWAP", "ETH-USDT-SWAP"), "bitget": ("BTCUSDT", "ETHUSDT"),
-                "bingx": ("BTC-USDT", "ETH-USDT")}
+                "bingx": ("BTC-USDT", "ETH-USDT"), "upbit": ("KRW-BTC", "KRW-ETH"), "bithumb": ("BTC_KRW", "ETH_KRW")}
 
 
 @dataclass

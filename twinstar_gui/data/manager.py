@@ -154,7 +154,7 @@ class SeriesManager:
 
     def _on_rest_error(self, exc: ExchangeError) -> None:
         msg = f"{self.exchange} {self.symbol}: {exc}"
-        if str(exc.code) == "10001" or "symbol" in exc.message.lower():
+        if self.rest.adapter.is_unknown_symbol(exc):
             self.failed = msg
             msg = f"{self.exchange}: symbol {self.symbol} rejected by the exchange ({exc.message}); skipped"
         log.error(msg)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.errors import BadMessage
+from ..core.errors import BadMessage, ExchangeError
 from ..core.models import KlineEvent, MarketEvent
 from ..core.timeframe import Timeframe
 
@@ -55,6 +55,8 @@ class ExchangeAdapter(ABC):
     topics_per_subscribe: int = 10
     #: each subscribe request replaces the whole subscription set (Upbit-style): always send all topics
     replaces_subscriptions: bool = False
+    #: error codes that mean "no such symbol" (the series is then reported and skipped)
+    unknown_symbol_codes: frozenset[str] = frozenset()
     #: no candle stream: the kline topic carries trades and the forming candle is built from them (Bithumb)
     candles_from_trades: bool = False
     #: seconds between WebSocket protocol ping frames we send (None: the exchange pings, or JSON/text pings)
@@ -120,6 +122,22 @@ class ExchangeAdapter(ABC):
     def heartbeat_reply(self, raw: str | bytes) -> str | None:
         """The answer to a server-initiated application ping (BingX `Ping` -> `Pong`), else None."""
         return None
+
+    # -- errors ---------------------------------------------------------------------------------
+    def error_of(self, payload: Any) -> tuple[Any, str] | None:
+        """(code, message) of an error body in this exchange's format, or None if it is not one."""
+        if not isinstance(payload, dict):
+            return None
+        if isinstance(payload.get("error"), dict):  # Upbit / Bithumb v1
+            err = payload["error"]
+            return err.get("name"), str(err.get("message", ""))
+        for code_key, msg_key in (("retCode", "retMsg"), ("code", "msg"), ("status", "message")):
+            if code_key in payload:
+                return payload[code_key], str(payload.get(msg_key, ""))
+        return None
+
+    def is_unknown_symbol(self, exc: ExchangeError) -> bool:
+        return str(exc.code) in self.unknown_symbol_codes or "symbol" in exc.message.lower()
 
     # -- shared helpers for subclasses ----------------------------------------------------------
     def _bad(self, reason: str, payload: object) -> BadMessage:

@@ -30,6 +30,7 @@ class BinanceAdapter(ExchangeAdapter):
     heartbeat_interval = 0.0  # the server sends ping frames every 3 min; websockets answers them
     max_silence = 60.0
     rest_budget = RestBudget(10, 1.0)  # 2400 weight/min; a 1500-row page weighs 10
+    unknown_symbol_codes = frozenset({"-1121"})
     topics_per_subscribe = 50
 
     def __init__(self, rest_url: str | None = None, ws_url: str | None = None) -> None:

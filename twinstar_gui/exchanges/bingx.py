@@ -32,6 +32,7 @@ class BingxAdapter(ExchangeAdapter):
     heartbeat_interval = 0.0  # the server sends "Ping" about every 5 s
     max_silence = 30.0
     rest_budget = RestBudget(10, 1.0)
+    unknown_symbol_codes = frozenset({"109400"})
     topics_per_subscribe = 1  # one dataType per message
 
     # -- symbols --------------------------------------------------------------------------------

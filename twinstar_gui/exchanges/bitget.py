@@ -30,6 +30,7 @@ class BitgetAdapter(ExchangeAdapter):
     heartbeat_interval = 25.0  # text "ping" every < 30 s; dropped after 2 min without
     max_silence = 60.0
     rest_budget = RestBudget(10, 1.0)  # 20 req/s per IP
+    unknown_symbol_codes = frozenset({"40034"})
     topics_per_subscribe = 20
 
     # -- symbols --------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
     protocol_ping_interval = 30.0  # heartbeat undocumented: WebSocket ping frames
     max_silence = 150.0  # quiet KRW markets may trade rarely
     rest_budget = RestBudget(2, 1.0)  # undocumented; ccxt paces 500 ms
+    unknown_symbol_codes = frozenset({"404", "5500"})
     topics_per_subscribe = 1  # one filter per message
     candles_from_trades = True
 

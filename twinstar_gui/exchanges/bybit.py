@@ -37,6 +37,7 @@ class BybitAdapter(ExchangeAdapter):
     max_silence = 60.0
     # The IP limit is 600 requests / 5 s; we use a small slice of it.
     rest_budget = RestBudget(20, 1.0)
+    unknown_symbol_codes = frozenset({"10001"})
 
     def __init__(self, rest_url: str | None = None, ws_url: str | None = None) -> None:
         super().__init__(rest_url, ws_url)

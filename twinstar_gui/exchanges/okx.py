@@ -31,6 +31,7 @@ class OkxAdapter(ExchangeAdapter):
     heartbeat_interval = 20.0  # text "ping" well inside the 30 s idle cut
     max_silence = 45.0
     rest_budget = RestBudget(15, 1.0)  # candles: 40 requests / 2 s per IP
+    unknown_symbol_codes = frozenset({"51001"})
     topics_per_subscribe = 20
 
     # -- symbols --------------------------------------------------------------------------------

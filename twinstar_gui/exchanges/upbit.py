@@ -78,6 +78,7 @@ class UpbitAdapter(UpbitStyleCandles, ExchangeAdapter):
     heartbeat_interval = 60.0  # text PING; the server cuts idle sockets after 120 s
     max_silence = 150.0  # quiet markets push nothing until a trade; pongs ({"status":"UP"}) keep us honest
     rest_budget = RestBudget(8, 1.0)  # ~10 req/s per group
+    unknown_symbol_codes = frozenset({"404"})
     replaces_subscriptions = True  # each request replaces the whole set
 
     # -- symbols --------------------------------------------------------------------------------

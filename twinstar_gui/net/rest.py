@@ -56,20 +56,31 @@ class RestClient:
                 retry_after = _retry_after(resp)
                 cls = RateLimited if resp.status_code in (429, 418, 403) else ExchangeError
                 kwargs = {"retry_after": retry_after} if cls is RateLimited else {}
-                last_exc = cls(name, excerpt(resp.text) or resp.reason, status=resp.status_code,
-                               endpoint=req.endpoint, **kwargs)
+                code, message = self._error_body(resp)
+                last_exc = cls(name, message, code=code, status=resp.status_code, endpoint=req.endpoint, **kwargs)
                 if retry_after:
                     self.bucket.pause(retry_after)
                 self._wait(attempt, retry_after, last_exc)
                 continue
             if resp.status_code >= 400:
-                raise ExchangeError(name, excerpt(resp.text) or resp.reason, status=resp.status_code, endpoint=req.endpoint)
+                code, message = self._error_body(resp)
+                raise ExchangeError(name, message, code=code, status=resp.status_code, endpoint=req.endpoint)
             try:
                 return resp.json()
             except ValueError:
                 raise BadMessage(name, f"{req.endpoint}: response is not JSON", resp.text) from None
         assert last_exc is not None
         raise last_exc
+
+    def _error_body(self, resp: requests.Response) -> tuple[object, str]:
+        """The exchange's own error code and message from an HTTP error body, else the body's excerpt."""
+        try:
+            parsed = self.adapter.error_of(resp.json())
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed
+        return None, excerpt(resp.text) or resp.reason
 
     def _wait(self, attempt: int, retry_after: float | None, exc: Exception) -> None:
         if attempt >= self.retries:

@@ -79,6 +79,8 @@ def _ticker(market: Market, sym: str) -> dict:
 
 
 class BinanceMarketSession:
+    IDLE_TIMEOUT_S: float | None = None  # the server pings; websockets answers with pong frames
+
     def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:
         self.market = market
         self.rejected = rejected

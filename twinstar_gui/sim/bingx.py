@@ -79,6 +79,8 @@ def _gz(text: str) -> bytes:
 
 
 class BingxSwapSession:
+    IDLE_TIMEOUT_S: float | None = 30.0  # clients answer every 5 s Ping with Pong
+
     def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:
         self.market = market
         self.rejected = rejected

@@ -79,6 +79,8 @@ def _ticker(market: Market, sym: str) -> dict:
 
 
 class BitgetPublicSession:
+    IDLE_TIMEOUT_S: float | None = 120.0  # no "ping" for 2 minutes -> disconnected
+
     def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:
         self.market = market
         self.rejected = rejected

@@ -63,6 +63,8 @@ def _kst(ms: int, fmt: str) -> str:
 
 
 class BithumbPubSession:
+    IDLE_TIMEOUT_S: float | None = None  # undocumented; clients use ping frames
+
     def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:
         self.market = market
         self.book = KrwBook(market)

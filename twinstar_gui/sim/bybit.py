@@ -205,6 +205,8 @@ class BybitPublicSession:
     Both methods are synchronous and return text frames; the server sends them in order.
     """
 
+    IDLE_TIMEOUT_S: float | None = 600.0  # "no ping-pong and no stream data ... cut off after 10 minutes"
+
     _conn_counter = itertools.count(1)
 
     def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:

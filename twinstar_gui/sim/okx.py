@@ -88,6 +88,8 @@ def _ticker(market: Market, sym: str) -> dict:
 
 
 class OkxBusinessSession:
+    IDLE_TIMEOUT_S: float | None = 30.0  # dropped after 30 s without data from the client
+
     def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:
         self.market = market
         self.rejected = rejected

@@ -237,9 +237,11 @@ class SimServer:
                 await asyncio.sleep(self.push_interval)
                 if self._frozen:
                     continue
-                if time.monotonic() - session.last_client_message > self.idle_timeout:
-                    log.info("simulator: closing %s, nothing from the client for %gs", session.conn_id,
-                             self.idle_timeout)
+                # each exchange cuts silent clients after its own timeout (None: heartbeats are ping frames)
+                own = getattr(session, "IDLE_TIMEOUT_S", self.idle_timeout)
+                limit = None if own is None else min(own, self.idle_timeout)
+                if limit is not None and time.monotonic() - session.last_client_message > limit:
+                    log.info("simulator: closing %s, nothing from the client for %gs", session.conn_id, limit)
                     await ws.close(1000, "idle timeout")
                     return
                 async with lock:

@@ -72,6 +72,8 @@ def _ticker(book: KrwBook, code: str) -> dict:
 
 
 class UpbitSession:
+    IDLE_TIMEOUT_S: float | None = 120.0  # idle timeout 120 s
+
     def __init__(self, market: Market, rejected: Container[str] = frozenset()) -> None:
         self.market = market
         self.book = KrwBook(market)
