@@ -100,8 +100,8 @@ def main() -> None:
 
     med = lambda xs: statistics.median(xs) * 1000  # noqa: E731
     print(f"history {args.history} candles, {args.appends} appends; seed baseline = pandas to_parquet of the whole series")
-    print(f"| measure | ours | seed baseline (same run) | ratio |")
-    print(f"|---|---|---|---|")
+    print("| measure | ours | seed baseline (same run) | ratio |")
+    print("|---|---|---|---|")
     print(f"| append one closed candle until durable (journal + fdatasync), median | {med(appends):.2f} ms "
           f"| {med(rewrite):.2f} ms (whole-file rewrite) | {med(rewrite) / med(appends):.1f}x faster |")
     print(f"| append until durable, p99 | {p99(appends) * 1000:.2f} ms | {p99(rewrite) * 1000:.2f} ms "

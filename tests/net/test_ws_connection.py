@@ -1,5 +1,4 @@
 """WsConnection against a tiny scripted WebSocket server on 127.0.0.1 (real sockets)."""
-import asyncio
 import json
 import logging
 

@@ -1,5 +1,4 @@
 """The main window offscreen with presenters fed by the simulator over loopback."""
-import asyncio
 import contextlib
 import logging
 

@@ -5,7 +5,6 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np

@@ -184,6 +184,21 @@ class ExchangeAdapter(ABC):
             raise self._bad("inconsistent candle (need low <= open, close <= high and volume >= 0)", raw)
         return ev
 
+    def _ticker_frame(self, items: Any, symbol_key: str, price_key: str, volume_key: str,
+                      volume_in_base: bool = False) -> pd.DataFrame:
+        """Ticker objects -> TICKER_COLUMNS sorted by 24 h quote volume (base volume x last when asked)."""
+        if not isinstance(items, list):
+            raise self._bad("tickers are not a list", items)
+        rows = []
+        for it in items:
+            if not isinstance(it, dict) or symbol_key not in it:
+                raise self._bad(f"ticker item without {symbol_key}", it)
+            last = self._number(it.get(price_key), price_key, it)
+            volume = self._number(it.get(volume_key), volume_key, it)
+            rows.append((it[symbol_key], last, volume * last if volume_in_base else volume))
+        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
+        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+
     def _rows_to_frame(self, rows: Sequence[Sequence[Any]], payload: object) -> pd.DataFrame:
         """Rows of [open_time_ms, o, h, l, c, v, ...] in any order -> normalised ascending frame."""
         if not rows:

@@ -11,7 +11,7 @@ import pandas as pd
 from ..core.errors import ExchangeError
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, RestBudget, RestRequest
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://fapi.binance.com"
@@ -79,15 +79,7 @@ class BinanceAdapter(ExchangeAdapter):
         return RestRequest(f"{self.rest_url}/fapi/v1/ticker/24hr", {}, "/fapi/v1/ticker/24hr")
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        items = self._check(payload, "/fapi/v1/ticker/24hr")
-        rows = []
-        for it in items:
-            if not isinstance(it, dict) or "symbol" not in it:
-                raise self._bad("ticker item without symbol", it)
-            rows.append((it["symbol"], self._number(it.get("lastPrice"), "lastPrice", it),
-                         self._number(it.get("quoteVolume"), "quoteVolume", it)))
-        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
-        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+        return self._ticker_frame(self._check(payload, "/fapi/v1/ticker/24hr"), "symbol", "lastPrice", "quoteVolume")
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 from ..core.errors import ExchangeError
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, RestBudget, RestRequest
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://open-api.bingx.com"
@@ -86,14 +86,7 @@ class BingxAdapter(ExchangeAdapter):
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
         data = self._data(payload, "/openApi/swap/v2/quote/ticker")
-        rows = []
-        for it in data if isinstance(data, list) else []:
-            if not isinstance(it, dict) or "symbol" not in it:
-                raise self._bad("ticker item without symbol", it)
-            rows.append((it["symbol"], self._number(it.get("lastPrice"), "lastPrice", it),
-                         self._number(it.get("quoteVolume"), "quoteVolume", it)))
-        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
-        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+        return self._ticker_frame(data if isinstance(data, list) else [], "symbol", "lastPrice", "quoteVolume")
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

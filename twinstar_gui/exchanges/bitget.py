@@ -10,7 +10,7 @@ import pandas as pd
 from ..core.errors import ExchangeError
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, RestBudget, RestRequest
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.bitget.com"
@@ -80,14 +80,7 @@ class BitgetAdapter(ExchangeAdapter):
                            "/api/v2/mix/market/tickers")
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        rows = []
-        for it in self._data(payload, "/api/v2/mix/market/tickers"):
-            if not isinstance(it, dict) or "symbol" not in it:
-                raise self._bad("ticker item without symbol", it)
-            vol = it.get("usdtVolume", it.get("quoteVolume"))
-            rows.append((it["symbol"], self._number(it.get("lastPr"), "lastPr", it), self._number(vol, "usdtVolume", it)))
-        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
-        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+        return self._ticker_frame(self._data(payload, "/api/v2/mix/market/tickers"), "symbol", "lastPr", "usdtVolume")
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

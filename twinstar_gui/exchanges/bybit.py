@@ -11,7 +11,7 @@ import pandas as pd
 from ..core.errors import ExchangeError
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, RestBudget, RestRequest
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.bybit.com"
@@ -91,15 +91,8 @@ class BybitAdapter(ExchangeAdapter):
         return RestRequest(f"{self.rest_url}/v5/market/tickers", {"category": CATEGORY}, "/v5/market/tickers")
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        items = self._result(payload, "/v5/market/tickers")["list"]
-        rows = []
-        for item in items:
-            if not isinstance(item, dict) or "symbol" not in item:
-                raise self._bad("ticker item without symbol", item)
-            rows.append((item["symbol"], self._number(item.get("lastPrice"), "lastPrice", item),
-                         self._number(item.get("turnover24h"), "turnover24h", item)))
-        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
-        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+        return self._ticker_frame(self._result(payload, "/v5/market/tickers")["list"], "symbol", "lastPrice",
+                                  "turnover24h")
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 from ..core.errors import ExchangeError
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, RestBudget, RestRequest
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://www.okx.com"
@@ -89,16 +89,9 @@ class OkxAdapter(ExchangeAdapter):
         return RestRequest(f"{self.rest_url}/api/v5/market/tickers", {"instType": "SWAP"}, "/api/v5/market/tickers")
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        rows = []
-        for it in self._data(payload, "/api/v5/market/tickers"):
-            if not isinstance(it, dict) or "instId" not in it:
-                raise self._bad("ticker item without instId", it)
-            if not str(it["instId"]).endswith("-USDT-SWAP"):
-                continue
-            last = self._number(it.get("last"), "last", it)
-            rows.append((it["instId"], last, self._number(it.get("volCcy24h"), "volCcy24h", it) * last))
-        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
-        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+        swaps = [it for it in self._data(payload, "/api/v5/market/tickers")
+                 if not isinstance(it, dict) or str(it.get("instId", "")).endswith("-USDT-SWAP")]
+        return self._ticker_frame(swaps, "instId", "last", "volCcy24h", volume_in_base=True)  # no USDT field
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 from ..core.errors import ExchangeError
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, RestBudget, RestRequest
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.upbit.com"
@@ -114,17 +114,7 @@ class UpbitAdapter(UpbitStyleCandles, ExchangeAdapter):
         return RestRequest(f"{self.rest_url}/v1/ticker/all", {"quote_currencies": "KRW"}, "/v1/ticker/all")
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        items = self._payload(payload, "/v1/ticker")
-        if not isinstance(items, list):
-            raise self._bad("tickers are not a list", payload)
-        rows = []
-        for it in items:
-            if not isinstance(it, dict) or "market" not in it:
-                raise self._bad("ticker item without market", it)
-            rows.append((it["market"], self._number(it.get("trade_price"), "trade_price", it),
-                         self._number(it.get("acc_trade_price_24h"), "acc_trade_price_24h", it)))
-        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
-        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+        return self._ticker_frame(self._payload(payload, "/v1/ticker"), "market", "trade_price", "acc_trade_price_24h")
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:
