@@ -71,3 +71,43 @@ def test_standalone_simulator_serves_bybit_rest():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_headless_collector_against_the_simulator(tmp_path):
+    import signal
+
+    from twinstar_gui.data.store import CandleStore
+    from twinstar_gui.sim.clock import SimClock
+    from twinstar_gui.sim.market import Market
+    from twinstar_gui.sim.server import SimThread
+
+    sim = SimThread(Market(SimClock(speed=3600.0), seed=4, history_days=12)).start()
+    try:
+        env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.rest_url("bybit"),
+               "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit")}
+        proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "collect", "--exchange", "bybit",
+                                 "--symbols", "BTCUSDT,ETHUSDT", "--data", str(tmp_path), "--health-every", "0.5"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        time.sleep(4.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        sim.stop()
+    assert proc.returncode == 0, err[-2000:]
+    lines = [l for l in out.splitlines() if l.startswith("bybit: state=")]
+    assert len(lines) >= 4 and any("state=live" in l for l in lines)
+    assert "stopped: every candle flushed" in out
+    store = CandleStore(tmp_path)
+    for sym in ("BTCUSDT", "ETHUSDT"):
+        disk = store.load("bybit", sym)
+        ts = disk["timestamp"].astype("int64").to_numpy()
+        assert len(ts) >= 1000 and (ts[1:] - ts[:-1] == 900_000).all()
+        truth = sim.market.closed_candles(sym, 900_000, int(ts[0]), int(ts[-1]))
+        assert [c.close for c in truth] == disk["close"].tolist()
+
+
+def test_collector_refuses_bad_input(tmp_path):
+    r = run(["collect", "--exchange", "kraken", "--symbols", "X"])
+    assert r.returncode == 2 and "valid: bybit" in r.stderr and "Traceback" not in r.stderr
+    r = run(["collect"])
+    assert r.returncode == 2 and "--exchange" in r.stderr

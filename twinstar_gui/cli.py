@@ -10,7 +10,8 @@ from . import __version__
 
 def _gui_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twinstar", description="TwinStar crypto trading terminal.",
-                                epilog="Other commands: `twinstar sim --port N [--speed X] [--seed S]`.")
+                                epilog="Other commands: `twinstar sim --port N [--speed X] [--seed S]`, "
+                                       "`twinstar collect --exchange E --symbols A,B [--data DIR]`.")
     p.add_argument("--demo", action="store_true", help="run offline against the built-in exchange simulator")
     p.add_argument("--self-test", action="store_true", help="offscreen smoke test of the whole app; exit 0 if fine")
     p.add_argument("--exchanges", help="comma-separated exchanges to run (default: the enabled ones; in the demo, "
@@ -33,9 +34,49 @@ def _sim_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _collect_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twinstar collect",
+                                description="Headless collector: live 15m candles into the Parquet dataset.")
+    p.add_argument("--exchange", required=True, help="exchange name(s), comma-separated")
+    p.add_argument("--symbols", help="comma-separated native symbols (default: settings file)")
+    p.add_argument("--data", help="data directory (default: TWINSTAR_DATA_DIR or the platform's)")
+    p.add_argument("--config", help="settings file")
+    p.add_argument("--health-every", type=float, default=5.0, help="seconds between health lines (default 5)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    return p
+
+
+def _collect(argv: list[str]) -> int:
+    from .config import SettingsError, load_settings
+    from .exchanges.registry import exchange_names
+
+    args = _collect_parser().parse_args(argv)
+    names = [e.strip().lower() for e in args.exchange.split(",") if e.strip()]
+    bad = [e for e in names if e not in exchange_names()]
+    if bad or not names:
+        print(f"twinstar collect: unknown exchange(s) {', '.join(bad) or '(none)'}; valid: {', '.join(exchange_names())}",
+              file=sys.stderr)
+        return 2
+    if args.health_every <= 0:
+        print("twinstar collect: --health-every must be > 0", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"twinstar collect: {exc}", file=sys.stderr)
+        return 2
+    from .collector import data_dir_setting, run_collector
+
+    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
+    return run_collector(data_dir_setting(settings, args.data), names, symbols, health_every=args.health_every,
+                         duration=args.duration)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if argv[:1] == ["collect"]:
+        return _collect(argv[1:])
     if argv[:1] == ["sim"]:
         args = _sim_parser().parse_args(argv[1:])
         if not 0 <= args.port <= 65535 or args.speed <= 0:
