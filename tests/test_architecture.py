@@ -15,7 +15,7 @@ FORBIDDEN = {
     "ui": {"net", "exchanges", "app", "cli"},
 }
 NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters"}
-NO_QT = {"core", "exchanges", "net", "data", "sim"}
+NO_QT = {"core", "exchanges", "net", "data", "sim", "collector"}
 
 
 def imports_of(path: Path) -> set[str]:
