@@ -29,7 +29,8 @@ class MarketFeed:
                  symbols: Iterable[str], *, windows: dict[Timeframe, int] | None = None,
                  rest: RestClient | None = None, policy: ReconnectPolicy | None = None,
                  heartbeat_interval: float | None = None, max_silence: float | None = None,
-                 now_ms: Callable[[], int] | None = None) -> None:
+                 now_ms: Callable[[], int] | None = None, fallback_after: float = 10.0,
+                 fallback_poll: float = 5.0, recover_after: float = 30.0) -> None:
         self.adapter = adapter
         self.rest = rest or RestClient(adapter)
         self.ws = WsConnection(adapter, policy=policy, heartbeat_interval=heartbeat_interval,
@@ -42,6 +43,14 @@ class MarketFeed:
                                              windows=windows, **extra)
         self.errors: list[str] = []
         self._started = False
+        # REST fallback with hysteresis: on after the stream has been unhealthy for `fallback_after` s,
+        # polls every `fallback_poll` s, off once the stream stayed healthy for `recover_after` s.
+        self.fallback_after = fallback_after
+        self.fallback_poll = fallback_poll
+        self.recover_after = recover_after
+        self.fallback_active = False
+        self.fallback_polls = 0
+        self._supervisor: asyncio.Task | None = None
 
     def __repr__(self) -> str:
         return f"MarketFeed({self.adapter.name}, {list(self.series)})"
@@ -61,8 +70,12 @@ class MarketFeed:
         await asyncio.gather(*(s.load_history() for s in self.series.values()))
         await self.ws.subscribe([t for sym in self.series for t in self.topics_for(sym)])
         self.ws.start()
+        self.ws.fallback_active = lambda: self.fallback_active  # shown in the stream's health
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name=f"fallback-{self.adapter.name}")
 
     async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
         await self.ws.stop()
         for s in self.series.values():
             task = s._backfill
@@ -75,6 +88,35 @@ class MarketFeed:
         tasks = [s._backfill for s in self.series.values() if s._backfill is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- REST fallback ------------------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        tick = max(0.05, min(1.0, self.fallback_poll / 2))
+        unhealthy_since: float | None = None
+        healthy_since: float | None = None
+        last_poll = 0.0
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            if self.ws.is_healthy(self.ws.max_silence):
+                unhealthy_since = None
+                healthy_since = healthy_since if healthy_since is not None else now
+                if self.fallback_active and now - healthy_since >= self.recover_after:
+                    self.fallback_active = False
+                    log.info("%s: stream healthy for %.0fs; REST fallback off", self.adapter.name, self.recover_after)
+            else:
+                healthy_since = None
+                unhealthy_since = unhealthy_since if unhealthy_since is not None else now
+                if not self.fallback_active and now - unhealthy_since >= self.fallback_after:
+                    self.fallback_active = True
+                    log.warning("%s: stream unhealthy for %.0fs; polling REST for %d symbols", self.adapter.name,
+                                self.fallback_after, len(self.series))
+            if self.fallback_active and now - last_poll >= self.fallback_poll:
+                last_poll = now
+                self.fallback_polls += 1
+                for s in self.series.values():
+                    s.backfill()  # closed candles since the last one, by REST, within the budget
 
     # -- wiring -------------------------------------------------------------------------------------
     def _on_connect(self) -> None:

@@ -28,6 +28,7 @@ class StreamState(str, Enum):
     STALE = "stale"
     BACKOFF = "backoff"
     STOPPED = "stopped"
+    FALLBACK = "fallback"  # the stream is unhealthy and REST polling stands in
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class WsConnection:
         self._connected_at: float | None = None
         self._last_message: float | None = None
         self._arrivals: deque[float] = deque(maxlen=4096)
+        self.fallback_active: Callable[[], bool] = lambda: False  # set by the owner that runs a REST fallback
 
     def __repr__(self) -> str:
         return f"WsConnection({self.name!r}, {self.url!r}, state={self.state.value})"
@@ -134,7 +136,8 @@ class WsConnection:
         return sum(1 for t in self._arrivals if t >= cutoff) / window
 
     def health(self) -> StreamHealth:
-        return StreamHealth(self.name, self.url, self.state, len(self.topics), self.last_message_age(),
+        state = StreamState.FALLBACK if self.fallback_active() and self.state is not StreamState.STOPPED else self.state
+        return StreamHealth(self.name, self.url, state, len(self.topics), self.last_message_age(),
                             self.messages_per_sec(), self.reconnects, self.bad_messages, self.last_error)
 
     # -- the loop -----------------------------------------------------------------------------------
