@@ -18,20 +18,22 @@ log = logging.getLogger("twinstar.collector")
 
 def health_lines(core) -> list[str]:
     out = []
-    for name, feed in core.feeds.items():
-        h = feed.ws.health()
-        age = "-" if h.last_message_age is None else f"{h.last_message_age:.1f}s"
+    for feed in core.feeds.values():
         closed = sum(s.closed_emitted for s in feed.series.values())
         failed = [sym for sym, s in feed.series.items() if s.failed]
-        line = (f"{name}: state={h.state.value} topics={h.topics} last_msg={age} rate={h.messages_per_sec:.1f}/s "
-                f"reconnects={h.reconnects} bad_frames={h.bad_messages} closed_candles={closed} "
-                f"queued_writes={core.writer.pending}")
-        if failed:
-            line += f" rejected={','.join(failed)}"
-        if h.last_error:
-            line += f" last_error={h.last_error!r}"
-        out.append(line)
+        out += [_health_line(h, closed, failed, core.writer.pending) for h in feed.health()]
     return out
+
+
+def _health_line(h, closed: int, failed: list[str], queued: int) -> str:
+    age = "-" if h.last_message_age is None else f"{h.last_message_age:.1f}s"
+    line = (f"{h.name}: state={h.state.value} topics={h.topics} last_msg={age} rate={h.messages_per_sec:.1f}/s "
+            f"reconnects={h.reconnects} bad_frames={h.bad_messages} closed_candles={closed} queued_writes={queued}")
+    if failed:
+        line += f" rejected={','.join(failed)}"
+    if h.last_error:
+        line += f" last_error={h.last_error!r}"
+    return line
 
 
 def run_collector(settings: Settings, exchanges: list[str], symbols: list[str] | None, *,

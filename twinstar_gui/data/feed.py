@@ -10,6 +10,7 @@ from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..exchanges.base import ExchangeAdapter
 from ..net.backoff import ReconnectPolicy
 from ..net.rest import RestClient
+from ..net.hub import StreamHub
 from ..net.ws import WsConnection
 from .manager import SeriesManager
 from .store import CandleStore
@@ -33,9 +34,8 @@ class MarketFeed:
                  fallback_poll: float = 5.0, recover_after: float = 30.0) -> None:
         self.adapter = adapter
         self.rest = rest or RestClient(adapter)
-        self.ws = WsConnection(adapter, policy=policy, heartbeat_interval=heartbeat_interval,
-                               max_silence=max_silence, on_events=self._route,
-                               on_connect=self._on_connect, on_error=self._on_ws_error)
+        self.hub = StreamHub(adapter, policy=policy, heartbeat_interval=heartbeat_interval, max_silence=max_silence,
+                             on_events=self._route, on_connect=self._on_connect, on_error=self._on_ws_error)
         extra = {"now_ms": now_ms} if now_ms else {}
         self.series: dict[str, SeriesManager] = {}
         for sym in dict.fromkeys(symbols):
@@ -48,12 +48,24 @@ class MarketFeed:
         self.fallback_after = fallback_after
         self.fallback_poll = fallback_poll
         self.recover_after = recover_after
-        self.fallback_active = False
         self.fallback_polls = 0
+        self._fallback: set[str] = set()  # names of connections whose symbols are polled by REST
         self._supervisor: asyncio.Task | None = None
 
     def __repr__(self) -> str:
         return f"MarketFeed({self.adapter.name}, {list(self.series)})"
+
+    @property
+    def ws(self) -> WsConnection:
+        """The first connection (most feeds need only one; see `hub.connections` for all)."""
+        return self.hub.connections[0]
+
+    @property
+    def fallback_active(self) -> bool:
+        return bool(self._fallback)
+
+    def health(self) -> list:
+        return self.hub.health()
 
     def topics_for(self, symbol: str) -> list[str]:
         """The stream topics of one symbol; an exchange without a ticker on this connection gives none."""
@@ -68,15 +80,16 @@ class MarketFeed:
         for s in self.series.values():
             s.listeners.error.append(self._on_series_error)
         await asyncio.gather(*(s.load_history() for s in self.series.values()))
-        await self.ws.subscribe([t for sym in self.series for t in self.topics_for(sym)])
-        self.ws.start()
-        self.ws.fallback_active = lambda: self.fallback_active  # shown in the stream's health
+        await self.hub.acquire([t for sym in self.series for t in self.topics_for(sym)])
+        for conn in self.hub.connections:
+            conn.fallback_active = lambda c=conn: c.name in self._fallback  # shown in the stream's health
+        self.hub.start()
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name=f"fallback-{self.adapter.name}")
 
     async def stop(self) -> None:
         if self._supervisor is not None:
             self._supervisor.cancel()
-        await self.ws.stop()
+        await self.hub.stop()
         for s in self.series.values():
             task = s._backfill
             if task is not None and not task.done():
@@ -93,35 +106,40 @@ class MarketFeed:
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
         tick = max(0.05, min(1.0, self.fallback_poll / 2))
-        unhealthy_since: float | None = None
-        healthy_since: float | None = None
+        unhealthy_since: dict[str, float] = {}
+        healthy_since: dict[str, float] = {}
         last_poll = 0.0
         while True:
             await asyncio.sleep(tick)
             now = loop.time()
-            if self.ws.is_healthy(self.ws.max_silence):
-                unhealthy_since = None
-                healthy_since = healthy_since if healthy_since is not None else now
-                if self.fallback_active and now - healthy_since >= self.recover_after:
-                    self.fallback_active = False
-                    log.info("%s: stream healthy for %.0fs; REST fallback off", self.adapter.name, self.recover_after)
-            else:
-                healthy_since = None
-                unhealthy_since = unhealthy_since if unhealthy_since is not None else now
-                if not self.fallback_active and now - unhealthy_since >= self.fallback_after:
-                    self.fallback_active = True
-                    log.warning("%s: stream unhealthy for %.0fs; polling REST for %d symbols", self.adapter.name,
-                                self.fallback_after, len(self.series))
-            if self.fallback_active and now - last_poll >= self.fallback_poll:
+            for conn in list(self.hub.connections):
+                name = conn.name
+                if conn.is_healthy(conn.max_silence):
+                    unhealthy_since.pop(name, None)
+                    since = healthy_since.setdefault(name, now)
+                    if name in self._fallback and now - since >= self.recover_after:
+                        self._fallback.discard(name)
+                        log.info("%s: stream healthy for %.0fs; REST fallback off", name, self.recover_after)
+                else:
+                    healthy_since.pop(name, None)
+                    since = unhealthy_since.setdefault(name, now)
+                    if name not in self._fallback and now - since >= self.fallback_after:
+                        self._fallback.add(name)
+                        log.warning("%s: stream unhealthy for %.0fs; polling its symbols by REST", name,
+                                    self.fallback_after)
+            if self._fallback and now - last_poll >= self.fallback_poll:
                 last_poll = now
                 self.fallback_polls += 1
-                for s in self.series.values():
-                    s.backfill()  # closed candles since the last one, by REST, within the budget
+                for sym, s in self.series.items():
+                    conn = self.hub.connection_of(self.adapter.kline_topic(sym, BASE_TIMEFRAME))
+                    if conn is not None and conn.name in self._fallback:
+                        s.backfill()  # closed candles since the last one, by REST, within the budget
 
     # -- wiring -------------------------------------------------------------------------------------
-    def _on_connect(self) -> None:
-        for s in self.series.values():
-            s.backfill()
+    def _on_connect(self, conn: WsConnection) -> None:
+        for sym, s in self.series.items():  # the symbols of that connection catch up by REST
+            if self.hub.connection_of(self.adapter.kline_topic(sym, BASE_TIMEFRAME)) is conn:
+                s.backfill()
 
     def _route(self, events: list[MarketEvent]) -> None:
         for ev in events:
@@ -138,8 +156,8 @@ class MarketFeed:
     def _on_series_error(self, message: str) -> None:
         self.errors.append(message)
         for sym, s in self.series.items():
-            if s.failed and any(t in self.ws.topics for t in self.topics_for(sym)):
-                asyncio.get_running_loop().create_task(self.ws.unsubscribe(self.topics_for(sym)))
+            if s.failed and any(t in self.hub.refs for t in self.topics_for(sym)):
+                asyncio.get_running_loop().create_task(self.hub.release(self.topics_for(sym)))
 
     def _on_ws_error(self, message: str) -> None:
         self.errors.append(f"{self.adapter.name} stream: {message}")

@@ -120,8 +120,12 @@ class WsConnection:
                     await self._send_subscribe(sorted(self.topics))
                     return
                 step = self.adapter.topics_per_subscribe
-                for i in range(0, len(gone), step):
-                    await self._ws.send(self.adapter.unsubscribe_message(gone[i:i + step]))
+                try:
+                    for i in range(0, len(gone), step):
+                        await self._ws.send(self.adapter.unsubscribe_message(gone[i:i + step]))
+                except NotImplementedError:  # no unsubscribe on this exchange: reconnect with the rest
+                    if self.topics:
+                        self._ws.transport.abort()
 
     def is_healthy(self, max_silence: float = 60.0) -> bool:
         """Connected and heard from within `max_silence` seconds."""

@@ -20,6 +20,6 @@ class HealthPresenter(QObject):
         self._timer.start()
 
     def poll(self) -> list:
-        rows = [feed.ws.health() for feed in self.feeds.values()]
+        rows = [h for feed in self.feeds.values() for h in feed.health()]
         self.rows.emit(rows)
         return rows
