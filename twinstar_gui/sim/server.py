@@ -75,6 +75,9 @@ class SimServer:
         self._frozen = False
         self._rest_faults: list[tuple[int, float | None]] = []
         self._rejected: set[str] = set()
+        self.frame_faults: set[str] = set()  # "duplicate", "reorder", "malformed": applied to every push
+        self._close_with: int | None = None
+        self._held: dict[int, list] = {}
         self._runner: SimThread | None = None
 
     def __repr__(self) -> str:
@@ -128,6 +131,35 @@ class SimServer:
         """Abort every WebSocket without a close frame (a network cut)."""
         for ws in list(self._conns):
             ws.transport.abort()
+
+    def garble(self, *faults: str) -> None:
+        """Apply frame faults to every push until cleared with garble(): `duplicate` sends each frame twice,
+        `reorder` holds every other push back and sends it after the next one, `malformed` adds an undecodable frame to each push."""
+        unknown = set(faults) - {"duplicate", "reorder", "malformed"}
+        if unknown:
+            raise ValueError(f"unknown frame faults {sorted(unknown)}")
+        self.frame_faults = set(faults)
+
+    def close_with(self, code: int = 1012) -> None:
+        """Close the next connection that pushes with this close code (1001 going away, 1012 restart...)."""
+        self._close_with = code
+
+    def _garble(self, session: object, frames: list) -> list:
+        faults = self.frame_faults
+        held = self._held.pop(id(session), None)
+        if not faults or not frames:
+            return frames if held is None else held + frames
+        if "reorder" in faults:  # every other push is held back and sent after the next one
+            if held is None:
+                self._held[id(session)] = frames
+                return []
+            frames = frames + held
+        if "duplicate" in faults:
+            frames = [f for frame in frames for f in (frame, frame)]
+        if "malformed" in faults:
+            bad = b"\x1f\x8b\x00garbage" if isinstance(frames[0], bytes) else '{"topic":"kline.15.BTC'
+            frames = [bad, *frames]
+        return frames
 
     def freeze(self, frozen: bool = True) -> None:
         """Half-open streams: send nothing, read nothing (so no pong, JSON or protocol-level), sockets stay open.
@@ -244,9 +276,14 @@ class SimServer:
                     log.info("simulator: closing %s, nothing from the client for %gs", session.conn_id, limit)
                     await ws.close(1000, "idle timeout")
                     return
+                frames = self._garble(session, session.push())
                 async with lock:
-                    for frame in session.push():
+                    for frame in frames:
                         await ws.send(frame)
+                if self._close_with is not None:
+                    code, self._close_with = self._close_with, None
+                    await ws.close(code, "simulated server close")
+                    return
         except ConnectionClosed:
             return
         except Exception:
