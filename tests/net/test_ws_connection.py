@@ -88,3 +88,41 @@ async def test_silent_half_open_socket_is_dropped_by_the_watchdog():
         await wait_for(lambda: len(conns) >= 2, timeout=5)
         assert "no data" in conn.last_error
         await conn.stop()
+
+
+async def test_ping_rtt_is_measured_and_a_missing_pong_drops_the_connection():
+    answer = {"pongs": True}
+    conns = []
+
+    async def handler(ws):
+        conns.append(ws)
+        async def feed():
+            import asyncio
+            while True:  # data keeps flowing whatever happens to pongs
+                await ws.send(json.dumps(KLINE))
+                await asyncio.sleep(0.02)
+        import asyncio
+        task = asyncio.create_task(feed())
+        try:
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg["op"] == "ping" and answer["pongs"]:
+                    await ws.send(json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c", "req_id": "",
+                                              "op": "ping"}))
+        except Exception:
+            pass
+        finally:
+            task.cancel()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        conn = WsConnection(get_exchange("bybit"), url=f"ws://127.0.0.1:{port}", heartbeat_interval=0.1,
+                            pong_timeout=0.5, max_silence=5.0, policy=ReconnectPolicy(base=0.05, jitter=0.0))
+        await conn.subscribe(["kline.15.BTCUSDT"])
+        conn.start()
+        await wait_for(lambda: conn.ping_rtt is not None, what="a measured ping round trip")
+        assert 0 <= conn.ping_rtt < 0.5 and conn.health().ping_rtt == conn.ping_rtt
+        answer["pongs"] = False
+        await wait_for(lambda: "no pong" in conn.last_error, what="the pong timeout")
+        await wait_for(lambda: len(conns) >= 2, what="a new connection after the pong timeout")
+        await conn.stop()

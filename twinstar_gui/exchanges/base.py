@@ -119,6 +119,10 @@ class ExchangeAdapter(ABC):
     def heartbeat_message(self) -> str | None:
         """The client's heartbeat frame, or None where the exchange pings us."""
 
+    def is_pong(self, raw: str | bytes) -> bool:
+        """True for the exchange's answer to our heartbeat (for round-trip times and the pong timeout)."""
+        return raw in ("pong", b"pong")
+
     def heartbeat_reply(self, raw: str | bytes) -> str | None:
         """The answer to a server-initiated application ping (BingX `Ping` -> `Pong`), else None."""
         return None

@@ -174,5 +174,15 @@ class BybitAdapter(ExchangeAdapter):
         return out
 
     # -- heartbeat ------------------------------------------------------------------------------
+    def is_pong(self, raw: str | bytes) -> bool:
+        text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+        if "pong" not in text or len(text) > 512:
+            return False  # cheap test first: data frames never get to json.loads here
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return False
+        return isinstance(msg, dict) and msg.get("op") in ("ping", "pong") and msg.get("ret_msg") == "pong"
+
     def heartbeat_message(self) -> str | None:
         return json.dumps({"req_id": f"ping-{next(self._req_ids)}", "op": "ping"})

@@ -175,5 +175,9 @@ class UpbitAdapter(UpbitStyleCandles, ExchangeAdapter):
         return []  # orderbook and others
 
     # -- heartbeat ------------------------------------------------------------------------------
+    def is_pong(self, raw: str | bytes) -> bool:
+        text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+        return text.replace(" ", "") == '{"status":"UP"}'
+
     def heartbeat_message(self) -> str | None:
         return "PING"

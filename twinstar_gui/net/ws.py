@@ -44,6 +44,7 @@ class StreamHealth:
     reconnects: int
     bad_messages: int
     last_error: str
+    ping_rtt: float | None = None  # seconds, from our last heartbeat to the exchange's answer
 
 
 class WsConnection:
@@ -51,7 +52,7 @@ class WsConnection:
 
     def __init__(self, adapter: ExchangeAdapter, *, url: str | None = None, name: str = "",
                  policy: ReconnectPolicy | None = None, heartbeat_interval: float | None = None,
-                 max_silence: float | None = None, open_timeout: float = 10.0,
+                 max_silence: float | None = None, open_timeout: float = 10.0, pong_timeout: float | None = None,
                  on_events: Callable[[list[MarketEvent]], None] | None = None,
                  on_connect: Callable[[], None] | None = None,
                  on_disconnect: Callable[[str], None] | None = None,
@@ -63,6 +64,11 @@ class WsConnection:
         self.heartbeat_interval = adapter.heartbeat_interval if heartbeat_interval is None else heartbeat_interval
         self.max_silence = adapter.max_silence if max_silence is None else max_silence
         self.open_timeout = open_timeout
+        # no answer to a heartbeat within this many seconds -> the connection is dropped
+        self.pong_timeout = pong_timeout if pong_timeout is not None else max(2.0, self.heartbeat_interval)
+        self.ping_rtt: float | None = None
+        self._ping_sent: float | None = None
+        self._stale_reason = ""
         self.on_events = on_events
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
@@ -142,7 +148,7 @@ class WsConnection:
     def health(self) -> StreamHealth:
         state = StreamState.FALLBACK if self.fallback_active() and self.state is not StreamState.STOPPED else self.state
         return StreamHealth(self.name, self.url, state, len(self.topics), self.last_message_age(),
-                            self.messages_per_sec(), self.reconnects, self.bad_messages, self.last_error)
+                            self.messages_per_sec(), self.reconnects, self.bad_messages, self.last_error, self.ping_rtt)
 
     # -- the loop -----------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -179,6 +185,8 @@ class WsConnection:
 
     async def _session(self, ws: ClientConnection) -> str:
         self._ws = ws
+        self._ping_sent = None
+        self._stale_reason = ""
         now = time.monotonic()
         self._connected_at = self._last_message = now
         self.connects += 1
@@ -200,7 +208,7 @@ class WsConnection:
             for h in helpers:
                 h.cancel()
         if self.state is StreamState.STALE:
-            reason = f"no data for {self.max_silence:.0f}s"  # the watchdog's verdict
+            reason = self._stale_reason  # the watchdog's verdict
         return reason
 
     def _on_frame(self, raw: str | bytes, ws: ClientConnection | None = None) -> None:
@@ -209,6 +217,9 @@ class WsConnection:
         self._arrivals.append(now)
         if self._connected_at is not None and now - self._connected_at >= self.policy.healthy_after:
             self.policy.healthy()
+        if self._ping_sent is not None and self.adapter.is_pong(raw):
+            self.ping_rtt, self._ping_sent = now - self._ping_sent, None
+            return
         reply = self.adapter.heartbeat_reply(raw)
         if reply is not None and ws is not None:  # the server pinged us at application level
             asyncio.get_running_loop().create_task(self._send_quietly(ws, reply))
@@ -253,15 +264,20 @@ class WsConnection:
                 await ws.send(msg)
             except ConnectionClosed:
                 return
+            if self._ping_sent is None:
+                self._ping_sent = time.monotonic()
 
     async def _watchdog(self, ws: ClientConnection) -> None:
         tick = max(0.05, min(1.0, self.max_silence / 4))
         while True:
             await asyncio.sleep(tick)
             age = self.last_message_age()
-            if age is not None and age > self.max_silence:
+            waited = None if self._ping_sent is None else time.monotonic() - self._ping_sent
+            if (age is not None and age > self.max_silence) or (waited is not None and waited > self.pong_timeout):
                 self.state = StreamState.STALE
-                log.warning("%s: no frame for %.1fs; dropping the connection", self.name, age)
+                self._stale_reason = (f"no data for {self.max_silence:.0f}s" if age is not None and age > self.max_silence
+                                      else f"no pong for {waited:.1f}s")
+                log.warning("%s: %s; dropping the connection", self.name, self._stale_reason)
                 ws.transport.abort()  # a half-open socket would never finish a close handshake
                 return
 

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBox
 
 from ..theme import STATE_COLOURS
 
-COLUMNS = ["Connection", "State", "Topics", "Last msg", "Msg/s", "Reconnects", "Bad frames", "Last error"]
+COLUMNS = ["Connection", "State", "Topics", "Last msg", "Msg/s", "Ping RTT", "Reconnects", "Bad frames", "Last error"]
 
 
 class HealthPanel(QWidget):
@@ -28,18 +28,19 @@ class HealthPanel(QWidget):
         self.table.setRowCount(len(rows))
         for r, h in enumerate(rows):
             age = "-" if h.last_message_age is None else f"{h.last_message_age:.1f}s"
-            values = [h.name, h.state.value, str(h.topics), age, f"{h.messages_per_sec:.1f}", str(h.reconnects),
+            rtt = "-" if h.ping_rtt is None else f"{h.ping_rtt * 1000:.0f} ms"
+            values = [h.name, h.state.value, str(h.topics), age, f"{h.messages_per_sec:.1f}", rtt, str(h.reconnects),
                       str(h.bad_messages), h.last_error]
             for c, text in enumerate(values):
                 item = self.table.item(r, c)
                 if item is None:
                     item = QTableWidgetItem()
-                    if 2 <= c <= 6:
+                    if 2 <= c <= 7:
                         item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                     self.table.setItem(r, c, item)
                 if item.text() != text:
                     item.setText(text)
-                    if c == 7:
+                    if c == 8:
                         item.setToolTip(text)
             self.table.item(r, 1).setForeground(QColor(STATE_COLOURS.get(h.state.value, "#d1d4dc")))
 
