@@ -84,7 +84,8 @@ class WsConnection:
         self._stopping = False
         self._wake = asyncio.Event()
         self._connected_at: float | None = None
-        self._last_message: float | None = None
+        self._last_message: float | None = None  # last frame, or the connect time (for the watchdog)
+        self._last_frame: float | None = None  # last frame received on the current connection
         self._arrivals: deque[float] = deque(maxlen=4096)
         self.fallback_active: Callable[[], bool] = lambda: False  # set by the owner that runs a REST fallback
 
@@ -134,9 +135,10 @@ class WsConnection:
                         self._ws.transport.abort()
 
     def is_healthy(self, max_silence: float = 60.0) -> bool:
-        """Connected and heard from within `max_silence` seconds."""
-        age = self.last_message_age()
-        return self.state is StreamState.LIVE and age is not None and age <= max_silence
+        """Connected and a frame arrived within `max_silence` seconds (a fresh but silent socket is not)."""
+        if self.state is not StreamState.LIVE or self._last_frame is None:
+            return False
+        return time.monotonic() - self._last_frame <= max_silence
 
     def last_message_age(self) -> float | None:
         return None if self._last_message is None else time.monotonic() - self._last_message
@@ -189,6 +191,7 @@ class WsConnection:
         self._stale_reason = ""
         now = time.monotonic()
         self._connected_at = self._last_message = now
+        self._last_frame = None
         self.connects += 1
         if self.topics:
             await self._send_subscribe(sorted(self.topics))
@@ -213,7 +216,7 @@ class WsConnection:
 
     def _on_frame(self, raw: str | bytes, ws: ClientConnection | None = None) -> None:
         now = time.monotonic()
-        self._last_message = now
+        self._last_message = self._last_frame = now
         self._arrivals.append(now)
         if self._connected_at is not None and now - self._connected_at >= self.policy.healthy_after:
             self.policy.healthy()
