@@ -31,7 +31,7 @@ class MarketFeed:
                  rest: RestClient | None = None, policy: ReconnectPolicy | None = None,
                  heartbeat_interval: float | None = None, max_silence: float | None = None,
                  now_ms: Callable[[], int] | None = None, fallback_after: float = 10.0,
-                 fallback_poll: float = 5.0, recover_after: float = 30.0) -> None:
+                 fallback_poll: float = 5.0, recover_after: float = 30.0, close_grace: float = 10.0) -> None:
         self.adapter = adapter
         self.rest = rest or RestClient(adapter)
         self.hub = StreamHub(adapter, policy=policy, heartbeat_interval=heartbeat_interval, max_silence=max_silence,
@@ -49,6 +49,7 @@ class MarketFeed:
         self.fallback_poll = fallback_poll
         self.recover_after = recover_after
         self.fallback_polls = 0
+        self.close_grace_ms = int(close_grace * 1000)  # exchange-time grace after a bucket's end
         self._fallback: set[str] = set()  # names of connections whose symbols are polled by REST
         self._supervisor: asyncio.Task | None = None
 
@@ -127,6 +128,8 @@ class MarketFeed:
                         self._fallback.add(name)
                         log.warning("%s: stream unhealthy for %.0fs; polling its symbols by REST", name,
                                     self.fallback_after)
+            for s in self.series.values():
+                s.check_deadline(self.close_grace_ms)
             if self._fallback and now - last_poll >= self.fallback_poll:
                 last_poll = now
                 self.fallback_polls += 1

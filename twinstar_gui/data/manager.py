@@ -76,6 +76,8 @@ class SeriesManager:
         self.failed = ""  # set when the exchange rejects the symbol
         self.closed_emitted = 0
         self._pending: dict[int, Candle] = {}
+        self.clock_offset_ms = 0  # exchange clock - ours, from REST server times and the stream's candles
+        self._deadline_done: int | None = None
         self._trades = TradeCandles()
         self._backfill: asyncio.Task | None = None
 
@@ -145,6 +147,9 @@ class SeriesManager:
             log.exception("%s %s: backfill failed", self.exchange, self.symbol)
             self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: backfill failed: {exc}")
             return
+        server_time = frame.attrs.get("server_time")
+        if server_time:
+            self.clock_offset_ms = int(server_time) - self.now_ms()
         accepted = [c for c in _candles_of(frame) if self._accept_closed(c, source, persist=False)]
         if accepted:
             self._persist(accepted, source)
@@ -174,6 +179,8 @@ class SeriesManager:
             if self.forming is not None and self.forming.open_time <= candle.open_time:
                 self.forming = None
         elif self.last_closed is None or candle.open_time > self.last_closed:
+            # the exchange's clock is at least this candle's open
+            self.clock_offset_ms = max(self.clock_offset_ms, candle.open_time - self.now_ms())
             self.forming = candle
             self._emit(self.listeners.forming, self.symbol, candle)
 
@@ -195,6 +202,22 @@ class SeriesManager:
         if self._trades.forming is not None and self._trades.forming != self.forming:
             self.forming = self._trades.forming
             self._emit(self.listeners.forming, self.symbol, self.forming)
+
+    def check_deadline(self, grace_ms: int) -> bool:
+        """Close detector's deadline: once the forming candle's bucket has ended (+ grace) by the exchange's
+        clock and no close arrived (quiet market, silent stream), confirm it by REST. Once per candle."""
+        f = self.forming
+        if f is None or self._deadline_done == f.open_time or self.failed:
+            return False
+        if self.last_closed is not None and self.last_closed >= f.open_time:
+            return False
+        if self.now_ms() + self.clock_offset_ms < f.open_time + BASE_TIMEFRAME.ms + grace_ms:
+            return False
+        self._deadline_done = f.open_time
+        log.info("%s %s: no close for %s by its deadline; confirming by REST", self.exchange, self.symbol,
+                 _fmt(f.open_time))
+        self.backfill()
+        return True
 
     def _on_stream_close(self, candle: Candle) -> None:
         expected = None if self.last_closed is None else self.last_closed + BASE_TIMEFRAME.ms
