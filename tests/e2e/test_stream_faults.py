@@ -92,3 +92,22 @@ async def test_rest_errors_during_backfill(tmp_path, status):
     async with collecting(tmp_path) as (server, core, closed):
         server.fail_rest(status, times=2, retry_after=0.2)
         await server.drop_connections()  # the reconnect's backfill meets the errors and retries
+
+
+async def test_slow_rest_answers(tmp_path):
+    async with collecting(tmp_path) as (server, core, closed):
+        server.slow_rest(0.4)
+        await server.drop_connections()  # the backfill after the reconnect waits on slow answers
+        n = len(closed)
+        await wait_for(lambda: len(closed) >= n + 4, timeout=20, what="closes with a slow REST")
+        server.slow_rest(0)
+
+
+async def test_rejected_subscription_is_reported_with_the_exchange_text(tmp_path):
+    async with collecting(tmp_path) as (server, core, closed):
+        feed = core.feeds["bybit"]
+        server.reject_topics({"tickers.BTCUSDT"})
+        await server.drop_connections()  # the replayed subscription is now refused for one topic
+        await wait_for(lambda: any("tickers.BTCUSDT" in e for e in feed.errors), what="the rejection reported")
+        assert "rejected" in feed.ws.last_error or "tickers.BTCUSDT" in feed.ws.last_error
+        server.reject_topics(set())

@@ -78,6 +78,7 @@ class SeriesManager:
         self._pending: dict[int, Candle] = {}
         self.clock_offset_ms = 0  # exchange clock - ours, from REST server times and the stream's candles
         self._deadline_done: int | None = None
+        self._disk_gaps: list[tuple[int, int]] = []
         self._trades = TradeCandles()
         self._backfill: asyncio.Task | None = None
 
@@ -95,6 +96,42 @@ class SeriesManager:
         if candles:
             log.info("%s %s: loaded %d candles from disk (last %s)", self.exchange, self.symbol,
                      len(candles), _fmt(candles[-1].open_time))
+        opens = np.array([c.open_time for c in candles], dtype=np.int64)
+        holes = np.flatnonzero(np.diff(opens) > BASE_TIMEFRAME.ms)
+        self._disk_gaps = [(int(opens[i]) + BASE_TIMEFRAME.ms, int(opens[i + 1]) - BASE_TIMEFRAME.ms) for i in holes]
+        if self._disk_gaps:
+            log.warning("%s %s: %d gap(s) in the stored history; repairing by REST", self.exchange, self.symbol,
+                        len(self._disk_gaps))
+        self._emit(self.listeners.history, self)
+
+    async def _repair_disk_gaps(self) -> None:
+        """Fetch the holes found in the stored window (the seed's fill_missing_candles) and store them."""
+        gaps, self._disk_gaps = self._disk_gaps, []
+        found: list[Candle] = []
+        for start, end in gaps:
+            try:
+                frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, BASE_TIMEFRAME, start, end,
+                                                now_ms=self.now_ms() + self.clock_offset_ms)
+            except ExchangeError as exc:
+                self._on_rest_error(exc)
+                return
+            except Exception:
+                log.exception("%s %s: gap repair failed", self.exchange, self.symbol)
+                return
+            found += _candles_of(frame)
+        if not found:
+            return
+        self._persist(found, "backfill")
+        window = sorted({c.open_time: c for c in [*self.candles[BASE_TIMEFRAME], *found]}.values(),
+                        key=lambda c: c.open_time)[-self.windows[BASE_TIMEFRAME]:]
+        for tf in self.candles:  # rebuild the window and the derived groups the holes had spoiled
+            self.candles[tf].clear()
+        self._resamplers = {tf: GroupResampler(tf) for tf in DERIVED_TIMEFRAMES}
+        last = self.last_closed
+        for c in window:
+            self._add_closed(c, notify=False)
+        self.last_closed = last
+        log.info("%s %s: repaired %d stored candles", self.exchange, self.symbol, len(found))
         self._emit(self.listeners.history, self)
 
     def frame(self, tf: Timeframe = BASE_TIMEFRAME) -> pd.DataFrame:
@@ -109,6 +146,8 @@ class SeriesManager:
         return self._backfill
 
     async def _run_backfill(self, rounds: int = 3) -> None:
+        if self._disk_gaps:
+            await self._repair_disk_gaps()
         for attempt in range(rounds):
             if self.failed:
                 break

@@ -78,6 +78,7 @@ class SimServer:
         self.frame_faults: set[str] = set()  # "duplicate", "reorder", "malformed": applied to every push
         self._close_with: int | None = None
         self._held: dict[int, list] = {}
+        self._rest_delay = 0.0
         self._runner: SimThread | None = None
 
     def __repr__(self) -> str:
@@ -201,7 +202,20 @@ class SimServer:
         return len(self._conns)
 
     # -- HTTP ---------------------------------------------------------------------------------------------
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    def slow_rest(self, seconds: float) -> None:
+        """Delay every REST answer by `seconds` (0 to stop): a slow or overloaded exchange."""
+        self._rest_delay = max(0.0, seconds)
+
+    def _process_request(self, connection: ServerConnection, request: Request):
+        if self._rest_delay > 0 and "websocket" not in request.headers.get("Upgrade", "").lower():
+            return self._slow_answer(connection, request)
+        return self._answer(connection, request)
+
+    async def _slow_answer(self, connection: ServerConnection, request: Request) -> Response | None:
+        await asyncio.sleep(self._rest_delay)
+        return self._answer(connection, request)
+
+    def _answer(self, connection: ServerConnection, request: Request) -> Response | None:
         exchange, sub = _split(request.path)
         if "websocket" in request.headers.get("Upgrade", "").lower():
             if exchange is None or sub not in exchange.WS_SESSIONS:
