@@ -63,3 +63,22 @@ async def test_refcounted_subscriptions_and_replay_after_reconnect():
         events.clear()
         await asyncio.sleep(0.6)
         assert not any(e.symbol == "S001USDT" for e in events) and any(e.symbol == "S002USDT" for e in events)
+
+
+async def test_a_fault_on_one_connection_leaves_the_other_streaming():
+    events = []
+    async with hub_on_sim(events) as (hub, server, adapter):
+        await hub.acquire([t for s in SYMBOLS for t in (f"kline.15.{s}", f"tickers.{s}")])
+        hub.start()
+        await wait_for(lambda: server.ws_connections_open == 2 and all(c.is_healthy(5) for c in hub.connections),
+                       what="two live connections")
+        first, second = hub.connections
+        victim = server.connections()[0]
+        server.garble_connection(victim, "malformed")
+        await wait_for(lambda: first.bad_messages + second.bad_messages > 0, what="malformed frames on one connection")
+        assert (first.bad_messages == 0) != (second.bad_messages == 0)  # only one of them saw garbage
+        server.garble_connection(victim)
+        before = (first.connects, second.connects)
+        await server.drop_connections(only=victim)
+        await wait_for(lambda: first.connects + second.connects > sum(before), what="the dropped one reconnects")
+        assert sorted((first.connects - before[0], second.connects - before[1])) == [0, 1]

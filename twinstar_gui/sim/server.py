@@ -79,6 +79,9 @@ class SimServer:
         self._close_with: int | None = None
         self._held: dict[int, list] = {}
         self._rest_delay = 0.0
+        self._conn_faults: dict[int, set[str]] = {}
+        self._order: dict[int, int] = {}
+        self._accepted = 0
         self._runner: SimThread | None = None
 
     def __repr__(self) -> str:
@@ -128,25 +131,42 @@ class SimServer:
             self._runner = None
 
     # -- fault injection ----------------------------------------------------------------------------------
-    async def drop_connections(self) -> None:
-        """Abort every WebSocket without a close frame (a network cut)."""
+    def connections(self) -> list[ServerConnection]:
+        """Open WebSocket connections, oldest first (to aim a fault at one of them)."""
+        return sorted(self._conns, key=lambda c: self._order.get(id(c), 0))
+
+    async def drop_connections(self, only: ServerConnection | None = None) -> None:
+        """Abort every WebSocket (or only `only`) without a close frame (a network cut)."""
         for ws in list(self._conns):
-            ws.transport.abort()
+            if only is None or ws is only:
+                ws.transport.abort()
+
+    def garble_connection(self, conn: ServerConnection, *faults: str) -> None:
+        """Frame faults for one connection only (cleared with no faults)."""
+        self._check_faults(faults)
+        if faults:
+            self._conn_faults[id(conn)] = set(faults)
+        else:
+            self._conn_faults.pop(id(conn), None)
+
+    @staticmethod
+    def _check_faults(faults) -> None:
+        unknown = set(faults) - {"duplicate", "reorder", "malformed"}
+        if unknown:
+            raise ValueError(f"unknown frame faults {sorted(unknown)}")
 
     def garble(self, *faults: str) -> None:
         """Apply frame faults to every push until cleared with garble(): `duplicate` sends each frame twice,
         `reorder` holds every other push back and sends it after the next one, `malformed` adds an undecodable frame to each push."""
-        unknown = set(faults) - {"duplicate", "reorder", "malformed"}
-        if unknown:
-            raise ValueError(f"unknown frame faults {sorted(unknown)}")
+        self._check_faults(faults)
         self.frame_faults = set(faults)
 
     def close_with(self, code: int = 1012) -> None:
         """Close the next connection that pushes with this close code (1001 going away, 1012 restart...)."""
         self._close_with = code
 
-    def _garble(self, session: object, frames: list) -> list:
-        faults = self.frame_faults
+    def _garble(self, session: object, frames: list, ws: ServerConnection | None = None) -> list:
+        faults = self.frame_faults | self._conn_faults.get(id(ws), set())
         held = self._held.pop(id(session), None)
         if not faults or not frames:
             return frames if held is None else held + frames
@@ -246,6 +266,8 @@ class SimServer:
         exchange, sub = _split(ws.request.path)
         session = exchange.WS_SESSIONS[sub](self.market, self._rejected)
         self._conns.add(ws)
+        self._accepted += 1
+        self._order[id(ws)] = self._accepted
         self.ws_connections_total += 1
         self._set_reading(ws)
         lock = asyncio.Lock()  # one writer at a time keeps each topic's frames in order
@@ -268,6 +290,8 @@ class SimServer:
         finally:
             pusher.cancel()
             self._conns.discard(ws)
+            self._order.pop(id(ws), None)
+            self._conn_faults.pop(id(ws), None)
 
     async def _wait_unfrozen(self, ws: ServerConnection) -> bool:
         """Hold a message that slipped in while frozen; False if the socket closed meanwhile."""
@@ -290,7 +314,7 @@ class SimServer:
                     log.info("simulator: closing %s, nothing from the client for %gs", session.conn_id, limit)
                     await ws.close(1000, "idle timeout")
                     return
-                frames = self._garble(session, session.push())
+                frames = self._garble(session, session.push(), ws)
                 async with lock:
                     for frame in frames:
                         await ws.send(frame)
