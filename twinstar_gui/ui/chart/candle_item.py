@@ -1,92 +1,78 @@
-"""Candlestick item that paints only the visible range and aggregates per pixel column when zoomed out."""
+"""Candlestick item: paints only the visible candles, one min/max line per pixel column when zoomed out."""
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter
 
-from .buffers import VisibleRangeItem, column_groups
+from .base import BODY_FRACTION, Extent, PaintFrame, SeriesItem, pen, vertical_segments
 
 UP = QColor("#26a69a")
 DOWN = QColor("#ef5350")
 DOJI = QColor("#9598a1")
-LOD_PIXELS = 3.0  # below this many pixels per bar, draw one min/max line per pixel column
-BODY = 0.7
+
+X, OPEN, HIGH, LOW, CLOSE = range(5)
 
 
-def _pen(colour: QColor) -> QPen:
-    pen = QPen(colour)
-    pen.setCosmetic(True)
-    return pen
+def _by_direction(open_: np.ndarray, close: np.ndarray) -> list[tuple[QColor, np.ndarray]]:
+    """(colour, mask) for up, down and doji rows, skipping empty masks."""
+    groups = ((UP, close > open_), (DOWN, close < open_), (DOJI, close == open_))
+    return [(colour, mask) for colour, mask in groups if mask.any()]
 
 
-def _pairs_path(x: np.ndarray, y_top: np.ndarray, y_bottom: np.ndarray):
-    xx = np.repeat(x, 2)
-    yy = np.empty(len(xx))
-    yy[0::2], yy[1::2] = y_top, y_bottom
-    return pg.arrayToQPath(xx, yy, connect="pairs")
+class CandlestickItem(SeriesItem):
+    """OHLC candles; x = candle open time in seconds (ascending), each candle `bar_width` wide.
 
+    `set_data` replaces everything; `update_last` keeps the live forming candle current in O(1) amortized.
+    After a paint, `last_painted` says how many candles (bars mode) or pixel columns (`lod_active`) it handled.
+    """
 
-class CandlestickItem(VisibleRangeItem):
-    """x = candle open time (seconds), columns o/h/l/c. Nothing is pre-rendered: paint cost ~ visible bars."""
+    N_COLUMNS = 5
 
-    def __init__(self) -> None:
-        super().__init__(5)
-        self.lod_active = False
+    def set_data(self, x: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                 bar_width: float) -> None:
+        """Replace all candles. Arrays are copied (float64); x must be ascending."""
+        self._replace((x, open_, high, low, close), bar_width)
 
-    def y_extent(self, rows: np.ndarray) -> tuple[float, float]:
-        return float(rows[:, 3].min()), float(rows[:, 2].max())
+    def update_last(self, x: float, o: float, h: float, l: float, c: float) -> None:  # noqa: E741
+        """Rewrite the last candle when x equals its x, else append one (x must not be older)."""
+        self._upsert((float(x), float(o), float(h), float(l), float(c)))
 
-    def set_data(self, x, open_, high, low, close, bar_width: float) -> None:
-        self._set_columns((x, open_, high, low, close), bar_width)
-
-    def update_last(self, x: float, o: float, h: float, l: float, c: float) -> None:
-        self._upsert((x, o, h, l, c))
-
-    def paint(self, p: QPainter, *args) -> None:
-        seen = self.visible_rows()
-        if seen is None:
-            return
-        d, x0, px_per_x = seen
-        if self.bar_width * px_per_x < LOD_PIXELS:
-            self._paint_lod(p, d, x0, px_per_x)
-        else:
-            self._paint_bars(p, d)
-
-    def _paint_bars(self, p: QPainter, d: np.ndarray) -> None:
-        self.lod_active = False
-        self.last_painted = len(d)
-        x, o, h, l, c = d.T
-        half = self.bar_width * BODY / 2
-        for colour, mask in ((UP, c > o), (DOWN, c < o), (DOJI, c == o)):
-            if not mask.any():
-                continue
-            xs = x[mask] + self.bar_width / 2
-            p.setPen(_pen(colour))
-            p.drawPath(_pairs_path(xs, h[mask], l[mask]))
-            p.setBrush(colour)
-            tops, bottoms = np.maximum(o[mask], c[mask]), np.minimum(o[mask], c[mask])
-            p.drawRects([QRectF(xi - half, b, 2 * half, t - b) for xi, b, t in zip(xs, bottoms, tops)])
-
-    def _paint_lod(self, p: QPainter, d: np.ndarray, x0: float, px_per_x: float) -> None:
-        self.lod_active = True
-        starts = column_groups((d[:, 0] - x0) * px_per_x)
-        self.last_painted = len(starts)
-        ends = np.r_[starts[1:], len(d)] - 1
-        hi = np.maximum.reduceat(d[:, 2], starts)
-        lo = np.minimum.reduceat(d[:, 3], starts)
-        up = d[ends, 4] >= d[starts, 1]
-        xs = d[starts, 0] + self.bar_width / 2
-        for colour, mask in ((UP, up), (DOWN, ~up)):
-            if mask.any():
-                p.setPen(_pen(colour))
-                p.drawPath(_pairs_path(xs[mask], hi[mask], lo[mask]))
-
-    def point_at(self, x: float) -> tuple | None:
-        """(x, o, h, l, c) of the candle under x, for crosshair readouts."""
-        d = self._buf.view()
-        if not len(d):
+    def point_at(self, x: float) -> tuple[float, float, float, float, float] | None:
+        """(x, o, h, l, c) of the candle at or before x (the first one before the data), for readouts."""
+        n = len(self)
+        if not n:
             return None
-        i = int(np.clip(np.searchsorted(d[:, 0], x, side="right") - 1, 0, len(d) - 1))
-        return tuple(float(v) for v in d[i])
+        i = int(np.clip(np.searchsorted(self.x_values(), x, side="right") - 1, 0, n - 1))
+        return self._store.row(i)  # type: ignore[return-value]
+
+    def _extent(self, i0: int, i1: int) -> Extent:
+        s = self._store
+        return float(s.column(LOW)[i0:i1].min()), float(s.column(HIGH)[i0:i1].max())
+
+    def _rows(self, frame: PaintFrame) -> list[np.ndarray]:
+        return [self._store.column(k)[frame.i0:frame.i1] for k in range(self.N_COLUMNS)]
+
+    def _draw_bars(self, p: QPainter, frame: PaintFrame) -> None:
+        x, o, h, l, c = self._rows(frame)  # noqa: E741
+        self.last_painted = len(x)
+        centre = x + self._bar_width / 2
+        half_body = self._bar_width * BODY_FRACTION / 2
+        top, bottom = np.maximum(o, c), np.minimum(o, c)
+        for colour, mask in _by_direction(o, c):
+            p.setPen(pen(colour))
+            p.setBrush(colour)
+            p.drawPath(vertical_segments(centre[mask], h[mask], l[mask]))
+            p.drawRects([QRectF(xc - half_body, b, 2 * half_body, t - b)
+                         for xc, b, t in zip(centre[mask].tolist(), bottom[mask].tolist(), top[mask].tolist())])
+
+    def _draw_columns(self, p: QPainter, frame: PaintFrame) -> None:
+        x, o, h, l, c = self._rows(frame)  # noqa: E741
+        starts, line_x = self._pixel_columns(frame)
+        self.last_painted = len(starts)
+        ends = np.r_[starts[1:], len(x)] - 1
+        high = np.maximum.reduceat(h, starts)
+        low = np.minimum.reduceat(l, starts)
+        for colour, mask in _by_direction(o[starts], c[ends]):
+            p.setPen(pen(colour))
+            p.drawPath(vertical_segments(line_x[mask], high[mask], low[mask]))
