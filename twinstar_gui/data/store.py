@@ -176,8 +176,20 @@ class CandleStore:
     def _journal(self, key: tuple[str, str, str]) -> SeriesJournal:
         j = self._journals.get(key)
         if j is None:
+            self._remove_stale_temps(self.series_dir(*key))  # first use here: temps of a killed writer
             j = self._journals[key] = SeriesJournal(self.series_dir(*key))
         return j
+
+    @staticmethod
+    def _remove_stale_temps(directory: Path) -> None:
+        """A process killed mid-write leaves `.<month>.parquet.<id>.tmp`; the month file itself is intact.
+        One writer per series (the writer thread), so any temp found before our first write is stale."""
+        for tmp in directory.glob(".*.parquet.*.tmp"):
+            try:
+                tmp.unlink()
+                log.info("removed a temp file left by an interrupted write: %s", tmp)
+            except OSError as exc:
+                log.warning("could not remove stale temp file %s: %s", tmp, exc)
 
     def _compact_series(self, key: tuple[str, str, str]) -> None:
         journal = self._journal(key)
@@ -208,6 +220,7 @@ class CandleStore:
         key = (exchange, symbol, tf)
         if key in self._dirty or (self.series_dir(*key) / JOURNAL_NAME).exists():
             with self._lock:
+                self._journal(key)
                 self._compact_series(key)
 
     def _write_atomic(self, path: Path, rows: Rows) -> None:

@@ -132,13 +132,18 @@ class ChartPanel(QWidget):
     def candle_count(self) -> int:
         return len(self._x)
 
+    def x_last(self) -> float:
+        return float(self._x[-1])
+
     # -- view -----------------------------------------------------------------------------------------
     def _scroll_to_end(self) -> None:
         if not len(self._x):
             return
         width = self.tf.ms / 1000.0
-        right = self._x[-1] + 3 * width
+        right = self.x_last() + 3 * width
         self.price_plot.setXRange(right - DEFAULT_VISIBLE_BARS * width, right, padding=0)
+        for plot in (self.price_plot, self.volume_plot):  # fit y to the new x-range now, not one repaint later
+            plot.getViewBox().updateAutoRange()
 
     def _on_range(self, _vb, rng) -> None:
         if len(self._x):
