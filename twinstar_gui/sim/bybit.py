@@ -23,6 +23,7 @@ from collections.abc import Callable, Container
 from typing import Any
 
 from .market import DAY_MS, Candle, Market, decimals
+from .venue import KlineFeed
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 200
 MAX_ARGS_CHARS = 21_000  # total length of a linear connection's topics
 FRAME_ITEMS = 200  # kline items per pushed frame when many buckets closed between pushes
-KEEPALIVE_S = 1.0  # an unchanged forming candle is re-pushed at most this often (real seconds)
 _TICK_DIRECTION = {1: "PlusTick", -1: "MinusTick", 0: "ZeroPlusTick"}
 _TRADE_NS = uuid.UUID("6c1b0f3e-7a51-4d8a-9b7e-2f4c8d1a5e90")
 
@@ -189,14 +189,12 @@ _ROUTES: dict[str, Callable[[Market, dict[str, str], int], dict]] = {
 
 
 # -- WebSocket ----------------------------------------------------------------------------------------------
-class _Kline:
-    __slots__ = ("symbol", "interval", "ms", "sent_start", "sent_values", "sent_at")
+class _Kline(KlineFeed):
+    __slots__ = ("interval",)
 
     def __init__(self, symbol: str, interval: str) -> None:
-        self.symbol, self.interval, self.ms = symbol, interval, INTERVAL_MS[interval]
-        self.sent_start: int | None = None  # open time of the newest bucket pushed so far
-        self.sent_values: tuple | None = None
-        self.sent_at = 0.0
+        super().__init__(symbol, INTERVAL_MS[interval])
+        self.interval = interval
 
 
 class BybitPublicSession:
@@ -299,15 +297,9 @@ class BybitPublicSession:
     def _push_kline(self, topic: str, st: _Kline, now: int) -> list[str]:
         """The forming candle, preceded by every bucket that closed since the last push (confirm:true, once,
         in order): at a boundary one frame carries the finished candle and the new one, as Bybit does."""
-        current = now - now % st.ms
-        rows = self.market.candles(st.symbol, st.ms, current if st.sent_start is None else st.sent_start, current, now)
+        rows, _ = st.due(self.market, now)
         if not rows:
             return []
-        values = tuple(rows[-1])
-        real = time.monotonic()
-        if st.sent_start == current and values == st.sent_values and real - st.sent_at < KEEPALIVE_S:
-            return []
-        st.sent_start, st.sent_values, st.sent_at = current, values, real
         items = [self._kline_item(st, c, now) for c in rows]
         return [json.dumps({"topic": topic, "data": items[i:i + FRAME_ITEMS], "ts": now, "type": "snapshot"},
                            separators=(",", ":")) for i in range(0, len(items), FRAME_ITEMS)]

@@ -51,6 +51,9 @@ def dumps(obj) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
+KEEPALIVE_S = 1.0  # an unchanged forming candle is re-pushed at most this often (real seconds)
+
+
 class KlineFeed:
     """Push state of one kline topic: each push gives every bucket closed since the last one (once, in
     order) followed by the forming candle; an unchanged forming candle is re-sent at most every second."""
@@ -63,15 +66,15 @@ class KlineFeed:
         self.sent_values: tuple | None = None
         self.sent_at = 0.0
 
-    def due(self, market: Market) -> tuple[list[Candle], int]:
-        now = market.now_ms()
+    def due(self, market: Market, now: int | None = None) -> tuple[list[Candle], int]:
+        now = market.now_ms() if now is None else now
         current = now - now % self.ms
         rows = market.candles(self.symbol, self.ms, current if self.sent_start is None else self.sent_start,
                               current, now)
         if not rows:
             return [], now
         values, real = tuple(rows[-1]), time.monotonic()
-        if self.sent_start == current and values == self.sent_values and real - self.sent_at < 1.0:
+        if self.sent_start == current and values == self.sent_values and real - self.sent_at < KEEPALIVE_S:
             return [], now
         self.sent_start, self.sent_values, self.sent_at = current, values, real
         return rows, now
