@@ -23,7 +23,7 @@ from collections.abc import Callable, Container
 from typing import Any
 
 from .market import DAY_MS, Candle, Market, decimals
-from .venue import KlineFeed
+from .venue import BadParam, KlineFeed, int_param
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,9 @@ def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
 
 
 def _int(query: dict[str, str], name: str) -> int | None:
-    text = query.get(name)
-    if text is None or text == "":
-        return None
     try:
-        return int(text)
-    except ValueError:
+        return int_param(query, name)
+    except BadParam:
         raise ParamsError(f"{name} invalid") from None
 
 
