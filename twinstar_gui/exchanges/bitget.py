@@ -1,15 +1,14 @@
 """Bitget v2 USDT futures: symbols, REST candles/tickers, v2 public WS frames, text ping heartbeat."""
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from ..core.errors import ExchangeError
-from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
+from ..core.models import MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
+from .argproto import ArgChannelWs
 from .base import ExchangeAdapter, RestBudget, RestRequest
 
 # -- constants ------------------------------------------------------------------------------------
@@ -21,7 +20,7 @@ CHANNEL_LABELS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h"
                   "1Dutc": "1d", "6Hutc": "6h", "12Hutc": "12h", "1Wutc": "1w"}
 
 
-class BitgetAdapter(ExchangeAdapter):
+class BitgetAdapter(ArgChannelWs, ExchangeAdapter):
     name = "bitget"
     default_rest_url = REST_URL
     default_ws_url = WS_URL
@@ -32,6 +31,7 @@ class BitgetAdapter(ExchangeAdapter):
     rest_budget = RestBudget(10, 1.0)  # 20 req/s per IP
     unknown_symbol_codes = frozenset({"40034"})
     topics_per_subscribe = 20
+    arg_extra = {"instType": PRODUCT}
 
     # -- symbols --------------------------------------------------------------------------------
     def native_symbol(self, base: str, quote: str) -> str:
@@ -89,30 +89,11 @@ class BitgetAdapter(ExchangeAdapter):
     def ticker_topic(self, symbol: str) -> str:
         return f"ticker:{symbol}"
 
-    def _args(self, topics: Sequence[str]) -> list[dict]:
-        return [{"instType": PRODUCT, "channel": t.partition(":")[0], "instId": t.partition(":")[2]} for t in topics]
-
-    def subscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
-        return json.dumps({"op": "subscribe", "args": self._args(topics)})
-
-    def unsubscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
-        return json.dumps({"op": "unsubscribe", "args": self._args(topics)})
-
     def parse_ws_message(self, raw: str | bytes) -> list[MarketEvent]:
-        if raw in ("pong", b"pong"):
-            return []
-        msg = self._decode_json(raw)
-        if not isinstance(msg, dict):
-            raise self._bad("frame is not a JSON object", raw)
-        event = msg.get("event")
-        if event == "error":
-            return [SubscriptionAck(self.name, False, "subscribe", f"{msg.get('code')}: {msg.get('msg', '')}")]
-        if isinstance(event, str):
-            return []
-        arg, data = msg.get("arg"), msg.get("data")
-        if not isinstance(arg, dict) or not isinstance(arg.get("channel"), str) or not isinstance(data, list):
-            raise self._bad("frame has neither event nor arg/data", raw)
-        channel, inst = arg["channel"], str(arg.get("instId", ""))
+        frame = self._channel_frame(raw)
+        if isinstance(frame, list):
+            return frame
+        channel, inst, data, msg = frame
         if channel.startswith("candle"):
             label = CHANNEL_LABELS.get(channel[len("candle"):])
             if label is None or not inst:

@@ -1,16 +1,15 @@
 """OKX v5 USDT swaps: symbols, REST candles/tickers, /business WS candle frames, text ping heartbeat."""
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from ..core.errors import ExchangeError
-from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
+from ..core.models import MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
+from .argproto import ArgChannelWs
 from .base import ExchangeAdapter, RestBudget, RestRequest
 
 # -- constants ------------------------------------------------------------------------------------
@@ -22,7 +21,7 @@ BAR_LABELS = {"1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m", "1
 RECENT_BARS = 1440  # /market/candles reaches this far back; older pages use /market/history-candles
 
 
-class OkxAdapter(ExchangeAdapter):
+class OkxAdapter(ArgChannelWs, ExchangeAdapter):
     name = "okx"
     default_rest_url = REST_URL
     default_ws_url = WS_URL
@@ -100,35 +99,11 @@ class OkxAdapter(ExchangeAdapter):
     def ticker_topic(self, symbol: str) -> str | None:
         return None  # tickers are on /public; candle pushes carry the last price on /business
 
-    def _args(self, topics: Sequence[str]) -> list[dict]:
-        out = []
-        for t in topics:
-            channel, _, inst = t.partition(":")
-            out.append({"channel": channel, "instId": inst})
-        return out
-
-    def subscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
-        return json.dumps({"op": "subscribe", "args": self._args(topics)})
-
-    def unsubscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
-        return json.dumps({"op": "unsubscribe", "args": self._args(topics)})
-
     def parse_ws_message(self, raw: str | bytes) -> list[MarketEvent]:
-        if raw in ("pong", b"pong"):
-            return []
-        msg = self._decode_json(raw)
-        if not isinstance(msg, dict):
-            raise self._bad("frame is not a JSON object", raw)
-        event = msg.get("event")
-        if event == "error":
-            return [SubscriptionAck(self.name, False, "subscribe", f"{msg.get('code')}: {msg.get('msg', '')}")]
-        if isinstance(event, str):
-            return []  # subscribe/unsubscribe acks, login, notice
-        arg = msg.get("arg")
-        data = msg.get("data")
-        if not isinstance(arg, dict) or not isinstance(arg.get("channel"), str) or not isinstance(data, list):
-            raise self._bad("frame has neither event nor arg/data", raw)
-        channel, inst = arg["channel"], str(arg.get("instId", ""))
+        frame = self._channel_frame(raw)
+        if isinstance(frame, list):
+            return frame
+        channel, inst, data, msg = frame
         if channel.startswith("candle"):
             label = BAR_LABELS.get(channel[len("candle"):])
             if label is None or not inst:
