@@ -94,7 +94,7 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         store.compact()
     assert path.read_bytes() == original  # the month file is untouched
-    assert sorted(p.name for p in path.parent.iterdir()) == [".journal.wal", "2025-01.parquet"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [".journal.wal", ".writer.lock", "2025-01.parquet"]
     monkeypatch.undo()
     store2 = CandleStore(tmp_path)  # a fresh process: the journal is replayed, nothing lost
     assert len(store2.load("bybit", "BTCUSDT")) == 15
@@ -120,7 +120,8 @@ def test_journal_survives_a_crash_and_a_torn_tail_is_ignored(tmp_path):
     assert journal.stat().st_size > 0
     with open(journal, "ab") as fh:
         fh.write(b"\x01\x02\x03")  # a record cut short by a crash
-    fresh = CandleStore(tmp_path)  # no compact() ever ran in the first store
+    store.close()  # what a crash does to its lock; no compact() ever ran in the first store
+    fresh = CandleStore(tmp_path)
     back = fresh.load("bybit", "BTCUSDT")
     assert back["open"].tolist() == [100.0, 101.0, 102.0]
     assert journal.stat().st_size == 0  # folded into the month file
@@ -137,3 +138,112 @@ def test_corrupt_journal_record_stops_the_replay(tmp_path):
     data[len(data) // 2 + 10] ^= 0xFF  # flip a byte inside the third record
     journal.write_bytes(bytes(data))
     assert CandleStore(tmp_path).load("bybit", "BTCUSDT")["open"].tolist() == [100.0, 101.0]
+
+
+# -- damaged and foreign files: reported by path with the reason, moved aside (never deleted), the rest loads --
+def _series(tmp_path):
+    return tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m"
+
+
+def _quarantined_copy(store, original, replaced=False):
+    (item,) = [q for q in store.quarantined if q.path == original]
+    assert item.moved_to.is_relative_to(store.root / "_quarantine") and item.moved_to.exists()
+    assert original.exists() == replaced
+    return item
+
+
+def test_corrupt_month_file_is_quarantined_and_the_rest_loads(tmp_path, caplog):
+    CandleStore(tmp_path).append("bybit", "BTCUSDT", rows(0, 4000))  # January + February
+    jan = _series(tmp_path) / "2025-01.parquet"
+    garbage = b"this is not parquet at all" * 100
+    jan.write_bytes(garbage)
+    reports = []
+    store = CandleStore(tmp_path, on_quarantine=reports.append)
+    back = store.load("bybit", "BTCUSDT")
+    assert len(back) == 4000 - 2976 and back["timestamp"].iloc[0].month == 2
+    item = _quarantined_copy(store, jan)
+    assert reports == [item] and "unreadable Parquet" in item.reason
+    assert item.moved_to.read_bytes() == garbage  # renamed, not rewritten or deleted
+    assert str(jan) in caplog.text and "unreadable Parquet" in caplog.text
+
+
+def test_damaged_pages_behind_a_sound_footer_are_found_on_read(tmp_path):
+    CandleStore(tmp_path).append("bybit", "BTCUSDT", rows(0, 4000))
+    jan = _series(tmp_path) / "2025-01.parquet"
+    raw = bytearray(jan.read_bytes())
+    footer = int.from_bytes(raw[-8:-4], "little") + 8
+    for i in range(4, len(raw) - footer - 4):  # scribble over every data page, keep magic + footer intact
+        raw[i] = (raw[i] * 7 + 13) % 256
+    jan.write_bytes(bytes(raw))
+    store = CandleStore(tmp_path)
+    assert pq.ParquetFile(jan).metadata.num_rows == 2976  # the footer still opens
+    back = store.load("bybit", "BTCUSDT")
+    assert len(back) == 4000 - 2976
+    assert "unreadable Parquet" in _quarantined_copy(store, jan).reason
+
+
+def test_foreign_parquet_files_are_quarantined(tmp_path):
+    CandleStore(tmp_path).append("bybit", "BTCUSDT", rows(0, 100))
+    other = pd.DataFrame({"date": pd.to_datetime([T0], unit="ms", utc=True), "open": [1.0], "high": [1.0],
+                          "low": [1.0], "close": [1.0], "volume": [1.0]})
+    freqtrade_style = _series(tmp_path) / "BTC_USDT-15m.parquet"
+    other.to_parquet(freqtrade_style)
+    wrong_schema = _series(tmp_path) / "2025-03.parquet"
+    other.to_parquet(wrong_schema)
+    wrong_month = _series(tmp_path) / "2025-07.parquet"
+    wrong_month.write_bytes((_series(tmp_path) / "2025-01.parquet").read_bytes())
+    store = CandleStore(tmp_path)
+    assert store.months("bybit", "BTCUSDT") == ["2025-01"]
+    assert len(store.load("bybit", "BTCUSDT")) == 100
+    assert "not a month file" in _quarantined_copy(store, freqtrade_style).reason
+    assert "foreign schema" in _quarantined_copy(store, wrong_schema).reason
+    assert "rows of 2025-01..2025-01 in the file of 2025-07" in _quarantined_copy(store, wrong_month).reason
+
+
+def test_tree_check_clears_the_way_for_other_tools(tmp_path):
+    store = CandleStore(tmp_path)
+    store.append("bybit", "BTCUSDT", rows(0, 300))
+    store.append("okx", "BTC-USDT-SWAP", rows(0, 200))
+    stray = tmp_path / "exchange=bybit" / "export.parquet"
+    pd.DataFrame({"x": [1, 2]}).to_parquet(stray)
+    broken = tmp_path / "exchange=okx/symbol=BTC-USDT-SWAP/tf=15m/2024-12.parquet"
+    broken.write_bytes(b"PAR1 truncated")
+    with pytest.raises(Exception):
+        ds.dataset(tmp_path, format="parquet", partitioning="hive").to_table()
+    found = CandleStore(tmp_path).check_tree()
+    assert sorted(q.path for q in found) == sorted([stray, broken])
+    assert "layout" in [q for q in found if q.path == stray][0].reason
+    table = ds.dataset(tmp_path, format="parquet", partitioning="hive").to_table()  # _quarantine is skipped
+    assert table.num_rows == 500
+
+
+def test_writing_into_a_corrupt_month_keeps_the_old_bytes_aside(tmp_path):
+    CandleStore(tmp_path).append("bybit", "BTCUSDT", rows(0, 100))
+    jan = _series(tmp_path) / "2025-01.parquet"
+    jan.write_bytes(b"garbage")
+    store = CandleStore(tmp_path, journaling=False)
+    store.append("bybit", "BTCUSDT", rows(100, 5, source="ws"))
+    back = store.load("bybit", "BTCUSDT")
+    assert len(back) == 5 and (back["source"] == "ws").all()
+    assert _quarantined_copy(store, jan, replaced=True).moved_to.read_bytes() == b"garbage"
+
+
+# -- one writer per series, so several collectors can share one tree --------------------------------------
+def test_a_series_has_one_writer_and_readers_still_see_its_journal(tmp_path):
+    from twinstar_gui.data.store import SeriesBusy
+
+    writer = CandleStore(tmp_path)
+    writer.append("bybit", "BTCUSDT", rows(0, 100))  # month file
+    writer.append("bybit", "BTCUSDT", rows(100, 2, source="ws"))  # journaled, not folded yet
+    other = CandleStore(tmp_path)  # e.g. a second collector on the same tree
+    with pytest.raises(SeriesBusy, match=f"bybit BTCUSDT 15m: already being written by pid {os.getpid()}"):
+        other.append("bybit", "BTCUSDT", rows(102, 1, source="ws"))
+    other.append("bybit", "ETHUSDT", rows(0, 1))  # other series are free
+    back = other.load("bybit", "BTCUSDT")  # read-only: month file + the writer's journal, merged in memory
+    assert len(back) == 102 and back["source"].iloc[-1] == "ws"
+    assert other.last_timestamp("bybit", "BTCUSDT") == T0 + 101 * Q
+    assert len(other.load_last("bybit", "BTCUSDT", 10)) == 10
+    assert (writer.series_dir("bybit", "BTCUSDT") / ".journal.wal").stat().st_size > 0  # the reader left it alone
+    writer.close()
+    other.append("bybit", "BTCUSDT", rows(102, 1, source="ws"))  # free again: taken over, journal replayed
+    assert len(other.load("bybit", "BTCUSDT")) == 103

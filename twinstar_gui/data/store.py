@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +18,11 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .journal import JOURNAL_NAME, SeriesJournal
+
+try:
+    import fcntl
+except ImportError:  # Windows: one process per data dir is the user's job there
+    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,30 @@ def to_ms(values) -> np.ndarray:
     if np.issubdtype(s.dtype, np.datetime64):
         return s.astype("datetime64[ms]").to_numpy().view(np.int64)
     return s.to_numpy(dtype=np.int64)
+
+
+QUARANTINE_DIR = "_quarantine"  # at the root; names starting with "_" are skipped by Parquet dataset readers
+_MONTH_FILE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])\.parquet$")
+
+
+LOCK_NAME = ".writer.lock"
+
+
+class SeriesBusy(OSError):
+    """Another process (or another store object) is writing this series."""
+
+    def __init__(self, exchange: str, symbol: str, tf: str, holder: str) -> None:
+        super().__init__(f"{exchange} {symbol} {tf}: already being written by {holder or 'another process'}")
+        self.exchange, self.symbol, self.tf, self.holder = exchange, symbol, tf, holder
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A file that was in the way of the dataset: where it was, where it went, and why."""
+
+    path: Path
+    moved_to: Path
+    reason: str
 
 
 SOURCES = tuple(SOURCE_RANK)  # codes 0, 1, 2 in memory
@@ -118,14 +151,20 @@ class Rows:
 class CandleStore:
     """Reads and writes the dataset. Thread-safe; callers should write from one writer thread."""
 
-    def __init__(self, root: str | os.PathLike, *, journaling: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike, *, journaling: bool = True,
+                 on_quarantine: Callable[[Quarantined], None] | None = None) -> None:
         self.root = Path(root)
+        self.on_quarantine = on_quarantine
+        self.quarantined: list[Quarantined] = []
+        self._checked: dict[Path, tuple[int, int]] = {}  # month file -> (mtime_ns, size) when found sound
+        self._checked_series: set[Path] = set()
         self._lock = threading.Lock()
         # The open month is rewritten on each append; caching its rows saves re-reading the file.
         self._cache: dict[Path, Rows] = {}
         self.journaling = journaling
         self._journals: dict[tuple[str, str, str], SeriesJournal] = {}
         self._dirty: set[tuple[str, str, str]] = set()
+        self._locks: dict[tuple[str, str, str], object] = {}  # open lock files, one per series we write
 
     def __repr__(self) -> str:
         return f"CandleStore({str(self.root)!r})"
@@ -141,7 +180,82 @@ class CandleStore:
         d = self.series_dir(exchange, symbol, tf)
         if not d.is_dir():
             return []
-        return sorted(p.stem for p in d.glob("*.parquet") if not p.name.startswith("."))
+        if d not in self._checked_series:
+            with self._lock:
+                self.check_series(exchange, symbol, tf)
+        return sorted(p.stem for p in d.glob("*.parquet") if _MONTH_FILE.match(p.name))
+
+    # -- damaged and foreign files ------------------------------------------------------------------
+    def check_series(self, exchange: str, symbol: str, tf: str = "15m") -> list[Quarantined]:
+        """Open every Parquet file of one series (footer, schema, name, month); quarantine what is not ours."""
+        d = self.series_dir(exchange, symbol, tf)
+        found = []
+        for path in sorted(d.glob("*.parquet")) if d.is_dir() else []:
+            reason = self._problem_of(path)
+            if reason:
+                found.append(self._quarantine(path, reason))
+        self._checked_series.add(d)
+        return found
+
+    def check_tree(self) -> list[Quarantined]:
+        """Check the whole dataset: every series, plus Parquet files lying where no series is."""
+        found = []
+        for path in sorted(self.root.rglob("*.parquet")) if self.root.is_dir() else []:
+            rel = path.relative_to(self.root).parts
+            if rel[0].startswith((".", "_")) or any(part.startswith(".") for part in rel):
+                continue  # quarantine, journals, temp files
+            layout_ok = (len(rel) == 4 and rel[0].startswith("exchange=") and rel[1].startswith("symbol=")
+                         and rel[2].startswith("tf="))
+            reason = self._problem_of(path) if layout_ok else "not in the exchange=/symbol=/tf= layout"
+            if reason:
+                found.append(self._quarantine(path, reason))
+        return found
+
+    def _problem_of(self, path: Path) -> str | None:
+        """None for a sound month file of ours; else what is wrong with it (footer-only checks, cached)."""
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return f"cannot stat: {exc}"
+        if self._checked.get(path) == (st.st_mtime_ns, st.st_size):
+            return None
+        if not _MONTH_FILE.match(path.name):
+            return "not a month file (expected <yyyy-mm>.parquet)"
+        try:
+            meta = pq.ParquetFile(path).metadata
+            schema = meta.schema.to_arrow_schema()
+        except Exception as exc:  # noqa: BLE001 - any reader error means the file is unusable
+            return f"unreadable Parquet: {type(exc).__name__}: {exc}"
+        if not _same_columns(schema, SCHEMA):
+            return f"foreign schema: {', '.join(f'{f.name}:{f.type}' for f in schema)}"
+        month = path.name[:7]
+        for i in range(meta.num_row_groups):
+            stats = meta.row_group(i).column(0).statistics
+            if stats is not None and stats.has_min_max:
+                lo, hi = (_month_name(int(_month_index(np.array([_ms(v)]))[0])) for v in (stats.min, stats.max))
+                if lo != month or hi != month:
+                    return f"rows of {lo}..{hi} in the file of {month}"
+        self._checked[path] = (st.st_mtime_ns, st.st_size)
+        return None
+
+    def _quarantine(self, path: Path, reason: str) -> Quarantined:
+        """Move a bad file out of the dataset (renamed, never deleted) and tell whoever listens."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        rel = path.relative_to(self.root) if path.is_relative_to(self.root) else Path(path.name)
+        dest = self.root / QUARANTINE_DIR / rel.parent / f"{rel.name}.{stamp}-{uuid.uuid4().hex[:6]}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest)
+        self._checked.pop(path, None)
+        self._cache.pop(path, None)
+        item = Quarantined(path, dest, reason)
+        self.quarantined.append(item)
+        log.error("quarantined %s: %s (moved to %s; the rest of the dataset loads)", path, reason, dest)
+        if self.on_quarantine is not None:
+            try:
+                self.on_quarantine(item)
+            except Exception:
+                log.exception("quarantine callback failed")
+        return item
 
     # -- writing ----------------------------------------------------------------------------------
     def append(self, exchange: str, symbol: str, rows: pd.DataFrame, tf: str = "15m",
@@ -173,9 +287,44 @@ class CandleStore:
     def pending_series(self) -> int:
         return len(self._dirty)
 
+    def claim(self, exchange: str, symbol: str, tf: str = "15m") -> None:
+        """Become the only writer of a series (an advisory lock the OS drops when the process dies), so
+        several collectors can share one dataset tree without two of them writing one series.
+        Raises SeriesBusy naming the holder. Idempotent; every write claims implicitly."""
+        key = (exchange, symbol, tf)
+        if key in self._locks:
+            return
+        d = self.series_dir(*key)
+        d.mkdir(parents=True, exist_ok=True)
+        fh = open(d / LOCK_NAME, "a+")
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip()
+                fh.close()
+                raise SeriesBusy(exchange, symbol, tf, holder) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {_hostname()}")
+        fh.flush()
+        self._locks[key] = fh
+
+    def close(self) -> None:
+        """Give up the series this store writes (the journals stay; the next writer replays them)."""
+        with self._lock:
+            for j in self._journals.values():
+                j.close()
+            self._journals.clear()
+            for fh in self._locks.values():
+                fh.close()
+            self._locks.clear()
+
     def _journal(self, key: tuple[str, str, str]) -> SeriesJournal:
         j = self._journals.get(key)
         if j is None:
+            self.claim(*key)
             self._remove_stale_temps(self.series_dir(*key))  # first use here: temps of a killed writer
             j = self._journals[key] = SeriesJournal(self.series_dir(*key))
         return j
@@ -215,13 +364,26 @@ class CandleStore:
             written.append(month)
         return written
 
-    def _settle(self, exchange: str, symbol: str, tf: str) -> None:
-        """Readers see journaled rows too (also those a crash left behind)."""
+    def _settle(self, exchange: str, symbol: str, tf: str) -> Rows | None:
+        """Readers see journaled rows too (also those a crash left behind): folded into the month files
+        when we may write the series, else (another process writes it) returned to merge in memory."""
         key = (exchange, symbol, tf)
         if key in self._dirty or (self.series_dir(*key) / JOURNAL_NAME).exists():
             with self._lock:
-                self._journal(key)
+                try:
+                    self._journal(key)
+                except SeriesBusy:
+                    ts, ohlcv, src = SeriesJournal(self.series_dir(*key)).read()
+                    return Rows(ts, ohlcv, src) if len(ts) else None
                 self._compact_series(key)
+        return None
+
+    @staticmethod
+    def _plus(frame: pd.DataFrame, extra: Rows | None) -> pd.DataFrame:
+        if extra is None:
+            return frame
+        merged = Rows.from_frame(frame).merge(extra) if len(frame) else Rows.empty().merge(extra)
+        return merged.to_table().to_pandas()
 
     def _write_atomic(self, path: Path, rows: Rows) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -237,6 +399,8 @@ class CandleStore:
             tmp.unlink(missing_ok=True)
             raise
         _fsync_dir(path.parent)
+        st = path.stat()
+        self._checked[path] = (st.st_mtime_ns, st.st_size)  # ours, just written: no need to re-open it
 
     # -- reading ----------------------------------------------------------------------------------
     def _read_month(self, path: Path) -> Rows:
@@ -245,18 +409,25 @@ class CandleStore:
             return cached
         if not path.exists():
             return Rows.empty()
-        return Rows.from_table(pq.read_table(path))
+        reason = self._problem_of(path)
+        if reason is None:
+            try:
+                return Rows.from_table(pq.read_table(path, schema=SCHEMA))
+            except Exception as exc:  # noqa: BLE001 - damaged pages: the footer was fine, the data is not
+                reason = f"unreadable Parquet: {type(exc).__name__}: {exc}"
+        self._quarantine(path, reason)
+        return Rows.empty()
 
     def load(self, exchange: str, symbol: str, tf: str = "15m", start_ms: int | None = None,
              end_ms: int | None = None) -> pd.DataFrame:
         """Stored candles in [start_ms, end_ms] as timestamp(datetime64[ms, UTC]) + OHLCV + source."""
-        self._settle(exchange, symbol, tf)
+        extra = self._settle(exchange, symbol, tf)
         months = self.months(exchange, symbol, tf)
         if start_ms is not None:
             months = [m for m in months if m >= _month_name(int(_month_index(np.array([start_ms]))[0]))]
         if end_ms is not None:
             months = [m for m in months if m <= _month_name(int(_month_index(np.array([end_ms]))[0]))]
-        frame = self._frame_of(exchange, symbol, tf, months)
+        frame = self._plus(self._frame_of(exchange, symbol, tf, months), extra)
         if start_ms is not None or end_ms is not None:
             ts = frame["timestamp"].astype("int64").to_numpy()
             lo = start_ms if start_ms is not None else np.iinfo(np.int64).min
@@ -266,36 +437,64 @@ class CandleStore:
 
     def load_last(self, exchange: str, symbol: str, n: int, tf: str = "15m") -> pd.DataFrame:
         """The newest `n` stored candles, reading months from the newest backwards only as needed."""
-        self._settle(exchange, symbol, tf)
+        extra = self._settle(exchange, symbol, tf)
         months = self.months(exchange, symbol, tf)
         chosen: list[str] = []
         count = 0
         for m in reversed(months):
             chosen.insert(0, m)
-            count += pq.ParquetFile(self.month_path(exchange, symbol, m, tf)).metadata.num_rows
+            count += pq.ParquetFile(self.month_path(exchange, symbol, m, tf)).metadata.num_rows  # checked footer
             if count >= n:
                 break
-        frame = self._frame_of(exchange, symbol, tf, chosen)
+        frame = self._plus(self._frame_of(exchange, symbol, tf, chosen), extra)
         return frame.iloc[-n:].reset_index(drop=True) if n > 0 else frame.iloc[0:0]
 
     def last_timestamp(self, exchange: str, symbol: str, tf: str = "15m") -> int | None:
-        self._settle(exchange, symbol, tf)
+        extra = self._settle(exchange, symbol, tf)
         months = self.months(exchange, symbol, tf)
-        if not months:
-            return None
-        path = self.month_path(exchange, symbol, months[-1], tf)
-        ts = pq.read_table(path, columns=["timestamp"]).column("timestamp")
-        return int(ts.cast(pa.int64()).to_numpy().max()) if len(ts) else None
+        frame = self._plus(self._frame_of(exchange, symbol, tf, months[-1:]), extra)
+        return int(frame["timestamp"].iloc[-1].value // 1_000_000) if len(frame) else None
 
     def _frame_of(self, exchange: str, symbol: str, tf: str, months: list[str]) -> pd.DataFrame:
         if not months:
             return pd.DataFrame({"timestamp": pd.Series([], dtype="datetime64[ms, UTC]"),
                                  **{c: pd.Series([], dtype="float64") for c in PRICE_COLUMNS},
                                  "source": pd.Series([], dtype=object)})
-        paths = [str(self.month_path(exchange, symbol, m, tf)) for m in months]
-        # One dataset scan over the month files is ~2x cheaper than read_table per file.
-        table = ds.dataset(paths, format="parquet", schema=SCHEMA).to_table()
+        paths = [self.month_path(exchange, symbol, m, tf) for m in months]
+        try:
+            # One dataset scan over the month files is ~2x cheaper than read_table per file.
+            table = ds.dataset([str(p) for p in paths], format="parquet", schema=SCHEMA).to_table()
+        except Exception:  # noqa: BLE001 - a damaged file: find it, move it away, load the rest
+            good = []
+            for p in paths:
+                try:
+                    good.append(pq.read_table(p, schema=SCHEMA))
+                except Exception as exc:  # noqa: BLE001
+                    with self._lock:
+                        if p.exists():
+                            self._quarantine(p, f"unreadable Parquet: {type(exc).__name__}: {exc}")
+            if not good:
+                return self._frame_of(exchange, symbol, tf, [])
+            table = pa.concat_tables(good)
         return table.to_pandas()
+
+
+def _hostname() -> str:
+    try:
+        return os.uname().nodename
+    except AttributeError:
+        return os.environ.get("COMPUTERNAME", "?")
+
+
+def _same_columns(a: pa.Schema, b: pa.Schema) -> bool:
+    return [(f.name, f.type) for f in a] == [(f.name, f.type) for f in b]
+
+
+def _ms(value) -> int:
+    """A timestamp statistic (datetime or int) as UTC ms."""
+    if hasattr(value, "timestamp"):
+        return int(round(value.timestamp() * 1000))
+    return int(value)
 
 
 def _month_index(ts_ms: np.ndarray) -> np.ndarray:

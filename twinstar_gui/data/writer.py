@@ -76,6 +76,7 @@ class CandleWriter:
         self._queue.put(None)
         self._thread.join(timeout=2.0)
         self._compact()
+        self.store.close()  # let another process take these series over
         if not done:
             log.error("writer closed with %d jobs not yet durable: %s", self._pending, self.last_error)
         return done
