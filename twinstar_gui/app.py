@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +39,11 @@ class Core:
     async def start(self) -> None:
         await asyncio.gather(*(f.start() for f in self.feeds.values()))
 
-    async def shutdown(self, budget: float = SHUTDOWN_BUDGET_S) -> bool:
-        """Close sockets, then flush every queued candle to disk; True when nothing was lost."""
+    async def shutdown(self, budget: float = SHUTDOWN_BUDGET_S,
+                       confirm_loss: Callable[[int, str], Awaitable[bool]] | None = None) -> bool:
+        """Close sockets, then flush every queued candle to disk; True when nothing was lost.
+        If writes are still queued at the end of the budget, `confirm_loss(pending, error)` decides:
+        False = keep trying (the disk may be fixed meanwhile), True = give up on them."""
         t0 = time.monotonic()
         try:
             await asyncio.wait_for(asyncio.gather(*(f.stop() for f in self.feeds.values()),
@@ -47,6 +51,13 @@ class Core:
         except TimeoutError:
             log.warning("streams did not stop within %.1fs", budget / 2)
         left = max(0.5, budget - (time.monotonic() - t0))
+        while confirm_loss is not None and not await asyncio.to_thread(self.writer.flush, left):
+            if await confirm_loss(self.writer.pending, self.writer.last_error):
+                log.error("quitting with %d candle write(s) not on disk (user's choice): %s", self.writer.pending,
+                          self.writer.last_error)
+                left = 0.5
+                break
+            left = budget
         ok = await asyncio.to_thread(self.writer.close, left)
         log.info("shutdown in %.2fs (%s)", time.monotonic() - t0, "all candles flushed" if ok else "WRITES PENDING")
         return ok
@@ -132,7 +143,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         return 2
     core = build_core(settings, exchanges=exchanges, symbols=symbols)
     chart = ChartPresenter(core.feeds)
-    health = HealthPresenter(core.feeds)
+    health = HealthPresenter(core.feeds, writer=core.writer)
     mode = "DEMO (local simulator)" if demo else "LIVE market data"
     window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir))
     first_paint: list[float] = []
@@ -156,7 +167,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         window.show()
         await core.start()
         await done.wait()
-        ok = await core.shutdown()
+        ok = await core.shutdown(confirm_loss=lambda n, err: _ask_unsaved(window, n, err))
         window.allow_close()
         window.close()
         return 0 if ok else 1
@@ -171,6 +182,12 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         if tmp_dir:
             shutil.rmtree(tmp_dir, ignore_errors=True)
     return rc
+
+
+async def _ask_unsaved(window, pending: int, error: str) -> bool:
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    window.ask_unsaved_candles(pending, error, lambda quit_anyway: answer.done() or answer.set_result(quit_anyway))
+    return await answer
 
 
 def resource_path(name: str) -> Path:

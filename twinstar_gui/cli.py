@@ -38,7 +38,10 @@ def _collect_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twinstar collect",
                                 description="Headless collector: live 15m candles into the Parquet dataset.")
     p.add_argument("--exchange", required=True, help="exchange name(s), comma-separated")
-    p.add_argument("--symbols", help="comma-separated native symbols (default: settings file)")
+    p.add_argument("--symbols", help="comma-separated native symbols, or top:N for the N with the largest 24 h "
+                                     "quote volume on each exchange (default: settings file)")
+    p.add_argument("--shard", metavar="I/N", help="collect only shard I of N (1..N) of the symbols, so N "
+                                                  "processes or machines share one dataset tree")
     p.add_argument("--data", help="data directory (default: TWINSTAR_DATA_DIR or the platform's)")
     p.add_argument("--config", help="settings file")
     p.add_argument("--health-every", type=float, default=5.0, help="seconds between health lines (default 5)")
@@ -65,11 +68,16 @@ def _collect(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"twinstar collect: {exc}", file=sys.stderr)
         return 2
-    from .collector import data_dir_setting, run_collector
+    from .collector import UsageError, data_dir_setting, parse_shard, parse_symbols, run_collector
 
-    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
+    try:
+        symbols = parse_symbols(args.symbols)
+        shard = parse_shard(args.shard)
+    except UsageError as exc:
+        print(f"twinstar collect: {exc}", file=sys.stderr)
+        return 2
     return run_collector(data_dir_setting(settings, args.data), names, symbols, health_every=args.health_every,
-                         duration=args.duration)
+                         duration=args.duration, shard=shard)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,17 +3,77 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import sys
 import time
+import zlib
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
 from .app import build_core, check_data_dir
 from .config import Settings
+from .data.feed import sync_summary
+from .data.store import SeriesBusy
 
 log = logging.getLogger("twinstar.collector")
+
+
+class UsageError(ValueError):
+    """A bad collector argument, with the message to print."""
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`i/n` with 1 <= i <= n (shard i of n, counted from 1 like `jest --shard`)."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m:
+        raise UsageError(f"--shard {text!r}: expected i/n, e.g. 1/3")
+    i, n = int(m.group(1)), int(m.group(2))
+    if not 1 <= i <= n:
+        raise UsageError(f"--shard {text!r}: shards are numbered 1..n (got {i} of {n})")
+    return i, n
+
+
+def in_shard(exchange: str, symbol: str, shard: tuple[int, int] | None) -> bool:
+    """Each (exchange, symbol) belongs to exactly one of n shards, whatever list each process was given:
+    a stable hash, so collectors that fetched `top:N` at slightly different times still never overlap."""
+    if shard is None:
+        return True
+    i, n = shard
+    return zlib.crc32(f"{exchange}:{symbol}".encode()) % n == i - 1
+
+
+def parse_symbols(text: str | None) -> list[str] | int | None:
+    """None (settings file), a list of symbols, or N for `top:N` (top N by 24 h quote volume)."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*top\s*:\s*(\d+)\s*", text, flags=re.IGNORECASE)
+    if m:
+        n = int(m.group(1))
+        if not 1 <= n <= 1000:
+            raise UsageError(f"--symbols {text!r}: top:N needs 1 <= N <= 1000")
+        return n
+    symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise UsageError(f"--symbols {text!r}: no symbols given")
+    return symbols
+
+
+def top_symbols(settings: Settings, exchange: str, n: int) -> list[str]:
+    """The exchange's top `n` symbols by 24 h quote volume, from its tickers endpoint."""
+    from .exchanges.registry import get_exchange
+    from .net.rest import RestClient
+
+    adapter = get_exchange(exchange, rest_url=settings.rest_url(exchange), ws_url=settings.ws_url(exchange))
+    rest = RestClient(adapter)
+    try:
+        tickers = rest.fetch_tickers()
+    finally:
+        rest.close()
+    return list(dict.fromkeys(tickers["symbol"].tolist()))[:n]
 
 
 def health_lines(core) -> list[str]:
@@ -22,6 +82,8 @@ def health_lines(core) -> list[str]:
         closed = sum(s.closed_emitted for s in feed.series.values())
         failed = [sym for sym, s in feed.series.items() if s.failed]
         out += [_health_line(h, closed, failed, core.writer.pending) for h in feed.health()]
+    if core.writer.failing:
+        out.append(f"storage: {core.writer.pending} write(s) queued, not on disk yet: {core.writer.last_error}")
     return out
 
 
@@ -37,19 +99,38 @@ def _health_line(h, closed: int, failed: list[str], queued: int) -> str:
     return line
 
 
-def run_collector(settings: Settings, exchanges: list[str], symbols: list[str] | None, *,
-                  health_every: float = 5.0, duration: float | None = None) -> int:
+def run_collector(settings: Settings, exchanges: list[str], symbols: list[str] | int | None, *,
+                  health_every: float = 5.0, duration: float | None = None,
+                  shard: tuple[int, int] | None = None) -> int:
+    """`symbols`: a list, N for the top N by 24 h volume, or None for the settings file's."""
     problem = check_data_dir(settings.data_dir)
     if problem:
         print(f"twinstar collect: {problem}", file=sys.stderr)
         return 2
     chosen = {}
     for name in exchanges:
-        syms = symbols or list(settings.symbols(name))
+        if isinstance(symbols, int):
+            try:
+                syms = top_symbols(settings, name, symbols)
+            except Exception as exc:  # noqa: BLE001 - network or exchange error: say which and stop
+                print(f"twinstar collect: {name}: cannot list the top {symbols} symbols: {exc}", file=sys.stderr)
+                return 2
+            log.info("%s: top %d by 24h volume: %s", name, symbols, ",".join(syms))
+        else:
+            syms = symbols or list(settings.symbols(name))
         if not syms:
             print(f"twinstar collect: no symbols for {name} (use --symbols)", file=sys.stderr)
             return 2
-        chosen[name] = syms
+        mine = [s for s in syms if in_shard(name, s, shard)]
+        if shard is not None:
+            log.info("%s: shard %d/%d takes %d of %d symbols: %s", name, *shard, len(mine), len(syms),
+                     ",".join(mine) or "-")
+        if mine:
+            chosen[name] = mine
+    if not chosen:
+        print(f"twinstar collect: shard {shard[0]}/{shard[1]} has no symbols to collect; nothing to do",
+              file=sys.stderr)
+        return 0
     ex = dict(settings.exchanges)
     for name, syms in chosen.items():
         ex[name] = replace(ex[name], enabled=True, symbols=tuple(syms))
@@ -60,6 +141,23 @@ def run_collector(settings: Settings, exchanges: list[str], symbols: list[str] |
 async def _collect(settings: Settings, chosen: dict[str, list[str]], health_every: float,
                    duration: float | None) -> int:
     core = build_core(settings, exchanges=list(chosen), symbols=chosen)
+    busy = []
+    for name, syms in chosen.items():
+        for sym in syms:
+            try:
+                core.store.claim(name, sym)
+            except SeriesBusy as exc:
+                busy.append(str(exc))
+    if busy:
+        core.store.close()
+        core.writer.close(timeout=1.0)
+        print("twinstar collect: these series are written by another collector (check --shard):\n  "
+              + "\n  ".join(busy), file=sys.stderr)
+        return 3
+    found = await asyncio.to_thread(core.store.check_tree)  # damaged/foreign files: moved aside, reported
+    if found:
+        print(f"quarantined {len(found)} file(s) under {core.store.root / '_quarantine'}: "
+              + "; ".join(f"{q.path}: {q.reason}" for q in found), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -67,6 +165,7 @@ async def _collect(settings: Settings, chosen: dict[str, list[str]], health_ever
     log.info("collecting %s into %s", ", ".join(f"{n}:{','.join(s)}" for n, s in chosen.items()), settings.data_dir)
     await core.start()
     deadline = None if duration is None else time.monotonic() + duration
+    synced = False
     while not stop.is_set():
         wait = health_every if deadline is None else max(0.0, min(health_every, deadline - time.monotonic()))
         try:
@@ -75,6 +174,10 @@ async def _collect(settings: Settings, chosen: dict[str, list[str]], health_ever
             pass
         for line in health_lines(core):
             print(line, flush=True)
+        sync = sync_summary(core.feeds.values())
+        if sync.busy or not synced:
+            print(sync.text(), flush=True)
+            synced = not sync.busy
         if deadline is not None and time.monotonic() >= deadline:
             break
     ok = await core.shutdown(budget=10.0)

@@ -48,3 +48,57 @@ async def test_stored_holes_are_repaired_at_start(tmp_path):
         assert mem == sorted(mem) and (np.diff(mem) == Q).all()  # the window in memory is whole too
     finally:
         await server.stop()
+
+
+async def test_progress_is_visible_while_history_is_fetched_and_repaired(tmp_path):
+    import asyncio
+
+    from twinstar_gui.data.feed import SyncSummary, sync_summary
+
+    server = SimServer(Market(SimClock(speed=1.0), seed=12, history_days=60), push_interval=0.05)
+    await server.start()
+    try:
+        now = server.market.now_ms()
+        truth = server.market.closed_candles("BTCUSDT", Q, now - 300 * Q, now)
+        kept = truth[:100] + truth[250:]  # one hole of 150 candles on disk
+        store = CandleStore(tmp_path)
+        store.append("bybit", "BTCUSDT", pd.DataFrame({
+            "timestamp": [c.open_time for c in kept], "open": [c.open for c in kept], "high": [c.high for c in kept],
+            "low": [c.low for c in kept], "close": [c.close for c in kept], "volume": [c.volume for c in kept],
+            "source": "ws"}))
+        writer = CandleWriter(store)
+        adapter = get_exchange("bybit", rest_url=server.rest_url("bybit"))
+        adapter.rest_row_cap = 200  # smaller pages: several steps to watch
+        series = SeriesManager("bybit", "BTCUSDT", rest=RestClient(adapter), store=store, writer=writer,
+                               windows={Timeframe.M15: 5000})
+        fresh = SeriesManager("bybit", "ETHUSDT", rest=RestClient(adapter), store=store, writer=writer,
+                              windows={Timeframe.M15: 3000})  # nothing on disk: 3000 candles to fetch
+
+        class Feed:  # sync_summary only reads .series
+            def __init__(self, series):
+                self.series = series
+        feed = Feed({"BTCUSDT": series, "ETHUSDT": fresh})
+        await series.load_history()
+        await fresh.load_history()
+        assert sync_summary([feed]) == SyncSummary(2, 0, 0, 0) and series.sync.stage == "loading"
+        server.slow_rest(0.05)
+        seen = []
+        tasks = [series.backfill(), fresh.backfill()]
+        while not all(t.done() for t in tasks):
+            seen.append(((series.sync.stage, series.sync.done, series.sync.total),
+                         (fresh.sync.stage, fresh.sync.done, fresh.sync.total), sync_summary([feed])))
+            await asyncio.sleep(0.01)
+        writer.close()
+    finally:
+        await server.stop()
+    repair = [s for s, _, _ in seen if s[0] == "repairing"]
+    assert repair and repair[0][2] == 150 and max(d for _, d, _ in repair) == 150
+    fetch = [f for _, f, _ in seen if f[0] == "backfilling"]
+    done = [d for _, d, _ in fetch]
+    assert done == sorted(done) and len(set(done)) >= 5  # moved forward page by page
+    assert fetch[-1][2] >= 3000 and done[-1] >= 0.8 * fetch[-1][2]
+    summaries = [s for _, _, s in seen]
+    assert any(s.busy and 0 < s.done < s.total for s in summaries)
+    assert "syncing history: " in summaries[len(summaries) // 2].text()
+    assert series.sync.stage == fresh.sync.stage == "ready"
+    assert sync_summary([feed]).text() == "history up to date (2 series)"

@@ -1,4 +1,5 @@
 """The main window offscreen with presenters fed by the simulator over loopback."""
+import asyncio
 import contextlib
 import logging
 
@@ -27,7 +28,7 @@ async def running(tmp_path):
         "rest_url": server.rest_url("bybit"), "ws_url": server.ws_url("bybit"), "symbols": ["BTCUSDT", "ETHUSDT"]}}})
     core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.1, jitter=0.0)})
     logs = LogPresenter()
-    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds), logs, mode="TEST",
+    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds, writer=core.writer), logs, mode="TEST",
                         data_dir=str(tmp_path), persist_layout=False)
     window.show()
     await core.start()
@@ -79,3 +80,32 @@ async def test_closing_the_window_asks_for_a_clean_shutdown(tmp_path, qapp):
         window.close_requested.connect(lambda: asked.append(True))
         window.close()
         assert asked == [True] and window.isVisible()  # the app decides, after flushing
+
+
+async def test_a_failing_disk_is_shown_and_closing_asks_before_losing_candles(tmp_path, qapp):
+    import pandas as pd
+    from PySide6.QtWidgets import QMessageBox
+
+    from twinstar_gui.app import _ask_unsaved
+    from twinstar_gui.data.writer import WriteJob
+
+    async with running(tmp_path) as (window, core, server):
+        await wait_for(lambda: window.chart_panel.candle_count() >= 200, what="history on the chart")
+        assert window.storage_label.isHidden()
+        # A real I/O error: a plain file sits where the series' directory must go (no root needed, no mock).
+        blocker = tmp_path / "data" / "exchange=bybit" / "symbol=XRPUSDT"
+        blocker.write_text("not a directory")
+        core.writer.retry_delay = 0.05
+        core.writer.submit(WriteJob("bybit", "XRPUSDT", pd.DataFrame({
+            "timestamp": [1_735_689_600_000], "open": [0.5], "high": [0.6], "low": [0.4], "close": [0.55],
+            "volume": [10.0], "source": ["ws"]})))
+        await wait_for(lambda: window.storage_label.isVisible(), what="storage problem in the status bar")
+        assert "queued" in window.storage_label.text() and "XRPUSDT" in window.storage_label.text()
+        shutdown = asyncio.ensure_future(core.shutdown(budget=1.0, confirm_loss=lambda n, e: _ask_unsaved(window, n, e)))
+        await wait_for(lambda: getattr(window, "unsaved_box", None) is not None and window.unsaved_box.isVisible(),
+                       what="the unsaved-candles question")
+        assert "not on disk yet" in window.unsaved_box.text() and "XRPUSDT" in window.unsaved_box.text()
+        blocker.unlink()  # the user frees the path, then chooses Retry
+        window.unsaved_box.button(QMessageBox.Retry).click()
+        assert await asyncio.wait_for(shutdown, 20) is True  # nothing lost
+        assert len(core.store.load("bybit", "XRPUSDT")) == 1

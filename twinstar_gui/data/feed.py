@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from ..core.models import KlineEvent, MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
@@ -17,6 +18,38 @@ from .store import CandleStore
 from .writer import CandleWriter
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSummary:
+    """Catching up with the exchanges, over many series: for a progress bar or a status line."""
+
+    series: int
+    ready: int
+    done: int  # candle slots fetched so far by the series still busy
+    total: int
+
+    @property
+    def busy(self) -> bool:
+        return self.ready < self.series
+
+    def text(self) -> str:
+        if not self.busy:
+            return f"history up to date ({self.series} series)"
+        return f"syncing history: {self.ready}/{self.series} series ready, {self.done:,}/{self.total:,} candles fetched"
+
+
+def sync_summary(feeds: Iterable["MarketFeed"]) -> SyncSummary:
+    series = ready = done = total = 0
+    for feed in feeds:
+        for s in feed.series.values():
+            sync = s.sync
+            series += 1
+            if sync.busy:
+                done, total = done + min(sync.done, sync.total), total + sync.total
+            else:
+                ready += 1
+    return SyncSummary(series, ready, done, total)
 
 
 class MarketFeed:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ from ..core.models import Candle, KlineEvent
 from ..core.resample import GroupResampler
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
 from ..core.trades import TradeCandles
+from ..core.window import CandleWindow
 from ..net.rest import RestClient
 from .store import CandleStore
 from .writer import CandleWriter, WriteJob
@@ -37,6 +37,20 @@ class ClosedCandle:
 
 
 @dataclass
+class SyncStatus:
+    """Where a series is in catching up with the exchange, for progress bars and status lines.
+    `done`/`total` count 15m candle slots of the current stage's REST fetches."""
+
+    stage: str = "loading"  # loading -> repairing (holes on disk) -> backfilling -> ready; or failed
+    done: int = 0
+    total: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.stage in ("loading", "repairing", "backfilling")
+
+
+@dataclass
 class SeriesListeners:
     history: list[Callable[["SeriesManager"], None]] = field(default_factory=list)
     closed: list[Callable[[ClosedCandle], None]] = field(default_factory=list)
@@ -48,6 +62,10 @@ def frame_of(candles) -> pd.DataFrame:
     """Candles -> frame with timestamp (datetime64[ms, UTC]) + OHLCV."""
     arr = np.array([(c.open_time, c.open, c.high, c.low, c.close, c.volume) for c in candles],
                    dtype=np.float64).reshape(-1, 6)
+    return _frame_of_array(arr)
+
+
+def _frame_of_array(arr: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({
         "timestamp": pd.to_datetime(arr[:, 0].astype(np.int64), unit="ms", utc=True).astype("datetime64[ms, UTC]"),
         "open": arr[:, 1], "high": arr[:, 2], "low": arr[:, 3], "close": arr[:, 4], "volume": arr[:, 5],
@@ -68,8 +86,8 @@ class SeriesManager:
         self.windows = {**DEFAULT_WINDOWS, **(windows or {})}
         self.now_ms = now_ms
         self.listeners = SeriesListeners()
-        self.candles: dict[Timeframe, deque[Candle]] = {
-            tf: deque(maxlen=self.windows[tf]) for tf in (BASE_TIMEFRAME, *DERIVED_TIMEFRAMES)}
+        self.candles: dict[Timeframe, CandleWindow] = {
+            tf: CandleWindow(self.windows[tf]) for tf in (BASE_TIMEFRAME, *DERIVED_TIMEFRAMES)}
         self._resamplers = {tf: GroupResampler(tf) for tf in DERIVED_TIMEFRAMES}
         self.forming: Candle | None = None
         self.last_closed: int | None = None  # open time of the newest closed 15m candle
@@ -81,6 +99,7 @@ class SeriesManager:
         self._disk_gaps: list[tuple[int, int]] = []
         self._trades = TradeCandles()
         self._backfill: asyncio.Task | None = None
+        self.sync = SyncStatus()
 
     def __repr__(self) -> str:
         return f"SeriesManager({self.exchange}:{self.symbol}, last_closed={self.last_closed})"
@@ -108,10 +127,15 @@ class SeriesManager:
         """Fetch the holes found in the stored window (the seed's fill_missing_candles) and store them."""
         gaps, self._disk_gaps = self._disk_gaps, []
         found: list[Candle] = []
-        for start, end in gaps:
+        sizes = [(end - start) // BASE_TIMEFRAME.ms + 1 for start, end in gaps]
+        self._stage("repairing", sum(sizes))
+        log.info("%s %s: repairing %d gap(s), %d candles, by REST", self.exchange, self.symbol, len(gaps), sum(sizes))
+        for i, (start, end) in enumerate(gaps):
+            base = sum(sizes[:i])
             try:
                 frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, BASE_TIMEFRAME, start, end,
-                                                now_ms=self.now_ms() + self.clock_offset_ms)
+                                                now_ms=self.now_ms() + self.clock_offset_ms,
+                                                on_page=lambda done, _total, b=base: self._progress(b + done))
             except ExchangeError as exc:
                 self._on_rest_error(exc)
                 return
@@ -135,7 +159,7 @@ class SeriesManager:
         self._emit(self.listeners.history, self)
 
     def frame(self, tf: Timeframe = BASE_TIMEFRAME) -> pd.DataFrame:
-        return frame_of(self.candles[tf])
+        return _frame_of_array(self.candles[tf].array())
 
     # -- REST backfill ----------------------------------------------------------------------------
     def backfill(self) -> asyncio.Task:
@@ -145,9 +169,27 @@ class SeriesManager:
                                                                     name=f"backfill-{self.symbol}")
         return self._backfill
 
-    async def _run_backfill(self, rounds: int = 3) -> None:
+    def _stage(self, stage: str, total: int = 0) -> None:
+        self.sync = SyncStatus(stage, 0, total)
+
+    def _progress(self, done: int, total: int | None = None) -> None:
+        """From the REST worker thread: plain attribute writes, read by pollers."""
+        sync = self.sync
+        sync.done = done
+        if total is not None:
+            sync.total = total
+
+    async def _run_backfill(self) -> None:
+        try:
+            await self._backfill_rounds()
+        except Exception:  # never leave a series looking busy forever
+            log.exception("%s %s: backfill failed", self.exchange, self.symbol)
+        self._stage("failed" if self.failed else "ready")
+
+    async def _backfill_rounds(self, rounds: int = 3) -> None:
         if self._disk_gaps:
             await self._repair_disk_gaps()
+        self._stage("backfilling")
         for attempt in range(rounds):
             if self.failed:
                 break
@@ -178,7 +220,8 @@ class SeriesManager:
         wall = self.now_ms()
         hint = max(wall, self.forming.open_time) if self.forming is not None else wall
         try:
-            frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, tf, start, now_ms=hint)
+            frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, tf, start, now_ms=hint,
+                                            on_page=self._progress)
         except ExchangeError as exc:
             self._on_rest_error(exc)
             return

@@ -37,6 +37,7 @@ class CandleWriter:
         self.on_durable = on_durable
         self.retry_delay = retry_delay
         self.last_error = ""
+        self.failing = False  # a write is failing right now (disk full, permissions); rows stay queued
         self.written_rows = 0
         self._queue: queue.Queue[WriteJob | None] = queue.Queue()
         self._pending = 0
@@ -117,8 +118,12 @@ class CandleWriter:
             while True:
                 try:
                     self.store.append(exchange, symbol, rows, tf=tf)
+                    if self.failing:
+                        log.warning("candle writes recovered after: %s", self.last_error)
+                    self.failing = False
                     break
                 except (OSError, ValueError) as exc:
+                    self.failing = isinstance(exc, OSError)
                     self.last_error = f"{exchange} {symbol}: {type(exc).__name__}: {exc}"
                     log.error("candle write failed, kept queued, retry in %.0fs: %s", delay, self.last_error)
                     if isinstance(exc, ValueError):  # bad rows will never write: drop them loudly

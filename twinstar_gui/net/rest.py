@@ -91,12 +91,14 @@ class RestClient:
 
     # -- klines -----------------------------------------------------------------------------------
     def fetch_klines(self, symbol: str, tf: Timeframe, start_ms: int, end_ms: int | None = None,
-                     *, closed_only: bool = True, max_pages: int = 1000, now_ms: int | None = None) -> pd.DataFrame:
+                     *, closed_only: bool = True, max_pages: int = 1000, now_ms: int | None = None,
+                     on_page: Callable[[int, int], None] | None = None) -> pd.DataFrame:
         """Candles with open time in [start_ms, end_ms], paged oldest to newest past the row cap.
 
         Each page asks for an explicit [start, start + cap*tf) window, so it works whichever end of the
         range the exchange fills first. With closed_only, the still-forming candle (by the exchange's
-        clock when it reports one, else `now_ms`, else ours) is dropped.
+        clock when it reports one, else `now_ms`, else ours) is dropped. `on_page(done, total)` is called
+        after each page with candle-slot counts (for progress bars; called from this thread).
         """
         fallback_now = now_ms if now_ms is not None else int(time.time() * 1000)
         adapter, cap = self.adapter, self.adapter.rest_row_cap
@@ -119,6 +121,10 @@ class RestClient:
                 pages.append(frame)
             now = server_time if server_time is not None else fallback_now
             cursor = page_end + 1
+            if on_page is not None:
+                last = min(now, end_ms) if end_ms is not None else now
+                total = max(1, (last - start_ms) // tf.ms + 1)
+                on_page(min(total, -(-(cursor - start_ms) // tf.ms)), total)
             if cursor > now or (end_ms is not None and cursor > end_ms):
                 break
         if not pages:

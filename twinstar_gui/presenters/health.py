@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..data.feed import MarketFeed
+from ..data.feed import MarketFeed, sync_summary
 
 POLL_MS = 250  # 4 Hz: live enough for ages and rates, cheap for the GUI
 
 
 class HealthPresenter(QObject):
     rows = Signal(object)  # list[StreamHealth]
+    sync = Signal(object)  # SyncSummary: history backfill / gap repair progress over all series
+    storage = Signal(str)  # "" when writes are keeping up, else what is wrong (queued rows, last error)
 
-    def __init__(self, feeds: dict[str, MarketFeed], parent: QObject | None = None) -> None:
+    def __init__(self, feeds: dict[str, MarketFeed], parent: QObject | None = None, writer=None) -> None:
         super().__init__(parent)
         self.feeds = feeds
+        self.writer = writer
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -22,4 +25,14 @@ class HealthPresenter(QObject):
     def poll(self) -> list:
         rows = [h for feed in self.feeds.values() for h in feed.health()]
         self.rows.emit(rows)
+        self.sync.emit(sync_summary(self.feeds.values()))
+        if self.writer is not None:
+            self.storage.emit(storage_problem(self.writer))
         return rows
+
+
+def storage_problem(writer) -> str:
+    """What the user must know about writes: nothing while they keep up, else the queue and the error."""
+    if writer.failing:
+        return f"{writer.pending} write(s) queued, not yet on disk: {writer.last_error}"
+    return ""

@@ -56,6 +56,31 @@ DEFAULT_SYMBOLS: dict[str, SymbolSpec] = {
     "LTCUSDT": SymbolSpec(64.0, 0.01, 0.1, 300.0),
     "1000PEPEUSDT": SymbolSpec(0.009, 0.0000001, 100.0, 3_000_000.0),  # a prefixed base, as on Bybit
 }
+# A wider universe for scanners and `top:N` (50+ symbols): price, tick, lot; volumes spread over two
+# orders of magnitude so a ranking by 24 h quote volume is meaningful.
+_MORE = (
+    ("DOTUSDT", 5.2, 0.001, 0.1), ("TRXUSDT", 0.12, 0.00001, 1), ("MATICUSDT", 0.55, 0.0001, 1),
+    ("ATOMUSDT", 6.8, 0.001, 0.1), ("NEARUSDT", 4.1, 0.001, 0.1), ("APTUSDT", 7.3, 0.001, 0.01),
+    ("ARBUSDT", 0.8, 0.0001, 0.1), ("OPUSDT", 1.6, 0.0001, 0.1), ("FILUSDT", 4.0, 0.001, 0.1),
+    ("ETCUSDT", 20.0, 0.001, 0.1), ("BCHUSDT", 350.0, 0.05, 0.01), ("UNIUSDT", 7.0, 0.001, 0.1),
+    ("AAVEUSDT", 95.0, 0.01, 0.01), ("INJUSDT", 21.0, 0.001, 0.1), ("SUIUSDT", 1.1, 0.0001, 10),
+    ("SEIUSDT", 0.4, 0.0001, 1), ("TIAUSDT", 8.0, 0.001, 0.1), ("WIFUSDT", 1.9, 0.0001, 1),
+    ("LDOUSDT", 1.8, 0.0001, 0.1), ("RNDRUSDT", 6.5, 0.001, 0.1), ("FTMUSDT", 0.6, 0.0001, 1),
+    ("ALGOUSDT", 0.17, 0.0001, 1), ("XLMUSDT", 0.11, 0.00001, 1), ("VETUSDT", 0.03, 0.000001, 1),
+    ("HBARUSDT", 0.08, 0.00001, 1), ("ICPUSDT", 10.0, 0.001, 0.1), ("SANDUSDT", 0.4, 0.0001, 1),
+    ("MANAUSDT", 0.42, 0.0001, 1), ("AXSUSDT", 6.5, 0.001, 0.1), ("GALAUSDT", 0.025, 0.00001, 1),
+    ("EOSUSDT", 0.7, 0.0001, 0.1), ("THETAUSDT", 1.4, 0.0001, 0.1), ("EGLDUSDT", 35.0, 0.01, 0.01),
+    ("FLOWUSDT", 0.7, 0.0001, 0.1), ("CHZUSDT", 0.08, 0.00001, 1), ("CRVUSDT", 0.45, 0.0001, 0.1),
+    ("DYDXUSDT", 1.7, 0.0001, 0.1), ("GMXUSDT", 30.0, 0.01, 0.01), ("KAVAUSDT", 0.6, 0.0001, 0.1),
+    ("ZECUSDT", 25.0, 0.01, 0.01), ("DASHUSDT", 28.0, 0.01, 0.01), ("XMRUSDT", 130.0, 0.01, 0.01),
+    ("COMPUSDT", 50.0, 0.01, 0.01), ("MKRUSDT", 1500.0, 0.1, 0.001), ("SNXUSDT", 2.5, 0.001, 0.1),
+    ("RUNEUSDT", 5.0, 0.001, 0.1), ("STXUSDT", 1.8, 0.0001, 0.1), ("IMXUSDT", 1.9, 0.0001, 0.1),
+    ("ORDIUSDT", 40.0, 0.001, 0.01), ("JUPUSDT", 0.9, 0.0001, 1), ("ENAUSDT", 0.6, 0.0001, 1),
+    ("TONUSDT", 5.5, 0.0001, 0.1),
+)
+for _i, (_name, _price, _tick, _lot) in enumerate(_MORE):
+    # notional per 10 s step from ~3k to ~120k quote units, varied by position so rankings differ
+    DEFAULT_SYMBOLS[_name] = SymbolSpec(_price, _tick, _lot, (3_000.0 + 117_000.0 * ((_i * 37) % 53) / 52) / _price)
 
 
 class Candle(NamedTuple):

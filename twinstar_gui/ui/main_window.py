@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget
 
 from ..presenters.chart import ChartPresenter
 from ..presenters.health import HealthPresenter
@@ -44,7 +44,16 @@ class MainWindow(QMainWindow):
         self.mode_label = QLabel(f"Mode: {mode}")
         self.conn_label = QLabel("Connections: -")
         self.data_label = QLabel(f"Data: {data_dir}")
-        for w in (self.mode_label, self.conn_label, self.data_label):
+        self.sync_bar = QProgressBar()  # history backfill / gap repair, shown only while it runs
+        self.sync_bar.setMaximumWidth(160)
+        self.sync_bar.setTextVisible(False)
+        self.sync_bar.hide()
+        self.sync_label = QLabel("")
+        self.storage_label = QLabel("")  # disk full / permission trouble: candles still queued
+        self.storage_label.setStyleSheet("color: #ff6b6b; font-weight: bold;")
+        self.storage_label.hide()
+        for w in (self.storage_label, self.sync_label, self.sync_bar, self.mode_label, self.conn_label,
+                  self.data_label):
             self.statusBar().addPermanentWidget(w)
 
         chart.history.connect(self.chart_panel.show_history)
@@ -52,6 +61,8 @@ class MainWindow(QMainWindow):
         self.chart_panel.selection_changed.connect(self._on_selection)
         health.rows.connect(self.health_panel.show_rows)
         health.rows.connect(self._on_health)
+        health.sync.connect(self.show_sync)
+        health.storage.connect(self.show_storage_problem)
         logs.lines.connect(self.log_panel.append_lines)
         self._restore_layout()
         QTimer.singleShot(0, self.chart_panel._emit_selection)
@@ -69,6 +80,34 @@ class MainWindow(QMainWindow):
     def _on_health(self, rows) -> None:
         live = sum(1 for r in rows if r.state.value == "live")
         self.conn_label.setText(f"Connections: {live}/{len(rows)} live")
+
+    def show_sync(self, summary) -> None:
+        busy = summary.busy
+        self.sync_bar.setVisible(busy)
+        if busy:
+            self.sync_bar.setRange(0, max(1, summary.total))
+            self.sync_bar.setValue(min(summary.done, summary.total))
+        self.sync_label.setText(summary.text()[0].upper() + summary.text()[1:] if busy else "")
+
+    def show_storage_problem(self, text: str) -> None:
+        self.storage_label.setVisible(bool(text))
+        self.storage_label.setText(f"Storage: {text}" if text else "")
+        self.storage_label.setToolTip(text)
+
+    def ask_unsaved_candles(self, pending: int, error: str, on_answer) -> QMessageBox:
+        """Non-modal question (no nested event loop): keep waiting for the disk, or quit and lose them.
+        `on_answer(True)` means quit anyway."""
+        box = QMessageBox(QMessageBox.Warning, "Candles not saved yet",
+                          f"{pending} candle write(s) are not on disk yet.\n\n{error or 'Still writing.'}\n\n"
+                          "Free some space or fix the data folder's permissions, then choose Retry. "
+                          "Quit anyway loses them.", QMessageBox.Retry | QMessageBox.Discard, self)
+        box.button(QMessageBox.Discard).setText("Quit anyway")
+        box.setDefaultButton(QMessageBox.Retry)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.finished.connect(lambda _r: on_answer(box.clickedButton() is box.button(QMessageBox.Discard)))
+        box.open()
+        self.unsaved_box = box
+        return box
 
     # -- layout persistence ----------------------------------------------------------------------------
     def _restore_layout(self) -> None:
