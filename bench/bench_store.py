@@ -58,7 +58,7 @@ def five_years_of_minutes(root: Path) -> tuple[int, list[float], list[float]]:
     data.drop(columns="source").assign(timestamp=pd.to_datetime(data["timestamp"], unit="ms", utc=True)).to_parquet(
         seed_file, compression="zstd")
     ours, seed = [], []
-    for _ in range(3):
+    for _ in range(5):
         fresh = CandleStore(root / "m1")
         t = time.perf_counter()
         got = fresh.load("bybit", "BTCUSDT", tf="1m")
@@ -182,7 +182,7 @@ def main() -> None:
     print(f"| bytes for 35,000 candles | {size / 1000:.0f} KB | {seed_size / 1000:.0f} KB | {seed_size / size:.2f}x smaller |")
     if minute_run is not None:
         n1m, m_ours, m_seed = minute_run
-        print(f"| load 5 years of 1m candles ({n1m:,}), median of 3 | {med(m_ours):.0f} ms | {med(m_seed):.0f} ms "
+        print(f"| load 5 years of 1m candles ({n1m:,}), median of 5 | {med(m_ours):.0f} ms | {med(m_seed):.0f} ms "
               f"(one file) | {med(m_seed) / med(m_ours):.2f}x |")
     print(f"| memory per symbol window (1000 15m + derived 1h/4h/1d) | {mem_ours / 1024:.0f} KB "
           f"| {mem_seed / 1024:.0f} KB (DataFrames 1000 15m + 300 1h) | {mem_seed / mem_ours:.2f}x |")

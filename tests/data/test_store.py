@@ -159,10 +159,12 @@ def test_corrupt_month_file_is_quarantined_and_the_rest_loads(tmp_path, caplog):
     jan.write_bytes(garbage)
     reports = []
     store = CandleStore(tmp_path, on_quarantine=reports.append)
+    assert len(CandleStore(tmp_path).load_last("bybit", "BTCUSDT", 3000)) == 4000 - 2976  # what the app uses
+    jan.write_bytes(garbage)
     back = store.load("bybit", "BTCUSDT")
     assert len(back) == 4000 - 2976 and back["timestamp"].iloc[0].month == 2
     item = _quarantined_copy(store, jan)
-    assert reports == [item] and "unreadable Parquet" in item.reason
+    assert reports == [item] and "unreadable Parquet" in item.reason and len(store.quarantined) == 1
     assert item.moved_to.read_bytes() == garbage  # renamed, not rewritten or deleted
     assert str(jan) in caplog.text and "unreadable Parquet" in caplog.text
 
@@ -193,8 +195,8 @@ def test_foreign_parquet_files_are_quarantined(tmp_path):
     wrong_month = _series(tmp_path) / "2025-07.parquet"
     wrong_month.write_bytes((_series(tmp_path) / "2025-01.parquet").read_bytes())
     store = CandleStore(tmp_path)
-    assert store.months("bybit", "BTCUSDT") == ["2025-01"]
     assert len(store.load("bybit", "BTCUSDT")) == 100
+    assert store.months("bybit", "BTCUSDT") == ["2025-01"]
     assert "not a month file" in _quarantined_copy(store, freqtrade_style).reason
     assert "foreign schema" in _quarantined_copy(store, wrong_schema).reason
     assert "rows of 2025-01..2025-01 in the file of 2025-07" in _quarantined_copy(store, wrong_month).reason
