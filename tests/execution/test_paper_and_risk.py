@@ -1,0 +1,117 @@
+"""Paper executor, journal and risk limits on a real SQLite file in a temp dir."""
+import pytest
+
+from twinstar_gui.execution.base import FILLED, REJECTED, InstrumentRules, OrderRefused, OrderRequest
+from twinstar_gui.execution.journal import Journal
+from twinstar_gui.execution.paper import PaperExecutor
+from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+
+RULES = {"BTCUSDT": InstrumentRules("BTCUSDT", 0.1, 0.001, 0.001, 5.0),
+         "ETHUSDT": InstrumentRules("ETHUSDT", 0.01, 0.01, 0.01, 5.0)}
+NOW = [1_735_689_600_000]
+
+
+def clock():
+    return NOW[0]
+
+
+def paper(path, **kw):
+    return PaperExecutor(Journal(path / "journal.sqlite3"), rules=RULES.__getitem__, clock=clock,
+                         slippage_bps=10, fee_rate=0.001, **kw)
+
+
+def test_market_order_fills_on_the_next_price_with_slippage_and_fee(tmp_path):
+    ex = paper(tmp_path)
+    ex.on_price("BTCUSDT", 50_000.0, 1)
+    order = ex.place(OrderRequest("BTCUSDT", "buy", 0.0105, "c1", bot="t"))
+    assert order.status == "new" and order.qty == 0.01  # rounded down to the lot, never up
+    assert ex.positions() == []  # nothing fills until the market shows a new price
+    (fill,) = ex.on_price("BTCUSDT", 50_100.0, 2)
+    assert fill.price == 50_150.1  # 10 bps worse, on the 0.1 tick
+    assert fill.fee == pytest.approx(0.01 * 50_150.1 * 0.001)
+    (pos,) = ex.positions()
+    assert pos.qty == 0.01 and pos.entry_price == 50_150.1
+    ex.on_price("BTCUSDT", 51_000.0, 3)
+    assert ex.positions()[0].unrealized_pnl == pytest.approx((51_000 - 50_150.1) * 0.01)
+    ex.place(OrderRequest("BTCUSDT", "sell", 0.01, "c2", reduce_only=True))
+    (close,) = ex.on_price("BTCUSDT", 51_000.0, 4)
+    assert close.realized_pnl == pytest.approx((50_949.0 - 50_150.1) * 0.01)
+    assert ex.positions() == [] and ex.balance() == pytest.approx(10_000 + close.realized_pnl - fill.fee - close.fee)
+
+
+def test_orders_off_the_grid_or_too_small_are_refused_with_the_reason(tmp_path):
+    ex = paper(tmp_path)
+    ex.on_price("BTCUSDT", 50_000.0, 1)
+    with pytest.raises(OrderRefused, match="BTCUSDT: quantity 0.0004 is below the minimum 0.001"):
+        ex.place(OrderRequest("BTCUSDT", "buy", 0.0004, "small"))
+    assert ex.journal.order_by_client_id("paper", "small").status == REJECTED  # visible in the history
+    limit = ex.place(OrderRequest("BTCUSDT", "buy", 0.002, "lim", type="limit", price=49_000.0437))
+    assert limit.price == 49_000.0  # to the tick
+    with pytest.raises(OrderRefused, match="insufficient balance"):
+        ex.place(OrderRequest("BTCUSDT", "buy", 1.0, "big"))
+    with pytest.raises(OrderRefused, match="no price known yet"):
+        ex.place(OrderRequest("ETHUSDT", "buy", 1.0, "eth"))
+    with pytest.raises(OrderRefused, match="reduce-only"):
+        ex.place(OrderRequest("BTCUSDT", "sell", 0.001, "ro", reduce_only=True))
+
+
+def test_a_retried_order_is_never_placed_twice(tmp_path):
+    ex = paper(tmp_path)
+    ex.on_price("BTCUSDT", 50_000.0, 1)
+    first = ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "same-id"))
+    again = ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "same-id"))  # e.g. the bot retried after a timeout
+    assert again.id == first.id
+    ex.on_price("BTCUSDT", 50_000.0, 2)
+    assert ex.positions()[0].qty == 0.01
+    restarted = paper(tmp_path)
+    assert restarted.place(OrderRequest("BTCUSDT", "buy", 0.01, "same-id")).status == FILLED  # known after restart
+
+
+def test_positions_and_balance_survive_a_restart_and_tpsl_closes(tmp_path):
+    ex = paper(tmp_path)
+    ex.on_price("ETHUSDT", 2_000.0, 1)
+    ex.place(OrderRequest("ETHUSDT", "sell", 0.5, "short", take_profit=1_960.0, stop_loss=2_020.0, bot="multi"))
+    ex.on_price("ETHUSDT", 2_000.0, 2)
+    balance = ex.balance()
+    ex.journal.close()
+    back = paper(tmp_path)  # a new process
+    (pos,) = back.positions()
+    assert pos.qty == -0.5 and pos.take_profit == 1_960.0 and pos.bot == "multi"
+    assert back.balance() == balance
+    back.on_price("ETHUSDT", 1_959.0, 3)  # take profit touched: closed at market on the next price
+    back.on_price("ETHUSDT", 1_959.0, 4)
+    assert back.positions() == []
+    assert back.balance() > balance
+
+
+def test_risk_limits_and_the_kill_switch(tmp_path):
+    ex = paper(tmp_path, balance=100_000)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=1_500, max_open_positions=1, daily_loss_limit_usdt=50))
+    killed = []
+    risk.on_kill.append(killed.append)
+    risk.on_price("BTCUSDT", 50_000.0, 1)
+    risk.on_price("ETHUSDT", 2_000.0, 1)
+    with pytest.raises(OrderRefused, match="over the limit of 1500 USDT"):
+        risk.place(OrderRequest("BTCUSDT", "buy", 0.05, "too-big", price=50_000.0))
+    risk.place(OrderRequest("BTCUSDT", "buy", 0.02, "ok", price=50_000.0))
+    with pytest.raises(OrderRefused, match="max open positions reached"):
+        risk.place(OrderRequest("ETHUSDT", "buy", 0.1, "second", price=2_000.0))
+    risk.on_price("BTCUSDT", 50_000.0, 2)
+    assert len(risk.positions()) == 1
+    risk.on_price("BTCUSDT", 47_000.0, 3)  # -60 unrealized: over the 50 daily limit
+    assert killed and "daily loss" in killed[0] and risk.kill_switch is not None
+    risk.on_price("BTCUSDT", 47_000.0, 4)
+    assert risk.positions() == []  # flattened
+    with pytest.raises(OrderRefused, match="kill switch is on"):
+        risk.place(OrderRequest("ETHUSDT", "buy", 0.1, "after", price=2_000.0))
+    again = RiskGuard(paper(tmp_path), ex.journal, RiskLimits())  # after a restart: still on
+    assert again.kill_switch is not None
+    again.reset()
+    assert again.kill_switch is None
+
+
+def test_bad_limits_are_refused():
+    with pytest.raises(ValueError, match="daily_loss_limit_usdt must be a positive number"):
+        RiskLimits(daily_loss_limit_usdt=-5)
+    with pytest.raises(ValueError, match="max_open_positions"):
+        RiskLimits(max_open_positions=0)

@@ -1,0 +1,1 @@
+"""Trading bots: UnifiedBot, AutoScanner, MultiTrader; they emit orders through an Executor."""

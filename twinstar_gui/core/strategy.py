@@ -1,0 +1,200 @@
+"""The trading rule all three bots share, as pure functions of closed 15m candles (no I/O, no clocks).
+
+Rule (every number is a `StrategyConfig` field):
+1. RSI(`rsi_period`, Wilder) on `rsi_timeframe` candles built from *complete* 15m groups only.
+2. Candidate when rsi_low < RSI < rsi_high (default 30 < RSI < 70: not yet overbought/oversold).
+3. Direction = the RSI's direction: the last complete group's RSI above the previous one -> long,
+   below -> short, equal -> none.
+4. Trigger ("breakout"): a long enters when the price goes above the high of the reference 15m candle,
+   a short when it goes below its low. On a closed candle the reference is the candle before it (the
+   close must break it); on a live price the reference is the last closed candle.
+5. Exits: take profit at entry x (1 +/- take_profit_pct %), stop loss at entry x (1 -/+ stop_loss_pct %),
+   whichever the price touches first.
+Strength (used to rank candidates) = |RSI - previous RSI|: how hard the RSI is moving.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .indicators import rsi_wilder
+from .timeframe import BASE_TIMEFRAME, Timeframe
+
+LONG, SHORT = "long", "short"
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyConfig:
+    rsi_period: int = 14
+    rsi_timeframe: Timeframe = Timeframe.H4
+    rsi_low: float = 30.0
+    rsi_high: float = 70.0
+    take_profit_pct: float = 2.0
+    stop_loss_pct: float = 1.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 2 <= self.rsi_period <= 200:
+            problems.append(f"rsi_period must be 2..200, got {self.rsi_period}")
+        if not 0 <= self.rsi_low < self.rsi_high <= 100:
+            problems.append(f"need 0 <= rsi_low < rsi_high <= 100, got {self.rsi_low}, {self.rsi_high}")
+        for name in ("take_profit_pct", "stop_loss_pct"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 < value < 100):
+                problems.append(f"{name} must be between 0 and 100 (percent), got {value}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def history_needed(self) -> int:
+        """15m candles for a settled RSI: period + 1 complete groups, plus as many again to warm up
+        Wilder's smoothing, plus one partial group."""
+        ratio = self.rsi_timeframe.ratio_to(BASE_TIMEFRAME)
+        return (2 * self.rsi_period + 2) * ratio + ratio
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """A candidate: RSI in band and moving; waits for the price to cross `trigger`."""
+
+    symbol: str
+    side: str
+    rsi: float
+    rsi_prev: float
+    trigger: float  # price level to cross (above for long, below for short)
+    ref_time: int  # open time of the 15m candle that set the trigger
+
+    @property
+    def strength(self) -> float:
+        return abs(self.rsi - self.rsi_prev)
+
+    def distance(self, price: float) -> float:
+        """How far the price still is from the trigger, in % of price (<= 0: triggered)."""
+        gap = self.trigger - price if self.side == LONG else price - self.trigger
+        return 100.0 * gap / price
+
+    def triggered_by(self, price: float) -> bool:
+        return price > self.trigger if self.side == LONG else price < self.trigger
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """Enter now: side, price and the exit levels."""
+
+    symbol: str
+    side: str
+    entry: float
+    take_profit: float
+    stop_loss: float
+    rsi: float
+    time_ms: int
+    reason: str
+
+
+def as_array(history) -> np.ndarray:
+    """Closed 15m candles as an (n, 6) float array: open_time ms, O, H, L, C, V (oldest first).
+    Accepts such an array, a frame with timestamp + OHLCV, or a sequence of Candle."""
+    if isinstance(history, np.ndarray):
+        return history
+    if isinstance(history, pd.DataFrame):
+        ts = history["timestamp"]
+        if isinstance(ts.dtype, pd.DatetimeTZDtype) or np.issubdtype(ts.dtype, np.datetime64):
+            ms = ts.astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+        else:
+            ms = ts.to_numpy(np.int64)
+        return np.column_stack([ms.astype(np.float64)] + [history[c].to_numpy(np.float64)
+                                                           for c in ("open", "high", "low", "close", "volume")])
+    return np.array([(c.open_time, c.open, c.high, c.low, c.close, c.volume) for c in history],
+                    dtype=np.float64).reshape(-1, 6)
+
+
+def group_closes(arr: np.ndarray, tf: Timeframe) -> np.ndarray:
+    """Closes of the complete `tf` groups in 15m candles (unique, ascending open times)."""
+    if tf == BASE_TIMEFRAME:
+        return arr[:, 4]
+    if not len(arr):
+        return np.empty(0)
+    ms = arr[:, 0].astype(np.int64)
+    group = ms - ms % tf.ms
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+    counts = np.diff(np.append(starts, len(ms)))
+    ends = starts + counts - 1
+    complete = counts == tf.ratio_to(BASE_TIMEFRAME)
+    return arr[ends[complete], 4]
+
+
+def rsi_pair(arr: np.ndarray, cfg: StrategyConfig) -> tuple[float, float] | None:
+    """(previous, last) RSI of the complete groups, or None without enough history."""
+    closes = group_closes(arr, cfg.rsi_timeframe)
+    if len(closes) < cfg.rsi_period + 2:
+        return None
+    rsi = rsi_wilder(closes, cfg.rsi_period)
+    prev, last = float(rsi[-2]), float(rsi[-1])
+    return None if math.isnan(prev) or math.isnan(last) else (prev, last)
+
+
+def find_setup(history, cfg: StrategyConfig, symbol: str = "", *, upto: int | None = None) -> Setup | None:
+    """The candidate on the candles (up to index `upto`, exclusive), with the last of them as reference."""
+    arr = as_array(history)
+    if upto is not None:
+        arr = arr[:upto]
+    if not len(arr):
+        return None
+    pair = rsi_pair(arr, cfg)
+    if pair is None:
+        return None
+    prev, last = pair
+    if not cfg.rsi_low < last < cfg.rsi_high or last == prev:
+        return None
+    side = LONG if last > prev else SHORT
+    ref = arr[-1]
+    return Setup(symbol, side, last, prev, float(ref[2] if side == LONG else ref[3]), int(ref[0]))
+
+
+def signal_from(setup: Setup, price: float, time_ms: int, cfg: StrategyConfig) -> Signal | None:
+    """Enter when the price crosses the setup's trigger."""
+    if not setup.triggered_by(price):
+        return None
+    tp, sl = exit_levels(setup.side, price, cfg)
+    word = "above the high" if setup.side == LONG else "below the low"
+    reason = (f"{cfg.rsi_timeframe.label} RSI {setup.rsi_prev:.1f} -> {setup.rsi:.1f} in ({cfg.rsi_low:g}, "
+              f"{cfg.rsi_high:g}); price {price:g} {word} {setup.trigger:g} of the 15m candle at {setup.ref_time}")
+    return Signal(setup.symbol, setup.side, price, tp, sl, setup.rsi, time_ms, reason)
+
+
+def detect_signal(history, cfg: StrategyConfig | None = None, symbol: str = "",
+                  price: float | None = None, time_ms: int | None = None) -> Signal | None:
+    """On a closed candle (price None): does its close break the previous candle in the RSI's direction?
+    On a live price: does `price` break the last closed candle? RSI from the candles the reference
+    candle closes (no look-ahead)."""
+    cfg = cfg or StrategyConfig()
+    arr = as_array(history)
+    if price is None:
+        if len(arr) < 2:
+            return None
+        setup = find_setup(arr, cfg, symbol, upto=len(arr) - 1)
+        last = arr[-1]
+        price, when = float(last[4]), int(last[0]) + BASE_TIMEFRAME.ms
+    else:
+        setup = find_setup(arr, cfg, symbol)
+        when = int(time_ms) if time_ms is not None else (int(arr[-1, 0]) + BASE_TIMEFRAME.ms if len(arr) else 0)
+    if setup is None:
+        return None
+    return signal_from(setup, price, when, cfg)
+
+
+def exit_levels(side: str, entry: float, cfg: StrategyConfig) -> tuple[float, float]:
+    up, down = 1 + cfg.take_profit_pct / 100, 1 - cfg.stop_loss_pct / 100
+    if side == LONG:
+        return entry * up, entry * down
+    return entry * (2 - up), entry * (2 - down)
+
+
+def exit_reason(side: str, take_profit: float, stop_loss: float, price: float) -> str | None:
+    """'tp' / 'sl' when the price touches a level, else None."""
+    if side == LONG:
+        return "tp" if price >= take_profit else "sl" if price <= stop_loss else None
+    return "tp" if price <= take_profit else "sl" if price >= stop_loss else None

@@ -1,0 +1,1 @@
+"""Order execution: the Executor protocol, paper trading, risk limits, the SQLite journal."""

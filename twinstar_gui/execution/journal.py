@@ -1,0 +1,131 @@
+"""SQLite (WAL) journal of orders, fills, positions and bot state: what survives a restart.
+
+One file (`<data>/journal.sqlite3` by default), one connection shared by the bot threads behind a lock.
+Every write is its own committed transaction, so a crash loses at most the statement in flight.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .base import Fill, Order, Position
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    id TEXT PRIMARY KEY, executor TEXT NOT NULL, client_id TEXT NOT NULL, symbol TEXT NOT NULL,
+    side TEXT NOT NULL, qty REAL NOT NULL, type TEXT NOT NULL, price REAL, status TEXT NOT NULL,
+    filled_qty REAL NOT NULL, avg_price REAL NOT NULL, fee REAL NOT NULL, created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL, reduce_only INTEGER NOT NULL, bot TEXT NOT NULL, reason TEXT NOT NULL,
+    take_profit REAL, stop_loss REAL,
+    UNIQUE (executor, client_id)
+);
+CREATE TABLE IF NOT EXISTS fills (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, executor TEXT NOT NULL, order_id TEXT NOT NULL,
+    client_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL, price REAL NOT NULL,
+    fee REAL NOT NULL, time_ms INTEGER NOT NULL, realized_pnl REAL NOT NULL, bot TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS positions (
+    executor TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL, entry_price REAL NOT NULL,
+    opened_ms INTEGER NOT NULL, bot TEXT NOT NULL, take_profit REAL, stop_loss REAL, realized_pnl REAL NOT NULL,
+    PRIMARY KEY (executor, symbol)
+);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS fills_time ON fills (executor, time_ms);
+"""
+_ORDER_FIELDS = ("id", "client_id", "symbol", "side", "qty", "type", "price", "status", "filled_qty", "avg_price",
+                 "fee", "created_ms", "updated_ms", "reduce_only", "bot", "reason", "take_profit", "stop_loss")
+
+
+class Journal:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _run(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # -- orders -------------------------------------------------------------------------------------
+    def save_order(self, executor: str, order: Order) -> None:
+        values = tuple(getattr(order, f) for f in _ORDER_FIELDS)
+        cols = ", ".join(_ORDER_FIELDS)
+        marks = ", ".join("?" * len(_ORDER_FIELDS))
+        updates = ", ".join(f"{f}=excluded.{f}" for f in _ORDER_FIELDS if f not in ("id", "client_id"))
+        self._run(f"INSERT INTO orders (executor, {cols}) VALUES (?, {marks}) "
+                  f"ON CONFLICT(id) DO UPDATE SET {updates}", (executor, *values))
+
+    def order_by_client_id(self, executor: str, client_id: str) -> Order | None:
+        rows = self._run(f"SELECT {', '.join(_ORDER_FIELDS)} FROM orders WHERE executor=? AND client_id=?",
+                         (executor, client_id))
+        return _order(rows[0]) if rows else None
+
+    def orders(self, executor: str, *, open_only: bool = False, limit: int = 1000) -> list[Order]:
+        where = "executor=?" + (" AND status='new'" if open_only else "")
+        rows = self._run(f"SELECT {', '.join(_ORDER_FIELDS)} FROM orders WHERE {where} "
+                         f"ORDER BY created_ms DESC, rowid DESC LIMIT ?", (executor, limit))
+        return [_order(r) for r in rows]
+
+    # -- fills --------------------------------------------------------------------------------------
+    def add_fill(self, executor: str, fill: Fill) -> None:
+        d = asdict(fill)
+        cols = list(d)
+        self._run(f"INSERT INTO fills (executor, {', '.join(cols)}) VALUES (?, {', '.join('?' * len(cols))})",
+                  (executor, *d.values()))
+
+    def fills(self, executor: str, since_ms: int = 0, limit: int = 10_000) -> list[Fill]:
+        rows = self._run("SELECT order_id, client_id, symbol, side, qty, price, fee, time_ms, realized_pnl, bot "
+                         "FROM fills WHERE executor=? AND time_ms>=? ORDER BY seq DESC LIMIT ?",
+                         (executor, since_ms, limit))
+        return [Fill(*r) for r in rows]
+
+    def realized_since(self, executor: str, since_ms: int) -> float:
+        """Realized PnL net of fees since a time (the daily loss limit's measure)."""
+        (value,) = self._run("SELECT COALESCE(SUM(realized_pnl - fee), 0) FROM fills WHERE executor=? AND time_ms>=?",
+                             (executor, since_ms))[0]
+        return float(value)
+
+    # -- positions ----------------------------------------------------------------------------------
+    def save_position(self, executor: str, pos: Position) -> None:
+        if pos.qty == 0:
+            self._run("DELETE FROM positions WHERE executor=? AND symbol=?", (executor, pos.symbol))
+            return
+        self._run("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  (executor, pos.symbol, pos.qty, pos.entry_price, pos.opened_ms, pos.bot, pos.take_profit,
+                   pos.stop_loss, pos.realized_pnl))
+
+    def positions(self, executor: str) -> list[Position]:
+        rows = self._run("SELECT symbol, qty, entry_price, opened_ms, bot, take_profit, stop_loss, realized_pnl "
+                         "FROM positions WHERE executor=? ORDER BY opened_ms", (executor,))
+        return [Position(s, q, e, o, b, tp, sl, 0.0, r) for s, q, e, o, b, tp, sl, r in rows]
+
+    # -- state --------------------------------------------------------------------------------------
+    def set_state(self, key: str, value: Any) -> None:
+        self._run("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        rows = self._run("SELECT value FROM state WHERE key=?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+
+def _order(row: tuple) -> Order:
+    d = dict(zip(_ORDER_FIELDS, row))
+    d["reduce_only"] = bool(d["reduce_only"])
+    return Order(**d)

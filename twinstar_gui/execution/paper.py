@@ -1,0 +1,218 @@
+"""Paper trading (the default): orders fill on the next price the market shows, with fees and slippage.
+
+Market orders wait for the next price update of their symbol and fill there, worse by `slippage_bps`;
+limit orders fill when the price reaches them (at the limit price). Quantities and prices are put on the
+instrument's grid first and refused below its minimums. Orders, fills and positions go to the journal, so
+open positions and the balance come back after a restart. Thread-safe (bots call it from their threads).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from .base import (BUY, CANCELLED, FILLED, NEW, REJECTED, Fill, InstrumentRules, Order, OrderRefused, OrderRequest,
+                   Position)
+from .journal import Journal
+
+log = logging.getLogger(__name__)
+
+
+def default_rules(symbol: str) -> InstrumentRules:
+    """When the exchange's market info is not at hand: a fine grid and no minimum beyond one lot."""
+    return InstrumentRules(symbol, tick_size=1e-8, lot_size=1e-6, min_qty=1e-6)
+
+
+class PaperExecutor:
+    def __init__(self, journal: Journal, *, name: str = "paper", balance: float = 10_000.0,
+                 fee_rate: float = 0.00055, slippage_bps: float = 2.0, leverage: float = 1.0,
+                 rules: Callable[[str], InstrumentRules] = default_rules,
+                 clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        if fee_rate < 0 or slippage_bps < 0 or leverage <= 0:
+            raise ValueError("fee_rate and slippage_bps must be >= 0 and leverage > 0")
+        self.name = name
+        self.journal = journal
+        self.fee_rate = fee_rate
+        self.slippage = slippage_bps / 10_000
+        self.leverage = leverage
+        self._rules_of = rules
+        self._rules: dict[str, InstrumentRules] = {}
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self.last_price: dict[str, float] = {}
+        # restore: balance, open positions and resting orders from the journal
+        self._balance = float(journal.get_state(f"{name}.balance", balance))
+        self._positions = {p.symbol: p for p in journal.positions(name)}
+        self._open = {o.id: o for o in journal.orders(name, open_only=True)}
+        if self._positions or self._open:
+            log.info("%s: restored %d open position(s) and %d open order(s) from the journal", name,
+                     len(self._positions), len(self._open))
+
+    def __repr__(self) -> str:
+        return f"PaperExecutor({self.name}, balance={self._balance:.2f}, positions={len(self._positions)})"
+
+    # -- Executor -------------------------------------------------------------------------------------
+    def rules(self, symbol: str) -> InstrumentRules:
+        r = self._rules.get(symbol)
+        if r is None:
+            r = self._rules[symbol] = self._rules_of(symbol)
+        return r
+
+    def balance(self) -> float:
+        return self._balance
+
+    def positions(self) -> list[Position]:
+        with self._lock:
+            return [p.copy() for p in self._positions.values()]
+
+    def open_orders(self) -> list[Order]:
+        with self._lock:
+            return list(self._open.values())
+
+    def place(self, req: OrderRequest) -> Order:
+        with self._lock:
+            known = self.journal.order_by_client_id(self.name, req.client_id)
+            if known is not None:  # a retry of an order we already have: never a second one
+                log.info("%s: order %s already placed (%s); not sending it again", self.name, req.client_id,
+                         known.status)
+                return known
+            now = self.clock()
+            order = Order(f"P{now}-{next(self._ids)}-{uuid.uuid4().hex[:4]}", req.client_id, req.symbol, req.side,
+                          req.qty, req.type, req.price, NEW, created_ms=now, updated_ms=now,
+                          reduce_only=req.reduce_only, bot=req.bot, take_profit=req.take_profit,
+                          stop_loss=req.stop_loss)
+            try:
+                self._check(req, order)
+            except OrderRefused as exc:
+                order.status, order.reason = REJECTED, exc.reason
+                self.journal.save_order(self.name, order)
+                raise
+            self._open[order.id] = order
+            self.journal.save_order(self.name, order)
+            log.info("%s: %s %s %g %s%s (%s)", self.name, req.side, req.symbol, order.qty, req.type,
+                     f" @ {order.price:g}" if req.type == "limit" else "", req.bot or "manual")
+            return order
+
+    def cancel(self, order_id: str) -> Order:
+        with self._lock:
+            order = self._open.pop(order_id, None)
+            if order is None:
+                raise OrderRefused("?", f"no open order {order_id}")
+            order.status, order.updated_ms, order.reason = CANCELLED, self.clock(), "cancelled"
+            self.journal.save_order(self.name, order)
+            return order
+
+    def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]:
+        """A new market price: fills waiting orders of that symbol, marks its position, and closes it at
+        market when the price touches its take profit or stop loss (as the exchange's TP/SL would)."""
+        fills = []
+        with self._lock:
+            self.last_price[symbol] = price
+            for order in [o for o in self._open.values() if o.symbol == symbol]:
+                fill_price = self._fill_price(order, price)
+                if fill_price is not None:
+                    fills.append(self._fill(order, fill_price, time_ms))
+            pos = self._positions.get(symbol)
+            if pos is not None:
+                pos.mark_price = price
+                self._tpsl(pos, price)
+        return fills
+
+    def _tpsl(self, pos: Position, price: float) -> None:
+        if pos.take_profit is None and pos.stop_loss is None:
+            return
+        long = pos.qty > 0
+        hit = None
+        if pos.take_profit is not None and (price >= pos.take_profit if long else price <= pos.take_profit):
+            hit = "take profit"
+        elif pos.stop_loss is not None and (price <= pos.stop_loss if long else price >= pos.stop_loss):
+            hit = "stop loss"
+        if hit is None:
+            return
+        req = OrderRequest(pos.symbol, "sell" if long else BUY, abs(pos.qty), f"tpsl-{pos.symbol}-{pos.opened_ms}",
+                           reduce_only=True, bot=pos.bot, price=price)
+        if self.journal.order_by_client_id(self.name, req.client_id) is None:
+            log.info("%s: %s %s hit at %g; closing at market", self.name, pos.symbol, hit, price)
+            self.place(req)
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _check(self, req: OrderRequest, order: Order) -> None:
+        rules = self.rules(req.symbol)
+        ref = req.price if req.price is not None else self.last_price.get(req.symbol)
+        if ref is None:
+            raise OrderRefused(req.symbol, "no price known yet for this symbol; wait for market data")
+        order.qty, p = rules.check(req.qty, ref)
+        if req.type == "limit":
+            order.price = p
+        pos = self._positions.get(req.symbol)
+        signed = order.qty if req.side == BUY else -order.qty
+        if req.reduce_only:
+            if pos is None or pos.qty * signed >= 0:
+                raise OrderRefused(req.symbol, "reduce-only order but no position to reduce on that side")
+            order.qty = min(order.qty, abs(pos.qty))
+            return
+        current = 0.0 if pos is None else pos.qty
+        grows = abs(current + signed) > abs(current)
+        if grows:
+            margin_used = sum(abs(x.qty) * x.entry_price for x in self._positions.values()) / self.leverage
+            need = abs(signed) * ref / self.leverage
+            free = self._balance - margin_used
+            if need > free:
+                raise OrderRefused(req.symbol, f"insufficient balance: order needs {need:.2f} USDT margin, "
+                                               f"{free:.2f} available")
+
+    def _fill_price(self, order: Order, price: float) -> float | None:
+        rules = self.rules(order.symbol)
+        if order.type == "market":
+            worse = price * (1 + self.slippage) if order.side == BUY else price * (1 - self.slippage)
+            return rules.round_price(worse)
+        assert order.price is not None
+        if (order.side == BUY and price <= order.price) or (order.side != BUY and price >= order.price):
+            return order.price
+        return None
+
+    def _fill(self, order: Order, price: float, time_ms: int) -> Fill:
+        signed = order.qty if order.side == BUY else -order.qty
+        fee = abs(signed) * price * self.fee_rate
+        pos = self._positions.get(order.symbol)
+        realized = 0.0
+        if pos is None:
+            pos = Position(order.symbol, signed, price, time_ms, order.bot, order.take_profit, order.stop_loss, price)
+            self._positions[order.symbol] = pos
+        elif pos.qty * signed > 0:  # adding: average the entry
+            total = pos.qty + signed
+            pos.entry_price = (pos.entry_price * pos.qty + price * signed) / total
+            pos.qty = total
+        else:  # reducing, closing or flipping
+            closing = min(abs(signed), abs(pos.qty))
+            realized = (price - pos.entry_price) * closing * (1 if pos.qty > 0 else -1)
+            rest = pos.qty + signed
+            if abs(rest) < 1e-12:
+                rest = 0.0
+            if rest == 0 or rest * pos.qty > 0:
+                pos.qty = rest
+            else:  # flipped: the remainder opens the other way at this price
+                pos.qty, pos.entry_price, pos.opened_ms = rest, price, time_ms
+            pos.realized_pnl += realized
+        pos.mark_price = price
+        if order.take_profit is not None and not order.reduce_only:
+            pos.take_profit, pos.stop_loss = order.take_profit, order.stop_loss
+        self._balance += realized - fee
+        order.status, order.filled_qty, order.avg_price = FILLED, order.qty, price
+        order.fee, order.updated_ms = fee, time_ms
+        self._open.pop(order.id, None)
+        fill = Fill(order.id, order.client_id, order.symbol, order.side, order.qty, price, fee, time_ms, realized,
+                    order.bot)
+        self.journal.save_order(self.name, order)
+        self.journal.add_fill(self.name, fill)
+        self.journal.save_position(self.name, pos)
+        self.journal.set_state(f"{self.name}.balance", self._balance)
+        if pos.qty == 0:
+            del self._positions[order.symbol]
+        log.info("%s: filled %s %s %g @ %g (fee %.4f, realized %.4f)", self.name, order.side, order.symbol,
+                 order.qty, price, fee, realized)
+        return fill

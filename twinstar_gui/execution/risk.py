@@ -1,0 +1,136 @@
+"""Risk limits in front of any executor: position size, number of positions, and a daily loss limit
+whose breach trips a kill switch (no new entries, positions closed at market, bots told to stop)."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .base import BUY, SELL, Executor, Fill, InstrumentRules, Order, OrderRefused, OrderRequest, Position
+from .journal import Journal
+
+log = logging.getLogger(__name__)
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    max_position_usdt: float = 1_000.0  # notional of one position
+    max_open_positions: int = 3
+    daily_loss_limit_usdt: float = 200.0  # realized (net of fees) + unrealized since 00:00 UTC
+
+    def __post_init__(self) -> None:
+        for name in ("max_position_usdt", "daily_loss_limit_usdt"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not (isinstance(self.max_open_positions, int) and self.max_open_positions >= 1):
+            raise ValueError(f"max_open_positions must be an integer >= 1, got {self.max_open_positions!r}")
+
+
+class RiskGuard:
+    """An Executor that checks every order against the limits before passing it on."""
+
+    def __init__(self, executor: Executor, journal: Journal, limits: RiskLimits, *,
+                 clock: Callable[[], int] | None = None) -> None:
+        self.inner = executor
+        self.name = executor.name
+        self.journal = journal
+        self.limits = limits
+        self.clock = clock or getattr(executor, "clock", None)
+        self.on_kill: list[Callable[[str], None]] = []
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"RiskGuard({self.inner!r}, {self.limits})"
+
+    # -- the kill switch ------------------------------------------------------------------------------
+    @property
+    def kill_switch(self) -> dict | None:
+        """{'reason':..., 'time_ms':...} while tripped (it survives restarts until reset)."""
+        return self.journal.get_state(f"{self.name}.kill_switch")
+
+    def trip(self, reason: str) -> None:
+        with self._lock:
+            if self.kill_switch is not None:
+                return
+            now = self._now()
+            self.journal.set_state(f"{self.name}.kill_switch", {"reason": reason, "time_ms": now})
+            log.error("KILL SWITCH (%s): %s; closing every position, no new entries", self.name, reason)
+            for pos in self.inner.positions():
+                req = OrderRequest(pos.symbol, SELL if pos.qty > 0 else BUY, abs(pos.qty),
+                                   f"kill-{pos.symbol}-{now}", reduce_only=True, bot="kill switch",
+                                   price=pos.mark_price or pos.entry_price)
+                try:
+                    self.inner.place(req)
+                except OrderRefused as exc:
+                    log.error("kill switch could not close %s: %s", pos.symbol, exc)
+        for fn in list(self.on_kill):
+            try:
+                fn(reason)
+            except Exception:
+                log.exception("kill switch listener failed")
+
+    def reset(self) -> None:
+        self.journal.set_state(f"{self.name}.kill_switch", None)
+        log.warning("kill switch reset by the user (%s)", self.name)
+
+    def daily_pnl(self) -> float:
+        now = self._now()
+        realized = self.journal.realized_since(self.name, now - now % DAY_MS)
+        return realized + sum(p.unrealized_pnl for p in self.inner.positions())
+
+    # -- Executor ---------------------------------------------------------------------------------------
+    def place(self, req: OrderRequest) -> Order:
+        if not req.reduce_only:
+            with self._lock:
+                self._check_entry(req)
+        return self.inner.place(req)
+
+    def _check_entry(self, req: OrderRequest) -> None:
+        ks = self.kill_switch
+        if ks is not None:
+            raise OrderRefused(req.symbol, f"kill switch is on ({ks['reason']}); no new entries until it is reset")
+        positions = {p.symbol: p for p in self.inner.positions()}
+        pending = {o.symbol for o in self.inner.open_orders() if not o.reduce_only}
+        if req.symbol not in positions and len(set(positions) | pending) >= self.limits.max_open_positions:
+            raise OrderRefused(req.symbol, f"max open positions reached ({self.limits.max_open_positions})")
+        price = req.price or getattr(self.inner, "last_price", {}).get(req.symbol)
+        if price:
+            held = abs(positions[req.symbol].qty) * price if req.symbol in positions else 0.0
+            if held + req.qty * price > self.limits.max_position_usdt * (1 + 1e-9):
+                raise OrderRefused(req.symbol, f"position would be {held + req.qty * price:.2f} USDT, over the "
+                                               f"limit of {self.limits.max_position_usdt:g} USDT")
+
+    def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]:
+        fills = self.inner.on_price(symbol, price, time_ms)
+        if self.kill_switch is None:
+            pnl = self.daily_pnl()
+            if pnl <= -self.limits.daily_loss_limit_usdt:
+                self.trip(f"daily loss {pnl:.2f} USDT reached the limit of -{self.limits.daily_loss_limit_usdt:g}")
+        return fills
+
+    def cancel(self, order_id: str) -> Order:
+        return self.inner.cancel(order_id)
+
+    def positions(self) -> list[Position]:
+        return self.inner.positions()
+
+    def balance(self) -> float:
+        return self.inner.balance()
+
+    def open_orders(self) -> list[Order]:
+        return self.inner.open_orders()
+
+    def rules(self, symbol: str) -> InstrumentRules:
+        return self.inner.rules(symbol)
+
+    @property
+    def last_price(self) -> dict[str, float]:
+        return getattr(self.inner, "last_price", {})
+
+    def _now(self) -> int:
+        import time
+
+        return self.clock() if self.clock else int(time.time() * 1000)
