@@ -70,10 +70,11 @@ class MarketFeed:
         self.hub = StreamHub(adapter, policy=policy, heartbeat_interval=heartbeat_interval, max_silence=max_silence,
                              on_events=self._route, on_connect=self._on_connect, on_error=self._on_ws_error)
         extra = {"now_ms": now_ms} if now_ms else {}
+        self._series_args = dict(rest=self.rest, store=store, writer=writer, windows=windows, **extra)
         self.series: dict[str, SeriesManager] = {}
         for sym in dict.fromkeys(symbols):
-            self.series[sym] = SeriesManager(adapter.name, sym, rest=self.rest, store=store, writer=writer,
-                                             windows=windows, **extra)
+            self.series[sym] = SeriesManager(adapter.name, sym, **self._series_args)
+        self._added: dict[str, int] = {}  # symbols added at run time (bots, scanners) -> reference count
         self.errors: list[str] = []
         self._started = False
         # REST fallback with hysteresis: on after the stream has been unhealthy for `fallback_after` s,
@@ -119,6 +120,38 @@ class MarketFeed:
             conn.fallback_active = lambda c=conn: c.name in self._fallback  # shown in the stream's health
         self.hub.start()
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name=f"fallback-{self.adapter.name}")
+
+    async def add_symbol(self, symbol: str) -> SeriesManager:
+        """Start streaming (and storing) one more symbol while running; reference-counted with
+        `remove_symbol`. The symbols the feed was built with stay for its lifetime."""
+        s = self.series.get(symbol)
+        if s is not None:
+            if symbol in self._added:
+                self._added[symbol] += 1
+            return s
+        s = self.series[symbol] = SeriesManager(self.adapter.name, symbol, **self._series_args)
+        self._added[symbol] = 1
+        s.listeners.error.append(self._on_series_error)
+        await s.load_history()
+        await self.hub.acquire(self.topics_for(symbol))
+        if self._started:
+            s.backfill()  # REST catches up now; a (re)connect of its socket backfills again
+        log.info("%s: now streaming %s", self.adapter.name, symbol)
+        return s
+
+    async def remove_symbol(self, symbol: str) -> None:
+        n = self._added.get(symbol)
+        if not n:
+            return
+        if n > 1:
+            self._added[symbol] = n - 1
+            return
+        del self._added[symbol]
+        s = self.series.pop(symbol)
+        if s._backfill is not None and not s._backfill.done():
+            s._backfill.cancel()
+        await self.hub.release(self.topics_for(symbol))
+        log.info("%s: stopped streaming %s", self.adapter.name, symbol)
 
     async def stop(self) -> None:
         if self._supervisor is not None:

@@ -142,7 +142,20 @@ class _Path:
         self.ticks = np.empty(0, np.int64)
         self.lots = np.empty(0, np.int64)
         self._log_price = math.log(spec.price)
+        self.script: tuple[np.ndarray, np.ndarray, int, int] | None = None  # times, prices, genesis, step
 
+    def apply_script(self, lo: int, hi: int) -> None:
+        """Steps lo..hi-1 follow the scripted path from its first time on (flat after its last point)."""
+        if self.script is None or hi <= lo:
+            return
+        times, prices, genesis, step = self.script
+        t = genesis + np.arange(lo, hi, dtype=np.int64) * step
+        on = t >= times[0]
+        if not on.any():
+            return
+        ticks = self.ticks.copy()  # replaced, never mutated: readers keep valid views
+        ticks[lo:hi][on] = np.maximum(1, np.rint(np.interp(t[on], times, prices) / self.spec.tick)).astype(np.int64)
+        self.ticks = ticks
     def ensure(self, n: int) -> None:
         have = len(self.ticks)
         if have >= n:
@@ -159,6 +172,7 @@ class _Path:
             new_lots.append(np.maximum(1, np.rint(size)).astype(np.int64))
         self.ticks = np.concatenate(new_ticks)  # replaced, never mutated: readers keep valid views
         self.lots = np.concatenate(new_lots)
+        self.apply_script(have, len(self.ticks))
 
 
 class Market:
@@ -205,6 +219,19 @@ class Market:
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
+
+    def script(self, symbol: str, times_ms, prices) -> None:
+        """Make a symbol's price follow a path: linear between (time, price) points, flat after the last.
+        Set it before serving the times it covers (tests script a known entry and exit this way)."""
+        t = np.asarray(times_ms, dtype=np.int64)
+        p = np.asarray(prices, dtype=np.float64)
+        if len(t) < 2 or len(t) != len(p) or (np.diff(t) <= 0).any() or (p <= 0).any():
+            raise ValueError("a script needs >= 2 points with increasing times and positive prices")
+        self.spec(symbol)
+        with self._lock:
+            path = self._paths[symbol]
+            path.script = (t, p, self.genesis, self.step_ms)
+            path.apply_script(0, len(path.ticks))
 
     # -- text, exactly as an exchange prints it ---------------------------------------------------------
     def price_decimals(self, symbol: str) -> int:

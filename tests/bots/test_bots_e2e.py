@@ -1,0 +1,110 @@
+"""Each bot flow end to end over loopback: scripted prices -> simulator -> streams/REST -> bot thread ->
+paper executor -> journal; a known entry and a take-profit exit."""
+import asyncio
+
+import pytest
+
+from scripted import trading_env
+from twinstar_gui.bots.base import BotThread
+from twinstar_gui.bots.multi import MultiTrader
+from twinstar_gui.bots.scanner import AutoScanner
+from twinstar_gui.bots.unified import UnifiedBot
+from twinstar_gui.sim.market import DEFAULT_SYMBOLS
+from waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def trade_of(journal, symbol):
+    fills = sorted((f for f in journal.fills("paper") if f.symbol == symbol), key=lambda f: f.time_ms)
+    return fills
+
+
+async def run_until_tp(bot, journal, symbol, timeout=40.0):
+    thread = BotThread(bot, tick=0.2)
+    thread.start()
+    try:
+        await wait_for(lambda: len(trade_of(journal, symbol)) >= 2, timeout=timeout, what=f"{symbol} entry + exit")
+    finally:
+        await asyncio.to_thread(thread.stop)
+    return trade_of(journal, symbol)
+
+
+def assert_long_closed_at_take_profit(fills, ctx):
+    entry, exit_ = fills[0], fills[1]
+    assert entry.side == "buy" and exit_.side == "sell" and exit_.qty == entry.qty
+    assert exit_.realized_pnl > 0
+    order = next(o for o in ctx.journal.orders("paper") if o.id == entry.order_id)
+    signal_price = order.price
+    assert order.take_profit == pytest.approx(signal_price * 1.02) and order.stop_loss == pytest.approx(signal_price * 0.99)
+    # closed at market on the first price after the take profit was touched (2 bps paper slippage)
+    assert order.take_profit * 0.9997 <= exit_.price < order.take_profit * 1.01, (exit_.price, order.take_profit)
+    lot = ctx.executor.rules(entry.symbol).lot_size
+    assert ctx.order_usdt - lot * signal_price * 1.01 < entry.qty * signal_price <= ctx.order_usdt * 1.01  # lot-rounded
+
+
+async def test_unified_bot_enters_on_a_closed_candle_and_takes_profit(tmp_path, qapp):
+    async with trading_env(tmp_path, ["ETHUSDT"], {"ETHUSDT": {}}, feed_symbols=["ETHUSDT"]) as (sim, core, ctx):
+        bot = UnifiedBot("unified-eth", ctx, "ETHUSDT", health_every_s=0.5)
+        fills = await run_until_tp(bot, ctx.journal, "ETHUSDT")
+        assert_long_closed_at_take_profit(fills, ctx)
+        status = bot.snapshot()
+        assert status.entries >= 1 and "4h RSI" in status.last_signal and status.state == "stopped"
+        assert bot.health_checks >= 1 and bot.rest_polls == 0  # the stream was healthy at every check
+        orders = ctx.journal.orders("paper")
+        assert any(o.bot == "unified-eth" and o.take_profit for o in orders)
+
+
+async def test_unified_bot_polls_rest_when_its_stream_is_unhealthy(tmp_path, qapp):
+    async with trading_env(tmp_path, ["ETHUSDT"], {}, feed_symbols=["ETHUSDT"], heartbeat_interval=0.5,
+                           max_silence=1.0) as (sim, core, ctx):
+        bot = UnifiedBot("unified-eth", ctx, "ETHUSDT", health_every_s=0.3)
+        thread = BotThread(bot, tick=0.1)
+        thread.start()
+        try:
+            await wait_for(lambda: bot.snapshot().state == "running", what="bot running")
+            sim.freeze()  # socket open, nothing flows: unhealthy
+            await wait_for(lambda: bot.rest_polls >= 1, timeout=20, what="REST poll at a health check")
+            assert "unhealthy" in bot.snapshot().detail
+            sim.freeze(False)
+        finally:
+            await asyncio.to_thread(thread.stop)
+
+
+async def test_auto_scanner_two_stages_entry_and_exit(tmp_path, qapp):
+    presets = list(DEFAULT_SYMBOLS)[:50]
+    trends = {"SOLUSDT": {}, "LINKUSDT": {"up": 1.004, "down": 0.998}}  # SOL's RSI moves harder: ranked first
+    async with trading_env(tmp_path, presets, trends) as (sim, core, ctx):
+        bot = AutoScanner("scanner", ctx, presets, watch_count=5, rescan_every_s=3600)
+        thread = BotThread(bot, tick=0.2)
+        thread.start()
+        try:
+            await wait_for(lambda: bot.scans >= 1, timeout=30, what="stage 1 scan")
+            assert not bot.scan_errors
+            rows = bot.snapshot().candidates
+            assert sorted(c.symbol for c in rows) == ["LINKUSDT", "SOLUSDT"]  # the flat ones are no candidates
+            assert all(c.side == "long" and 30 < c.rsi < 70 for c in rows)
+            await wait_for(lambda: len(trade_of(ctx.journal, "SOLUSDT")) >= 2, timeout=40, what="SOL entry + TP exit")
+            assert "SOLUSDT" not in bot.setups  # its stage-2 watch closed after the entry
+        finally:
+            await asyncio.to_thread(thread.stop)
+        assert_long_closed_at_take_profit(trade_of(ctx.journal, "SOLUSDT"), ctx)
+
+
+async def test_multi_trader_rotates_on_the_top_symbols(tmp_path, qapp):
+    trends = {"BTCUSDT": {}, "XRPUSDT": {"up": 1.004, "down": 0.998}}
+    async with trading_env(tmp_path, [], trends) as (sim, core, ctx):
+        bot = MultiTrader("multi", ctx, top_n=50, scan_every_s=1.0, max_positions=1)
+        thread = BotThread(bot, tick=0.2)
+        thread.start()
+        try:
+            await wait_for(lambda: bot.trades_closed >= 1, timeout=40, what="an entry, a TP exit, seen by the bot")
+            rows = bot.snapshot().candidates
+        finally:
+            await asyncio.to_thread(thread.stop)
+        fills = trade_of(ctx.journal, "BTCUSDT")  # the strongest RSI move of the top 50
+        assert_long_closed_at_take_profit(fills, ctx)
+        assert {c.symbol for c in rows} <= {"BTCUSDT", "XRPUSDT"}  # only the trending ones are candidates
+        entries = [o for o in ctx.journal.orders("paper") if not o.reduce_only]
+        first_exit = fills[1].time_ms
+        assert len([o for o in entries if o.created_ms <= first_exit]) == 1  # one position at a time

@@ -1,0 +1,195 @@
+"""What the three bots share: context, status snapshot, entries with idempotent client ids, the thread loop.
+
+A bot is plain Python driven by events from one inbox (closed candles, prices) and a timer; it runs in
+its own thread (a `threading.Thread` headless, a QThread in the GUI, both through `run_bot`), never on
+the GUI/asyncio thread. It talks to the market through `LiveMarket` and trades through an Executor.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..core.strategy import LONG, Setup, Signal, StrategyConfig
+from ..execution.base import BUY, SELL, Executor, Order, OrderRefused, OrderRequest
+from ..execution.journal import Journal
+from .market import LiveMarket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A row of the scanner table."""
+
+    symbol: str
+    exchange: str
+    rsi: float
+    side: str
+    trigger: float
+    last_price: float
+    distance_pct: float  # to the trigger, % of price (<= 0: triggered)
+    status: str  # "stage 1", "watching", "entered", ...
+
+
+@dataclass
+class BotStatus:
+    name: str
+    kind: str
+    exchange: str
+    state: str = "stopped"  # starting / running / stopped / failed
+    detail: str = ""
+    candidates: list[Candidate] = field(default_factory=list)
+    last_signal: str = ""
+    entries: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BotContext:
+    market: LiveMarket
+    executor: Executor
+    journal: Journal
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    order_usdt: float = 100.0  # notional per entry
+    clock: Callable[[], float] = time.monotonic
+
+
+def client_id(*parts: object) -> str:
+    """A deterministic order id for one intent: a retry (or a restart that replays the same candle)
+    produces the same id, and the executor refuses to place it twice. 34 chars: fits Bybit's 36."""
+    return "TS" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+class Bot:
+    kind = "bot"
+
+    def __init__(self, name: str, ctx: BotContext) -> None:
+        self.name = name
+        self.ctx = ctx
+        self.inbox: queue.Queue = queue.Queue()
+        self.status = BotStatus(name, self.kind, ctx.market.exchange)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name})"
+
+    # -- lifecycle (bot thread) -----------------------------------------------------------------------
+    def start(self) -> None: ...
+    def on_closed(self, symbol: str, candle) -> None: ...
+    def on_price(self, symbol: str, price: float, time_ms: int) -> None: ...
+    def on_timer(self, now: float) -> None: ...
+    def shutdown(self) -> None: ...
+
+    def request_stop(self, reason: str = "") -> None:
+        """From any thread: the loop ends after the event in hand."""
+        if reason:
+            self._set(detail=reason)
+        self._stop.set()
+        self.inbox.put(None)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- status (read by presenters from other threads) -------------------------------------------------
+    def snapshot(self) -> BotStatus:
+        with self._lock:
+            s = self.status
+            return BotStatus(s.name, s.kind, s.exchange, s.state, s.detail, list(s.candidates), s.last_signal,
+                             s.entries, list(s.errors[-20:]))
+
+    def _set(self, **fields) -> None:
+        with self._lock:
+            for k, v in fields.items():
+                setattr(self.status, k, v)
+
+    def _error(self, message: str) -> None:
+        log.error("%s: %s", self.name, message)
+        with self._lock:
+            self.status.errors.append(message)
+
+    # -- trading ------------------------------------------------------------------------------------------
+    def enter(self, signal: Signal, intent: object) -> Order | None:
+        """One entry at market with TP/SL attached; `intent` makes the client id (same intent = same id)."""
+        ex = self.ctx.executor
+        side = BUY if signal.side == LONG else SELL
+        qty = self.ctx.order_usdt / signal.entry
+        req = OrderRequest(signal.symbol, side, qty, client_id(self.name, signal.symbol, intent), price=signal.entry,
+                           bot=self.name, take_profit=signal.take_profit, stop_loss=signal.stop_loss)
+        try:
+            order = ex.place(req)
+        except OrderRefused as exc:
+            self._error(f"entry refused: {exc}")
+            return None
+        with self._lock:
+            self.status.entries += 1
+            self.status.last_signal = f"{signal.side} {signal.symbol} @ {signal.entry:g}: {signal.reason}"
+        log.info("%s: %s", self.name, self.status.last_signal)
+        return order
+
+    def position(self, symbol: str):
+        return next((p for p in self.ctx.executor.positions() if p.symbol == symbol), None)
+
+    def own_positions(self) -> list:
+        return [p for p in self.ctx.executor.positions() if p.bot == self.name]
+
+
+def run_bot(bot: Bot, tick: float = 1.0) -> None:
+    """The bot thread's loop: start, then events from the inbox and a timer tick, until stopped."""
+    bot._set(state="starting")
+    try:
+        bot.start()
+        bot._set(state="running")
+        next_tick = time.monotonic()
+        while not bot.stopping:
+            try:
+                ev = bot.inbox.get(timeout=max(0.0, next_tick - time.monotonic()))
+            except queue.Empty:
+                ev = None
+            if bot.stopping:
+                break
+            if ev is not None:
+                if ev[0] == "closed":
+                    bot.on_closed(ev[1], ev[2])
+                elif ev[0] == "price":
+                    bot.on_price(ev[1], ev[2], ev[3])
+            now = time.monotonic()
+            if now >= next_tick:
+                bot.on_timer(now)
+                next_tick = now + tick
+    except Exception as exc:  # a bot bug stops that bot, loudly, not the app
+        log.exception("%s failed", bot.name)
+        bot._error(f"stopped by an error: {type(exc).__name__}: {exc}")
+        bot._set(state="failed")
+    finally:
+        try:
+            bot.shutdown()
+        except Exception:
+            log.exception("%s: shutdown failed", bot.name)
+        if bot.status.state != "failed":
+            bot._set(state="stopped")
+
+
+class BotThread(threading.Thread):
+    """Headless runner: one daemon thread per bot."""
+
+    def __init__(self, bot: Bot, tick: float = 1.0) -> None:
+        super().__init__(name=f"bot-{bot.name}", daemon=True)
+        self.bot, self.tick = bot, tick
+
+    def run(self) -> None:
+        run_bot(self.bot, self.tick)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.bot.request_stop()
+        self.join(timeout)
+
+
+def setups_ranked(setups: list[Setup]) -> list[Setup]:
+    return sorted(setups, key=lambda s: (-s.strength, s.symbol))

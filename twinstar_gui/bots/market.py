@@ -1,0 +1,172 @@
+"""What a bot (in its own thread) may ask of the market, bridged to the asyncio loop that owns the streams.
+
+REST calls run in the calling bot thread (the RestClient's token bucket keeps them within the exchange's
+budget, so a 50-symbol scan needs no sleeps); stream changes and reads of live series are handed to the
+loop. Prices reach the executor here too: every live price of every streamed symbol goes to
+`executor.on_price` (fills, marks, TP/SL), and symbols with open positions or orders are kept streamed.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..core.models import Candle
+from ..core.timeframe import BASE_TIMEFRAME, Timeframe
+from ..data.feed import MarketFeed
+from ..data.manager import ClosedCandle
+from ..execution.base import Executor
+
+log = logging.getLogger(__name__)
+
+
+class LiveMarket:
+    def __init__(self, feed: MarketFeed, loop: asyncio.AbstractEventLoop, executor: Executor | None = None, *,
+                 rest_workers: int = 8, clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        self.feed = feed
+        self.exchange = feed.adapter.name
+        self.loop = loop
+        self.executor = executor
+        self.clock = clock
+        self._inboxes: dict[str, set[queue.Queue]] = {}  # symbol -> bot inboxes that watch it
+        self._hooked: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=rest_workers, thread_name_prefix=f"rest-{self.exchange}")
+        self._tracker: asyncio.Task | None = None
+        self._tracked: set[str] = set()
+
+    # -- asyncio side -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Call on the loop: hook the feed's series and keep position symbols streamed."""
+        for sym in list(self.feed.series):
+            self._hook(sym)
+        if self.executor is not None:
+            self._tracker = self.loop.create_task(self._track_positions(), name=f"positions-{self.exchange}")
+
+    async def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _hook(self, symbol: str) -> None:
+        if symbol in self._hooked:
+            return
+        self._hooked.add(symbol)
+        series = self.feed.series[symbol]
+        series.listeners.closed.append(self._on_closed)
+        series.listeners.forming.append(self._on_forming)
+
+    def _on_closed(self, cc: ClosedCandle) -> None:
+        if cc.timeframe != BASE_TIMEFRAME:
+            return
+        for inbox in self._inboxes.get(cc.symbol, ()):
+            inbox.put(("closed", cc.symbol, cc.candle))
+
+    def _on_forming(self, symbol: str, candle: Candle) -> None:
+        now = self.clock()
+        if self.executor is not None:
+            try:
+                self.executor.on_price(symbol, candle.close, now)
+            except Exception:
+                log.exception("%s %s: executor failed on a price", self.exchange, symbol)
+        for inbox in self._inboxes.get(symbol, ()):
+            inbox.put(("price", symbol, candle.close, now))
+
+    async def _track_positions(self) -> None:
+        """Symbols with positions or open orders stay streamed, so paper fills and TP/SL see prices."""
+        while True:
+            try:
+                want = {p.symbol for p in self.executor.positions()} | {o.symbol for o in self.executor.open_orders()}
+                for sym in want - self._tracked:
+                    await self.feed.add_symbol(sym)
+                    self._hook(sym)
+                    self._tracked.add(sym)
+                for sym in self._tracked - want:
+                    self._tracked.discard(sym)
+                    await self.feed.remove_symbol(sym)
+                    if sym not in self.feed.series:
+                        self._hooked.discard(sym)
+            except Exception:
+                log.exception("%s: position tracking failed", self.exchange)
+            await asyncio.sleep(0.5)
+
+    async def _watch(self, symbol: str, inbox: queue.Queue) -> np.ndarray:
+        await self.feed.add_symbol(symbol)
+        self._hook(symbol)
+        self._inboxes.setdefault(symbol, set()).add(inbox)
+        return self.feed.series[symbol].candles[BASE_TIMEFRAME].array()
+
+    async def _unwatch(self, symbol: str, inbox: queue.Queue) -> None:
+        boxes = self._inboxes.get(symbol)
+        if boxes is None or inbox not in boxes:
+            return
+        boxes.discard(inbox)
+        if not boxes:
+            del self._inboxes[symbol]
+        await self.feed.remove_symbol(symbol)
+        if symbol not in self.feed.series:
+            self._hooked.discard(symbol)
+
+    # -- bot-thread side --------------------------------------------------------------------------------
+    def _call(self, coro, timeout: float = 30.0):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def watch(self, symbol: str, inbox: queue.Queue) -> np.ndarray:
+        """Stream a symbol into `inbox` ("closed", sym, Candle) / ("price", sym, price, ms); returns its
+        closed 15m candles in memory so far (history from disk; REST backfill follows as closes)."""
+        return self._call(self._watch(symbol, inbox))
+
+    def unwatch(self, symbol: str, inbox: queue.Queue) -> None:
+        self._call(self._unwatch(symbol, inbox))
+
+    def history(self, symbol: str) -> np.ndarray:
+        async def read() -> np.ndarray:
+            s = self.feed.series.get(symbol)
+            return s.candles[BASE_TIMEFRAME].array() if s is not None else np.empty((0, 6))
+        return self._call(read())
+
+    def stream_healthy(self, symbol: str) -> bool:
+        conn = self.feed.hub.connection_of(self.feed.adapter.kline_topic(symbol, BASE_TIMEFRAME))
+        return conn is not None and conn.is_healthy(conn.max_silence)
+
+    def poll_rest(self, symbol: str) -> None:
+        """Catch up a symbol's closed candles by REST now (when its stream is not healthy)."""
+        def go() -> None:
+            s = self.feed.series.get(symbol)
+            if s is not None:
+                s.backfill()
+        self.loop.call_soon_threadsafe(go)
+
+    def fetch_klines(self, symbols: list[str], count: int, tf: Timeframe = BASE_TIMEFRAME
+                     ) -> dict[str, np.ndarray | Exception]:
+        """The last `count` closed candles of each symbol by REST, several requests in flight, each
+        waiting for the exchange's token bucket (no fixed sleeps)."""
+        now = self.clock()
+        start = tf.bucket_start(now) - count * tf.ms
+
+        def one(sym: str) -> np.ndarray:
+            frame = self.feed.rest.fetch_klines(sym, tf, start, now_ms=now)
+            ts = frame["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+            return np.column_stack([ts.astype(np.float64)] + [frame[c].to_numpy(np.float64) for c in
+                                                              ("open", "high", "low", "close", "volume")])
+
+        futures = {sym: self._pool.submit(one, sym) for sym in symbols}
+        out: dict[str, np.ndarray | Exception] = {}
+        for sym, fut in futures.items():
+            try:
+                out[sym] = fut.result()
+            except Exception as exc:  # noqa: BLE001 - one bad symbol must not sink the scan
+                out[sym] = exc
+        return out
+
+    def top_symbols(self, n: int) -> list[str]:
+        tickers = self.feed.rest.fetch_tickers()
+        return list(dict.fromkeys(tickers["symbol"].tolist()))[:n]
+
+    def last_prices(self) -> dict[str, float]:
+        tickers = self.feed.rest.fetch_tickers()
+        return dict(zip(tickers["symbol"].tolist(), tickers["last_price"].astype(float).tolist()))

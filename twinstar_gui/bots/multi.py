@@ -1,0 +1,73 @@
+"""MultiTrader (seed): the top symbols by 24 h volume, scanned every 30 s (15m candles, RSI rule); enters
+the strongest candidate whose trigger the current price has crossed, checks the position every second,
+lets TP/SL close it, then looks for the next."""
+from __future__ import annotations
+
+import logging
+
+from ..core.strategy import find_setup, signal_from
+from .base import Bot, BotContext, Candidate, setups_ranked
+
+log = logging.getLogger(__name__)
+
+
+class MultiTrader(Bot):
+    kind = "multi"
+
+    def __init__(self, name: str, ctx: BotContext, *, top_n: int = 50, scan_every_s: float = 30.0,
+                 max_positions: int = 1, symbols: list[str] | None = None) -> None:
+        super().__init__(name, ctx)
+        self.top_n = top_n
+        self.scan_every_s = scan_every_s
+        self.max_positions = max_positions
+        self.fixed_symbols = symbols
+        self.scans = 0
+        self.trades_closed = 0
+        self._next_scan = 0.0
+        self._held: set[str] = set()
+
+    def on_timer(self, now: float) -> None:
+        held = {p.symbol for p in self.own_positions()} | {
+            o.symbol for o in self.ctx.executor.open_orders() if o.bot == self.name and not o.reduce_only}
+        closed = self._held - held
+        if closed:
+            self.trades_closed += len(closed)
+            log.info("%s: position(s) closed: %s; looking for the next", self.name, ", ".join(sorted(closed)))
+            self._next_scan = now
+        self._held = held
+        if held:
+            pos = self.own_positions()
+            self._set(detail="; ".join(f"{p.symbol} {p.side} {abs(p.qty):g} @ {p.entry_price:g} "
+                                       f"uPnL {p.unrealized_pnl:+.2f}" for p in pos))
+        if len(held) >= self.max_positions or now < self._next_scan:
+            return
+        self._next_scan = now + self.scan_every_s
+        self.scan(exclude=held)
+
+    def scan(self, exclude: set[str] = frozenset()) -> None:
+        cfg, market = self.ctx.strategy, self.ctx.market
+        symbols = self.fixed_symbols or market.top_symbols(self.top_n)
+        data = market.fetch_klines(symbols, cfg.history_needed)
+        prices = market.last_prices()
+        setups, rows = [], []
+        for sym, arr in data.items():
+            if isinstance(arr, Exception) or sym in exclude:
+                continue
+            setup = find_setup(arr, cfg, sym)
+            if setup is None:
+                continue
+            price = prices.get(sym, float(arr[-1, 4]))
+            setups.append((setup, price))
+            rows.append(Candidate(sym, market.exchange, setup.rsi, setup.side, setup.trigger, price,
+                                  setup.distance(price), "triggered" if setup.triggered_by(price) else "candidate"))
+        self.scans += 1
+        rows.sort(key=lambda c: c.distance_pct)
+        self._set(candidates=rows, detail=f"scan {self.scans}: {len(setups)} candidate(s) in {len(symbols)} symbols")
+        ready = [(s, p) for s, p in setups if s.triggered_by(p)]
+        if not ready:
+            return
+        strongest = {s.symbol: (s, p) for s, p in ready}
+        setup, price = strongest[setups_ranked([s for s, _ in ready])[0].symbol]
+        signal = signal_from(setup, price, int(self.ctx.market.clock()), cfg)
+        if signal is not None and self.enter(signal, intent=(setup.ref_time, setup.side)) is not None:
+            self._held.add(setup.symbol)

@@ -1,0 +1,81 @@
+"""UnifiedBot (seed): one symbol; load history, stream 15m; on each closed candle detect the signal and
+enter through the executor; live prices mark the position; every 5 min check the stream's health and
+catch up by REST when it is unhealthy."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..core.strategy import detect_signal
+from .base import Bot, BotContext
+
+log = logging.getLogger(__name__)
+
+
+class UnifiedBot(Bot):
+    kind = "unified"
+
+    def __init__(self, name: str, ctx: BotContext, symbol: str, *, health_every_s: float = 300.0) -> None:
+        super().__init__(name, ctx)
+        self.symbol = symbol
+        self.health_every_s = health_every_s
+        self.history = np.empty((0, 6))
+        self._next_health = 0.0
+        self.health_checks = 0
+        self.rest_polls = 0
+
+    def start(self) -> None:
+        market, need = self.ctx.market, self.ctx.strategy.history_needed
+        self.history = market.watch(self.symbol, self.inbox)
+        if len(self.history) < need:  # not enough on disk yet: fetch by REST (the series backfills too)
+            got = market.fetch_klines([self.symbol], need).get(self.symbol)
+            if isinstance(got, Exception):
+                raise got
+            self.history = _merge(got, self.history)
+        self._next_health = self.ctx.clock() + self.health_every_s
+        self._set(detail=f"{self.symbol}: {len(self.history)} candles loaded; waiting for the next close")
+
+    def on_closed(self, symbol: str, candle) -> None:
+        if symbol != self.symbol:
+            return
+        if len(self.history) and candle.open_time <= self.history[-1, 0]:
+            return  # already have it
+        row = np.array([[candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume]])
+        self.history = np.vstack([self.history[-max(1000, self.ctx.strategy.history_needed):], row])
+        if self.position(symbol) is not None:
+            return  # in a trade: its TP/SL manage the exit
+        signal = detect_signal(self.history, self.ctx.strategy, symbol)
+        if signal is not None:
+            self.enter(signal, intent=signal.time_ms)
+
+    def on_price(self, symbol: str, price: float, time_ms: int) -> None:
+        pos = self.position(symbol)
+        if pos is not None:
+            self._set(detail=f"{symbol} {pos.side} {abs(pos.qty):g} @ {pos.entry_price:g}, "
+                             f"last {price:g}, unrealized {(price - pos.entry_price) * pos.qty:+.2f} USDT")
+
+    def on_timer(self, now: float) -> None:
+        if now < self._next_health:
+            return
+        self._next_health = now + self.health_every_s
+        self.health_checks += 1
+        if not self.ctx.market.stream_healthy(self.symbol):
+            self.rest_polls += 1
+            self.ctx.market.poll_rest(self.symbol)
+            self._set(detail=f"{self.symbol}: stream unhealthy; catching up by REST")
+            log.warning("%s: %s stream unhealthy at the health check; polling REST", self.name, self.symbol)
+
+    def shutdown(self) -> None:
+        self.ctx.market.unwatch(self.symbol, self.inbox)
+
+
+def _merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Union of two candle arrays by open time (b wins), ascending."""
+    if not len(a):
+        return b
+    if not len(b):
+        return a
+    both = np.vstack([a, b])
+    _, idx = np.unique(both[::-1, 0], return_index=True)
+    return both[::-1][idx]
