@@ -64,7 +64,8 @@ class Core:
 
 
 def build_core(settings: Settings, *, exchanges: list[str] | None = None,
-               symbols: dict[str, list[str]] | None = None, feed_options: dict | None = None) -> Core:
+               symbols: dict[str, list[str]] | None = None, feed_options: dict | None = None,
+               allow_empty: bool = False) -> Core:
     store = CandleStore(settings.data_dir)
     writer = CandleWriter(store)
     core = Core(settings, store, writer)
@@ -72,11 +73,87 @@ def build_core(settings: Settings, *, exchanges: list[str] | None = None,
     for name in exchanges or [n for n, e in settings.exchanges.items() if e.enabled]:
         adapter = get_exchange(name, rest_url=settings.rest_url(name), ws_url=settings.ws_url(name))
         syms = (symbols or {}).get(name) or list(settings.symbols(name))
-        if not syms:
+        if not syms and not allow_empty:
             log.warning("%s: no symbols configured; skipped", name)
             continue
         core.feeds[name] = MarketFeed(adapter, store, writer, syms, windows=windows, **(feed_options or {}))
     return core
+
+
+@dataclass
+class Trading:
+    """Journal, executor (paper by default) behind risk limits, market access for bots, and the bots."""
+
+    journal: object
+    executor: object
+    market: object
+    bots: list = field(default_factory=list)
+    threads: list = field(default_factory=list)
+
+    def start_bot(self, bot) -> None:
+        from .bots.base import BotThread
+
+        self.bots.append(bot)
+        thread = BotThread(bot)
+        self.threads.append(thread)
+        thread.start()
+
+    async def stop(self) -> None:
+        for t in self.threads:
+            t.bot.request_stop("stopped")
+        for t in self.threads:
+            await asyncio.to_thread(t.join, 5.0)
+        await self.market.close()
+
+
+def trading_dir(settings: Settings) -> Path:
+    """Journal and other trading state, inside the data dir but out of the Parquet dataset's way."""
+    return settings.data_dir / "_trading"
+
+
+def build_trading(core: Core, exchange: str, *, executor=None) -> Trading:
+    """Call on the running loop. Paper trading unless a (live) executor is given."""
+    from .bots.market import LiveMarket
+    from .execution.instruments import InstrumentBook
+    from .execution.journal import Journal
+    from .execution.paper import PaperExecutor
+    from .execution.risk import RiskGuard
+
+    t = core.settings.trading
+    feed = core.feeds[exchange]
+    journal = Journal(trading_dir(core.settings) / "journal.sqlite3")
+    if executor is None:
+        executor = PaperExecutor(journal, name=f"paper-{exchange}", balance=t.paper_balance, fee_rate=t.fee_rate,
+                                 slippage_bps=t.slippage_bps, rules=InstrumentBook(feed.rest))
+    guard = RiskGuard(executor, journal, t.risk)
+    market = LiveMarket(feed, asyncio.get_running_loop(), guard)
+    market.start()
+    trading = Trading(journal, guard, market)
+    guard.on_kill.append(lambda reason: [b.request_stop(f"kill switch: {reason}") for b in trading.bots])
+    return trading
+
+
+def make_bot(kind: str, trading: Trading, settings: Settings, symbols: list[str] | None, name: str = ""):
+    """One of the three seed flows with the settings' strategy, sizes and cadences."""
+    from .bots.base import BotContext
+    from .bots.multi import MultiTrader
+    from .bots.scanner import AutoScanner
+    from .bots.unified import UnifiedBot
+
+    t = settings.trading
+    if kind == "unified":
+        if not symbols or len(symbols) != 1:
+            raise ValueError("the unified bot trades one symbol: give exactly one")
+        ctx = BotContext(trading.market, trading.executor, trading.journal, t.strategy, t.order_usdt)
+        return UnifiedBot(name or f"unified-{symbols[0]}", ctx, symbols[0])
+    if kind == "scanner":
+        ctx = BotContext(trading.market, trading.executor, trading.journal, t.strategy, t.order_usdt)
+        return AutoScanner(name or "scanner", ctx, symbols or list(t.scanner_symbols), watch_count=t.scanner_watch,
+                           rescan_every_s=t.scanner_rescan_s)
+    if kind == "multi":
+        ctx = BotContext(trading.market, trading.executor, trading.journal, t.multi_strategy(), t.order_usdt)
+        return MultiTrader(name or "multi", ctx, top_n=t.multi_top_n, scan_every_s=t.multi_scan_s, symbols=symbols)
+    raise ValueError(f"unknown bot {kind!r}; valid: unified, scanner, multi")
 
 
 def check_data_dir(path: Path) -> str | None:

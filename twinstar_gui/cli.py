@@ -11,7 +11,8 @@ from . import __version__
 def _gui_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twinstar", description="TwinStar crypto trading terminal.",
                                 epilog="Other commands: `twinstar sim --port N [--speed X] [--seed S]`, "
-                                       "`twinstar collect --exchange E --symbols A,B [--data DIR]`.")
+                                       "`twinstar collect --exchange E --symbols A,B [--data DIR]`, "
+                                       "`twinstar bot unified|scanner|multi --exchange E [--symbols ...] [--paper|--live]`.")
     p.add_argument("--demo", action="store_true", help="run offline against the built-in exchange simulator")
     p.add_argument("--self-test", action="store_true", help="offscreen smoke test of the whole app; exit 0 if fine")
     p.add_argument("--exchanges", help="comma-separated exchanges to run (default: the enabled ones; in the demo, "
@@ -85,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if argv[:1] == ["collect"]:
         return _collect(argv[1:])
+    if argv[:1] == ["bot"]:
+        from .botcli import main as bot_main
+
+        return bot_main(argv[1:])
     if argv[:1] == ["sim"]:
         args = _sim_parser().parse_args(argv[1:])
         if not 0 <= args.port <= 65535 or args.speed <= 0:

@@ -14,7 +14,10 @@ from typing import Any, Mapping
 
 import platformdirs
 
+from .core.strategy import StrategyConfig
+from .core.timeframe import Timeframe
 from .exchanges.registry import env_url, exchange_names
+from .execution.risk import RiskLimits
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,39 @@ DEFAULT_SYMBOLS = {"bybit": ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "binance": ("BTCU
                    "okx": ("BTC-USDT-SWAP", "ETH-USDT-SWAP"), "bitget": ("BTCUSDT", "ETHUSDT"),
                    "bingx": ("BTC-USDT", "ETH-USDT"), "upbit": ("KRW-BTC", "KRW-ETH"), "bithumb": ("BTC_KRW", "ETH_KRW")}
 DEFAULT_ENABLED = ("bybit",)  # the others are one switch away in the settings file
+
+
+# AutoScanner's stage-1 presets (Bybit linear names; 50 liquid USDT perpetuals)
+SCANNER_PRESETS = (
+    "BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT", "XRPUSDT", "BNBUSDT", "ADAUSDT", "AVAXUSDT", "LINKUSDT", "LTCUSDT",
+    "1000PEPEUSDT", "DOTUSDT", "TRXUSDT", "MATICUSDT", "ATOMUSDT", "NEARUSDT", "APTUSDT", "ARBUSDT", "OPUSDT",
+    "FILUSDT", "ETCUSDT", "BCHUSDT", "UNIUSDT", "AAVEUSDT", "INJUSDT", "SUIUSDT", "SEIUSDT", "TIAUSDT", "WIFUSDT",
+    "LDOUSDT", "RNDRUSDT", "FTMUSDT", "ALGOUSDT", "XLMUSDT", "VETUSDT", "HBARUSDT", "ICPUSDT", "SANDUSDT", "MANAUSDT",
+    "AXSUSDT", "GALAUSDT", "EOSUSDT", "THETAUSDT", "EGLDUSDT", "FLOWUSDT", "CHZUSDT", "CRVUSDT", "DYDXUSDT",
+    "GMXUSDT", "KAVAUSDT")
+
+
+@dataclass(frozen=True, slots=True)
+class TradingSettings:
+    """Bots, paper executor and risk limits (keys never here: they live in the OS keyring)."""
+
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    paper_balance: float = 10_000.0
+    fee_rate: float = 0.00055  # taker fee, fraction
+    slippage_bps: float = 2.0
+    order_usdt: float = 100.0  # notional per entry
+    scanner_symbols: tuple[str, ...] = SCANNER_PRESETS
+    scanner_watch: int = 8  # stage 2: watch the best 5-10
+    scanner_rescan_s: float = 900.0
+    multi_top_n: int = 50
+    multi_scan_s: float = 30.0
+    multi_rsi_timeframe: str = "15m"  # the seed's MultiTrader reads its RSI pattern on 15m candles
+
+    def multi_strategy(self) -> StrategyConfig:
+        from dataclasses import replace
+
+        return replace(self.strategy, rsi_timeframe=Timeframe.parse(self.multi_rsi_timeframe))
 
 
 class SettingsError(ValueError):
@@ -44,6 +80,7 @@ class Settings:
     window_15m: int = 1000
     window_1h: int = 300
     source_path: Path | None = None
+    trading: TradingSettings = field(default_factory=TradingSettings)
 
     def rest_url(self, exchange: str) -> str | None:
         """Environment beats the settings file; None means the exchange's own URL."""
@@ -112,4 +149,68 @@ def settings_from_dict(raw: Mapping[str, Any], source: Path | None = None) -> Se
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 1_000_000:
             raise SettingsError(f"{key}: expected an integer between {low} and 1000000, got {value!r}")
         windows[key] = value
-    return Settings(Path(data_dir).expanduser(), MappingProxyType(exchanges), source_path=source, **windows)
+    return Settings(Path(data_dir).expanduser(), MappingProxyType(exchanges), source_path=source,
+                    trading=trading_from_dict(raw.get("trading", {})), **windows)
+
+
+def _section(raw: Any, name: str, cls: type, convert: dict[str, Any] | None = None) -> Any:
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{name}: expected an object")
+    known = {f for f in cls.__dataclass_fields__}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(f"{name}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    values = dict(raw)
+    try:
+        for key, fn in (convert or {}).items():
+            if key in values:
+                values[key] = fn(values[key])
+        return cls(**values)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
+def _number(name: str, low: float, high: float) -> Any:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
+            raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {v!r}")
+        return float(v)
+    return check
+
+
+def trading_from_dict(raw: Any) -> TradingSettings:
+    """The `trading` section: {"strategy": {...}, "risk": {...}, "order_usdt": 100, ...}."""
+    if not isinstance(raw, dict):
+        raise SettingsError("trading: expected an object")
+    raw = dict(raw)
+    strategy = _section(raw.pop("strategy", {}), "trading.strategy", StrategyConfig,
+                        {"rsi_timeframe": Timeframe.parse})
+    risk = _section(raw.pop("risk", {}), "trading.risk", RiskLimits)
+    checks = {"paper_balance": _number("paper_balance", 1, 1e12), "fee_rate": _number("fee_rate", 0, 0.01),
+              "slippage_bps": _number("slippage_bps", 0, 500), "order_usdt": _number("order_usdt", 1, 1e9),
+              "scanner_rescan_s": _number("scanner_rescan_s", 10, 86_400),
+              "multi_scan_s": _number("multi_scan_s", 1, 86_400)}
+    for key in ("scanner_watch", "multi_top_n"):
+        checks[key] = _integer(key, 1, 50 if key == "scanner_watch" else 500)
+    checks["scanner_symbols"] = _symbols
+    checks["multi_rsi_timeframe"] = lambda v: Timeframe.parse(v).label
+    out = _section(raw, "trading", TradingSettings, checks)
+    out = TradingSettings(strategy, risk, **{k: getattr(out, k) for k in TradingSettings.__dataclass_fields__
+                                             if k not in ("strategy", "risk")})
+    if not 5 <= out.scanner_watch <= 10:
+        log.info("trading.scanner_watch=%d (the seed watched 5-10)", out.scanner_watch)
+    return out
+
+
+def _integer(name: str, low: int, high: int) -> Any:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise ValueError(f"{name} must be an integer in [{low}, {high}], got {v!r}")
+        return v
+    return check
+
+
+def _symbols(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, (list, tuple)) or not v or not all(isinstance(x, str) and x.strip() for x in v):
+        raise ValueError(f"scanner_symbols must be a non-empty list of symbol names, got {v!r}")
+    return tuple(dict.fromkeys(x.strip().upper() for x in v))

@@ -53,7 +53,7 @@ class StrategyConfig:
         """15m candles for a settled RSI: period + 1 complete groups, plus as many again to warm up
         Wilder's smoothing, plus one partial group."""
         ratio = self.rsi_timeframe.ratio_to(BASE_TIMEFRAME)
-        return (2 * self.rsi_period + 2) * ratio + ratio
+        return max(100, (2 * self.rsi_period + 2) * ratio + ratio)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,14 @@ class ExchangeAdapter(ABC):
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
         """Decoded tickers JSON -> frame with TICKER_COLUMNS sorted by 24 h quote volume, largest first."""
 
+    def instruments_request(self, cursor: str = "") -> RestRequest | None:
+        """Market info (tick, lot, minimums) of every symbol, where the adapter knows the endpoint."""
+        return None
+
+    def parse_instruments(self, payload: Any) -> tuple[dict[str, dict[str, float]], str]:
+        """Decoded instruments JSON -> ({symbol: {tick_size, lot_size, min_qty, min_notional}}, next cursor)."""
+        raise NotImplementedError(f"{self.name}: no instrument info")
+
     # -- WebSocket ------------------------------------------------------------------------------
     @abstractmethod
     def kline_topic(self, symbol: str, tf: Timeframe) -> str: ...

@@ -94,6 +94,23 @@ class BybitAdapter(ExchangeAdapter):
         return self._ticker_frame(self._result(payload, "/v5/market/tickers")["list"], "symbol", "lastPrice",
                                   "turnover24h")
 
+    def instruments_request(self, cursor: str = "") -> RestRequest:
+        params = {"category": CATEGORY, "limit": 1000, **({"cursor": cursor} if cursor else {})}
+        return RestRequest(f"{self.rest_url}/v5/market/instruments-info", params, "/v5/market/instruments-info")
+
+    def parse_instruments(self, payload: Any) -> tuple[dict[str, dict[str, float]], str]:
+        result = self._result(payload, "/v5/market/instruments-info")
+        out = {}
+        for it in result.get("list") or []:
+            try:
+                price, lot = it["priceFilter"], it["lotSizeFilter"]
+                out[it["symbol"]] = {"tick_size": float(price["tickSize"]), "lot_size": float(lot["qtyStep"]),
+                                     "min_qty": float(lot["minOrderQty"]),
+                                     "min_notional": float(lot.get("minNotionalValue") or 0.0)}
+            except (KeyError, TypeError, ValueError):
+                raise self._bad("instrument without priceFilter/lotSizeFilter", it) from None
+        return out, str(result.get("nextPageCursor") or "")
+
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:
         return f"kline.{INTERVALS[tf]}.{symbol}"

@@ -143,6 +143,20 @@ class RestClient:
     def fetch_tickers(self) -> pd.DataFrame:
         return self.adapter.parse_tickers(self.get_json(self.adapter.tickers_request()))
 
+    def fetch_instruments(self) -> dict[str, dict[str, float]]:
+        """{symbol: {tick_size, lot_size, min_qty, min_notional}} over every page; {} where unsupported."""
+        out: dict[str, dict[str, float]] = {}
+        cursor = ""
+        for _ in range(100):
+            req = self.adapter.instruments_request(cursor)
+            if req is None:
+                return out
+            page, cursor = self.adapter.parse_instruments(self.get_json(req))
+            out.update(page)
+            if not cursor:
+                break
+        return out
+
 
 def _retry_after(resp: requests.Response) -> float | None:
     value = resp.headers.get("Retry-After")

@@ -1,0 +1,77 @@
+"""`twinstar bot` from outside: paper trading headless, restart recovery of an open position, live refusal."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from scripted import SPEED, script_flat, script_trend
+from twinstar_gui.execution.journal import Journal
+from twinstar_gui.sim.clock import SimClock
+from twinstar_gui.sim.market import Market
+from twinstar_gui.sim.server import SimThread
+
+
+def bot(sim, data, *args):
+    env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.rest_url("bybit"), "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit"),
+           "TWINSTAR_CONFIG": str(data / "none.json"), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", *args, "--exchange", "bybit", "--data", str(data),
+                             "--status-every", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def read_until(proc, needle, timeout):
+    end, seen = time.monotonic() + timeout, []
+    os.set_blocking(proc.stdout.fileno(), False)
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if line:
+            seen.append(line)
+            if needle in line:
+                return "".join(seen)
+        elif proc.poll() is not None:
+            break
+        else:
+            time.sleep(0.05)
+    raise AssertionError(f"{needle!r} not seen; output:\n{''.join(seen)[-3000:]}")
+
+
+def test_an_open_paper_position_survives_a_restart_and_exits_at_take_profit(tmp_path):
+    market = Market(SimClock(speed=SPEED), seed=3, history_days=12)
+    for sym in market.symbols:
+        script_flat(market, sym)
+    script_trend(market, "ETHUSDT", future=1.004, future_groups=12)  # TP 2 % about 5 groups (20 s) after entry
+    sim = SimThread(market).start()
+    data = tmp_path / "data"
+    try:
+        first = bot(sim, data, "unified", "--symbols", "ETHUSDT")
+        read_until(first, "filled buy ETHUSDT", 40)
+        first.send_signal(signal.SIGINT)
+        out1, _ = first.communicate(timeout=30)
+        assert first.returncode == 0, out1[-2000:]
+        journal = Journal(data / "_trading" / "journal.sqlite3")
+        (pos,) = journal.positions("paper-bybit")
+        assert pos.symbol == "ETHUSDT" and pos.qty > 0 and pos.take_profit and pos.bot == "unified-ETHUSDT"
+        second = bot(sim, data, "unified", "--symbols", "ETHUSDT")
+        text = read_until(second, "restored 1 open position", 30)
+        text += read_until(second, "take profit hit", 60)
+        second.send_signal(signal.SIGINT)
+        second.communicate(timeout=30)
+    finally:
+        sim.stop()
+    fills = sorted(journal.fills("paper-bybit"), key=lambda f: f.time_ms)
+    assert [f.side for f in fills[:2]] == ["buy", "sell"] and fills[1].realized_pnl > 0
+    assert journal.positions("paper-bybit") == [] or journal.positions("paper-bybit")[0].opened_ms > pos.opened_ms
+    journal.close()
+
+
+def test_live_mode_refuses_without_keys_and_bad_input_is_a_message(tmp_path):
+    env = {**os.environ, "TWINSTAR_CONFIG": str(tmp_path / "none.json"), "TWINSTAR_DATA_DIR": str(tmp_path / "d"),
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "twinstar_gui", "bot", *a], capture_output=True,  # noqa: E731
+                                    text=True, env=env, timeout=60)
+    r = run("scanner", "--exchange", "bybit", "--live", "--confirm-live")
+    assert r.returncode == 2 and "live mode needs API keys for bybit" in r.stderr and "Traceback" not in r.stderr
+    r = run("sideways", "--exchange", "bybit")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+    r = run("multi", "--exchange", "kraken")
+    assert r.returncode == 2 and "unknown exchange 'kraken'" in r.stderr

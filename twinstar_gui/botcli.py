@@ -1,0 +1,151 @@
+"""`twinstar bot unified|scanner|multi`: the trading flows headless (no Qt), paper by default."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+
+from .app import build_core, build_trading, check_data_dir, make_bot
+from .collector import data_dir_setting
+
+log = logging.getLogger("twinstar.bot")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twinstar bot", description="Run a trading bot headless (paper trading by default).")
+    p.add_argument("flow", choices=["unified", "scanner", "multi"],
+                   help="unified: one bot per symbol, signal on each closed 15m candle; scanner: REST RSI scan of "
+                        "the presets then WS watch of the best; multi: top symbols by volume, one position at a time")
+    p.add_argument("--exchange", required=True, help="exchange name")
+    p.add_argument("--symbols", help="comma-separated: unified = its symbol(s); scanner = the presets; multi = a "
+                                     "fixed universe instead of the top by volume")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--paper", action="store_true", help="paper trading (the default)")
+    mode.add_argument("--live", action="store_true", help="real orders with the API keys in the OS keyring")
+    p.add_argument("--confirm-live", action="store_true", help="confirm live trading without the typed prompt")
+    p.add_argument("--data", help="data directory (candles and the trading journal)")
+    p.add_argument("--config", help="settings file")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    p.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines (default 10)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    from .config import SettingsError, load_settings
+    from .exchanges.registry import exchange_names
+
+    args = parser().parse_args(argv)
+    exchange = args.exchange.strip().lower()
+    if exchange not in exchange_names():
+        return _fail(f"unknown exchange {exchange!r}; valid: {', '.join(exchange_names())}")
+    if args.status_every <= 0 or (args.duration is not None and args.duration <= 0):
+        return _fail("--status-every and --duration must be > 0")
+    try:
+        settings = data_dir_setting(load_settings(args.config), args.data)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    problem = check_data_dir(settings.data_dir)
+    if problem:
+        return _fail(problem)
+    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
+    if args.flow == "unified" and not symbols:
+        symbols = list(settings.symbols(exchange))[:1]
+        if not symbols:
+            return _fail("the unified bot needs --symbols")
+    executor = None
+    if args.live:
+        executor = _live_executor(exchange, settings, args.confirm_live)
+        if isinstance(executor, int):
+            return executor
+    return asyncio.run(_run(settings, exchange, args.flow, symbols, executor, args.status_every, args.duration))
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"twinstar bot: {message}", file=sys.stderr)
+    return code
+
+
+def _live_executor(exchange: str, settings, confirmed: bool):
+    from .secrets import KeyStoreError, load_keys
+
+    try:
+        keys = load_keys(exchange)
+    except KeyStoreError as exc:
+        return _fail(f"live mode: {exc}")
+    if keys is None:
+        return _fail(f"live mode needs API keys for {exchange}: none in the OS keyring (set them in the terminal's "
+                     "Settings > API keys); refusing to start")
+    if not confirmed:
+        if not sys.stdin.isatty():
+            return _fail("live mode sends real orders: pass --confirm-live (or run in a terminal to confirm)")
+        answer = input(f"Live trading on {exchange} with real money. Type LIVE to go on: ")
+        if answer.strip() != "LIVE":
+            return _fail("live trading not confirmed; nothing started")
+    from .execution.live import LiveExecutor, LiveExecutorError
+
+    try:
+        return LiveExecutor.connect(exchange, keys, rest_url=settings.rest_url(exchange))
+    except LiveExecutorError as exc:
+        return _fail(f"live mode: {exc}")
+
+
+async def _run(settings, exchange: str, flow: str, symbols, executor, status_every: float,
+               duration: float | None) -> int:
+    feed_symbols = symbols if flow == "unified" else []
+    core = build_core(settings, exchanges=[exchange], symbols={exchange: feed_symbols}, allow_empty=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await core.start()
+    trading = build_trading(core, exchange, executor=executor)
+    if hasattr(trading.executor.inner, "reconcile"):
+        await asyncio.to_thread(trading.executor.inner.reconcile)  # live: the exchange's view first
+    bots = [make_bot("unified", trading, settings, [s]) for s in symbols] if flow == "unified" else \
+        [make_bot(flow, trading, settings, symbols)]
+    for bot in bots:
+        trading.start_bot(bot)
+    mode = "LIVE" if executor is not None else "paper"
+    print(f"{mode} trading on {exchange}: {', '.join(b.name for b in bots)}; journal {trading.journal.path}",
+          flush=True)
+    deadline = None if duration is None else time.monotonic() + duration
+    while not stop.is_set():
+        wait = status_every if deadline is None else max(0.0, min(status_every, deadline - time.monotonic()))
+        try:
+            await asyncio.wait_for(stop.wait(), wait)
+        except TimeoutError:
+            pass
+        for line in status_lines(trading):
+            print(line, flush=True)
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        if all(b.snapshot().state in ("stopped", "failed") for b in bots):
+            break
+    await trading.stop()
+    for line in status_lines(trading):
+        print(line, flush=True)
+    trading.journal.close()
+    ok = await core.shutdown(budget=10.0)
+    failed = any(b.snapshot().state == "failed" for b in bots)
+    return 0 if ok and not failed else 1
+
+
+def status_lines(trading) -> list[str]:
+    ex = trading.executor
+    out = []
+    for bot in trading.bots:
+        s = bot.snapshot()
+        line = f"{s.name}: state={s.state} entries={s.entries} {s.detail}"
+        if s.candidates:
+            line += " candidates=" + ",".join(f"{c.symbol}({c.side} rsi {c.rsi:.1f} {c.status})" for c in s.candidates[:10])
+        if s.errors:
+            line += f" last_error={s.errors[-1]!r}"
+        out.append(line)
+    positions = ex.positions()
+    out.append(f"{ex.name}: balance={ex.balance():.2f} positions=" + (", ".join(
+        f"{p.symbol} {p.side} {abs(p.qty):g} @ {p.entry_price:g} uPnL {p.unrealized_pnl:+.2f}" for p in positions) or "none")
+        + (f" KILL SWITCH: {ex.kill_switch['reason']}" if ex.kill_switch else ""))
+    return out
