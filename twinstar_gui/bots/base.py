@@ -81,7 +81,8 @@ class Bot:
 
     # -- lifecycle (bot thread) -----------------------------------------------------------------------
     def start(self) -> None: ...
-    def on_closed(self, symbol: str, candle) -> None: ...
+    def on_closed(self, symbol: str, candle, window=None) -> None:
+        """A closed 15m candle; `window` = the stream's closed 15m candles up to it (read-only), if known."""
     def on_price(self, symbol: str, price: float, time_ms: int) -> None: ...
     def on_timer(self, now: float) -> None: ...
     def shutdown(self) -> None: ...
@@ -133,6 +134,11 @@ class Bot:
         log.info("%s: %s", self.name, self.status.last_signal)
         return order
 
+    def busy_with(self, symbol: str) -> bool:
+        """In a trade on this symbol, or an entry order of it not filled yet."""
+        return self.position(symbol) is not None or any(
+            o.symbol == symbol and not o.reduce_only for o in self.ctx.executor.open_orders())
+
     def position(self, symbol: str):
         return next((p for p in self.ctx.executor.positions() if p.symbol == symbol), None)
 
@@ -156,7 +162,7 @@ def run_bot(bot: Bot, tick: float = 1.0) -> None:
                 break
             if ev is not None:
                 if ev[0] == "closed":
-                    bot.on_closed(ev[1], ev[2])
+                    bot.on_closed(*ev[1:])
                 elif ev[0] == "price":
                     bot.on_price(ev[1], ev[2], ev[3])
             now = time.monotonic()

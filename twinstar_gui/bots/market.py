@@ -63,8 +63,14 @@ class LiveMarket:
     def _on_closed(self, cc: ClosedCandle) -> None:
         if cc.timeframe != BASE_TIMEFRAME:
             return
-        for inbox in self._inboxes.get(cc.symbol, ()):
-            inbox.put(("closed", cc.symbol, cc.candle))
+        boxes = self._inboxes.get(cc.symbol, ())
+        if not boxes:
+            return
+        # One read-only copy of the series' window rides along: bots need no resident copy of their own.
+        window = self.feed.series[cc.symbol].candles[BASE_TIMEFRAME].array()
+        window.flags.writeable = False
+        for inbox in boxes:
+            inbox.put(("closed", cc.symbol, cc.candle, window))
 
     def _on_forming(self, symbol: str, candle: Candle) -> None:
         now = self.clock()

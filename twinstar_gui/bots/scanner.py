@@ -72,7 +72,7 @@ class AutoScanner(Bot):
         log.info("%s: scan %d: %d candidate(s) of %d; watching %s", self.name, self.scans, len(found),
                  len(self.symbols), ", ".join(self.setups) or "none")
 
-    def on_closed(self, symbol: str, candle) -> None:
+    def on_closed(self, symbol: str, candle, window=None) -> None:
         if symbol not in self.setups:
             return
         arr = self.history.get(symbol, np.empty((0, 6)))
@@ -93,7 +93,7 @@ class AutoScanner(Bot):
         setup = self.setups.get(symbol)
         if setup is None or symbol in self.entered or not setup.triggered_by(price):
             return
-        if self.position(symbol) is not None:
+        if self.busy_with(symbol):
             return
         signal = signal_from(setup, price, time_ms, self.ctx.strategy)
         if signal is not None and self.enter(signal, intent=(setup.ref_time, setup.side)) is not None:

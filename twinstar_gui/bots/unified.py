@@ -36,16 +36,21 @@ class UnifiedBot(Bot):
         self._next_health = self.ctx.clock() + self.health_every_s
         self._set(detail=f"{self.symbol}: {len(self.history)} candles loaded; waiting for the next close")
 
-    def on_closed(self, symbol: str, candle) -> None:
+    def on_closed(self, symbol: str, candle, window=None) -> None:
         if symbol != self.symbol:
             return
-        if len(self.history) and candle.open_time <= self.history[-1, 0]:
-            return  # already have it
-        row = np.array([[candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume]])
-        self.history = np.vstack([self.history[-max(1000, self.ctx.strategy.history_needed):], row])
-        if self.position(symbol) is not None:
-            return  # in a trade: its TP/SL manage the exit
-        signal = detect_signal(self.history, self.ctx.strategy, symbol)
+        need = self.ctx.strategy.history_needed
+        if window is not None and len(window) >= need and window[-1, 0] == candle.open_time:
+            history = window  # the stream's own window: no copy kept here between candles
+            self.history = np.empty((0, 6))
+        else:  # the window is still short (fresh symbol): keep our REST-seeded copy growing
+            if len(self.history) and candle.open_time <= self.history[-1, 0]:
+                return  # already have it
+            row = np.array([[candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume]])
+            history = self.history = np.vstack([self.history[-need:], row])
+        if self.busy_with(symbol):
+            return  # in a trade (its TP/SL manage the exit) or the entry is not filled yet
+        signal = detect_signal(history[-need:], self.ctx.strategy, symbol)
         if signal is not None:
             self.enter(signal, intent=signal.time_ms)
 
