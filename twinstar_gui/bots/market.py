@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 class LiveMarket:
     def __init__(self, feed: MarketFeed, loop: asyncio.AbstractEventLoop, executor: Executor | None = None, *,
-                 rest_workers: int = 8, clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+                 rest_workers: int = 16, clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.feed = feed
         self.exchange = feed.adapter.name
         self.loop = loop
