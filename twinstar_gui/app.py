@@ -90,19 +90,33 @@ class Trading:
     bots: list = field(default_factory=list)
     threads: list = field(default_factory=list)
 
-    def start_bot(self, bot) -> None:
+    def __post_init__(self) -> None:
+        on_kill = getattr(self.executor, "on_kill", None)
+        if on_kill is not None:  # the kill switch stops every bot of this exchange
+            on_kill.append(lambda reason: [b.request_stop(f"kill switch: {reason}") for b in self.bots])
+
+    def start_bot(self, bot, runner=None) -> None:
+        """Run a bot in its own thread: `runner(bot)` makes it (a QThread in the GUI), default a plain thread."""
         from .bots.base import BotThread
 
         self.bots.append(bot)
-        thread = BotThread(bot)
+        thread = (runner or BotThread)(bot)
         self.threads.append(thread)
         thread.start()
+
+    def bot(self, name: str):
+        return next((b for b in self.bots if b.name == name), None)
+
+    async def stop_bot(self, name: str) -> None:
+        for t in [t for t in self.threads if t.bot.name == name]:
+            await asyncio.to_thread(t.stop, 5.0)
+            self.threads.remove(t)
 
     async def stop(self) -> None:
         for t in self.threads:
             t.bot.request_stop("stopped")
         for t in self.threads:
-            await asyncio.to_thread(t.join, 5.0)
+            await asyncio.to_thread(t.stop, 5.0)
         await self.market.close()
 
 
@@ -128,9 +142,7 @@ def build_trading(core: Core, exchange: str, *, executor=None) -> Trading:
     guard = RiskGuard(executor, journal, t.risk)
     market = LiveMarket(feed, asyncio.get_running_loop(), guard)
     market.start()
-    trading = Trading(journal, guard, market)
-    guard.on_kill.append(lambda reason: [b.request_stop(f"kill switch: {reason}") for b in trading.bots])
-    return trading
+    return Trading(journal, guard, market)
 
 
 def make_bot(kind: str, trading: Trading, settings: Settings, symbols: list[str] | None, name: str = ""):
@@ -222,7 +234,10 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     chart = ChartPresenter(core.feeds)
     health = HealthPresenter(core.feeds, writer=core.writer)
     mode = "DEMO (local simulator)" if demo else "LIVE market data"
-    window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir))
+    from .presenters.trading import TradingPresenter
+
+    trading = TradingPresenter(core.settings)
+    window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir), trading=trading)
     first_paint: list[float] = []
 
     def _first_candles(*_: object) -> None:
@@ -243,8 +258,13 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     async def main() -> int:
         window.show()
         await core.start()
+        tradings = {name: build_trading(core, name) for name in core.feeds}  # paper trading per exchange
+        trading.attach(tradings)
         await done.wait()
+        await asyncio.gather(*(t.stop() for t in tradings.values()), return_exceptions=True)
         ok = await core.shutdown(confirm_loss=lambda n, err: _ask_unsaved(window, n, err))
+        for t in tradings.values():
+            t.journal.close()
         window.allow_close()
         window.close()
         return 0 if ok else 1

@@ -48,6 +48,8 @@ class LiveMarket:
             self._tracker = self.loop.create_task(self._track_positions(), name=f"positions-{self.exchange}")
 
     async def close(self) -> None:
+        self.executor = None  # no more prices to it (its journal may close next)
+        self._inboxes.clear()
         if self._tracker is not None:
             self._tracker.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -74,9 +76,10 @@ class LiveMarket:
 
     def _on_forming(self, symbol: str, candle: Candle) -> None:
         now = self.clock()
-        if self.executor is not None:
+        executor = self.executor
+        if executor is not None:
             try:
-                self.executor.on_price(symbol, candle.close, now)
+                executor.on_price(symbol, candle.close, now)
             except Exception:
                 log.exception("%s %s: executor failed on a price", self.exchange, symbol)
         for inbox in self._inboxes.get(symbol, ()):

@@ -11,6 +11,7 @@ from ..presenters.log import LogPresenter
 from .panels.chart_panel import ChartPanel
 from .panels.health_panel import HealthPanel
 from .panels.log_panel import LogPanel
+from .panels.trading_panels import BotsPanel, PositionsPanel, ScannerPanel
 
 SETTINGS_ORG = "TwinStar"
 SETTINGS_APP = "TwinStar"
@@ -22,7 +23,8 @@ class MainWindow(QMainWindow):
     close_requested = Signal()
 
     def __init__(self, chart: ChartPresenter, health: HealthPresenter, logs: LogPresenter, *,
-                 mode: str, data_dir: str, persist_layout: bool = True, parent: QWidget | None = None) -> None:
+                 mode: str, data_dir: str, persist_layout: bool = True, trading=None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"TwinStar — {mode}")
         self.resize(1280, 800)
@@ -38,6 +40,9 @@ class MainWindow(QMainWindow):
         self.health_dock = self._dock("WS health", "dock.health", self.health_panel, Qt.BottomDockWidgetArea)
         self.log_dock = self._dock("Log", "dock.log", self.log_panel, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.health_dock, self.log_dock)
+        self.trading = trading
+        if trading is not None:
+            self._add_trading_docks(trading)
         self.health_dock.raise_()
         self.resizeDocks([self.health_dock], [170], Qt.Vertical)  # the chart gets the room
 
@@ -66,6 +71,43 @@ class MainWindow(QMainWindow):
         logs.lines.connect(self.log_panel.append_lines)
         self._restore_layout()
         QTimer.singleShot(0, self.chart_panel._emit_selection)
+
+    def _add_trading_docks(self, trading) -> None:
+        from ..presenters.trading import FLOWS
+
+        self.bots_panel = BotsPanel(list(FLOWS), list(self.chart_presenter.feeds), self)
+        self.positions_panel = PositionsPanel(trading.fills, self)
+        self.scanner_panel = ScannerPanel(self)
+        self.bots_dock = self._dock("Bots", "dock.bots", self.bots_panel, Qt.BottomDockWidgetArea)
+        self.positions_dock = self._dock("Positions", "dock.positions", self.positions_panel, Qt.BottomDockWidgetArea)
+        self.scanner_dock = self._dock("Scanner", "dock.scanner", self.scanner_panel, Qt.RightDockWidgetArea)
+        for dock in (self.bots_dock, self.positions_dock):
+            self.tabifyDockWidget(self.health_dock, dock)
+        trading.bots.connect(self.bots_panel.show_bots)
+        trading.accounts.connect(self.bots_panel.show_accounts)
+        trading.positions.connect(self.positions_panel.show_positions)
+        trading.candidates.connect(self.scanner_panel.show_candidates)
+        trading.message.connect(self._show_message)
+        self.bots_panel.start_requested.connect(trading.start_bot)
+        self.bots_panel.stop_requested.connect(trading.stop_bot)
+        self.bots_panel.kill_requested.connect(trading.kill_switch)
+        self.bots_panel.reset_kill_requested.connect(trading.reset_kill_switch)
+        self.positions_panel.close_requested.connect(trading.close_position)
+        self.scanner_panel.open_chart.connect(self.open_chart)
+
+    def open_chart(self, exchange: str, symbol: str) -> None:
+        choices = self.chart_presenter.choices()
+        if symbol not in choices.get(exchange, []):
+            self._show_message(f"{exchange} {symbol} is not streamed for the chart; add it to the symbols in the settings")
+            return
+        self.chart_panel.exchange_box.setCurrentText(exchange)
+        self.chart_panel.symbol_box.setCurrentText(symbol)
+
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10_000)
+        import logging
+
+        logging.getLogger("twinstar.ui").warning(text)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

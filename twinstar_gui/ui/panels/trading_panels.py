@@ -1,0 +1,198 @@
+"""Bots (start/stop, kill switch), positions (open + history, close button) and scanner candidates."""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from .table import fill, make_table
+
+GREEN, RED, GREY = "#26a69a", "#ef5350", "#8a8f98"
+STATE_COLOURS = {"running": GREEN, "starting": "#f0b90b", "stopped": GREY, "failed": RED}
+
+
+def _px(v: float | None) -> tuple[str, object]:
+    return ("-", -1.0) if v is None else (f"{v:.6g}", float(v))
+
+
+def _ts(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000))
+
+
+class BotsPanel(QWidget):
+    start_requested = Signal(str, str, list)  # flow, exchange, symbols
+    stop_requested = Signal(str)  # bot name
+    kill_requested = Signal()
+    reset_kill_requested = Signal()
+    COLUMNS = ["Bot", "Flow", "Exchange", "State", "Entries", "Detail", "Last signal", "Last error"]
+
+    def __init__(self, flows: list[str], exchanges: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.flow = QComboBox()
+        self.flow.addItems(flows)
+        self.exchange = QComboBox()
+        self.exchange.addItems(exchanges)
+        self.symbols = QLineEdit()
+        self.symbols.setPlaceholderText("UnifiedBot: one symbol; AutoScanner: presets (empty = settings); "
+                                        "MultiTrader: empty = top 50 by volume")
+        self.start = QPushButton("Start")
+        self.stop = QPushButton("Stop selected")
+        self.kill = QPushButton("KILL SWITCH")
+        self.kill.setStyleSheet(f"background: {RED}; color: white; font-weight: bold;")
+        self.kill.setToolTip("Stop every bot, close every position at market, block new entries")
+        self.reset = QPushButton("Reset kill switch")
+        self.mode = QLabel("PAPER trading")
+        self.mode.setStyleSheet(f"color: {GREEN}; font-weight: bold;")
+        self.account = QLabel("")
+        top = QHBoxLayout()
+        for w in (self.flow, self.exchange, self.symbols, self.start, self.stop, self.kill, self.reset, self.mode):
+            top.addWidget(w)
+        top.setStretch(2, 1)
+        self.table = make_table(self.COLUMNS, self)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(top)
+        lay.addWidget(self.account)
+        lay.addWidget(self.table)
+        self.start.clicked.connect(self._start)
+        self.stop.clicked.connect(self._stop)
+        self.kill.clicked.connect(self.kill_requested)
+        self.reset.clicked.connect(self.reset_kill_requested)
+
+    def _start(self) -> None:
+        syms = [s.strip().upper() for s in self.symbols.text().replace(";", ",").split(",") if s.strip()]
+        self.start_requested.emit(self.flow.currentText(), self.exchange.currentText(), syms)
+
+    def _stop(self) -> None:
+        rows = {i.row() for i in self.table.selectedItems()}
+        for r in rows:
+            self.stop_requested.emit(self.table.item(r, 0).text())
+
+    def show_bots(self, bots) -> None:
+        rows, colours = [], {}
+        for i, b in enumerate(bots):
+            rows.append([(b.name, b.name), (b.kind, b.kind), (b.exchange, b.exchange), (b.state, b.state),
+                         (str(b.entries), b.entries), (b.detail, b.detail), (b.last_signal, b.last_signal),
+                         (b.errors[-1] if b.errors else "", "")])
+            colours[i] = STATE_COLOURS.get(b.state, GREY)
+        fill(self.table, rows, colours=colours)
+
+    def show_accounts(self, accounts) -> None:
+        parts = []
+        for a in accounts:
+            text = (f"{a.executor}: balance {a.balance:,.2f} USDT, equity {a.equity:,.2f}, "
+                    f"today {a.daily_pnl:+,.2f}")
+            if a.kill_switch:
+                text += f" — KILL SWITCH ON: {a.kill_switch}"
+            parts.append(text)
+        self.account.setText("   |   ".join(parts))
+        self.account.setStyleSheet(f"color: {RED};" if any(a.kill_switch for a in accounts) else "")
+
+    def bot_names(self) -> list[str]:
+        return [self.table.item(r, 0).text() for r in range(self.table.rowCount())]
+
+
+class PositionsPanel(QWidget):
+    close_requested = Signal(str, str)  # exchange, symbol
+    OPEN = ["Exchange", "Symbol", "Side", "Size", "Entry", "Mark", "Unrealized PnL", "TP", "SL", "Bot", "Opened (UTC)"]
+    HISTORY = ["Time (UTC)", "Exchange", "Symbol", "Side", "Qty", "Price", "Fee", "Realized PnL", "Bot"]
+
+    def __init__(self, history_source, parent: QWidget | None = None, *, live: bool = False) -> None:
+        super().__init__(parent)
+        self.history_source = history_source  # () -> [(exchange, Fill)]
+        self.live = live
+        self.tabs = QTabWidget(self)
+        self.open_table = make_table(self.OPEN, self, sortable=True)
+        self.history_table = make_table(self.HISTORY, self, sortable=True)
+        self.close_button = QPushButton("Close selected at market")
+        self.totals = QLabel("No open positions")
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.totals, 1)
+        row.addWidget(self.close_button)
+        lay.addLayout(row)
+        lay.addWidget(self.open_table)
+        self.tabs.addTab(page, "Open")
+        self.tabs.addTab(self.history_table, "Trade history")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(2, 2, 2, 2)
+        outer.addWidget(self.tabs)
+        self.close_button.clicked.connect(self._close_selected)
+        self._history_timer = QTimer(self)
+        self._history_timer.setInterval(2000)
+        self._history_timer.timeout.connect(self.refresh_history)
+        self._history_timer.start()
+
+    def show_positions(self, positions) -> None:
+        rows, colours, total = [], {}, 0.0
+        for i, (ex, p) in enumerate(positions):
+            u = p.unrealized_pnl
+            total += u
+            rows.append([(ex, ex), (p.symbol, p.symbol), (p.side, p.side), (f"{abs(p.qty):g}", abs(p.qty)),
+                         _px(p.entry_price), _px(p.mark_price or None), (f"{u:+.2f}", u), _px(p.take_profit),
+                         _px(p.stop_loss), (p.bot, p.bot), (_ts(p.opened_ms), p.opened_ms)])
+            colours[i] = GREEN if u >= 0 else RED
+        fill(self.open_table, rows, colours=colours)
+        self.totals.setText(f"{len(positions)} open position(s), unrealized {total:+.2f} USDT" if positions
+                            else "No open positions")
+
+    def refresh_history(self) -> None:
+        rows = []
+        for ex, f in self.history_source():
+            rows.append([(_ts(f.time_ms), f.time_ms), (ex, ex), (f.symbol, f.symbol), (f.side, f.side),
+                         (f"{f.qty:g}", f.qty), _px(f.price), (f"{f.fee:.4f}", f.fee),
+                         (f"{f.realized_pnl:+.2f}", f.realized_pnl), (f.bot, f.bot)])
+        fill(self.history_table, rows)
+
+    def _close_selected(self) -> None:
+        rows = sorted({i.row() for i in self.open_table.selectedItems()})
+        if not rows:
+            return
+        picks = [(self.open_table.item(r, 0).text(), self.open_table.item(r, 1).text()) for r in rows]
+        if self.live:  # real money: ask first (non-modal, no nested loop)
+            box = QMessageBox(QMessageBox.Warning, "Close live positions",
+                              "Close at market: " + ", ".join(f"{e} {s}" for e, s in picks) + "?",
+                              QMessageBox.Yes | QMessageBox.Cancel, self)
+            box.setAttribute(Qt.WA_DeleteOnClose)
+            box.accepted.connect(lambda: [self.close_requested.emit(e, s) for e, s in picks])
+            box.open()
+            return
+        for e, s in picks:
+            self.close_requested.emit(e, s)
+
+
+class ScannerPanel(QWidget):
+    open_chart = Signal(str, str)  # exchange, symbol
+    COLUMNS = ["Symbol", "Exchange", "RSI", "Side", "Trigger", "Last", "Distance %", "Status"]
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter by symbol, side or status")
+        self.table = make_table(self.COLUMNS, self, sortable=True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.filter)
+        lay.addWidget(self.table)
+        self._rows: list = []
+        self.filter.textChanged.connect(lambda _t: self.show_candidates(self._rows))
+        self.table.cellDoubleClicked.connect(self._open)
+
+    def show_candidates(self, candidates) -> None:
+        self._rows = list(candidates)
+        words = self.filter.text().strip().lower().split()
+        shown = [c for c in self._rows if all(w in f"{c.symbol} {c.side} {c.status} {c.exchange}".lower() for w in words)]
+        rows, colours = [], {}
+        for i, c in enumerate(shown):
+            rows.append([(c.symbol, c.symbol), (c.exchange, c.exchange), (f"{c.rsi:.1f}", c.rsi), (c.side, c.side),
+                         _px(c.trigger), _px(c.last_price), (f"{c.distance_pct:+.2f}", c.distance_pct),
+                         (c.status, c.status)])
+            colours[i] = GREEN if c.side == "long" else RED
+        fill(self.table, rows, colours=colours)
+
+    def _open(self, row: int, _col: int) -> None:
+        self.open_chart.emit(self.table.item(row, 1).text(), self.table.item(row, 0).text())
