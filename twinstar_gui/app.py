@@ -118,6 +118,9 @@ class Trading:
         for t in self.threads:
             await asyncio.to_thread(t.stop, 5.0)
         await self.market.close()
+        inner = getattr(self.executor, "inner", self.executor)
+        if hasattr(inner, "stop"):
+            inner.stop()
 
 
 def trading_dir(settings: Settings) -> Path:
@@ -139,6 +142,9 @@ def build_trading(core: Core, exchange: str, *, executor=None) -> Trading:
     if executor is None:
         executor = PaperExecutor(journal, name=f"paper-{exchange}", balance=t.paper_balance, fee_rate=t.fee_rate,
                                  slippage_bps=t.slippage_bps, rules=InstrumentBook(feed.rest))
+    else:  # live: its journal, then its background account sync
+        executor.attach_journal(journal)
+        executor.start()
     guard = RiskGuard(executor, journal, t.risk)
     market = LiveMarket(feed, asyncio.get_running_loop(), guard)
     market.start()

@@ -1,0 +1,305 @@
+"""Live orders through ccxt (signed REST for all seven exchanges), opt-in only.
+
+- ccxt is imported lazily (`pip install 'twinstar[exchanges]'`); a missing ccxt or key is a clear refusal.
+- Precision and minimums come from the exchange's market info (ccxt's load_markets).
+- Every order carries our client id; the journal records it before it is sent, so a retry (or a restart)
+  never places it twice, and a network error is answered by looking the id up, never by sending again.
+- Positions, open orders and the balance are refreshed by a background thread: callers (bots, the GUI)
+  read a snapshot and never wait on the network. `reconcile()` takes the exchange's view before trading.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from .base import (BUY, CANCELLED, FILLED, NEW, REJECTED, Fill, InstrumentRules, Order, OrderRefused, OrderRequest,
+                   Position)
+from .journal import Journal
+
+log = logging.getLogger(__name__)
+
+CCXT_IDS = {"bybit": "bybit", "binance": "binanceusdm", "okx": "okx", "bitget": "bitget", "bingx": "bingx",
+            "upbit": "upbit", "bithumb": "bithumb"}
+
+
+class LiveExecutorError(RuntimeError):
+    """Live trading cannot start; the message says why (never a secret)."""
+
+
+class LiveExecutor:
+    def __init__(self, exchange: str, client, *, journal: Journal | None = None, refresh_s: float = 1.0,
+                 clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        self.exchange = exchange
+        self.name = f"live-{exchange}"
+        self.client = client
+        self.journal = journal
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self.last_price: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._positions: list[Position] = []
+        self._orders: list[Order] = []
+        self._balance = 0.0
+        self._by_id = {}  # native symbol -> ccxt market
+        for m in client.markets.values():
+            if m.get("swap") or m.get("spot") and exchange in ("upbit", "bithumb"):
+                self._by_id.setdefault(m["id"], m)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error = ""
+
+    def __repr__(self) -> str:  # the client holds the keys: never print it
+        return f"LiveExecutor({self.exchange}, markets={len(self._by_id)})"
+
+    # -- construction ---------------------------------------------------------------------------------
+    @classmethod
+    def connect(cls, exchange: str, keys, rest_url: str | None = None, *, journal: Journal | None = None,
+                timeout_s: float = 10.0, refresh_s: float = 1.0) -> "LiveExecutor":
+        try:
+            import ccxt
+        except ImportError:
+            raise LiveExecutorError("live trading needs ccxt: pip install 'twinstar[exchanges]'") from None
+        cid = CCXT_IDS.get(exchange)
+        if cid is None:
+            raise LiveExecutorError(f"no live trading for {exchange!r}")
+        config = {"apiKey": keys.key, "secret": keys.secret, "enableRateLimit": True, "timeout": int(timeout_s * 1000),
+                  "options": {"defaultType": "swap"}}
+        if keys.passphrase:
+            config["password"] = keys.passphrase
+        client = getattr(ccxt, cid)(config)
+        if rest_url:  # simulator or testnet: every API family at that base
+            base = rest_url.rstrip("/")
+            api = client.urls.get("api")
+            client.urls["api"] = {k: base for k in api} if isinstance(api, dict) else base
+        if exchange == "bybit":
+            client.options["fetchMarkets"] = {"types": ["linear"]}
+        try:
+            client.load_markets()
+        except ccxt.AuthenticationError as exc:
+            raise LiveExecutorError(f"{exchange} refused the API key: {_text(exc)}") from None
+        except ccxt.BaseError as exc:
+            raise LiveExecutorError(f"{exchange}: cannot load market info: {_text(exc)}") from None
+        return cls(exchange, client, journal=journal, refresh_s=refresh_s)
+
+    def attach_journal(self, journal: Journal) -> None:
+        self.journal = journal
+
+    # -- market info ------------------------------------------------------------------------------------
+    def _market(self, symbol: str) -> dict:
+        m = self._by_id.get(symbol)
+        if m is None:
+            raise OrderRefused(symbol, "not listed by the exchange", exchange=self.exchange)
+        return m
+
+    def rules(self, symbol: str) -> InstrumentRules:
+        m = self._market(symbol)
+        prec, limits = m.get("precision") or {}, m.get("limits") or {}
+        tick = float(prec.get("price") or 1e-8)
+        lot = float(prec.get("amount") or 1e-8)
+        min_qty = float((limits.get("amount") or {}).get("min") or lot)
+        min_cost = float((limits.get("cost") or {}).get("min") or 0.0)
+        return InstrumentRules(symbol, tick, lot, min_qty, min_cost)
+
+    # -- the account, refreshed in the background ---------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self.refresh()
+            self._thread = threading.Thread(target=self._sync, name=f"sync-{self.name}", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _sync(self) -> None:
+        while not self._stop.wait(self.refresh_s):
+            try:
+                self.refresh()
+            except Exception as exc:  # noqa: BLE001 - keep the last snapshot, say what failed
+                self.last_error = _text(exc)
+                log.warning("%s: account refresh failed: %s", self.name, self.last_error)
+
+    def refresh(self) -> None:
+        positions = [self._position(p) for p in self.client.fetch_positions()]
+        orders = [self._order(o) for o in self.client.fetch_open_orders()]
+        bal = self.client.fetch_balance()
+        usdt = (bal.get("USDT") or {}) if self.exchange not in ("upbit", "bithumb") else (bal.get("KRW") or {})
+        with self._lock:
+            self._positions = [p for p in positions if p is not None and p.qty]
+            self._orders = orders
+            self._balance = float(usdt.get("total") or 0.0)
+
+    def reconcile(self) -> None:
+        """The exchange's open orders and positions replace what the journal believed (after a restart,
+        before any bot trades)."""
+        self.refresh()
+        if self.journal is None:
+            return
+        with self._lock:
+            mine = {p.symbol for p in self._positions}
+            for old in self.journal.positions(self.name):
+                if old.symbol not in mine:
+                    old.qty = 0.0
+                    self.journal.save_position(self.name, old)
+            for p in self._positions:
+                self.journal.save_position(self.name, p)
+            open_ids = {o.id for o in self._orders}
+            for o in self.journal.orders(self.name, open_only=True):
+                if o.id not in open_ids:
+                    o.status, o.reason = CANCELLED, "not open at the exchange after restart"
+                    self.journal.save_order(self.name, o)
+            for o in self._orders:
+                self.journal.save_order(self.name, o)
+        log.info("%s: reconciled with the exchange: %d position(s), %d open order(s)", self.name,
+                 len(self._positions), len(self._orders))
+
+    def positions(self) -> list[Position]:
+        with self._lock:
+            return [p.copy() for p in self._positions]
+
+    def open_orders(self) -> list[Order]:
+        with self._lock:
+            return list(self._orders)
+
+    def balance(self) -> float:
+        return self._balance
+
+    def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]:
+        """Fills happen at the exchange; a price only marks our snapshot."""
+        self.last_price[symbol] = price
+        with self._lock:
+            for p in self._positions:
+                if p.symbol == symbol:
+                    p.mark_price = price
+        return []
+
+    # -- orders -------------------------------------------------------------------------------------------
+    def place(self, req: OrderRequest) -> Order:
+        import ccxt
+
+        if self.journal is not None:
+            known = self.journal.order_by_client_id(self.name, req.client_id)
+            if known is not None:
+                log.info("%s: order %s already placed (%s); not sending it again", self.name, req.client_id,
+                         known.status)
+                return known
+        market = self._market(req.symbol)
+        rules = self.rules(req.symbol)
+        ref = req.price if req.price is not None else self.last_price.get(req.symbol)
+        now = self.clock()
+        order = Order(f"pending-{req.client_id}", req.client_id, req.symbol, req.side, req.qty, req.type, req.price,
+                      NEW, created_ms=now, updated_ms=now, reduce_only=req.reduce_only, bot=req.bot,
+                      take_profit=req.take_profit, stop_loss=req.stop_loss)
+        try:
+            if ref is None:
+                raise OrderRefused(req.symbol, "no price known yet for this symbol", exchange=self.exchange)
+            order.qty, price = rules.check(req.qty, ref)
+            if req.type == "limit":
+                order.price = price
+        except OrderRefused as exc:
+            order.status, order.reason = REJECTED, exc.reason
+            self._save(order)
+            raise
+        self._save(order)  # before sending: a crash now leaves a record to look up, not a blind resend
+        params = {"clientOrderId": req.client_id}
+        if req.reduce_only:
+            params["reduceOnly"] = True
+        if req.take_profit is not None:
+            params["takeProfit"] = {"triggerPrice": rules.round_price(req.take_profit)}
+        if req.stop_loss is not None:
+            params["stopLoss"] = {"triggerPrice": rules.round_price(req.stop_loss)}
+        try:
+            raw = self.client.create_order(market["symbol"], req.type, req.side, order.qty,
+                                           order.price if req.type == "limit" else None, params)
+        except (ccxt.NetworkError, ccxt.RequestTimeout) as exc:
+            found = self._find(market["symbol"], req.client_id)
+            if found is None:
+                order.status, order.reason = REJECTED, f"no answer from {self.exchange} ({_text(exc)}); not resent"
+                self._save(order)
+                raise OrderRefused(req.symbol, order.reason, exchange=self.exchange) from None
+            raw = found
+        except ccxt.BaseError as exc:  # the exchange said no: show its words, never retry blindly
+            order.status, order.reason = REJECTED, _text(exc)
+            self._save(order)
+            raise OrderRefused(req.symbol, order.reason, exchange=self.exchange, code=type(exc).__name__) from None
+        order.id = str(raw.get("id") or order.id)
+        order.status = FILLED if raw.get("status") == "closed" else NEW
+        order.filled_qty = float(raw.get("filled") or 0.0)
+        order.avg_price = float(raw.get("average") or 0.0)
+        self._save(order)
+        log.info("%s: sent %s %s %g %s (%s) -> %s", self.name, req.side, req.symbol, order.qty, req.type,
+                 req.bot or "manual", order.id)
+        try:
+            self.refresh()
+        except Exception as exc:  # noqa: BLE001 - the background sync will catch up
+            self.last_error = _text(exc)
+        return order
+
+    def cancel(self, order_id: str) -> Order:
+        import ccxt
+
+        order = next((o for o in self.open_orders() if o.id == order_id), None)
+        if order is None:
+            raise OrderRefused("?", f"no open order {order_id}", exchange=self.exchange)
+        try:
+            self.client.cancel_order(order_id, self._market(order.symbol)["symbol"])
+        except ccxt.BaseError as exc:
+            raise OrderRefused(order.symbol, _text(exc), exchange=self.exchange) from None
+        order.status, order.updated_ms = CANCELLED, self.clock()
+        self._save(order)
+        self.refresh()
+        return order
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def _save(self, order: Order) -> None:
+        if self.journal is not None:
+            self.journal.save_order(self.name, order)
+
+    def _find(self, symbol: str, client_id: str) -> dict | None:
+        """An order by our client id, open or recently closed (after a network error)."""
+        for fetch in (self.client.fetch_open_orders, self.client.fetch_closed_orders):
+            try:
+                for o in fetch(symbol):
+                    if o.get("clientOrderId") == client_id:
+                        return o
+            except Exception as exc:  # noqa: BLE001
+                log.warning("%s: looking up %s failed: %s", self.name, client_id, _text(exc))
+        return None
+
+    def _native(self, ccxt_symbol: str) -> str:
+        m = self.client.markets.get(ccxt_symbol)
+        return m["id"] if m else ccxt_symbol
+
+    def _position(self, p: dict) -> Position | None:
+        qty = float(p.get("contracts") or 0.0) * float(p.get("contractSize") or 1.0)
+        if not qty:
+            return None
+        if p.get("side") == "short":
+            qty = -qty
+        info = p.get("info") or {}
+        return Position(self._native(p["symbol"]), qty, float(p.get("entryPrice") or 0.0),
+                        int(p.get("timestamp") or self.clock()), "", _num(p.get("takeProfitPrice") or
+                                                                          info.get("takeProfit")),
+                        _num(p.get("stopLossPrice") or info.get("stopLoss")), float(p.get("markPrice") or 0.0))
+
+    def _order(self, o: dict) -> Order:
+        return Order(str(o.get("id")), str(o.get("clientOrderId") or ""), self._native(o["symbol"]),
+                     o.get("side") or BUY, float(o.get("amount") or 0.0), o.get("type") or "limit",
+                     _num(o.get("price")), NEW, float(o.get("filled") or 0.0), float(o.get("average") or 0.0),
+                     created_ms=int(o.get("timestamp") or 0), updated_ms=int(o.get("timestamp") or 0),
+                     reduce_only=bool(o.get("reduceOnly")))
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if f else None
+
+
+def _text(exc: BaseException) -> str:
+    """ccxt's message without the URL's query (which may carry a signature) and without secrets."""
+    text = str(exc)
+    return text.split("?", 1)[0] + (" …" if "?" in text else "") if len(text) > 300 else text
