@@ -1,4 +1,4 @@
-"""The import direction of STYLE.md: ui -> presenters -> (data, net) -> exchanges -> core."""
+"""The import direction of STYLE.md: ui -> presenters -> (bots, execution, data, net) -> exchanges -> core."""
 import ast
 from pathlib import Path
 
@@ -6,16 +6,18 @@ PKG = Path(__file__).resolve().parents[1] / "twinstar_gui"
 
 # layer -> packages of ours it must not import
 FORBIDDEN = {
-    "core": {"exchanges", "net", "data", "sim", "presenters", "ui", "app", "config", "cli"},
-    "exchanges": {"net", "data", "sim", "presenters", "ui", "app", "cli"},
-    "net": {"data", "sim", "presenters", "ui", "app", "cli"},
-    "data": {"sim", "presenters", "ui", "app", "cli"},
-    "sim": {"data", "net", "presenters", "ui", "app", "cli"},
+    "core": {"exchanges", "net", "data", "sim", "presenters", "ui", "app", "config", "cli", "bots", "execution"},
+    "exchanges": {"net", "data", "sim", "presenters", "ui", "app", "cli", "bots", "execution"},
+    "net": {"data", "sim", "presenters", "ui", "app", "cli", "bots", "execution"},
+    "data": {"sim", "presenters", "ui", "app", "cli", "bots", "execution"},
+    "sim": {"data", "net", "presenters", "ui", "app", "cli", "bots", "execution"},
+    "execution": {"sim", "presenters", "ui", "app", "cli", "bots", "config"},
+    "bots": {"sim", "presenters", "ui", "app", "cli", "config"},
     "presenters": {"ui", "app", "cli"},
     "ui": {"net", "exchanges", "app", "cli"},
 }
-NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters"}
-NO_QT = {"core", "exchanges", "net", "data", "sim", "collector"}
+NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters", "bots", "execution"}
+NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "headless"}
 
 
 def imports_of(path: Path) -> set[str]:

@@ -152,26 +152,9 @@ def build_trading(core: Core, exchange: str, *, executor=None) -> Trading:
 
 
 def make_bot(kind: str, trading: Trading, settings: Settings, symbols: list[str] | None, name: str = ""):
-    """One of the three seed flows with the settings' strategy, sizes and cadences."""
-    from .bots.base import BotContext
-    from .bots.multi import MultiTrader
-    from .bots.scanner import AutoScanner
-    from .bots.unified import UnifiedBot
+    from .bots.factory import make_bot as make
 
-    t = settings.trading
-    if kind == "unified":
-        if not symbols or len(symbols) != 1:
-            raise ValueError("the unified bot trades one symbol: give exactly one")
-        ctx = BotContext(trading.market, trading.executor, trading.journal, t.strategy, t.order_usdt)
-        return UnifiedBot(name or f"unified-{symbols[0]}", ctx, symbols[0])
-    if kind == "scanner":
-        ctx = BotContext(trading.market, trading.executor, trading.journal, t.strategy, t.order_usdt)
-        return AutoScanner(name or "scanner", ctx, symbols or list(t.scanner_symbols), watch_count=t.scanner_watch,
-                           rescan_every_s=t.scanner_rescan_s)
-    if kind == "multi":
-        ctx = BotContext(trading.market, trading.executor, trading.journal, t.multi_strategy(), t.order_usdt)
-        return MultiTrader(name or "multi", ctx, top_n=t.multi_top_n, scan_every_s=t.multi_scan_s, symbols=symbols)
-    raise ValueError(f"unknown bot {kind!r}; valid: unified, scanner, multi")
+    return make(kind, trading, settings.trading, symbols, name)
 
 
 def check_data_dir(path: Path) -> str | None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
-import time
 
 from .app import build_core, build_trading, check_data_dir, make_bot
 from .collector import data_dir_setting
+from .headless import stop_event, ticks
 
 log = logging.getLogger("twinstar.bot")
 
@@ -96,10 +95,7 @@ async def _run(settings, exchange: str, flow: str, symbols, executor, status_eve
                duration: float | None) -> int:
     feed_symbols = symbols if flow == "unified" else []
     core = build_core(settings, exchanges=[exchange], symbols={exchange: feed_symbols}, allow_empty=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     await core.start()
     trading = build_trading(core, exchange, executor=executor)
     if hasattr(trading.executor.inner, "reconcile"):
@@ -111,17 +107,9 @@ async def _run(settings, exchange: str, flow: str, symbols, executor, status_eve
     mode = "LIVE" if executor is not None else "paper"
     print(f"{mode} trading on {exchange}: {', '.join(b.name for b in bots)}; journal {trading.journal.path}",
           flush=True)
-    deadline = None if duration is None else time.monotonic() + duration
-    while not stop.is_set():
-        wait = status_every if deadline is None else max(0.0, min(status_every, deadline - time.monotonic()))
-        try:
-            await asyncio.wait_for(stop.wait(), wait)
-        except TimeoutError:
-            pass
+    async for _ in ticks(stop, status_every, duration):
         for line in status_lines(trading):
             print(line, flush=True)
-        if deadline is not None and time.monotonic() >= deadline:
-            break
         if all(b.snapshot().state in ("stopped", "failed") for b in bots):
             break
     await trading.stop()

@@ -4,9 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import signal
 import sys
-import time
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +14,7 @@ from .app import build_core, check_data_dir
 from .config import Settings
 from .data.feed import sync_summary
 from .data.store import SeriesBusy
+from .headless import stop_event, ticks
 
 log = logging.getLogger("twinstar.collector")
 
@@ -158,28 +157,17 @@ async def _collect(settings: Settings, chosen: dict[str, list[str]], health_ever
     if found:
         print(f"quarantined {len(found)} file(s) under {core.store.root / '_quarantine'}: "
               + "; ".join(f"{q.path}: {q.reason}" for q in found), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     log.info("collecting %s into %s", ", ".join(f"{n}:{','.join(s)}" for n, s in chosen.items()), settings.data_dir)
     await core.start()
-    deadline = None if duration is None else time.monotonic() + duration
     synced = False
-    while not stop.is_set():
-        wait = health_every if deadline is None else max(0.0, min(health_every, deadline - time.monotonic()))
-        try:
-            await asyncio.wait_for(stop.wait(), wait)
-        except TimeoutError:
-            pass
+    async for _ in ticks(stop, health_every, duration):
         for line in health_lines(core):
             print(line, flush=True)
         sync = sync_summary(core.feeds.values())
         if sync.busy or not synced:
             print(sync.text(), flush=True)
             synced = not sync.busy
-        if deadline is not None and time.monotonic() >= deadline:
-            break
     ok = await core.shutdown(budget=10.0)
     print(f"stopped: {'every candle flushed' if ok else 'WRITES STILL QUEUED'}", flush=True)
     return 0 if ok else 1

@@ -15,6 +15,13 @@ from twinstar_gui.sim.server import SimServer
 Q = Timeframe.M15.ms
 
 
+def stored(candles) -> pd.DataFrame:
+    """Simulator candles as rows for the store (source=ws)."""
+    return pd.DataFrame({"timestamp": [c.open_time for c in candles], "open": [c.open for c in candles],
+                         "high": [c.high for c in candles], "low": [c.low for c in candles],
+                         "close": [c.close for c in candles], "volume": [c.volume for c in candles], "source": "ws"})
+
+
 async def test_stored_holes_are_repaired_at_start(tmp_path):
     server = SimServer(Market(SimClock(speed=1.0), seed=12, history_days=5), push_interval=0.05)
     await server.start()
@@ -24,10 +31,7 @@ async def test_stored_holes_are_repaired_at_start(tmp_path):
         truth = market.closed_candles("BTCUSDT", Q, now - 300 * Q, now)
         kept = [c for i, c in enumerate(truth) if not (40 <= i < 52 or i == 100 or 200 <= i < 203)]  # 3 holes
         store = CandleStore(tmp_path)
-        store.append("bybit", "BTCUSDT", pd.DataFrame({
-            "timestamp": [c.open_time for c in kept], "open": [c.open for c in kept], "high": [c.high for c in kept],
-            "low": [c.low for c in kept], "close": [c.close for c in kept], "volume": [c.volume for c in kept],
-            "source": "ws"}))
+        store.append("bybit", "BTCUSDT", stored(kept))
         writer = CandleWriter(store)
         adapter = get_exchange("bybit", rest_url=server.rest_url("bybit"))
         series = SeriesManager("bybit", "BTCUSDT", rest=RestClient(adapter), store=store, writer=writer,
@@ -62,10 +66,7 @@ async def test_progress_is_visible_while_history_is_fetched_and_repaired(tmp_pat
         truth = server.market.closed_candles("BTCUSDT", Q, now - 300 * Q, now)
         kept = truth[:100] + truth[250:]  # one hole of 150 candles on disk
         store = CandleStore(tmp_path)
-        store.append("bybit", "BTCUSDT", pd.DataFrame({
-            "timestamp": [c.open_time for c in kept], "open": [c.open for c in kept], "high": [c.high for c in kept],
-            "low": [c.low for c in kept], "close": [c.close for c in kept], "volume": [c.volume for c in kept],
-            "source": "ws"}))
+        store.append("bybit", "BTCUSDT", stored(kept))
         writer = CandleWriter(store)
         adapter = get_exchange("bybit", rest_url=server.rest_url("bybit"))
         adapter.rest_row_cap = 200  # smaller pages: several steps to watch

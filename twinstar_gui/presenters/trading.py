@@ -72,7 +72,7 @@ class TradingPresenter(QObject):
     # -- intents ------------------------------------------------------------------------------------------
     def start_bot(self, flow: str, exchange: str, symbols: list[str] | None) -> str | None:
         """Start one of the flows ("UnifiedBot", "AutoScanner", "MultiTrader"); None + a message if refused."""
-        from ..app import make_bot
+        from ..bots.factory import make_bot
 
         trading = self.tradings.get(exchange)
         if trading is None:
@@ -81,7 +81,7 @@ class TradingPresenter(QObject):
         kind = FLOWS.get(flow, flow)
         taken = {b.name for t in self.tradings.values() for b in t.bots if b.snapshot().state in ("starting", "running")}
         try:
-            bot = make_bot(kind, trading, self.settings, symbols or None)
+            bot = make_bot(kind, trading, self.settings.trading, symbols or None)
         except ValueError as exc:
             self.message.emit(f"{flow}: {exc}")
             return None

@@ -1,0 +1,30 @@
+"""What the headless commands (`collect`, `bot`) share: stop on SIGINT/SIGTERM, a periodic tick."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator
+
+
+def stop_event() -> asyncio.Event:
+    """Set by SIGINT/SIGTERM (call on the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def ticks(stop: asyncio.Event, every: float, duration: float | None) -> AsyncIterator[None]:
+    """Once per `every` seconds (and once when stopped) until `stop` is set or `duration` has passed."""
+    deadline = None if duration is None else time.monotonic() + duration
+    while not stop.is_set():
+        wait = every if deadline is None else max(0.0, min(every, deadline - time.monotonic()))
+        try:
+            await asyncio.wait_for(stop.wait(), wait)
+        except TimeoutError:
+            pass
+        yield
+        if deadline is not None and time.monotonic() >= deadline:
+            return
