@@ -111,3 +111,38 @@ def test_collector_refuses_bad_input(tmp_path):
     assert r.returncode == 2 and "valid: bybit" in r.stderr and "Traceback" not in r.stderr
     r = run(["collect"])
     assert r.returncode == 2 and "--exchange" in r.stderr
+
+
+def test_standalone_simulator_takes_signed_orders_with_its_api_key(tmp_path):
+    pytest.importorskip("ccxt")
+    from twinstar_gui.execution.base import OrderRequest
+    from twinstar_gui.execution.live import LiveExecutor, LiveExecutorError
+    from twinstar_gui.secrets import ApiKeys
+
+    port, trade_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "sim", "--port", str(port), "--trade-port",
+                             str(trade_port), "--api-key", "cliKey123", "--api-secret", "cliSecret456",
+                             "--balance", "2500"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{trade_port}/bybit"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/v5/market/time", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the simulator's trading API did not answer")
+        with pytest.raises(LiveExecutorError, match="refused the API key"):
+            LiveExecutor.connect("bybit", ApiKeys("bybit", "cliKey123", "wrong"), rest_url=base)
+        ex = LiveExecutor.connect("bybit", ApiKeys("bybit", "cliKey123", "cliSecret456"), rest_url=base)
+        ex.refresh()
+        assert ex.balance() == pytest.approx(2500.0)
+        ex.last_price["ETHUSDT"] = 3000.0
+        order = ex.place(OrderRequest("ETHUSDT", "buy", 0.1, "cli-1"))
+        assert order.status == "filled"
+        assert [p.symbol for p in ex.positions()] == ["ETHUSDT"]
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert f"127.0.0.1:{trade_port}/bybit" in out and "cliSecret456" not in out

@@ -32,6 +32,10 @@ def _sim_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765, help="TCP port on 127.0.0.1 (0 = any free port)")
     p.add_argument("--speed", type=float, default=1.0, help="time acceleration factor")
     p.add_argument("--seed", type=int, default=7, help="price process seed")
+    p.add_argument("--trade-port", type=int, help="port of the signed trading API (default: --port + 1)")
+    p.add_argument("--api-key", default="", help="API key the simulated Bybit account accepts")
+    p.add_argument("--api-secret", default="", help="its secret (HMAC-SHA256 signatures are checked)")
+    p.add_argument("--balance", type=float, default=10_000.0, help="USDT in the simulated account (default 10000)")
     return p
 
 
@@ -92,12 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         return bot_main(argv[1:])
     if argv[:1] == ["sim"]:
         args = _sim_parser().parse_args(argv[1:])
-        if not 0 <= args.port <= 65535 or args.speed <= 0:
-            print("twinstar sim: --port must be 0..65535 and --speed > 0", file=sys.stderr)
+        if not 0 <= args.port <= 65535 or args.speed <= 0 or not 0 <= (args.trade_port or 0) <= 65535:
+            print("twinstar sim: --port and --trade-port must be 0..65535 and --speed > 0", file=sys.stderr)
+            return 2
+        if bool(args.api_key) != bool(args.api_secret) or args.balance < 0:
+            print("twinstar sim: --api-key and --api-secret go together, and --balance must be >= 0", file=sys.stderr)
             return 2
         from .sim.demo import run_simulator_forever
 
-        return run_simulator_forever(port=args.port, speed=args.speed, seed=args.seed)
+        return run_simulator_forever(port=args.port, speed=args.speed, seed=args.seed, trade_port=args.trade_port,
+                                     api_key=args.api_key, api_secret=args.api_secret, balance=args.balance)
     args = _gui_parser().parse_args(argv)
     if args.verbose:
         logging.getLogger().setLevel(logging.DEBUG)

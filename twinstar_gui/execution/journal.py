@@ -68,9 +68,11 @@ class Journal:
         values = tuple(getattr(order, f) for f in _ORDER_FIELDS)
         cols = ", ".join(_ORDER_FIELDS)
         marks = ", ".join("?" * len(_ORDER_FIELDS))
-        updates = ", ".join(f"{f}=excluded.{f}" for f in _ORDER_FIELDS if f not in ("id", "client_id"))
+        # one row per client id: a live order is journaled as "pending-<client id>" before it is sent and
+        # takes the exchange's id when the answer comes
+        updates = ", ".join(f"{f}=excluded.{f}" for f in _ORDER_FIELDS if f != "client_id")
         self._run(f"INSERT INTO orders (executor, {cols}) VALUES (?, {marks}) "
-                  f"ON CONFLICT(id) DO UPDATE SET {updates}", (executor, *values))
+                  f"ON CONFLICT(executor, client_id) DO UPDATE SET {updates}", (executor, *values))
 
     def order_by_client_id(self, executor: str, client_id: str) -> Order | None:
         rows = self._run(f"SELECT {', '.join(_ORDER_FIELDS)} FROM orders WHERE executor=? AND client_id=?",

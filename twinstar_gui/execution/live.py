@@ -30,7 +30,7 @@ class LiveExecutorError(RuntimeError):
 
 class LiveExecutor:
     def __init__(self, exchange: str, client, *, journal: Journal | None = None, refresh_s: float = 1.0,
-                 clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+                 clock: Callable[[], int] = lambda: int(time.time() * 1000), hide: tuple[str, ...] = ()) -> None:
         self.exchange = exchange
         self.name = f"live-{exchange}"
         self.client = client
@@ -49,6 +49,7 @@ class LiveExecutor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error = ""
+        self._hide = hide  # key, secret, passphrase: scrubbed from every message we pass on
 
     def __repr__(self) -> str:  # the client holds the keys: never print it
         return f"LiveExecutor({self.exchange}, markets={len(self._by_id)})"
@@ -61,6 +62,8 @@ class LiveExecutor:
             import ccxt
         except ImportError:
             raise LiveExecutorError("live trading needs ccxt: pip install 'twinstar[exchanges]'") from None
+        # ccxt logs every request with its headers (the API key, the signature) at DEBUG: never let it
+        logging.getLogger("ccxt").setLevel(logging.INFO)
         cid = CCXT_IDS.get(exchange)
         if cid is None:
             raise LiveExecutorError(f"no live trading for {exchange!r}")
@@ -75,13 +78,14 @@ class LiveExecutor:
             client.urls["api"] = {k: base for k in api} if isinstance(api, dict) else base
         if exchange == "bybit":
             client.options["fetchMarkets"] = {"types": ["linear"]}
+        hide = tuple(s for s in (keys.key, keys.secret, keys.passphrase) if s)
         try:
             client.load_markets()
         except ccxt.AuthenticationError as exc:
-            raise LiveExecutorError(f"{exchange} refused the API key: {_text(exc)}") from None
+            raise LiveExecutorError(f"{exchange} refused the API key: {_text(exc, hide)}") from None
         except ccxt.BaseError as exc:
-            raise LiveExecutorError(f"{exchange}: cannot load market info: {_text(exc)}") from None
-        return cls(exchange, client, journal=journal, refresh_s=refresh_s)
+            raise LiveExecutorError(f"{exchange}: cannot load market info: {_text(exc, hide)}") from None
+        return cls(exchange, client, journal=journal, refresh_s=refresh_s, hide=hide)
 
     def attach_journal(self, journal: Journal) -> None:
         self.journal = journal
@@ -117,7 +121,7 @@ class LiveExecutor:
             try:
                 self.refresh()
             except Exception as exc:  # noqa: BLE001 - keep the last snapshot, say what failed
-                self.last_error = _text(exc)
+                self.last_error = self._msg(exc)
                 log.warning("%s: account refresh failed: %s", self.name, self.last_error)
 
     def refresh(self) -> None:
@@ -215,14 +219,16 @@ class LiveExecutor:
         except (ccxt.NetworkError, ccxt.RequestTimeout) as exc:
             found = self._find(market["symbol"], req.client_id)
             if found is None:
-                order.status, order.reason = REJECTED, f"no answer from {self.exchange} ({_text(exc)}); not resent"
+                order.status, order.reason = REJECTED, f"no answer from {self.exchange} ({self._msg(exc)}); not resent"
                 self._save(order)
                 raise OrderRefused(req.symbol, order.reason, exchange=self.exchange) from None
             raw = found
         except ccxt.BaseError as exc:  # the exchange said no: show its words, never retry blindly
-            order.status, order.reason = REJECTED, _text(exc)
+            order.status, order.reason = REJECTED, self._msg(exc)
             self._save(order)
             raise OrderRefused(req.symbol, order.reason, exchange=self.exchange, code=type(exc).__name__) from None
+        if raw.get("status") is None:  # Bybit's create answers ids only: ask for the order's state
+            raw = self._find(market["symbol"], req.client_id) or raw
         order.id = str(raw.get("id") or order.id)
         order.status = FILLED if raw.get("status") == "closed" else NEW
         order.filled_qty = float(raw.get("filled") or 0.0)
@@ -233,7 +239,7 @@ class LiveExecutor:
         try:
             self.refresh()
         except Exception as exc:  # noqa: BLE001 - the background sync will catch up
-            self.last_error = _text(exc)
+            self.last_error = self._msg(exc)
         return order
 
     def cancel(self, order_id: str) -> Order:
@@ -245,13 +251,16 @@ class LiveExecutor:
         try:
             self.client.cancel_order(order_id, self._market(order.symbol)["symbol"])
         except ccxt.BaseError as exc:
-            raise OrderRefused(order.symbol, _text(exc), exchange=self.exchange) from None
+            raise OrderRefused(order.symbol, self._msg(exc), exchange=self.exchange) from None
         order.status, order.updated_ms = CANCELLED, self.clock()
         self._save(order)
         self.refresh()
         return order
 
     # -- helpers ------------------------------------------------------------------------------------------
+    def _msg(self, exc: BaseException) -> str:
+        return _text(exc, self._hide)
+
     def _save(self, order: Order) -> None:
         if self.journal is not None:
             self.journal.save_order(self.name, order)
@@ -264,7 +273,7 @@ class LiveExecutor:
                     if o.get("clientOrderId") == client_id:
                         return o
             except Exception as exc:  # noqa: BLE001
-                log.warning("%s: looking up %s failed: %s", self.name, client_id, _text(exc))
+                log.warning("%s: looking up %s failed: %s", self.name, client_id, self._msg(exc))
         return None
 
     def _native(self, ccxt_symbol: str) -> str:
@@ -284,7 +293,8 @@ class LiveExecutor:
                         _num(p.get("stopLossPrice") or info.get("stopLoss")), float(p.get("markPrice") or 0.0))
 
     def _order(self, o: dict) -> Order:
-        return Order(str(o.get("id")), str(o.get("clientOrderId") or ""), self._native(o["symbol"]),
+        oid = str(o.get("id"))  # orders placed elsewhere (the exchange's web page, a TP/SL) have no client id
+        return Order(oid, str(o.get("clientOrderId") or f"exchange-{oid}"), self._native(o["symbol"]),
                      o.get("side") or BUY, float(o.get("amount") or 0.0), o.get("type") or "limit",
                      _num(o.get("price")), NEW, float(o.get("filled") or 0.0), float(o.get("average") or 0.0),
                      created_ms=int(o.get("timestamp") or 0), updated_ms=int(o.get("timestamp") or 0),
@@ -299,7 +309,10 @@ def _num(v) -> float | None:
     return f if f else None
 
 
-def _text(exc: BaseException) -> str:
-    """ccxt's message without the URL's query (which may carry a signature) and without secrets."""
+def _text(exc: BaseException, hide: tuple[str, ...] = ()) -> str:
+    """ccxt's message for the user: the key, secret and passphrase masked (some exchanges echo the signed
+    string, key included), and a long message cut at the URL's query (which may carry a signature)."""
     text = str(exc)
+    for secret in hide:
+        text = text.replace(secret, "***")
     return text.split("?", 1)[0] + (" …" if "?" in text else "") if len(text) > 300 else text

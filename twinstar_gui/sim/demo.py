@@ -10,21 +10,30 @@ from .server import SimThread
 
 
 def start_demo_simulator(speed: float = 300.0, seed: int = 7, port: int = 0,
-                         push_interval: float = 0.2) -> SimThread:
+                         push_interval: float = 0.2, trade_port: int = 0) -> SimThread:
     """A simulator on 127.0.0.1 in a background thread: `.rest_url("bybit")`, `.ws_url("bybit")`, `.stop()`."""
-    return SimThread(Market(SimClock(speed=speed), seed=seed), port=port, push_interval=push_interval).start()
+    return SimThread(Market(SimClock(speed=speed), seed=seed), port=port, push_interval=push_interval,
+                     trade_port=trade_port).start()
 
 
-def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7) -> int:
-    """Serve until SIGINT/SIGTERM; returns the process exit code. Call from the main thread."""
+def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7, *, trade_port: int | None = None,
+                          api_key: str = "", api_secret: str = "", balance: float = 10_000.0) -> int:
+    """Serve until SIGINT/SIGTERM; returns the process exit code. Call from the main thread.
+    With a key pair, the signed Bybit trading API accepts it (an account holding `balance` USDT)."""
+    if trade_port is None:
+        trade_port = port + 1 if port else 0
     try:
-        sim = start_demo_simulator(speed=speed, seed=seed, port=port)
+        sim = start_demo_simulator(speed=speed, seed=seed, port=port, trade_port=trade_port)
     except RuntimeError as exc:
         print(f"twinstar sim: {exc}")
         return 1
+    if api_key:
+        sim.server.add_account(api_key, api_secret, balance=balance)
     print(f"TwinStar simulator on 127.0.0.1:{sim.server.port} (speed x{speed:g}, seed {seed})")
     print(f"  Bybit REST base: {sim.rest_url('bybit')}")
     print(f"  Bybit WS:        {sim.ws_url('bybit')}")
+    print(f"  Bybit trading API (signed, public REST too): {sim.trade_url('bybit')}"
+          + (f"  key {api_key[:4]}…, {balance:g} USDT" if api_key else "  (no key: pass --api-key/--api-secret)"))
     print("Ctrl-C to stop.", flush=True)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}

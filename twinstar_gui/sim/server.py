@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from . import binance, bingx, bitget, bithumb, bybit, okx, upbit
+from .bybit_private import PRIVATE_PATHS, BybitAccount
 from .market import Market
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def _split(path: str) -> tuple[Any, str]:
 
 class SimServer:
     def __init__(self, market: Market, host: str = "127.0.0.1", port: int = 0, push_interval: float = 0.25,
-                 idle_timeout: float = 600.0) -> None:
+                 idle_timeout: float = 600.0, trade_port: int = 0) -> None:
         self.market = market
         self.host = host
         self.port = port
@@ -83,6 +84,13 @@ class SimServer:
         self._order: dict[int, int] = {}
         self._accepted = 0
         self._runner: SimThread | None = None
+        # signed trading API (Bybit): a second small HTTP/1.1 server, because the WebSocket server's HTTP
+        # parser takes GET only; it serves the public REST routes too, so one base URL covers both
+        self.accounts: dict[str, BybitAccount] = {}  # API key -> account
+        self.trade_port = trade_port
+        self._trade_server: asyncio.Server | None = None
+        self._lose_answers = 0
+        self._trade_tasks: set[tuple[asyncio.Task, asyncio.StreamWriter]] = set()
 
     def __repr__(self) -> str:
         return f"SimServer({self.host}:{self.port}, {self.market!r})"
@@ -93,7 +101,11 @@ class SimServer:
         self._server = await serve(self._handler, self.host, self.port, process_request=self._process_request,
                                    ping_interval=None, compression=None, max_size=2 ** 20, logger=_ws_log)
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("simulator listening on %s (speed x%g)", self.rest_url(), self.market.clock.speed)
+        self._trade_server = await asyncio.start_server(self._trade_conn, self.host, self.trade_port,
+                                                        limit=2 ** 16)
+        self.trade_port = self._trade_server.sockets[0].getsockname()[1]
+        log.info("simulator listening on %s (speed x%g; trading API on port %d)", self.rest_url(),
+                 self.market.clock.speed, self.trade_port)
 
     async def stop(self) -> None:
         if self._server is None:
@@ -101,9 +113,16 @@ class SimServer:
         for ws in list(self._conns):
             ws.transport.abort()
         self._server.close()
+        if self._trade_server is not None:
+            self._trade_server.close()
+        tasks = list(self._trade_tasks)
+        for task, writer in tasks:
+            writer.transport.abort()  # its readline() ends; cancelling would upset asyncio's stream callback
+        if tasks:
+            await asyncio.wait([t for t, _ in tasks], timeout=3)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 3)
-        self._server = None
+        self._server = self._trade_server = None
         log.info("simulator on port %d stopped", self.port)
 
     def rest_url(self, exchange: str = "bybit") -> str:
@@ -112,6 +131,25 @@ class SimServer:
 
     def ws_url(self, exchange: str = "bybit") -> str:
         return f"ws://{self.host}:{self.port}/{exchange}{self._exchange(exchange).DEFAULT_WS_PATH}"
+
+    def trade_url(self, exchange: str = "bybit") -> str:
+        """Base URL of the signed trading API (and the public REST routes) of `exchange`."""
+        self._exchange(exchange)
+        return f"http://{self.host}:{self.trade_port}/{exchange}"
+
+    def add_account(self, api_key: str, api_secret: str, balance: float = 10_000.0,
+                    leverage: float = 10.0) -> BybitAccount:
+        """A Bybit unified account reachable with this key pair (requests are checked with HMAC)."""
+        if not api_key or not api_secret:
+            raise ValueError("the simulator's API key and secret must not be empty")
+        account = BybitAccount(self.market, api_key, api_secret, balance=balance, leverage=leverage)
+        self.accounts[api_key] = account
+        return account
+
+    def lose_answers(self, times: int = 1) -> None:
+        """The next `times` signed POSTs are carried out but their answer is lost (the connection drops):
+        what a client sees when the network fails after the exchange took its order."""
+        self._lose_answers += times
 
     @staticmethod
     def _exchange(name: str) -> Any:
@@ -261,6 +299,70 @@ class SimServer:
             status, body = 500, {"error": "internal simulator error"}
         return _json(status, body)
 
+    # -- the trading API (HTTP/1.1, keep-alive) -----------------------------------------------------------
+    async def _trade_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        me = (asyncio.current_task(), writer)
+        self._trade_tasks.add(me)
+        try:
+            while True:
+                line = await reader.readline()
+                if not line.strip():
+                    return
+                method, target, _version = line.decode("latin-1").split(" ", 2)
+                headers = Headers()
+                while (h := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = h.decode("latin-1").partition(":")
+                    headers[name.strip()] = value.strip()
+                size = int(headers.get("Content-Length") or 0)
+                if size > 2 ** 20:
+                    writer.write(_http(_json(413, {"error": "request body too large"}), keep_alive=False))
+                    return
+                body = await reader.readexactly(size) if size else b""
+                if self._rest_delay > 0:
+                    await asyncio.sleep(self._rest_delay)
+                response = self._trade_answer(method.upper(), target, headers, body)
+                if response is None:  # lose_answers(): done, but the client never hears of it
+                    writer.transport.abort()
+                    return
+                keep = headers.get("Connection", "").lower() != "close"
+                writer.write(_http(response, keep_alive=keep))
+                await writer.drain()
+                if not keep:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, UnicodeDecodeError):
+            return
+        finally:
+            self._trade_tasks.discard(me)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    def _trade_answer(self, method: str, target: str, headers: Headers, body: bytes) -> Response | None:
+        exchange, sub = _split(target)
+        if exchange is bybit and sub.rstrip("/") in PRIVATE_PATHS:
+            self.rest_requests += 1
+            if self._rest_faults:
+                status, retry_after = self._rest_faults.pop(0)
+                fault, extra = exchange.fault_response(status, self.market.now_ms())
+                if retry_after is not None:
+                    extra = {**extra, "Retry-After": f"{retry_after:g}"}
+                return _json(status, fault, extra)
+            key = headers.get("X-BAPI-API-KEY") or ""
+            account = self.accounts.get(key) or next(iter(self.accounts.values()), None)
+            if account is None:
+                return _json(200, bybit.envelope(None, int(time.time() * 1000), 10003, "API key is invalid."))
+            try:
+                status, answer = account.handle(method, sub, urlsplit(target).query, body, headers)
+            except Exception:
+                log.exception("simulator: private %s %s failed", method, sub)
+                status, answer = 500, {"error": "internal simulator error"}
+            if method == "POST" and self._lose_answers > 0:
+                self._lose_answers -= 1
+                return None
+            return _json(status, answer)
+        if method != "GET":
+            return _json(404, {"error": f"no {method} endpoint at {urlsplit(target).path}"})
+        return self._answer(None, Request(target, headers))  # type: ignore[arg-type]
+
     # -- WebSocket ----------------------------------------------------------------------------------------
     async def _handler(self, ws: ServerConnection) -> None:
         exchange, sub = _split(ws.request.path)
@@ -340,6 +442,13 @@ def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Res
     return Response(status, reason, Headers(pairs), data)
 
 
+def _http(response: Response, keep_alive: bool) -> bytes:
+    head = [f"HTTP/1.1 {response.status_code} {response.reason_phrase}"]
+    head += [f"{k}: {v}" for k, v in response.headers.raw_items() if k.lower() != "connection"]
+    head.append(f"Connection: {'keep-alive' if keep_alive else 'close'}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (response.body or b"")
+
+
 class SimThread:
     """A SimServer on its own asyncio loop in a daemon thread (GUI demo, CLI, self-test, sync tests)."""
 
@@ -394,6 +503,9 @@ class SimThread:
 
     def ws_url(self, exchange: str = "bybit") -> str:
         return self.server.ws_url(exchange)
+
+    def trade_url(self, exchange: str = "bybit") -> str:
+        return self.server.trade_url(exchange)
 
     # thread-safe fault injection for synchronous callers
     def drop_connections(self, timeout: float = 5.0) -> None:
