@@ -75,3 +75,48 @@ def test_live_mode_refuses_without_keys_and_bad_input_is_a_message(tmp_path):
     assert r.returncode == 2 and "invalid choice" in r.stderr
     r = run("multi", "--exchange", "kraken")
     assert r.returncode == 2 and "unknown exchange 'kraken'" in r.stderr
+
+
+def test_headless_live_bot_trades_through_the_signed_api_and_the_exchange_takes_profit(tmp_path):
+    """`twinstar bot unified --live` against the simulator's Bybit account: keys from the keyring (a JSON-file
+    backend stands in for the OS keyring a child process cannot share with the test), signed orders through
+    ccxt, the take profit executed by the exchange."""
+    import json
+    from pathlib import Path
+
+    market = Market(SimClock(speed=SPEED), seed=3, history_days=12)
+    for sym in market.symbols:
+        script_flat(market, sym)
+    script_trend(market, "ETHUSDT", future=1.004, future_groups=12)
+    sim = SimThread(market).start()
+    account = sim.server.add_account("liveKey42", "liveSecret42", balance=5_000.0)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"twinstar/bybit:api_key": "liveKey42", "twinstar/bybit:api_secret": "liveSecret42"}))
+    support = Path(__file__).resolve().parents[1] / "support"
+    env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.trade_url("bybit"), "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit"),
+           "TWINSTAR_CONFIG": str(tmp_path / "none.json"), "PYTHONUNBUFFERED": "1", "TWINSTAR_TEST_KEYRING": str(keys),
+           "PYTHON_KEYRING_BACKEND": "file_keyring.JsonFileKeyring",
+           "PYTHONPATH": os.pathsep.join([str(support), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", "unified", "--exchange", "bybit", "--symbols",
+                             "ETHUSDT", "--live", "--confirm-live", "--data", str(tmp_path / "d"), "--status-every", "0.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        text = read_until(proc, "reconciled with the exchange", 40)
+        text += read_until(proc, "sent buy ETHUSDT", 40)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(o.stop_type == "TakeProfit" for o in account.orders.values()):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sim.stop()
+    text += out
+    assert proc.returncode == 0, text[-3000:]
+    opened = [o for o in account.orders.values() if o.symbol == "ETHUSDT" and o.side == "Buy"]
+    assert len(opened) == 1 and opened[0].link_id and opened[0].take_profit > opened[0].avg_price
+    closes = [o for o in account.orders.values() if o.stop_type == "TakeProfit"]
+    assert len(closes) == 1 and account.positions["ETHUSDT"].qty == 0
+    assert account.balance > 5_000.0
+    assert "liveSecret42" not in text and "liveKey42" not in text
