@@ -238,6 +238,9 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     chart.candles.connect(_first_candles)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    from .ui.crash import ExceptionReporter
+
+    crashes = ExceptionReporter(window).install(loop)  # logged + shown, never a silent exit
     done = asyncio.Event()
     window.close_requested.connect(done.set)
     app.aboutToQuit.connect(done.set)
@@ -262,6 +265,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         with loop:
             rc = loop.run_until_complete(main())
     finally:
+        crashes.uninstall()
         logs.close()
         if sim is not None:
             sim.stop()

@@ -45,6 +45,9 @@ class StreamHealth:
     bad_messages: int
     last_error: str
     ping_rtt: float | None = None  # seconds, from our last heartbeat to the exchange's answer
+    exchange: str = ""
+    fallback: bool = False  # REST polling stands in for this stream's symbols
+    topic_names: tuple[str, ...] = ()
 
 
 class WsConnection:
@@ -150,7 +153,8 @@ class WsConnection:
     def health(self) -> StreamHealth:
         state = StreamState.FALLBACK if self.fallback_active() and self.state is not StreamState.STOPPED else self.state
         return StreamHealth(self.name, self.url, state, len(self.topics), self.last_message_age(),
-                            self.messages_per_sec(), self.reconnects, self.bad_messages, self.last_error, self.ping_rtt)
+                            self.messages_per_sec(), self.reconnects, self.bad_messages, self.last_error, self.ping_rtt,
+                            self.adapter.name, bool(self.fallback_active()), tuple(sorted(self.topics)))
 
     # -- the loop -----------------------------------------------------------------------------------
     async def _run(self) -> None:
