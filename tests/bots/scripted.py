@@ -48,8 +48,10 @@ def script_flat(market, symbol):
 
 
 @contextlib.asynccontextmanager
-async def trading_env(tmp_path, symbols, trends, *, feed_symbols=None, limits=None, seed=3, **feed_options):
-    """Simulator with scripted prices + core (feeds, store) + paper executor behind risk limits."""
+async def trading_env(tmp_path, symbols, trends, *, feed_symbols=None, limits=None, seed=3, trade_api=False,
+                      **feed_options):
+    """Simulator with scripted prices + core (feeds, store) + paper executor behind risk limits.
+    trade_api: the REST base is the simulator's signed trading port (which serves the public routes too)."""
     market = Market(SimClock(speed=SPEED), seed=seed, history_days=12)
     for sym in market.symbols:
         if sym in trends:
@@ -59,7 +61,7 @@ async def trading_env(tmp_path, symbols, trends, *, feed_symbols=None, limits=No
     server = SimServer(market, push_interval=0.05)
     await server.start()
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "exchanges": {"bybit": {
-        "rest_url": server.rest_url("bybit"), "ws_url": server.ws_url("bybit"), "symbols": feed_symbols or ["BTCUSDT"]}}})
+        "rest_url": server.trade_url("bybit") if trade_api else server.rest_url("bybit"), "ws_url": server.ws_url("bybit"), "symbols": feed_symbols or ["BTCUSDT"]}}})
     core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.1, jitter=0.0), **feed_options})
     journal = Journal(tmp_path / "journal.sqlite3")
     rules = lambda s: InstrumentRules(s, market.tick_size(s), market.lot_size(s), market.lot_size(s))  # noqa: E731

@@ -108,8 +108,8 @@ class LiveExecutor:
 
     # -- the account, refreshed in the background ---------------------------------------------------------
     def start(self) -> None:
+        """Background account sync (first refresh at once, on that thread: the caller may be the GUI's loop)."""
         if self._thread is None:
-            self.refresh()
             self._thread = threading.Thread(target=self._sync, name=f"sync-{self.name}", daemon=True)
             self._thread.start()
 
@@ -117,7 +117,9 @@ class LiveExecutor:
         self._stop.set()
 
     def _sync(self) -> None:
-        while not self._stop.wait(self.refresh_s):
+        first = True
+        while first or not self._stop.wait(self.refresh_s):
+            first = False
             try:
                 self.refresh()
             except Exception as exc:  # noqa: BLE001 - keep the last snapshot, say what failed

@@ -52,11 +52,17 @@ class TradingPresenter(QObject):
     candidates = Signal(object)  # list[Candidate]
     history = Signal(object)  # list[(exchange, Fill)] newest first
     message = Signal(str)  # something the user must read (refusals, errors)
+    mode_changed = Signal(str, bool)  # exchange, live
 
-    def __init__(self, settings, parent: QObject | None = None) -> None:
+    def __init__(self, settings, parent: QObject | None = None, *, rebuild=None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.tradings: dict = {}
+        self.live: dict[str, bool] = {}
+        # rebuild(exchange, live) -> awaitable Trading: a paper or a live (keys, ccxt, reconciled) trading
+        # stack for one exchange; raises with a message for the user when it cannot
+        self.rebuild = rebuild
+        self.switching: set[str] = set()
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -88,9 +94,50 @@ class TradingPresenter(QObject):
         if bot.name in taken:
             self.message.emit(f"{bot.name} is already running")
             return None
+        if exchange in self.switching:
+            self.message.emit(f"{exchange}: switching between paper and live; try again in a moment")
+            return None
         trading.start_bot(bot, runner=BotWorker)
-        log.info("started %s on %s (paper)", bot.name, exchange)
+        log.info("started %s on %s (%s)", bot.name, exchange, "LIVE" if self.live.get(exchange) else "paper")
         return bot.name
+
+    def set_live(self, exchange: str, live: bool) -> None:
+        """Switch one exchange between paper trading and live orders (the user confirmed it in the panel)."""
+        asyncio.ensure_future(self.switch_mode(exchange, live))
+
+    async def switch_mode(self, exchange: str, live: bool) -> bool:
+        old = self.tradings.get(exchange)
+        current = self.live.get(exchange, False)
+        if old is None or self.rebuild is None or exchange in self.switching:
+            self.message.emit(f"{exchange}: cannot switch trading mode now")
+            self.mode_changed.emit(exchange, current)
+            return False
+        running = [b.name for b in old.bots if b.snapshot().state in ("starting", "running")]
+        if running:
+            self.message.emit(f"{exchange}: stop its bots first ({', '.join(running)})")
+            self.mode_changed.emit(exchange, current)
+            return False
+        self.switching.add(exchange)
+        try:
+            new = await self.rebuild(exchange, live)
+        except Exception as exc:  # noqa: BLE001 - keys missing, keyring, exchange refused: tell the user
+            self.message.emit(f"{exchange}: {'live trading not started' if live else 'paper trading not restored'}: "
+                              f"{exc}")
+            self.mode_changed.emit(exchange, current)
+            return False
+        finally:
+            self.switching.discard(exchange)
+        self.tradings[exchange] = new
+        self.live[exchange] = live
+        await old.stop()
+        old.journal.close()
+        if live:
+            log.warning("%s: LIVE trading on: bots send real orders", exchange)
+        else:
+            log.info("%s: back to paper trading", exchange)
+        self.mode_changed.emit(exchange, live)
+        self.poll()
+        return True
 
     def stop_bot(self, name: str) -> None:
         for trading in self.tradings.values():

@@ -26,6 +26,7 @@ class BotsPanel(QWidget):
     stop_requested = Signal(str)  # bot name
     kill_requested = Signal()
     reset_kill_requested = Signal()
+    mode_requested = Signal(str, bool)  # exchange, live (after the user confirmed it)
     COLUMNS = ["Bot", "Flow", "Exchange", "State", "Entries", "Detail", "Last signal", "Last error"]
 
     def __init__(self, flows: list[str], exchanges: list[str], parent: QWidget | None = None) -> None:
@@ -43,11 +44,16 @@ class BotsPanel(QWidget):
         self.kill.setStyleSheet(f"background: {RED}; color: white; font-weight: bold;")
         self.kill.setToolTip("Stop every bot, close every position at market, block new entries")
         self.reset = QPushButton("Reset kill switch")
-        self.mode = QLabel("PAPER trading")
-        self.mode.setStyleSheet(f"color: {GREEN}; font-weight: bold;")
+        self.mode = QLabel("")
+        self.live_button = QPushButton("")
+        self.live_button.setToolTip("Switch the selected exchange between paper trading and real orders "
+                                    "(needs API keys in Settings; asks for confirmation)")
+        self.modes: dict[str, bool] = {}  # exchange -> live
+        self.confirm_box: QMessageBox | None = None
         self.account = QLabel("")
         top = QHBoxLayout()
-        for w in (self.flow, self.exchange, self.symbols, self.start, self.stop, self.kill, self.reset, self.mode):
+        for w in (self.flow, self.exchange, self.symbols, self.start, self.stop, self.kill, self.reset, self.mode,
+                  self.live_button):
             top.addWidget(w)
         top.setStretch(2, 1)
         self.table = make_table(self.COLUMNS, self)
@@ -60,6 +66,42 @@ class BotsPanel(QWidget):
         self.stop.clicked.connect(self._stop)
         self.kill.clicked.connect(self.kill_requested)
         self.reset.clicked.connect(self.reset_kill_requested)
+        self.live_button.clicked.connect(self._toggle_live)
+        self.exchange.currentTextChanged.connect(self._show_mode)
+        self._show_mode()
+
+    # -- paper / live -----------------------------------------------------------------------------------
+    def is_live(self, exchange: str | None = None) -> bool:
+        return self.modes.get(exchange or self.exchange.currentText(), False)
+
+    def set_mode(self, exchange: str, live: bool) -> None:
+        self.modes[exchange] = live
+        self._show_mode()
+
+    def _show_mode(self, *_: object) -> None:
+        ex = self.exchange.currentText()
+        live = self.is_live(ex)
+        self.mode.setText(f"LIVE trading on {ex}: real orders" if live else "PAPER trading")
+        self.mode.setStyleSheet(f"color: {RED if live else GREEN}; font-weight: bold;")
+        self.live_button.setText("Back to paper" if live else "Go live…")
+
+    def _toggle_live(self) -> None:
+        ex = self.exchange.currentText()
+        if not ex:
+            return
+        if self.is_live(ex):  # leaving live trading needs no confirmation
+            self.mode_requested.emit(ex, False)
+            return
+        box = QMessageBox(QMessageBox.Warning, "Live trading",
+                          f"Switch {ex} to LIVE trading?\n\nBots started from now on send real orders with real "
+                          f"money, using the API keys saved for {ex}. Open positions and orders at {ex} are read "
+                          "first. Paper positions stay in the journal.", QMessageBox.Cancel, self)
+        go = box.addButton(f"Trade live on {ex}", QMessageBox.AcceptRole)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.finished.connect(lambda _r: box.clickedButton() is go and self.mode_requested.emit(ex, True))
+        box.open()  # non-modal: no nested event loop
+        self.confirm_box = box
 
     def _start(self) -> None:
         syms = [s.strip().upper() for s in self.symbols.text().replace(";", ",").split(",") if s.strip()]
