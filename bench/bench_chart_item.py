@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from twinstar_gui.ui.chart import CandlestickItem  # noqa: E402
+from _report import add_json_option, row, write_json  # noqa: E402 (bench/ = the script's dir)
 
 W = 900.0  # 15m candles, seconds
 SIZE = (1600, 900)
@@ -110,6 +111,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--renders", type=int, default=20)
     ap.add_argument("--naive-budget", type=float, default=60.0, help="skip a naive case estimated above this (s)")
+    add_json_option(ap)
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])
     rows, notes = [], []
@@ -171,6 +173,18 @@ def main() -> None:
               f"LOD paint drew {lod_columns} pixel columns")
     for note in notes:
         print("note:", note)
+    if args.json:
+        out = []
+        for n, load_ms, ours, naive, build_s, lod_columns in rows:
+            for k, label in enumerate((f"{WINDOW}-bar window", "all bars (per-pixel LOD)")):
+                out.append(row(f"chart: repaint {SIZE[0]}x{SIZE[1]}, {n:,} bars, {label}, median", f"{ours[k]:.2f} ms",
+                               f"{naive[k]:,.1f} ms (one QPicture of all bars)" if naive else "skipped",
+                               f"{naive[k] / ours[k]:.0f}x" if naive else "-",
+                               ours_ms=ours[k], baseline_ms=naive[k] if naive else float("nan")))
+            out.append(row(f"chart: set_data {n:,} bars (first / again)", f"{load_ms[0]:.1f} / {load_ms[1]:.1f} ms",
+                           f"{build_s:.2f} s (QPicture build)" if naive else "-", "-",
+                           first_ms=load_ms[0], again_ms=load_ms[1], baseline_build_s=build_s))
+        write_json(args.json, "bench_chart_item", out, notes)
 
 
 if __name__ == "__main__":

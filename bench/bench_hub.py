@@ -26,6 +26,7 @@ from twinstar_gui.net.backoff import ReconnectPolicy  # noqa: E402
 from twinstar_gui.sim.clock import SimClock  # noqa: E402
 from twinstar_gui.sim.market import Market, SymbolSpec  # noqa: E402
 from twinstar_gui.sim.server import SimServer  # noqa: E402
+from _report import add_json_option, row, write_json  # noqa: E402 (bench/ = the script's dir)
 
 SYMBOLS = [f"S{i:03d}USDT" for i in range(200)]
 
@@ -136,6 +137,7 @@ async def stall_recovery() -> tuple[float, float]:
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=100_000)
+    add_json_option(ap)
     args = ap.parse_args()
     payload = frames(args.frames)
     server = await blast_server(payload)
@@ -150,6 +152,12 @@ async def main() -> None:
           f"| {base:,.0f} (bare websockets receive loop) | {ours / base:.2f} |")
     print(f"| stall -> connection dropped (heartbeat 1 s, pong timeout 2 s) | {dropped:.2f} s | - | - |")
     print(f"| stall -> REST fallback active (fallback after 2 s unhealthy) | {fallback:.2f} s | - | - |")
+    write_json(args.json, "bench_hub", [
+        row("hub: kline frames/s, socket -> parse -> 200 series -> callbacks", f"{ours:,.0f}",
+            f"{base:,.0f} (bare websockets receive loop)", f"{ours / base:.2f}", ours_per_s=ours, baseline_per_s=base),
+        row("hub: stall -> connection dropped (heartbeat 1 s, pong timeout 2 s)", f"{dropped:.2f} s", seconds=dropped),
+        row("hub: stall -> REST fallback active (fallback after 2 s unhealthy)", f"{fallback:.2f} s", seconds=fallback),
+    ], [f"{n:,} frames routed"])
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from twinstar_gui.exchanges import get_exchange  # noqa: E402
+from _report import add_json_option, row, write_json  # noqa: E402 (bench/ = the script's dir)
 
 FIX = ROOT / "tests" / "fixtures"
 
@@ -47,7 +48,9 @@ def rate(fn, frames, seconds: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=1.0)
+    add_json_option(ap)
     args = ap.parse_args()
+    rows = []
     print("| exchange | frames/s parse+normalise | frames/s json.loads only (same frames) | ratio |")
     print("|---|---|---|---|")
     for name in ("bybit", "binance", "okx", "bitget", "bingx", "upbit", "bithumb"):
@@ -61,7 +64,11 @@ def main() -> None:
         ours = rate(adapter.parse_ws_message, frames, args.seconds)
         base = rate(baseline, frames, args.seconds)
         print(f"| {name} | {ours:,.0f} | {base:,.0f} | {ours / base:.2f} |")
+        rows.append(row(f"parse: {name} kline frames/s, parse + normalise (one core)", f"{ours:,.0f}",
+                        f"{base:,.0f} (json.loads only)", f"{ours / base:.2f}",
+                        goal=">= 100,000/s" if name == "bybit" else None, ours_per_s=ours, baseline_per_s=base))
     print("goal: >= 100,000 Bybit kline frames/s")
+    write_json(args.json, "bench_parse", rows, ["goal: >= 100,000 Bybit kline frames/s"])
 
 
 if __name__ == "__main__":

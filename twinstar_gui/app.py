@@ -151,6 +151,26 @@ def build_trading(core: Core, exchange: str, *, executor=None) -> Trading:
     return Trading(journal, guard, market)
 
 
+async def rebuild_trading(core: Core, exchange: str, live: bool) -> Trading:
+    """A fresh trading stack for one exchange (call on the running loop): paper, or live with the keyring's
+    keys through ccxt, reconciled with the exchange before it is returned. Raises with a message for the
+    user (missing keys, keyring failure, the exchange refusing the key)."""
+    executor = None
+    if live:
+        from .execution.live import LiveExecutor, LiveExecutorError
+        from .secrets import load_keys
+
+        keys = await asyncio.to_thread(load_keys, exchange)  # KeyStoreError says what is wrong
+        if keys is None:
+            raise LiveExecutorError(f"live mode needs API keys for {exchange}: none saved (Settings > API keys)")
+        executor = await asyncio.to_thread(LiveExecutor.connect, exchange, keys,
+                                           rest_url=core.settings.rest_url(exchange))
+    trading = build_trading(core, exchange, executor=executor)
+    if live:
+        await asyncio.to_thread(trading.executor.inner.reconcile)  # the exchange's view before any bot trades
+    return trading
+
+
 def make_bot(kind: str, trading: Trading, settings: Settings, symbols: list[str] | None, name: str = ""):
     from .bots.factory import make_bot as make
 
@@ -225,8 +245,16 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     mode = "DEMO (local simulator)" if demo else "LIVE market data"
     from .presenters.trading import TradingPresenter
 
-    trading = TradingPresenter(core.settings)
+    trading = TradingPresenter(core.settings, rebuild=lambda ex, live: rebuild_trading(core, ex, live))
     window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir), trading=trading)
+    # -- settings dialog (File > Settings…): symbol lists and key tests run in worker threads
+    from .config import default_config_path
+    from .presenters.settings import ConnectionTester, SymbolCatalog
+    from .secrets import load_keys
+
+    window.enable_settings(settings.source_path or default_config_path(), SymbolCatalog(parent=window),
+                           ConnectionTester(load_keys, parent=window))
+    # -- end settings dialog
     first_paint: list[float] = []
 
     def _first_candles(*_: object) -> None:
@@ -253,6 +281,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         tradings = {name: build_trading(core, name) for name in core.feeds}  # paper trading per exchange
         trading.attach(tradings)
         await done.wait()
+        tradings = trading.tradings  # the user may have switched an exchange to live (or back) meanwhile
         await asyncio.gather(*(t.stop() for t in tradings.values()), return_exceptions=True)
         ok = await core.shutdown(confirm_loss=lambda n, err: _ask_unsaved(window, n, err))
         for t in tradings.values():

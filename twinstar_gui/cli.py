@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from . import __version__
@@ -19,6 +20,8 @@ def _gui_parser() -> argparse.ArgumentParser:
                                         "every simulated one)")
     p.add_argument("--symbols", help="comma-separated symbols for the first exchange (default: settings file)")
     p.add_argument("--config", help="settings file (default: the platform's config dir)")
+    p.add_argument("--data-dir", metavar="DIR", help="candle data directory (default: TWINSTAR_DATA_DIR, the "
+                                                     "settings file's data_dir, or the platform's data dir)")
     p.add_argument("--speed", type=float, default=300.0, help="demo time acceleration (default 300: a 15m candle every 3 s)")
     p.add_argument("--seed", type=int, default=7, help="demo market seed")
     p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
@@ -116,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed <= 0:
         print("twinstar: --speed must be > 0", file=sys.stderr)
         return 2
+    if args.data_dir is not None:
+        if not args.data_dir.strip():
+            print("twinstar: --data-dir must not be empty", file=sys.stderr)
+            return 2
+        # The same override as the environment variable (config.py reads it), so the demo uses it too.
+        os.environ["TWINSTAR_DATA_DIR"] = os.path.expanduser(args.data_dir.strip())
     from .config import SettingsError, load_settings
 
     try:

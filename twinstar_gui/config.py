@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import platformdirs
 
 from .core.strategy import StrategyConfig
-from .core.timeframe import Timeframe
+from .core.timeframe import CHART_TIMEFRAMES, Timeframe
 from .exchanges.registry import env_url, exchange_names
 from .execution.risk import RiskLimits
 
@@ -81,6 +81,7 @@ class Settings:
     window_1h: int = 300
     source_path: Path | None = None
     trading: TradingSettings = field(default_factory=TradingSettings)
+    timeframes: tuple[str, ...] = tuple(tf.label for tf in CHART_TIMEFRAMES)  # offered in the chart's picker
 
     def rest_url(self, exchange: str) -> str | None:
         """Environment beats the settings file; None means the exchange's own URL."""
@@ -150,7 +151,20 @@ def settings_from_dict(raw: Mapping[str, Any], source: Path | None = None) -> Se
             raise SettingsError(f"{key}: expected an integer between {low} and 1000000, got {value!r}")
         windows[key] = value
     return Settings(Path(data_dir).expanduser(), MappingProxyType(exchanges), source_path=source,
-                    trading=trading_from_dict(raw.get("trading", {})), **windows)
+                    trading=trading_from_dict(raw.get("trading", {})), timeframes=_timeframes(raw),
+                    **windows)
+
+
+def _timeframes(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    value = raw.get("timeframes", [tf.label for tf in CHART_TIMEFRAMES])
+    valid = [tf.label for tf in CHART_TIMEFRAMES]
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
+        raise SettingsError(f"timeframes: expected a non-empty list of {', '.join(valid)}, got {value!r}")
+    wanted = {v.strip().lower() for v in value}
+    unknown = sorted(wanted - set(valid))
+    if unknown:
+        raise SettingsError(f"timeframes: unknown {', '.join(unknown)}; valid: {', '.join(valid)}")
+    return tuple(v for v in valid if v in wanted)  # the product's order, whatever the file's
 
 
 def _section(raw: Any, name: str, cls: type, convert: dict[str, Any] | None = None) -> Any:
@@ -214,3 +228,47 @@ def _symbols(v: Any) -> tuple[str, ...]:
     if not isinstance(v, (list, tuple)) or not v or not all(isinstance(x, str) and x.strip() for x in v):
         raise ValueError(f"scanner_symbols must be a non-empty list of symbol names, got {v!r}")
     return tuple(dict.fromkeys(x.strip().upper() for x in v))
+
+
+# -- writing the file (the settings dialog) --------------------------------------------------------------
+def settings_to_dict(settings: Settings) -> dict[str, Any]:
+    """The JSON form that `settings_from_dict` reads back to an equal Settings (keys are never part of it).
+    data_dir is left out when it is the default, so the file keeps following the platform's data dir."""
+    t = settings.trading
+    out: dict[str, Any] = {}
+    if settings.data_dir != default_data_dir():
+        out["data_dir"] = str(settings.data_dir)
+    out["exchanges"] = {name: {"enabled": ex.enabled, "rest_url": ex.rest_url, "ws_url": ex.ws_url,
+                               "symbols": list(ex.symbols)} for name, ex in settings.exchanges.items()}
+    out["window_15m"], out["window_1h"] = settings.window_15m, settings.window_1h
+    out["timeframes"] = list(settings.timeframes)
+    strategy = {k: getattr(t.strategy, k) for k in StrategyConfig.__dataclass_fields__}
+    strategy["rsi_timeframe"] = t.strategy.rsi_timeframe.label
+    trading: dict[str, Any] = {"strategy": strategy,
+                               "risk": {k: getattr(t.risk, k) for k in RiskLimits.__dataclass_fields__}}
+    for k in TradingSettings.__dataclass_fields__:
+        if k not in ("strategy", "risk"):
+            value = getattr(t, k)
+            trading[k] = list(value) if isinstance(value, tuple) else value
+    out["trading"] = trading
+    return out
+
+
+def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> Path:
+    """Write the settings file atomically (temp file in the same dir + os.replace): a crash leaves the old
+    file or the new one, never half of one. Returns the path written."""
+    p = Path(path) if path is not None else default_config_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(settings_to_dict(settings), indent=2, ensure_ascii=False) + "\n"
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SettingsError(f"settings file {p}: cannot write ({exc.strerror or exc})") from None
+    log.info("settings saved to %s", p)
+    return p

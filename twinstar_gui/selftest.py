@@ -14,8 +14,14 @@ def run_self_test(timeout: float = 20.0) -> int:
     os.environ.setdefault("QT_API", "pyside6")
     checks: list[tuple[str, bool, str]] = []
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="twinstar-selftest-") as tmp:
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix="twinstar-selftest-")
+    except OSError as exc:  # no writable temp dir: say so, don't trace back
+        print(f"twinstar: self-test needs a writable temporary directory (TMPDIR): {exc}", file=sys.stderr)
+        return 2
+    with scratch as tmp:
         checks.append(("parquet round trip", *_parquet_round_trip(Path(tmp) / "rt")))
+        checks.extend(_lazy_imports())
         try:
             checks.extend(_gui_and_stream(Path(tmp) / "data", timeout))
         except Exception as exc:  # report, don't trace back
@@ -25,6 +31,33 @@ def run_self_test(timeout: float = 20.0) -> int:
     ok = all(c[1] for c in checks)
     print(f"self-test {'passed' if ok else 'FAILED'} in {time.monotonic() - t0:.2f}s")
     return 0 if ok else 1
+
+
+def _lazy_imports() -> list[tuple[str, bool, str]]:
+    """Modules the app imports only on demand (Settings > API keys, live trading): a packaged build that left
+    them out would fail there, not at start."""
+    out: list[tuple[str, bool, str]] = []
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()  # resolves the backend only; reads and writes nothing
+        name = f"{type(backend).__module__}.{type(backend).__name__}"
+        out.append(("keyring", True, "no OS keyring on this machine (keyring.backends.fail)"
+                    if name.startswith("keyring.backends.fail") else name))
+    except Exception as exc:  # report, don't trace back
+        out.append(("keyring", False, f"{type(exc).__name__}: {exc}"))
+    import importlib.util
+
+    if importlib.util.find_spec("ccxt") is None:
+        out.append(("live trading", True, "ccxt not installed: paper trading only"))
+        return out
+    try:
+        import ccxt
+
+        out.append(("live trading", True, f"ccxt {ccxt.__version__}"))
+    except Exception as exc:
+        out.append(("live trading", False, f"ccxt is installed but does not import: {type(exc).__name__}: {exc}"))
+    return out
 
 
 def _parquet_round_trip(root: Path) -> tuple[bool, str]:

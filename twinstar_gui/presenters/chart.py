@@ -1,30 +1,85 @@
-"""Chart presenter: turns one series' history/closes/forming updates into view data at <= 20 Hz."""
+"""Chart presenter: one series' history/closes/forming updates at <= 20 Hz, older history from disk on demand,
+trade markers from the journal, and the list of series (which grows when bots add symbols at run time)."""
 from __future__ import annotations
 
 import logging
+import queue
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pandas as pd
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.models import Candle
+from ..core.resample import resample_complete
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..data.feed import MarketFeed
 from ..data.manager import ClosedCandle, SeriesManager, frame_of
+from ..data.store import CandleStore
 
 log = logging.getLogger(__name__)
 
 FLUSH_MS = 50  # 20 Hz at most
 RESET_OVER = 50  # more closed candles than this in one flush (a backfill): resend the window instead
+OLDER_CHUNK = 1000  # candles per lazy load of older history
+SERIES_EVERY = 10  # flushes between looks for series added at run time (0.5 s)
+MARKERS_EVERY = 20  # flushes between journal reads for trade markers (1 s)
+COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
+
+
+@dataclass(frozen=True, slots=True)
+class FillMarker:
+    """One journal fill of the shown symbol, for an entry/exit marker."""
+
+    time_ms: int
+    side: str  # "buy" | "sell"
+    price: float
+    qty: float
+
+
+def read_older(store: CandleStore, exchange: str, symbol: str, tf: Timeframe, before_ms: int,
+               n: int = OLDER_CHUNK) -> pd.DataFrame:
+    """Up to `n` candles of `tf` that open before `before_ms`, from disk (15m rows, derived from complete groups).
+
+    Reads only the months of the requested span; jumps over a gap wider than the span. Empty = nothing older.
+    Blocking: call it off the GUI thread."""
+    start = before_ms - n * tf.ms
+    base = store.load(exchange, symbol, BASE_TIMEFRAME.label, start_ms=start, end_ms=before_ms - 1)
+    if base.empty:
+        months = store.months(exchange, symbol, BASE_TIMEFRAME.label)
+        if not months or months[0] > pd.Timestamp(start, unit="ms", tz="UTC").strftime("%Y-%m"):
+            return frame_of([])
+        base = store.load(exchange, symbol, BASE_TIMEFRAME.label, end_ms=start - 1)  # behind a wide gap
+        if base.empty:
+            return frame_of([])
+        last = int(base["timestamp"].iloc[-1].value // 1_000_000)
+        keep = base["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()  # ms
+        base = base[keep >= tf.bucket_start(last) - (n - 1) * tf.ms]
+    frame = base[COLUMNS] if tf is BASE_TIMEFRAME else resample_complete(base[COLUMNS], tf)
+    return frame.iloc[-n:].reset_index(drop=True)
+
+
+def read_fills(trading, symbol: str) -> list[FillMarker]:
+    """The journal's fills of `symbol` for one exchange's trading (oldest first). Blocking (SQLite)."""
+    fills = trading.journal.fills(trading.executor.name)
+    return sorted((FillMarker(f.time_ms, f.side, f.price, f.qty) for f in fills if f.symbol == symbol),
+                  key=lambda m: m.time_ms)
 
 
 class ChartPresenter(QObject):
     """`history(frame, symbol, tf)` resets the chart; `candles(list[tuple], symbol, tf)` updates it in place.
 
-    Each tuple is (open_time_ms, open, high, low, close, volume, closed).
+    Each tuple is (open_time_ms, open, high, low, close, volume, closed). `older(frame, symbol, tf)` answers
+    `load_older` (an empty frame: nothing older on disk); `markers(list[FillMarker], symbol, tf)` follows the
+    journal; `choices_changed(dict)` fires when a series is added (bots) or fails. Disk and journal reads run
+    on a worker thread; their results come back through a queue drained by the flush timer.
     """
 
     history = Signal(object, str, str)
     candles = Signal(object, str, str)
+    older = Signal(object, str, str)
+    markers = Signal(object, str, str)
+    choices_changed = Signal(object)
 
     def __init__(self, feeds: dict[str, MarketFeed], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -36,15 +91,21 @@ class ChartPresenter(QObject):
         self._history_dirty = False
         self._updates: dict[int, tuple] = {}
         self.flushes = 0
+        self.older_loads = 0
+        self._results: queue.SimpleQueue = queue.SimpleQueue()  # (kind, key, Future) from the worker
+        self._pool: ThreadPoolExecutor | None = None
+        self._older_busy: tuple | None = None
+        self._older_next: tuple | None = None  # asked while a read was running
+        self._older_done: set[tuple] = set()  # (exchange, symbol, tf) with nothing older on disk
+        self._trading = None  # a TradingPresenter-like object with `.tradings: {exchange: Trading}`
+        self._markers_busy = False
+        self._markers_sent: tuple | None = None
+        self._ticks = 0
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._flush)
         self._timer.start()
-        for feed in feeds.values():
-            for s in feed.series.values():
-                s.listeners.history.append(self._on_history)
-                s.listeners.closed.append(self._on_closed)
-                s.listeners.forming.append(self._on_forming)
+        self._known = self._sync_series()
 
     def choices(self) -> dict[str, list[str]]:
         return {name: [s for s, m in feed.series.items() if not m.failed] for name, feed in self.feeds.items()}
@@ -57,11 +118,102 @@ class ChartPresenter(QObject):
         self._series = feed.series[symbol]
         self._history_dirty = True
         self._updates.clear()
+        self._markers_sent = None
+        self._ticks = MARKERS_EVERY - 1  # markers with the first flush, not a second later
 
     def current_frame(self) -> pd.DataFrame:
         if self._series is None:
             return frame_of([])
         return self._series.frame(self.tf)
+
+    def key(self) -> tuple[str, str, str]:
+        return self.exchange, self.symbol, self.tf.label
+
+    # -- older history (lazy, from disk) ------------------------------------------------------------
+    def load_older(self, before_ms: int) -> None:
+        """Ask for the OLDER_CHUNK candles before `before_ms` of the shown series; answered by `older`."""
+        key = self.key()
+        if self._series is None:
+            return
+        if key in self._older_done:
+            self.older.emit(frame_of([]), self.symbol, self.tf.label)
+            return
+        if self._older_busy is not None:  # one read at a time; the latest ask runs next
+            self._older_next = (*key, int(before_ms))
+            return
+        self._older_busy = (*key, int(before_ms))
+        self.older_loads += 1
+        self._submit("older", self._older_busy, read_older, self._series.store, self.exchange, self.symbol,
+                     self.tf, int(before_ms))
+
+    # -- trade markers --------------------------------------------------------------------------------
+    def attach_trading(self, trading) -> None:
+        """Markers come from `trading.tradings[exchange]` (journal + executor), read once a second."""
+        self._trading = trading
+        self._markers_sent = None
+
+    def _poll_markers(self) -> None:
+        tradings = getattr(self._trading, "tradings", None) or {}
+        t = tradings.get(self.exchange)
+        if t is None or self._markers_busy or self._series is None:
+            return
+        self._markers_busy = True
+        self._submit("markers", self.key(), read_fills, t, self.symbol)
+
+    # -- worker thread --------------------------------------------------------------------------------
+    def _submit(self, kind: str, key: tuple, fn, *args) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chart-reader")
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(lambda f: self._results.put((kind, key, f)))  # runs on the worker: queue only
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                kind, key, future = self._results.get_nowait()
+            except queue.Empty:
+                return
+            self._on_result(kind, key, future)
+
+    def _on_result(self, kind: str, key: tuple, future: Future) -> None:
+        if kind == "older":
+            self._older_busy = None
+            waiting, self._older_next = self._older_next, None
+            if waiting is not None and waiting[:3] == self.key() != key[:3]:  # same series: this answers it
+                self.load_older(waiting[3])
+        else:
+            self._markers_busy = False
+        try:
+            result = future.result()
+        except Exception:  # noqa: BLE001 - a damaged file or a closed journal must not stop the chart
+            log.exception("chart: reading %s for %s failed", kind, key)
+            return
+        if key[:3] != self.key():
+            return  # the user switched series meanwhile
+        if kind == "older":
+            if result.empty:
+                self._older_done.add(self.key())
+            self.older.emit(result, self.symbol, self.tf.label)
+        else:
+            sent = tuple(result)
+            if sent != self._markers_sent:
+                self._markers_sent = sent
+                self.markers.emit(list(result), self.symbol, self.tf.label)
+
+    def close(self) -> None:
+        self._timer.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- series added at run time --------------------------------------------------------------------
+    def _sync_series(self) -> dict[str, list[str]]:
+        for feed in self.feeds.values():
+            for s in list(feed.series.values()):
+                if self._on_closed not in s.listeners.closed:
+                    s.listeners.history.append(self._on_history)
+                    s.listeners.closed.append(self._on_closed)
+                    s.listeners.forming.append(self._on_forming)
+        return self.choices()
 
     # -- listeners (asyncio loop == GUI thread under qasync) -----------------------------------------
     def _mine(self, series: SeriesManager) -> bool:
@@ -94,8 +246,17 @@ class ChartPresenter(QObject):
         return partial.merged_with(candle)
 
     def _flush(self) -> None:
+        self._ticks += 1
+        self._drain()
+        if self._ticks % SERIES_EVERY == 0:
+            choices = self._sync_series()
+            if choices != self._known:
+                self._known = choices
+                self.choices_changed.emit(choices)
         if self._series is None:
             return
+        if self._trading is not None and self._ticks % MARKERS_EVERY == 0:
+            self._poll_markers()
         if len(self._updates) > RESET_OVER:
             self._history_dirty = True
         if self._history_dirty:

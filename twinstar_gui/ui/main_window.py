@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self.health_dock.raise_()
         self.resizeDocks([self.health_dock], [170], Qt.Vertical)  # the chart gets the room
 
+        self.base_mode = mode
         self.mode_label = QLabel(f"Mode: {mode}")
         self.conn_label = QLabel("Connections: -")
         self.data_label = QLabel(f"Data: {data_dir}")
@@ -64,6 +65,10 @@ class MainWindow(QMainWindow):
         chart.history.connect(self.chart_panel.show_history)
         chart.candles.connect(self.chart_panel.apply_candles)
         self.chart_panel.selection_changed.connect(self._on_selection)
+        chart.older.connect(self.chart_panel.prepend_history)  # older history, loaded when scrolled near it
+        chart.markers.connect(self.chart_panel.show_markers)
+        chart.choices_changed.connect(self.chart_panel.set_choices)  # symbols added by bots at run time
+        self.chart_panel.older_wanted.connect(chart.load_older)
         health.rows.connect(self.health_panel.show_rows)
         health.rows.connect(self._on_health)
         health.sync.connect(self.show_sync)
@@ -92,8 +97,18 @@ class MainWindow(QMainWindow):
         self.bots_panel.stop_requested.connect(trading.stop_bot)
         self.bots_panel.kill_requested.connect(trading.kill_switch)
         self.bots_panel.reset_kill_requested.connect(trading.reset_kill_switch)
+        self.bots_panel.mode_requested.connect(trading.set_live)
+        trading.mode_changed.connect(self._on_mode)
         self.positions_panel.close_requested.connect(trading.close_position)
         self.scanner_panel.open_chart.connect(self.open_chart)
+        self.chart_presenter.attach_trading(trading)  # entry/exit markers from the journal
+
+    def _on_mode(self, exchange: str, live: bool) -> None:
+        self.bots_panel.set_mode(exchange, live)
+        self.positions_panel.live = any(self.bots_panel.modes.values())  # closing real positions asks first
+        live_on = ", ".join(e for e, on in self.bots_panel.modes.items() if on)
+        self.mode_label.setText(f"Mode: {self.base_mode}" + (f" + LIVE ORDERS on {live_on}" if live_on else ""))
+        self.mode_label.setStyleSheet("color: #ef5350; font-weight: bold;" if self.positions_panel.live else "")
 
     def open_chart(self, exchange: str, symbol: str) -> None:
         choices = self.chart_presenter.choices()
@@ -150,6 +165,38 @@ class MainWindow(QMainWindow):
         box.open()
         self.unsaved_box = box
         return box
+
+    # -- settings dialog (File > Settings…, Ctrl+,) -------------------------------------------------------
+    def enable_settings(self, settings_path, symbol_lists, tester=None) -> None:
+        """Add File > Settings…: edits the settings file at `settings_path`; symbols are checked against
+        `symbol_lists(exchange)` (a presenters.settings.SymbolCatalog in the app)."""
+        from PySide6.QtGui import QAction, QKeySequence
+
+        self._settings_args = (settings_path, symbol_lists, tester)
+        menu = next((a.menu() for a in self.menuBar().actions() if a.menu() and a.text() == "&File"), None)
+        menu = menu or self.menuBar().addMenu("&File")
+        self.settings_action = QAction("Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.triggered.connect(self.open_settings)
+        menu.addAction(self.settings_action)
+
+    def open_settings(self):
+        """Non-modal (open(), never exec(): no nested event loop under qasync); one dialog at a time."""
+        from .settings_dialog import SettingsDialog
+
+        from shiboken6 import isValid
+
+        current = getattr(self, "settings_dialog", None)
+        if current is not None and isValid(current) and current.isVisible():
+            current.raise_()
+            return current
+        path, symbol_lists, tester = self._settings_args
+        dialog = SettingsDialog(path, symbol_lists, tester=tester, parent=self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.saved.connect(lambda _s: self._show_message(f"Settings saved to {path}; restart to apply them"))
+        dialog.open()
+        self.settings_dialog = dialog
+        return dialog
 
     # -- layout persistence ----------------------------------------------------------------------------
     def _restore_layout(self) -> None:

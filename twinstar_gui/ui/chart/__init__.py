@@ -1,5 +1,6 @@
-"""Chart drawing items (pyqtgraph): candles and volume, fast with large histories."""
+"""Chart drawing items (pyqtgraph): candles, volume and RSI, fast with large histories."""
 from .candle_item import CandlestickItem
+from .rsi_item import IncrementalRsi, RsiItem
 from .volume_item import VolumeItem
 
-__all__ = ["CandlestickItem", "VolumeItem"]
+__all__ = ["CandlestickItem", "IncrementalRsi", "RsiItem", "VolumeItem"]

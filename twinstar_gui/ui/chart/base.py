@@ -137,6 +137,13 @@ class SeriesItem(pg.GraphicsObject):
     def x_values(self) -> np.ndarray:
         return self._store.column(0)
 
+    def column(self, i: int) -> np.ndarray:
+        """The filled part of column i (a view: copy it before keeping it across updates)."""
+        return self._store.column(i)
+
+    def row(self, i: int) -> tuple[float, ...]:
+        return self._store.row(i)
+
     def _extent(self, i0: int, i1: int) -> Extent:
         """(low, high) y of rows [i0, i1), i1 > i0."""
         raise NotImplementedError

@@ -1,22 +1,40 @@
-"""Chart panel: candlesticks + volume (linked x), symbol/timeframe pickers, live forming candle, OHLCV readout."""
+"""Chart panel: candles + volume + RSI(14) on linked x axes, pickers, live forming candle, crosshair readout,
+trade markers, auto-follow that pauses while the user looks back, and older history loaded on demand."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ...core.timeframe import CHART_TIMEFRAMES, Timeframe
-from ..chart import CandlestickItem, VolumeItem
+from ..chart import CandlestickItem, IncrementalRsi, RsiItem, VolumeItem
+from ..chart.candle_item import CLOSE, HIGH, LOW, OPEN
 
 DEFAULT_VISIBLE_BARS = 120
+RIGHT_MARGIN_BARS = 3  # room right of the live candle while following
+LOAD_MARGIN_BARS = 50  # ask for older history when the view's left edge comes this close to the oldest candle
+RSI_PERIOD = 14
+MARKER_GAP_PX = 9  # markers sit this many pixels below the low (buy) / above the high (sell)
+BUY_BRUSH, SELL_BRUSH = pg.mkBrush("#2962ff"), pg.mkBrush("#ff9800")
+
+
+def _arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(x seconds, OHLCV rows) of a frame with timestamp (datetime64[ms, UTC]) + OHLCV."""
+    if not len(frame):
+        return np.empty(0), np.empty((0, 5))
+    x = frame["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy() / 1000.0
+    return x, frame[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)
 
 
 class ChartPanel(QWidget):
-    """Shows one series. Emits `selection_changed(exchange, symbol, tf)` when the user picks another."""
+    """Shows one series. Emits `selection_changed(exchange, symbol, tf)` when the user picks another and
+    `older_wanted(before_ms)` when the view nears the oldest candle shown."""
 
     selection_changed = Signal(str, str, str)
+    older_wanted = Signal(object)  # int ms; object: Qt's int is 32-bit
 
     def __init__(self, choices: dict[str, list[str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -26,11 +44,16 @@ class ChartPanel(QWidget):
         self.symbol_box = QComboBox(self)
         self.tf_box = QComboBox(self)
         self.tf_box.addItems([tf.label for tf in CHART_TIMEFRAMES])
+        self.follow_button = QToolButton(self)
+        self.follow_button.setText("Follow ▶|")
+        self.follow_button.setCheckable(True)
+        self.follow_button.setChecked(True)
+        self.follow_button.setToolTip("Keep the newest candle in view (End)")
         self.readout = QLabel("", self)
-        self.readout.setMinimumWidth(420)
+        self.readout.setMinimumWidth(460)
         bar = QHBoxLayout()
         for w in (QLabel("Exchange"), self.exchange_box, QLabel("Symbol"), self.symbol_box,
-                  QLabel("Timeframe"), self.tf_box):
+                  QLabel("Timeframe"), self.tf_box, self.follow_button):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.readout)
@@ -38,23 +61,46 @@ class ChartPanel(QWidget):
         self.plots = pg.GraphicsLayoutWidget(self)
         self.price_plot = self.plots.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         self.volume_plot = self.plots.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.plots.ci.layout.setRowStretchFactor(0, 4)
-        self.plots.ci.layout.setRowStretchFactor(1, 1)
-        self.volume_plot.setXLink(self.price_plot)
-        self.price_plot.getAxis("bottom").setStyle(showValues=False)
+        self.rsi_plot = self.plots.addPlot(row=2, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        for row, stretch in enumerate((5, 1, 2)):
+            self.plots.ci.layout.setRowStretchFactor(row, stretch)
+        for p in (self.volume_plot, self.rsi_plot):
+            p.setXLink(self.price_plot)
         for p in (self.price_plot, self.volume_plot):
+            p.getAxis("bottom").setStyle(showValues=False)
+        for p in (self.price_plot, self.volume_plot, self.rsi_plot):
             p.showGrid(x=True, y=True, alpha=0.15)
             p.getAxis("right").setWidth(70)
             p.showAxis("right")
             p.hideAxis("left")
             p.setMouseEnabled(x=True, y=False)
+        for p in (self.price_plot, self.volume_plot):
             p.getViewBox().setAutoVisible(y=True)
+        self.rsi_plot.setYRange(0, 100, padding=0.02)
+        self.rsi_plot.getViewBox().disableAutoRange(axis="y")
+        self.rsi_plot.getAxis("right").setTicks([[(30, "30"), (50, "50"), (70, "70")]])
+        for level in (30, 70):
+            self.rsi_plot.addItem(pg.InfiniteLine(level, angle=0, pen=pg.mkPen("#555a66", style=Qt.DashLine)),
+                                  ignoreBounds=True)
+
         self.candles = CandlestickItem()
         self.volume = VolumeItem()
+        self.rsi = RsiItem()
         self.price_plot.addItem(self.candles)
         self.volume_plot.addItem(self.volume)
-        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#787b86", style=pg.QtCore.Qt.DashLine))
-        self.price_plot.addItem(self.vline, ignoreBounds=True)
+        self.rsi_plot.addItem(self.rsi)
+        self.buy_markers = pg.ScatterPlotItem(symbol="t1", size=12, brush=BUY_BRUSH, pen=pg.mkPen(None))
+        self.sell_markers = pg.ScatterPlotItem(symbol="t", size=12, brush=SELL_BRUSH, pen=pg.mkPen(None))
+        for m in (self.buy_markers, self.sell_markers):
+            self.price_plot.addItem(m, ignoreBounds=True)
+        cross = pg.mkPen("#787b86", style=Qt.DashLine)
+        self.vlines = [pg.InfiniteLine(angle=90, movable=False, pen=cross) for _ in range(3)]
+        for plot, line in zip((self.price_plot, self.volume_plot, self.rsi_plot), self.vlines):
+            plot.addItem(line, ignoreBounds=True)
+        self.vline = self.vlines[0]
+        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=cross)
+        self.price_plot.addItem(self.hline, ignoreBounds=True)
+        self.hline.hide()
         self.plots.scene().sigMouseMoved.connect(self._on_mouse)
 
         lay = QVBoxLayout(self)
@@ -65,24 +111,42 @@ class ChartPanel(QWidget):
         self.tf = Timeframe.M15
         self.symbol = ""
         self.follow = True  # auto-follow the newest candle; paused while the user looks at the past
-        self._x = np.empty(0)
-        self._ohlcv = np.empty((0, 5))
+        self._key: tuple[str, str, str] | None = None  # (exchange, symbol, tf) of the data shown
+        self._rsi = IncrementalRsi(RSI_PERIOD)
+        self._markers: list = []  # FillMarker-like: time_ms, side, price
+        self._hover: int | None = None  # row under the crosshair
+        self._programmatic = False
+        self._quiet = False
+        self._asked_older: float | None = None  # oldest x when older history was asked for, until answered
+        self.no_older = False  # the store has nothing before the oldest candle shown
         self.exchange_box.currentTextChanged.connect(self._on_exchange)
         self.symbol_box.currentTextChanged.connect(self._emit_selection)
         self.tf_box.currentTextChanged.connect(self._emit_selection)
-        self.price_plot.getViewBox().sigXRangeChanged.connect(self._on_range)
+        self.follow_button.clicked.connect(self._on_follow_button)
+        vb = self.price_plot.getViewBox()
+        vb.sigXRangeChanged.connect(self._on_range)
+        vb.sigYRangeChanged.connect(lambda *_: self._place_markers())
+        vb.sigResized.connect(lambda *_: self._place_markers())
         self._on_exchange(self.exchange_box.currentText())
 
     # -- pickers --------------------------------------------------------------------------------------
     def set_choices(self, choices: dict[str, list[str]]) -> None:
+        """New series list (e.g. a bot added a symbol); keeps the current pick, emits one if there was none."""
         self._choices = choices
-        current = self.symbol_box.currentText()
-        self.symbol_box.blockSignals(True)
-        self.symbol_box.clear()
-        self.symbol_box.addItems(choices.get(self.exchange_box.currentText(), []))
-        if current:
-            self.symbol_box.setCurrentText(current)
-        self.symbol_box.blockSignals(False)
+        had = bool(self.symbol_box.currentText())
+        for box, items in ((self.exchange_box, list(choices)),
+                           (self.symbol_box, choices.get(self.exchange_box.currentText(), []))):
+            current = box.currentText()
+            if [box.itemText(i) for i in range(box.count())] == items:
+                continue
+            box.blockSignals(True)
+            box.clear()
+            box.addItems(items)
+            if current in items:
+                box.setCurrentText(current)
+            box.blockSignals(False)
+        if self.symbol_box.count() and not had:
+            self._on_exchange(self.exchange_box.currentText())
 
     def _on_exchange(self, name: str) -> None:
         self.symbol_box.blockSignals(True)
@@ -97,74 +161,208 @@ class ChartPanel(QWidget):
                                         self.tf_box.currentText())
 
     # -- data -----------------------------------------------------------------------------------------
+    @property
+    def _x(self) -> np.ndarray:
+        return self.candles.x_values()
+
+    def candle_count(self) -> int:
+        return len(self.candles)
+
+    def x_last(self) -> float:
+        return float(self._x[-1])
+
+    def bar_width(self) -> float:
+        return self.tf.ms / 1000.0
+
     def show_history(self, frame: pd.DataFrame, symbol: str, tf: str) -> None:
-        self.symbol, self.tf = symbol, Timeframe.parse(tf)
-        x = frame["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy() / 1000.0 if len(frame) else np.empty(0)
-        ohlcv = frame[["open", "high", "low", "close", "volume"]].to_numpy(np.float64) if len(frame) else np.empty((0, 5))
-        self._x, self._ohlcv = x, ohlcv
-        width = self.tf.ms / 1000.0
-        self.candles.set_data(x, ohlcv[:, 0], ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3], width)
-        self.volume.set_data(x, ohlcv[:, 4], ohlcv[:, 0], ohlcv[:, 3], width)
-        self.follow = True
-        self._scroll_to_end()
-        self._show_last()
+        """The presenter's window of a series. Same series as shown: older candles loaded from disk stay, and
+        so does the view while the user looks at the past."""
+        key = (self.exchange_box.currentText(), symbol, Timeframe.parse(tf).label)
+        x, ohlcv = _arrays(frame)
+        same = key == self._key and self.candle_count() > 0
+        if same and len(x):
+            cut = int(np.searchsorted(self._x, x[0], side="left"))
+            x, ohlcv = np.r_[self._x[:cut], x], np.vstack([self._ohlcv()[:cut], ohlcv])
+        elif not same:
+            self._markers, self._asked_older, self.no_older = [], None, False
+        self.symbol, self.tf, self._key = symbol, Timeframe.parse(tf), key
+        if same and not len(x):
+            return
+        self._set_all(x, ohlcv, self._rsi.reset(ohlcv[:, 3]))
+        if not (same and not self.follow):
+            self._set_follow(True)
+            self._scroll_to_end(DEFAULT_VISIBLE_BARS * self.bar_width())
+        self._maybe_load_older(self.price_plot.getViewBox().viewRange()[0])
+        self._show_readout()
+
+    def prepend_history(self, frame: pd.DataFrame, symbol: str, tf: str) -> None:
+        """Older candles from disk (the answer to `older_wanted`); an empty frame means there are none."""
+        if (symbol, tf) != (self.symbol, self.tf.label):
+            return
+        self._asked_older = None
+        x_old, old = _arrays(frame)
+        if not len(x_old):
+            self.no_older = True
+            return
+        keep = x_old < self._x[0] if self.candle_count() else np.ones(len(x_old), dtype=bool)
+        x_old, old = x_old[keep], old[keep]
+        if not len(x_old):
+            return  # an answer we already have
+        values = self._rsi.prepend(old[:, 3], self.rsi.column(1).copy())
+        self._set_all(np.r_[x_old, self._x], np.vstack([old, self._ohlcv()]), values)
+        self._maybe_load_older(self.price_plot.getViewBox().viewRange()[0])  # still near the edge: next chunk
 
     def apply_candles(self, batch: list[tuple], symbol: str, tf: str) -> None:
         if symbol != self.symbol or tf != self.tf.label:
             return
         appended = False
-        for t_ms, o, h, l, c, v, _closed in batch:
+        for t_ms, o, h, l, c, v, _closed in batch:  # noqa: E741
             x = t_ms / 1000.0
-            if len(self._x) and x < self._x[-1]:
+            n = self.candle_count()
+            if n and x < self._x[-1]:
                 continue  # older than what we show: ignore (history reload covers it)
-            if len(self._x) and x == self._x[-1]:
-                self._ohlcv[-1] = (o, h, l, c, v)
+            if n and x == self._x[-1]:
+                rsi = self._rsi.update_last(c)
             else:
-                self._x = np.append(self._x, x)
-                self._ohlcv = np.vstack([self._ohlcv, (o, h, l, c, v)])
+                rsi = self._rsi.append(c)
                 appended = True
             self.candles.update_last(x, o, h, l, c)
             self.volume.update_last(x, v, o, c)
+            self.rsi.update_last(x, rsi)
         if appended and self.follow:
-            self._scroll_to_end()
-        self._show_last()
+            vr = self.price_plot.getViewBox().viewRange()[0]
+            self._scroll_to_end(vr[1] - vr[0])
+        if self._markers:
+            self._place_markers()
+        self._show_readout()
 
-    def candle_count(self) -> int:
-        return len(self._x)
-
-    def x_last(self) -> float:
-        return float(self._x[-1])
-
-    # -- view -----------------------------------------------------------------------------------------
-    def _scroll_to_end(self) -> None:
-        if not len(self._x):
+    def show_markers(self, markers: list, symbol: str, tf: str) -> None:
+        """Journal fills of the shown symbol: buy = up triangle below the bar, sell = down triangle above."""
+        if symbol != self.symbol or tf != self.tf.label:
             return
-        width = self.tf.ms / 1000.0
-        right = self.x_last() + 3 * width
-        self.price_plot.setXRange(right - DEFAULT_VISIBLE_BARS * width, right, padding=0)
+        self._markers = list(markers)
+        self._place_markers()
+
+    def _ohlcv(self) -> np.ndarray:
+        cols = [self.candles.column(k) for k in (OPEN, HIGH, LOW, CLOSE)] + [self.volume.column(1)]
+        return np.column_stack(cols) if self.candle_count() else np.empty((0, 5))
+
+    def _set_all(self, x: np.ndarray, ohlcv: np.ndarray, rsi: np.ndarray) -> None:
+        width = self.bar_width()
+        self._quiet = True  # auto-range moves on new data are not the user's: no follow/load decisions
+        try:
+            self.candles.set_data(x, ohlcv[:, 0], ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3], width)
+            self.volume.set_data(x, ohlcv[:, 4], ohlcv[:, 0], ohlcv[:, 3], width)
+            self.rsi.set_data(x, rsi, width)
+        finally:
+            self._quiet = False
+        self._place_markers()
+
+    def rsi_values(self) -> np.ndarray:
+        return self.rsi.column(1)
+
+    # -- markers --------------------------------------------------------------------------------------
+    def marker_bars(self) -> dict[str, list[float]]:
+        """x (bar open, seconds) of the bars carrying a buy / sell marker now."""
+        half = self.bar_width() / 2
+        return {side: [float(x) - half for x in item.getData()[0]]
+                for side, item in (("buy", self.buy_markers), ("sell", self.sell_markers))}
+
+    def _place_markers(self) -> None:
+        n = self.candle_count()
+        if not self._markers or not n:
+            self.buy_markers.setData([], [])
+            self.sell_markers.setData([], [])
+            return
+        tf_ms = self.tf.ms
+        bar_x = np.array([(m.time_ms - m.time_ms % tf_ms) / 1000.0 for m in self._markers])
+        i = np.clip(np.searchsorted(self._x, bar_x, side="right") - 1, 0, n - 1)
+        shown = self._x[i] == bar_x  # fills on bars not loaded (yet) get no marker
+        buy = np.array([m.side == "buy" for m in self._markers]) & shown
+        sell = ~np.array([m.side == "buy" for m in self._markers]) & shown
+        gap = MARKER_GAP_PX * abs(self.price_plot.getViewBox().viewPixelSize()[1])
+        centre = bar_x + self.bar_width() / 2
+        self.buy_markers.setData(centre[buy], self.candles.column(LOW)[i[buy]] - gap)
+        self.sell_markers.setData(centre[sell], self.candles.column(HIGH)[i[sell]] + gap)
+
+    # -- view: follow and lazy history ------------------------------------------------------------------
+    def _set_follow(self, on: bool) -> None:
+        self.follow = bool(on)
+        self.follow_button.setChecked(self.follow)
+
+    def resume_follow(self) -> None:
+        self._set_follow(True)
+        vr = self.price_plot.getViewBox().viewRange()[0]
+        self._scroll_to_end(vr[1] - vr[0])
+
+    def _on_follow_button(self, checked: bool) -> None:
+        if checked:
+            self.resume_follow()
+        else:
+            self._set_follow(False)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key_End:
+            self.resume_follow()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _scroll_to_end(self, span: float) -> None:
+        if not self.candle_count():
+            return
+        right = self.x_last() + RIGHT_MARGIN_BARS * self.bar_width()
+        self._programmatic = True
+        try:
+            self.price_plot.setXRange(right - span, right, padding=0)
+        finally:
+            self._programmatic = False
         for plot in (self.price_plot, self.volume_plot):  # fit y to the new x-range now, not one repaint later
             plot.getViewBox().updateAutoRange()
 
     def _on_range(self, _vb, rng) -> None:
-        if len(self._x):
-            self.follow = rng[1] >= self._x[-1]  # the newest candle is on screen -> keep following
+        if not self.candle_count() or self._quiet or self._programmatic:
+            return  # our own moves (and pyqtgraph's intermediate auto-range inside them) decide nothing
+        self._set_follow(rng[1] >= self._x[-1])  # the newest candle is on screen -> keep following
+        self._maybe_load_older(rng)
 
-    def _on_mouse(self, pos) -> None:
-        vb = self.price_plot.getViewBox()
-        if not len(self._x) or not self.price_plot.sceneBoundingRect().contains(pos):
+    def _maybe_load_older(self, rng) -> None:
+        if self.no_older or self._asked_older is not None or not self.candle_count():
             return
-        x = vb.mapSceneToView(pos).x()
-        i = int(np.clip(np.searchsorted(self._x, x, side="right") - 1, 0, len(self._x) - 1))
-        self.vline.setPos(self._x[i])
-        self._readout(i)
+        if rng[0] <= self._x[0] + LOAD_MARGIN_BARS * self.bar_width():
+            self._asked_older = float(self._x[0])
+            self.older_wanted.emit(int(round(self._x[0] * 1000)))
 
-    def _show_last(self) -> None:
-        if len(self._x):
-            self._readout(len(self._x) - 1)
+    # -- crosshair and readout ------------------------------------------------------------------------
+    def _on_mouse(self, pos) -> None:
+        plot = next((p for p in (self.price_plot, self.volume_plot, self.rsi_plot)
+                     if p.sceneBoundingRect().contains(pos)), None)
+        if plot is None or not self.candle_count():
+            self._hover = None
+            self.hline.hide()
+            self._show_readout()
+            return
+        point = plot.getViewBox().mapSceneToView(pos)
+        self._hover = int(np.clip(np.searchsorted(self._x, point.x(), side="right") - 1, 0, self.candle_count() - 1))
+        for line in self.vlines:
+            line.setPos(self._x[self._hover] + self.bar_width() / 2)
+        self.hline.setVisible(plot is self.price_plot)
+        if plot is self.price_plot:
+            self.hline.setPos(point.y())
+        self._show_readout()
+
+    def _show_readout(self) -> None:
+        n = self.candle_count()
+        if n:
+            self._readout(self._hover if self._hover is not None and self._hover < n else n - 1)
 
     def _readout(self, i: int) -> None:
-        o, h, l, c, v = self._ohlcv[i]
+        _x, o, h, l, c = self.candles.row(i)  # noqa: E741
+        v = self.volume.row(i)[1]
+        rsi = self.rsi.value_at_row(i)
         when = pd.Timestamp(self._x[i], unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
         colour = "#26a69a" if c >= o else "#ef5350"
+        rsi_text = f"{rsi:.1f}" if np.isfinite(rsi) else "-"
         self.readout.setText(f"<span style='color:{colour}'>{self.symbol} {when} UTC  O {o:g}  H {h:g}  "
-                             f"L {l:g}  C {c:g}  V {v:,.3f}</span>")
+                             f"L {l:g}  C {c:g}  V {v:,.3f}</span>  <span style='color:#b39ddb'>"
+                             f"RSI({RSI_PERIOD}) {rsi_text}</span>")

@@ -1,0 +1,164 @@
+"""Settings dialog's helpers off the GUI thread: each exchange's symbol list, and the API-key connection test.
+
+Both run blocking network work (requests, ccxt) in a QThreadPool worker and hand the result back through a
+queued signal to this GUI-thread object, which re-emits it; the GUI never waits on the network.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+FetchSymbols = Callable[[str, "str | None"], set[str]]
+
+
+def fetch_symbols(exchange: str, rest_url: str | None) -> set[str]:
+    """Every symbol the exchange lists (tickers, plus instrument info where the adapter has it). Blocking."""
+    from ..exchanges.registry import get_exchange
+    from ..net.rest import RestClient
+
+    client = RestClient(get_exchange(exchange, rest_url=rest_url), retries=1, timeout=10.0)
+    try:
+        names = set(client.fetch_tickers()["symbol"].astype(str))
+        names.update(client.fetch_instruments())
+    finally:
+        client.close()
+    return names
+
+
+class _Job(QRunnable):
+    """Runs `work()` in the pool and reports (tag, ok, result) on `done` (a signal of a GUI-thread object)."""
+
+    def __init__(self, done, tag: str, work: Callable[[], object], scrub: Callable[[str], str]) -> None:
+        super().__init__()
+        self._done, self._tag, self._work, self._scrub = done, tag, work, scrub
+
+    def __repr__(self) -> str:
+        return f"_Job({self._tag})"
+
+    def run(self) -> None:
+        try:
+            ok, result = True, self._work()
+        except Exception as exc:  # noqa: BLE001 - reported to the user, scrubbed of secrets
+            ok, result = False, self._scrub(str(exc) or type(exc).__name__)
+        try:
+            self._done.emit(self._tag, ok, result)
+        except RuntimeError:  # the receiver is gone (window closed meanwhile): nobody to tell
+            pass
+
+
+class SymbolCatalog(QObject):
+    """{exchange: set of listed symbols}, fetched on request in the background, kept for the session."""
+
+    changed = Signal(str)  # exchange whose list arrived or failed
+    _done = Signal(str, bool, object)
+
+    def __init__(self, fetch: FetchSymbols = fetch_symbols, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._fetch = fetch
+        self._lists: dict[str, frozenset[str]] = {}
+        self._errors: dict[str, str] = {}
+        self._pending: set[str] = set()
+        self.pool = QThreadPool(self)
+        self._done.connect(self._on_done)
+
+    def symbols(self, exchange: str) -> frozenset[str] | None:
+        """The list, or None while unknown (call `request`; `changed` fires when it arrives)."""
+        return self._lists.get(exchange)
+
+    __call__ = symbols  # the dialog's `symbol_lists` callable
+
+    def error(self, exchange: str) -> str:
+        return self._errors.get(exchange, "")
+
+    def loading(self, exchange: str) -> bool:
+        return exchange in self._pending
+
+    def request(self, exchange: str, rest_url: str | None = None, *, refresh: bool = False) -> None:
+        """Fetch the list unless it is known, loading, or failed (a failure is retried only with refresh)."""
+        if exchange in self._pending or ((exchange in self._lists or exchange in self._errors) and not refresh):
+            return
+        self._pending.add(exchange)
+        self._errors.pop(exchange, None)
+        self._lists.pop(exchange, None)  # a refresh: the old list may be another server's
+        self.pool.start(_Job(self._done, exchange, lambda: self._fetch(exchange, rest_url), lambda t: t))
+
+    @Slot(str, bool, object)
+    def _on_done(self, exchange: str, ok: bool, result: object) -> None:
+        self._pending.discard(exchange)
+        if ok:
+            self._lists[exchange] = frozenset(str(s).upper() for s in result)
+        else:
+            self._errors[exchange] = str(result)
+            log.warning("%s: could not load the symbol list: %s", exchange, result)
+        self.changed.emit(exchange)
+
+
+def scrubber(*secrets: str) -> Callable[[str], str]:
+    """A function that replaces every given secret (and the key) in a text with ***."""
+    hide = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        for s in hide:
+            text = text.replace(s, "***")
+        return text
+    return scrub
+
+
+class ConnectionTester(QObject):
+    """Signs real requests with the keys (ccxt through LiveExecutor) and says OK or why not."""
+
+    finished = Signal(str, bool, str)  # exchange, ok, message for the user (never a secret)
+    _done = Signal(str, bool, object)
+
+    def __init__(self, load_keys: Callable[[str], object] | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._load_keys = load_keys  # for "test the stored keys": read in the worker, never on the GUI thread
+        self.pool = QThreadPool(self)
+        self._done.connect(self._on_done)
+        self.busy: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"ConnectionTester(busy={sorted(self.busy)})"
+
+    def test(self, exchange: str, keys=None, rest_url: str | None = None) -> bool:
+        """Test `keys` (an ApiKeys), or the stored keys when None; False if a test of that exchange runs."""
+        if exchange in self.busy:
+            return False
+        self.busy.add(exchange)
+        self.pool.start(_Job(self._done, exchange, lambda: _check_keys(exchange, keys, rest_url, self._load_keys),
+                             lambda text: text))
+        return True
+
+    @Slot(str, bool, object)
+    def _on_done(self, exchange: str, ok: bool, result: object) -> None:
+        self.busy.discard(exchange)
+        passed, text = result if ok else (False, str(result))
+        log.info("%s: connection test %s: %s", exchange, "passed" if passed else "failed", text)
+        self.finished.emit(exchange, passed, text)
+
+
+def _check_keys(exchange: str, keys, rest_url: str | None, load) -> tuple[bool, str]:
+    """(ok, message); every failure is caught here so the message can be scrubbed of the keys."""
+    if keys is None:
+        try:
+            keys = load(exchange) if load is not None else None
+        except Exception as exc:  # noqa: BLE001 - KeyStoreError: its text never holds a secret
+            return False, str(exc)
+        if keys is None:
+            return False, f"no API keys stored for {exchange}"
+    scrub = scrubber(keys.key, keys.secret, keys.passphrase)
+    try:
+        from ..execution.live import LiveExecutor
+
+        executor = LiveExecutor.connect(exchange, keys, rest_url=rest_url)
+        try:
+            executor.refresh()  # positions, orders, balance: signed on every exchange, unlike some market loads
+        finally:
+            executor.stop()
+    except Exception as exc:  # noqa: BLE001 - ccxt's and our errors, worded for the user
+        return False, scrub(str(exc) or type(exc).__name__)
+    return True, f"OK: {exchange} accepted the keys (balance {executor.balance():,.2f})"
