@@ -157,12 +157,10 @@ async def rebuild_trading(core: Core, exchange: str, live: bool) -> Trading:
     user (missing keys, keyring failure, the exchange refusing the key)."""
     executor = None
     if live:
-        from .execution.live import LiveExecutor, LiveExecutorError
-        from .secrets import load_keys
+        from .execution.live import LiveExecutor
+        from .secrets import require_keys
 
-        keys = await asyncio.to_thread(load_keys, exchange)  # KeyStoreError says what is wrong
-        if keys is None:
-            raise LiveExecutorError(f"live mode needs API keys for {exchange}: none saved (Settings > API keys)")
+        keys = await asyncio.to_thread(require_keys, exchange)  # KeyStoreError says what is wrong
         executor = await asyncio.to_thread(LiveExecutor.connect, exchange, keys,
                                            rest_url=core.settings.rest_url(exchange))
     trading = build_trading(core, exchange, executor=executor)

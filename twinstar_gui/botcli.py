@@ -68,15 +68,12 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _live_executor(exchange: str, settings, confirmed: bool):
-    from .secrets import KeyStoreError, load_keys
+    from .secrets import KeyStoreError, require_keys
 
     try:
-        keys = load_keys(exchange)
+        keys = require_keys(exchange)
     except KeyStoreError as exc:
-        return _fail(f"live mode: {exc}")
-    if keys is None:
-        return _fail(f"live mode needs API keys for {exchange}: none in the OS keyring (set them in the terminal's "
-                     "Settings > API keys); refusing to start")
+        return _fail(f"{exc}; refusing to start")
     if not confirmed:
         if not sys.stdin.isatty():
             return _fail("live mode sends real orders: pass --confirm-live (or run in a terminal to confirm)")

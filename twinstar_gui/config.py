@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 import platformdirs
 
+from .core.atomic import write_text_atomic
 from .core.strategy import StrategyConfig
 from .core.timeframe import CHART_TIMEFRAMES, Timeframe
 from .exchanges.registry import env_url, exchange_names
@@ -260,15 +261,9 @@ def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> 
     p = Path(path) if path is not None else default_config_path()
     p.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(settings_to_dict(settings), indent=2, ensure_ascii=False) + "\n"
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
+        write_text_atomic(p, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SettingsError(f"settings file {p}: cannot write ({exc.strerror or exc})") from None
     log.info("settings saved to %s", p)
     return p

@@ -13,6 +13,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from .core.atomic import write_text_atomic
+
 SERVICE = "twinstar"
 KEYS_FILE_NAME = "keys.json"
 
@@ -82,6 +84,15 @@ def load_keys(exchange: str, keys_file: str | os.PathLike | None = None) -> ApiK
     if not entry or not entry.get("key") or not entry.get("secret"):
         return None
     return ApiKeys(exchange, str(entry["key"]), str(entry["secret"]), str(entry.get("passphrase") or ""))
+
+
+def require_keys(exchange: str) -> ApiKeys:
+    """The keys live trading needs; KeyStoreError saying what to do when there are none (or no keyring)."""
+    keys = load_keys(exchange)
+    if keys is None:
+        raise KeyStoreError(f"live mode needs API keys for {exchange}: none saved (set them in the terminal's "
+                            "Settings > API keys)")
+    return keys
 
 
 def save_keys(keys: ApiKeys, *, plaintext_file: str | os.PathLike | None = None) -> None:
@@ -162,16 +173,7 @@ def _read_file(path: Path) -> dict[str, dict]:
 def _write_file(path: Path, entries: dict[str, dict]) -> None:
     """Atomic write of a file created 0600 (in a 0700 dir when we create the dir)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if os.name == "posix":
-                os.fchmod(fh.fileno(), 0o600)  # a stale temp file may have had other bits
-            json.dump(entries, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(entries), mode=0o600)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise KeyStoreError(f"keys file {path}: cannot write ({exc.strerror or exc}); nothing was saved") from None

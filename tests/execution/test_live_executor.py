@@ -151,12 +151,14 @@ def test_an_unknown_key_is_refused(sim, tmp_path):
 def test_take_profit_closes_at_the_exchange_and_restart_reconciles(sim, account, tmp_path):
     market = sim.market
     now, p0 = market.now_ms(), market.last_price(SYM)
-    market.script(SYM, [market.genesis, now + 1500, now + 3000, now + 600_000], [p0, p0, p0 * 1.05, p0 * 1.05])
+    market.script(SYM, [market.genesis, now + 3_600_000], [p0, p0])  # flat while we connect and enter
     ex = connect(sim, tmp_path)
     ex.last_price[SYM] = p0
     ex.place(OrderRequest(SYM, "buy", 0.01, "t-tp-1", take_profit=p0 * 1.02, stop_loss=p0 * 0.9))
     assert ex.positions()
     limit = ex.place(OrderRequest(SYM, "sell", 0.01, "t-rest-1", type="limit", price=p0 * 1.5))
+    t = market.now_ms()  # then up 5 %, however long connecting took on a busy machine
+    market.script(SYM, [market.genesis, t + 500, t + 2000, t + 600_000], [p0, p0, p0 * 1.05, p0 * 1.05])
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and ex.positions():
         time.sleep(0.25)

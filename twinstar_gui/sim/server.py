@@ -273,6 +273,19 @@ class SimServer:
         await asyncio.sleep(self._rest_delay)
         return self._answer(connection, request)
 
+    def _next_fault(self, exchange) -> Response | None:
+        """The next queued fail_rest() answer, in the exchange's error format, or None."""
+        if not self._rest_faults:
+            return None
+        status, retry_after = self._rest_faults.pop(0)
+        if exchange is not None:
+            body, headers = exchange.fault_response(status, self.market.now_ms())
+        else:
+            body, headers = {"error": "simulated failure"}, {}
+        if retry_after is not None:
+            headers = {**headers, "Retry-After": f"{retry_after:g}"}
+        return _json(status, body, headers)
+
     def _answer(self, connection: ServerConnection, request: Request) -> Response | None:
         exchange, sub = _split(request.path)
         if "websocket" in request.headers.get("Upgrade", "").lower():
@@ -280,16 +293,9 @@ class SimServer:
                 return _json(404, {"error": f"no WebSocket endpoint at {urlsplit(request.path).path}"})
             return None  # go on with the handshake
         self.rest_requests += 1
-        now = self.market.now_ms()
-        if self._rest_faults:
-            status, retry_after = self._rest_faults.pop(0)
-            if exchange is not None:
-                body, headers = exchange.fault_response(status, now)
-            else:
-                body, headers = {"error": "simulated failure"}, {}
-            if retry_after is not None:
-                headers = {**headers, "Retry-After": f"{retry_after:g}"}
-            return _json(status, body, headers)
+        fault = self._next_fault(exchange)
+        if fault is not None:
+            return fault
         if exchange is None:
             return _json(404, {"error": f"unknown exchange prefix in {urlsplit(request.path).path}"})
         try:
@@ -340,12 +346,9 @@ class SimServer:
         exchange, sub = _split(target)
         if exchange is bybit and sub.rstrip("/") in PRIVATE_PATHS:
             self.rest_requests += 1
-            if self._rest_faults:
-                status, retry_after = self._rest_faults.pop(0)
-                fault, extra = exchange.fault_response(status, self.market.now_ms())
-                if retry_after is not None:
-                    extra = {**extra, "Retry-After": f"{retry_after:g}"}
-                return _json(status, fault, extra)
+            fault = self._next_fault(exchange)
+            if fault is not None:
+                return fault
             key = headers.get("X-BAPI-API-KEY") or ""
             account = self.accounts.get(key) or next(iter(self.accounts.values()), None)
             if account is None:
