@@ -206,8 +206,22 @@ class MainWindow(QMainWindow):
         geometry, state = s.value("window/geometry"), s.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
+            self._fit_to_screen()  # a layout saved on a bigger monitor must not push panels off this one
         if state is not None:
             self.restoreState(state)
+
+    def _fit_to_screen(self) -> None:
+        screen = self.screen()
+        if screen is None:
+            return
+        room = screen.availableGeometry()
+        frame = self.geometry()
+        if room.contains(frame):
+            return
+        width, height = min(frame.width(), room.width()), min(frame.height(), room.height())
+        x = min(max(frame.x(), room.x()), room.right() - width + 1)
+        y = min(max(frame.y(), room.y()), room.bottom() - height + 1)
+        self.setGeometry(x, y, width, height)
 
     def save_layout(self) -> None:
         if self.persist_layout:

@@ -50,7 +50,7 @@ class ChartPanel(QWidget):
         self.follow_button.setChecked(True)
         self.follow_button.setToolTip("Keep the newest candle in view (End)")
         self.readout = QLabel("", self)
-        self.readout.setMinimumWidth(460)
+        self.readout.setMinimumWidth(240)  # wider when there is room; never forces the window past the screen
         bar = QHBoxLayout()
         for w in (QLabel("Exchange"), self.exchange_box, QLabel("Symbol"), self.symbol_box,
                   QLabel("Timeframe"), self.tf_box, self.follow_button):

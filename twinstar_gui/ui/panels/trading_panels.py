@@ -51,6 +51,7 @@ class BotsPanel(QWidget):
         self.modes: dict[str, bool] = {}  # exchange -> live
         self.confirm_box: QMessageBox | None = None
         self.account = QLabel("")
+        self.account.setWordWrap(True)  # one line per exchange would otherwise set the window's minimum width
         top = QHBoxLayout()
         for w in (self.flow, self.exchange, self.symbols, self.start, self.stop, self.kill, self.reset, self.mode,
                   self.live_button):
