@@ -280,6 +280,8 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         trading.attach(tradings)
         await done.wait()
         tradings = trading.tradings  # the user may have switched an exchange to live (or back) meanwhile
+        trading.close()  # no more polls of journals about to close
+        chart.close()
         await asyncio.gather(*(t.stop() for t in tradings.values()), return_exceptions=True)
         ok = await core.shutdown(confirm_loss=lambda n, err: _ask_unsaved(window, n, err))
         for t in tradings.values():

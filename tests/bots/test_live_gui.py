@@ -30,7 +30,9 @@ def open_window(core, ctx, tmp_path):
 
 
 async def close_window(window, presenter, logs):
-    for t in presenter.tradings.values():
+    tradings = list(presenter.tradings.values())
+    presenter.close()
+    for t in tradings:
         await t.stop()
     window.allow_close()
     window.close()

@@ -28,6 +28,7 @@ def open_window(core, ctx, tmp_path):
 
 
 async def close_window(window, trading, logs):
+    window.trading.close()
     await trading.stop()
     window.allow_close()
     window.close()

@@ -255,6 +255,7 @@ async def test_journal_fills_become_markers_on_their_bars_and_new_fills_appear(t
                                        "sell": [pytest.approx(hour(x[590])), pytest.approx(hour(x[595]))]}
     finally:
         await close_terminal(t)
+        trading_presenter.close()
         journal.close()
 
 

@@ -70,7 +70,13 @@ class TradingPresenter(QObject):
 
     def attach(self, tradings: dict) -> None:
         self.tradings = tradings
+        self._timer.start()
         self.poll()
+
+    def close(self) -> None:
+        """Stop polling and let go of the trading stacks (call before their journals are closed)."""
+        self._timer.stop()
+        self.tradings = {}
 
     def exchanges(self) -> list[str]:
         return list(self.tradings)
