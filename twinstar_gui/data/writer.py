@@ -18,10 +18,28 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WriteJob:
+    """Rows for one series: either a ready frame, or plain candles + their source. The live path hands over
+    candles so the asyncio/GUI thread never builds a DataFrame per closed candle; the writer thread does."""
+
     exchange: str
     symbol: str
-    rows: pd.DataFrame  # timestamp (ms or datetime) + OHLCV + source
+    rows: pd.DataFrame | None = None  # timestamp (ms or datetime) + OHLCV + source
     tf: str = "15m"
+    candles: tuple = ()  # Candle-like: open_time, open, high, low, close, volume
+    source: str = ""
+
+    def frame(self) -> pd.DataFrame:
+        if self.rows is not None:
+            return self.rows
+        cs = self.candles
+        return pd.DataFrame({
+            "timestamp": [c.open_time for c in cs], "open": [c.open for c in cs], "high": [c.high for c in cs],
+            "low": [c.low for c in cs], "close": [c.close for c in cs], "volume": [c.volume for c in cs],
+            "source": [self.source] * len(cs),
+        })
+
+    def __len__(self) -> int:
+        return len(self.rows) if self.rows is not None else len(self.candles)
 
 
 class CandleWriter:
@@ -113,7 +131,14 @@ class CandleWriter:
         for job in batch:
             groups[(job.exchange, job.symbol, job.tf)].append(job)
         for (exchange, symbol, tf), jobs in groups.items():
-            rows = pd.concat([j.rows for j in jobs], ignore_index=True) if len(jobs) > 1 else jobs[0].rows
+            try:
+                rows = pd.concat([j.frame() for j in jobs], ignore_index=True) if len(jobs) > 1 else jobs[0].frame()
+            except Exception as exc:  # malformed rows will never write: drop them loudly, keep the thread
+                log.error("%s %s: cannot make rows to write (%d jobs dropped): %s", exchange, symbol, len(jobs), exc)
+                with self._idle:
+                    self._pending -= len(jobs)
+                    self._idle.notify_all()
+                continue
             delay = self.retry_delay
             while True:
                 try:

@@ -19,6 +19,7 @@ from ..exchanges.base import ExchangeAdapter
 from .backoff import ReconnectPolicy
 
 log = logging.getLogger(__name__)
+YIELD_EVERY_S = 0.005  # longest run of frame handling before the receive loop lets other tasks run
 
 
 
@@ -206,8 +207,15 @@ class WsConnection:
         if self.heartbeat_interval > 0 and self.adapter.heartbeat_message() is not None:
             helpers.append(asyncio.create_task(self._heartbeat(ws)))
         try:
+            slice_start = time.monotonic()
             async for raw in ws:
                 self._on_frame(raw, ws)
+                # Buffered frames come back from recv() without suspending: after a backlog (a reconnect, a
+                # burst of 200 symbols' closes) give the GUI and the other streams a turn every few ms.
+                now = time.monotonic()
+                if now - slice_start >= YIELD_EVERY_S:
+                    await asyncio.sleep(0)
+                    slice_start = time.monotonic()
             reason = f"server closed ({ws.close_code}: {ws.close_reason or 'no reason'})"
         except ConnectionClosed as exc:
             reason = f"connection lost ({exc})"
