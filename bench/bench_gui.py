@@ -2,8 +2,9 @@
 
 (a) Repaint: CandlestickItem (visible range only, per-pixel LOD) vs the naive QPicture item of pyqtgraph's example
     (bench_chart_item.py's, reused), same run, PlotWidget 1600x900 offscreen, median whole-frame render.
-(b) Lag: the terminal window (MainWindow + presenters + the core on qasync) open while the in-process simulator
-    streams 200 symbols to it; a 10 ms PreciseTimer records (actual - expected) interval. Baseline: the same
+(b) Lag: the terminal window (MainWindow + presenters + the core on qasync) open while the simulator streams
+    200 symbols to it from another process (a real exchange is another machine; `--sim-in-process` measures
+    the demo set-up, where the simulator's thread shares the GIL with the terminal); a 10 ms PreciseTimer records (actual - expected) interval. Baseline: the same
     window, same process, before any stream is started. Two streaming phases: start-up (history backfill of
     200 series by REST) and steady streaming.
 (c) Cold start: `python -m twinstar_gui --demo` under QT_QPA_PLATFORM=offscreen until its log line
@@ -117,21 +118,110 @@ class LagProbe:
                 "p50_ms": float(np.percentile(lag, 50)), "over_50ms": int((lag > 50).sum())}
 
 
-def bench_lag(app: QApplication, seconds: float, speed: float) -> dict:
+class _StallSampler:
+    """Debug aid (TWINSTAR_BENCH_STALLS=1): while the probe's timer is late by > 30 ms, sample the loop
+    thread's stack every 5 ms and count the innermost frames of our code and of the libraries."""
+
+    def __init__(self, probe: "LagProbe") -> None:
+        import collections
+        import threading
+
+        self.probe, self.counts = probe, collections.Counter()
+        self.main = threading.main_thread().ident
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import threading
+        import traceback
+
+        while True:
+            time.sleep(0.005)
+            try:
+                active = self.probe.timer.isActive()
+            except RuntimeError:  # the window and its timer are gone
+                return
+            if not active:
+                continue
+            late = (self.probe.clock.nsecsElapsed() - self.probe._last) / 1e6 - TICK_MS
+            if late < 30:
+                continue
+            frames = sys._current_frames()
+            names = {t.ident: t.name for t in threading.enumerate()}
+            for ident, frame in frames.items():
+                if ident == threading.get_ident():
+                    continue
+                depth = 6 if ident == self.main else 3
+                stack = traceback.extract_stack(frame)[-depth:]
+                who = "LOOP" if ident == self.main else names.get(ident, "?")[:12]
+                self.counts[who + ": " + " <- ".join(f"{Path(f.filename).name}:{f.lineno}:{f.name}"
+                                                     for f in reversed(stack))] += 1
+
+    def report(self) -> None:
+        print("\nstall samples (innermost first):")
+        for where, n in self.counts.most_common(30):
+            print(f"{n:6d}  {where}")
+
+
+def _bench_symbols() -> dict:
+    from twinstar_gui.sim.market import SymbolSpec
+
+    return {f"S{i:03d}USDT": SymbolSpec(10.0 + i, 0.01, 0.1, 50.0) for i in range(N_SYMBOLS)}
+
+
+def _make_sim(speed: float):
+    from twinstar_gui.sim.clock import SimClock
+    from twinstar_gui.sim.market import Market
+    from twinstar_gui.sim.server import SimThread
+
+    return SimThread(Market(SimClock(speed=speed), seed=7, symbols=_bench_symbols(), history_days=15),
+                     push_interval=0.2).start()
+
+
+def _sim_process_main(conn, speed: float) -> None:
+    sim = _make_sim(speed)
+    conn.send((sim.rest_url("bybit"), sim.ws_url("bybit")))
+    conn.recv()  # until the bench says stop
+    sim.stop()
+
+
+class _SimProcess:
+    """The 200-symbol simulator in its own process: only the terminal's own work counts as its lag."""
+
+    def __init__(self, speed: float) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, theirs = ctx.Pipe()
+        self._proc = ctx.Process(target=_sim_process_main, args=(theirs, speed), daemon=True)
+        self._proc.start()
+        if not self._conn.poll(60):
+            raise RuntimeError("the simulator process did not start")
+        self._urls = self._conn.recv()
+
+    def rest_url(self, _exchange: str) -> str:
+        return self._urls[0]
+
+    def ws_url(self, _exchange: str) -> str:
+        return self._urls[1]
+
+    def stop(self) -> None:
+        self._conn.send("stop")
+        self._proc.join(10)
+
+
+def bench_lag(app: QApplication, seconds: float, speed: float, in_process: bool = False) -> dict:
     import qasync
 
-    from twinstar_gui.app import build_core
+    from twinstar_gui.app import build_core, freeze_startup_objects
     from twinstar_gui.config import settings_from_dict
     from twinstar_gui.presenters.chart import ChartPresenter
     from twinstar_gui.presenters.health import HealthPresenter
     from twinstar_gui.presenters.log import LogPresenter
-    from twinstar_gui.sim.clock import SimClock
-    from twinstar_gui.sim.market import Market, SymbolSpec
-    from twinstar_gui.sim.server import SimThread
     from twinstar_gui.ui.main_window import MainWindow
 
-    symbols = {f"S{i:03d}USDT": SymbolSpec(10.0 + i, 0.01, 0.1, 50.0) for i in range(N_SYMBOLS)}
-    sim = SimThread(Market(SimClock(speed=speed), seed=7, symbols=symbols, history_days=15), push_interval=0.2).start()
+    symbols = _bench_symbols()
+    sim = _make_sim(speed) if in_process else _SimProcess(speed)
     data_dir = tempfile.mkdtemp(prefix="twinstar-bench-gui-")
     settings = settings_from_dict({"data_dir": data_dir, "exchanges": {"bybit": {
         "rest_url": sim.rest_url("bybit"), "ws_url": sim.ws_url("bybit"), "symbols": list(symbols)}}})
@@ -148,10 +238,12 @@ def bench_lag(app: QApplication, seconds: float, speed: float) -> dict:
     async def run() -> dict:
         window.show()
         await asyncio.sleep(0.5)
-        out = {"symbols": N_SYMBOLS, "sim_speed": speed, "baseline_no_streams": await probe.measure(seconds)}
+        out = {"symbols": N_SYMBOLS, "sim_speed": speed, "simulator": "in process" if in_process else "own process",
+               "baseline_no_streams": await probe.measure(seconds)}
         print(f"  lag baseline (window open, no streams): max {out['baseline_no_streams']['max_ms']:.1f} ms", flush=True)
         t0 = time.perf_counter()
         await core.start()
+        freeze_startup_objects()  # as run_gui does once the window is up
         out["startup_backfill"] = await probe.measure(seconds)
         ready = sum(not s.sync.busy for s in feed.series.values())
         out["startup_backfill"]["series_ready_after"] = ready
@@ -163,6 +255,8 @@ def bench_lag(app: QApplication, seconds: float, speed: float) -> dict:
         out["backfill_done_s"] = time.perf_counter() - t0
         closes0 = sum(s.closed_emitted for s in feed.series.values())
         flushes0 = chart.flushes
+        if stalls is not None:
+            stalls.counts.clear()  # report the steady-streaming stalls only
         out["streaming"] = await probe.measure(seconds)
         out["streaming"]["closed_candles"] = sum(s.closed_emitted for s in feed.series.values()) - closes0
         out["streaming"]["chart_updates"] = chart.flushes - flushes0
@@ -175,10 +269,23 @@ def bench_lag(app: QApplication, seconds: float, speed: float) -> dict:
         window.close()
         return out
 
+    stalls = _StallSampler(probe) if os.environ.get("TWINSTAR_BENCH_STALLS") else None  # where the loop hangs
+    profile = os.environ.get("TWINSTAR_BENCH_PROFILE")  # a path: cProfile of the loop thread during (b)
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     try:
         with loop:
             return loop.run_until_complete(run())
     finally:
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(profile)
+        if stalls is not None:
+            stalls.report()
         logs.close()
         chart.close()
         sim.stop()
@@ -275,7 +382,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
         b = lag["baseline_no_streams"]
         for key, label in (("startup_backfill", "start-up + REST backfill"), ("streaming", "steady streaming")):
             s = lag[key]
-            rows.append((f"event-loop lag, {lag['symbols']} symbols, {label} (max / p99)",
+            where = "" if lag.get("simulator", "own process") == "own process" else ", simulator in process"
+            rows.append((f"event-loop lag, {lag['symbols']} symbols, {label}{where} (max / p99)",
                          f"{s['max_ms']:.1f} / {s['p99_ms']:.1f} ms", f"no streams {b['max_ms']:.1f} / {b['p99_ms']:.1f} ms",
                          f"{s['max_ms'] / max(b['max_ms'], 0.1):.1f}x", "max <= 50 ms" if key == "streaming" else ""))
     cs = results.get("cold_start")
@@ -297,6 +405,8 @@ def main() -> int:
     ap.add_argument("--lag-seconds", type=float, help="seconds per lag phase (default 20, quick 5)")
     ap.add_argument("--speed", type=float, default=300.0, help="simulator time acceleration (as --demo)")
     ap.add_argument("--starts", type=int, help="cold starts to take the median of (default 3, quick 1)")
+    ap.add_argument("--sim-in-process", action="store_true",
+                    help="lag: run the simulator as a thread of the bench process (the --demo set-up)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["repaint", "lag", "cold_start"])
     args = ap.parse_args()
     sizes = args.sizes or ([100_000] if args.quick else [100_000, 1_000_000])
@@ -315,7 +425,7 @@ def main() -> int:
         results["cold_start"] = bench_cold_start(starts)
     if "lag" not in args.skip:
         print("(b) event-loop lag", flush=True)
-        results["lag"] = bench_lag(app, lag_s, args.speed)
+        results["lag"] = bench_lag(app, lag_s, args.speed, args.sim_in_process)
     print()
     print(table(results))
     if args.json:

@@ -18,12 +18,13 @@ class GroupResampler:
     (a partial 4h candle would lie about its high/low), the next complete group is emitted normally.
     """
 
-    __slots__ = ("target", "base", "_need", "_group_start", "_acc", "_count", "_last_open")
+    __slots__ = ("target", "base", "_need", "_group_start", "_acc", "_count", "_last_open", "_target_ms", "_base_ms")
 
     def __init__(self, target: Timeframe, base: Timeframe = BASE_TIMEFRAME) -> None:
         self.target = target
         self.base = base
         self._need = target.ratio_to(base)
+        self._target_ms, self._base_ms = target.ms, base.ms  # plain ints: add() runs for every closed candle
         self._group_start: int | None = None
         self._acc: Candle | None = None
         self._count = 0
@@ -37,8 +38,8 @@ class GroupResampler:
     def add(self, candle: Candle) -> Candle | None:
         if self._last_open is not None and candle.open_time <= self._last_open:
             return None  # duplicate or out of order: already accounted for
-        group = self.target.bucket_start(candle.open_time)
-        contiguous = self._last_open is not None and candle.open_time == self._last_open + self.base.ms
+        group = candle.open_time - candle.open_time % self._target_ms
+        contiguous = self._last_open is not None and candle.open_time == self._last_open + self._base_ms
         self._last_open = candle.open_time
         if group != self._group_start:
             self._group_start = group

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +23,9 @@ from .writer import CandleWriter, WriteJob
 
 log = logging.getLogger(__name__)
 
+REST_CONCURRENCY = 3  # REST fetches in flight per exchange: more only fight the GUI thread for the GIL
+_REST_SLOTS: "weakref.WeakKeyDictionary[RestClient, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+SLICE = 100  # candles handled per turn of the event loop when a long run arrives at once (~3 ms)
 DEFAULT_WINDOWS = {Timeframe.M15: 1000, Timeframe.H1: 300, Timeframe.H4: 300, Timeframe.D1: 300}
 
 
@@ -108,10 +112,8 @@ class SeriesManager:
     async def load_history(self) -> None:
         """Load the newest window of 15m candles from disk (in a thread)."""
         n = self.windows[BASE_TIMEFRAME]
-        frame = await asyncio.to_thread(self.store.load_last, self.exchange, self.symbol, n)
-        candles = _candles_of(frame)
-        for c in candles:
-            self._add_closed(c, notify=False)
+        candles = await asyncio.to_thread(lambda: _candles_of(self.store.load_last(self.exchange, self.symbol, n)))
+        await self._in_slices(candles, lambda c: self._add_closed(c, notify=False))
         if candles:
             log.info("%s %s: loaded %d candles from disk (last %s)", self.exchange, self.symbol,
                      len(candles), _fmt(candles[-1].open_time))
@@ -133,16 +135,17 @@ class SeriesManager:
         for i, (start, end) in enumerate(gaps):
             base = sum(sizes[:i])
             try:
-                frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, BASE_TIMEFRAME, start, end,
-                                                now_ms=self.now_ms() + self.clock_offset_ms,
-                                                on_page=lambda done, _total, b=base: self._progress(b + done))
+                async with self._rest_slot():
+                    _, got = await asyncio.to_thread(self._fetch_candles, start, end,
+                                                     now_ms=self.now_ms() + self.clock_offset_ms,
+                                                     on_page=lambda done, _total, b=base: self._progress(b + done))
             except ExchangeError as exc:
                 self._on_rest_error(exc)
                 return
             except Exception:
                 log.exception("%s %s: gap repair failed", self.exchange, self.symbol)
                 return
-            found += _candles_of(frame)
+            found += got
         if not found:
             return
         self._persist(found, "backfill")
@@ -152,7 +155,7 @@ class SeriesManager:
             self.candles[tf].clear()
         self._resamplers = {tf: GroupResampler(tf) for tf in DERIVED_TIMEFRAMES}
         last = self.last_closed
-        for c in window:
+        for c in window:  # in one go: last_closed is rewound meanwhile, nothing may interleave (rare path)
             self._add_closed(c, notify=False)
         self.last_closed = last
         log.info("%s %s: repaired %d stored candles", self.exchange, self.symbol, len(found))
@@ -220,8 +223,9 @@ class SeriesManager:
         wall = self.now_ms()
         hint = max(wall, self.forming.open_time) if self.forming is not None else wall
         try:
-            frame = await asyncio.to_thread(self.rest.fetch_klines, self.symbol, tf, start, now_ms=hint,
-                                            on_page=self._progress)
+            async with self._rest_slot():
+                server_time, candles = await asyncio.to_thread(self._fetch_candles, start, now_ms=hint,
+                                                               on_page=self._progress)
         except ExchangeError as exc:
             self._on_rest_error(exc)
             return
@@ -229,15 +233,36 @@ class SeriesManager:
             log.exception("%s %s: backfill failed", self.exchange, self.symbol)
             self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: backfill failed: {exc}")
             return
-        server_time = frame.attrs.get("server_time")
         if server_time:
             self.clock_offset_ms = int(server_time) - self.now_ms()
-        accepted = [c for c in _candles_of(frame) if self._accept_closed(c, source, persist=False)]
+        accepted: list[Candle] = []
+        await self._in_slices(candles, lambda c: self._accept_closed(c, source, persist=False) and accepted.append(c))
         if accepted:
             self._persist(accepted, source)
             log.info("%s %s: %s %d candles up to %s", self.exchange, self.symbol,
                      "backfilled" if source == "backfill" else "fetched", len(accepted),
                      _fmt(accepted[-1].open_time))
+
+    def _rest_slot(self) -> asyncio.Semaphore:
+        slots = _REST_SLOTS.get(self.rest)
+        if slots is None:
+            slots = _REST_SLOTS[self.rest] = asyncio.Semaphore(REST_CONCURRENCY)
+        return slots
+
+    def _fetch_candles(self, start: int, end: int | None = None, **kwargs) -> tuple[int | None, list[Candle]]:
+        """In a worker thread: one REST fetch, parsed down to candles there (not on the loop)."""
+        frame = self.rest.fetch_klines(self.symbol, BASE_TIMEFRAME, start, end, **kwargs)
+        return frame.attrs.get("server_time"), _candles_of(frame)
+
+    @staticmethod
+    async def _in_slices(candles: list[Candle], fn: Callable[[Candle], object]) -> None:
+        """Feed a long run of candles (a backfill, a loaded window) to `fn` in slices, letting the loop breathe
+        between them: 200 series x 1000 candles in one go froze the window for seconds."""
+        for i in range(0, len(candles), SLICE):
+            if i:
+                await asyncio.sleep(0)
+            for c in candles[i:i + SLICE]:
+                fn(c)
 
     def _on_rest_error(self, exc: ExchangeError) -> None:
         msg = f"{self.exchange} {self.symbol}: {exc}"

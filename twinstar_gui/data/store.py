@@ -96,6 +96,20 @@ class Rows:
         return cls(np.empty(0, np.int64), np.empty((0, 5)), np.empty(0, np.int8))
 
     @classmethod
+    def from_candles(cls, candles, source: str) -> "Rows":
+        """Candle-like objects (open_time + OHLCV attributes) of one source, without a DataFrame."""
+        if source not in SOURCE_RANK:
+            raise ValueError(f"unknown candle source {source!r}; valid: {', '.join(SOURCE_RANK)}")
+        ts = np.fromiter((c.open_time for c in candles), np.int64, len(candles))
+        ohlcv = np.array([(c.open, c.high, c.low, c.close, c.volume) for c in candles], np.float64).reshape(-1, 5)
+        return cls(ts, ohlcv, np.full(len(ts), SOURCES.index(source), np.int8))
+
+    @classmethod
+    def concat(cls, parts: "list[Rows]") -> "Rows":
+        return cls(np.concatenate([p.ts for p in parts]), np.concatenate([p.ohlcv for p in parts]),
+                   np.concatenate([p.src for p in parts]))
+
+    @classmethod
     def from_frame(cls, frame: pd.DataFrame, source: str | None = None) -> "Rows":
         ts = to_ms(frame["timestamp"] if "timestamp" in frame else frame["ts"])
         ohlcv = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in PRICE_COLUMNS]).reshape(-1, 5)
@@ -260,12 +274,13 @@ class CandleStore:
         return item
 
     # -- writing ----------------------------------------------------------------------------------
-    def append(self, exchange: str, symbol: str, rows: pd.DataFrame, tf: str = "15m",
+    def append(self, exchange: str, symbol: str, rows: "pd.DataFrame | Rows", tf: str = "15m",
                source: str | None = None) -> list[str]:
         """Make rows durable. Small batches (live closes) go to the series journal and reach their month
         files at the next `compact()`; large ones (backfills) are merged into the month files directly.
-        Returns the months written directly ([] when journaled)."""
-        new = Rows.from_frame(rows, source)
+        `rows`: a frame (timestamp + OHLCV + source) or ready `Rows`. Returns the months written directly
+        ([] when journaled)."""
+        new = rows if isinstance(rows, Rows) else Rows.from_frame(rows, source)
         if not len(new):
             return []
         key = (exchange, symbol, tf)

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .store import CandleStore
+from .store import CandleStore, Rows
 
 log = logging.getLogger(__name__)
+# Journals are durable already; folding them into the month files (what other tools read) rewrites a file
+# per series, so do it when idle and at most this often (and always at close).
+COMPACT_EVERY_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +31,11 @@ class WriteJob:
     candles: tuple = ()  # Candle-like: open_time, open, high, low, close, volume
     source: str = ""
 
-    def frame(self) -> pd.DataFrame:
+    def columns(self) -> Rows:
+        """The rows as the store's column arrays (live candles go there without a DataFrame)."""
         if self.rows is not None:
-            return self.rows
-        cs = self.candles
-        return pd.DataFrame({
-            "timestamp": [c.open_time for c in cs], "open": [c.open for c in cs], "high": [c.high for c in cs],
-            "low": [c.low for c in cs], "close": [c.close for c in cs], "volume": [c.volume for c in cs],
-            "source": [self.source] * len(cs),
-        })
+            return Rows.from_frame(self.rows)
+        return Rows.from_candles(self.candles, self.source)
 
     def __len__(self) -> int:
         return len(self.rows) if self.rows is not None else len(self.candles)
@@ -50,8 +49,10 @@ class CandleWriter:
     """
 
     def __init__(self, store: CandleStore, *, on_durable: Callable[[WriteJob], None] | None = None,
-                 retry_delay: float = 1.0) -> None:
+                 retry_delay: float = 1.0, compact_every: float = COMPACT_EVERY_S) -> None:
         self.store = store
+        self.compact_every = compact_every
+        self._last_compact = time.monotonic()
         self.on_durable = on_durable
         self.retry_delay = retry_delay
         self.last_error = ""
@@ -102,7 +103,14 @@ class CandleWriter:
 
     def _run(self) -> None:
         while True:
-            job = self._queue.get()
+            wait = None  # journaled rows waiting to be folded: wake up for it even if nothing else comes
+            if self.store.pending_series:
+                wait = max(0.0, self._last_compact + self.compact_every - time.monotonic())
+            try:
+                job = self._queue.get(timeout=wait)
+            except queue.Empty:
+                self._compact()
+                continue
             if job is None:
                 return
             batch = [job]
@@ -116,10 +124,11 @@ class CandleWriter:
                     break
                 batch.append(nxt)
             self._write_batch(batch)
-            if self._queue.empty():
+            if self._queue.empty() and time.monotonic() - self._last_compact >= self.compact_every:
                 self._compact()  # idle: fold journals into the month files other tools read
 
     def _compact(self) -> None:
+        self._last_compact = time.monotonic()
         try:
             self.store.compact()
         except OSError as exc:  # the rows stay safe in the journal; try again when next idle
@@ -132,7 +141,7 @@ class CandleWriter:
             groups[(job.exchange, job.symbol, job.tf)].append(job)
         for (exchange, symbol, tf), jobs in groups.items():
             try:
-                rows = pd.concat([j.frame() for j in jobs], ignore_index=True) if len(jobs) > 1 else jobs[0].frame()
+                rows = Rows.concat([j.columns() for j in jobs]) if len(jobs) > 1 else jobs[0].columns()
             except Exception as exc:  # malformed rows will never write: drop them loudly, keep the thread
                 log.error("%s %s: cannot make rows to write (%d jobs dropped): %s", exchange, symbol, len(jobs), exc)
                 with self._idle:

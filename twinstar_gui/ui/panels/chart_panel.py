@@ -7,7 +7,7 @@ import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ...core.timeframe import CHART_TIMEFRAMES, Timeframe
 from ..chart import CandlestickItem, IncrementalRsi, RsiItem, VolumeItem
@@ -74,6 +74,11 @@ class ChartPanel(QWidget):
             p.showAxis("right")
             p.hideAxis("left")
             p.setMouseEnabled(x=True, y=False)
+        for p in (self.price_plot, self.volume_plot, self.rsi_plot):
+            for side in ("right", "bottom"):
+                # An axis draws its grid, so it covers the whole plot and repainted (text and all, ~6 ms) with
+                # every candle update; as a cached pixmap it is redrawn only when its own range changes.
+                p.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         for p in (self.price_plot, self.volume_plot):
             p.getViewBox().setAutoVisible(y=True)
         self.rsi_plot.setYRange(0, 100, padding=0.02)
