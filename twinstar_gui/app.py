@@ -22,6 +22,7 @@ from .exchanges.registry import get_exchange
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 3.0
+HEAD_START_S = 2.0  # longest the other feeds wait for the charted series' history at start
 DEMO_SYMBOLS = {"bybit": ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "binance": ("BTCUSDT", "ETHUSDT"),
                 "okx": ("BTC-USDT-SWAP", "ETH-USDT-SWAP"), "bitget": ("BTCUSDT", "ETHUSDT"),
                 "bingx": ("BTC-USDT", "ETH-USDT"), "upbit": ("KRW-BTC", "KRW-ETH"), "bithumb": ("BTC_KRW", "ETH_KRW")}
@@ -36,8 +37,19 @@ class Core:
     writer: CandleWriter
     feeds: dict[str, MarketFeed] = field(default_factory=dict)
 
-    async def start(self) -> None:
-        await asyncio.gather(*(f.start() for f in self.feeds.values()))
+    async def start(self, first: tuple[str, str] | None = None, head_start: float = HEAD_START_S) -> None:
+        """Start every feed. The series on screen (`first` = exchange, symbol) gets a head start: its feed
+        starts first and the others wait until its history is in (at most `head_start` s), so the chart
+        fills before a dozen other REST fetches compete with it."""
+        lead = self.feeds.get(first[0]) if first else None
+        if lead is not None:
+            lead.first = first[1]
+            await lead.start()
+            series = lead.series.get(first[1])
+            end = time.monotonic() + head_start
+            while series is not None and series.sync.busy and time.monotonic() < end:
+                await asyncio.sleep(0.02)
+        await asyncio.gather(*(f.start() for f in self.feeds.values() if f is not lead))
 
     async def shutdown(self, budget: float = SHUTDOWN_BUDGET_S,
                        confirm_loss: Callable[[int, str], Awaitable[bool]] | None = None) -> bool:
@@ -266,12 +278,24 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     first_paint: list[float] = []
 
     def _first_candles(*_: object) -> None:
-        if not first_paint and window.chart_panel.candle_count():
+        """The chart is first 'there' when the series on screen has its whole history and the panel shows
+        all of it (not the first slice of a backfill)."""
+        if first_paint:
+            return
+        feed = core.feeds.get(chart.exchange)
+        series = feed.series.get(chart.symbol) if feed is not None else None
+        if series is None or series.sync.busy:
+            return
+        shown = window.chart_panel.candle_count()
+        if shown and shown >= len(series.candles[chart.tf]):
             first_paint.append(time.monotonic() - t_start)
+            first_timer.stop()
             log.info("first candles on screen %.2fs after start", first_paint[0])
 
-    chart.history.connect(_first_candles)
-    chart.candles.connect(_first_candles)
+    first_timer = QTimer(window)
+    first_timer.setInterval(20)
+    first_timer.timeout.connect(_first_candles)
+    first_timer.start()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     from .ui.crash import ExceptionReporter
@@ -285,7 +309,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
 
     async def main() -> int:
         window.show()
-        await core.start()
+        await core.start(first=(chart.exchange, chart.symbol))
         tradings = {name: build_trading(core, name) for name in core.feeds}  # paper trading per exchange
         trading.attach(tradings)
         freeze_startup_objects()

@@ -18,7 +18,8 @@ class GroupResampler:
     (a partial 4h candle would lie about its high/low), the next complete group is emitted normally.
     """
 
-    __slots__ = ("target", "base", "_need", "_group_start", "_acc", "_count", "_last_open", "_target_ms", "_base_ms")
+    __slots__ = ("target", "base", "_need", "_group_start", "_count", "_last_open", "_target_ms", "_base_ms",
+                 "_o", "_h", "_l", "_c", "_v")
 
     def __init__(self, target: Timeframe, base: Timeframe = BASE_TIMEFRAME) -> None:
         self.target = target
@@ -26,34 +27,45 @@ class GroupResampler:
         self._need = target.ratio_to(base)
         self._target_ms, self._base_ms = target.ms, base.ms  # plain ints: add() runs for every closed candle
         self._group_start: int | None = None
-        self._acc: Candle | None = None
-        self._count = 0
+        self._count = 0  # members of the group in progress seen so far, contiguous from its start; 0 = none
         self._last_open: int | None = None
+        self._o = self._h = self._l = self._c = self._v = 0.0  # running OHLCV of the group (no object per add)
 
     @property
     def forming(self) -> Candle | None:
         """The partial candle of the group in progress (for display only, never stored)."""
-        return self._acc
+        if not self._count:
+            return None
+        return Candle(self._group_start, self._o, self._h, self._l, self._c, self._v)
 
     def add(self, candle: Candle) -> Candle | None:
-        if self._last_open is not None and candle.open_time <= self._last_open:
+        t = candle.open_time
+        if self._last_open is not None and t <= self._last_open:
             return None  # duplicate or out of order: already accounted for
-        group = candle.open_time - candle.open_time % self._target_ms
-        contiguous = self._last_open is not None and candle.open_time == self._last_open + self._base_ms
-        self._last_open = candle.open_time
+        group = t - t % self._target_ms
+        contiguous = self._last_open is not None and t == self._last_open + self._base_ms
+        self._last_open = t
         if group != self._group_start:
             self._group_start = group
-            self._acc = candle if candle.open_time == group else None
-            self._count = 1 if self._acc is not None else 0
-        elif self._acc is not None and contiguous:
-            self._acc = self._acc.merged_with(candle)
+            if t == group:  # the group's first member: start it
+                self._count = 1
+                self._o, self._h, self._l, self._c, self._v = candle.open, candle.high, candle.low, candle.close, \
+                    candle.volume
+            else:
+                self._count = 0
+        elif self._count and contiguous:
             self._count += 1
+            if candle.high > self._h:
+                self._h = candle.high
+            if candle.low < self._l:
+                self._l = candle.low
+            self._c = candle.close
+            self._v += candle.volume
         else:
-            self._acc = None  # a hole inside the group: it can never be complete
+            self._count = 0  # a hole inside the group: it can never be complete
+        if self._count == self._need:
             self._count = 0
-        if self._acc is not None and self._count == self._need:
-            done, self._acc, self._count = self._acc, None, 0
-            return Candle(group, done.open, done.high, done.low, done.close, done.volume)
+            return Candle(group, self._o, self._h, self._l, self._c, self._v)
         return None
 
     def add_many(self, candles: Iterable[Candle]) -> list[Candle]:

@@ -77,6 +77,7 @@ class MarketFeed:
         self._added: dict[str, int] = {}  # symbols added at run time (bots, scanners) -> reference count
         self.errors: list[str] = []
         self._started = False
+        self.first: str | None = None  # a symbol whose history is fetched before its siblings' (the chart's)
         # REST fallback with hysteresis: on after the stream has been unhealthy for `fallback_after` s,
         # polls every `fallback_poll` s, off once the stream stayed healthy for `recover_after` s.
         self.fallback_after = fallback_after
@@ -206,9 +207,16 @@ class MarketFeed:
 
     # -- wiring -------------------------------------------------------------------------------------
     def _on_connect(self, conn: WsConnection) -> None:
-        for sym, s in self.series.items():  # the symbols of that connection catch up by REST
-            if self.hub.connection_of(self.adapter.kline_topic(sym, BASE_TIMEFRAME)) is conn:
-                s.backfill()
+        mine = [s for sym, s in self.series.items()  # the symbols of that connection catch up by REST
+                if self.hub.connection_of(self.adapter.kline_topic(sym, BASE_TIMEFRAME)) is conn]
+        lead = self.series.get(self.first) if self.first else None
+        if lead in mine:  # first connect: the series on screen fetches alone, its siblings right after
+            self.first = None
+            others = [s for s in mine if s is not lead]
+            lead.backfill().add_done_callback(lambda _t: self._started and [s.backfill() for s in others])
+            return
+        for s in mine:
+            s.backfill()
 
     def _route(self, events: list[MarketEvent]) -> None:
         for ev in events:
