@@ -5,6 +5,8 @@ a script without that option (e.g. a new bench) is run plainly and the markdown 
 taken as they are. The frozen app's figures come from dist/build-info.json, written by scripts/build.sh.
 Usage:
     .venv/bin/python bench/run_all.py [--quick] [--out docs/performance.md] [--only store,parse] [--timeout 900]
+        [--readme [README.md]]          also replace the table between the README's perf-table markers
+    .venv/bin/python bench/run_all.py --readme --from-markdown docs/performance.md   (copy only, run nothing)
 """
 from __future__ import annotations
 
@@ -176,7 +178,15 @@ def main() -> int:
     ap.add_argument("--log", default=None, help="also keep every script's full output here")
     ap.add_argument("--only", help="comma-separated bench names (store,parse,hub,bots,chart_item,gui)")
     ap.add_argument("--timeout", type=float, default=900.0, help="per-script timeout, seconds")
+    ap.add_argument("--readme", nargs="?", const=str(ROOT / "README.md"), default=None,
+                    help="also put the table into this README between its perf-table markers")
+    ap.add_argument("--from-markdown", metavar="PATH",
+                    help="run nothing: copy an already generated table (e.g. docs/performance.md) into --readme")
     args = ap.parse_args()
+    if args.from_markdown:
+        if not args.readme:
+            ap.error("--from-markdown needs --readme")
+        return into_readme(Path(args.readme), Path(args.from_markdown).read_text(encoding="utf-8"))
     only = {s.strip() for s in args.only.split(",") if s.strip()} if args.only else None
     found = scripts(only)
     if not found:
@@ -193,7 +203,26 @@ def main() -> int:
         Path(args.log).write_text("\n\n".join(log), encoding="utf-8")
     print(text)
     print(f"run_all: table written to {out}", file=sys.stderr)
+    if args.readme:
+        into_readme(Path(args.readme), text)
     return 1 if any(r["error"] for r in results) else 0
+
+
+START, END = "<!-- perf-table:start (bench/run_all.py --readme) -->", "<!-- perf-table:end -->"
+
+
+def into_readme(readme: Path, table_md: str) -> int:
+    """Replace what is between the README's markers with the generated table (its title line dropped)."""
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        print(f"run_all: {readme} has no {START} ... {END} markers", file=sys.stderr)
+        return 2
+    body = "\n".join(line for line in table_md.strip().splitlines() if not line.startswith("# "))
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{body.strip()}\n{END}{tail}", encoding="utf-8")
+    print(f"run_all: table copied into {readme}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -266,7 +266,8 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     from .presenters.trading import TradingPresenter
 
     trading = TradingPresenter(core.settings, rebuild=lambda ex, live: rebuild_trading(core, ex, live))
-    window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir), trading=trading)
+    window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir), trading=trading,
+                        timeframes=settings.timeframes)
     # -- settings dialog (File > Settings…): symbol lists and key tests run in worker threads
     from .config import default_config_path
     from .presenters.settings import ConnectionTester, SymbolCatalog

@@ -278,3 +278,12 @@ async def test_a_symbol_added_at_run_time_appears_in_the_picker_and_charts_live(
         assert panel.candles.row(panel.candle_count() - 1)[1:] == (50.0, 51.0, 49.0, 50.5)
     finally:
         await close_terminal(t)
+
+
+def test_the_timeframe_picker_offers_the_timeframes_enabled_in_the_settings(qtbot):
+    panel = ChartPanel({"bybit": ["BTCUSDT"]}, timeframes=("4h", "15m"))  # the settings' order does not matter
+    qtbot.addWidget(panel)
+    assert [panel.tf_box.itemText(i) for i in range(panel.tf_box.count())] == ["15m", "4h"]
+    everything = ChartPanel({"bybit": ["BTCUSDT"]})
+    qtbot.addWidget(everything)
+    assert [everything.tf_box.itemText(i) for i in range(everything.tf_box.count())] == ["15m", "1h", "4h", "1d"]

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import stat
+import threading
 
 import keyring
 import keyring.backends.fail
@@ -234,9 +235,10 @@ def test_a_failing_keyring_is_told_and_nothing_goes_to_plain_text(qtbot, paths, 
     path, keys_file = paths
     before = path.read_text()
     keyring.set_keyring(FailingKeyring())  # conftest restores the previous backend
-    dialog = make_dialog(qtbot, paths, catalog)  # reading the stored keys fails: told, no crash
+    dialog = make_dialog(qtbot, paths, catalog)  # reading the stored keys fails (in a worker): told, no crash
     dialog.tabs.setCurrentIndex(3)
-    assert "could not be read" in dialog.keys_error.text() and dialog.keys_error.isVisibleTo(dialog)
+    qtbot.waitUntil(lambda: "could not be read" in dialog.keys_error.text(), timeout=5000)
+    assert dialog.keys_error.isVisibleTo(dialog) and dialog.stored_labels["bybit"].text() == "stored keys: unknown"
     assert not dialog.plaintext_opt_in.isVisibleTo(dialog)  # a keyring exists: no file offered
     dialog.key_edits["bybit"]["key"].setText(KEY)
     dialog.key_edits["bybit"]["secret"].setText(SECRET)
@@ -308,3 +310,36 @@ def test_main_window_has_a_settings_action_that_opens_the_dialog_without_blockin
     window.allow_close()
     window.close()
     logs.close()
+
+
+def test_stored_key_status_is_read_off_the_gui_thread_and_a_newer_save_wins(qtbot, paths, catalog):
+    save_keys(ApiKeys("okx", KEY, SECRET, "phrase-1"))
+    memory = keyring.get_keyring()
+    readers, gate = [], threading.Event()
+
+    class SlowKeyring(KeyringBackend):  # a locked keyring: reads wait (an unlock prompt)
+        priority = 1
+
+        def get_password(self, service, username):
+            readers.append(threading.current_thread() is threading.main_thread())
+            gate.wait(10)
+            return memory.get_password(service, username)
+
+        def set_password(self, service, username, password):
+            memory.set_password(service, username, password)
+
+        def delete_password(self, service, username):
+            memory.delete_password(service, username)
+
+    keyring.set_keyring(SlowKeyring())  # conftest restores the previous backend
+    dialog = make_dialog(qtbot, paths, catalog)  # opens at once although the keyring hangs
+    assert dialog.stored_labels["okx"].text() == "stored keys: checking…"
+    dialog.key_edits["bybit"]["key"].setText(KEY)
+    dialog.key_edits["bybit"]["secret"].setText(SECRET)
+    assert dialog.save() and dialog.stored_labels["bybit"].text() == "stored keys: yes"
+    gate.set()
+    qtbot.waitUntil(lambda: dialog.stored_labels["okx"].text() == "stored keys: yes", timeout=5000)
+    qtbot.waitUntil(lambda: len(readers) >= len(dialog.stored_labels), timeout=5000)
+    assert readers and not any(readers)  # never read on the GUI thread
+    assert dialog.stored_labels["bybit"].text() == "stored keys: yes"  # the late "none" reading lost
+    assert dialog.stored_labels["binance"].text() == "stored keys: none"

@@ -97,6 +97,31 @@ class SymbolCatalog(QObject):
         self.changed.emit(exchange)
 
 
+class KeyStatus(QObject):
+    """Whether each exchange has stored API keys, read in a worker: an OS keyring can block (a locked
+    keyring's unlock prompt, a slow D-Bus) and the dialog must open at once."""
+
+    changed = Signal(str, str, str)  # exchange, "yes" / "none" / "unknown", error for the user ("" if none)
+    _done = Signal(str, bool, object)
+
+    def __init__(self, load_keys: Callable[[str], object], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._load = load_keys
+        self._done.connect(self._on_done)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)  # one keyring conversation at a time
+
+    def request(self, exchange: str) -> None:
+        self.pool.start(_Job(self._done, exchange, lambda: self._load(exchange) is not None, lambda t: t))
+
+    @Slot(str, bool, object)
+    def _on_done(self, exchange: str, ok: bool, result: object) -> None:
+        if ok:
+            self.changed.emit(exchange, "yes" if result else "none", "")
+        else:
+            self.changed.emit(exchange, "unknown", str(result))
+
+
 def scrubber(*secrets: str) -> Callable[[str], str]:
     """A function that replaces every given secret (and the key) in a text with ***."""
     hide = sorted((s for s in secrets if s), key=len, reverse=True)

@@ -24,7 +24,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, chart: ChartPresenter, health: HealthPresenter, logs: LogPresenter, *,
                  mode: str, data_dir: str, persist_layout: bool = True, trading=None,
-                 parent: QWidget | None = None) -> None:
+                 timeframes=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"TwinStar — {mode}")
         self.resize(1280, 800)
@@ -33,7 +33,7 @@ class MainWindow(QMainWindow):
         self.persist_layout = persist_layout
         self._may_close = False
 
-        self.chart_panel = ChartPanel(chart.choices(), self)
+        self.chart_panel = ChartPanel(chart.choices(), self, timeframes=timeframes)
         self.setCentralWidget(self.chart_panel)
         self.health_panel = HealthPanel(self)
         self.log_panel = LogPanel(self)

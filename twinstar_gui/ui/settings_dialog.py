@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout
 from ..config import (DEFAULT_SYMBOLS, Settings, SettingsError, load_settings, save_settings, settings_from_dict,
                       settings_to_dict, trading_from_dict)
 from ..core.timeframe import CHART_TIMEFRAMES
-from ..presenters.settings import ConnectionTester
+from ..presenters.settings import ConnectionTester, KeyStatus
 from ..secrets import ApiKeys, KeyStoreError, default_keys_file, delete_keys, keyring_problem, load_keys, save_keys
 
 log = logging.getLogger(__name__)
@@ -94,11 +94,17 @@ class SettingsDialog(QDialog):
         self.general_error.setWordWrap(True)
         self._original, self._file_data_dir = self._load_original()
 
+        self._keys_changed: set[str] = set()  # exchanges whose keys this dialog saved or removed
+        self.key_status = KeyStatus(lambda ex: load_keys(ex, self.keys_file), self)
+        self.key_status.changed.connect(self._on_key_status)
+
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self._scrolled(self._exchanges_tab()), "Exchanges")
         self.tabs.addTab(self._chart_tab(), "Chart && memory")
         self.tabs.addTab(self._scrolled(self._trading_tab()), "Trading")
         self.tabs.addTab(self._scrolled(self._keys_tab()), "API keys")
+        for name in self.stored_labels:
+            self.key_status.request(name)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
@@ -263,7 +269,7 @@ class SettingsDialog(QDialog):
             error.hide()
             self.key_errors[name] = error
             form.addRow("", error)
-            stored = QLabel(self._stored_text(name))
+            stored = QLabel("stored keys: checking…")  # the keyring is read in a worker (it may block)
             self.stored_labels[name] = stored
             remove = QPushButton("Remove stored keys")
             remove.clicked.connect(lambda _c=False, n=name: self._remove_keys(n))
@@ -284,13 +290,12 @@ class SettingsDialog(QDialog):
         column.addStretch(1)
         return page
 
-    def _stored_text(self, exchange: str) -> str:
-        try:
-            keys = load_keys(exchange, self.keys_file)
-        except KeyStoreError as exc:
-            self._show_keys_error(str(exc))
-            return "stored keys: unknown"
-        return "stored keys: yes" if keys is not None else "stored keys: none"
+    def _on_key_status(self, exchange: str, status: str, error: str) -> None:
+        if exchange in self._keys_changed or exchange not in self.stored_labels:
+            return  # the user saved or removed keys meanwhile: that label is newer than this reading
+        self.stored_labels[exchange].setText(f"stored keys: {status}")
+        if error:
+            self._show_keys_error(error)
 
     # -- reading the form -----------------------------------------------------------------------------------
     def _value(self, field: _Field) -> Any:
@@ -489,6 +494,7 @@ class SettingsDialog(QDialog):
                 return False
             for edit in edits.values():
                 edit.clear()  # stored: the secret leaves the widget
+            self._keys_changed.add(name)
             self.stored_labels[name].setText("stored keys: yes")
         return True
 
@@ -498,6 +504,7 @@ class SettingsDialog(QDialog):
         except KeyStoreError as exc:
             self._show_keys_error(f"{exchange}: {exc}")
             return
+        self._keys_changed.add(exchange)
         self.stored_labels[exchange].setText("stored keys: none")
 
     # -- connection test ------------------------------------------------------------------------------------

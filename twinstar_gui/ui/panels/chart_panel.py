@@ -2,6 +2,8 @@
 trade markers, auto-follow that pauses while the user looks back, and older history loaded on demand."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
@@ -36,14 +38,18 @@ class ChartPanel(QWidget):
     selection_changed = Signal(str, str, str)
     older_wanted = Signal(object)  # int ms; object: Qt's int is 32-bit
 
-    def __init__(self, choices: dict[str, list[str]], parent: QWidget | None = None) -> None:
+    def __init__(self, choices: dict[str, list[str]], parent: QWidget | None = None, *,
+                 timeframes: Sequence[str] | None = None) -> None:
+        """`timeframes`: the labels the picker offers (the settings' `timeframes`), in the usual order."""
         super().__init__(parent)
         self._choices = choices
         self.exchange_box = QComboBox(self)
         self.exchange_box.addItems(list(choices))
         self.symbol_box = QComboBox(self)
         self.tf_box = QComboBox(self)
-        self.tf_box.addItems([tf.label for tf in CHART_TIMEFRAMES])
+        wanted = set(timeframes) if timeframes else None
+        self.tf_box.addItems([tf.label for tf in CHART_TIMEFRAMES if wanted is None or tf.label in wanted]
+                             or [tf.label for tf in CHART_TIMEFRAMES])
         self.follow_button = QToolButton(self)
         self.follow_button.setText("Follow ▶|")
         self.follow_button.setCheckable(True)
