@@ -14,6 +14,7 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 fail() { echo "build: FAIL: $*" >&2; exit 1; }
 tmp=$(mktemp -d)
+export XDG_CONFIG_HOME="$tmp/config"  # the checks run the app: they must not touch the user's settings or window layout
 trap 'rm -rf "$tmp"' EXIT
 
 build_s=null

@@ -11,9 +11,13 @@ xpid=$!
 for _ in $(seq 50); do [[ -s $dfile ]] && break; sleep 0.1; done
 disp=":$(tr -d '[:space:]' <"$dfile")"; rm -f "$dfile"
 [[ $disp != ":" ]] || { echo "Xvfb did not start" >&2; kill "$xpid"; exit 1; }
-cleanup() { kill "${apid:-}" 2>/dev/null || true; kill "$xpid" 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() {
+  kill "${apid:-}" 2>/dev/null || true; kill "$xpid" 2>/dev/null || true; wait 2>/dev/null || true
+  [[ -n ${cfg:-} ]] && rm -rf "$cfg"
+}
 trap cleanup EXIT
-env -u QT_QPA_PLATFORM DISPLAY="$disp" .venv/bin/twinstar --demo --quit-after $((secs + 5)) &
+cfg=$(mktemp -d)  # a fresh config: the default layout, never one saved by an earlier run
+env -u QT_QPA_PLATFORM DISPLAY="$disp" XDG_CONFIG_HOME="$cfg" .venv/bin/twinstar --demo --quit-after $((secs + 5)) &
 apid=$!
 sleep "$secs"
 kill -0 "$apid" 2>/dev/null || { echo "the app exited before the screenshot" >&2; exit 1; }

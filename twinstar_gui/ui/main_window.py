@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget
 
 from ..presenters.chart import ChartPresenter
@@ -23,13 +23,17 @@ class MainWindow(QMainWindow):
     close_requested = Signal()
 
     def __init__(self, chart: ChartPresenter, health: HealthPresenter, logs: LogPresenter, *,
-                 mode: str, data_dir: str, persist_layout: bool = True, trading=None,
+                 mode: str, data_dir: str, persist_layout: bool | None = None, trading=None,
                  timeframes=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"TwinStar — {mode}")
         self.resize(1280, 800)
         self.chart_presenter = chart
         self.presenters = (chart, health, logs)  # the window owns them: their timers live as long as it does
+        # persist_layout None = on a real screen only: an offscreen or minimal platform (self-test, CI's frozen
+        # checks) has no screen worth remembering, and its layout must never replace the user's
+        if persist_layout is None:
+            persist_layout = QGuiApplication.platformName() not in ("offscreen", "minimal")
         self.persist_layout = persist_layout
         self._may_close = False
 
@@ -88,6 +92,7 @@ class MainWindow(QMainWindow):
         self.scanner_dock = self._dock("Scanner", "dock.scanner", self.scanner_panel, Qt.RightDockWidgetArea)
         for dock in (self.bots_dock, self.positions_dock):
             self.tabifyDockWidget(self.health_dock, dock)
+        self.resizeDocks([self.scanner_dock], [300], Qt.Horizontal)  # readable columns (a saved layout wins)
         trading.bots.connect(self.bots_panel.show_bots)
         trading.accounts.connect(self.bots_panel.show_accounts)
         trading.positions.connect(self.positions_panel.show_positions)

@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from shiboken6 import isValid
 
 from ...core.timeframe import CHART_TIMEFRAMES, Timeframe
 from ..chart import CandlestickItem, IncrementalRsi, RsiItem, VolumeItem
@@ -167,6 +168,8 @@ class ChartPanel(QWidget):
         self._emit_selection()
 
     def _emit_selection(self, *_: object) -> None:
+        if not all(isValid(w) for w in (self.exchange_box, self.symbol_box, self.tf_box)):
+            return  # the window is being destroyed: its combo boxes announce their clearing on the way out
         if self.exchange_box.currentText() and self.symbol_box.currentText():
             self.selection_changed.emit(self.exchange_box.currentText(), self.symbol_box.currentText(),
                                         self.tf_box.currentText())
