@@ -212,7 +212,9 @@ def freeze_startup_objects() -> None:
 
 def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, seed: int = 7,
             quit_after: float | None = None, symbols: dict[str, list[str]] | None = None,
-            exchanges: list[str] | None = None) -> int:
+            exchanges: list[str] | None = None, on_ready: Callable[[object, object], None] | None = None) -> int:
+    """The terminal. `on_ready(window, trading_presenter)` is called once the streams and the paper trading
+    stacks are up (scripts use it, e.g. to start bots for a screenshot)."""
     os.environ.setdefault("QT_API", "pyside6")
     import qasync
     from PySide6.QtCore import QTimer
@@ -314,6 +316,8 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         tradings = {name: build_trading(core, name) for name in core.feeds}  # paper trading per exchange
         trading.attach(tradings)
         freeze_startup_objects()
+        if on_ready is not None:
+            on_ready(window, trading)
         await done.wait()
         tradings = trading.tradings  # the user may have switched an exchange to live (or back) meanwhile
         trading.close()  # no more polls of journals about to close

@@ -20,6 +20,7 @@ from ..execution.journal import Journal
 from .market import LiveMarket
 
 log = logging.getLogger(__name__)
+ERROR_REPEAT_S = 60.0  # the same error message is reported at most once a minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class Bot:
         self.inbox: queue.Queue = queue.Queue()
         self.status = BotStatus(name, self.kind, ctx.market.exchange)
         self._lock = threading.Lock()
+        self._errors_seen: dict[str, float] = {}  # message -> when last reported (see _error)
         self._stop = threading.Event()
 
     def __repr__(self) -> str:
@@ -111,9 +113,19 @@ class Bot:
                 setattr(self.status, k, v)
 
     def _error(self, message: str) -> None:
-        log.error("%s: %s", self.name, message)
+        """Logged and kept for the panel; the same message again within ERROR_REPEAT_S is not (a refused entry
+        re-triggers on every price tick while the limit holds)."""
+        now = time.monotonic()
         with self._lock:
+            if now - self._errors_seen.get(message, -ERROR_REPEAT_S) < ERROR_REPEAT_S:
+                return
+            self._errors_seen[message] = now
+            if len(self._errors_seen) > 200:  # forget the oldest: a long run must not grow without bound
+                for old in sorted(self._errors_seen, key=self._errors_seen.get)[:100]:
+                    del self._errors_seen[old]
             self.status.errors.append(message)
+            del self.status.errors[:-50]
+        log.error("%s: %s", self.name, message)
 
     # -- trading ------------------------------------------------------------------------------------------
     def enter(self, signal: Signal, intent: object) -> Order | None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pandas as pd
 import requests
+import requests.adapters
 
 from ..core.errors import BadMessage, ExchangeError, RateLimited, excerpt
 from ..core.timeframe import Timeframe
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504, 418, 403}
 USER_AGENT = "TwinStar/0.1"
+POOL_SIZE = 32  # keep-alive connections per host
 
 
 class RestClient:
@@ -27,7 +29,14 @@ class RestClient:
                  timeout: float = 10.0, retries: int = 4, backoff: float = 0.5,
                  bucket: TokenBucket | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.adapter = adapter
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # bots fetch with up to 16 worker threads: keep a connection per worker (the default 10 made
+            # urllib3 discard connections and warn on every burst)
+            pooled = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+            session.mount("http://", pooled)
+            session.mount("https://", pooled)
+        self.session = session
         self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.timeout = timeout
         self.retries = retries

@@ -6,6 +6,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 SORT_ROLE = Qt.UserRole + 1
+COLOUR_ROLE = Qt.UserRole + 2  # the text colour last set (setForeground is not cheap)
 
 
 class Item(QTableWidgetItem):
@@ -25,7 +26,9 @@ def make_table(columns: list[str], parent: QWidget, *, sortable: bool = False) -
     t.verticalHeader().setDefaultSectionSize(22)
     t.setEditTriggers(QTableWidget.NoEditTriggers)
     t.setSelectionBehavior(QTableWidget.SelectRows)
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    # Interactive, sized by `fill` once per update: ResizeToContents re-measured every row on each cell's
+    # change, which made an 80-row refresh take seconds of the GUI thread
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
     t.horizontalHeader().setStretchLastSection(True)
     t.setSortingEnabled(sortable)
     return t
@@ -35,21 +38,33 @@ def fill(table: QTableWidget, rows: list[list[tuple[str, object]]], *, colours: 
     """rows: per row, per column (text, sort value). Numbers align right. `colours`: row -> text colour."""
     sorting = table.isSortingEnabled()
     table.setSortingEnabled(False)  # no re-sort while filling
-    table.setRowCount(len(rows))
-    for r, row in enumerate(rows):
-        for c, (text, value) in enumerate(row):
-            item = table.item(r, c)
-            if item is None:
-                item = Item()
-                table.setItem(r, c, item)
-            if item.text() != text:
-                item.setText(text)
-            item.setData(SORT_ROLE, value)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            if colours and r in colours:
-                item.setForeground(QColor(colours[r]))
-    table.setSortingEnabled(sorting)
+    table.setUpdatesEnabled(False)  # one repaint at the end, not one per cell
+    grew = False
+    try:
+        table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            colour = colours.get(r) if colours else None
+            for c, (text, value) in enumerate(row):
+                item = table.item(r, c)
+                if item is None:
+                    item = Item()
+                    table.setItem(r, c, item)
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if item.text() != text:
+                    grew = grew or len(text) > len(item.text())
+                    item.setText(text)
+                if item.data(SORT_ROLE) != value:
+                    item.setData(SORT_ROLE, value)
+                if colour is not None and item.data(COLOUR_ROLE) != colour:
+                    item.setData(COLOUR_ROLE, colour)
+                    item.setForeground(QColor(colour))
+        if grew:
+            table.resizeColumnsToContents()  # once, and only when some text got longer
+            table.horizontalHeader().setStretchLastSection(True)
+    finally:
+        table.setUpdatesEnabled(True)
+        table.setSortingEnabled(sorting)
 
 
 def texts(table: QTableWidget, column: int) -> list[str]:
