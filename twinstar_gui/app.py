@@ -22,6 +22,7 @@ from .exchanges.registry import get_exchange
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 3.0
+FIRST_PAINT_WATCH_S = 120.0  # how long the "first candles on screen" mark is looked for
 HEAD_START_S = 2.0  # longest the other feeds wait for the charted series' history at start
 DEMO_SYMBOLS = {"bybit": ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "binance": ("BTCUSDT", "ETHUSDT"),
                 "okx": ("BTC-USDT-SWAP", "ETH-USDT-SWAP"), "bitget": ("BTCUSDT", "ETHUSDT"),
@@ -287,6 +288,9 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
             return
         feed = core.feeds.get(chart.exchange)
         series = feed.series.get(chart.symbol) if feed is not None else None
+        if time.monotonic() - t_start > FIRST_PAINT_WATCH_S:
+            first_timer.stop()  # the charted symbol failed or never came: stop looking
+            return
         if series is None or series.sync.busy:
             return
         shown = window.chart_panel.candle_count()

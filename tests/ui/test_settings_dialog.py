@@ -343,3 +343,33 @@ def test_stored_key_status_is_read_off_the_gui_thread_and_a_newer_save_wins(qtbo
     assert readers and not any(readers)  # never read on the GUI thread
     assert dialog.stored_labels["bybit"].text() == "stored keys: yes"  # the late "none" reading lost
     assert dialog.stored_labels["binance"].text() == "stored keys: none"
+
+
+def test_closing_the_dialog_while_the_keyring_hangs_does_not_wait_for_it(qtbot, paths, catalog):
+    gate, finished = threading.Event(), []
+
+    class HangingKeyring(KeyringBackend):  # an unlock prompt nobody answers
+        priority = 1
+
+        def get_password(self, service, username):
+            gate.wait(20)
+            finished.append(username)
+
+        def set_password(self, service, username, password):
+            raise KeyringError("locked")
+
+        def delete_password(self, service, username):
+            raise KeyringError("locked")
+
+    keyring.set_keyring(HangingKeyring())  # conftest restores the previous backend
+    path, keys_file = paths
+    dialog = SettingsDialog(path, catalog, keys_file=keys_file)
+    dialog.show()
+    try:
+        dialog.close()
+        dialog.deleteLater()
+        qtbot.waitUntil(lambda: not isValid(dialog))  # gone, with its status reader
+        assert finished == []  # deleting it did not wait for the hanging keyring read
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: len(finished) >= 1)  # the worker ends on its own; its late answer goes nowhere

@@ -108,8 +108,10 @@ class KeyStatus(QObject):
         super().__init__(parent)
         self._load = load_keys
         self._done.connect(self._on_done)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)  # one keyring conversation at a time
+        # the global pool, not one owned by the dialog: destroying an owned pool waits for its jobs, so
+        # closing the dialog while the keyring hangs would block the GUI thread (a late result finds no
+        # receiver and is dropped)
+        self.pool = QThreadPool.globalInstance()
 
     def request(self, exchange: str) -> None:
         self.pool.start(_Job(self._done, exchange, lambda: self._load(exchange) is not None, lambda t: t))
