@@ -53,6 +53,11 @@ async def trading_env(tmp_path, symbols, trends, *, feed_symbols=None, limits=No
     """Simulator with scripted prices + core (feeds, store) + paper executor behind risk limits.
     trade_api: the REST base is the simulator's signed trading port (which serves the public routes too)."""
     market = Market(SimClock(speed=SPEED), seed=seed, history_days=12)
+    # Script just after a 4h boundary of the simulated clock (at x3600 a group lasts 4 s): then the bots' first
+    # scan sees the same complete groups in every run. From a random phase the "future" group holding `now`
+    # sometimes completed before the scan, pushing a candidate's RSI past 70 depending on the time of day.
+    while market.now_ms() % H4 > H4 // 8:
+        await asyncio.sleep(0.02)
     for sym in market.symbols:
         if sym in trends:
             script_trend(market, sym, **trends[sym])
