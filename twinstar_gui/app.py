@@ -44,8 +44,7 @@ class Core:
         fills before a dozen other REST fetches compete with it."""
         lead = self.feeds.get(first[0]) if first else None
         if lead is not None:
-            lead.first = first[1]
-            await lead.start()
+            await lead.start(first=first[1])
             series = lead.series.get(first[1])
             end = time.monotonic() + head_start
             while series is not None and series.sync.busy and time.monotonic() < end:

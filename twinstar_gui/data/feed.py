@@ -13,7 +13,7 @@ from ..net.backoff import ReconnectPolicy
 from ..net.rest import RestClient
 from ..net.hub import StreamHub
 from ..net.ws import WsConnection
-from .manager import SeriesManager
+from .manager import REST_CONCURRENCY, SeriesManager
 from .store import CandleStore
 from .writer import CandleWriter
 
@@ -70,14 +70,16 @@ class MarketFeed:
         self.hub = StreamHub(adapter, policy=policy, heartbeat_interval=heartbeat_interval, max_silence=max_silence,
                              on_events=self._route, on_connect=self._on_connect, on_error=self._on_ws_error)
         extra = {"now_ms": now_ms} if now_ms else {}
-        self._series_args = dict(rest=self.rest, store=store, writer=writer, windows=windows, **extra)
+        # one REST semaphore for all series of this exchange (asyncio binds it to the loop at first use)
+        self._series_args = dict(rest=self.rest, store=store, writer=writer, windows=windows,
+                                 rest_slots=asyncio.Semaphore(REST_CONCURRENCY), **extra)
         self.series: dict[str, SeriesManager] = {}
         for sym in dict.fromkeys(symbols):
             self.series[sym] = SeriesManager(adapter.name, sym, **self._series_args)
         self._added: dict[str, int] = {}  # symbols added at run time (bots, scanners) -> reference count
         self.errors: list[str] = []
         self._started = False
-        self.first: str | None = None  # a symbol whose history is fetched before its siblings' (the chart's)
+        self._first: str | None = None  # a symbol whose history is fetched before its siblings' (see start)
         # REST fallback with hysteresis: on after the stream has been unhealthy for `fallback_after` s,
         # polls every `fallback_poll` s, off once the stream stayed healthy for `recover_after` s.
         self.fallback_after = fallback_after
@@ -108,11 +110,13 @@ class MarketFeed:
         topics = [self.adapter.kline_topic(symbol, BASE_TIMEFRAME), self.adapter.ticker_topic(symbol)]
         return [t for t in topics if t]
 
-    async def start(self) -> None:
-        """Load history from disk, subscribe, connect; backfill starts once the socket is up."""
+    async def start(self, first: str | None = None) -> None:
+        """Load history from disk, subscribe, connect; backfill starts once the socket is up. `first`: a symbol
+        (the one on screen) whose history is fetched alone before its siblings'."""
         if self._started:
             return
         self._started = True
+        self._first = first
         for s in self.series.values():
             s.listeners.error.append(self._on_series_error)
         await asyncio.gather(*(s.load_history() for s in self.series.values()))
@@ -209,9 +213,9 @@ class MarketFeed:
     def _on_connect(self, conn: WsConnection) -> None:
         mine = [s for sym, s in self.series.items()  # the symbols of that connection catch up by REST
                 if self.hub.connection_of(self.adapter.kline_topic(sym, BASE_TIMEFRAME)) is conn]
-        lead = self.series.get(self.first) if self.first else None
+        lead = self.series.get(self._first) if self._first else None
         if lead in mine:  # first connect: the series on screen fetches alone, its siblings right after
-            self.first = None
+            self._first = None
             others = [s for s in mine if s is not lead]
             lead.backfill().add_done_callback(lambda _t: self._started and [s.backfill() for s in others])
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,7 +23,6 @@ from .writer import CandleWriter, WriteJob
 log = logging.getLogger(__name__)
 
 REST_CONCURRENCY = 3  # REST fetches in flight per exchange: more only fight the GUI thread for the GIL
-_REST_SLOTS: "weakref.WeakKeyDictionary[RestClient, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 SLICE = 100  # candles handled per turn of the event loop when a long run arrives at once (~3 ms)
 DEFAULT_WINDOWS = {Timeframe.M15: 1000, Timeframe.H1: 300, Timeframe.H4: 300, Timeframe.D1: 300}
 
@@ -81,7 +79,9 @@ class SeriesManager:
 
     def __init__(self, exchange: str, symbol: str, *, rest: RestClient, store: CandleStore,
                  writer: CandleWriter, windows: dict[Timeframe, int] | None = None,
-                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+                 rest_slots: asyncio.Semaphore | None = None) -> None:
+        """`rest_slots`: shared by the series of one exchange (its feed passes one), bounds REST in flight."""
         self.exchange = exchange
         self.symbol = symbol
         self.rest = rest
@@ -89,6 +89,7 @@ class SeriesManager:
         self.writer = writer
         self.windows = {**DEFAULT_WINDOWS, **(windows or {})}
         self.now_ms = now_ms
+        self.rest_slots = rest_slots or asyncio.Semaphore(REST_CONCURRENCY)
         self.listeners = SeriesListeners()
         self.candles: dict[Timeframe, CandleWindow] = {
             tf: CandleWindow(self.windows[tf]) for tf in (BASE_TIMEFRAME, *DERIVED_TIMEFRAMES)}
@@ -135,7 +136,7 @@ class SeriesManager:
         for i, (start, end) in enumerate(gaps):
             base = sum(sizes[:i])
             try:
-                async with self._rest_slot():
+                async with self.rest_slots:
                     _, got = await asyncio.to_thread(self._fetch_candles, start, end,
                                                      now_ms=self.now_ms() + self.clock_offset_ms,
                                                      on_page=lambda done, _total, b=base: self._progress(b + done))
@@ -223,7 +224,7 @@ class SeriesManager:
         wall = self.now_ms()
         hint = max(wall, self.forming.open_time) if self.forming is not None else wall
         try:
-            async with self._rest_slot():
+            async with self.rest_slots:
                 server_time, candles = await asyncio.to_thread(self._fetch_candles, start, now_ms=hint,
                                                                on_page=self._progress)
         except ExchangeError as exc:
@@ -235,19 +236,12 @@ class SeriesManager:
             return
         if server_time:
             self.clock_offset_ms = int(server_time) - self.now_ms()
-        accepted: list[Candle] = []
-        await self._in_slices(candles, lambda c: self._accept_closed(c, source, persist=False) and accepted.append(c))
+        accepted = await self._in_slices(candles, lambda c: self._accept_closed(c, source, persist=False))
         if accepted:
             self._persist(accepted, source)
             log.info("%s %s: %s %d candles up to %s", self.exchange, self.symbol,
                      "backfilled" if source == "backfill" else "fetched", len(accepted),
                      _fmt(accepted[-1].open_time))
-
-    def _rest_slot(self) -> asyncio.Semaphore:
-        slots = _REST_SLOTS.get(self.rest)
-        if slots is None:
-            slots = _REST_SLOTS[self.rest] = asyncio.Semaphore(REST_CONCURRENCY)
-        return slots
 
     def _fetch_candles(self, start: int, end: int | None = None, **kwargs) -> tuple[int | None, list[Candle]]:
         """In a worker thread: one REST fetch, parsed down to candles there (not on the loop)."""
@@ -255,14 +249,16 @@ class SeriesManager:
         return frame.attrs.get("server_time"), _candles_of(frame)
 
     @staticmethod
-    async def _in_slices(candles: list[Candle], fn: Callable[[Candle], object]) -> None:
+    async def _in_slices(candles: list[Candle], fn: Callable[[Candle], object]) -> list[Candle]:
         """Feed a long run of candles (a backfill, a loaded window) to `fn` in slices, letting the loop breathe
-        between them: 200 series x 1000 candles in one go froze the window for seconds."""
+        between them: 200 series x 1000 candles in one go froze the window for seconds. Returns the candles
+        `fn` answered truthy for."""
+        taken: list[Candle] = []
         for i in range(0, len(candles), SLICE):
             if i:
                 await asyncio.sleep(0)
-            for c in candles[i:i + SLICE]:
-                fn(c)
+            taken += [c for c in candles[i:i + SLICE] if fn(c)]
+        return taken
 
     def _on_rest_error(self, exc: ExchangeError) -> None:
         msg = f"{self.exchange} {self.symbol}: {exc}"

@@ -37,9 +37,6 @@ class WriteJob:
             return Rows.from_frame(self.rows)
         return Rows.from_candles(self.candles, self.source)
 
-    def __len__(self) -> int:
-        return len(self.rows) if self.rows is not None else len(self.candles)
-
 
 class CandleWriter:
     """Owns all writes to a store so the GUI/asyncio thread never touches the disk.
@@ -144,9 +141,7 @@ class CandleWriter:
                 rows = Rows.concat([j.columns() for j in jobs]) if len(jobs) > 1 else jobs[0].columns()
             except Exception as exc:  # malformed rows will never write: drop them loudly, keep the thread
                 log.error("%s %s: cannot make rows to write (%d jobs dropped): %s", exchange, symbol, len(jobs), exc)
-                with self._idle:
-                    self._pending -= len(jobs)
-                    self._idle.notify_all()
+                self._settle(jobs)
                 continue
             delay = self.retry_delay
             while True:
@@ -171,6 +166,10 @@ class CandleWriter:
                         self.on_durable(job)
                     except Exception:
                         log.exception("on_durable callback failed")
-            with self._idle:
-                self._pending -= len(jobs)
-                self._idle.notify_all()
+            self._settle(jobs)
+
+    def _settle(self, jobs: list[WriteJob]) -> None:
+        """These jobs are done with (durable, or dropped loudly): wake whoever waits in flush()."""
+        with self._idle:
+            self._pending -= len(jobs)
+            self._idle.notify_all()
