@@ -1,7 +1,8 @@
-"""Settings dialog's helpers off the GUI thread: each exchange's symbol list, and the API-key connection test.
+"""Settings dialog's helpers off the GUI thread: each exchange's symbol list, the stored-keys status and the
+API-key connection test.
 
-Both run blocking network work (requests, ccxt) in a QThreadPool worker and hand the result back through a
-queued signal to this GUI-thread object, which re-emits it; the GUI never waits on the network.
+Each runs its blocking work (requests, ccxt, the OS keyring) in the shared background pool and hands the result
+back through a queued signal to its GUI-thread object, which re-emits it; the GUI never waits on them.
 """
 from __future__ import annotations
 
@@ -50,11 +51,41 @@ class _Job(QRunnable):
             pass
 
 
-class SymbolCatalog(QObject):
+_POOL: QThreadPool | None = None
+
+
+def background_pool() -> QThreadPool:
+    """One pool for the settings' background jobs, owned by no dialog: destroying a pool waits for its jobs,
+    so a dialog-owned pool made closing the dialog wait for a hanging keyring read or a slow connection test
+    on the GUI thread. A late result finds its receiver gone and is dropped (see _Job)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setMaxThreadCount(8)
+    return _POOL
+
+
+class _Background(QObject):
+    """Runs jobs in the background pool; each (tag, ok, result) comes back to `_on_done` on the GUI thread."""
+
+    _done = Signal(str, bool, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = background_pool()
+        self._done.connect(self._on_done)
+
+    def _submit(self, tag: str, work: Callable[[], object], scrub: Callable[[str], str] = lambda t: t) -> None:
+        self.pool.start(_Job(self._done, tag, work, scrub))
+
+    def _on_done(self, tag: str, ok: bool, result: object) -> None:
+        raise NotImplementedError
+
+
+class SymbolCatalog(_Background):
     """{exchange: set of listed symbols}, fetched on request in the background, kept for the session."""
 
     changed = Signal(str)  # exchange whose list arrived or failed
-    _done = Signal(str, bool, object)
 
     def __init__(self, fetch: FetchSymbols = fetch_symbols, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -62,8 +93,6 @@ class SymbolCatalog(QObject):
         self._lists: dict[str, frozenset[str]] = {}
         self._errors: dict[str, str] = {}
         self._pending: set[str] = set()
-        self.pool = QThreadPool(self)
-        self._done.connect(self._on_done)
 
     def symbols(self, exchange: str) -> frozenset[str] | None:
         """The list, or None while unknown (call `request`; `changed` fires when it arrives)."""
@@ -84,7 +113,7 @@ class SymbolCatalog(QObject):
         self._pending.add(exchange)
         self._errors.pop(exchange, None)
         self._lists.pop(exchange, None)  # a refresh: the old list may be another server's
-        self.pool.start(_Job(self._done, exchange, lambda: self._fetch(exchange, rest_url), lambda t: t))
+        self._submit(exchange, lambda: self._fetch(exchange, rest_url))
 
     @Slot(str, bool, object)
     def _on_done(self, exchange: str, ok: bool, result: object) -> None:
@@ -97,31 +126,31 @@ class SymbolCatalog(QObject):
         self.changed.emit(exchange)
 
 
-class KeyStatus(QObject):
+class KeyStatus(_Background):
     """Whether each exchange has stored API keys, read in a worker: an OS keyring can block (a locked
-    keyring's unlock prompt, a slow D-Bus) and the dialog must open at once."""
+    keyring's unlock prompt, a slow D-Bus) and the dialog must open at once. One job reads them all in turn,
+    so a hanging keyring holds one pool thread, not one per exchange."""
 
     changed = Signal(str, str, str)  # exchange, "yes" / "none" / "unknown", error for the user ("" if none)
-    _done = Signal(str, bool, object)
 
     def __init__(self, load_keys: Callable[[str], object], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._load = load_keys
-        self._done.connect(self._on_done)
-        # the global pool, not one owned by the dialog: destroying an owned pool waits for its jobs, so
-        # closing the dialog while the keyring hangs would block the GUI thread (a late result finds no
-        # receiver and is dropped)
-        self.pool = QThreadPool.globalInstance()
 
-    def request(self, exchange: str) -> None:
-        self.pool.start(_Job(self._done, exchange, lambda: self._load(exchange) is not None, lambda t: t))
+    def request(self, exchanges: list[str]) -> None:
+        self._submit("keys", lambda: [self._read(exchange) for exchange in exchanges])
+
+    def _read(self, exchange: str) -> tuple[str, str, str]:
+        try:
+            return exchange, "yes" if self._load(exchange) is not None else "none", ""
+        except Exception as exc:  # noqa: BLE001 - the keyring refused or failed: told at the field
+            return exchange, "unknown", str(exc) or type(exc).__name__
 
     @Slot(str, bool, object)
-    def _on_done(self, exchange: str, ok: bool, result: object) -> None:
+    def _on_done(self, _tag: str, ok: bool, result: object) -> None:
         if ok:
-            self.changed.emit(exchange, "yes" if result else "none", "")
-        else:
-            self.changed.emit(exchange, "unknown", str(result))
+            for exchange, status, error in result:
+                self.changed.emit(exchange, status, error)
 
 
 def scrubber(*secrets: str) -> Callable[[str], str]:
@@ -135,17 +164,14 @@ def scrubber(*secrets: str) -> Callable[[str], str]:
     return scrub
 
 
-class ConnectionTester(QObject):
+class ConnectionTester(_Background):
     """Signs real requests with the keys (ccxt through LiveExecutor) and says OK or why not."""
 
     finished = Signal(str, bool, str)  # exchange, ok, message for the user (never a secret)
-    _done = Signal(str, bool, object)
 
     def __init__(self, load_keys: Callable[[str], object] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._load_keys = load_keys  # for "test the stored keys": read in the worker, never on the GUI thread
-        self.pool = QThreadPool(self)
-        self._done.connect(self._on_done)
         self.busy: set[str] = set()
 
     def __repr__(self) -> str:
@@ -156,8 +182,7 @@ class ConnectionTester(QObject):
         if exchange in self.busy:
             return False
         self.busy.add(exchange)
-        self.pool.start(_Job(self._done, exchange, lambda: _check_keys(exchange, keys, rest_url, self._load_keys),
-                             lambda text: text))
+        self._submit(exchange, lambda: _check_keys(exchange, keys, rest_url, self._load_keys))
         return True
 
     @Slot(str, bool, object)

@@ -103,8 +103,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._chart_tab(), "Chart && memory")
         self.tabs.addTab(self._scrolled(self._trading_tab()), "Trading")
         self.tabs.addTab(self._scrolled(self._keys_tab()), "API keys")
-        for name in self.stored_labels:
-            self.key_status.request(name)
+        self.key_status.request(list(self.stored_labels))
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
