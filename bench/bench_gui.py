@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from _simproc import SimProcess  # noqa: E402
 import bench_chart_item as chart_bench  # noqa: E402  (QPictureCandles, market, new_plot, views)
 from twinstar_gui.ui.chart import CandlestickItem  # noqa: E402
 
@@ -178,38 +179,6 @@ def _make_sim(speed: float):
                      push_interval=0.2).start()
 
 
-def _sim_process_main(conn, speed: float) -> None:
-    sim = _make_sim(speed)
-    conn.send((sim.rest_url("bybit"), sim.ws_url("bybit")))
-    conn.recv()  # until the bench says stop
-    sim.stop()
-
-
-class _SimProcess:
-    """The 200-symbol simulator in its own process: only the terminal's own work counts as its lag."""
-
-    def __init__(self, speed: float) -> None:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, theirs = ctx.Pipe()
-        self._proc = ctx.Process(target=_sim_process_main, args=(theirs, speed), daemon=True)
-        self._proc.start()
-        if not self._conn.poll(60):
-            raise RuntimeError("the simulator process did not start")
-        self._urls = self._conn.recv()
-
-    def rest_url(self, _exchange: str) -> str:
-        return self._urls[0]
-
-    def ws_url(self, _exchange: str) -> str:
-        return self._urls[1]
-
-    def stop(self) -> None:
-        self._conn.send("stop")
-        self._proc.join(10)
-
-
 def bench_lag(app: QApplication, seconds: float, speed: float, in_process: bool = False) -> dict:
     import qasync
 
@@ -221,7 +190,7 @@ def bench_lag(app: QApplication, seconds: float, speed: float, in_process: bool 
     from twinstar_gui.ui.main_window import MainWindow
 
     symbols = _bench_symbols()
-    sim = _make_sim(speed) if in_process else _SimProcess(speed)
+    sim = _make_sim(speed) if in_process else SimProcess(_make_sim, speed)
     data_dir = tempfile.mkdtemp(prefix="twinstar-bench-gui-")
     settings = settings_from_dict({"data_dir": data_dir, "exchanges": {"bybit": {
         "rest_url": sim.rest_url("bybit"), "ws_url": sim.ws_url("bybit"), "symbols": list(symbols)}}})

@@ -115,3 +115,42 @@ def test_bad_limits_are_refused():
         RiskLimits(daily_loss_limit_usdt=-5)
     with pytest.raises(ValueError, match="max_open_positions"):
         RiskLimits(max_open_positions=0)
+
+
+def test_a_fill_is_journaled_all_or_nothing(tmp_path):
+    """The fill, its order, the position and the balance commit as one transaction: a failure half-way
+    (here: writing the position) leaves the journal as it was, readable from another connection."""
+    ex = paper(tmp_path)
+    ex.on_price("BTCUSDT", 50_000.0, 1)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "c1", bot="t"))
+    journal = ex.journal
+
+    def broken(*_args):
+        raise OSError("disk gone while writing the position")
+
+    journal.save_position = broken
+    with pytest.raises(OSError):
+        ex.on_price("BTCUSDT", 50_100.0, 2)
+    other = Journal(tmp_path / "journal.sqlite3")
+    assert other.fills("paper") == []
+    assert [o.status for o in other.orders("paper")] == ["new"]
+    assert other.positions("paper") == [] and other.get_state("paper.balance") is None
+    other.close()
+
+
+def test_journal_transactions_nest_and_commit_once(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    with journal.transaction():
+        journal.set_state("a", 1)
+        with journal.transaction():
+            journal.set_state("b", 2)
+        reader = Journal(tmp_path / "j.sqlite3")
+        assert reader.get_state("a") is None  # not visible before the outer commit
+    assert (reader.get_state("a"), reader.get_state("b")) == (1, 2)
+    with pytest.raises(RuntimeError):
+        with journal.transaction():
+            journal.set_state("a", 3)
+            raise RuntimeError("bot crashed")
+    assert reader.get_state("a") == 1
+    reader.close()
+    journal.close()

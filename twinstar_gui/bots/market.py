@@ -35,6 +35,7 @@ class LiveMarket:
         self.clock = clock
         self._inboxes: dict[str, set[queue.Queue]] = {}  # symbol -> bot inboxes that watch it
         self._hooked: set[str] = set()
+        self.rest_workers = rest_workers
         self._pool = ThreadPoolExecutor(max_workers=rest_workers, thread_name_prefix=f"rest-{self.exchange}")
         self._tracker: asyncio.Task | None = None
         self._tracked: set[str] = set()

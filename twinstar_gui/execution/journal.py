@@ -1,16 +1,18 @@
 """SQLite (WAL) journal of orders, fills, positions and bot state: what survives a restart.
 
 One file (`<data>/journal.sqlite3` by default), one connection shared by the bot threads behind a lock.
-Every write is its own committed transaction, so a crash loses at most the statement in flight.
+Every write is committed before it returns (synchronous=FULL); writes that belong together (a fill, its order,
+the position and the balance) commit as one transaction, so a crash leaves all of them or none.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .base import Fill, Order, Position
 
@@ -58,6 +60,21 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside commit together (one fsync, all or nothing); nests."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _run(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:

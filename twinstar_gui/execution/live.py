@@ -142,7 +142,7 @@ class LiveExecutor:
         self.refresh()
         if self.journal is None:
             return
-        with self._lock:
+        with self._lock, self.journal.transaction():
             mine = {p.symbol for p in self._positions}
             for old in self.journal.positions(self.name):
                 if old.symbol not in mine:

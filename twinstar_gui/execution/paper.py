@@ -207,10 +207,11 @@ class PaperExecutor:
         self._open.pop(order.id, None)
         fill = Fill(order.id, order.client_id, order.symbol, order.side, order.qty, price, fee, time_ms, realized,
                     order.bot)
-        self.journal.save_order(self.name, order)
-        self.journal.add_fill(self.name, fill)
-        self.journal.save_position(self.name, pos)
-        self.journal.set_state(f"{self.name}.balance", self._balance)
+        with self.journal.transaction():  # the fill, its order, the position and the balance: all or none
+            self.journal.save_order(self.name, order)
+            self.journal.add_fill(self.name, fill)
+            self.journal.save_position(self.name, pos)
+            self.journal.set_state(f"{self.name}.balance", self._balance)
         if pos.qty == 0:
             del self._positions[order.symbol]
         log.info("%s: filled %s %s %g @ %g (fee %.4f, realized %.4f)", self.name, order.side, order.symbol,

@@ -14,7 +14,7 @@ import requests.adapters
 
 from ..core.errors import BadMessage, ExchangeError, RateLimited, excerpt
 from ..core.timeframe import Timeframe
-from ..exchanges.base import ExchangeAdapter, RestRequest, empty_klines, forming_mask
+from ..exchanges.base import ExchangeAdapter, RestRequest, empty_klines
 from .ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -138,13 +138,18 @@ class RestClient:
                 break
         if not pages:
             return empty_klines()
-        out = pd.concat(pages, ignore_index=True).drop_duplicates("timestamp", keep="last")
-        out = out.sort_values("timestamp", kind="stable").reset_index(drop=True)
-        ts = out["timestamp"].astype("int64")
-        out = out[(ts >= start_ms) & ((ts <= end_ms) if end_ms is not None else True)]
+        out = pages[0] if len(pages) == 1 else pd.concat(pages, ignore_index=True)
+        ts = out["timestamp"].astype("int64").to_numpy()
+        if len(pages) > 1 and not (ts[1:] > ts[:-1]).all():  # pages overlap: the later page's row wins
+            out = out.drop_duplicates("timestamp", keep="last").sort_values("timestamp", kind="stable")
+            ts = out["timestamp"].astype("int64").to_numpy()
+        keep = ts >= start_ms  # each page is sorted and unique already (adapter contract)
+        if end_ms is not None:
+            keep &= ts <= end_ms
         if closed_only:
-            now = server_time if server_time is not None else fallback_now
-            out = out[~forming_mask(out, tf, now)]
+            keep &= ts + tf.ms <= (server_time if server_time is not None else fallback_now)
+        if not keep.all():
+            out = out[keep]
         out = out.reset_index(drop=True)
         out.attrs["server_time"] = server_time
         return out

@@ -117,9 +117,9 @@ def _kline(market: Market, query: dict[str, str], now: int) -> dict:
 
 
 def kline_row(market: Market, sym: str, c: Candle) -> list[str]:
-    p = market.fmt_price
-    return [str(c.open_time), p(sym, c.open), p(sym, c.high), p(sym, c.low), p(sym, c.close),
-            market.fmt_qty(sym, c.volume), market.fmt_turnover(sym, c.turnover)]
+    p, q, t = market.formats(sym)
+    return [str(c.open_time), format(c.open, p), format(c.high, p), format(c.low, p), format(c.close, p),
+            format(c.volume, q), format(c.turnover, t)]
 
 
 def ticker_fields(market: Market, sym: str, now_ms: int | None = None) -> dict[str, str]:

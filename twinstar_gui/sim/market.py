@@ -193,6 +193,7 @@ class Market:
         self._price_scale = {name: _Scale(spec.tick) for name, spec in self.specs.items()}
         self._qty_scale = {name: _Scale(spec.lot) for name, spec in self.specs.items()}
         self._lock = threading.Lock()
+        self._format_specs: dict[str, tuple[str, str, str]] = {}
 
     def __repr__(self) -> str:
         return f"Market(seed={self.seed}, genesis={self.genesis}, symbols={len(self.specs)}, clock={self.clock!r})"
@@ -243,10 +244,18 @@ class Market:
         return self._qty_scale[symbol].places
 
     def fmt_price(self, symbol: str, value: float) -> str:
-        return f"{value:.{self.price_decimals(symbol)}f}"
+        return format(value, self.formats(symbol)[0])
 
     def fmt_qty(self, symbol: str, value: float) -> str:
-        return f"{value:.{self.qty_decimals(symbol)}f}"
+        return format(value, self.formats(symbol)[1])
+
+    def formats(self, symbol: str) -> tuple[str, str, str]:
+        """Format specs of price, quantity and turnover (a kline page formats thousands of values)."""
+        specs = self._format_specs.get(symbol)
+        if specs is None:
+            specs = self._format_specs[symbol] = (f".{self.price_decimals(symbol)}f", f".{self.qty_decimals(symbol)}f",
+                                                  f".{self.turnover_decimals(symbol)}f")
+        return specs
 
     def turnover_decimals(self, symbol: str) -> int:
         """Turnover is a sum of price * qty: the decimals of tick * lot are exact (BTC 0.1 * 0.001 -> 4)."""
@@ -258,7 +267,7 @@ class Market:
         return places
 
     def fmt_turnover(self, symbol: str, value: float) -> str:
-        return f"{value:.{self.turnover_decimals(symbol)}f}"
+        return format(value, self.formats(symbol)[2])
 
     # -- steps ----------------------------------------------------------------------------------------
     def _steps(self, symbol: str, upto_ms: int) -> tuple[np.ndarray, np.ndarray]:
