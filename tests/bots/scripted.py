@@ -1,6 +1,7 @@
 """Price paths with a known outcome for bot tests: everything flat except the symbols given a trend."""
 import asyncio
 import contextlib
+import time
 
 from twinstar_gui.app import build_core
 from twinstar_gui.bots.base import BotContext
@@ -47,22 +48,28 @@ def script_flat(market, symbol):
     market.script(symbol, [market.genesis, now + 30 * H4], [market.spec(symbol).price] * 2)
 
 
-@contextlib.asynccontextmanager
-async def trading_env(tmp_path, symbols, trends, *, feed_symbols=None, limits=None, seed=3, trade_api=False,
-                      **feed_options):
-    """Simulator with scripted prices + core (feeds, store) + paper executor behind risk limits.
-    trade_api: the REST base is the simulator's signed trading port (which serves the public routes too)."""
+def scripted_market(trends: dict, seed: int = 3) -> Market:
+    """Every symbol flat except `trends` (symbol -> script_trend options), scripted just after a 4h boundary
+    of the simulated clock: at x3600 a group lasts 4 s, and then the bots' first scan sees the same complete
+    groups in every run. From a random phase the "future" group holding `now` sometimes completed before the
+    scan, pushing a candidate's RSI past 70 depending on the time of day. Blocks for up to 3.5 s."""
     market = Market(SimClock(speed=SPEED), seed=seed, history_days=12)
-    # Script just after a 4h boundary of the simulated clock (at x3600 a group lasts 4 s): then the bots' first
-    # scan sees the same complete groups in every run. From a random phase the "future" group holding `now`
-    # sometimes completed before the scan, pushing a candidate's RSI past 70 depending on the time of day.
     while market.now_ms() % H4 > H4 // 8:
-        await asyncio.sleep(0.02)
+        time.sleep(0.02)
     for sym in market.symbols:
         if sym in trends:
             script_trend(market, sym, **trends[sym])
         else:
             script_flat(market, sym)
+    return market
+
+
+@contextlib.asynccontextmanager
+async def trading_env(tmp_path, symbols, trends, *, feed_symbols=None, limits=None, seed=3, trade_api=False,
+                      **feed_options):
+    """Simulator with scripted prices + core (feeds, store) + paper executor behind risk limits.
+    trade_api: the REST base is the simulator's signed trading port (which serves the public routes too)."""
+    market = await asyncio.to_thread(scripted_market, trends, seed)
     server = SimServer(market, push_interval=0.05)
     await server.start()
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "exchanges": {"bybit": {

@@ -120,3 +120,41 @@ def test_headless_live_bot_trades_through_the_signed_api_and_the_exchange_takes_
     assert len(closes) == 1 and account.positions["ETHUSDT"].qty == 0
     assert account.balance > 5_000.0
     assert "liveSecret42" not in text and "liveKey42" not in text
+
+
+def test_headless_scanner_and_multi_trader_trade_on_the_simulator(tmp_path):
+    """`twinstar bot scanner` and `twinstar bot multi` from outside, paper mode: each trades only the trending
+    symbols (the scanner watches both of its candidates, so either may enter first) and the strongest one
+    (SOL for the scanner; BTC of the top 50 for the multi trader) enters and exits at the take profit."""
+    import json
+
+    from scripted import scripted_market
+    from twinstar_gui.sim.market import DEFAULT_SYMBOLS
+
+    config = tmp_path / "settings.json"  # the multi trader on the 4h RSI the scripts shape, scanning every second
+    config.write_text(json.dumps({"trading": {"multi_scan_s": 1, "multi_rsi_timeframe": "4h"}}))
+    runs = {"scanner": ({"SOLUSDT": {}, "LINKUSDT": {"up": 1.004, "down": 0.998}}, "SOLUSDT",
+                        ["--symbols", ",".join(list(DEFAULT_SYMBOLS)[:50])]),
+            "multi": ({"BTCUSDT": {}, "XRPUSDT": {"up": 1.004, "down": 0.998}}, "BTCUSDT", [])}
+    for flow, (trends, winner, extra) in runs.items():
+        sim = SimThread(scripted_market(trends)).start()
+        data = tmp_path / flow
+        proc = bot(sim, data, flow, *extra, "--config", str(config))
+        try:
+            text = read_until(proc, f"filled buy {winner}", 60)
+            text += read_until(proc, f"{winner} take profit hit", 60)
+            text += read_until(proc, f"filled sell {winner}", 30)
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            sim.stop()
+        assert proc.returncode == 0, (text + out)[-3000:]
+        journal = Journal(data / "_trading" / "journal.sqlite3")
+        fills = sorted(journal.fills("paper-bybit"), key=lambda f: f.time_ms)
+        journal.close()
+        assert {f.symbol for f in fills} <= set(trends), (flow, fills)  # the flat symbols are never candidates
+        mine = [f for f in fills if f.symbol == winner]
+        assert [f.side for f in mine[:2]] == ["buy", "sell"], (flow, fills)
+        assert mine[1].realized_pnl > 0 and mine[1].bot == flow
