@@ -35,3 +35,39 @@ def test_the_same_refusal_is_reported_once_a_minute(tmp_path, caplog, monkeypatc
         assert len(bot.status.errors) <= 50 and len(bot._errors_seen) <= 200
     finally:
         journal.close()
+
+
+def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fill_waits(tmp_path, caplog,
+                                                                                          monkeypatch):
+    """Paper fills happen on prices, many a second: while the journal's disk fails, the market logs the error
+    once a minute (not per price) and the order stays open; once the disk is back the next price fills it."""
+    from twinstar_gui.bots.market import LiveMarket
+    from twinstar_gui.core.models import Candle
+    from twinstar_gui.execution.base import OrderRequest
+
+    now = [1000.0]
+    monkeypatch.setattr(base.time, "monotonic", lambda: now[0])
+    journal = Journal(tmp_path / "journal.sqlite3")
+    paper = PaperExecutor(journal)
+    # the feed is only asked for its exchange's name here: a stand-in; executor and journal are real
+    market = LiveMarket(SimpleNamespace(adapter=SimpleNamespace(name="bybit")), None, paper, clock=lambda: 7)
+    try:
+        market._on_forming("BTCUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
+        paper.place(OrderRequest("BTCUSDT", "buy", 0.5, "c1", bot="t"))
+
+        def disk_full(*_args):
+            raise OSError(28, "No space left on device")
+
+        journal.add_fill = disk_full
+        caplog.set_level(logging.ERROR)
+        for i in range(50):
+            now[0] += 0.2
+            market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.0 + i / 100, 1.0))
+        errors = [r for r in caplog.records if "executor failed on a price" in r.getMessage()]
+        assert len(errors) == 1 and "No space left" in errors[0].getMessage()
+        assert [o.client_id for o in paper.open_orders()] == ["c1"] and paper.positions() == []
+        del journal.add_fill
+        market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.5, 1.0))
+        assert paper.open_orders() == [] and [f.client_id for f in journal.fills("paper")] == ["c1"]
+    finally:
+        journal.close()

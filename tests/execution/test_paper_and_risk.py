@@ -119,7 +119,8 @@ def test_bad_limits_are_refused():
 
 def test_a_fill_is_journaled_all_or_nothing(tmp_path):
     """The fill, its order, the position and the balance commit as one transaction: a failure half-way
-    (here: writing the position) leaves the journal as it was, readable from another connection."""
+    (here: writing the position) leaves the journal as it was (seen from another connection) and the
+    executor's memory too; the next price fills the order once the journal can take it."""
     ex = paper(tmp_path)
     ex.on_price("BTCUSDT", 50_000.0, 1)
     ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "c1", bot="t"))
@@ -135,6 +136,12 @@ def test_a_fill_is_journaled_all_or_nothing(tmp_path):
     assert other.fills("paper") == []
     assert [o.status for o in other.orders("paper")] == ["new"]
     assert other.positions("paper") == [] and other.get_state("paper.balance") is None
+    # memory agrees with the journal: the order is still open, no position, the balance untouched
+    assert [o.status for o in ex.open_orders()] == ["new"] and ex.positions() == [] and ex.balance() == 10_000
+    del journal.save_position  # the disk is back: the next price fills the order
+    (fill,) = ex.on_price("BTCUSDT", 50_200.0, 3)
+    assert [f.price for f in other.fills("paper")] == [fill.price] and other.positions("paper")[0].qty == 0.01
+    assert other.get_state("paper.balance") == pytest.approx(10_000 - fill.fee)
     other.close()
 
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from ..core.strategy import LONG, Setup, Signal, StrategyConfig
 from ..execution.base import BUY, SELL, Executor, Order, OrderRefused, OrderRequest
 from ..execution.journal import Journal
-from .market import LiveMarket
+from .market import ERROR_REPEAT_S, LiveMarket
 
 log = logging.getLogger(__name__)
-ERROR_REPEAT_S = 60.0  # the same error message is reported at most once a minute
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ from ..execution.base import Executor
 
 log = logging.getLogger(__name__)
 
+ERROR_REPEAT_S = 60.0  # the same error message is reported at most once a minute
+
 
 class LiveMarket:
     def __init__(self, feed: MarketFeed, loop: asyncio.AbstractEventLoop, executor: Executor | None = None, *,
@@ -39,6 +41,7 @@ class LiveMarket:
         self._pool = ThreadPoolExecutor(max_workers=rest_workers, thread_name_prefix=f"rest-{self.exchange}")
         self._tracker: asyncio.Task | None = None
         self._tracked: set[str] = set()
+        self._price_errors: dict[str, float] = {}  # message -> when last logged
 
     # -- asyncio side -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -81,8 +84,12 @@ class LiveMarket:
         if executor is not None:
             try:
                 executor.on_price(symbol, candle.close, now)
-            except Exception:
-                log.exception("%s %s: executor failed on a price", self.exchange, symbol)
+            except Exception as exc:  # noqa: BLE001 - e.g. the journal's disk is full: retried on the next price
+                message = f"{type(exc).__name__}: {exc}"
+                if time.monotonic() - self._price_errors.get(message, -ERROR_REPEAT_S) >= ERROR_REPEAT_S:
+                    self._price_errors[message] = time.monotonic()  # prices come many times a second: once a minute
+                    log.error("%s %s: executor failed on a price (tried again on every price): %s", self.exchange,
+                              symbol, message, exc_info=exc)
         for inbox in self._inboxes.get(symbol, ()):
             inbox.put(("price", symbol, candle.close, now))
 

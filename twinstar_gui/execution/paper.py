@@ -7,6 +7,8 @@ open positions and the balance come back after a restart. Thread-safe (bots call
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import logging
 import threading
@@ -176,6 +178,24 @@ class PaperExecutor:
         return None
 
     def _fill(self, order: Order, price: float, time_ms: int) -> Fill:
+        """Fill `order` at `price`; if the journal cannot record it (disk full, ...), memory is put back as it
+        was, the order stays open and the next price tries again: the journal and memory never disagree."""
+        before = (copy.copy(order), self._positions.get(order.symbol), self._balance)
+        held = copy.copy(before[1]) if before[1] is not None else None
+        try:
+            return self._apply_fill(order, price, time_ms)
+        except BaseException:
+            _put_back(order, before[0])
+            if held is None:
+                self._positions.pop(order.symbol, None)
+            else:
+                _put_back(before[1], held)
+                self._positions[order.symbol] = before[1]
+            self._balance = before[2]
+            self._open[order.id] = order
+            raise
+
+    def _apply_fill(self, order: Order, price: float, time_ms: int) -> Fill:
         signed = order.qty if order.side == BUY else -order.qty
         fee = abs(signed) * price * self.fee_rate
         pos = self._positions.get(order.symbol)
@@ -217,3 +237,9 @@ class PaperExecutor:
         log.info("%s: filled %s %s %g @ %g (fee %.4f, realized %.4f)", self.name, order.side, order.symbol,
                  order.qty, price, fee, realized)
         return fill
+
+
+def _put_back(obj, saved) -> None:
+    """Restore a slotted dataclass in place (callers may hold a reference to it)."""
+    for f in dataclasses.fields(obj):
+        setattr(obj, f.name, getattr(saved, f.name))
