@@ -35,6 +35,18 @@ def read_until(proc, needle, timeout):
     raise AssertionError(f"{needle!r} not seen; output:\n{''.join(seen)[-3000:]}")
 
 
+def finish(proc, sim) -> str:
+    """SIGINT (the clean stop a user gives) and the bot's remaining output; killed if it hangs; simulator stopped."""
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sim.stop()
+
+
 def test_an_open_paper_position_survives_a_restart_and_exits_at_take_profit(tmp_path):
     market = Market(SimClock(speed=SPEED), seed=3, history_days=12)
     for sym in market.symbols:
@@ -106,12 +118,8 @@ def test_headless_live_bot_trades_through_the_signed_api_and_the_exchange_takes_
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not any(o.stop_type == "TakeProfit" for o in account.orders.values()):
             time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        sim.stop()
+        out = finish(proc, sim)
     text += out
     assert proc.returncode == 0, text[-3000:]
     opened = [o for o in account.orders.values() if o.symbol == "ETHUSDT" and o.side == "Buy"]
@@ -144,12 +152,8 @@ def test_headless_scanner_and_multi_trader_trade_on_the_simulator(tmp_path):
             text = read_until(proc, f"filled buy {winner}", 60)
             text += read_until(proc, f"{winner} take profit hit", 60)
             text += read_until(proc, f"filled sell {winner}", 30)
-            proc.send_signal(signal.SIGINT)
-            out, _ = proc.communicate(timeout=30)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-            sim.stop()
+            out = finish(proc, sim)
         assert proc.returncode == 0, (text + out)[-3000:]
         journal = Journal(data / "_trading" / "journal.sqlite3")
         fills = sorted(journal.fills("paper-bybit"), key=lambda f: f.time_ms)

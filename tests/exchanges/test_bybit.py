@@ -133,6 +133,12 @@ def test_rejected_subscription_is_reported(bybit):
     ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"x","high":"1","low":"1","close":"1","volume":"1","confirm":true}]}', "open"),
     ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"1","high":"1","low":"1","close":"1","volume":"1","confirm":"yes"}]}', "confirm"),
     ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"NaN","high":"1","low":"1","close":"1","volume":"1","confirm":true}]}', "finite"),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"1","high":true,"low":"1","close":"1","volume":"1","confirm":true}]}', "high is True"),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"1","high":"1","low":"1","close":null,"volume":"1","confirm":true}]}', "close is None"),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"1","high":"1","low":"1","close":"1","volume":"-Infinity","confirm":true}]}', "volume is not finite"),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":-900000,"open":"1","high":"1","low":"1","close":"1","volume":"1","confirm":true}]}', "epoch milliseconds"),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":true,"open":"1","high":"1","low":"1","close":"1","volume":"1","confirm":true}]}', "open time is True"),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"2","high":"1.5","low":"1","close":"1","volume":"1","confirm":true}]}', "inconsistent"),
     ('{"topic":"kline.7x.BTCUSDT","data":[]}', "not understood"),
     ('{"topic":"tickers.BTCUSDT","data":[1]}', "not an object"),
 ])
@@ -144,6 +150,14 @@ def test_bad_frames_raise_badmessage_with_excerpt(bybit, raw, why):
     assert text.startswith("bybit:") and why in text
     shown = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     assert shown[:12] in text  # an excerpt of the payload
+
+
+def test_huge_but_finite_values_are_accepted(bybit):
+    """The fast path tests finiteness on the sum of the five values; a sum that overflows is checked value by
+    value and accepted when each one is finite."""
+    (ev,) = bybit.parse_ws_message('{"topic":"kline.15.BTCUSDT","data":[{"start":0,"open":"1e308","high":"1.5e308",'
+                                   '"low":"1e308","close":"1.2e308","volume":"1e308","confirm":true}]}')
+    assert ev.high == 1.5e308 and ev.volume == 1e308 and ev.open_time == 0
 
 
 def test_long_payload_excerpt_is_bounded(bybit):

@@ -188,11 +188,21 @@ class ExchangeAdapter(ABC):
     def _kline(self, symbol: str, label: str, open_time: Any, o: Any, h: Any, l: Any, c: Any, v: Any,
                closed: bool | None, raw: object) -> KlineEvent:
         """A validated kline event: numbers finite, low <= open/close <= high, volume >= 0."""
-        num = self._number
-        ev = KlineEvent(self.name, symbol, label, self._int_ms(open_time, "kline open time", raw),
-                        num(o, "open", raw), num(h, "high", raw), num(l, "low", raw), num(c, "close", raw),
-                        num(v, "volume", raw), closed)
-        if not (ev.low <= min(ev.open, ev.close) and max(ev.open, ev.close) <= ev.high) or ev.volume < 0:
+        # Fast path (this runs for every kline frame): five conversions and one finiteness test on the sum;
+        # anything unusual (bools, None, text, inf/nan, a sum overflowing) takes the careful path below,
+        # which names the field.
+        try:
+            fo, fh, fl, fc, fv = float(o), float(h), float(l), float(c), float(v)
+            ok = math.isfinite(fo + fh + fl + fc + fv) and bool not in (type(o), type(h), type(l), type(c), type(v))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            num = self._number
+            fo, fh, fl, fc, fv = (num(o, "open", raw), num(h, "high", raw), num(l, "low", raw), num(c, "close", raw),
+                                  num(v, "volume", raw))
+        t = open_time if type(open_time) is int and open_time >= 0 else self._int_ms(open_time, "kline open time", raw)
+        ev = KlineEvent(self.name, symbol, label, t, fo, fh, fl, fc, fv, closed)
+        if not (fl <= (fo if fo < fc else fc) and (fo if fo > fc else fc) <= fh) or fv < 0:
             raise self._bad("inconsistent candle (need low <= open, close <= high and volume >= 0)", raw)
         return ev
 

@@ -19,6 +19,7 @@ WS_URL = "wss://fstream.binance.com/market/ws"  # klines/tickers live on /market
 QUOTES = ("USDT", "USDC")
 INTERVALS = {Timeframe.M1: "1m", Timeframe.M15: "15m", Timeframe.H1: "1h", Timeframe.H4: "4h", Timeframe.D1: "1d"}
 KNOWN_INTERVALS = {"1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"}
+_KLINE_KEYS = frozenset(("t", "o", "h", "l", "c", "v", "x", "i"))  # a kline object's fields we read
 
 
 class BinanceAdapter(ExchangeAdapter):
@@ -122,7 +123,7 @@ class BinanceAdapter(ExchangeAdapter):
 
     def _parse_kline(self, msg: dict, raw: str | bytes) -> list[MarketEvent]:
         k = msg.get("k")
-        if not isinstance(k, dict) or any(f not in k for f in ("t", "o", "h", "l", "c", "v", "x", "i")):
+        if not isinstance(k, dict) or not _KLINE_KEYS <= k.keys():
             raise self._bad("kline without k.t/o/h/l/c/v/x/i", raw)
         if not isinstance(k["x"], bool):
             raise self._bad(f"kline x is {k['x']!r}, expected true/false", raw)

@@ -20,6 +20,7 @@ REST_URL = "https://open-api.bingx.com"
 WS_URL = "wss://open-api-swap.bingx.com/swap-market"
 INTERVALS = {Timeframe.M1: "1m", Timeframe.M15: "15m", Timeframe.H1: "1h", Timeframe.H4: "4h", Timeframe.D1: "1d"}
 KNOWN_INTERVALS = {"1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"}
+_WS_KLINE_KEYS = frozenset(("T", "o", "h", "l", "c", "v"))  # a streamed kline's fields we read
 MAX_FRAME = 4 * 1024 * 1024  # refuse gzip bombs
 
 
@@ -154,7 +155,7 @@ class BingxAdapter(ExchangeAdapter):
                 raise self._bad("kline data is not a list", text)
             out: list[MarketEvent] = []
             for k in items:
-                if not isinstance(k, dict) or any(f not in k for f in ("T", "o", "h", "l", "c", "v")):
+                if not isinstance(k, dict) or not _WS_KLINE_KEYS <= k.keys():
                     raise self._bad("kline item lacks T/o/h/l/c/v", text)
                 # T is the candle's open time; no close flag: the close detector decides
                 out.append(self._kline(symbol, interval, k["T"], k["o"], k["h"], k["l"], k["c"], k["v"], None, text))

@@ -23,6 +23,7 @@ INTERVALS = {Timeframe.M1: "1", Timeframe.M15: "15", Timeframe.H1: "60", Timefra
 INTERVAL_LABELS = {"1": "1m", "3": "3m", "5": "5m", "15": "15m", "30": "30m", "60": "1h", "120": "2h",
                    "240": "4h", "360": "6h", "720": "12h", "D": "1d", "W": "1w", "M": "1M"}
 KLINE_FIELDS = ("start", "open", "high", "low", "close", "volume", "confirm")
+_KLINE_KEYS = frozenset(KLINE_FIELDS)
 
 
 class BybitAdapter(ExchangeAdapter):
@@ -160,7 +161,7 @@ class BybitAdapter(ExchangeAdapter):
             raise self._bad("kline data is not a list", raw)
         events: list[MarketEvent] = []
         for item in data:
-            if not isinstance(item, dict) or any(k not in item for k in KLINE_FIELDS):
+            if not isinstance(item, dict) or not _KLINE_KEYS <= item.keys():
                 raise self._bad(f"kline item lacks one of {', '.join(KLINE_FIELDS)}", raw)
             confirm = item["confirm"]
             if not isinstance(confirm, bool):
