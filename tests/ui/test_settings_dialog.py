@@ -61,6 +61,15 @@ def make_dialog(qtbot, paths, symbol_lists, tester=None):
     return dialog
 
 
+def saved(qtbot, dialog) -> bool:
+    """Press OK and wait for the outcome: True once the dialog wrote the file and closed, False if it refused
+    (at once, or after the keyring answered in the background)."""
+    if not dialog.save():
+        return False
+    qtbot.waitUntil(lambda: not dialog.saving, timeout=10_000)
+    return dialog.result() == QDialog.Accepted
+
+
 def field(dialog, *path):
     return dialog.fields[path]
 
@@ -93,7 +102,7 @@ def test_valid_values_are_written_and_read_back(qtbot, paths, catalog):
     dialog.timeframe_boxes["1d"].setChecked(False)
     dialog.enabled["binance"].setChecked(False)
     with qtbot.waitSignal(dialog.saved):
-        assert dialog.save()
+        assert saved(qtbot, dialog)
     assert dialog.result() == QDialog.Accepted
     s = load_settings(path)
     assert s.symbols("bybit") == ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -125,14 +134,14 @@ def test_a_bad_value_is_refused_at_its_field_and_nothing_is_written(qtbot, sim, 
     type_into(f.edit, text)
     assert message in shown_error(dialog, f)  # told as soon as the field is left
     dialog.tabs.setCurrentIndex(3)
-    assert not dialog.save()
+    assert not saved(qtbot, dialog)
     assert dialog.isVisible() and dialog.result() != QDialog.Accepted
     assert message in shown_error(dialog, f) and "ff6b6b" in f.edit.styleSheet()
     assert dialog.tabs.currentIndex() == f.tab  # the refused field is brought into view
     assert path.read_text() == before
     type_into(f.edit, sim.trade_url("bybit") if good == "SIM" else good)  # corrected: the message goes, OK writes
     assert shown_error(dialog, f) == "" and f.edit.styleSheet() == ""
-    assert dialog.save() and path.read_text() != before
+    assert saved(qtbot, dialog) and path.read_text() != before
 
 
 def test_a_symbol_list_that_could_not_be_loaded_is_a_note_not_a_refusal(qtbot, paths):
@@ -142,7 +151,7 @@ def test_a_symbol_list_that_could_not_be_loaded_is_a_note_not_a_refusal(qtbot, p
     assert dialog.tabs.currentIndex() == f.tab
     qtbot.waitUntil(lambda: "no route to host" in shown_error(dialog, f), timeout=10_000)
     assert "not checked" in shown_error(dialog, f) and not f.refused
-    assert dialog.save()
+    assert saved(qtbot, dialog)
     cat.pool.waitForDone(10_000)
 
 
@@ -151,14 +160,14 @@ def test_a_key_without_its_secret_is_refused(qtbot, paths, catalog):
     before = path.read_text()
     dialog = make_dialog(qtbot, paths, catalog)
     dialog.key_edits["bybit"]["key"].setText(KEY)
-    assert not dialog.save()
+    assert not saved(qtbot, dialog)
     assert "secret is missing" in dialog.key_errors["bybit"].text() and dialog.key_errors["bybit"].isVisibleTo(dialog)
     assert "ff6b6b" in dialog.key_edits["bybit"]["secret"].styleSheet()
     assert dialog.tabs.currentIndex() == 3
     assert path.read_text() == before and load_keys("bybit", keys_file) is None and not keys_file.exists()
     dialog.key_edits["bybit"]["key"].clear()
     dialog.key_edits["okx"]["secret"].setText(SECRET)
-    assert not dialog.save() and "key is missing" in dialog.key_errors["okx"].text()
+    assert not saved(qtbot, dialog) and "key is missing" in dialog.key_errors["okx"].text()
 
 
 def test_keys_go_to_the_keyring_only(qtbot, paths, catalog):
@@ -169,9 +178,9 @@ def test_keys_go_to_the_keyring_only(qtbot, paths, catalog):
     dialog.key_edits["bybit"]["secret"].setText(SECRET)
     dialog.key_edits["okx"]["key"].setText("okxKey0001")
     dialog.key_edits["okx"]["secret"].setText("okxSecret0002")
-    assert not dialog.save() and "passphrase" in dialog.key_errors["okx"].text()  # OKX keys need one
+    assert not saved(qtbot, dialog) and "passphrase" in dialog.key_errors["okx"].text()  # OKX keys need one
     dialog.key_edits["okx"]["passphrase"].setText("okxPhrase0003")
-    assert dialog.save()
+    assert saved(qtbot, dialog)
     assert load_keys("bybit", keys_file) == ApiKeys("bybit", KEY, SECRET)
     assert load_keys("okx", keys_file) == ApiKeys("okx", "okxKey0001", "okxSecret0002", "okxPhrase0003")
     text = path.read_text()
@@ -242,7 +251,7 @@ def test_a_failing_keyring_is_told_and_nothing_goes_to_plain_text(qtbot, paths, 
     assert not dialog.plaintext_opt_in.isVisibleTo(dialog)  # a keyring exists: no file offered
     dialog.key_edits["bybit"]["key"].setText(KEY)
     dialog.key_edits["bybit"]["secret"].setText(SECRET)
-    assert not dialog.save()
+    assert not saved(qtbot, dialog)
     assert "refused to store the keys" in dialog.keys_error.text() and dialog.isVisible()
     assert path.read_text() == before and not keys_file.exists()
     for p in tmp_path.rglob("*"):
@@ -259,11 +268,11 @@ def test_without_a_keyring_keys_are_stored_only_on_opt_in_in_a_0600_file(qtbot, 
     assert dialog.plaintext_opt_in.isVisibleTo(dialog) and not dialog.plaintext_opt_in.isChecked()
     dialog.key_edits["bybit"]["key"].setText(KEY)
     dialog.key_edits["bybit"]["secret"].setText(SECRET)
-    assert not dialog.save()  # not opted in: refused, nothing stored anywhere
+    assert not saved(qtbot, dialog)  # not opted in: refused, nothing stored anywhere
     assert "tick the box" in dialog.key_errors["bybit"].text() and not keys_file.exists()
     assert SECRET not in path.read_text()
     dialog.plaintext_opt_in.setChecked(True)
-    assert dialog.save()
+    assert saved(qtbot, dialog)
     assert stat.S_IMODE(os.stat(keys_file).st_mode) == 0o600
     assert load_keys("bybit", keys_file) == ApiKeys("bybit", KEY, SECRET)
     assert SECRET not in path.read_text()
@@ -277,7 +286,7 @@ def test_without_a_keyring_and_no_opt_in_settings_still_save_and_no_keys_file(qt
     keyring.set_keyring(keyring.backends.fail.Keyring())
     dialog = make_dialog(qtbot, paths, catalog)
     type_into(field(dialog, "window_1h").edit, "600")
-    assert dialog.save()
+    assert saved(qtbot, dialog)
     assert load_settings(path).window_1h == 600 and not keys_file.exists()
     with pytest.raises(KeyStoreError, match="No usable OS keyring"):
         save_keys(ApiKeys("bybit", KEY, SECRET))  # never a silent fallback to a file
@@ -336,7 +345,7 @@ def test_stored_key_status_is_read_off_the_gui_thread_and_a_newer_save_wins(qtbo
     assert dialog.stored_labels["okx"].text() == "stored keys: checking…"
     dialog.key_edits["bybit"]["key"].setText(KEY)
     dialog.key_edits["bybit"]["secret"].setText(SECRET)
-    assert dialog.save() and dialog.stored_labels["bybit"].text() == "stored keys: yes"
+    assert saved(qtbot, dialog) and dialog.stored_labels["bybit"].text() == "stored keys: yes"
     gate.set()
     qtbot.waitUntil(lambda: dialog.stored_labels["okx"].text() == "stored keys: yes", timeout=5000)
     qtbot.waitUntil(lambda: len(readers) >= len(dialog.stored_labels), timeout=5000)
@@ -373,3 +382,58 @@ def test_closing_the_dialog_while_the_keyring_hangs_does_not_wait_for_it(qtbot, 
     finally:
         gate.set()
     qtbot.waitUntil(lambda: len(finished) >= 1)  # the worker ends on its own; its late answer goes nowhere
+
+
+def test_storing_and_removing_keys_never_wait_on_the_gui_thread(qtbot, paths, catalog):
+    """A keyring that waits (an unlock prompt): OK returns at once, the dialog says what it waits for and takes
+    no edits; the keys are written by a worker and the dialog closes when they are stored. Removing works the
+    same way, and a refusal is shown at the keys."""
+    memory = keyring.get_keyring()
+    writers, gate = [], threading.Event()
+
+    class PromptingKeyring(KeyringBackend):
+        priority = 1
+
+        def get_password(self, service, username):
+            return memory.get_password(service, username)
+
+        def set_password(self, service, username, password):
+            writers.append(threading.current_thread() is threading.main_thread())
+            assert gate.wait(10), "nobody unlocked the keyring"
+            memory.set_password(service, username, password)
+
+        def delete_password(self, service, username):
+            writers.append(threading.current_thread() is threading.main_thread())
+            assert gate.wait(10), "nobody unlocked the keyring"
+            if "okx" in username or "okx" in service:
+                raise KeyringError("the keyring daemon is locked")
+            memory.delete_password(service, username)
+
+    keyring.set_keyring(PromptingKeyring())  # conftest restores the previous backend
+    path, keys_file = paths
+    dialog = make_dialog(qtbot, paths, catalog)
+    dialog.key_edits["bybit"]["key"].setText(KEY)
+    dialog.key_edits["bybit"]["secret"].setText(SECRET)
+    with qtbot.waitSignal(dialog.saving_finished, timeout=10_000) as outcome:
+        assert dialog.save()  # returned while the keyring still waits
+        assert dialog.saving and "Saving keys" in dialog.busy_label.text() and dialog.busy_label.isVisibleTo(dialog)
+        assert not dialog.tabs.isEnabled() and not dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
+        assert dialog.isVisible() and load_keys("bybit", keys_file) is None
+        gate.set()
+    assert outcome.args == [True] and dialog.result() == QDialog.Accepted
+    assert load_keys("bybit", keys_file) == ApiKeys("bybit", KEY, SECRET) and writers and not any(writers)
+    assert not dialog.key_edits["bybit"]["key"].text() and SECRET not in path.read_text()
+
+    save_keys(ApiKeys("okx", "okxKey0001", "okxSecret0002", "okxPhrase0003"))
+    gate.clear()
+    again = make_dialog(qtbot, paths, catalog)
+    again.remove_buttons["bybit"].click()
+    assert again.saving and "Removing" in again.busy_label.text()
+    again.remove_buttons["okx"].click()  # ignored while the first removal waits
+    gate.set()
+    qtbot.waitUntil(lambda: not again.saving, timeout=10_000)
+    assert again.stored_labels["bybit"].text() == "stored keys: none" and load_keys("bybit", keys_file) is None
+    again.remove_buttons["okx"].click()
+    qtbot.waitUntil(lambda: not again.saving, timeout=10_000)
+    assert again.keys_error.text() == "okx: the OS keyring could not delete the keys (KeyringError)"
+    assert again.tabs.currentIndex() == 3 and again.isVisible()

@@ -1,5 +1,5 @@
-"""Settings dialog's helpers off the GUI thread: each exchange's symbol list, the stored-keys status and the
-API-key connection test.
+"""Settings dialog's helpers off the GUI thread: each exchange's symbol list, the stored-keys status, storing
+and removing keys, and the API-key connection test.
 
 Each runs its blocking work (requests, ccxt, the OS keyring) in the shared background pool and hands the result
 back through a queued signal to its GUI-thread object, which re-emits it; the GUI never waits on them.
@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from ..secrets import KeyStoreError
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +153,50 @@ class KeyStatus(_Background):
         if ok:
             for exchange, status, error in result:
                 self.changed.emit(exchange, status, error)
+
+
+class KeyWriter(_Background):
+    """Stores or removes API keys in a worker. An OS keyring can block (an unlock prompt waiting for the user)
+    and the GUI thread also runs the streams' event loop: a save there froze the window and starved the
+    heartbeats. The dialog runs one job at a time."""
+
+    finished = Signal(str, object)  # "save" or "remove", [(exchange, error or "")] in order; stops at an error
+
+    def __init__(self, store: Callable[..., None], remove: Callable[[str], None],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._store, self._remove = store, remove
+        self._first = ""  # the job's first exchange
+
+    def save(self, keys: list, plaintext_file=None) -> None:
+        """`keys`: ApiKeys to store in turn (the first refusal stops the rest)."""
+        def work() -> list[tuple[str, str]]:
+            done = []
+            for k in keys:
+                try:
+                    self._store(k, plaintext_file=plaintext_file)
+                except (KeyStoreError, ValueError) as exc:
+                    done.append((k.exchange, str(exc)))
+                    break
+                done.append((k.exchange, ""))
+            return done
+        self._first = keys[0].exchange if keys else ""
+        self._submit("save", work, scrubber(*(v for k in keys for v in (k.key, k.secret, k.passphrase))))
+
+    def remove(self, exchange: str) -> None:
+        def work() -> list[tuple[str, str]]:
+            try:
+                self._remove(exchange)
+            except KeyStoreError as exc:
+                return [(exchange, str(exc))]
+            return [(exchange, "")]
+        self._first = exchange
+        self._submit("remove", work)
+
+    @Slot(str, bool, object)
+    def _on_done(self, tag: str, ok: bool, result: object) -> None:
+        # a failure outside the keyring calls (ok False) is reported against the job's first exchange
+        self.finished.emit(tag, result if ok else [(self._first, str(result))])
 
 
 def scrubber(*secrets: str) -> Callable[[str], str]:

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout
 from ..config import (DEFAULT_SYMBOLS, Settings, SettingsError, load_settings, save_settings, settings_from_dict,
                       settings_to_dict, trading_from_dict)
 from ..core.timeframe import CHART_TIMEFRAMES
-from ..presenters.settings import ConnectionTester, KeyStatus
-from ..secrets import ApiKeys, KeyStoreError, default_keys_file, delete_keys, keyring_problem, load_keys, save_keys
+from ..presenters.settings import ConnectionTester, KeyStatus, KeyWriter
+from ..secrets import ApiKeys, default_keys_file, delete_keys, keyring_problem, load_keys, save_keys
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class SettingsDialog(QDialog):
     """Open with open()/show() (never exec() from a coroutine). `saved` carries the Settings written."""
 
     saved = Signal(object)
+    saving_finished = Signal(bool)  # after save(): True once written and closed, False if refused
 
     def __init__(self, settings_path: str | Path, symbol_lists: SymbolLists, *,
                  tester: ConnectionTester | None = None, keys_file: str | Path | None = None,
@@ -85,6 +86,7 @@ class SettingsDialog(QDialog):
         self.key_edits: dict[str, dict[str, QLineEdit]] = {}
         self.key_errors: dict[str, QLabel] = {}
         self.test_buttons: dict[str, QPushButton] = {}
+        self.remove_buttons: dict[str, QPushButton] = {}
         self.test_results: dict[str, QLabel] = {}
         self.stored_labels: dict[str, QLabel] = {}
         self.timeframe_boxes: dict[str, QCheckBox] = {}
@@ -97,6 +99,10 @@ class SettingsDialog(QDialog):
         self._keys_changed: set[str] = set()  # exchanges whose keys this dialog saved or removed
         self.key_status = KeyStatus(lambda ex: load_keys(ex, self.keys_file), self)
         self.key_status.changed.connect(self._on_key_status)
+        self.key_writer = KeyWriter(save_keys, lambda ex: delete_keys(ex, self.keys_file), self)
+        self.key_writer.finished.connect(self._on_keys_written)
+        self.saving = False  # keys are being stored or removed in the background: OK and Remove wait
+        self._pending_settings = None  # what OK writes once the typed keys are stored
 
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self._scrolled(self._exchanges_tab()), "Exchanges")
@@ -107,11 +113,14 @@ class SettingsDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
+        self.busy_label = QLabel("")  # "Saving keys…" while the keyring works (it may ask to be unlocked)
+        self.busy_label.hide()
         note = QLabel("Changes to exchanges, symbols and windows apply after a restart.")
         note.setStyleSheet("color: #8a8f98;")
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(self.general_error)
+        layout.addWidget(self.busy_label)
         layout.addWidget(note)
         layout.addWidget(self.buttons)
         self.general_error.hide()
@@ -272,6 +281,7 @@ class SettingsDialog(QDialog):
             self.stored_labels[name] = stored
             remove = QPushButton("Remove stored keys")
             remove.clicked.connect(lambda _c=False, n=name: self._remove_keys(n))
+            self.remove_buttons[name] = remove
             test = QPushButton("Test connection")
             test.clicked.connect(lambda _c=False, n=name: self.test_connection(n))
             self.test_buttons[name] = test
@@ -458,7 +468,11 @@ class SettingsDialog(QDialog):
 
     # -- saving -----------------------------------------------------------------------------------------------
     def save(self) -> bool:
-        """OK: check, store typed keys, write the settings file, close. False (dialog stays) on any refusal."""
+        """OK: check the form, store the typed keys in the background, then write the settings file and close.
+        False when refused at once (the dialog stays, the field says why); True when saving went on: the keyring
+        may still refuse (then the dialog stays and says so); `saving_finished` tells the outcome."""
+        if self.saving:
+            return True  # a second click while the keyring works
         self._show_general("")
         self._show_keys_error("")
         if not self.validate():
@@ -467,44 +481,69 @@ class SettingsDialog(QDialog):
         settings = settings_from_dict(raw, source=self.settings_path)
         if "data_dir" in raw:  # the file's own data dir, not an environment override of it
             settings = replace(settings, data_dir=Path(raw["data_dir"]).expanduser())
-        if not self._save_typed_keys():
-            return False
+        typed = self._typed_keys()
+        if not typed:
+            return self._write_settings(settings)
+        self._pending_settings = settings
+        plaintext = self.keys_file if self.keyring_missing and self.plaintext_opt_in.isChecked() else None
+        self._busy("Saving keys… (the OS keyring may ask to be unlocked)")
+        self.key_writer.save(typed, plaintext)
+        return True
+
+    def _typed_keys(self) -> list[ApiKeys]:
+        out = []
+        for name, edits in self.key_edits.items():
+            values = {part: e.text().strip() for part, e in edits.items()}
+            if values["key"]:
+                out.append(ApiKeys(name, values["key"], values["secret"], values.get("passphrase", "")))
+        return out
+
+    def _write_settings(self, settings) -> bool:
         try:
             save_settings(settings, self.settings_path)
         except SettingsError as exc:
             self._show_general(str(exc))
+            self.saving_finished.emit(False)
             return False
         self.saved.emit(settings)
         self.accept()
-        return True
-
-    def _save_typed_keys(self) -> bool:
-        plaintext = self.keys_file if self.keyring_missing and self.plaintext_opt_in.isChecked() else None
-        for name, edits in self.key_edits.items():
-            values = {part: e.text().strip() for part, e in edits.items()}
-            if not values["key"]:
-                continue
-            try:
-                save_keys(ApiKeys(name, values["key"], values["secret"], values.get("passphrase", "")),
-                          plaintext_file=plaintext)
-            except (KeyStoreError, ValueError) as exc:
-                self.tabs.setCurrentIndex(3)
-                self._show_keys_error(f"{name}: {exc}")
-                return False
-            for edit in edits.values():
-                edit.clear()  # stored: the secret leaves the widget
-            self._keys_changed.add(name)
-            self.stored_labels[name].setText("stored keys: yes")
+        self.saving_finished.emit(True)
         return True
 
     def _remove_keys(self, exchange: str) -> None:
-        try:
-            delete_keys(exchange, self.keys_file)
-        except KeyStoreError as exc:
-            self._show_keys_error(f"{exchange}: {exc}")
+        if self.saving:
             return
-        self._keys_changed.add(exchange)
-        self.stored_labels[exchange].setText("stored keys: none")
+        self._show_keys_error("")
+        self._busy(f"Removing the stored keys of {exchange}…")
+        self.key_writer.remove(exchange)
+
+    def _busy(self, text: str) -> None:
+        self.saving = bool(text)
+        self.busy_label.setText(text)
+        self.busy_label.setVisible(bool(text))
+        self.tabs.setEnabled(not text)  # no edits while the typed keys are being stored
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(not text)
+
+    def _on_keys_written(self, job: str, results: list) -> None:
+        self._busy("")
+        for exchange, error in results:
+            if error:
+                self.tabs.setCurrentIndex(3)
+                self._show_keys_error(f"{exchange}: {error}")
+                if job == "save":
+                    self._pending_settings = None
+                    self.saving_finished.emit(False)
+                return
+            self._keys_changed.add(exchange)
+            if job == "save":
+                for edit in self.key_edits[exchange].values():
+                    edit.clear()  # stored: the secret leaves the widget
+                self.stored_labels[exchange].setText("stored keys: yes")
+            else:
+                self.stored_labels[exchange].setText("stored keys: none")
+        if job == "save" and self._pending_settings is not None:
+            settings, self._pending_settings = self._pending_settings, None
+            self._write_settings(settings)
 
     # -- connection test ------------------------------------------------------------------------------------
     def test_connection(self, exchange: str) -> None:
