@@ -64,10 +64,17 @@ def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fi
             now[0] += 0.2
             market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.0 + i / 100, 1.0))
         errors = [r for r in caplog.records if "executor failed on a price" in r.getMessage()]
-        assert len(errors) == 1 and "No space left" in errors[0].getMessage()
+        assert len(errors) == 1 and "No space left" in errors[0].getMessage() and "BTCUSDT" in errors[0].getMessage()
         assert [o.client_id for o in paper.open_orders()] == ["c1"] and paper.positions() == []
+        paper.place(OrderRequest("ETHUSDT", "buy", 1.0, "c2", bot="t", price=100.0))  # needs no price yet
+        market._on_forming("ETHUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))  # another symbol: said too
+        now[0] += base.ERROR_REPEAT_S
+        market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.0, 1.0))  # a minute on: with the count
+        lines = [r.getMessage() for r in caplog.records if "executor failed on a price" in r.getMessage()]
+        assert len(lines) == 3 and "ETHUSDT" in lines[1] and "49 more time(s) in the last minute" in lines[2]
         del journal.add_fill
         market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.5, 1.0))
-        assert paper.open_orders() == [] and [f.client_id for f in journal.fills("paper")] == ["c1"]
+        assert [o.client_id for o in paper.open_orders()] == ["c2"]  # ETH's waits for an ETH price
+        assert [f.client_id for f in journal.fills("paper")] == ["c1"]
     finally:
         journal.close()

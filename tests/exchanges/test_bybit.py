@@ -79,6 +79,11 @@ def test_rest_klines_duplicates_and_errors(bybit):
     with pytest.raises(BadMessage, match="bybit"):
         bybit.parse_rest_klines({"retCode": 0, "result": {"list": [["x", "1"]]}})
     assert bybit.parse_rest_klines({"retCode": 0, "result": {"list": []}}).empty
+    far = {"retCode": 0, "result": {"list": [["100000000000000000", "1", "1", "1", "1", "1", "0"]]}}
+    with pytest.raises(BadMessage, match="epoch milliseconds"):  # year ~3,000,000: garbage, not a candle
+        bybit.parse_rest_klines(far)
+    with pytest.raises(BadMessage, match="not \\[time, open"):  # an integer of 400 digits
+        bybit.parse_rest_klines({"retCode": 0, "result": {"list": [[1, 10 ** 400, 1, 1, 1, 1]]}})
 
 
 def test_real_kline_frames(bybit):
@@ -138,6 +143,9 @@ def test_rejected_subscription_is_reported(bybit):
     ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"1","high":"1","low":"1","close":"1","volume":"-Infinity","confirm":true}]}', "volume is not finite"),
     ('{"topic":"kline.15.BTCUSDT","data":[{"start":-900000,"open":"1","high":"1","low":"1","close":"1","volume":"1","confirm":true}]}', "epoch milliseconds"),
     ('{"topic":"kline.15.BTCUSDT","data":[{"start":true,"open":"1","high":"1","low":"1","close":"1","volume":"1","confirm":true}]}', "open time is True"),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":100000000000000000,"open":"1","high":"1","low":"1","close":"1","volume":"1","confirm":true}]}', "epoch milliseconds"),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"1","high":"1","low":"1","close":' + "9" * 400 + ',"volume":"1","confirm":true}]}', "close is '9999"),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":"x","open":"y","high":"1","low":"1","close":"1","volume":"1","confirm":true}]}', "open time is 'x'"),
     ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"2","high":"1.5","low":"1","close":"1","volume":"1","confirm":true}]}', "inconsistent"),
     ('{"topic":"kline.7x.BTCUSDT","data":[]}', "not understood"),
     ('{"topic":"tickers.BTCUSDT","data":[1]}', "not an object"),

@@ -161,3 +161,57 @@ def test_journal_transactions_nest_and_commit_once(tmp_path):
     assert reader.get_state("a") == 1
     reader.close()
     journal.close()
+
+
+def test_an_error_after_the_fill_is_committed_never_fills_twice(tmp_path, monkeypatch):
+    """Once the journal has the fill, memory keeps it even if something after the commit raises (here the
+    log line): the order is not reopened and filled again on the next price."""
+    import twinstar_gui.execution.paper as paper_module
+
+    ex = paper(tmp_path)
+    ex.on_price("BTCUSDT", 50_000.0, 1)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "c1", bot="t"))
+
+    class LoudLog:
+        def info(self, msg, *args):
+            if "filled" in msg:
+                raise KeyboardInterrupt  # e.g. Ctrl+C landing just after the commit
+
+    monkeypatch.setattr(paper_module, "log", LoudLog())
+    with pytest.raises(KeyboardInterrupt):
+        ex.on_price("BTCUSDT", 50_100.0, 2)
+    monkeypatch.undo()
+    assert ex.on_price("BTCUSDT", 50_200.0, 3) == []
+    assert len(ex.journal.fills("paper")) == 1 and ex.open_orders() == []
+    assert ex.positions()[0].qty == 0.01 and ex.journal.positions("paper")[0].qty == 0.01
+
+
+def test_a_fill_the_journal_refuses_does_not_stop_the_stop_loss(tmp_path):
+    """An order that cannot be journaled waits, but the symbol's position is still marked and its stop loss
+    still closes it; the error is raised after that."""
+    ex = paper(tmp_path)
+    ex.on_price("BTCUSDT", 50_000.0, 1)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "entry", bot="t", take_profit=51_000.0, stop_loss=49_000.0))
+    ex.on_price("BTCUSDT", 50_000.0, 2)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "more", bot="t"))
+
+    def disk_full(*_args):
+        raise OSError(28, "No space left on device")
+
+    ex.journal.add_fill = disk_full
+    with pytest.raises(OSError):
+        ex.on_price("BTCUSDT", 48_000.0, 3)
+    assert ex.positions()[0].mark_price == 48_000.0
+    assert any(o.client_id.startswith("tpsl-BTCUSDT") and o.reduce_only for o in ex.open_orders())
+
+
+def test_the_real_error_surfaces_when_sqlite_rolled_back_by_itself(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with journal.transaction():
+            journal.set_state("a", 1)
+            journal._db.execute("ROLLBACK")  # what SQLite does on its own after a full disk or an I/O error
+            raise RuntimeError("disk full")
+    journal.set_state("b", 2)  # the connection is usable, not stuck in a transaction
+    assert journal.get_state("a") is None and journal.get_state("b") == 2
+    journal.close()

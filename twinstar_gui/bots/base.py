@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..core.strategy import LONG, Setup, Signal, StrategyConfig
 from ..execution.base import BUY, SELL, Executor, Order, OrderRefused, OrderRequest
 from ..execution.journal import Journal
-from .market import ERROR_REPEAT_S, LiveMarket
+from .market import ERROR_REPEAT_S, MAX_KEPT_ERRORS, LiveMarket
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class Bot:
             if now - self._errors_seen.get(message, -ERROR_REPEAT_S) < ERROR_REPEAT_S:
                 return
             self._errors_seen[message] = now
-            if len(self._errors_seen) > 200:  # forget the oldest: a long run must not grow without bound
+            if len(self._errors_seen) > MAX_KEPT_ERRORS:  # forget the oldest: a long run must not grow without bound
                 for old in sorted(self._errors_seen, key=self._errors_seen.get)[:100]:
                     del self._errors_seen[old]
             self.status.errors.append(message)

@@ -25,6 +25,7 @@ from ..execution.base import Executor
 log = logging.getLogger(__name__)
 
 ERROR_REPEAT_S = 60.0  # the same error message is reported at most once a minute
+MAX_KEPT_ERRORS = 200  # distinct messages remembered for that
 
 
 class LiveMarket:
@@ -41,7 +42,7 @@ class LiveMarket:
         self._pool = ThreadPoolExecutor(max_workers=rest_workers, thread_name_prefix=f"rest-{self.exchange}")
         self._tracker: asyncio.Task | None = None
         self._tracked: set[str] = set()
-        self._price_errors: dict[str, float] = {}  # message -> when last logged
+        self._price_errors: dict[tuple[str, str], tuple[float, int]] = {}  # (symbol, error) -> (logged, repeats)
 
     # -- asyncio side -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -85,13 +86,24 @@ class LiveMarket:
             try:
                 executor.on_price(symbol, candle.close, now)
             except Exception as exc:  # noqa: BLE001 - e.g. the journal's disk is full: retried on the next price
-                message = f"{type(exc).__name__}: {exc}"
-                if time.monotonic() - self._price_errors.get(message, -ERROR_REPEAT_S) >= ERROR_REPEAT_S:
-                    self._price_errors[message] = time.monotonic()  # prices come many times a second: once a minute
-                    log.error("%s %s: executor failed on a price (tried again on every price): %s", self.exchange,
-                              symbol, message, exc_info=exc)
+                self._price_error(symbol, exc)
         for inbox in self._inboxes.get(symbol, ()):
             inbox.put(("price", symbol, candle.close, now))
+
+    def _price_error(self, symbol: str, exc: Exception) -> None:
+        """Prices come many times a second: the same error for a symbol is logged once a minute, with how
+        many repeats were not; the memory of errors stays bounded."""
+        key, now = (symbol, f"{type(exc).__name__}: {exc}"), time.monotonic()
+        last, hidden = self._price_errors.get(key, (-ERROR_REPEAT_S, 0))
+        if now - last < ERROR_REPEAT_S:
+            self._price_errors[key] = (last, hidden + 1)
+            return
+        if len(self._price_errors) >= MAX_KEPT_ERRORS:
+            self._price_errors.clear()
+        self._price_errors[key] = (now, 0)
+        again = f" ({hidden} more time(s) in the last minute)" if hidden else ""
+        log.error("%s %s: executor failed on a price (tried again on every price)%s: %s", self.exchange, symbol,
+                  again, key[1], exc_info=exc)
 
     async def _track_positions(self) -> None:
         """Symbols with positions or open orders stay streamed, so paper fills and TP/SL see prices."""

@@ -16,6 +16,7 @@ from ..core.models import KlineEvent, MarketEvent
 from ..core.timeframe import Timeframe
 
 KLINE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
+MAX_EPOCH_MS = 4_102_444_800_000  # 2100-01-01 UTC: a later "epoch ms" is garbage, not a candle
 TICKER_COLUMNS = ["symbol", "last_price", "quote_volume_24h"]
 
 
@@ -173,15 +174,15 @@ class ExchangeAdapter(ABC):
             raise self._bad(f"{what} is {value!r}, expected a number", payload)
         try:
             out = float(value)
-        except (TypeError, ValueError):
-            raise self._bad(f"{what} is {value!r}, expected a number", payload) from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of hundreds of digits
+            raise self._bad(f"{what} is {str(value)[:40]!r}, expected a number", payload) from None
         if not math.isfinite(out):
             raise self._bad(f"{what} is not finite ({value!r})", payload)
         return out
 
     def _int_ms(self, value: Any, what: str, payload: object) -> int:
         out = self._number(value, what, payload)
-        if out != int(out) or out < 0:
+        if out != int(out) or not 0 <= out <= MAX_EPOCH_MS:
             raise self._bad(f"{what} is {value!r}, expected epoch milliseconds", payload)
         return int(out)
 
@@ -191,16 +192,19 @@ class ExchangeAdapter(ABC):
         # Fast path (this runs for every kline frame): five conversions and one finiteness test on the sum;
         # anything unusual (bools, None, text, inf/nan, a sum overflowing) takes the careful path below,
         # which names the field.
+        if type(open_time) is int and 0 <= open_time <= MAX_EPOCH_MS:
+            t = open_time
+        else:
+            t = self._int_ms(open_time, "kline open time", raw)
         try:
             fo, fh, fl, fc, fv = float(o), float(h), float(l), float(c), float(v)
             ok = math.isfinite(fo + fh + fl + fc + fv) and bool not in (type(o), type(h), type(l), type(c), type(v))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             ok = False
         if not ok:
             num = self._number
             fo, fh, fl, fc, fv = (num(o, "open", raw), num(h, "high", raw), num(l, "low", raw), num(c, "close", raw),
                                   num(v, "volume", raw))
-        t = open_time if type(open_time) is int and open_time >= 0 else self._int_ms(open_time, "kline open time", raw)
         ev = KlineEvent(self.name, symbol, label, t, fo, fh, fl, fc, fv, closed)
         if not (fl <= (fo if fo < fc else fc) and (fo if fo > fc else fc) <= fh) or fv < 0:
             raise self._bad("inconsistent candle (need low <= open, close <= high and volume >= 0)", raw)
@@ -227,12 +231,14 @@ class ExchangeAdapter(ABC):
             return empty_klines()
         try:
             arr = np.array([r[:6] for r in rows], dtype=np.float64)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             raise self._bad("kline rows are not [time, open, high, low, close, volume, ...]", payload) from None
         if arr.ndim != 2 or arr.shape[1] != 6 or not np.isfinite(arr).all():
             raise self._bad("kline rows are not 6+ finite numbers", payload)
+        if ((arr[:, 0] < 0) | (arr[:, 0] > MAX_EPOCH_MS)).any():
+            raise self._bad("kline open time is not epoch milliseconds", payload)
         ts = arr[:, 0].astype(np.int64)
-        if (ts.astype(np.float64) != arr[:, 0]).any() or (ts < 0).any():
+        if (ts.astype(np.float64) != arr[:, 0]).any():
             raise self._bad("kline open time is not epoch milliseconds", payload)
         o, h, l, c, v = arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5]
         if (l > np.minimum(o, c)).any() or (np.maximum(o, c) > h).any() or (v < 0).any():

@@ -71,10 +71,13 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite may have rolled back already (disk full, I/O error): then a ROLLBACK would raise
+                # "no transaction is active" and hide the real error
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _run(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:

@@ -111,17 +111,22 @@ class PaperExecutor:
     def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]:
         """A new market price: fills waiting orders of that symbol, marks its position, and closes it at
         market when the price touches its take profit or stop loss (as the exchange's TP/SL would)."""
-        fills = []
+        fills, failed = [], None
         with self._lock:
             self.last_price[symbol] = price
             for order in [o for o in self._open.values() if o.symbol == symbol]:
                 fill_price = self._fill_price(order, price)
                 if fill_price is not None:
-                    fills.append(self._fill(order, fill_price, time_ms))
+                    try:
+                        fills.append(self._fill(order, fill_price, time_ms))
+                    except Exception as exc:  # noqa: BLE001 - the order waits; TP/SL must still be watched
+                        failed = failed or exc
             pos = self._positions.get(symbol)
             if pos is not None:
                 pos.mark_price = price
                 self._tpsl(pos, price)
+        if failed is not None:
+            raise failed
         return fills
 
     def _tpsl(self, pos: Position, price: float) -> None:
@@ -182,9 +187,12 @@ class PaperExecutor:
         was, the order stays open and the next price tries again: the journal and memory never disagree."""
         before = (copy.copy(order), self._positions.get(order.symbol), self._balance)
         held = copy.copy(before[1]) if before[1] is not None else None
+        committed: list[bool] = []
         try:
-            return self._apply_fill(order, price, time_ms)
+            return self._apply_fill(order, price, time_ms, committed)
         except BaseException:
+            if committed:  # the journal has the fill: memory keeps it too (never filled twice)
+                raise
             _put_back(order, before[0])
             if held is None:
                 self._positions.pop(order.symbol, None)
@@ -195,7 +203,7 @@ class PaperExecutor:
             self._open[order.id] = order
             raise
 
-    def _apply_fill(self, order: Order, price: float, time_ms: int) -> Fill:
+    def _apply_fill(self, order: Order, price: float, time_ms: int, committed: list[bool]) -> Fill:
         signed = order.qty if order.side == BUY else -order.qty
         fee = abs(signed) * price * self.fee_rate
         pos = self._positions.get(order.symbol)
@@ -232,6 +240,7 @@ class PaperExecutor:
             self.journal.add_fill(self.name, fill)
             self.journal.save_position(self.name, pos)
             self.journal.set_state(f"{self.name}.balance", self._balance)
+        committed.append(True)
         if pos.qty == 0:
             del self._positions[order.symbol]
         log.info("%s: filled %s %s %g @ %g (fee %.4f, realized %.4f)", self.name, order.side, order.symbol,

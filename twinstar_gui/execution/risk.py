@@ -104,12 +104,14 @@ class RiskGuard:
                                                f"limit of {self.limits.max_position_usdt:g} USDT")
 
     def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]:
-        fills = self.inner.on_price(symbol, price, time_ms)
-        if self.kill_switch is None:
-            pnl = self.daily_pnl()
-            if pnl <= -self.limits.daily_loss_limit_usdt:
-                self.trip(f"daily loss {pnl:.2f} USDT reached the limit of -{self.limits.daily_loss_limit_usdt:g}")
-        return fills
+        try:
+            return self.inner.on_price(symbol, price, time_ms)
+        finally:  # also when a fill could not be journaled: the daily loss limit is still watched
+            if self.kill_switch is None:
+                pnl = self.daily_pnl()
+                if pnl <= -self.limits.daily_loss_limit_usdt:
+                    self.trip(f"daily loss {pnl:.2f} USDT reached the limit of "
+                              f"-{self.limits.daily_loss_limit_usdt:g}")
 
     def cancel(self, order_id: str) -> Order:
         return self.inner.cancel(order_id)
