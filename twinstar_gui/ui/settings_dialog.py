@@ -68,7 +68,7 @@ class SettingsDialog(QDialog):
     """Open with open()/show() (never exec() from a coroutine). `saved` carries the Settings written."""
 
     saved = Signal(object)
-    saving_finished = Signal(bool)  # after save(): True once written and closed, False if refused
+    saving_finished = Signal(bool)  # each save past the form checks: True written and closed, False refused
 
     def __init__(self, settings_path: str | Path, symbol_lists: SymbolLists, *,
                  tester: ConnectionTester | None = None, keys_file: str | Path | None = None,
