@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication
 BACKGROUND = "#131722"
 PANEL = "#1e222d"
 TEXT = "#d1d4dc"
+DISABLED_TEXT = "#5d606b"
 GRID = "#2a2e39"
 UP = "#26a69a"
 DOWN = "#ef5350"
@@ -25,5 +26,7 @@ def apply_dark_theme(app: QApplication) -> None:
         (QPalette.Highlight, "#2962ff"), (QPalette.HighlightedText, "#ffffff"),
     ):
         pal.setColor(role, QColor(colour))
+    for role in (QPalette.WindowText, QPalette.Text, QPalette.ButtonText):  # disabled must look disabled
+        pal.setColor(QPalette.Disabled, role, QColor(DISABLED_TEXT))
     app.setPalette(pal)
     pg.setConfigOptions(background=BACKGROUND, foreground=TEXT, antialias=False)
