@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from twinstar_gui.bots import base
 from twinstar_gui.bots.base import Bot, BotContext
+from twinstar_gui.bots.market import ERROR_REPEAT_S
 from twinstar_gui.core.strategy import LONG, Signal
 from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
@@ -27,7 +28,7 @@ def test_the_same_refusal_is_reported_once_a_minute(tmp_path, caplog, monkeypatc
         refusals = [r for r in caplog.records if "entry refused" in r.getMessage()]
         assert len(refusals) == 1 and "BTCUSDT" in refusals[0].getMessage()
         assert len(bot.snapshot().errors) == 1
-        now[0] += base.ERROR_REPEAT_S  # a minute later the limit still holds: said again
+        now[0] += ERROR_REPEAT_S  # a minute later the limit still holds: said again
         bot.enter(signal, "later")
         assert len([r for r in caplog.records if "entry refused" in r.getMessage()]) == 2
         for i in range(300):  # many different messages: the kept list stays bounded
@@ -68,7 +69,7 @@ def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fi
         assert [o.client_id for o in paper.open_orders()] == ["c1"] and paper.positions() == []
         paper.place(OrderRequest("ETHUSDT", "buy", 1.0, "c2", bot="t", price=100.0))  # needs no price yet
         market._on_forming("ETHUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))  # another symbol: said too
-        now[0] += base.ERROR_REPEAT_S
+        now[0] += ERROR_REPEAT_S
         market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.0, 1.0))  # a minute on: with the count
         lines = [r.getMessage() for r in caplog.records if "executor failed on a price" in r.getMessage()]
         assert len(lines) == 3 and "ETHUSDT" in lines[1] and "49 more time(s) in the last minute" in lines[2]

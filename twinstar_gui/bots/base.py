@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..core.strategy import LONG, Setup, Signal, StrategyConfig
 from ..execution.base import BUY, SELL, Executor, Order, OrderRefused, OrderRequest
 from ..execution.journal import Journal
-from .market import ERROR_REPEAT_S, MAX_KEPT_ERRORS, LiveMarket
+from .market import LiveMarket, RepeatLimiter
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Bot:
         self.inbox: queue.Queue = queue.Queue()
         self.status = BotStatus(name, self.kind, ctx.market.exchange)
         self._lock = threading.Lock()
-        self._errors_seen: dict[str, float] = {}  # message -> when last reported (see _error)
+        self._errors_seen = RepeatLimiter()  # messages recently reported (see _error), under self._lock
         self._stop = threading.Event()
 
     def __repr__(self) -> str:
@@ -112,16 +112,11 @@ class Bot:
                 setattr(self.status, k, v)
 
     def _error(self, message: str) -> None:
-        """Logged and kept for the panel; the same message again within ERROR_REPEAT_S is not (a refused entry
+        """Logged and kept for the panel; the same message again within a minute is not (a refused entry
         re-triggers on every price tick while the limit holds)."""
-        now = time.monotonic()
         with self._lock:
-            if now - self._errors_seen.get(message, -ERROR_REPEAT_S) < ERROR_REPEAT_S:
+            if self._errors_seen.allow(message) is None:
                 return
-            self._errors_seen[message] = now
-            if len(self._errors_seen) > MAX_KEPT_ERRORS:  # forget the oldest: a long run must not grow without bound
-                for old in sorted(self._errors_seen, key=self._errors_seen.get)[:100]:
-                    del self._errors_seen[old]
             self.status.errors.append(message)
             del self.status.errors[:-50]
         log.error("%s: %s", self.name, message)

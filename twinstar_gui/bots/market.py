@@ -28,6 +28,32 @@ ERROR_REPEAT_S = 60.0  # the same error message is reported at most once a minut
 MAX_KEPT_ERRORS = 200  # distinct messages remembered for that
 
 
+class RepeatLimiter:
+    """Lets the same key (an error message) through at most once per `every` s and counts the repeats held
+    back meanwhile; remembers at most `keep` keys, forgetting the least recently reported first. Not
+    thread-safe: callers hold their own lock or stay on one thread."""
+
+    def __init__(self, every: float = ERROR_REPEAT_S, keep: int = MAX_KEPT_ERRORS) -> None:
+        self.every, self.keep = every, keep
+        self._seen: dict[object, tuple[float, int]] = {}  # key -> (when last let through, repeats held back)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def allow(self, key: object) -> int | None:
+        """None: held back. Else the key may be reported now; the value is how many repeats were held back."""
+        now = time.monotonic()
+        last, hidden = self._seen.get(key, (now - self.every, 0))
+        if now - last < self.every:
+            self._seen[key] = (last, hidden + 1)
+            return None
+        self._seen[key] = (now, 0)
+        if len(self._seen) > self.keep:  # a long run must not grow without bound
+            for old in sorted(self._seen, key=lambda k: self._seen[k][0])[:len(self._seen) - self.keep // 2]:
+                del self._seen[old]
+        return hidden
+
+
 class LiveMarket:
     def __init__(self, feed: MarketFeed, loop: asyncio.AbstractEventLoop, executor: Executor | None = None, *,
                  rest_workers: int = 16, clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
@@ -42,7 +68,7 @@ class LiveMarket:
         self._pool = ThreadPoolExecutor(max_workers=rest_workers, thread_name_prefix=f"rest-{self.exchange}")
         self._tracker: asyncio.Task | None = None
         self._tracked: set[str] = set()
-        self._price_errors: dict[tuple[str, str], tuple[float, int]] = {}  # (symbol, error) -> (logged, repeats)
+        self._price_errors = RepeatLimiter()  # keyed by (symbol, error); only the loop thread uses it
 
     # -- asyncio side -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -92,18 +118,14 @@ class LiveMarket:
 
     def _price_error(self, symbol: str, exc: Exception) -> None:
         """Prices come many times a second: the same error for a symbol is logged once a minute, with how
-        many repeats were not; the memory of errors stays bounded."""
-        key, now = (symbol, f"{type(exc).__name__}: {exc}"), time.monotonic()
-        last, hidden = self._price_errors.get(key, (-ERROR_REPEAT_S, 0))
-        if now - last < ERROR_REPEAT_S:
-            self._price_errors[key] = (last, hidden + 1)
+        many repeats were not."""
+        message = f"{type(exc).__name__}: {exc}"
+        hidden = self._price_errors.allow((symbol, message))
+        if hidden is None:
             return
-        if len(self._price_errors) >= MAX_KEPT_ERRORS:
-            self._price_errors.clear()
-        self._price_errors[key] = (now, 0)
         again = f" ({hidden} more time(s) in the last minute)" if hidden else ""
         log.error("%s %s: executor failed on a price (tried again on every price)%s: %s", self.exchange, symbol,
-                  again, key[1], exc_info=exc)
+                  again, message, exc_info=exc)
 
     async def _track_positions(self) -> None:
         """Symbols with positions or open orders stay streamed, so paper fills and TP/SL see prices."""
