@@ -166,7 +166,6 @@ class KeyWriter(_Background):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._store, self._remove = store, remove
-        self._first = ""  # the job's first exchange
 
     def save(self, keys: list, plaintext_file=None) -> None:
         """`keys`: ApiKeys to store in turn (the first refusal stops the rest)."""
@@ -180,8 +179,8 @@ class KeyWriter(_Background):
                     break
                 done.append((k.exchange, ""))
             return done
-        self._first = keys[0].exchange if keys else ""
-        self._submit("save", work, scrubber(*(v for k in keys for v in (k.key, k.secret, k.passphrase))))
+        self._submit(f"save:{keys[0].exchange if keys else ''}", work,
+                     scrubber(*(v for k in keys for v in (k.key, k.secret, k.passphrase))))
 
     def remove(self, exchange: str) -> None:
         def work() -> list[tuple[str, str]]:
@@ -190,13 +189,12 @@ class KeyWriter(_Background):
             except KeyStoreError as exc:
                 return [(exchange, str(exc))]
             return [(exchange, "")]
-        self._first = exchange
-        self._submit("remove", work)
+        self._submit(f"remove:{exchange}", work)
 
     @Slot(str, bool, object)
     def _on_done(self, tag: str, ok: bool, result: object) -> None:
-        # a failure outside the keyring calls (ok False) is reported against the job's first exchange
-        self.finished.emit(tag, result if ok else [(self._first, str(result))])
+        job, _, first = tag.partition(":")  # a failure outside the keyring calls: told against the first exchange
+        self.finished.emit(job, result if ok else [(first, str(result))])
 
 
 def scrubber(*secrets: str) -> Callable[[str], str]:
