@@ -37,3 +37,18 @@ def test_a_scanner_refresh_updates_in_place_keeps_the_sort_and_widens_columns(qt
     narrow = table.columnWidth(0)
     panel.show_candidates(rows + [replace(rows[0], symbol="A-MUCH-LONGER-SYMBOL-NAMEUSDT")])
     assert table.rowCount() == 81 and table.columnWidth(0) > narrow  # sized to the new text, once
+
+
+def test_a_cell_that_turns_numeric_is_aligned_right(qtbot):
+    """Numbers align right whenever they arrive, not only in a cell's first fill ("-" first, a price later)."""
+    from PySide6.QtWidgets import QWidget
+
+    from twinstar_gui.ui.panels.table import fill, make_table
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    table = make_table(["Symbol", "Price"], parent)
+    fill(table, [[("BTCUSDT", "BTCUSDT"), ("-", "")]])
+    fill(table, [[("BTCUSDT", "BTCUSDT"), ("58,744.5", 58744.5)]])
+    assert table.item(0, 1).textAlignment() & Qt.AlignRight
+    assert not table.item(0, 0).textAlignment() & Qt.AlignRight

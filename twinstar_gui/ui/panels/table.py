@@ -49,13 +49,13 @@ def fill(table: QTableWidget, rows: list[list[tuple[str, object]]], *, colours: 
                 if item is None:
                     item = Item()
                     table.setItem(r, c, item)
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 if item.text() != text:
                     grew = grew or len(text) > len(item.text())
                     item.setText(text)
                 if item.data(SORT_ROLE) != value:
                     item.setData(SORT_ROLE, value)
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)  # a cell may turn numeric later
                 if colour is not None and item.data(COLOUR_ROLE) != colour:
                     item.setData(COLOUR_ROLE, colour)
                     item.setForeground(QColor(colour))
