@@ -185,21 +185,22 @@ class PaperExecutor:
     def _fill(self, order: Order, price: float, time_ms: int) -> Fill:
         """Fill `order` at `price`; if the journal cannot record it (disk full, ...), memory is put back as it
         was, the order stays open and the next price tries again: the journal and memory never disagree."""
-        before = (copy.copy(order), self._positions.get(order.symbol), self._balance)
-        held = copy.copy(before[1]) if before[1] is not None else None
+        order_was, balance_was = copy.copy(order), self._balance
+        pos = self._positions.get(order.symbol)
+        pos_was = copy.copy(pos) if pos is not None else None
         committed: list[bool] = []
         try:
             return self._apply_fill(order, price, time_ms, committed)
         except BaseException:
             if committed:  # the journal has the fill: memory keeps it too (never filled twice)
                 raise
-            _put_back(order, before[0])
-            if held is None:
+            _put_back(order, order_was)
+            if pos is None:
                 self._positions.pop(order.symbol, None)
             else:
-                _put_back(before[1], held)
-                self._positions[order.symbol] = before[1]
-            self._balance = before[2]
+                _put_back(pos, pos_was)
+                self._positions[order.symbol] = pos
+            self._balance = balance_was
             self._open[order.id] = order
             raise
 
