@@ -1,7 +1,7 @@
 """Paper executor, journal and risk limits on a real SQLite file in a temp dir."""
 import pytest
 
-from twinstar_gui.execution.base import FILLED, REJECTED, InstrumentRules, OrderRefused, OrderRequest
+from twinstar_gui.execution.base import FILLED, REJECTED, InstrumentRules, OrderRefused, OrderRequest, symbols_in_play
 from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.execution.risk import RiskGuard, RiskLimits
@@ -37,6 +37,32 @@ def test_market_order_fills_on_the_next_price_with_slippage_and_fee(tmp_path):
     (close,) = ex.on_price("BTCUSDT", 51_000.0, 4)
     assert close.realized_pnl == pytest.approx((50_949.0 - 50_150.1) * 0.01)
     assert ex.positions() == [] and ex.balance() == pytest.approx(10_000 + close.realized_pnl - fill.fee - close.fee)
+
+
+class FillsBetweenReads(PaperExecutor):
+    """A price lands just after each read of the executor's state, as it can from the market's thread."""
+
+    def _then_price(self, result):
+        self.on_price("BTCUSDT", 50_100.0, 2)
+        return result
+
+    def positions(self):
+        return self._then_price(super().positions())
+
+    def open_orders(self):
+        return self._then_price(super().open_orders())
+
+
+def test_an_entry_being_filled_is_seen_in_play_whenever_the_fill_lands(tmp_path):
+    ex = FillsBetweenReads(Journal(tmp_path / "journal.sqlite3"), rules=RULES.__getitem__, clock=clock)
+    PaperExecutor.on_price(ex, "BTCUSDT", 50_000.0, 1)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "c1", bot="multi"))
+    # the fill lands between the two reads: the order has left the open orders, the position has appeared
+    assert symbols_in_play(ex, bot="multi") == {"BTCUSDT"}
+    assert symbols_in_play(ex, bot="other") == set()
+    ex.place(OrderRequest("BTCUSDT", "sell", 0.01, "c2", bot="multi", reduce_only=True))
+    assert symbols_in_play(ex, bot="multi", entries_only=False) == {"BTCUSDT"}  # the close, read before it filled
+    assert ex.positions() == [] and symbols_in_play(ex, bot="multi", entries_only=False) == set()
 
 
 def test_orders_off_the_grid_or_too_small_are_refused_with_the_reason(tmp_path):

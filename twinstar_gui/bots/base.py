@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core.strategy import LONG, Setup, Signal, StrategyConfig
-from ..execution.base import BUY, SELL, Executor, Order, OrderRefused, OrderRequest
+from ..execution.base import BUY, SELL, Executor, Order, OrderRefused, OrderRequest, symbols_in_play
 from ..execution.journal import Journal
 from .market import LiveMarket, RepeatLimiter
 
@@ -142,8 +142,7 @@ class Bot:
 
     def busy_with(self, symbol: str) -> bool:
         """In a trade on this symbol, or an entry order of it not filled yet."""
-        return self.position(symbol) is not None or any(
-            o.symbol == symbol and not o.reduce_only for o in self.ctx.executor.open_orders())
+        return symbol in symbols_in_play(self.ctx.executor)
 
     def position(self, symbol: str):
         return next((p for p in self.ctx.executor.positions() if p.symbol == symbol), None)

@@ -20,7 +20,7 @@ from ..core.models import Candle
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..data.feed import MarketFeed
 from ..data.manager import ClosedCandle
-from ..execution.base import Executor
+from ..execution.base import Executor, symbols_in_play
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class LiveMarket:
         """Symbols with positions or open orders stay streamed, so paper fills and TP/SL see prices."""
         while True:
             try:
-                want = {p.symbol for p in self.executor.positions()} | {o.symbol for o in self.executor.open_orders()}
+                want = symbols_in_play(self.executor, entries_only=False)
                 for sym in want - self._tracked:
                     await self.feed.add_symbol(sym)
                     self._hook(sym)

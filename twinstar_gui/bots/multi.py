@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from ..core.strategy import find_setup, signal_from
+from ..execution.base import symbols_in_play
 from .base import Bot, BotContext, Candidate, setups_ranked
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,7 @@ class MultiTrader(Bot):
         self._held: set[str] = set()
 
     def on_timer(self, now: float) -> None:
-        held = {p.symbol for p in self.own_positions()} | {
-            o.symbol for o in self.ctx.executor.open_orders() if o.bot == self.name and not o.reduce_only}
+        held = symbols_in_play(self.ctx.executor, bot=self.name)
         closed = self._held - held
         if closed:
             self.trades_closed += len(closed)

@@ -8,6 +8,7 @@ import logging
 import numpy as np
 
 from ..core.strategy import Setup, find_setup, signal_from
+from ..execution.base import symbols_in_play
 from .base import Bot, BotContext, Candidate, setups_ranked
 
 log = logging.getLogger(__name__)
@@ -103,9 +104,8 @@ class AutoScanner(Bot):
         self._refresh()
 
     def on_timer(self, now: float) -> None:
-        for sym in list(self.entered):  # a closed trade frees the symbol for later scans
-            if self.position(sym) is None and not any(o.symbol == sym for o in self.ctx.executor.open_orders()):
-                self.entered.discard(sym)
+        in_play = symbols_in_play(self.ctx.executor, entries_only=False)
+        self.entered &= in_play  # a closed trade frees the symbol for later scans
         if now >= self._next_scan:
             self.scan()
 

@@ -170,3 +170,18 @@ class Executor(Protocol):
     def open_orders(self) -> list[Order]: ...
     def rules(self, symbol: str) -> InstrumentRules: ...
     def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]: ...
+
+
+def symbols_in_play(executor: Executor, *, bot: str | None = None, entries_only: bool = True) -> set[str]:
+    """Symbols with a position or an open order (only entry orders unless `entries_only` is False), of
+    `bot` if given.
+
+    Open orders are read before positions. A fill turns an open order into a position in one step (the
+    paper executor's lock; the exchange for a live one), so read in this order a symbol being filled is
+    seen at least once. Read the other way round, a fill landing between the two reads hid it from both,
+    and a bot took an entry being filled for a trade already closed.
+    """
+    orders = executor.open_orders()
+    positions = executor.positions()
+    held = {o.symbol for o in orders if (bot is None or o.bot == bot) and not (entries_only and o.reduce_only)}
+    return held | {p.symbol for p in positions if bot is None or p.bot == bot}
