@@ -65,6 +65,17 @@ def test_an_entry_being_filled_is_seen_in_play_whenever_the_fill_lands(tmp_path)
     assert ex.positions() == [] and symbols_in_play(ex, bot="multi", entries_only=False) == set()
 
 
+def test_the_position_limit_counts_an_entry_filling_during_the_check(tmp_path):
+    ex = FillsBetweenReads(Journal(tmp_path / "journal.sqlite3"), rules=RULES.__getitem__, clock=clock)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000, max_open_positions=1))
+    PaperExecutor.on_price(ex, "BTCUSDT", 50_000.0, 1)
+    PaperExecutor.on_price(ex, "ETHUSDT", 2_000.0, 1)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "first"))  # pending; it fills while the guard looks
+    with pytest.raises(OrderRefused, match="max open positions reached"):
+        risk.place(OrderRequest("ETHUSDT", "buy", 0.1, "second"))
+    assert [p.symbol for p in ex.positions()] == ["BTCUSDT"] and ex.open_orders() == []
+
+
 def test_orders_off_the_grid_or_too_small_are_refused_with_the_reason(tmp_path):
     ex = paper(tmp_path)
     ex.on_price("BTCUSDT", 50_000.0, 1)

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .base import BUY, SELL, Executor, Fill, InstrumentRules, Order, OrderRefused, OrderRequest, Position
+from .base import (BUY, SELL, Executor, Fill, InstrumentRules, Order, OrderRefused, OrderRequest, Position,
+                   symbols_in_play)
 from .journal import Journal
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,9 @@ class RiskGuard:
         ks = self.kill_switch
         if ks is not None:
             raise OrderRefused(req.symbol, f"kill switch is on ({ks['reason']}); no new entries until it is reset")
+        in_play = symbols_in_play(self.inner)  # before the positions: an entry filling now is counted once
         positions = {p.symbol: p for p in self.inner.positions()}
-        pending = {o.symbol for o in self.inner.open_orders() if not o.reduce_only}
-        if req.symbol not in positions and len(set(positions) | pending) >= self.limits.max_open_positions:
+        if req.symbol not in positions and len(in_play | set(positions)) >= self.limits.max_open_positions:
             raise OrderRefused(req.symbol, f"max open positions reached ({self.limits.max_open_positions})")
         price = req.price or getattr(self.inner, "last_price", {}).get(req.symbol)
         if price:
