@@ -10,6 +10,7 @@ from twinstar_gui.core.strategy import LONG, Signal
 from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+from twinstar_gui.presenters.trading import problem_text
 
 
 def test_the_same_refusal_is_reported_once_a_minute(tmp_path, caplog, monkeypatch):
@@ -73,9 +74,16 @@ def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fi
         market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.0, 1.0))  # a minute on: with the count
         lines = [r.getMessage() for r in caplog.records if "executor failed on a price" in r.getMessage()]
         assert len(lines) == 3 and "ETHUSDT" in lines[1] and "49 more time(s) in the last minute" in lines[2]
+        problems = market.executor_problems()  # what the account line shows while it lasts
+        assert sorted(problems) == ["BTCUSDT", "ETHUSDT"] and "No space left" in problems["BTCUSDT"]
+        assert problem_text(problems).startswith("fills and TP/SL held back, retried on every price: BTCUSDT: ")
+        assert problem_text(problems).endswith("No space left on device (and 1 more symbol(s))")
         del journal.add_fill
         market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.5, 1.0))
         assert [o.client_id for o in paper.open_orders()] == ["c2"]  # ETH's waits for an ETH price
         assert [f.client_id for f in journal.fills("paper")] == ["c1"]
+        assert list(market.executor_problems()) == ["ETHUSDT"]  # BTC's price went through
+        market._on_forming("ETHUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
+        assert market.executor_problems() == {} and problem_text({}) == ""
     finally:
         journal.close()

@@ -69,6 +69,7 @@ class LiveMarket:
         self._tracker: asyncio.Task | None = None
         self._tracked: set[str] = set()
         self._price_errors = RepeatLimiter()  # keyed by (symbol, error); only the loop thread uses it
+        self._failing: dict[str, str] = {}  # symbol -> the executor's error on its last price, while it fails
 
     # -- asyncio side -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -113,6 +114,8 @@ class LiveMarket:
                 executor.on_price(symbol, candle.close, now)
             except Exception as exc:  # noqa: BLE001 - e.g. the journal's disk is full: retried on the next price
                 self._price_error(symbol, exc)
+            else:
+                self._failing.pop(symbol, None)
         for inbox in self._inboxes.get(symbol, ()):
             inbox.put(("price", symbol, candle.close, now))
 
@@ -120,12 +123,18 @@ class LiveMarket:
         """Prices come many times a second: the same error for a symbol is logged once a minute, with how
         many repeats were not."""
         message = f"{type(exc).__name__}: {exc}"
+        self._failing[symbol] = message
         hidden = self._price_errors.allow((symbol, message))
         if hidden is None:
             return
         again = f" ({hidden} more time(s) in the last minute)" if hidden else ""
         log.error("%s %s: executor failed on a price (tried again on every price)%s: %s", self.exchange, symbol,
                   again, message, exc_info=exc)
+
+    def executor_problems(self) -> dict[str, str]:
+        """Symbols whose last price the executor failed on (fills and TP/SL wait), with the error: shown
+        beside the account until a price goes through again."""
+        return dict(self._failing)
 
     async def _track_positions(self) -> None:
         """Symbols with positions or open orders stay streamed, so paper fills and TP/SL see prices."""

@@ -43,6 +43,15 @@ class AccountView:
     equity: float
     daily_pnl: float
     kill_switch: str  # "" when off
+    problem: str = ""  # the executor failing on prices (e.g. its journal's disk is full); "" when none
+
+
+def problem_text(failing: dict[str, str]) -> str:
+    if not failing:
+        return ""
+    symbol, error = next(iter(sorted(failing.items())))
+    more = f" (and {len(failing) - 1} more symbol(s))" if len(failing) > 1 else ""
+    return f"fills and TP/SL held back, retried on every price: {symbol}: {error}{more}"
 
 
 class TradingPresenter(QObject):
@@ -184,7 +193,8 @@ class TradingPresenter(QObject):
                 positions.append((name, p))
             ks = ex.kill_switch
             accounts.append(AccountView(name, ex.name, ex.balance(), ex.balance() + sum(
-                p.unrealized_pnl for p in ex.positions()), ex.daily_pnl(), ks["reason"] if ks else ""))
+                p.unrealized_pnl for p in ex.positions()), ex.daily_pnl(), ks["reason"] if ks else "",
+                problem_text(t.market.executor_problems() if t.market is not None else {})))
         self.bots.emit(bots)
         self.positions.emit(positions)
         self.accounts.emit(accounts)

@@ -129,9 +129,11 @@ class BotsPanel(QWidget):
                     f"today {a.daily_pnl:+,.2f}")
             if a.kill_switch:
                 text += f" — KILL SWITCH ON: {a.kill_switch}"
+            if a.problem:
+                text += f" — {a.problem}"
             parts.append(text)
         self.account.setText("   |   ".join(parts))
-        self.account.setStyleSheet(f"color: {RED};" if any(a.kill_switch for a in accounts) else "")
+        self.account.setStyleSheet(f"color: {RED};" if any(a.kill_switch or a.problem for a in accounts) else "")
 
     def bot_names(self) -> list[str]:
         return [self.table.item(r, 0).text() for r in range(self.table.rowCount())]
