@@ -1,7 +1,10 @@
 """A refused entry re-triggers on every price tick while a risk limit holds: the bot reports it once a minute,
 not on every tick (it once flooded the log and the panel), and keeps a bounded list."""
+import asyncio
 import logging
 from types import SimpleNamespace
+
+import pytest
 
 from twinstar_gui.bots import base
 from twinstar_gui.bots.base import Bot, BotContext
@@ -85,5 +88,15 @@ def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fi
         assert list(market.executor_problems()) == ["ETHUSDT"]  # BTC's price went through
         market._on_forming("ETHUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
         assert market.executor_problems() == {} and problem_text({}) == ""
+        paper.place(OrderRequest("SOLUSDT", "buy", 1.0, "c3", bot="t", price=100.0))
+        journal.add_fill = disk_full
+        market._on_forming("SOLUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
+        assert list(market.executor_problems()) == ["SOLUSDT"]
+        paper.cancel(paper.open_orders()[0].id)  # nothing of SOL left to fill: the tracker drops the report
+        market._tracked = {"BTCUSDT", "ETHUSDT"}  # the positions' streams are up (the stand-in feed has none)
+        monkeypatch.undo()  # the event loop needs a clock that moves
+        with pytest.raises(TimeoutError):
+            asyncio.run(asyncio.wait_for(market._track_positions(), 0.3))  # one pass, then its 0.5 s sleep
+        assert market.executor_problems() == {}
     finally:
         journal.close()

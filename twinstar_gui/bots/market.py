@@ -141,6 +141,8 @@ class LiveMarket:
         while True:
             try:
                 want = symbols_in_play(self.executor, entries_only=False)
+                for sym in set(self._failing) - want:  # nothing of it left to fill or protect
+                    del self._failing[sym]
                 for sym in want - self._tracked:
                     await self.feed.add_symbol(sym)
                     self._hook(sym)
