@@ -100,3 +100,21 @@ def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fi
         assert market.executor_problems() == {}
     finally:
         journal.close()
+
+
+def test_no_entry_once_stopping_nor_from_an_order_that_ended_without_a_trade(tmp_path):
+    journal = Journal(tmp_path / "journal.sqlite3")
+    try:
+        paper = PaperExecutor(journal)
+        paper.on_price("BTCUSDT", 100.0, 1)
+        # the market is only asked for its exchange's name here: a stand-in, the executor and journal are real
+        bot = Bot("multi", BotContext(SimpleNamespace(exchange="bybit"), paper, journal, order_usdt=100.0))
+        signal = Signal("BTCUSDT", LONG, 100.0, 102.0, 99.0, 45.0, 0, "test")
+        order = bot.enter(signal, "first")
+        paper.cancel(order.id)  # e.g. by the kill switch before it filled
+        assert bot.enter(signal, "first") is None  # the same intent again: that order is over, no entry
+        assert bot.snapshot().entries == 1 and "was cancelled" in bot.snapshot().errors[-1]
+        bot.request_stop("stopped")  # Stop pressed while a scan was still running
+        assert bot.enter(signal, "second") is None and len(journal.orders("paper")) == 1
+    finally:
+        journal.close()

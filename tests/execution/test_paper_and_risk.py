@@ -1,4 +1,6 @@
 """Paper executor, journal and risk limits on a real SQLite file in a temp dir."""
+import threading
+
 import pytest
 
 from twinstar_gui.execution.base import FILLED, REJECTED, InstrumentRules, OrderRefused, OrderRequest, symbols_in_play
@@ -252,3 +254,113 @@ def test_the_real_error_surfaces_when_sqlite_rolled_back_by_itself(tmp_path):
     journal.set_state("b", 2)  # the connection is usable, not stuck in a transaction
     assert journal.get_state("a") is None and journal.get_state("b") == 2
     journal.close()
+
+
+class HeldInPlace(PaperExecutor):
+    """`place` of the client id in `hold` waits until released: a bot thread preempted there, or a live
+    executor's HTTP round trip."""
+
+    def __init__(self, *args, hold: str, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.hold, self.inside, self.release = hold, threading.Event(), threading.Event()
+
+    def place(self, req):
+        if req.client_id == self.hold:
+            self.inside.set()
+            assert self.release.wait(10)
+        return super().place(req)
+
+
+def test_two_entries_at_once_do_not_both_pass_the_position_limit(tmp_path):
+    ex = HeldInPlace(Journal(tmp_path / "journal.sqlite3"), rules=RULES.__getitem__, clock=clock, hold="bot-a")
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000, max_open_positions=1))
+    risk.on_price("BTCUSDT", 50_000.0, 1)
+    risk.on_price("ETHUSDT", 2_000.0, 1)
+    outcome = {}
+
+    def enter(key, req):
+        try:
+            outcome[key] = risk.place(req)
+        except OrderRefused as exc:
+            outcome[key] = exc
+
+    a = threading.Thread(target=enter, args=("a", OrderRequest("BTCUSDT", "buy", 0.01, "bot-a", bot="a")))
+    a.start()
+    assert ex.inside.wait(10)  # bot A has passed the limit check; its order is not in the executor yet
+    b = threading.Thread(target=enter, args=("b", OrderRequest("ETHUSDT", "buy", 0.1, "bot-b", bot="b")))
+    b.start()
+    b.join(0.3)
+    assert b.is_alive()  # bot B waits for A's placement instead of checking against a stale picture
+    ex.release.set()
+    a.join(10)
+    b.join(10)
+    assert outcome["a"].symbol == "BTCUSDT" and isinstance(outcome["b"], OrderRefused)
+    assert "max open positions reached" in str(outcome["b"])
+
+
+def test_the_kill_switch_cancels_entries_not_filled_yet(tmp_path):
+    ex = paper(tmp_path)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000))
+    risk.on_price("BTCUSDT", 50_000.0, 1)
+    risk.on_price("ETHUSDT", 2_000.0, 1)
+    risk.place(OrderRequest("ETHUSDT", "buy", 0.1, "held", bot="a"))
+    risk.on_price("ETHUSDT", 2_000.0, 2)  # filled: a position
+    risk.place(OrderRequest("BTCUSDT", "buy", 0.01, "pending", bot="b"))  # waits for BTC's next price
+    risk.trip("kill switch pressed by the user")
+    assert ex.journal.order_by_client_id("paper", "pending").status == "cancelled"
+    risk.on_price("BTCUSDT", 50_000.0, 3)
+    risk.on_price("ETHUSDT", 2_000.0, 3)
+    assert ex.positions() == [] and ex.open_orders() == []  # nothing opened after the trip, the rest closed
+
+
+def test_closes_that_meet_on_one_price_never_open_the_other_side(tmp_path):
+    """A stop loss gapped through and the daily loss limit crossed on the same price: the TP/SL close and the
+    kill switch's close are both placed; the first to fill closes the position, the second is cancelled."""
+    ex = paper(tmp_path)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000, daily_loss_limit_usdt=20))
+    risk.on_price("BTCUSDT", 50_000.0, 1)
+    risk.place(OrderRequest("BTCUSDT", "buy", 0.05, "e1", bot="unified", take_profit=52_000, stop_loss=49_700))
+    risk.on_price("BTCUSDT", 50_000.0, 2)
+    risk.on_price("BTCUSDT", 49_550.0, 3)  # through the stop; about -27 USDT, over the 20 limit
+    closes = [o for o in ex.open_orders() if o.reduce_only]
+    assert risk.kill_switch is not None and len(closes) == 2
+    risk.on_price("BTCUSDT", 49_540.0, 4)
+    assert ex.positions() == [] and ex.open_orders() == []
+    ended = sorted((ex.journal.order_by_client_id("paper", o.client_id) for o in closes), key=lambda o: o.status)
+    assert [(o.status, o.reason) for o in ended] == [("cancelled", "nothing left to reduce"), ("filled", "")]
+
+
+def test_a_refused_order_retried_is_refused_again_not_returned(tmp_path):
+    ex = paper(tmp_path, balance=50.0)
+    ex.on_price("BTCUSDT", 50_000.0, 1)
+    with pytest.raises(OrderRefused, match="insufficient balance"):
+        ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "same-intent"))
+    with pytest.raises(OrderRefused, match="refused before, not retried: insufficient balance"):
+        ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "same-intent"))
+
+
+def test_a_slow_first_rules_lookup_does_not_hold_up_prices(tmp_path):
+    """A symbol's first order asks the exchange for its tick and lot (REST, seconds on a bad day); prices of
+    other symbols are handled on the GUI's thread meanwhile and must not wait for it."""
+    asked, answer = threading.Event(), threading.Event()
+
+    def slow_rules(symbol):
+        if symbol == "ETHUSDT":
+            asked.set()
+            assert answer.wait(10)
+        return RULES[symbol]
+
+    ex = PaperExecutor(Journal(tmp_path / "journal.sqlite3"), rules=slow_rules, clock=clock)
+    ex.on_price("BTCUSDT", 50_000.0, 1)
+    placing = threading.Thread(target=ex.place, args=(OrderRequest("ETHUSDT", "buy", 0.1, "eth", price=2_000.0),))
+    placing.start()
+    assert asked.wait(10)
+    price = threading.Thread(target=ex.on_price, args=("BTCUSDT", 50_010.0, 2))
+    price.start()
+    price.join(5)
+    still_waiting = price.is_alive()
+    answer.set()
+    placing.join(10)
+    price.join(10)
+    assert not still_waiting and ex.last_price["BTCUSDT"] == 50_010.0
+    assert [o.client_id for o in ex.open_orders()] == ["eth"]

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core.strategy import LONG, Setup, Signal, StrategyConfig
-from ..execution.base import BUY, SELL, Executor, Order, OrderRefused, OrderRequest, symbols_in_play
+from ..execution.base import (BUY, CANCELLED, REJECTED, SELL, Executor, Order, OrderRefused, OrderRequest,
+                              symbols_in_play)
 from ..execution.journal import Journal
 from .market import LiveMarket, RepeatLimiter
 
@@ -124,6 +125,8 @@ class Bot:
     # -- trading ------------------------------------------------------------------------------------------
     def enter(self, signal: Signal, intent: object) -> Order | None:
         """One entry at market with TP/SL attached; `intent` makes the client id (same intent = same id)."""
+        if self.stopping:  # e.g. Stop pressed during a long scan: no entry after it
+            return None
         ex = self.ctx.executor
         side = BUY if signal.side == LONG else SELL
         qty = self.ctx.order_usdt / signal.entry
@@ -133,6 +136,9 @@ class Bot:
             order = ex.place(req)
         except OrderRefused as exc:
             self._error(f"entry refused: {exc}")
+            return None
+        if order.status in (REJECTED, CANCELLED):  # a retry of an entry that ended without a trade
+            self._error(f"entry not placed: {signal.symbol} {order.client_id} was {order.status} ({order.reason})")
             return None
         with self._lock:
             self.status.entries += 1

@@ -76,9 +76,12 @@ class PaperExecutor:
             return list(self._open.values())
 
     def place(self, req: OrderRequest) -> Order:
+        self.rules(req.symbol)  # outside the lock: a symbol's first lookup may ask the exchange (REST)
         with self._lock:
             known = self.journal.order_by_client_id(self.name, req.client_id)
             if known is not None:  # a retry of an order we already have: never a second one
+                if known.status == REJECTED:
+                    raise OrderRefused(req.symbol, f"refused before, not retried: {known.reason}")
                 log.info("%s: order %s already placed (%s); not sending it again", self.name, req.client_id,
                          known.status)
                 return known
@@ -118,6 +121,8 @@ class PaperExecutor:
                 fill_price = self._fill_price(order, price)
                 if fill_price is not None:
                     try:
+                        if order.reduce_only and not self._still_reduces(order, time_ms):
+                            continue
                         fills.append(self._fill(order, fill_price, time_ms))
                     except Exception as exc:  # noqa: BLE001 - the order waits; TP/SL must still be watched
                         failed = failed or exc
@@ -171,6 +176,27 @@ class PaperExecutor:
             if need > free:
                 raise OrderRefused(req.symbol, f"insufficient balance: order needs {need:.2f} USDT margin, "
                                                f"{free:.2f} available")
+
+    def _still_reduces(self, order: Order, time_ms: int) -> bool:
+        """A reduce-only order is checked again when it fills, as the exchange does: another close may have
+        filled first (TP/SL, the kill switch and a manual close can meet on one price). It is cut to what is
+        left of the position, or cancelled when nothing is; it never opens the other side."""
+        pos = self._positions.get(order.symbol)
+        signed = order.qty if order.side == BUY else -order.qty
+        if pos is not None and pos.qty * signed < 0:
+            order.qty = min(order.qty, abs(pos.qty))
+            return True
+        order_was = copy.copy(order)
+        order.status, order.updated_ms, order.reason = CANCELLED, time_ms, "nothing left to reduce"
+        try:
+            self.journal.save_order(self.name, order)
+        except BaseException:
+            _put_back(order, order_was)
+            raise
+        del self._open[order.id]
+        log.info("%s: reduce-only %s %s %g cancelled: the position is already closed", self.name, order.side,
+                 order.symbol, order.qty)
+        return False
 
     def _fill_price(self, order: Order, price: float) -> float | None:
         rules = self.rules(order.symbol)

@@ -59,6 +59,12 @@ class RiskGuard:
             now = self._now()
             self.journal.set_state(f"{self.name}.kill_switch", {"reason": reason, "time_ms": now})
             log.error("KILL SWITCH (%s): %s; closing every position, no new entries", self.name, reason)
+            for order in self.inner.open_orders():  # entries not filled yet would open positions after it
+                if not order.reduce_only:
+                    try:
+                        self.inner.cancel(order.id)
+                    except OrderRefused as exc:  # filled meanwhile: closed below with the others
+                        log.warning("kill switch could not cancel %s %s: %s", order.symbol, order.id, exc)
             for pos in self.inner.positions():
                 req = OrderRequest(pos.symbol, SELL if pos.qty > 0 else BUY, abs(pos.qty),
                                    f"kill-{pos.symbol}-{now}", reduce_only=True, bot="kill switch",
@@ -84,10 +90,11 @@ class RiskGuard:
 
     # -- Executor ---------------------------------------------------------------------------------------
     def place(self, req: OrderRequest) -> Order:
-        if not req.reduce_only:
-            with self._lock:
-                self._check_entry(req)
-        return self.inner.place(req)
+        if req.reduce_only:
+            return self.inner.place(req)
+        with self._lock:  # checked and placed as one: two bots' entries, or a trip, cannot slip in between
+            self._check_entry(req)
+            return self.inner.place(req)
 
     def _check_entry(self, req: OrderRequest) -> None:
         ks = self.kill_switch
