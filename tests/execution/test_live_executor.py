@@ -123,6 +123,10 @@ def test_insufficient_balance_is_refused_with_the_exchanges_text(sim, account, t
     assert err.value.code == "InsufficientFunds"
     assert ex.journal.order_by_client_id(ex.name, "t-big-1").status == REJECTED
     assert SYM not in account.positions or account.positions[SYM].qty == 0
+    sent = len(account.requests)
+    with pytest.raises(OrderRefused, match="refused before, not retried: .*ab not enough for new order"):
+        ex.place(OrderRequest(SYM, "buy", 15.0, "t-big-1"))  # the same intent again: not sent, still refused
+    assert ("POST", "/v5/order/create") not in account.requests[sent:]
 
 
 def test_orders_below_the_minimum_never_leave_the_app(sim, account, tmp_path):
@@ -177,3 +181,39 @@ def test_take_profit_closes_at_the_exchange_and_restart_reconciles(sim, account,
     again.reconcile()
     assert ex.journal.orders(again.name, open_only=True) == []
     assert all(p.qty == 0 for p in ex.journal.positions(again.name))
+
+
+def test_orders_and_positions_keep_their_bot_and_a_closed_loss_counts_toward_the_daily_limit(sim, account,
+                                                                                             tmp_path):
+    from twinstar_gui.execution.base import symbols_in_play
+    from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+
+    market = sim.market
+    now, p0 = market.now_ms(), market.last_price(SYM)
+    market.script(SYM, [market.genesis, now + 3_600_000], [p0, p0])  # flat while we connect and enter
+    ex = connect(sim, tmp_path)
+    ex.last_price[SYM] = p0
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000, daily_loss_limit_usdt=3.0))
+    ex.refresh()
+    assert risk.daily_pnl() == pytest.approx(0.0, abs=1e-6)  # the day's first reading: the baseline
+    risk.place(OrderRequest(SYM, "buy", 0.01, "t-loss-1", stop_loss=p0 * 0.99, bot="multi"))
+    rest = risk.place(OrderRequest(SYM, "buy", 0.001, "t-rest-2", type="limit", price=p0 * 0.5, bot="unified"))
+    # the exchange knows nothing of our bots: they come back by client id (orders) and entry (positions)
+    assert [p.bot for p in ex.positions()] == ["multi"]
+    assert {(o.client_id, o.bot) for o in ex.open_orders()} == {("t-rest-2", "unified")}
+    assert symbols_in_play(ex, bot="multi") == {SYM} and symbols_in_play(ex, bot="unified") == {SYM}
+    again = LiveExecutor.connect("bybit", ApiKeys("bybit", KEY, SECRET), rest_url=sim.trade_url("bybit"),
+                                 journal=ex.journal)
+    again.refresh()  # after a restart, from the journal
+    assert [p.bot for p in again.positions()] == ["multi"] and [o.bot for o in again.open_orders()] == ["unified"]
+    risk.cancel(rest.id)
+    t = market.now_ms()  # then down 3 %: the stop loss closes it at the exchange, about 0.01 x 1 % of p0 lost
+    market.script(SYM, [market.genesis, t + 500, t + 2000, t + 600_000], [p0, p0, p0 * 0.97, p0 * 0.97])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and ex.positions():
+        time.sleep(0.25)
+        ex.refresh()
+    assert ex.positions() == [] and risk.kill_switch is None
+    assert risk.daily_pnl() == pytest.approx(ex.balance() - 10_000.0, abs=1e-6) and ex.balance() < 10_000 - 3.0
+    risk.on_price(SYM, p0 * 0.97, market.now_ms())  # the guard's check on the next price
+    assert risk.kill_switch is not None and "daily loss" in risk.kill_switch["reason"]

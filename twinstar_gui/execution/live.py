@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -29,6 +30,7 @@ class LiveExecutorError(RuntimeError):
 
 
 class LiveExecutor:
+    fills_at_exchange = True  # fills (TP/SL too) are not journaled here: the risk guard reads the equity
     def __init__(self, exchange: str, client, *, journal: Journal | None = None, refresh_s: float = 1.0,
                  clock: Callable[[], int] = lambda: int(time.time() * 1000), hide: tuple[str, ...] = ()) -> None:
         self.exchange = exchange
@@ -48,6 +50,11 @@ class LiveExecutor:
                 self._by_id.setdefault(m["id"], m)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._refreshes = itertools.count(1)  # a refresh installs its snapshot only if none newer was installed
+        self._installed = 0
+        self._bot_of_order: dict[str, str] = {}  # client id -> bot (the exchange knows nothing of our bots)
+        self._bot_of_symbol: dict[str, str] = {}  # symbol -> bot of its latest entry (positions carry no id)
+        self.synced = False  # True once a refresh has brought the exchange's balance and positions
         self.last_error = ""
         self._hide = hide  # key, secret, passphrase: scrubbed from every message we pass on
 
@@ -127,14 +134,22 @@ class LiveExecutor:
                 log.warning("%s: account refresh failed: %s", self.name, self.last_error)
 
     def refresh(self) -> None:
-        positions = [self._position(p) for p in self.client.fetch_positions()]
+        """The exchange's open orders, positions and balance. Called by the sync thread and after each
+        order, so two may overlap: only the newest started one is kept. Orders are fetched before positions:
+        an order filling between the two calls is then seen at least once (as in symbols_in_play)."""
+        seq = next(self._refreshes)
         orders = [self._order(o) for o in self.client.fetch_open_orders()]
+        positions = [self._position(p) for p in self.client.fetch_positions()]
         bal = self.client.fetch_balance()
         usdt = (bal.get("USDT") or {}) if self.exchange not in ("upbit", "bithumb") else (bal.get("KRW") or {})
         with self._lock:
+            if seq < self._installed:
+                return  # a newer picture is already in place
+            self._installed = seq
             self._positions = [p for p in positions if p is not None and p.qty]
             self._orders = orders
             self._balance = float(usdt.get("total") or 0.0)
+            self.synced = True
 
     def reconcile(self) -> None:
         """The exchange's open orders and positions replace what the journal believed (after a restart,
@@ -186,6 +201,8 @@ class LiveExecutor:
 
         if self.journal is not None:
             known = self.journal.order_by_client_id(self.name, req.client_id)
+            if known is not None and known.status == REJECTED:
+                raise OrderRefused(req.symbol, f"refused before, not retried: {known.reason}", exchange=self.exchange)
             if known is not None:
                 log.info("%s: order %s already placed (%s); not sending it again", self.name, req.client_id,
                          known.status)
@@ -208,6 +225,7 @@ class LiveExecutor:
             self._save(order)
             raise
         self._save(order)  # before sending: a crash now leaves a record to look up, not a blind resend
+        self._bot_of_order[req.client_id] = req.bot
         params = {"clientOrderId": req.client_id}
         if req.reduce_only:
             params["reduceOnly"] = True
@@ -236,6 +254,8 @@ class LiveExecutor:
         order.filled_qty = float(raw.get("filled") or 0.0)
         order.avg_price = float(raw.get("average") or 0.0)
         self._save(order)
+        if not req.reduce_only and (order.filled_qty > 0 or not self._bot_of_symbol.get(req.symbol)):
+            self._bot_of_symbol[req.symbol] = req.bot  # filled: its position is this bot's (or will be)
         log.info("%s: sent %s %s %g %s (%s) -> %s", self.name, req.side, req.symbol, order.qty, req.type,
                  req.bot or "manual", order.id)
         try:
@@ -289,18 +309,41 @@ class LiveExecutor:
         if p.get("side") == "short":
             qty = -qty
         info = p.get("info") or {}
-        return Position(self._native(p["symbol"]), qty, float(p.get("entryPrice") or 0.0),
-                        int(p.get("timestamp") or self.clock()), "", _num(p.get("takeProfitPrice") or
+        symbol = self._native(p["symbol"])
+        return Position(symbol, qty, float(p.get("entryPrice") or 0.0),
+                        int(p.get("timestamp") or self.clock()), self._bot_of_position(symbol),
+                        _num(p.get("takeProfitPrice") or
                                                                           info.get("takeProfit")),
                         _num(p.get("stopLossPrice") or info.get("stopLoss")), float(p.get("markPrice") or 0.0))
 
     def _order(self, o: dict) -> Order:
         oid = str(o.get("id"))  # orders placed elsewhere (the exchange's web page, a TP/SL) have no client id
-        return Order(oid, str(o.get("clientOrderId") or f"exchange-{oid}"), self._native(o["symbol"]),
+        cid = str(o.get("clientOrderId") or f"exchange-{oid}")
+        return Order(oid, cid, self._native(o["symbol"]),
                      o.get("side") or BUY, float(o.get("amount") or 0.0), o.get("type") or "limit",
                      _num(o.get("price")), NEW, float(o.get("filled") or 0.0), float(o.get("average") or 0.0),
                      created_ms=int(o.get("timestamp") or 0), updated_ms=int(o.get("timestamp") or 0),
-                     reduce_only=bool(o.get("reduceOnly")))
+                     reduce_only=bool(o.get("reduceOnly")), bot=self._bot_of_client_id(cid))
+
+    def _bot_of_client_id(self, client_id: str) -> str:
+        """Which of our bots sent an order, by its client id ("" for orders placed elsewhere); the journal
+        answers after a restart."""
+        bot = self._bot_of_order.get(client_id)
+        if bot is None:
+            known = self.journal.order_by_client_id(self.name, client_id) if self.journal is not None else None
+            bot = self._bot_of_order[client_id] = known.bot if known is not None else ""
+        return bot
+
+    def _bot_of_position(self, symbol: str) -> str:
+        """The bot of the symbol's latest filled entry we sent (the journal's after a restart; else its latest
+        entry still open); "" if none."""
+        bot = self._bot_of_symbol.get(symbol)
+        if bot is None:
+            entries = [o for o in self.journal.orders(self.name) if o.symbol == symbol and not o.reduce_only
+                       and o.status not in (REJECTED, CANCELLED)] if self.journal is not None else []
+            filled = [o for o in entries if o.filled_qty > 0] or entries
+            bot = self._bot_of_symbol[symbol] = max(filled, key=lambda o: o.created_ms).bot if filled else ""
+        return bot
 
 
 def _num(v) -> float | None:

@@ -84,9 +84,24 @@ class RiskGuard:
         log.warning("kill switch reset by the user (%s)", self.name)
 
     def daily_pnl(self) -> float:
+        """Since 00:00 UTC: realized (net of fees) + unrealized. A paper executor journals its fills, so the
+        journal has the realized part. A live one's fills happen at the exchange (TP/SL included): the day's
+        result is the account's equity (balance + unrealized) against its first reading of the day, kept in
+        the journal so a restart keeps it (deposits and withdrawals count as results too)."""
         now = self._now()
-        realized = self.journal.realized_since(self.name, now - now % DAY_MS)
-        return realized + sum(p.unrealized_pnl for p in self.inner.positions())
+        day = now - now % DAY_MS
+        unrealized = sum(p.unrealized_pnl for p in self.inner.positions())
+        if not getattr(self.inner, "fills_at_exchange", False):
+            return self.journal.realized_since(self.name, day) + unrealized
+        if not getattr(self.inner, "synced", True):
+            return unrealized  # no balance read yet: no baseline to set from a zero
+        equity = self.inner.balance() + unrealized
+        key = f"{self.name}.day_start"
+        start = self.journal.get_state(key)
+        if not start or start.get("day_ms") != day:
+            start = {"day_ms": day, "equity": equity}
+            self.journal.set_state(key, start)
+        return equity - start["equity"]
 
     # -- Executor ---------------------------------------------------------------------------------------
     def place(self, req: OrderRequest) -> Order:
