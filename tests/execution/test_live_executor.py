@@ -4,6 +4,7 @@ Nothing is mocked: ccxt signs real HTTP requests (its own market loading include
 the HMAC, keeps the account and answers with Bybit's formats and error codes.
 """
 import logging
+import threading
 import time
 
 import pytest
@@ -217,3 +218,30 @@ def test_orders_and_positions_keep_their_bot_and_a_closed_loss_counts_toward_the
     assert risk.daily_pnl() == pytest.approx(ex.balance() - 10_000.0, abs=1e-6) and ex.balance() < 10_000 - 3.0
     risk.on_price(SYM, p0 * 0.97, market.now_ms())  # the guard's check on the next price
     assert risk.kill_switch is not None and "daily loss" in risk.kill_switch["reason"]
+
+
+def test_the_kill_switch_closes_live_positions_off_the_callers_thread(sim, account, tmp_path):
+    """The kill switch is pressed on the GUI's thread (or tripped there by a price): live closes are HTTP round
+    trips, so they are sent from a thread of their own and the caller returns at once."""
+    from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+
+    ex = connect(sim, tmp_path)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000))
+    risk.place(OrderRequest(SYM, "buy", 0.01, "t-kill-1", bot="unified"))
+    assert [p.symbol for p in ex.positions()] == [SYM]
+    senders = []
+    create = ex.client.create_order
+
+    def spy(*args, **kw):  # the real call, with the name of the thread that makes it
+        senders.append(threading.current_thread().name)
+        return create(*args, **kw)
+
+    ex.client.create_order = spy
+    risk.trip("kill switch pressed by the user")
+    assert risk.kill_switch is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (ex.positions() or not senders):
+        time.sleep(0.1)
+        ex.refresh()
+    assert ex.positions() == [] and account.positions[SYM].qty == 0
+    assert senders == [f"kill-{ex.name}"]

@@ -50,6 +50,7 @@ class LiveExecutor:
                 self._by_id.setdefault(m["id"], m)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._claiming = threading.Lock()  # a client id's journal lookup and its pending record, together
         self._refreshes = itertools.count(1)  # a refresh installs its snapshot only if none newer was installed
         self._installed = 0
         self._bot_of_order: dict[str, str] = {}  # client id -> bot (the exchange knows nothing of our bots)
@@ -199,33 +200,35 @@ class LiveExecutor:
     def place(self, req: OrderRequest) -> Order:
         import ccxt
 
-        if self.journal is not None:
-            known = self.journal.order_by_client_id(self.name, req.client_id)
-            if known is not None and known.status == REJECTED:
-                raise OrderRefused(req.symbol, f"refused before, not retried: {known.reason}", exchange=self.exchange)
-            if known is not None:
-                log.info("%s: order %s already placed (%s); not sending it again", self.name, req.client_id,
-                         known.status)
-                return known
-        market = self._market(req.symbol)
-        rules = self.rules(req.symbol)
-        ref = req.price if req.price is not None else self.last_price.get(req.symbol)
-        now = self.clock()
-        order = Order(f"pending-{req.client_id}", req.client_id, req.symbol, req.side, req.qty, req.type, req.price,
-                      NEW, created_ms=now, updated_ms=now, reduce_only=req.reduce_only, bot=req.bot,
-                      take_profit=req.take_profit, stop_loss=req.stop_loss)
-        try:
-            if ref is None:
-                raise OrderRefused(req.symbol, "no price known yet for this symbol", exchange=self.exchange)
-            order.qty, price = rules.check(req.qty, ref)
-            if req.type == "limit":
-                order.price = price
-        except OrderRefused as exc:
-            order.status, order.reason = REJECTED, exc.reason
-            self._save(order)
-            raise
-        self._save(order)  # before sending: a crash now leaves a record to look up, not a blind resend
-        self._bot_of_order[req.client_id] = req.bot
+        with self._claiming:  # looked up and recorded as one: a client id sent from two threads goes once
+            if self.journal is not None:
+                known = self.journal.order_by_client_id(self.name, req.client_id)
+                if known is not None and known.status == REJECTED:
+                    raise OrderRefused(req.symbol, f"refused before, not retried: {known.reason}",
+                                       exchange=self.exchange)
+                if known is not None:
+                    log.info("%s: order %s already placed (%s); not sending it again", self.name, req.client_id,
+                             known.status)
+                    return known
+            market = self._market(req.symbol)
+            rules = self.rules(req.symbol)
+            ref = req.price if req.price is not None else self.last_price.get(req.symbol)
+            now = self.clock()
+            order = Order(f"pending-{req.client_id}", req.client_id, req.symbol, req.side, req.qty, req.type,
+                          req.price, NEW, created_ms=now, updated_ms=now, reduce_only=req.reduce_only, bot=req.bot,
+                          take_profit=req.take_profit, stop_loss=req.stop_loss)
+            try:
+                if ref is None:
+                    raise OrderRefused(req.symbol, "no price known yet for this symbol", exchange=self.exchange)
+                order.qty, price = rules.check(req.qty, ref)
+                if req.type == "limit":
+                    order.price = price
+            except OrderRefused as exc:
+                order.status, order.reason = REJECTED, exc.reason
+                self._save(order)
+                raise
+            self._save(order)  # before sending: a crash now leaves a record to look up, not a blind resend
+            self._bot_of_order[req.client_id] = req.bot
         params = {"clientOrderId": req.client_id}
         if req.reduce_only:
             params["reduceOnly"] = True

@@ -59,7 +59,21 @@ class RiskGuard:
             now = self._now()
             self.journal.set_state(f"{self.name}.kill_switch", {"reason": reason, "time_ms": now})
             log.error("KILL SWITCH (%s): %s; closing every position, no new entries", self.name, reason)
-            for order in self.inner.open_orders():  # entries not filled yet would open positions after it
+            if getattr(self.inner, "fills_at_exchange", False):
+                # live: a round trip per order; the caller may be the GUI's thread (a price, the button)
+                threading.Thread(target=self._flatten, args=(now,), name=f"kill-{self.name}").start()
+            else:
+                self._flatten(now)
+        for fn in list(self.on_kill):
+            try:
+                fn(reason)
+            except Exception:
+                log.exception("kill switch listener failed")
+
+    def _flatten(self, now: int) -> None:
+        """Cancel entries not filled yet (they would open positions after the trip), close every position."""
+        with self._lock:  # after any entry being placed right now: it is cancelled or closed here too
+            for order in self.inner.open_orders():
                 if not order.reduce_only:
                     try:
                         self.inner.cancel(order.id)
@@ -71,13 +85,8 @@ class RiskGuard:
                                    price=pos.mark_price or pos.entry_price)
                 try:
                     self.inner.place(req)
-                except OrderRefused as exc:
+                except Exception as exc:  # noqa: BLE001 - say it and go on with the next position
                     log.error("kill switch could not close %s: %s", pos.symbol, exc)
-        for fn in list(self.on_kill):
-            try:
-                fn(reason)
-            except Exception:
-                log.exception("kill switch listener failed")
 
     def reset(self) -> None:
         self.journal.set_state(f"{self.name}.kill_switch", None)

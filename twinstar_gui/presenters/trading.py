@@ -72,6 +72,7 @@ class TradingPresenter(QObject):
         # stack for one exchange; raises with a message for the user when it cannot
         self.rebuild = rebuild
         self.switching: set[str] = set()
+        self._tasks: set[asyncio.Future] = set()  # closes by hand still running (held: the loop keeps weak refs)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -167,10 +168,19 @@ class TradingPresenter(QObject):
             return
         req = OrderRequest(symbol, SELL if pos.qty > 0 else BUY, abs(pos.qty), f"manual-close-{symbol}-{pos.opened_ms}",
                            reduce_only=True, bot="manual", price=pos.mark_price or pos.entry_price)
-        try:
-            trading.executor.place(req)
-        except OrderRefused as exc:
-            self.message.emit(str(exc))
+
+        async def close() -> None:
+            try:  # off the GUI thread: a live order is an HTTP round trip
+                await asyncio.to_thread(trading.executor.place, req)
+            except OrderRefused as exc:
+                self.message.emit(str(exc))
+            except Exception as exc:  # noqa: BLE001 - e.g. the journal's disk: said, not swallowed
+                log.exception("%s %s: closing the position failed", exchange, symbol)
+                self.message.emit(f"{exchange} {symbol}: closing the position failed: {exc}")
+
+        task = asyncio.ensure_future(close())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def kill_switch(self) -> None:
         for trading in self.tradings.values():
