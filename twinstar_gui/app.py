@@ -127,8 +127,10 @@ class Trading:
     async def stop(self) -> None:
         for t in self.threads:
             t.bot.request_stop("stopped")
-        for t in self.threads:
-            await asyncio.to_thread(t.stop, 5.0)
+        for t in self.threads:  # long enough for a REST call in flight to time out (10 s)
+            await asyncio.to_thread(t.stop, 12.0)
+            if t.isRunning() if hasattr(t, "isRunning") else t.is_alive():
+                log.warning("%s: still running after 12 s; it places no order from here on", t.bot.name)
         await self.market.close()
         inner = getattr(self.executor, "inner", self.executor)
         if hasattr(inner, "stop"):

@@ -118,3 +118,21 @@ def test_no_entry_once_stopping_nor_from_an_order_that_ended_without_a_trade(tmp
         assert bot.enter(signal, "second") is None and len(journal.orders("paper")) == 1
     finally:
         journal.close()
+
+
+def test_a_bot_winding_down_after_the_market_closed_does_not_wait_on_the_loop():
+    """A bot stuck in a REST call when the app stops ends after the market is closed: its shutdown's unwatch
+    must not wait (up to 30 s) on an event loop that is about to stop, and nothing new is started."""
+    import queue
+
+    from twinstar_gui.bots.market import LiveMarket
+
+    loop = asyncio.new_event_loop()  # not running: a call into it would wait for the timeout
+    market = LiveMarket(SimpleNamespace(adapter=SimpleNamespace(name="bybit")), loop, None)
+    try:
+        loop.run_until_complete(market.close())
+        market.unwatch("BTCUSDT", queue.Queue())  # returns at once
+        with pytest.raises(RuntimeError, match="bybit: the market is closed"):
+            market.watch("BTCUSDT", queue.Queue())
+    finally:
+        loop.close()

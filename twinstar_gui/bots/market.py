@@ -68,6 +68,7 @@ class LiveMarket:
         self._pool = ThreadPoolExecutor(max_workers=rest_workers, thread_name_prefix=f"rest-{self.exchange}")
         self._tracker: asyncio.Task | None = None
         self._tracked: set[str] = set()
+        self.closed = False
         self._price_errors = RepeatLimiter()  # keyed by (symbol, error); only the loop thread uses it
         self._failing: dict[str, str] = {}  # symbol -> the executor's error on its last price, while it fails
 
@@ -80,6 +81,7 @@ class LiveMarket:
             self._tracker = self.loop.create_task(self._track_positions(), name=f"positions-{self.exchange}")
 
     async def close(self) -> None:
+        self.closed = True  # a bot thread still winding down must not wait on a loop that may stop next
         self.executor = None  # no more prices to it (its journal may close next)
         self._inboxes.clear()
         if self._tracker is not None:
@@ -175,6 +177,9 @@ class LiveMarket:
 
     # -- bot-thread side --------------------------------------------------------------------------------
     def _call(self, coro, timeout: float = 30.0):
+        if self.closed:
+            coro.close()
+            raise RuntimeError(f"{self.exchange}: the market is closed (the app is stopping)")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def watch(self, symbol: str, inbox: queue.Queue) -> np.ndarray:
@@ -183,7 +188,8 @@ class LiveMarket:
         return self._call(self._watch(symbol, inbox))
 
     def unwatch(self, symbol: str, inbox: queue.Queue) -> None:
-        self._call(self._unwatch(symbol, inbox))
+        if not self.closed:  # closed: every inbox is already dropped
+            self._call(self._unwatch(symbol, inbox))
 
     def history(self, symbol: str) -> np.ndarray:
         async def read() -> np.ndarray:
