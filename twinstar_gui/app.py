@@ -131,6 +131,9 @@ class Trading:
             await asyncio.to_thread(t.stop, 12.0)
             if t.isRunning() if hasattr(t, "isRunning") else t.is_alive():
                 log.warning("%s: still running after 12 s; it places no order from here on", t.bot.name)
+        wait = getattr(self.executor, "wait_flattened", None)
+        if wait is not None and not await asyncio.to_thread(wait, 30.0):  # the kill switch's closes, if under way
+            log.error("the kill switch's closes are still under way after 30 s; check the exchange's positions")
         await self.market.close()
         inner = getattr(self.executor, "inner", self.executor)
         if hasattr(inner, "stop"):

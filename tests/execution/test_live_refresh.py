@@ -1,50 +1,98 @@
-"""LiveExecutor's account snapshot when the exchange changes between its HTTP calls.
+"""LiveExecutor and the risk guard when the exchange changes between our HTTP calls.
 
-The interleavings (a fill landing between two fetches of one refresh; two refreshes overlapping) cannot be
-placed on the simulator at will, so the ccxt client here is a scripted stand-in that fills the order at the
-chosen moment. The live executor's real path through ccxt and the simulator is in test_live_executor.py.
+The interleavings (a fill landing between two fetches of one refresh, two refreshes overlapping, an order in
+flight while the kill switch is pressed) cannot be placed on the simulator at will, so the ccxt client here is
+a scripted stand-in: a tiny in-memory exchange that fills and answers at the chosen moment. The live
+executor's real path through ccxt and the simulator is in test_live_executor.py.
 """
 import threading
 
-from twinstar_gui.execution.base import symbols_in_play
-from twinstar_gui.execution.live import LiveExecutor
+import pytest
 
-MARKET = {"id": "BTCUSDT", "symbol": "BTC/USDT:USDT", "swap": True, "precision": {"price": 0.1, "amount": 0.001},
-          "limits": {}}
+from twinstar_gui.execution.base import OrderRequest, symbols_in_play
+from twinstar_gui.execution.journal import Journal
+from twinstar_gui.execution.live import LiveExecutor
+from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+
+BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
+MARKETS = {s: {"id": s.split("/")[0] + "USDT", "symbol": s, "swap": True,
+               "precision": {"price": 0.1, "amount": 0.001}, "limits": {}} for s in (BTC, ETH)}
 
 
 class ScriptedExchange:
-    markets = {"BTC/USDT:USDT": MARKET}
+    markets = MARKETS
 
-    def __init__(self) -> None:
-        self.orders = [{"id": "1", "clientOrderId": "TS-entry", "symbol": "BTC/USDT:USDT", "side": "buy",
-                        "amount": 0.01, "type": "limit", "price": 50_000}]
-        self.positions: list[dict] = []
+    def __init__(self, total: float = 1_000.0) -> None:
+        self.orders: list[dict] = []
+        self.positions: dict[str, dict] = {}
+        self.total = total
         self.after_fetch = lambda: None
+        self.hold: tuple[str, threading.Event, threading.Event] | None = None  # (client id, inside, release)
+        self.ids = iter(range(1, 10_000))
 
-    def fill(self) -> None:
-        if self.orders:
-            self.orders.clear()
-            self.positions.append({"symbol": "BTC/USDT:USDT", "contracts": 0.01, "contractSize": 1, "side": "long",
-                                   "entryPrice": 50_000})
+    # -- the exchange's side ----------------------------------------------------------------------------
+    def rest(self, symbol, side, qty, price, client_id):
+        self.orders.append({"id": str(next(self.ids)), "clientOrderId": client_id, "symbol": symbol, "side": side,
+                            "amount": qty, "type": "limit", "price": price, "reduceOnly": False})
 
-    def fetch_positions(self):
-        out = [dict(p) for p in self.positions]
+    def fill(self, symbol=BTC, price=50_000.0) -> None:
+        for o in [o for o in self.orders if o["symbol"] == symbol]:
+            self.orders.remove(o)
+            self.trade(symbol, o["side"], o["amount"], price)
+
+    def trade(self, symbol, side, qty, price) -> None:
+        signed = qty if side == "buy" else -qty
+        held = self.positions.get(symbol, {}).get("signed", 0.0) + signed
+        if abs(held) < 1e-12:
+            self.positions.pop(symbol, None)
+        else:
+            self.positions[symbol] = {"symbol": symbol, "signed": held, "entryPrice": price, "markPrice": price}
+
+    # -- what ccxt would answer -------------------------------------------------------------------------
+    def fetch_open_orders(self, symbol=None):
+        out = [dict(o) for o in self.orders if symbol in (None, o["symbol"])]
         self.after_fetch()
         return out
 
-    def fetch_open_orders(self, symbol=None):
-        out = [dict(o) for o in self.orders]
+    def fetch_closed_orders(self, symbol=None):
+        return []
+
+    def fetch_positions(self):
+        out = [{"symbol": p["symbol"], "contracts": abs(p["signed"]), "contractSize": 1,
+                "side": "long" if p["signed"] > 0 else "short", "entryPrice": p["entryPrice"],
+                "markPrice": p["markPrice"]} for p in self.positions.values()]
         self.after_fetch()
         return out
 
     def fetch_balance(self):
-        return {"USDT": {"total": 1_000.0}}
+        return {"USDT": {"total": self.total}}
+
+    def create_order(self, symbol, type_, side, qty, price, params):
+        cid = params["clientOrderId"]
+        if self.hold is not None and self.hold[0] == cid:
+            self.hold[1].set()
+            assert self.hold[2].wait(10)
+        if type_ == "limit":
+            self.rest(symbol, side, qty, price, cid)
+            return {"id": self.orders[-1]["id"], "status": "open", "filled": 0.0}
+        self.trade(symbol, side, qty, 50_000.0)
+        return {"id": str(next(self.ids)), "status": "closed", "filled": qty, "average": 50_000.0}
+
+    def cancel_order(self, order_id, symbol):
+        self.orders = [o for o in self.orders if o["id"] != order_id]
+
+
+def live(exchange, tmp_path=None, name="bybit", account_id="acct-1"):
+    journal = Journal(tmp_path / "journal.sqlite3") if tmp_path is not None else None
+    ex = LiveExecutor(name, exchange, journal=journal, account_id=account_id)
+    ex.last_price.update({"BTCUSDT": 50_000.0, "ETHUSDT": 2_000.0})
+    return ex
 
 
 def test_an_order_filling_between_the_fetches_is_still_in_play():
     exchange = ScriptedExchange()
-    ex = LiveExecutor("bybit", exchange)
+    exchange.rest(BTC, "buy", 0.01, 50_000, "TS-entry")
+    ex = live(exchange)
     ex.refresh()
     assert symbols_in_play(ex) == {"BTCUSDT"} and ex.positions() == []
     exchange.after_fetch = exchange.fill  # fills right after the refresh's first fetch, whichever that is
@@ -56,7 +104,8 @@ def test_an_order_filling_between_the_fetches_is_still_in_play():
 
 def test_an_older_refresh_landing_last_does_not_replace_a_newer_one():
     exchange = ScriptedExchange()
-    ex = LiveExecutor("bybit", exchange)
+    exchange.rest(BTC, "buy", 0.01, 50_000, "TS-entry")
+    ex = live(exchange)
     inside, release = threading.Event(), threading.Event()
 
     def hold_the_sync_thread():
@@ -74,3 +123,71 @@ def test_an_older_refresh_landing_last_does_not_replace_a_newer_one():
     release.set()
     sync.join(10)
     assert [p.symbol for p in ex.positions()] == ["BTCUSDT"] and ex.open_orders() == []  # not rolled back
+
+
+def test_the_kill_switch_returns_at_once_while_an_entry_is_in_flight_and_then_closes_it(tmp_path):
+    exchange = ScriptedExchange()
+    ex = live(exchange, tmp_path)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000))
+    inside, release = threading.Event(), threading.Event()
+    exchange.hold = ("entry", inside, release)
+    entry = threading.Thread(target=risk.place, args=(OrderRequest("BTCUSDT", "buy", 0.01, "entry", bot="a"),))
+    entry.start()
+    assert inside.wait(10)  # the entry is at the exchange, its answer not back yet
+    press = threading.Thread(target=risk.trip, args=("kill switch pressed by the user",))
+    press.start()  # the GUI's thread
+    press.join(5)
+    pressed_at_once = not press.is_alive()
+    release.set()
+    entry.join(10)
+    press.join(10)
+    assert pressed_at_once and risk.kill_switch is not None
+    assert risk.wait_flattened(10)
+    assert exchange.positions == {} and exchange.orders == []  # the entry that slipped in is closed too
+
+
+def test_the_bot_of_a_live_position_follows_our_entries_not_positions_opened_elsewhere(tmp_path):
+    exchange = ScriptedExchange()
+    ex = live(exchange, tmp_path)
+    exchange.trade(ETH, "buy", 1.0, 2_000.0)  # opened on the exchange's web page
+    ex.refresh()
+    assert [(p.symbol, p.bot) for p in ex.positions()] == [("ETHUSDT", "")]
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "multi-entry", type="limit", price=49_000.0, bot="multi"))
+    exchange.fill(BTC, 49_000.0)  # the resting entry fills later
+    ex.refresh()
+    assert {(p.symbol, p.bot) for p in ex.positions()} == {("ETHUSDT", ""), ("BTCUSDT", "multi")}
+    assert symbols_in_play(ex, bot="multi") == {"BTCUSDT"}
+    exchange.trade(BTC, "sell", 0.01, 50_000.0)  # closed at its take profit
+    ex.refresh()
+    exchange.trade(BTC, "buy", 0.02, 50_000.0)  # then one opened by hand on the same symbol
+    ex.refresh()
+    assert {(p.symbol, p.bot) for p in ex.positions()} == {("ETHUSDT", ""), ("BTCUSDT", "")}
+    assert symbols_in_play(ex, bot="multi") == set()
+
+
+@pytest.mark.parametrize("name, expected", [("bybit", 1_000.0 + 10.0), ("binance", 1_000.0), ("bingx", None)])
+def test_equity_is_read_as_each_exchange_reports_its_balance(name, expected):
+    exchange = ScriptedExchange(total=1_000.0)
+    exchange.trade(BTC, "buy", 0.01, 49_000.0)
+    exchange.positions[BTC]["markPrice"] = 50_000.0  # 10 USDT up
+    ex = live(exchange, name=name)
+    ex.refresh()
+    assert ex.equity() == expected
+
+
+def test_the_daily_loss_baseline_belongs_to_one_account(tmp_path):
+    first = ScriptedExchange(total=100_000.0)
+    ex = live(first, tmp_path, account_id="main")
+    risk = RiskGuard(ex, ex.journal, RiskLimits(daily_loss_limit_usdt=50.0))
+    ex.refresh()
+    assert risk.daily_pnl() == 0.0
+    first.total = 99_990.0
+    ex.refresh()
+    assert risk.daily_pnl() == pytest.approx(-10.0)
+    other = live(ScriptedExchange(total=2_000.0), name="bybit", account_id="sub")  # another key, same day
+    other.journal = ex.journal
+    other_risk = RiskGuard(other, ex.journal, RiskLimits(daily_loss_limit_usdt=50.0))
+    other.refresh()
+    assert other_risk.daily_pnl() == 0.0  # its own baseline, not the main account's 100k
+    other_risk.on_price("BTCUSDT", 50_000.0, 1)
+    assert other_risk.kill_switch is None

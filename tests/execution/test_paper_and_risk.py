@@ -364,3 +364,47 @@ def test_a_slow_first_rules_lookup_does_not_hold_up_prices(tmp_path):
     price.join(10)
     assert not still_waiting and ex.last_price["BTCUSDT"] == 50_010.0
     assert [o.client_id for o in ex.open_orders()] == ["eth"]
+
+
+class CancelFails(PaperExecutor):
+    def cancel(self, order_id):
+        raise RuntimeError("the journal's disk went away")
+
+
+def test_a_cancel_that_fails_does_not_stop_the_kill_switch_closing_and_stopping_the_bots(tmp_path):
+    ex = CancelFails(Journal(tmp_path / "journal.sqlite3"), rules=RULES.__getitem__, clock=clock)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000))
+    stopped = []
+    risk.on_kill.append(stopped.append)
+    risk.on_price("BTCUSDT", 50_000.0, 1)
+    risk.on_price("ETHUSDT", 2_000.0, 1)
+    risk.place(OrderRequest("ETHUSDT", "buy", 0.1, "held", bot="a"))
+    risk.on_price("ETHUSDT", 2_000.0, 2)
+    risk.place(OrderRequest("BTCUSDT", "buy", 0.01, "pending", bot="b"))
+    risk.trip("kill switch pressed by the user")
+    assert stopped == ["kill switch pressed by the user"]
+    assert [(o.symbol, o.reduce_only) for o in ex.open_orders() if o.reduce_only] == [("ETHUSDT", True)]
+    risk.on_price("ETHUSDT", 2_000.0, 3)
+    assert ex.positions() == []  # closed although the cancel before it failed
+
+
+def test_a_reset_accepts_the_days_loss_so_far_and_the_limit_counts_from_there(tmp_path):
+    ex = paper(tmp_path)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000, daily_loss_limit_usdt=50))
+    t = NOW[0] + 3_600_000  # an hour into the UTC day
+    risk.on_price("BTCUSDT", 50_000.0, t)
+    risk.place(OrderRequest("BTCUSDT", "buy", 0.02, "first", price=50_000.0))
+    risk.on_price("BTCUSDT", 50_000.0, t + 1)
+    risk.on_price("BTCUSDT", 47_000.0, t + 2)  # -60: tripped, closed on the next price
+    risk.on_price("BTCUSDT", 47_000.0, t + 3)
+    assert risk.kill_switch is not None and ex.positions() == []
+    lost = risk.daily_pnl()
+    assert lost < -50
+    risk.reset()
+    assert risk.kill_switch is None and risk.daily_pnl() == pytest.approx(0.0)
+    risk.on_price("BTCUSDT", 47_000.0, t + 4)  # the same day's old loss does not trip it again
+    assert risk.kill_switch is None
+    risk.place(OrderRequest("BTCUSDT", "buy", 0.02, "after-reset", price=47_000.0))
+    risk.on_price("BTCUSDT", 47_000.0, t + 5)
+    risk.on_price("BTCUSDT", 44_000.0, t + 6)  # about -60 since the reset: tripped again
+    assert risk.kill_switch is not None and "daily loss -6" in risk.kill_switch["reason"]

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import threading
@@ -21,6 +22,10 @@ from .journal import Journal
 
 log = logging.getLogger(__name__)
 
+# What ccxt's "total" of the settlement coin is, per exchange (ccxt 4.5): the wallet balance, to which open
+# positions' unrealized result is added for the equity; or the equity itself. BingX's total is the amount one
+# may withdraw and the KRW venues trade spot: no equity from them (the daily loss limit sees open positions).
+TOTAL_IS = {"bybit": "wallet", "binance": "equity", "okx": "equity", "bitget": "equity"}
 CCXT_IDS = {"bybit": "bybit", "binance": "binanceusdm", "okx": "okx", "bitget": "bitget", "bingx": "bingx",
             "upbit": "upbit", "bithumb": "bithumb"}
 
@@ -32,8 +37,10 @@ class LiveExecutorError(RuntimeError):
 class LiveExecutor:
     fills_at_exchange = True  # fills (TP/SL too) are not journaled here: the risk guard reads the equity
     def __init__(self, exchange: str, client, *, journal: Journal | None = None, refresh_s: float = 1.0,
-                 clock: Callable[[], int] = lambda: int(time.time() * 1000), hide: tuple[str, ...] = ()) -> None:
+                 clock: Callable[[], int] = lambda: int(time.time() * 1000), hide: tuple[str, ...] = (),
+                 account_id: str = "") -> None:
         self.exchange = exchange
+        self.account_id = account_id  # which account (key + endpoint), as a short hash: never the key itself
         self.name = f"live-{exchange}"
         self.client = client
         self.journal = journal
@@ -93,7 +100,8 @@ class LiveExecutor:
             raise LiveExecutorError(f"{exchange} refused the API key: {_text(exc, hide)}") from None
         except ccxt.BaseError as exc:
             raise LiveExecutorError(f"{exchange}: cannot load market info: {_text(exc, hide)}") from None
-        return cls(exchange, client, journal=journal, refresh_s=refresh_s, hide=hide)
+        account_id = hashlib.sha256(f"{keys.key}@{rest_url or 'live'}".encode()).hexdigest()[:12]
+        return cls(exchange, client, journal=journal, refresh_s=refresh_s, hide=hide, account_id=account_id)
 
     def attach_journal(self, journal: Journal) -> None:
         self.journal = journal
@@ -140,13 +148,15 @@ class LiveExecutor:
         an order filling between the two calls is then seen at least once (as in symbols_in_play)."""
         seq = next(self._refreshes)
         orders = [self._order(o) for o in self.client.fetch_open_orders()]
-        positions = [self._position(p) for p in self.client.fetch_positions()]
+        raw_positions = self.client.fetch_positions()
         bal = self.client.fetch_balance()
         usdt = (bal.get("USDT") or {}) if self.exchange not in ("upbit", "bithumb") else (bal.get("KRW") or {})
         with self._lock:
             if seq < self._installed:
                 return  # a newer picture is already in place
             self._installed = seq
+            self._follow_owners(orders, {self._native(p["symbol"]) for p in raw_positions if _size(p)})
+            positions = [self._position(p) for p in raw_positions]
             self._positions = [p for p in positions if p is not None and p.qty]
             self._orders = orders
             self._balance = float(usdt.get("total") or 0.0)
@@ -158,6 +168,13 @@ class LiveExecutor:
         self.refresh()
         if self.journal is None:
             return
+        with self._lock:
+            open_ids = {o.id for o in self._orders}
+        ended = {}  # journal-open orders no longer open at the exchange: filled while we were away, or not
+        for o in self.journal.orders(self.name, open_only=True):
+            if o.id not in open_ids:
+                found = self._find(self._by_id[o.symbol]["symbol"], o.client_id) if o.symbol in self._by_id else None
+                ended[o.id] = (o, found)
         with self._lock, self.journal.transaction():
             mine = {p.symbol for p in self._positions}
             for old in self.journal.positions(self.name):
@@ -166,11 +183,14 @@ class LiveExecutor:
                     self.journal.save_position(self.name, old)
             for p in self._positions:
                 self.journal.save_position(self.name, p)
-            open_ids = {o.id for o in self._orders}
-            for o in self.journal.orders(self.name, open_only=True):
-                if o.id not in open_ids:
+            for o, found in ended.values():
+                filled = float((found or {}).get("filled") or 0.0)
+                if filled > 0:
+                    o.status, o.filled_qty, o.reason = FILLED, filled, "filled while the app was away"
+                    o.avg_price = float(found.get("average") or o.avg_price or 0.0)
+                else:
                     o.status, o.reason = CANCELLED, "not open at the exchange after restart"
-                    self.journal.save_order(self.name, o)
+                self.journal.save_order(self.name, o)
             for o in self._orders:
                 self.journal.save_order(self.name, o)
         log.info("%s: reconciled with the exchange: %d position(s), %d open order(s)", self.name,
@@ -186,6 +206,14 @@ class LiveExecutor:
 
     def balance(self) -> float:
         return self._balance
+
+    def equity(self) -> float | None:
+        """Balance plus open positions' unrealized result, where the exchange's figures tell it; else None."""
+        kind = TOTAL_IS.get(self.exchange)
+        if kind is None:
+            return None
+        with self._lock:
+            return self._balance + (sum(p.unrealized_pnl for p in self._positions) if kind == "wallet" else 0.0)
 
     def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]:
         """Fills happen at the exchange; a price only marks our snapshot."""
@@ -279,7 +307,10 @@ class LiveExecutor:
             raise OrderRefused(order.symbol, self._msg(exc), exchange=self.exchange) from None
         order.status, order.updated_ms = CANCELLED, self.clock()
         self._save(order)
-        self.refresh()
+        try:
+            self.refresh()
+        except Exception as exc:  # noqa: BLE001 - the cancel is done; the background sync will catch up
+            self.last_error = self._msg(exc)
         return order
 
     # -- helpers ------------------------------------------------------------------------------------------
@@ -306,7 +337,7 @@ class LiveExecutor:
         return m["id"] if m else ccxt_symbol
 
     def _position(self, p: dict) -> Position | None:
-        qty = float(p.get("contracts") or 0.0) * float(p.get("contractSize") or 1.0)
+        qty = _size(p)
         if not qty:
             return None
         if p.get("side") == "short":
@@ -337,6 +368,19 @@ class LiveExecutor:
             bot = self._bot_of_order[client_id] = known.bot if known is not None else ""
         return bot
 
+    def _follow_owners(self, orders: list[Order], held: set[str]) -> None:
+        """Keep symbol -> bot up to date from one refresh to the next: an entry of ours that left the book
+        while a position is there filled it; a flat symbol without an entry order has no owner ("" until
+        an entry of ours, so a position opened elsewhere later is nobody's)."""
+        now_open = {o.client_id for o in orders}
+        for o in self._orders:
+            if not o.reduce_only and o.bot and o.client_id not in now_open and o.symbol in held:
+                self._bot_of_symbol[o.symbol] = o.bot
+        entries = {o.symbol for o in orders if not o.reduce_only}
+        for symbol in list(self._bot_of_symbol):
+            if symbol not in held and symbol not in entries:
+                self._bot_of_symbol[symbol] = ""
+
     def _bot_of_position(self, symbol: str) -> str:
         """The bot of the symbol's latest filled entry we sent (the journal's after a restart; else its latest
         entry still open); "" if none."""
@@ -347,6 +391,11 @@ class LiveExecutor:
             filled = [o for o in entries if o.filled_qty > 0] or entries
             bot = self._bot_of_symbol[symbol] = max(filled, key=lambda o: o.created_ms).bot if filled else ""
         return bot
+
+
+def _size(p: dict) -> float:
+    """A ccxt position's size in coins (contracts x contract size), unsigned."""
+    return float(p.get("contracts") or 0.0) * float(p.get("contractSize") or 1.0)
 
 
 def _num(v) -> float | None:

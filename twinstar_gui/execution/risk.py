@@ -41,7 +41,10 @@ class RiskGuard:
         self.limits = limits
         self.clock = clock or getattr(executor, "clock", None)
         self.on_kill: list[Callable[[str], None]] = []
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # an entry's check and placement; the kill switch's flattening
+        self._switch = threading.Lock()  # the switch's check-and-set only: never held across the network
+        self._flattening: threading.Thread | None = None
+        self._no_equity_said = False
 
     def __repr__(self) -> str:
         return f"RiskGuard({self.inner!r}, {self.limits})"
@@ -53,17 +56,20 @@ class RiskGuard:
         return self.journal.get_state(f"{self.name}.kill_switch")
 
     def trip(self, reason: str) -> None:
-        with self._lock:
+        """Record the switch (entries are refused from now), cancel entries not filled yet, close every
+        position, tell the listeners (the bots stop). Returns at once for a live executor: its cancels and
+        closes are round trips, sent from a thread of their own (the caller may be the GUI's thread)."""
+        with self._switch:
             if self.kill_switch is not None:
                 return
             now = self._now()
             self.journal.set_state(f"{self.name}.kill_switch", {"reason": reason, "time_ms": now})
-            log.error("KILL SWITCH (%s): %s; closing every position, no new entries", self.name, reason)
-            if getattr(self.inner, "fills_at_exchange", False):
-                # live: a round trip per order; the caller may be the GUI's thread (a price, the button)
-                threading.Thread(target=self._flatten, args=(now,), name=f"kill-{self.name}").start()
-            else:
-                self._flatten(now)
+        log.error("KILL SWITCH (%s): %s; closing every position, no new entries", self.name, reason)
+        if getattr(self.inner, "fills_at_exchange", False):
+            self._flattening = threading.Thread(target=self._flatten, args=(now,), name=f"kill-{self.name}")
+            self._flattening.start()
+        else:
+            self._flatten(now)
         for fn in list(self.on_kill):
             try:
                 fn(reason)
@@ -71,13 +77,19 @@ class RiskGuard:
                 log.exception("kill switch listener failed")
 
     def _flatten(self, now: int) -> None:
-        """Cancel entries not filled yet (they would open positions after the trip), close every position."""
+        """Cancel entries not filled yet (they would open positions after the trip), close every position.
+        A failure on one order is said and the next is tried: nothing may stop the closes."""
         with self._lock:  # after any entry being placed right now: it is cancelled or closed here too
-            for order in self.inner.open_orders():
+            try:
+                orders = self.inner.open_orders()
+            except Exception:
+                log.exception("kill switch could not read the open orders (%s)", self.name)
+                orders = []
+            for order in orders:
                 if not order.reduce_only:
                     try:
                         self.inner.cancel(order.id)
-                    except OrderRefused as exc:  # filled meanwhile: closed below with the others
+                    except Exception as exc:  # noqa: BLE001 - e.g. filled meanwhile: closed below with the others
                         log.warning("kill switch could not cancel %s %s: %s", order.symbol, order.id, exc)
             for pos in self.inner.positions():
                 req = OrderRequest(pos.symbol, SELL if pos.qty > 0 else BUY, abs(pos.qty),
@@ -88,24 +100,51 @@ class RiskGuard:
                 except Exception as exc:  # noqa: BLE001 - say it and go on with the next position
                     log.error("kill switch could not close %s: %s", pos.symbol, exc)
 
-    def reset(self) -> None:
-        self.journal.set_state(f"{self.name}.kill_switch", None)
-        log.warning("kill switch reset by the user (%s)", self.name)
+    def wait_flattened(self, timeout: float = 30.0) -> bool:
+        """Block until a live flattening in progress is done (before the journal closes); False on timeout."""
+        t = self._flattening
+        if t is not None:
+            t.join(timeout)
+            return not t.is_alive()
+        return True
 
-    def daily_pnl(self) -> float:
-        """Since 00:00 UTC: realized (net of fees) + unrealized. A paper executor journals its fills, so the
-        journal has the realized part. A live one's fills happen at the exchange (TP/SL included): the day's
-        result is the account's equity (balance + unrealized) against its first reading of the day, kept in
-        the journal so a restart keeps it (deposits and withdrawals count as results too)."""
+    def reset(self) -> None:
+        """The user's reset: entries allowed again, and the daily loss limit counts from now (the day's result
+        so far is accepted; without that the next price would trip the switch again)."""
         now = self._now()
         day = now - now % DAY_MS
+        so_far = self._pnl_since_midnight(day)
+        with self._switch:
+            self.journal.set_state(f"{self.name}.accepted", {"day_ms": day, "pnl": so_far})
+            self.journal.set_state(f"{self.name}.kill_switch", None)
+        log.warning("kill switch reset by the user (%s); the daily loss limit counts from now (%+.2f USDT before)",
+                    self.name, so_far)
+
+    def daily_pnl(self) -> float:
+        """Realized (net of fees) + unrealized since 00:00 UTC, or since the last reset of the kill switch."""
+        now = self._now()
+        day = now - now % DAY_MS
+        accepted = self.journal.get_state(f"{self.name}.accepted")
+        return self._pnl_since_midnight(day) - (accepted["pnl"] if accepted and accepted.get("day_ms") == day else 0.0)
+
+    def _pnl_since_midnight(self, day: int) -> float:
+        """A paper executor journals its fills, so the journal has the realized part. A live one's fills
+        happen at the exchange (TP/SL included): its equity against the first reading of the day, kept per
+        account in the journal so a restart keeps it (transfers in or out count as results too). Where the
+        exchange gives no equity we can trust, only open positions count (said once)."""
         unrealized = sum(p.unrealized_pnl for p in self.inner.positions())
         if not getattr(self.inner, "fills_at_exchange", False):
             return self.journal.realized_since(self.name, day) + unrealized
         if not getattr(self.inner, "synced", True):
             return unrealized  # no balance read yet: no baseline to set from a zero
-        equity = self.inner.balance() + unrealized
-        key = f"{self.name}.day_start"
+        equity = self.inner.equity()
+        if equity is None:
+            if not self._no_equity_said:
+                self._no_equity_said = True
+                log.warning("%s: the exchange's balance does not tell its equity; the daily loss limit counts "
+                            "open positions only", self.name)
+            return unrealized
+        key = f"{self.name}.day_start.{getattr(self.inner, 'account_id', '')}"
         start = self.journal.get_state(key)
         if not start or start.get("day_ms") != day:
             start = {"day_ms": day, "equity": equity}
@@ -116,6 +155,7 @@ class RiskGuard:
     def place(self, req: OrderRequest) -> Order:
         if req.reduce_only:
             return self.inner.place(req)
+        self.inner.rules(req.symbol)  # a first lookup may be a REST call: not while holding the lock below
         with self._lock:  # checked and placed as one: two bots' entries, or a trip, cannot slip in between
             self._check_entry(req)
             return self.inner.place(req)

@@ -73,6 +73,7 @@ class TradingPresenter(QObject):
         self.rebuild = rebuild
         self.switching: set[str] = set()
         self._tasks: set[asyncio.Future] = set()  # closes by hand still running (held: the loop keeps weak refs)
+        self._close_attempts: dict[tuple, int] = {}  # (exchange, symbol, opened) -> attempts refused so far
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -166,17 +167,24 @@ class TradingPresenter(QObject):
         if pos is None:
             self.message.emit(f"{exchange} {symbol}: no open position")
             return
-        req = OrderRequest(symbol, SELL if pos.qty > 0 else BUY, abs(pos.qty), f"manual-close-{symbol}-{pos.opened_ms}",
-                           reduce_only=True, bot="manual", price=pos.mark_price or pos.entry_price)
+        # One id per attempt: a second click while the first is under way is the same order (sent once); after
+        # a refusal the next click is a new attempt (a refused id is never sent again).
+        attempt_key = (exchange, symbol, pos.opened_ms)
+        attempt = self._close_attempts.get(attempt_key, 0)
+        req = OrderRequest(symbol, SELL if pos.qty > 0 else BUY, abs(pos.qty),
+                           f"manual-close-{symbol}-{pos.opened_ms}-{attempt}", reduce_only=True, bot="manual",
+                           price=pos.mark_price or pos.entry_price)
 
         async def close() -> None:
             try:  # off the GUI thread: a live order is an HTTP round trip
                 await asyncio.to_thread(trading.executor.place, req)
+                return
             except OrderRefused as exc:
                 self.message.emit(str(exc))
             except Exception as exc:  # noqa: BLE001 - e.g. the journal's disk: said, not swallowed
                 log.exception("%s %s: closing the position failed", exchange, symbol)
                 self.message.emit(f"{exchange} {symbol}: closing the position failed: {exc}")
+            self._close_attempts[attempt_key] = max(self._close_attempts.get(attempt_key, 0), attempt + 1)
 
         task = asyncio.ensure_future(close())
         self._tasks.add(task)
