@@ -29,6 +29,7 @@ class ScriptedExchange:
         self.after_fetch = lambda: None
         self.hold: tuple[str, threading.Event, threading.Event] | None = None  # (client id, inside, release)
         self.ids = iter(range(1, 10_000))
+        self.closed: list[dict] = []
 
     # -- the exchange's side ----------------------------------------------------------------------------
     def rest(self, symbol, side, qty, price, client_id):
@@ -39,6 +40,7 @@ class ScriptedExchange:
         for o in [o for o in self.orders if o["symbol"] == symbol]:
             self.orders.remove(o)
             self.trade(symbol, o["side"], o["amount"], price)
+            self.closed.append({**o, "status": "closed", "filled": o["amount"], "average": price})
 
     def trade(self, symbol, side, qty, price) -> None:
         signed = qty if side == "buy" else -qty
@@ -55,7 +57,7 @@ class ScriptedExchange:
         return out
 
     def fetch_closed_orders(self, symbol=None):
-        return []
+        return [dict(o) for o in self.closed if symbol in (None, o["symbol"])]
 
     def fetch_positions(self):
         out = [{"symbol": p["symbol"], "contracts": abs(p["signed"]), "contractSize": 1,
@@ -191,3 +193,20 @@ def test_the_daily_loss_baseline_belongs_to_one_account(tmp_path):
     assert other_risk.daily_pnl() == 0.0  # its own baseline, not the main account's 100k
     other_risk.on_price("BTCUSDT", 50_000.0, 1)
     assert other_risk.kill_switch is None
+
+
+def test_reconcile_marks_an_entry_that_filled_while_the_app_was_away_as_filled(tmp_path):
+    exchange = ScriptedExchange()
+    ex = live(exchange, tmp_path)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "resting", type="limit", price=49_000.0, bot="unified"))
+    exchange.rest(ETH, "buy", 1.0, 1_000.0, "gone")  # ours too, cancelled at the exchange while we were away
+    ex.journal.save_order(ex.name, ex._order(exchange.orders[-1]))
+    exchange.cancel_order(exchange.orders[-1]["id"], ETH)
+    exchange.fill(BTC, 49_000.0)  # the app is closed meanwhile
+    again = LiveExecutor("bybit", exchange, journal=ex.journal, account_id="acct-1")
+    again.reconcile()
+    filled = ex.journal.order_by_client_id(again.name, "resting")
+    assert (filled.status, filled.filled_qty, filled.avg_price) == ("filled", 0.01, 49_000.0)
+    assert filled.reason == "filled while the app was away"
+    assert ex.journal.order_by_client_id(again.name, "gone").status == "cancelled"
+    assert [(p.symbol, p.bot) for p in again.positions()] == [("BTCUSDT", "unified")]
