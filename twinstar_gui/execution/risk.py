@@ -115,7 +115,7 @@ class RiskGuard:
         day = now - now % DAY_MS
         so_far = self._pnl_since_midnight(day)
         with self._switch:
-            self.journal.set_state(f"{self.name}.accepted", {"day_ms": day, "pnl": so_far})
+            self.journal.set_state(self._account_key("accepted"), {"day_ms": day, "pnl": so_far})
             self.journal.set_state(f"{self.name}.kill_switch", None)
         log.warning("kill switch reset by the user (%s); the daily loss limit counts from now (%+.2f USDT before)",
                     self.name, so_far)
@@ -124,7 +124,7 @@ class RiskGuard:
         """Realized (net of fees) + unrealized since 00:00 UTC, or since the last reset of the kill switch."""
         now = self._now()
         day = now - now % DAY_MS
-        accepted = self.journal.get_state(f"{self.name}.accepted")
+        accepted = self.journal.get_state(self._account_key("accepted"))
         return self._pnl_since_midnight(day) - (accepted["pnl"] if accepted and accepted.get("day_ms") == day else 0.0)
 
     def _pnl_since_midnight(self, day: int) -> float:
@@ -144,12 +144,17 @@ class RiskGuard:
                 log.warning("%s: the exchange's balance does not tell its equity; the daily loss limit counts "
                             "open positions only", self.name)
             return unrealized
-        key = f"{self.name}.day_start.{getattr(self.inner, 'account_id', '')}"
+        key = self._account_key("day_start")
         start = self.journal.get_state(key)
         if not start or start.get("day_ms") != day:
             start = {"day_ms": day, "equity": equity}
             self.journal.set_state(key, start)
         return equity - start["equity"]
+
+    def _account_key(self, what: str) -> str:
+        """A journal state key of this executor's account (live: key + endpoint; paper: its name)."""
+        account = getattr(self.inner, "account_id", "")
+        return f"{self.name}.{what}.{account}" if account else f"{self.name}.{what}"
 
     # -- Executor ---------------------------------------------------------------------------------------
     def place(self, req: OrderRequest) -> Order:
