@@ -52,3 +52,15 @@ def test_a_cell_that_turns_numeric_is_aligned_right(qtbot):
     fill(table, [[("BTCUSDT", "BTCUSDT"), ("58,744.5", 58744.5)]])
     assert table.item(0, 1).textAlignment() & Qt.AlignRight
     assert not table.item(0, 0).textAlignment() & Qt.AlignRight
+
+
+def test_each_scanner_row_names_the_bot_that_found_it_and_the_filter_takes_it(qtbot):
+    panel = ScannerPanel()
+    qtbot.addWidget(panel)
+    scanned, multi = candidates(2)
+    rows = [replace(scanned, symbol="XRPUSDT", bot="scanner"), replace(multi, symbol="XRPUSDT", bot="multi")]
+    panel.show_candidates(rows)
+    bot = ScannerPanel.COLUMNS.index("Bot")
+    assert sorted(panel.table.item(r, bot).text() for r in range(2)) == ["multi", "scanner"]
+    panel.filter.setText("xrp multi")
+    assert panel.table.rowCount() == 1 and panel.table.item(0, bot).text() == "multi"

@@ -35,6 +35,7 @@ class Candidate:
     last_price: float
     distance_pct: float  # to the trigger, % of price (<= 0: triggered)
     status: str  # "stage 1", "watching", "entered", ...
+    bot: str = ""  # which bot found it (a scanner and a multi trader may both list a symbol)
 
 
 @dataclass

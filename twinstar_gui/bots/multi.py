@@ -59,7 +59,8 @@ class MultiTrader(Bot):
             price = prices.get(sym, float(arr[-1, 4]))
             setups.append((setup, price))
             rows.append(Candidate(sym, market.exchange, setup.rsi, setup.side, setup.trigger, price,
-                                  setup.distance(price), "triggered" if setup.triggered_by(price) else "candidate"))
+                                  setup.distance(price), "triggered" if setup.triggered_by(price) else "candidate",
+                                  self.name))
         self.scans += 1
         rows.sort(key=lambda c: c.distance_pct)
         self._set(candidates=rows, detail=f"scan {self.scans}: {len(setups)} candidate(s) in {len(symbols)} symbols")

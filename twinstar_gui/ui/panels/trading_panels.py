@@ -212,12 +212,12 @@ class PositionsPanel(QWidget):
 
 class ScannerPanel(QWidget):
     open_chart = Signal(str, str)  # exchange, symbol
-    COLUMNS = ["Symbol", "Exchange", "RSI", "Side", "Trigger", "Last", "Distance %", "Status"]
+    COLUMNS = ["Symbol", "Exchange", "RSI", "Side", "Trigger", "Last", "Distance %", "Status", "Bot"]
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter by symbol, side or status")
+        self.filter.setPlaceholderText("Filter by symbol, side, status or bot")
         self.table = make_table(self.COLUMNS, self, sortable=True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
@@ -230,12 +230,13 @@ class ScannerPanel(QWidget):
     def show_candidates(self, candidates) -> None:
         self._rows = list(candidates)
         words = self.filter.text().strip().lower().split()
-        shown = [c for c in self._rows if all(w in f"{c.symbol} {c.side} {c.status} {c.exchange}".lower() for w in words)]
+        shown = [c for c in self._rows
+                 if all(w in f"{c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower() for w in words)]
         rows, colours = [], {}
         for i, c in enumerate(shown):
             rows.append([(c.symbol, c.symbol), (c.exchange, c.exchange), (f"{c.rsi:.1f}", c.rsi), (c.side, c.side),
                          _px(c.trigger), _px(c.last_price), (f"{c.distance_pct:+.2f}", c.distance_pct),
-                         (c.status, c.status)])
+                         (c.status, c.status), (c.bot, c.bot)])
             colours[i] = GREEN if c.side == "long" else RED
         fill(self.table, rows, colours=colours)
 
