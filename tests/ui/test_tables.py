@@ -58,9 +58,11 @@ def test_each_scanner_row_names_the_bot_that_found_it_and_the_filter_takes_it(qt
     panel = ScannerPanel()
     qtbot.addWidget(panel)
     scanned, multi = candidates(2)
-    rows = [replace(scanned, symbol="XRPUSDT", bot="scanner"), replace(multi, symbol="XRPUSDT", bot="multi")]
+    rows = [replace(scanned, symbol="XRPUSDT", bot="scanner", rsi=41.04, rsi_timeframe="4h"),
+            replace(multi, symbol="XRPUSDT", bot="multi", rsi=67.3, rsi_timeframe="15m")]
     panel.show_candidates(rows)
-    bot = ScannerPanel.COLUMNS.index("Bot")
-    assert sorted(panel.table.item(r, bot).text() for r in range(2)) == ["multi", "scanner"]
+    bot, rsi = ScannerPanel.COLUMNS.index("Bot"), ScannerPanel.COLUMNS.index("RSI")
+    shown = sorted((panel.table.item(r, bot).text(), panel.table.item(r, rsi).text()) for r in range(2))
+    assert shown == [("multi", "67.3 (15m)"), ("scanner", "41.0 (4h)")]
     panel.filter.setText("xrp multi")
     assert panel.table.rowCount() == 1 and panel.table.item(0, bot).text() == "multi"

@@ -36,6 +36,7 @@ class Candidate:
     distance_pct: float  # to the trigger, % of price (<= 0: triggered)
     status: str  # "stage 1", "watching", "entered", ...
     bot: str = ""  # which bot found it (a scanner and a multi trader may both list a symbol)
+    rsi_timeframe: str = ""  # the candles its RSI is on ("4h"; the multi trader's default is 15m)
 
 
 @dataclass

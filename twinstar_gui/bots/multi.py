@@ -60,7 +60,7 @@ class MultiTrader(Bot):
             setups.append((setup, price))
             rows.append(Candidate(sym, market.exchange, setup.rsi, setup.side, setup.trigger, price,
                                   setup.distance(price), "triggered" if setup.triggered_by(price) else "candidate",
-                                  self.name))
+                                  self.name, cfg.rsi_timeframe.value))
         self.scans += 1
         rows.sort(key=lambda c: c.distance_pct)
         self._set(candidates=rows, detail=f"scan {self.scans}: {len(setups)} candidate(s) in {len(symbols)} symbols")

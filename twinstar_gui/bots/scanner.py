@@ -124,7 +124,7 @@ class AutoScanner(Bot):
             price = self.last.get(sym, s.trigger)
             status = "entered" if sym in self.entered else "watching" if sym in self.setups else "stage 1"
             rows.append(Candidate(sym, self.ctx.market.exchange, s.rsi, s.side, s.trigger, price, s.distance(price),
-                                  status, self.name))
+                                  status, self.name, self.ctx.strategy.rsi_timeframe.value))
         rows.sort(key=lambda c: ({"entered": 0, "watching": 1}.get(c.status, 2), c.distance_pct))
         self._set(candidates=rows, detail=f"scan {self.scans + (stage1 is not None)}: watching {len(self.setups)}, "
                                           f"{len(self.entered)} entered")

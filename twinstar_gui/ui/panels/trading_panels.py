@@ -234,7 +234,7 @@ class ScannerPanel(QWidget):
                  if all(w in f"{c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower() for w in words)]
         rows, colours = [], {}
         for i, c in enumerate(shown):
-            rows.append([(c.symbol, c.symbol), (c.exchange, c.exchange), (f"{c.rsi:.1f}", c.rsi), (c.side, c.side),
+            rows.append([(c.symbol, c.symbol), (c.exchange, c.exchange), (f"{c.rsi:.1f} ({c.rsi_timeframe})" if c.rsi_timeframe else f"{c.rsi:.1f}", c.rsi), (c.side, c.side),
                          _px(c.trigger), _px(c.last_price), (f"{c.distance_pct:+.2f}", c.distance_pct),
                          (c.status, c.status), (c.bot, c.bot)])
             colours[i] = GREEN if c.side == "long" else RED
