@@ -53,20 +53,23 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_standalone_simulator_serves_bybit_rest():
+def test_standalone_simulator_serves_bybit_rest(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "sim", "--port", str(port), "--speed", "60"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log_path = tmp_path / "sim.log"  # a file, not a pipe nobody reads while we wait (it could fill and block)
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "sim", "--port", str(port), "--speed", "60"],
+                                stdout=log_file, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}/bybit/v5/market/kline?category=linear&symbol=BTCUSDT&interval=15&limit=5"
-        for _ in range(100):
+        deadline = time.monotonic() + 60  # start-up (imports, price paths) is slow on a loaded CI machine
+        while True:
             try:
-                body = json.load(urllib.request.urlopen(url, timeout=2))
+                body = json.load(urllib.request.urlopen(url, timeout=5))
                 break
             except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"simulator did not answer (exit {proc.poll()}): {log_path.read_text()[-2000:]}")
                 time.sleep(0.1)
-        else:
-            pytest.fail("simulator did not answer")
         assert body["retCode"] == 0 and len(body["result"]["list"]) == 5
     finally:
         proc.terminate()
