@@ -53,23 +53,34 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_sim(tmp_path, *args):
+    """`twinstar sim ...` in a child; its output goes to a file, not a pipe nobody reads (it could fill up)."""
+    log_path = tmp_path / "sim.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "sim", *args], stdout=log_file,
+                                stderr=subprocess.STDOUT, text=True)
+    return proc, log_path
+
+
+def first_answer(proc, url, log_path, timeout=60.0):
+    """The first answer from the simulator's `url`: start-up (imports, price paths) is slow on a loaded CI
+    machine, so wait up to `timeout`, and stop at once, with its log, if the simulator exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=5)
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"simulator did not answer (exit {proc.poll()}): {log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+
 def test_standalone_simulator_serves_bybit_rest(tmp_path):
     port = free_port()
-    log_path = tmp_path / "sim.log"  # a file, not a pipe nobody reads while we wait (it could fill and block)
-    with open(log_path, "w") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "sim", "--port", str(port), "--speed", "60"],
-                                stdout=log_file, stderr=subprocess.STDOUT, text=True)
+    proc, log_path = start_sim(tmp_path, "--port", str(port), "--speed", "60")
     try:
         url = f"http://127.0.0.1:{port}/bybit/v5/market/kline?category=linear&symbol=BTCUSDT&interval=15&limit=5"
-        deadline = time.monotonic() + 60  # start-up (imports, price paths) is slow on a loaded CI machine
-        while True:
-            try:
-                body = json.load(urllib.request.urlopen(url, timeout=5))
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"simulator did not answer (exit {proc.poll()}): {log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
+        body = json.load(first_answer(proc, url, log_path))
         assert body["retCode"] == 0 and len(body["result"]["list"]) == 5
     finally:
         proc.terminate()
@@ -123,19 +134,11 @@ def test_standalone_simulator_takes_signed_orders_with_its_api_key(tmp_path):
     from twinstar_gui.secrets import ApiKeys
 
     port, trade_port = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "sim", "--port", str(port), "--trade-port",
-                             str(trade_port), "--api-key", "cliKey123", "--api-secret", "cliSecret456",
-                             "--balance", "2500"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, log_path = start_sim(tmp_path, "--port", str(port), "--trade-port", str(trade_port), "--api-key",
+                               "cliKey123", "--api-secret", "cliSecret456", "--balance", "2500")
     try:
         base = f"http://127.0.0.1:{trade_port}/bybit"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/v5/market/time", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the simulator's trading API did not answer")
+        first_answer(proc, f"{base}/v5/market/time", log_path)
         with pytest.raises(LiveExecutorError, match="refused the API key"):
             LiveExecutor.connect("bybit", ApiKeys("bybit", "cliKey123", "wrong"), rest_url=base)
         ex = LiveExecutor.connect("bybit", ApiKeys("bybit", "cliKey123", "cliSecret456"), rest_url=base)
@@ -147,5 +150,6 @@ def test_standalone_simulator_takes_signed_orders_with_its_api_key(tmp_path):
         assert [p.symbol for p in ex.positions()] == ["ETHUSDT"]
     finally:
         proc.terminate()
-        out = proc.communicate(timeout=10)[0]
+        proc.wait(10)
+    out = log_path.read_text()
     assert f"127.0.0.1:{trade_port}/bybit" in out and "cliSecret456" not in out
