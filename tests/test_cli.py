@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -99,19 +100,34 @@ def test_headless_collector_against_the_simulator(tmp_path):
     try:
         env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.rest_url("bybit"),
                "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit")}
-        proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "collect", "--exchange", "bybit",
-                                 "--symbols", "BTCUSDT,ETHUSDT", "--data", str(tmp_path), "--health-every", "0.5"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        time.sleep(4.0)
+        err_path = tmp_path / "collect.err"
+        with open(err_path, "w") as err_file:  # a file: an unread stderr pipe could fill and block the child
+            proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "collect", "--exchange", "bybit",
+                                     "--symbols", "BTCUSDT,ETHUSDT", "--data", str(tmp_path / "data"),
+                                     "--health-every", "0.5"], stdout=subprocess.PIPE, stderr=err_file, text=True,
+                                    env=env)
+        out_lines: list[str] = []
+        reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
+        reader.start()
+
+        def states():
+            return [line for line in list(out_lines) if line.startswith("bybit: state=")]
+
+        deadline = time.monotonic() + 60  # a few health lines, one of them live (start-up is slow under load)
+        while time.monotonic() < deadline and proc.poll() is None and not (
+                len(states()) >= 4 and any("state=live" in line for line in states())):
+            time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(30)
+        reader.join(10)
     finally:
         sim.stop()
-    assert proc.returncode == 0, err[-2000:]
-    lines = [l for l in out.splitlines() if l.startswith("bybit: state=")]
-    assert len(lines) >= 4 and any("state=live" in l for l in lines)
+    out = "".join(out_lines)
+    assert proc.returncode == 0, err_path.read_text()[-2000:]
+    lines = states()
+    assert len(lines) >= 4 and any("state=live" in line for line in lines), out[-2000:]
     assert "stopped: every candle flushed" in out
-    store = CandleStore(tmp_path)
+    store = CandleStore(tmp_path / "data")
     for sym in ("BTCUSDT", "ETHUSDT"):
         disk = store.load("bybit", sym)
         ts = disk["timestamp"].astype("int64").to_numpy()
