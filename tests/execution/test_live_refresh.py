@@ -210,3 +210,91 @@ def test_reconcile_marks_an_entry_that_filled_while_the_app_was_away_as_filled(t
     assert filled.reason == "filled while the app was away"
     assert ex.journal.order_by_client_id(again.name, "gone").status == "cancelled"
     assert [(p.symbol, p.bot) for p in again.positions()] == [("BTCUSDT", "unified")]
+
+
+def test_the_kill_switch_closes_an_entry_that_filled_just_before_its_cancel(tmp_path):
+    import ccxt
+
+    class FillsAsCancelled(ScriptedExchange):
+        def cancel_order(self, order_id, symbol):
+            self.fill()  # filled a moment before the cancel arrived
+            raise ccxt.OrderNotFound("order does not exist")
+
+    exchange = FillsAsCancelled()
+    ex = live(exchange, tmp_path)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000))
+    risk.place(OrderRequest("BTCUSDT", "buy", 0.01, "entry", type="limit", price=49_000.0, bot="a"))
+    risk.trip("kill switch pressed by the user")
+    assert risk.wait_flattened(10)
+    assert exchange.positions == {}  # the snapshot before the cancel showed no position: read again
+
+
+def test_a_market_entry_keeps_its_bot_when_an_older_refresh_lands_after_it(tmp_path):
+    exchange = ScriptedExchange()
+    ex = live(exchange, tmp_path)
+    ex.refresh()
+    inside, release, sync_done = threading.Event(), threading.Event(), threading.Event()
+    fetches = []
+
+    def interleave():
+        me = threading.current_thread().name
+        if me == "sync":
+            fetches.append(me)
+            if len(fetches) == 2:  # the sync has read positions: BTC still flat in its picture
+                inside.set()
+                assert release.wait(10)
+        elif inside.is_set() and not release.is_set():  # the entry's own refresh: the old one installs first
+            release.set()
+            assert sync_done.wait(10)
+
+    exchange.after_fetch = interleave
+
+    def sync():
+        ex.refresh()
+        sync_done.set()
+
+    t = threading.Thread(target=sync, name="sync")
+    t.start()
+    assert inside.wait(10)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "entry-1", bot="scanner-1"))  # market: filled at once
+    t.join(10)
+    exchange.after_fetch = lambda: None
+    ex.refresh()
+    assert [(p.symbol, p.bot) for p in ex.positions()] == [("BTCUSDT", "scanner-1")]
+
+
+def test_after_a_restart_a_position_belongs_to_the_entry_that_filled_while_away(tmp_path):
+    exchange = ScriptedExchange()
+    ex = live(exchange, tmp_path)
+    now = [1_000]
+    ex.clock = lambda: now[0]
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "x-entry", bot="X"))  # X's trade, long closed
+    now[0] = 2_000
+    ex.place(OrderRequest("BTCUSDT", "sell", 0.01, "x-close", bot="X", reduce_only=True))
+    now[0] = 3_000
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "y-entry", type="limit", price=49_000.0, bot="Y"))
+    exchange.fill()  # Y's limit fills while the app is closed
+    again = live(exchange, tmp_path)
+    again.journal = ex.journal
+    again.reconcile()
+    assert [p.bot for p in again.positions()] == ["Y"]
+    assert [p.bot for p in ex.journal.positions(again.name) if p.qty] == ["Y"]
+
+
+def test_a_reset_before_the_accounts_first_reading_accepts_the_day_at_that_reading(tmp_path):
+    from twinstar_gui.execution.risk import DAY_MS
+
+    now = 1_700_000_000_000
+    exchange = ScriptedExchange(total=700.0)  # 300 lost today, before a restart
+    ex = live(exchange, tmp_path)
+    ex.clock = lambda: now
+    risk = RiskGuard(ex, ex.journal, RiskLimits(daily_loss_limit_usdt=200.0))
+    ex.journal.set_state(risk._account_key("day_start"), {"day_ms": now - now % DAY_MS, "equity": 1_000.0})
+    ex.journal.set_state(f"{risk.name}.kill_switch", {"reason": "daily loss", "time_ms": now})
+    risk.reset()  # pressed before the first sync
+    ex.refresh()
+    risk.on_price("BTCUSDT", 50_000.0, now)
+    assert risk.kill_switch is None and risk.daily_pnl() == 0.0
+    exchange.total = 550.0  # 150 more lost after the reset: under the 200 limit still
+    ex.refresh()
+    assert risk.daily_pnl() == pytest.approx(-150.0)

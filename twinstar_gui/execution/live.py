@@ -62,6 +62,8 @@ class LiveExecutor:
         self._installed = 0
         self._bot_of_order: dict[str, str] = {}  # client id -> bot (the exchange knows nothing of our bots)
         self._bot_of_symbol: dict[str, str] = {}  # symbol -> bot of its latest entry (positions carry no id)
+        self._claimed_at: dict[str, int] = {}  # symbol -> the newest refresh started when an entry claimed it
+        self._refresh_started = 0
         self.synced = False  # True once a refresh has brought the exchange's balance and positions
         self.last_error = ""
         self._hide = hide  # key, secret, passphrase: scrubbed from every message we pass on
@@ -146,7 +148,7 @@ class LiveExecutor:
         """The exchange's open orders, positions and balance. Called by the sync thread and after each
         order, so two may overlap: only the newest started one is kept. Orders are fetched before positions:
         an order filling between the two calls is then seen at least once (as in symbols_in_play)."""
-        seq = next(self._refreshes)
+        seq = self._refresh_started = next(self._refreshes)
         orders = [self._order(o) for o in self.client.fetch_open_orders()]
         raw_positions = self.client.fetch_positions()
         bal = self.client.fetch_balance()
@@ -155,7 +157,7 @@ class LiveExecutor:
             if seq < self._installed:
                 return  # a newer picture is already in place
             self._installed = seq
-            self._follow_owners(orders, {self._native(p["symbol"]) for p in raw_positions if _size(p)})
+            self._follow_owners(orders, {self._native(p["symbol"]) for p in raw_positions if _size(p)}, seq)
             positions = [self._position(p) for p in raw_positions]
             self._positions = [p for p in positions if p is not None and p.qty]
             self._orders = orders
@@ -176,13 +178,6 @@ class LiveExecutor:
                 found = self._find(self._by_id[o.symbol]["symbol"], o.client_id) if o.symbol in self._by_id else None
                 ended[o.id] = (o, found)
         with self._lock, self.journal.transaction():
-            mine = {p.symbol for p in self._positions}
-            for old in self.journal.positions(self.name):
-                if old.symbol not in mine:
-                    old.qty = 0.0
-                    self.journal.save_position(self.name, old)
-            for p in self._positions:
-                self.journal.save_position(self.name, p)
             for o, found in ended.values():
                 filled = float((found or {}).get("filled") or 0.0)
                 if filled > 0:
@@ -193,6 +188,16 @@ class LiveExecutor:
                 self.journal.save_order(self.name, o)
             for o in self._orders:
                 self.journal.save_order(self.name, o)
+            self._bot_of_symbol.clear()  # owners again, now that the journal knows what filled meanwhile
+            for p in self._positions:
+                p.bot = self._bot_of_position(p.symbol)
+            mine = {p.symbol for p in self._positions}
+            for old in self.journal.positions(self.name):
+                if old.symbol not in mine:
+                    old.qty = 0.0
+                    self.journal.save_position(self.name, old)
+            for p in self._positions:
+                self.journal.save_position(self.name, p)
         log.info("%s: reconciled with the exchange: %d position(s), %d open order(s)", self.name,
                  len(self._positions), len(self._orders))
 
@@ -286,7 +291,10 @@ class LiveExecutor:
         order.avg_price = float(raw.get("average") or 0.0)
         self._save(order)
         if not req.reduce_only and (order.filled_qty > 0 or not self._bot_of_symbol.get(req.symbol)):
-            self._bot_of_symbol[req.symbol] = req.bot  # filled: its position is this bot's (or will be)
+            with self._lock:  # filled: its position is this bot's (or will be)
+                self._bot_of_symbol[req.symbol] = req.bot
+                # a refresh already under way may have read the account before this fill: it must not undo this
+                self._claimed_at[req.symbol] = self._refresh_started
         log.info("%s: sent %s %s %g %s (%s) -> %s", self.name, req.side, req.symbol, order.qty, req.type,
                  req.bot or "manual", order.id)
         try:
@@ -368,7 +376,7 @@ class LiveExecutor:
             bot = self._bot_of_order[client_id] = known.bot if known is not None else ""
         return bot
 
-    def _follow_owners(self, orders: list[Order], held: set[str]) -> None:
+    def _follow_owners(self, orders: list[Order], held: set[str], seq: int) -> None:
         """Keep symbol -> bot up to date from one refresh to the next: an entry of ours that left the book
         while a position is there filled it; a flat symbol without an entry order has no owner ("" until
         an entry of ours, so a position opened elsewhere later is nobody's)."""
@@ -378,7 +386,7 @@ class LiveExecutor:
                 self._bot_of_symbol[o.symbol] = o.bot
         entries = {o.symbol for o in orders if not o.reduce_only}
         for symbol in list(self._bot_of_symbol):
-            if symbol not in held and symbol not in entries:
+            if symbol not in held and symbol not in entries and seq > self._claimed_at.get(symbol, 0):
                 self._bot_of_symbol[symbol] = ""
 
     def _bot_of_position(self, symbol: str) -> str:

@@ -91,6 +91,12 @@ class RiskGuard:
                         self.inner.cancel(order.id)
                     except Exception as exc:  # noqa: BLE001 - e.g. filled meanwhile: closed below with the others
                         log.warning("kill switch could not cancel %s %s: %s", order.symbol, order.id, exc)
+            refresh = getattr(self.inner, "refresh", None)  # live: an entry that filled meanwhile shows now
+            if refresh is not None:
+                try:
+                    refresh()
+                except Exception as exc:  # noqa: BLE001 - close what the last snapshot shows
+                    log.warning("kill switch could not refresh the account (%s): %s", self.name, exc)
             for pos in self.inner.positions():
                 req = OrderRequest(pos.symbol, SELL if pos.qty > 0 else BUY, abs(pos.qty),
                                    f"kill-{pos.symbol}-{now}", reduce_only=True, bot="kill switch",
@@ -113,19 +119,32 @@ class RiskGuard:
         so far is accepted; without that the next price would trip the switch again)."""
         now = self._now()
         day = now - now % DAY_MS
-        so_far = self._pnl_since_midnight(day)
+        so_far = self._pnl_since_midnight(day) if self._measurable() else None  # None: taken at the first sync
         with self._switch:
             self.journal.set_state(self._account_key("accepted"), {"day_ms": day, "pnl": so_far})
             self.journal.set_state(f"{self.name}.kill_switch", None)
-        log.warning("kill switch reset by the user (%s); the daily loss limit counts from now (%+.2f USDT before)",
-                    self.name, so_far)
+        log.warning("kill switch reset by the user (%s); the daily loss limit counts from now (%s before)",
+                    self.name, "not known yet" if so_far is None else f"{so_far:+.2f} USDT")
 
     def daily_pnl(self) -> float:
         """Realized (net of fees) + unrealized since 00:00 UTC, or since the last reset of the kill switch."""
         now = self._now()
         day = now - now % DAY_MS
-        accepted = self.journal.get_state(self._account_key("accepted"))
-        return self._pnl_since_midnight(day) - (accepted["pnl"] if accepted and accepted.get("day_ms") == day else 0.0)
+        pnl = self._pnl_since_midnight(day)
+        key = self._account_key("accepted")
+        accepted = self.journal.get_state(key)
+        if not accepted or accepted.get("day_ms") != day:
+            return pnl
+        if accepted.get("pnl") is None:  # reset before the account's first reading: this is the first one
+            if not self._measurable():
+                return 0.0
+            self.journal.set_state(key, {"day_ms": day, "pnl": pnl})
+            return 0.0
+        return pnl - accepted["pnl"]
+
+    def _measurable(self) -> bool:
+        """False while a live account has not been read yet (its equity is not known)."""
+        return not getattr(self.inner, "fills_at_exchange", False) or getattr(self.inner, "synced", True)
 
     def _pnl_since_midnight(self, day: int) -> float:
         """A paper executor journals its fills, so the journal has the realized part. A live one's fills
@@ -135,7 +154,7 @@ class RiskGuard:
         unrealized = sum(p.unrealized_pnl for p in self.inner.positions())
         if not getattr(self.inner, "fills_at_exchange", False):
             return self.journal.realized_since(self.name, day) + unrealized
-        if not getattr(self.inner, "synced", True):
+        if not self._measurable():
             return unrealized  # no balance read yet: no baseline to set from a zero
         equity = self.inner.equity()
         if equity is None:
