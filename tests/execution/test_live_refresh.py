@@ -298,3 +298,20 @@ def test_a_reset_before_the_accounts_first_reading_accepts_the_day_at_that_readi
     exchange.total = 550.0  # 150 more lost after the reset: under the 200 limit still
     ex.refresh()
     assert risk.daily_pnl() == pytest.approx(-150.0)
+
+
+def test_an_entry_cancelled_beside_another_bots_position_does_not_take_it_over(tmp_path):
+    exchange = ScriptedExchange()
+    ex = live(exchange, tmp_path)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "a-entry", bot="A"))  # market: A's position
+    b = ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "b-entry", type="limit", price=40_000.0, bot="B"))
+    ex.refresh()
+    exchange.cancel_order(b.id, BTC)  # cancelled on the exchange's site: it left the book without a fill
+    ex.refresh()
+    assert [(p.symbol, p.bot) for p in ex.positions()] == [("BTCUSDT", "A")]
+    exchange.rest(BTC, "buy", 0.01, 49_000.0, "b-again")  # B's next entry (placed before a restart, say)
+    ex._bot_of_order["b-again"] = "B"
+    ex.refresh()
+    exchange.fill(BTC, 49_000.0)  # it fills: the position grows, B's entry made it grow
+    ex.refresh()
+    assert [(p.symbol, p.bot) for p in ex.positions()] == [("BTCUSDT", "B")]

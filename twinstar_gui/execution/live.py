@@ -63,6 +63,7 @@ class LiveExecutor:
         self._bot_of_order: dict[str, str] = {}  # client id -> bot (the exchange knows nothing of our bots)
         self._bot_of_symbol: dict[str, str] = {}  # symbol -> bot of its latest entry (positions carry no id)
         self._claimed_at: dict[str, int] = {}  # symbol -> the newest refresh started when an entry claimed it
+        self._sizes: dict[str, float] = {}  # symbol -> position size at the last installed refresh
         self._refresh_started = 0
         self.synced = False  # True once a refresh has brought the exchange's balance and positions
         self.last_error = ""
@@ -157,7 +158,7 @@ class LiveExecutor:
             if seq < self._installed:
                 return  # a newer picture is already in place
             self._installed = seq
-            self._follow_owners(orders, {self._native(p["symbol"]) for p in raw_positions if _size(p)}, seq)
+            self._follow_owners(orders, {self._native(p["symbol"]): _size(p) for p in raw_positions if _size(p)}, seq)
             positions = [self._position(p) for p in raw_positions]
             self._positions = [p for p in positions if p is not None and p.qty]
             self._orders = orders
@@ -376,14 +377,17 @@ class LiveExecutor:
             bot = self._bot_of_order[client_id] = known.bot if known is not None else ""
         return bot
 
-    def _follow_owners(self, orders: list[Order], held: set[str], seq: int) -> None:
-        """Keep symbol -> bot up to date from one refresh to the next: an entry of ours that left the book
-        while a position is there filled it; a flat symbol without an entry order has no owner ("" until
+    def _follow_owners(self, orders: list[Order], held: dict[str, float], seq: int) -> None:
+        """Keep symbol -> bot up to date from one refresh to the next (`held`: symbol -> position size): an
+        entry of ours that left the book while its symbol's position grew filled it (one cancelled beside
+        another bot's position changes nothing); a flat symbol without an entry order has no owner ("" until
         an entry of ours, so a position opened elsewhere later is nobody's)."""
         now_open = {o.client_id for o in orders}
         for o in self._orders:
-            if not o.reduce_only and o.bot and o.client_id not in now_open and o.symbol in held:
+            grew = held.get(o.symbol, 0.0) > self._sizes.get(o.symbol, 0.0)
+            if not o.reduce_only and o.bot and o.client_id not in now_open and grew:
                 self._bot_of_symbol[o.symbol] = o.bot
+        self._sizes = dict(held)
         entries = {o.symbol for o in orders if not o.reduce_only}
         for symbol in list(self._bot_of_symbol):
             if symbol not in held and symbol not in entries and seq > self._claimed_at.get(symbol, 0):
