@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
-from .base import Fill, Order, Position
+from .base import REJECTED, Fill, Order, OrderRefused, OrderRequest, Position
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -99,6 +102,17 @@ class Journal:
                          (executor, client_id))
         return _order(rows[0]) if rows else None
 
+
+    def known_order(self, executor: str, req: OrderRequest, *, exchange: str = "") -> Order | None:
+        """The order a request's client id already made (a retry, or a restarted bot: never placed twice),
+        None for a new id. One that was refused is refused again with its reason: nothing is retried blindly."""
+        known = self.order_by_client_id(executor, req.client_id)
+        if known is None:
+            return None
+        if known.status == REJECTED:
+            raise OrderRefused(req.symbol, f"refused before, not retried: {known.reason}", exchange=exchange)
+        log.info("%s: order %s already placed (%s); not sending it again", executor, req.client_id, known.status)
+        return known
     def orders(self, executor: str, *, open_only: bool = False, limit: int = 1000) -> list[Order]:
         where = "executor=?" + (" AND status='new'" if open_only else "")
         rows = self._run(f"SELECT {', '.join(_ORDER_FIELDS)} FROM orders WHERE {where} "

@@ -36,6 +36,7 @@ class LiveExecutorError(RuntimeError):
 
 class LiveExecutor:
     fills_at_exchange = True  # fills (TP/SL too) are not journaled here: the risk guard reads the equity
+
     def __init__(self, exchange: str, client, *, journal: Journal | None = None, refresh_s: float = 1.0,
                  clock: Callable[[], int] = lambda: int(time.time() * 1000), hide: tuple[str, ...] = (),
                  account_id: str = "") -> None:
@@ -236,13 +237,8 @@ class LiveExecutor:
 
         with self._claiming:  # looked up and recorded as one: a client id sent from two threads goes once
             if self.journal is not None:
-                known = self.journal.order_by_client_id(self.name, req.client_id)
-                if known is not None and known.status == REJECTED:
-                    raise OrderRefused(req.symbol, f"refused before, not retried: {known.reason}",
-                                       exchange=self.exchange)
+                known = self.journal.known_order(self.name, req, exchange=self.exchange)
                 if known is not None:
-                    log.info("%s: order %s already placed (%s); not sending it again", self.name, req.client_id,
-                             known.status)
                     return known
             market = self._market(req.symbol)
             rules = self.rules(req.symbol)

@@ -78,12 +78,8 @@ class PaperExecutor:
     def place(self, req: OrderRequest) -> Order:
         self.rules(req.symbol)  # outside the lock: a symbol's first lookup may ask the exchange (REST)
         with self._lock:
-            known = self.journal.order_by_client_id(self.name, req.client_id)
+            known = self.journal.known_order(self.name, req)
             if known is not None:  # a retry of an order we already have: never a second one
-                if known.status == REJECTED:
-                    raise OrderRefused(req.symbol, f"refused before, not retried: {known.reason}")
-                log.info("%s: order %s already placed (%s); not sending it again", self.name, req.client_id,
-                         known.status)
                 return known
             now = self.clock()
             order = Order(f"P{now}-{next(self._ids)}-{uuid.uuid4().hex[:4]}", req.client_id, req.symbol, req.side,

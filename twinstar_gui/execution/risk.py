@@ -45,6 +45,8 @@ class RiskGuard:
         self._switch = threading.Lock()  # the switch's check-and-set only: never held across the network
         self._flattening: threading.Thread | None = None
         self._no_equity_said = False
+        # live: fills (TP/SL too) happen at the exchange, not in our journal, and orders are round trips
+        self._at_exchange = getattr(executor, "fills_at_exchange", False)
 
     def __repr__(self) -> str:
         return f"RiskGuard({self.inner!r}, {self.limits})"
@@ -65,7 +67,7 @@ class RiskGuard:
             now = self._now()
             self.journal.set_state(f"{self.name}.kill_switch", {"reason": reason, "time_ms": now})
         log.error("KILL SWITCH (%s): %s; closing every position, no new entries", self.name, reason)
-        if getattr(self.inner, "fills_at_exchange", False):
+        if self._at_exchange:
             self._flattening = threading.Thread(target=self._flatten, args=(now,), name=f"kill-{self.name}")
             self._flattening.start()
         else:
@@ -144,7 +146,7 @@ class RiskGuard:
 
     def _measurable(self) -> bool:
         """False while a live account has not been read yet (its equity is not known)."""
-        return not getattr(self.inner, "fills_at_exchange", False) or getattr(self.inner, "synced", True)
+        return not self._at_exchange or getattr(self.inner, "synced", True)
 
     def _pnl_since_midnight(self, day: int) -> float:
         """A paper executor journals its fills, so the journal has the realized part. A live one's fills
@@ -152,7 +154,7 @@ class RiskGuard:
         account in the journal so a restart keeps it (transfers in or out count as results too). Where the
         exchange gives no equity we can trust, only open positions count (said once)."""
         unrealized = sum(p.unrealized_pnl for p in self.inner.positions())
-        if not getattr(self.inner, "fills_at_exchange", False):
+        if not self._at_exchange:
             return self.journal.realized_since(self.name, day) + unrealized
         if not self._measurable():
             return unrealized  # no balance read yet: no baseline to set from a zero
