@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sys
@@ -62,7 +63,7 @@ def parse_symbols(text: str | None) -> list[str] | int | None:
 
 
 def top_symbols(settings: Settings, exchange: str, n: int) -> list[str]:
-    """The exchange's top `n` symbols by 24 h quote volume, from its tickers endpoint."""
+    """The exchange's top `n` symbols by 24 h quote volume, from its tickers endpoint. Blocking."""
     from .exchanges.registry import get_exchange
     from .net.rest import RestClient
 
@@ -75,24 +76,56 @@ def top_symbols(settings: Settings, exchange: str, n: int) -> list[str]:
     return list(dict.fromkeys(tickers["symbol"].tolist()))[:n]
 
 
+async def top_symbols_when_up(settings: Settings, exchange: str, n: int, stop: asyncio.Event) -> list[str] | None:
+    """`top_symbols`, retried with the reconnect backoff while the exchange cannot be reached or answers with
+    a server error; None if stopped meanwhile. Any other error (the exchange refused the request) is raised."""
+    from .core.errors import is_transient
+    from .net.backoff import ReconnectPolicy
+    from .net.threads import in_daemon_thread
+
+    policy = ReconnectPolicy()
+    while not stop.is_set():
+        fetch = asyncio.ensure_future(in_daemon_thread(top_symbols, settings, exchange, n))
+        halt = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({fetch, halt}, return_when=asyncio.FIRST_COMPLETED)
+        halt.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            return None
+        exc = fetch.exception()
+        if exc is None:
+            return fetch.result()
+        if not is_transient(exc):
+            raise exc
+        delay = policy.next_delay()
+        log.warning("%s: cannot list the top %d symbols yet (%s); retry in %.0fs", exchange, n, exc, delay)
+        print(f"{exchange}: waiting for the exchange to list the top {n} symbols: {exc}", flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+    return None
+
+
 def health_lines(core) -> list[str]:
     out = []
     for feed in core.feeds.values():
         closed = sum(s.closed_emitted for s in feed.series.values())
         failed = [sym for sym, s in feed.series.items() if s.failed]
-        out += [_health_line(h, closed, failed, core.writer.pending) for h in feed.health()]
+        retrying = {sym: s.rest_problem for sym, s in feed.series.items() if s.rest_problem and not s.failed}
+        out += [_health_line(h, closed, failed, retrying, core.writer.pending) for h in feed.health()]
     if core.writer.failing:
         out.append(f"storage: {core.writer.pending} write(s) queued, not on disk yet: {core.writer.last_error}")
     return out
 
 
-def _health_line(h, closed: int, failed: list[str], queued: int) -> str:
+def _health_line(h, closed: int, failed: list[str], retrying: dict[str, str], queued: int) -> str:
     age = "-" if h.last_message_age is None else f"{h.last_message_age:.1f}s"
     rtt = "-" if h.ping_rtt is None else f"{h.ping_rtt * 1000:.0f}ms"
     line = (f"{h.name}: state={h.state.value} topics={h.topics} last_msg={age} rate={h.messages_per_sec:.1f}/s rtt={rtt} "
             f"reconnects={h.reconnects} bad_frames={h.bad_messages} closed_candles={closed} queued_writes={queued}")
     if failed:
         line += f" rejected={','.join(failed)}"
+    if retrying:
+        line += f" rest_retrying={','.join(retrying)} rest_error={next(iter(retrying.values()))!r}"
     if h.last_error:
         line += f" last_error={h.last_error!r}"
     return line
@@ -106,14 +139,23 @@ def run_collector(settings: Settings, exchanges: list[str], symbols: list[str] |
     if problem:
         print(f"twinstar collect: {problem}", file=sys.stderr)
         return 2
+    return asyncio.run(_collect(settings, exchanges, symbols, health_every, duration, shard))
+
+
+async def _choose(settings: Settings, exchanges: list[str], symbols: list[str] | int | None,
+                  shard: tuple[int, int] | None, stop: asyncio.Event) -> dict[str, list[str]] | int:
+    """{exchange: the symbols this process collects}, or an exit code."""
     chosen = {}
     for name in exchanges:
         if isinstance(symbols, int):
             try:
-                syms = top_symbols(settings, name, symbols)
-            except Exception as exc:  # noqa: BLE001 - network or exchange error: say which and stop
+                listed = await top_symbols_when_up(settings, name, symbols, stop)
+            except Exception as exc:  # noqa: BLE001 - the exchange refused: say which and stop
                 print(f"twinstar collect: {name}: cannot list the top {symbols} symbols: {exc}", file=sys.stderr)
                 return 2
+            if listed is None:
+                return 0  # stopped while waiting for the exchange
+            syms = valid_symbols(name, listed)
             log.info("%s: top %d by 24h volume: %s", name, symbols, ",".join(syms))
         else:
             syms = symbols or list(settings.symbols(name))
@@ -130,15 +172,32 @@ def run_collector(settings: Settings, exchanges: list[str], symbols: list[str] |
         print(f"twinstar collect: shard {shard[0]}/{shard[1]} has no symbols to collect; nothing to do",
               file=sys.stderr)
         return 0
+    return chosen
+
+
+def valid_symbols(exchange: str, names: list[str]) -> list[str]:
+    """Names from the network that may become dataset paths: the ones that fail the pattern are logged, dropped."""
+    from .core.names import check_symbol
+
+    out = []
+    for name in names:
+        try:
+            out.append(check_symbol(name))
+        except ValueError as exc:
+            log.error("%s: refused a symbol name from the exchange: %s", exchange, exc)
+    return out
+
+
+async def _collect(settings: Settings, exchanges: list[str], symbols: list[str] | int | None, health_every: float,
+                   duration: float | None, shard: tuple[int, int] | None) -> int:
+    stop = stop_event()
+    chosen = await _choose(settings, exchanges, symbols, shard, stop)
+    if isinstance(chosen, int):
+        return chosen
     ex = dict(settings.exchanges)
     for name, syms in chosen.items():
         ex[name] = replace(ex[name], enabled=True, symbols=tuple(syms))
     settings = replace(settings, exchanges=MappingProxyType(ex))
-    return asyncio.run(_collect(settings, chosen, health_every, duration))
-
-
-async def _collect(settings: Settings, chosen: dict[str, list[str]], health_every: float,
-                   duration: float | None) -> int:
     core = build_core(settings, exchanges=list(chosen), symbols=chosen)
     busy = []
     for name, syms in chosen.items():
@@ -157,18 +216,21 @@ async def _collect(settings: Settings, chosen: dict[str, list[str]], health_ever
     if found:
         print(f"quarantined {len(found)} file(s) under {core.store.root / '_quarantine'}: "
               + "; ".join(f"{q.path}: {q.reason}" for q in found), flush=True)
-    stop = stop_event()
     log.info("collecting %s into %s", ", ".join(f"{n}:{','.join(s)}" for n, s in chosen.items()), settings.data_dir)
+    told = len(core.store.quarantined)
     await core.start()
     synced = False
     async for _ in ticks(stop, health_every, duration):
         for line in health_lines(core):
             print(line, flush=True)
+        for q in core.store.quarantined[told:]:  # found while running (a damaged journal, an unreadable month)
+            print(f"quarantined {q.path} -> {q.moved_to}: {q.reason}", flush=True)
+        told = len(core.store.quarantined)
         sync = sync_summary(core.feeds.values())
         if sync.busy or not synced:
             print(sync.text(), flush=True)
             synced = not sync.busy
-    ok = await core.shutdown(budget=10.0)
+    ok = await core.shutdown()
     print(f"stopped: {'every candle flushed' if ok else 'WRITES STILL QUEUED'}", flush=True)
     return 0 if ok else 1
 

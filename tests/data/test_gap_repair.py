@@ -37,7 +37,8 @@ async def test_stored_holes_are_repaired_at_start(tmp_path):
         series = SeriesManager("bybit", "BTCUSDT", rest=RestClient(adapter), store=store, writer=writer,
                                windows={Timeframe.M15: 1000})
         await series.load_history()
-        assert len(series._disk_gaps) == 3
+        # the 3 holes, and the window's start before the first stored candle (1000 wanted, 284 stored)
+        assert len(series._disk_gaps) == 4 and series._disk_gaps[0][1] == kept[0].open_time - Q
         await series.backfill()
         writer.close()
         disk = store.load("bybit", "BTCUSDT")
@@ -82,6 +83,9 @@ async def test_progress_is_visible_while_history_is_fetched_and_repaired(tmp_pat
         await series.load_history()
         await fresh.load_history()
         assert sync_summary([feed]) == SyncSummary(2, 0, 0, 0) and series.sync.stage == "loading"
+        # the hole of 150, and the window's 5000 - 300 candles before the first stored one
+        holes = sum((end - start) // Q + 1 for start, end in series._disk_gaps)
+        assert len(series._disk_gaps) == 2 and series._disk_gaps[1] == (truth[100].open_time, truth[249].open_time)
         server.slow_rest(0.05)
         reported = []  # every progress report of the repair, as the REST thread makes it
         original = series._progress
@@ -96,8 +100,8 @@ async def test_progress_is_visible_while_history_is_fetched_and_repaired(tmp_pat
     finally:
         await server.stop()
     repair = [s for s, _, _ in seen if s[0] == "repairing"]
-    assert repair and repair[0][2] == 150
-    assert [d for stage, d in reported if stage == "repairing"][-1] == 150
+    assert repair and repair[0][2] == holes
+    assert [d for stage, d in reported if stage == "repairing"][-1] == holes
     fetch = [f for _, f, _ in seen if f[0] == "backfilling"]
     done = [d for _, d, _ in fetch]
     assert done == sorted(done) and len(set(done)) >= 5  # moved forward page by page

@@ -129,15 +129,60 @@ def test_journal_survives_a_crash_and_a_torn_tail_is_ignored(tmp_path):
     assert table.num_rows == 3  # other tools see the compacted rows and never the journal
 
 
-def test_corrupt_journal_record_stops_the_replay(tmp_path):
+def _journal_of_ten(tmp_path):
+    """A crashed writer's journal: ten live closes (one record each), never folded into a month file."""
     store = CandleStore(tmp_path)
-    store.append("bybit", "BTCUSDT", rows(0, 2, source="ws"))
-    store.append("bybit", "BTCUSDT", rows(2, 2, source="ws"))
-    journal = tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/.journal.wal"
+    for i in range(10):
+        store.append("bybit", "BTCUSDT", rows(i, 1, source="ws", price=100.0 + i))
+    store.close()
+    return tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/.journal.wal"
+
+
+@pytest.mark.parametrize("bad_record, lost_at", [(0, "start"), (3, "middle"), (9, "end")])
+def test_a_corrupt_journal_record_loses_only_itself_and_is_copied_aside(tmp_path, caplog, bad_record, lost_at):
+    from twinstar_gui.data.journal import RECORD_SIZE
+
+    journal = _journal_of_ten(tmp_path)
     data = bytearray(journal.read_bytes())
-    data[len(data) // 2 + 10] ^= 0xFF  # flip a byte inside the third record
+    assert len(data) == 10 * RECORD_SIZE
+    data[bad_record * RECORD_SIZE + 12] ^= 0xFF  # one flipped byte inside that record's prices
     journal.write_bytes(bytes(data))
-    assert CandleStore(tmp_path).load("bybit", "BTCUSDT")["open"].tolist() == [100.0, 101.0]
+    fresh = CandleStore(tmp_path)
+    back = fresh.load("bybit", "BTCUSDT")
+    assert back["open"].tolist() == [100.0 + i for i in range(10) if i != bad_record], lost_at
+    (q,) = fresh.quarantined
+    assert q.path == journal and "53 unreadable bytes skipped (up to 1 record(s) lost)" in q.reason
+    assert "9 record(s) recovered" in q.reason
+    assert q.moved_to.is_relative_to(tmp_path / "_quarantine") and q.moved_to.read_bytes() == bytes(data)
+    assert any("damaged journal" in r.getMessage() and "up to 1 record(s) lost" in r.getMessage() for r in caplog.records)
+    assert journal.stat().st_size == 0  # emptied only after the copy and the fold into the month file
+
+
+def test_records_after_inserted_garbage_are_found_again(tmp_path):
+    journal = _journal_of_ten(tmp_path)
+    data = journal.read_bytes()
+    from twinstar_gui.data.journal import RECORD_SIZE
+
+    # 7 stray bytes between records 4 and 5 (a torn write followed by later appends), and a torn tail
+    journal.write_bytes(data[:5 * RECORD_SIZE] + b"\x00garbag" + data[5 * RECORD_SIZE:] + b"\x01\x02")
+    fresh = CandleStore(tmp_path)
+    assert fresh.load("bybit", "BTCUSDT")["open"].tolist() == [100.0 + i for i in range(10)]
+    (q,) = fresh.quarantined
+    assert "7 unreadable bytes skipped" in q.reason and "torn record of 2 bytes" in q.reason
+
+
+def test_a_garbage_journal_is_copied_aside_not_just_emptied(tmp_path):
+    store = CandleStore(tmp_path)
+    store.append("bybit", "BTCUSDT", rows(0, 100, source="rest"))  # a month file
+    store.close()
+    journal = tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/.journal.wal"
+    garbage = os.urandom(5000)
+    journal.write_bytes(garbage)
+    fresh = CandleStore(tmp_path)
+    assert len(fresh.load("bybit", "BTCUSDT")) == 100  # the month file is untouched
+    (q,) = fresh.quarantined
+    assert q.moved_to.read_bytes() == garbage and "0 record(s) recovered" in q.reason
+    assert journal.stat().st_size == 0
 
 
 # -- damaged and foreign files: reported by path with the reason, moved aside (never deleted), the rest loads --

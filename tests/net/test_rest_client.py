@@ -1,12 +1,20 @@
 """RestClient against the simulator over loopback: paging, forming-candle rule, retries, errors."""
+import socket
 import threading
 
 import numpy as np
 import pytest
+import requests
+import urllib3
+
+from support.proxy import FlakyProxy
+from twinstar_gui.core.errors import (ConnectFailed, DnsFailed, HttpStatusError, RequestTimedOut, TlsFailed,
+                                      is_transient)
+from twinstar_gui.exchanges.base import RestRequest
 
 from twinstar_gui.core import Timeframe
 from twinstar_gui.exchanges import ExchangeError, RateLimited, get_exchange
-from twinstar_gui.net.rest import RestClient
+from twinstar_gui.net.rest import RestClient, transport_error
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimThread
@@ -69,11 +77,53 @@ def test_error_envelope_names_symbol(sim):
     assert err.value.code == 10001 and "NOPEUSDT" in str(err.value) and "symbol invalid" in str(err.value)
 
 
-def test_network_error_is_exchange_error():
+def test_connection_refused_is_a_typed_transport_error_never_an_unknown_symbol():
     adapter = get_exchange("bybit", rest_url="http://127.0.0.1:9")  # nothing listens on port 9
-    c = RestClient(adapter, sleep=lambda s: None, retries=1, timeout=2)
-    with pytest.raises(ExchangeError, match="network error"):
+    sleeps = []
+    c = RestClient(adapter, sleep=sleeps.append, retries=4, timeout=2)
+    with pytest.raises(ConnectFailed) as err:
+        c.fetch_klines("BTCUSDT", Timeframe.M15, 0, 10 * Q)
+    assert err.value.symbol == "BTCUSDT" and "?category=linear&symbol=BTCUSDT" in str(err.value)  # the URL's text
+    assert not adapter.is_unknown_symbol(err.value) and is_transient(err.value)
+    assert len(sleeps) == 1  # one quick retry; waiting out an outage is the caller's job
+
+
+def test_a_silent_server_is_a_timeout():
+    proxy = FlakyProxy(9).silent()  # accepts, never answers
+    try:
+        adapter = get_exchange("okx", rest_url=proxy.url("http"))
+        c = RestClient(adapter, sleep=lambda s: None, timeout=0.3)
+        with pytest.raises(RequestTimedOut):
+            c.fetch_tickers()
+    finally:
+        proxy.close()
+
+
+def test_tls_to_a_plain_http_server_is_a_tls_error(sim):
+    url = sim.rest_url("bybit").replace("http://", "https://")
+    c = RestClient(get_exchange("bybit", rest_url=url), sleep=lambda s: None, timeout=2)
+    with pytest.raises(TlsFailed):
         c.fetch_tickers()
+
+
+def test_a_name_that_does_not_resolve_is_a_dns_error():
+    # the exception requests raises for a failed lookup, built here: no test may ask a real DNS server
+    pool = urllib3.HTTPConnectionPool("exchange.invalid")
+    cause = urllib3.exceptions.NameResolutionError("exchange.invalid", None, socket.gaierror(-2, "Name or service not known"))
+    exc = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(pool, "/v5/market/kline", cause))
+    err = transport_error("bybit", exc, "/v5/market/kline")
+    assert isinstance(err, DnsFailed) and err.kind == "dns" and "/v5/market/kline" in str(err)
+    plain = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(pool, "/x", ConnectionRefusedError(111)))
+    assert type(transport_error("bybit", plain, "/x")) is ConnectFailed
+
+
+def test_an_http_error_status_is_typed_with_the_exchanges_code(sim):
+    c = client(sim)
+    sim.server.fail_rest(503, times=1)
+    assert c.get_json(c.adapter.tickers_request())  # a 5xx is retried
+    with pytest.raises(HttpStatusError) as err:  # an unknown path: a 404, not retried, not transient
+        c.get_json(RestRequest(f"{sim.rest_url('bybit')}/v5/nope", {}, "/v5/nope"))
+    assert err.value.status == 404 and err.value.code == 404 and not is_transient(err.value)
 
 
 def test_tickers_top_by_volume(sim):

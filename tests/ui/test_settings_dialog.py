@@ -116,12 +116,15 @@ def test_valid_values_are_written_and_read_back(qtbot, paths, catalog):
 
 @pytest.mark.parametrize("where, text, message, good", [
     (("exchanges", "bybit", "symbols"), "BTCUSDT, NOPEUSDT", "not listed on bybit: NOPEUSDT", "BTCUSDT"),
-    (("trading", "risk", "max_position_usdt"), "-5", "max_position_usdt must be a positive number", "500"),
-    (("trading", "risk", "daily_loss_limit_usdt"), "0", "daily_loss_limit_usdt must be a positive number", "50"),
-    (("trading", "risk", "max_open_positions"), "0", "max_open_positions must be an integer >= 1", "2"),
+    (("trading", "risk", "max_position_usdt"), "-5", "max_position_usdt: expected a number > 0", "500"),
+    (("trading", "risk", "daily_loss_limit_usdt"), "0", "daily_loss_limit_usdt: expected a number > 0", "50"),
+    (("trading", "risk", "max_open_positions"), "0", "max_open_positions: expected an integer >= 1", "2"),
+    (("trading", "risk", "max_position_usdt"), "inf", "max_position_usdt: expected a number > 0", "500"),
+    (("trading", "order_usdt"), "nan", "order_usdt: expected a number >= 1", "50"),
     (("exchanges", "bybit", "rest_url"), "ftp://files.example", "not a http(s)/ws(s) URL", "SIM"),
     (("exchanges", "okx", "ws_url"), "localhost:8443/ws", "not a http(s)/ws(s) URL", "wss://ws.example/ws"),
-    (("window_15m",), "50", "window_15m: expected an integer between 100", "100"),
+    (("window_15m",), "50", "window_15m: expected an integer >= 100", "100"),
+    (("exchanges", "bybit", "symbols"), "BTCUSDT ../../x", "symbol name '../../X' is not allowed", "BTCUSDT"),
     (("window_1h",), "lots", "not a number", "300"),
 ])
 def test_a_bad_value_is_refused_at_its_field_and_nothing_is_written(qtbot, sim, paths, catalog, where, text,
@@ -141,7 +144,8 @@ def test_a_bad_value_is_refused_at_its_field_and_nothing_is_written(qtbot, sim, 
     assert path.read_text() == before
     type_into(f.edit, sim.trade_url("bybit") if good == "SIM" else good)  # corrected: the message goes, OK writes
     assert shown_error(dialog, f) == "" and f.edit.styleSheet() == ""
-    assert saved(qtbot, dialog) and path.read_text() != before
+    assert saved(qtbot, dialog) and dialog.result() == QDialog.Accepted
+    assert load_settings(path)  # what OK wrote reads back
 
 
 def test_a_symbol_list_that_could_not_be_loaded_is_a_note_not_a_refusal(qtbot, paths):

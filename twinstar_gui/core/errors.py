@@ -1,6 +1,7 @@
 """Domain errors; each names the exchange and, where it helps, the symbol and an excerpt of the payload."""
 from __future__ import annotations
 
+
 EXCERPT_CHARS = 160
 
 
@@ -18,8 +19,52 @@ class TwinStarError(Exception):
     """Base class of our domain errors."""
 
 
+class TransportError(TwinStarError):
+    """No HTTP answer came back: the request failed on the network (the exchange said nothing about it).
+
+    Never a verdict on the request itself (a symbol, a parameter): retry it. Subclasses say how it failed."""
+
+    kind = "network"
+
+    def __init__(self, exchange: str, detail: str, *, endpoint: str = "", symbol: str = "") -> None:
+        self.exchange = exchange
+        self.detail = detail
+        self.endpoint = endpoint
+        self.symbol = symbol
+        where = f" {endpoint}" if endpoint else ""
+        sym = f" [{symbol}]" if symbol else ""
+        super().__init__(f"{exchange}{where}{sym}: {self.kind} error: {detail}")
+
+    def with_symbol(self, symbol: str) -> "TransportError":
+        return type(self)(self.exchange, self.detail, endpoint=self.endpoint, symbol=symbol)
+
+
+class ConnectFailed(TransportError):
+    """The connection was refused, reset or dropped before an answer."""
+
+    kind = "connect"
+
+
+class RequestTimedOut(TransportError):
+    """Connecting or waiting for the answer took longer than the client's timeout."""
+
+    kind = "timeout"
+
+
+class TlsFailed(TransportError):
+    """The TLS handshake or certificate check failed."""
+
+    kind = "tls"
+
+
+class DnsFailed(TransportError):
+    """The exchange's host name did not resolve."""
+
+    kind = "dns"
+
+
 class ExchangeError(TwinStarError):
-    """The exchange answered with an error (envelope code or HTTP status)."""
+    """The exchange answered with an error (an envelope's code, or an HTTP status: see HttpStatusError)."""
 
     def __init__(self, exchange: str, message: str, *, code: int | str | None = None,
                  endpoint: str = "", symbol: str = "", status: int | None = None) -> None:
@@ -35,8 +80,25 @@ class ExchangeError(TwinStarError):
         http = f" HTTP {status}" if status is not None else ""
         super().__init__(f"{exchange}{where}{sym}:{http}{code_txt} {message}".strip())
 
+    def with_symbol(self, symbol: str) -> "ExchangeError":
+        """The same error naming the symbol the request was for."""
+        out = type(self).__new__(type(self))
+        out.__dict__.update(self.__dict__)  # a subclass's own fields too (RateLimited.retry_after)
+        ExchangeError.__init__(out, self.exchange, self.message, code=self.code, endpoint=self.endpoint, symbol=symbol,
+                               status=self.status)
+        return out
 
-class RateLimited(ExchangeError):
+
+class HttpStatusError(ExchangeError):
+    """The exchange answered with an HTTP error status (4xx/5xx); `code` holds its envelope's code if the body
+    had one. A 5xx is the exchange's trouble, not the request's: retry it."""
+
+    @property
+    def server_side(self) -> bool:
+        return self.status is not None and self.status >= 500
+
+
+class RateLimited(HttpStatusError):
     """The exchange throttled us (HTTP 429/403/418 or an envelope code meaning the same)."""
 
     def __init__(self, exchange: str, message: str, *, retry_after: float | None = None, **kw) -> None:
@@ -56,3 +118,11 @@ class BadMessage(ValueError, TwinStarError):
 
 class StaleStream(TwinStarError):
     """A stream went silent longer than its liveness limit."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that say nothing about the request and pass by themselves: no answer (transport),
+    throttling, or the exchange's own server error (HTTP 5xx). Decided by type and status, never by text."""
+    if isinstance(exc, (TransportError, RateLimited)):
+        return True
+    return isinstance(exc, HttpStatusError) and exc.server_side

@@ -28,6 +28,8 @@ class SyncSummary:
     ready: int
     done: int  # candle slots fetched so far by the series still busy
     total: int
+    retrying: int = 0  # series whose REST fetches fail (network, exchange down): retried with backoff
+    problem: str = ""  # the first of their reasons
 
     @property
     def busy(self) -> bool:
@@ -36,20 +38,27 @@ class SyncSummary:
     def text(self) -> str:
         if not self.busy:
             return f"history up to date ({self.series} series)"
-        return f"syncing history: {self.ready}/{self.series} series ready, {self.done:,}/{self.total:,} candles fetched"
+        out = f"syncing history: {self.ready}/{self.series} series ready, {self.done:,}/{self.total:,} candles fetched"
+        if self.retrying:
+            out += f"; {self.retrying} waiting for the exchange ({self.problem})"
+        return out
 
 
 def sync_summary(feeds: Iterable["MarketFeed"]) -> SyncSummary:
-    series = ready = done = total = 0
+    series = ready = done = total = retrying = 0
+    problem = ""
     for feed in feeds:
         for s in feed.series.values():
             sync = s.sync
             series += 1
-            if sync.busy:
+            if sync.stage == "retrying":
+                retrying += 1
+                problem = problem or f"{s.exchange} {s.symbol}: {sync.problem}"
+            elif sync.busy:
                 done, total = done + min(sync.done, sync.total), total + sync.total
             else:
                 ready += 1
-    return SyncSummary(series, ready, done, total)
+    return SyncSummary(series, ready, done, total, retrying, problem)
 
 
 class MarketFeed:
@@ -72,14 +81,13 @@ class MarketFeed:
         extra = {"now_ms": now_ms} if now_ms else {}
         # one REST semaphore for all series of this exchange (asyncio binds it to the loop at first use)
         self._series_args = dict(rest=self.rest, store=store, writer=writer, windows=windows,
-                                 rest_slots=asyncio.Semaphore(REST_CONCURRENCY), **extra)
+                                 rest_slots=asyncio.Semaphore(REST_CONCURRENCY), retry_policy=policy, **extra)
         self.series: dict[str, SeriesManager] = {}
         for sym in dict.fromkeys(symbols):
             self.series[sym] = SeriesManager(adapter.name, sym, **self._series_args)
         self._added: dict[str, int] = {}  # symbols added at run time (bots, scanners) -> reference count
         self.errors: list[str] = []
         self._started = False
-        self._first: str | None = None  # a symbol whose history is fetched before its siblings' (see start)
         # REST fallback with hysteresis: on after the stream has been unhealthy for `fallback_after` s,
         # polls every `fallback_poll` s, off once the stream stayed healthy for `recover_after` s.
         self.fallback_after = fallback_after
@@ -111,12 +119,12 @@ class MarketFeed:
         return [t for t in topics if t]
 
     async def start(self, first: str | None = None) -> None:
-        """Load history from disk, subscribe, connect; backfill starts once the socket is up. `first`: a symbol
-        (the one on screen) whose history is fetched alone before its siblings'."""
+        """Load history from disk, subscribe, connect, and catch up by REST at once (whether or not the stream
+        connects: an exchange unreachable at start is retried); every (re)connect catches up again. `first`: a
+        symbol (the one on screen) whose history is fetched alone before its siblings'."""
         if self._started:
             return
         self._started = True
-        self._first = first
         for s in self.series.values():
             s.listeners.error.append(self._on_series_error)
         await asyncio.gather(*(s.load_history() for s in self.series.values()))
@@ -125,6 +133,13 @@ class MarketFeed:
             conn.fallback_active = lambda c=conn: c.name in self._fallback  # shown in the stream's health
         self.hub.start()
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name=f"fallback-{self.adapter.name}")
+        lead = self.series.get(first) if first else None
+        if lead is not None:  # the series on screen fetches alone, its siblings right after
+            others = [s for s in self.series.values() if s is not lead]
+            lead.backfill().add_done_callback(lambda _t: self._started and [s.backfill() for s in others])
+        else:
+            for s in self.series.values():
+                s.backfill()
 
     async def add_symbol(self, symbol: str) -> SeriesManager:
         """Start streaming (and storing) one more symbol while running; reference-counted with
@@ -152,27 +167,22 @@ class MarketFeed:
             self._added[symbol] = n - 1
             return
         del self._added[symbol]
-        s = self.series.pop(symbol)
-        if s._backfill is not None and not s._backfill.done():
-            s._backfill.cancel()
+        task = self.series.pop(symbol).backfill_task
+        if task is not None and not task.done():
+            task.cancel()
         await self.hub.release(self.topics_for(symbol))
         log.info("%s: stopped streaming %s", self.adapter.name, symbol)
 
     async def stop(self) -> None:
         if self._supervisor is not None:
             self._supervisor.cancel()
-        await self.hub.stop()
+        self.rest.close()  # REST waits end now; a request in flight is left to its daemon thread
         for s in self.series.values():
-            task = s._backfill
+            task = s.backfill_task
             if task is not None and not task.done():
                 task.cancel()
-        await asyncio.to_thread(self.rest.close)
+        await self.hub.stop()
         self._started = False
-
-    async def wait_backfills(self) -> None:
-        tasks = [s._backfill for s in self.series.values() if s._backfill is not None]
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- REST fallback ------------------------------------------------------------------------------
     async def _supervise(self) -> None:
@@ -211,16 +221,12 @@ class MarketFeed:
 
     # -- wiring -------------------------------------------------------------------------------------
     def _on_connect(self, conn: WsConnection) -> None:
-        mine = [s for sym, s in self.series.items()  # the symbols of that connection catch up by REST
-                if self.hub.connection_of(self.adapter.kline_topic(sym, BASE_TIMEFRAME)) is conn]
-        lead = self.series.get(self._first) if self._first else None
-        if lead in mine:  # first connect: the series on screen fetches alone, its siblings right after
-            self._first = None
-            others = [s for s in mine if s is not lead]
-            lead.backfill().add_done_callback(lambda _t: self._started and [s.backfill() for s in others])
-            return
-        for s in mine:
-            s.backfill()
+        """The symbols of that connection catch up by REST on what closed while it was away. A series still
+        waiting for its first catch-up (behind the one on screen, see start) is left to it."""
+        for sym, s in self.series.items():
+            if (s.backfill_task is not None
+                    and self.hub.connection_of(self.adapter.kline_topic(sym, BASE_TIMEFRAME)) is conn):
+                s.backfill()
 
     def _route(self, events: list[MarketEvent]) -> None:
         for ev in events:

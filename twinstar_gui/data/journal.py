@@ -1,14 +1,16 @@
 """Per-series write-ahead journal: a closed candle is durable after one small append + fdatasync.
 
-Records are fixed-size with a CRC each, so a crash mid-write leaves at most one torn record at the end,
-which is ignored. The store folds the journal into the month files (atomic rewrite) when the writer is idle,
-then empties it; replaying a journal whose rows already reached the month files is harmless (same rows).
+Records are fixed-size with a CRC each. Replay keeps every record it can prove: a record whose CRC or values
+are wrong is skipped and the reader resynchronises on the next offset where a whole valid record starts (a
+crash mid-write leaves a torn tail; a flipped byte spoils one record, not the ones after it). What could not be
+read is counted, so the store can copy the damaged journal aside before it folds the rest into the month files.
 The file name starts with a dot, so Parquet readers of the dataset tree skip it.
 """
 from __future__ import annotations
 
 import os
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,34 @@ import numpy as np
 JOURNAL_NAME = ".journal.wal"
 _BODY = np.dtype([("ts", "<i8"), ("ohlcv", "<f8", (5,)), ("src", "i1")])
 _RECORD = np.dtype([("body", _BODY), ("crc", "<u4")])
+RECORD_SIZE = _RECORD.itemsize
+_BODY_SIZE = _BODY.itemsize
+MAX_TS_MS = 4_102_444_800_000  # 2100-01-01: a later open time is not a candle of ours
+SOURCE_CODES = 3  # ws, rest, backfill (store.SOURCES)
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """What a journal holds: the records that passed their checks, in write order, and what did not."""
+
+    ts: np.ndarray
+    ohlcv: np.ndarray
+    src: np.ndarray
+    lost_records: int = 0  # at most this many records were in the bad spans (each span rounded up)
+    torn_bytes: int = 0  # an incomplete record at the end (a write cut by a crash)
+    bad_bytes: int = 0  # bytes skipped before the end (corrupt records, stray bytes)
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.bad_bytes or self.torn_bytes)
+
+    def reason(self) -> str:
+        parts = []
+        if self.bad_bytes:
+            parts.append(f"{self.bad_bytes} unreadable bytes skipped (up to {self.lost_records} record(s) lost)")
+        if self.torn_bytes:
+            parts.append(f"a torn record of {self.torn_bytes} bytes at the end (a write cut short)")
+        return "; ".join(parts) + f"; {len(self.ts)} record(s) recovered"
 
 
 class SeriesJournal:
@@ -29,8 +59,7 @@ class SeriesJournal:
         recs = np.empty(len(ts), _RECORD)
         recs["body"] = body
         raw = body.tobytes()
-        size = _BODY.itemsize
-        recs["crc"] = [zlib.crc32(raw[i * size:(i + 1) * size]) for i in range(len(ts))]
+        recs["crc"] = [zlib.crc32(raw[i * _BODY_SIZE:(i + 1) * _BODY_SIZE]) for i in range(len(ts))]
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "ab")
@@ -39,26 +68,20 @@ class SeriesJournal:
         os.fdatasync(self._fh.fileno())
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every intact record, in write order (a torn or corrupt tail is dropped)."""
+        """Every intact record, in write order."""
+        r = self.replay()
+        return r.ts, r.ohlcv, r.src
+
+    def replay(self) -> Replay:
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
             data = b""
-        n = len(data) // _RECORD.itemsize
-        recs = np.frombuffer(data[: n * _RECORD.itemsize], _RECORD)
-        raw = recs["body"].tobytes()
-        size = _BODY.itemsize
-        good = 0
-        for i in range(n):
-            if zlib.crc32(raw[i * size:(i + 1) * size]) != recs["crc"][i]:
-                break
-            good += 1
-        b = recs["body"][:good]
-        return b["ts"].copy(), b["ohlcv"].copy().reshape(-1, 5), b["src"].copy()
+        return replay_bytes(data)
 
     def has_records(self) -> bool:
         try:
-            return self.path.stat().st_size >= _RECORD.itemsize
+            return self.path.stat().st_size > 0
         except FileNotFoundError:
             return False
 
@@ -75,3 +98,65 @@ class SeriesJournal:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+def replay_bytes(data: bytes) -> Replay:
+    """The records of a journal's bytes. The common case (every record whole and sound) is checked in one pass;
+    after a bad record, each following offset is tried until a sound record starts there."""
+    n = len(data) // RECORD_SIZE
+    recs = np.frombuffer(data[: n * RECORD_SIZE], _RECORD)
+    if n and len(data) == n * RECORD_SIZE and bool(_sound(data, recs).all()):
+        return _rows(recs["body"])
+    good: list[int] = []  # offsets of sound records
+    lost = bad = 0
+    pos = 0
+    bad_from: int | None = None
+    while pos + RECORD_SIZE <= len(data):
+        if _sound_at(data, pos):
+            if bad_from is not None:
+                lost += -(-(pos - bad_from) // RECORD_SIZE)
+                bad += pos - bad_from
+                bad_from = None
+            good.append(pos)
+            pos += RECORD_SIZE
+        else:
+            if bad_from is None:
+                bad_from = pos
+            pos += 1
+    torn = 0
+    if bad_from is not None:  # bad bytes up to the end: whole records' worth are lost, the rest is a torn tail
+        span = len(data) - bad_from
+        lost += span // RECORD_SIZE
+        torn = span % RECORD_SIZE
+        bad += span - torn
+    else:
+        torn = len(data) - pos
+    if good:
+        idx = np.array(good)
+        buf = np.frombuffer(data, np.uint8)
+        chunks = buf[idx[:, None] + np.arange(RECORD_SIZE)]
+        body = np.frombuffer(chunks.tobytes(), _RECORD)["body"]
+    else:
+        body = np.empty(0, _BODY)
+    return _rows(body, lost, torn, bad)
+
+
+def _rows(body: np.ndarray, lost: int = 0, torn: int = 0, bad: int = 0) -> Replay:
+    return Replay(body["ts"].copy(), body["ohlcv"].copy().reshape(-1, 5), body["src"].copy(), lost, torn, bad)
+
+
+def _sound(data: bytes, recs: np.ndarray) -> np.ndarray:
+    """Per aligned record: CRC matches and the values could be ours."""
+    crc = np.fromiter((zlib.crc32(data[i * RECORD_SIZE:i * RECORD_SIZE + _BODY_SIZE]) for i in range(len(recs))),
+                      np.uint32, len(recs))
+    body = recs["body"]
+    return ((crc == recs["crc"]) & (body["ts"] >= 0) & (body["ts"] <= MAX_TS_MS) & (body["src"] >= 0)
+            & (body["src"] < SOURCE_CODES) & np.isfinite(body["ohlcv"]).all(axis=1))
+
+
+def _sound_at(data: bytes, pos: int) -> bool:
+    crc = int.from_bytes(data[pos + _BODY_SIZE:pos + RECORD_SIZE], "little")
+    if zlib.crc32(data[pos:pos + _BODY_SIZE]) != crc:
+        return False
+    rec = np.frombuffer(data, _RECORD, count=1, offset=pos)
+    return bool(_sound(data[pos:pos + RECORD_SIZE], rec)[0])

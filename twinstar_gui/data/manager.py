@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -10,13 +12,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..core.errors import ExchangeError
+from ..core.errors import TransportError, TwinStarError, is_transient
 from ..core.models import Candle, KlineEvent
 from ..core.resample import GroupResampler
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
 from ..core.trades import TradeCandles
 from ..core.window import CandleWindow
-from ..net.rest import RestClient
+from ..net.backoff import ReconnectPolicy
+from ..net.rest import RestClient, RestClosed
+from ..net.threads import in_daemon_thread
 from .store import CandleStore
 from .writer import CandleWriter, WriteJob
 
@@ -43,13 +47,14 @@ class SyncStatus:
     """Where a series is in catching up with the exchange, for progress bars and status lines.
     `done`/`total` count 15m candle slots of the current stage's REST fetches."""
 
-    stage: str = "loading"  # loading -> repairing (holes on disk) -> backfilling -> ready; or failed
+    stage: str = "loading"  # loading -> repairing (holes on disk) -> backfilling -> ready; failed; or retrying
     done: int = 0
     total: int = 0
+    problem: str = ""  # while retrying: why the last REST fetch failed
 
     @property
     def busy(self) -> bool:
-        return self.stage in ("loading", "repairing", "backfilling")
+        return self.stage in ("loading", "repairing", "backfilling", "retrying")
 
 
 @dataclass
@@ -80,8 +85,9 @@ class SeriesManager:
     def __init__(self, exchange: str, symbol: str, *, rest: RestClient, store: CandleStore,
                  writer: CandleWriter, windows: dict[Timeframe, int] | None = None,
                  now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
-                 rest_slots: asyncio.Semaphore | None = None) -> None:
-        """`rest_slots`: shared by the series of one exchange (its feed passes one), bounds REST in flight."""
+                 rest_slots: asyncio.Semaphore | None = None, retry_policy: ReconnectPolicy | None = None) -> None:
+        """`rest_slots`: shared by the series of one exchange (its feed passes one), bounds REST in flight.
+        `retry_policy`: the delays between REST retries while the exchange cannot be reached (a copy is used)."""
         self.exchange = exchange
         self.symbol = symbol
         self.rest = rest
@@ -104,6 +110,10 @@ class SeriesManager:
         self._disk_gaps: list[tuple[int, int]] = []
         self._trades = TradeCandles()
         self._backfill: asyncio.Task | None = None
+        self._fetching = False  # a REST fetch is under way: stream closes wait for it (see _on_stream_close)
+        self._retry_wake = asyncio.Event()
+        self.rest_problem = ""  # why REST fails right now (retried with backoff until it answers)
+        self._retry_policy = retry_policy or ReconnectPolicy()
         self.sync = SyncStatus()
 
     def __repr__(self) -> str:
@@ -121,38 +131,45 @@ class SeriesManager:
         opens = np.array([c.open_time for c in candles], dtype=np.int64)
         holes = np.flatnonzero(np.diff(opens) > BASE_TIMEFRAME.ms)
         self._disk_gaps = [(int(opens[i]) + BASE_TIMEFRAME.ms, int(opens[i + 1]) - BASE_TIMEFRAME.ms) for i in holes]
+        # The window wants the last n candles; a stored history that starts later (a month quarantined or
+        # deleted, an earlier run that fetched less) is fetched again from the window's start.
+        want_from = BASE_TIMEFRAME.bucket_start(self.now_ms()) - n * BASE_TIMEFRAME.ms
+        if candles and len(candles) < n and candles[0].open_time > want_from:
+            self._disk_gaps.insert(0, (want_from, candles[0].open_time - BASE_TIMEFRAME.ms))
         if self._disk_gaps:
             log.warning("%s %s: %d gap(s) in the stored history; repairing by REST", self.exchange, self.symbol,
                         len(self._disk_gaps))
         self._emit(self.listeners.history, self)
 
     async def _repair_disk_gaps(self) -> None:
-        """Fetch the holes found in the stored window (the seed's fill_missing_candles) and store them."""
-        gaps, self._disk_gaps = self._disk_gaps, []
-        found: list[Candle] = []
-        sizes = [(end - start) // BASE_TIMEFRAME.ms + 1 for start, end in gaps]
+        """Fetch the holes found in the stored window and store them. A gap leaves the list only once fetched; a
+        REST failure propagates (the caller retries) with what was found so far kept."""
+        sizes = [(end - start) // BASE_TIMEFRAME.ms + 1 for start, end in self._disk_gaps]
         self._stage("repairing", sum(sizes))
-        log.info("%s %s: repairing %d gap(s), %d candles, by REST", self.exchange, self.symbol, len(gaps), sum(sizes))
-        for i, (start, end) in enumerate(gaps):
-            base = sum(sizes[:i])
-            try:
+        log.info("%s %s: repairing %d gap(s), %d candles, by REST", self.exchange, self.symbol, len(sizes), sum(sizes))
+        found: list[Candle] = []
+        try:
+            base = 0
+            while self._disk_gaps:
+                start, end = self._disk_gaps[0]
                 async with self.rest_slots:
-                    _, got = await asyncio.to_thread(self._fetch_candles, start, end,
-                                                     now_ms=self.now_ms() + self.clock_offset_ms,
-                                                     on_page=lambda done, _total, b=base: self._progress(b + done))
-            except ExchangeError as exc:
-                self._on_rest_error(exc)
-                return
-            except Exception:
-                log.exception("%s %s: gap repair failed", self.exchange, self.symbol)
-                return
-            found += got
-        if not found:
-            return
-        self._persist(found, "backfill")
+                    _, got = await in_daemon_thread(self._fetch_candles, start, end,
+                                                    now_ms=self.now_ms() + self.clock_offset_ms,
+                                                    on_page=lambda done, _total, b=base: self._progress(b + done))
+                self._disk_gaps.pop(0)
+                base += (end - start) // BASE_TIMEFRAME.ms + 1
+                if got:
+                    self._persist(got, "backfill")
+                    found += got
+        finally:
+            if found:
+                self._merge_into_window(found)
+
+    def _merge_into_window(self, found: list[Candle]) -> None:
+        """Older candles (repaired holes) into the window: rebuilt with the derived groups the holes had spoiled."""
         window = sorted({c.open_time: c for c in [*self.candles[BASE_TIMEFRAME], *found]}.values(),
                         key=lambda c: c.open_time)[-self.windows[BASE_TIMEFRAME]:]
-        for tf in self.candles:  # rebuild the window and the derived groups the holes had spoiled
+        for tf in self.candles:
             self.candles[tf].clear()
         self._resamplers = {tf: GroupResampler(tf) for tf in DERIVED_TIMEFRAMES}
         last = self.last_closed
@@ -167,14 +184,23 @@ class SeriesManager:
 
     # -- REST backfill ----------------------------------------------------------------------------
     def backfill(self) -> asyncio.Task:
-        """Fetch every closed candle between the last one we have and now; one run at a time."""
+        """Fetch every closed candle between the last one we have and now; one run at a time. A run waiting to
+        retry after a REST failure retries now (a reconnect or a new bucket says the exchange may be back)."""
         if self._backfill is None or self._backfill.done():
             self._backfill = asyncio.get_running_loop().create_task(self._run_backfill(),
                                                                     name=f"backfill-{self.symbol}")
+        else:
+            self._retry_wake.set()
+        return self._backfill
+
+    @property
+    def backfill_task(self) -> asyncio.Task | None:
         return self._backfill
 
     def _stage(self, stage: str, total: int = 0) -> None:
-        self.sync = SyncStatus(stage, 0, total)
+        """A new stage; while REST keeps failing the status stays "retrying" with the reason, until it answers."""
+        busy = stage in ("repairing", "backfilling")
+        self.sync = SyncStatus("retrying" if busy and self.rest_problem else stage, 0, total, self.rest_problem)
 
     def _progress(self, done: int, total: int | None = None) -> None:
         """From the REST worker thread: plain attribute writes, read by pollers."""
@@ -184,35 +210,71 @@ class SeriesManager:
             sync.total = total
 
     async def _run_backfill(self) -> None:
-        try:
-            await self._backfill_rounds()
-        except Exception:  # never leave a series looking busy forever
-            log.exception("%s %s: backfill failed", self.exchange, self.symbol)
+        """Catch up by REST. A failure other than the exchange's own "no such symbol" never ends the series:
+        it is retried with the reconnect backoff (sooner when the stream reconnects or a bucket ends). Live
+        closes after a hole wait meanwhile and follow the fetched candles in order; the forming candle moves."""
+        policy = copy.copy(self._retry_policy)
+        while not self.failed:
+            self._retry_wake.clear()
+            try:
+                await self._backfill_rounds()
+            except asyncio.CancelledError:
+                raise
+            except RestClosed:
+                return  # the feed is stopping
+            except Exception as exc:  # noqa: BLE001 - sorted below by type and the exchange's code
+                if self.rest.adapter.is_unknown_symbol(exc):
+                    self._reject(exc)
+                    break
+                delay = policy.next_delay()
+                self._rest_trouble(exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._retry_wake.wait(), delay)
+                continue
+            if self.rest_problem:
+                log.warning("%s %s: REST answers again; history caught up", self.exchange, self.symbol)
+                self.rest_problem = ""
+            break
         self._stage("failed" if self.failed else "ready")
 
+    def _rest_trouble(self, exc: Exception, delay: float) -> None:
+        """A failed REST round: say why (health, log); the caller waits for a retry."""
+        first = not self.rest_problem
+        self.rest_problem = f"{type(exc).__name__}: {exc}"
+        self.sync = SyncStatus("retrying", 0, 0, self.rest_problem)
+        if isinstance(exc, TwinStarError) and (is_transient(exc) or isinstance(exc, TransportError)):
+            log.warning("%s %s: REST unavailable (%s); retry in %.0fs", self.exchange, self.symbol, exc, delay)
+        else:
+            log.error("%s %s: REST fetch failed (%s); retry in %.0fs", self.exchange, self.symbol, exc, delay,
+                      exc_info=not isinstance(exc, TwinStarError))
+        if first:
+            self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: history fetch failing, retrying: {exc}")
+
     async def _backfill_rounds(self, rounds: int = 3) -> None:
-        if self._disk_gaps:
-            await self._repair_disk_gaps()
-        self._stage("backfilling")
-        for attempt in range(rounds):
-            if self.failed:
-                break
-            await self._fetch_missing()
-            # live closes that arrived while we were fetching, in order, as long as they join up
-            for open_time in sorted(self._pending):
-                c = self._pending[open_time]
-                if self.last_closed is not None and open_time > self.last_closed + BASE_TIMEFRAME.ms:
-                    break  # still a hole before this one: fetch again
-                del self._pending[open_time]
-                self._accept_closed(c, "ws")
-            if not self._pending:
-                return
-        if self._pending:  # REST could not close the hole: keep live data flowing, say so
-            log.warning("%s %s: gap before %s could not be backfilled", self.exchange, self.symbol,
-                        _fmt(min(self._pending)))
-            for _, c in sorted(self._pending.items()):
-                self._accept_closed(c, "ws")
-            self._pending.clear()
+        self._fetching = True
+        try:
+            if self._disk_gaps:
+                await self._repair_disk_gaps()
+            self._stage("backfilling")
+            for attempt in range(rounds):
+                await self._fetch_missing()
+                # live closes that arrived while we were fetching, in order, as long as they join up
+                for open_time in sorted(self._pending):
+                    c = self._pending[open_time]
+                    if self.last_closed is not None and open_time > self.last_closed + BASE_TIMEFRAME.ms:
+                        break  # still a hole before this one: fetch again
+                    del self._pending[open_time]
+                    self._accept_closed(c, "ws")
+                if not self._pending:
+                    return
+            if self._pending:  # REST could not close the hole: keep live data flowing, say so
+                log.warning("%s %s: gap before %s could not be backfilled", self.exchange, self.symbol,
+                            _fmt(min(self._pending)))
+                for _, c in sorted(self._pending.items()):
+                    self._accept_closed(c, "ws")
+                self._pending.clear()
+        finally:
+            self._fetching = False
 
     async def _fetch_missing(self) -> None:
         tf = BASE_TIMEFRAME
@@ -223,17 +285,9 @@ class SeriesManager:
         # Exchanges that don't say what time it is (Binance, BingX, Upbit): the stream's forming candle does.
         wall = self.now_ms()
         hint = max(wall, self.forming.open_time) if self.forming is not None else wall
-        try:
-            async with self.rest_slots:
-                server_time, candles = await asyncio.to_thread(self._fetch_candles, start, now_ms=hint,
-                                                               on_page=self._progress)
-        except ExchangeError as exc:
-            self._on_rest_error(exc)
-            return
-        except Exception as exc:  # network trouble: keep live data flowing, try again on next reconnect
-            log.exception("%s %s: backfill failed", self.exchange, self.symbol)
-            self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: backfill failed: {exc}")
-            return
+        async with self.rest_slots:
+            server_time, candles = await in_daemon_thread(self._fetch_candles, start, now_ms=hint,
+                                                          on_page=self._progress)
         if server_time:
             self.clock_offset_ms = int(server_time) - self.now_ms()
         accepted = await self._in_slices(candles, lambda c: self._accept_closed(c, source, persist=False))
@@ -260,11 +314,11 @@ class SeriesManager:
             taken += [c for c in candles[i:i + SLICE] if fn(c)]
         return taken
 
-    def _on_rest_error(self, exc: ExchangeError) -> None:
-        msg = f"{self.exchange} {self.symbol}: {exc}"
-        if self.rest.adapter.is_unknown_symbol(exc):
-            self.failed = msg
-            msg = f"{self.exchange}: symbol {self.symbol} rejected by the exchange ({exc.message}); skipped"
+    def _reject(self, exc: Exception) -> None:
+        """The exchange said, by its own error code, that it has no such symbol: the series stops here."""
+        self.failed = f"{self.exchange} {self.symbol}: {exc}"
+        self._pending.clear()
+        msg = f"{self.exchange}: symbol {self.symbol} rejected by the exchange ({exc}); skipped"
         log.error(msg)
         self._emit(self.listeners.error, msg)
 
@@ -324,7 +378,7 @@ class SeriesManager:
 
     def _on_stream_close(self, candle: Candle) -> None:
         expected = None if self.last_closed is None else self.last_closed + BASE_TIMEFRAME.ms
-        busy = self._backfill is not None and not self._backfill.done()
+        busy = self._fetching
         if busy or (expected is not None and candle.open_time > expected):
             if self.last_closed is None or candle.open_time > self.last_closed:
                 self._pending[candle.open_time] = candle

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from ..core.names import BadName, check_exchange, check_symbol, check_timeframe
 from .journal import JOURNAL_NAME, SeriesJournal
 
 try:
@@ -185,7 +187,12 @@ class CandleStore:
 
     # -- layout -----------------------------------------------------------------------------------
     def series_dir(self, exchange: str, symbol: str, tf: str = "15m") -> Path:
-        return self.root / f"exchange={exchange}" / f"symbol={symbol}" / f"tf={tf}"
+        """The series' folder. Names are checked first (BadName): a name from the wire never leaves the tree."""
+        d = (self.root / f"exchange={check_exchange(exchange)}" / f"symbol={check_symbol(symbol)}"
+             / f"tf={check_timeframe(tf)}")
+        if os.path.normpath(d) != str(d) or not d.is_relative_to(self.root):  # belt and braces for the patterns
+            raise BadName(f"{exchange} {symbol} {tf}: path {d} leaves the dataset at {self.root}")
+        return d
 
     def month_path(self, exchange: str, symbol: str, month: str, tf: str = "15m") -> Path:
         return self.series_dir(exchange, symbol, tf) / f"{month}.parquet"
@@ -254,18 +261,27 @@ class CandleStore:
         self._checked[path] = (st.st_mtime_ns, st.st_size)
         return None
 
-    def _quarantine(self, path: Path, reason: str) -> Quarantined:
-        """Move a bad file out of the dataset (renamed, never deleted) and tell whoever listens."""
+    def _quarantine(self, path: Path, reason: str, copy: bool = False) -> Quarantined:
+        """Move a bad file out of the dataset (renamed, never deleted) and tell whoever listens. With `copy`,
+        a durable copy is made and the original stays for the caller to repair (a journal)."""
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         rel = path.relative_to(self.root) if path.is_relative_to(self.root) else Path(path.name)
-        dest = self.root / QUARANTINE_DIR / rel.parent / f"{rel.name}.{stamp}-{uuid.uuid4().hex[:6]}"
+        dest = self.root / QUARANTINE_DIR / rel.parent / f"{rel.name.lstrip('.')}.{stamp}-{uuid.uuid4().hex[:6]}"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, dest)
+        if copy:
+            with open(path, "rb") as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+                out.flush()
+                os.fsync(out.fileno())
+            _fsync_dir(dest.parent)
+        else:
+            os.replace(path, dest)
         self._checked.pop(path, None)
         self._cache.pop(path, None)
         item = Quarantined(path, dest, reason)
         self.quarantined.append(item)
-        log.error("quarantined %s: %s (moved to %s; the rest of the dataset loads)", path, reason, dest)
+        log.error("quarantined %s: %s (%s %s; the rest of the dataset loads)", path, reason,
+                  "copied to" if copy else "moved to", dest)
         if self.on_quarantine is not None:
             try:
                 self.on_quarantine(item)
@@ -360,9 +376,12 @@ class CandleStore:
     def _compact_series(self, key: tuple[str, str, str]) -> None:
         journal = self._journal(key)
         if key in self._dirty or journal.has_records():
-            ts, ohlcv, src = journal.read()
-            if len(ts):
-                self._merge_into_months(key, Rows(ts, ohlcv, src))
+            replay = journal.replay()
+            if replay.damaged:  # copied aside before anything is rewritten or emptied
+                journal.close()
+                self._quarantine(journal.path, f"damaged journal: {replay.reason()}", copy=True)
+            if len(replay.ts):
+                self._merge_into_months(key, Rows(replay.ts, replay.ohlcv, replay.src))
             journal.clear()
         self._dirty.discard(key)
 

@@ -1,7 +1,9 @@
 """The exchange adapter contract: pure translation between an exchange's wire formats and our domain."""
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -11,9 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.errors import BadMessage, ExchangeError
+from ..core.errors import BadMessage, ExchangeError, TwinStarError, excerpt
 from ..core.models import KlineEvent, MarketEvent
+from ..core.names import BadName, check_symbol
 from ..core.timeframe import Timeframe
+
+log = logging.getLogger(__name__)
 
 KLINE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 MAX_EPOCH_MS = 4_102_444_800_000  # 2100-01-01 UTC: a later "epoch ms" is garbage, not a candle
@@ -62,6 +67,13 @@ class ExchangeAdapter(ABC):
     candles_from_trades: bool = False
     #: seconds between WebSocket protocol ping frames we send (None: the exchange pings, or JSON/text pings)
     protocol_ping_interval: float | None = None
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in GUARDED_PARSERS:  # also those a mixin brings (Upbit-style candles, the OKX/Bitget dialect)
+            fn = getattr(cls, name, None)
+            if fn is not None and not getattr(fn, "_guarded", False) and not getattr(fn, "__isabstractmethod__", False):
+                setattr(cls, name, _guarded(fn))
 
     def __init__(self, rest_url: str | None = None, ws_url: str | None = None) -> None:
         self.rest_url = (rest_url or self.default_rest_url).rstrip("/")
@@ -149,8 +161,11 @@ class ExchangeAdapter(ABC):
                 return payload[code_key], str(payload.get(msg_key, ""))
         return None
 
-    def is_unknown_symbol(self, exc: ExchangeError) -> bool:
-        return str(exc.code) in self.unknown_symbol_codes or "symbol" in exc.message.lower()
+    def is_unknown_symbol(self, exc: BaseException) -> bool:
+        """True only when the exchange itself answered with its error code for "no such symbol". A network
+        failure, a timeout or a server error is never one, whatever its text says."""
+        return (isinstance(exc, ExchangeError) and exc.code is not None and not isinstance(exc.code, bool)
+                and str(exc.code) in self.unknown_symbol_codes)
 
     # -- shared helpers for subclasses ----------------------------------------------------------
     def _bad(self, reason: str, payload: object) -> BadMessage:
@@ -166,8 +181,8 @@ class ExchangeAdapter(ABC):
             raise self._bad(f"frame of type {type(raw).__name__}", raw)
         try:
             return json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise self._bad(f"not JSON ({exc})", raw) from None
+        except (ValueError, RecursionError) as exc:  # ValueError: also an integer past Python's digit limit
+            raise self._bad(f"not JSON ({excerpt(exc, 80)})", raw) from None
 
     def _number(self, value: Any, what: str, payload: object) -> float:
         if isinstance(value, bool) or value is None:
@@ -222,7 +237,20 @@ class ExchangeAdapter(ABC):
             last = self._number(it.get(price_key), price_key, it)
             volume = self._number(it.get(volume_key), volume_key, it)
             rows.append((it[symbol_key], last, volume * last if volume_in_base else volume))
-        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
+        return self._tickers_by_volume(rows)
+
+    def _tickers_by_volume(self, rows: list[tuple[Any, float, float]]) -> pd.DataFrame:
+        """(symbol, last, quote volume) rows -> TICKER_COLUMNS, largest volume first. A symbol name that could
+        not be a folder name (`../x`, 300 characters) is logged and left out: these names become paths."""
+        good = []
+        for row in rows:
+            try:
+                check_symbol(row[0])
+            except BadName as exc:
+                log.error("%s: ticker for a symbol refused: %s", self.name, exc)
+                continue
+            good.append(row)
+        frame = pd.DataFrame(good, columns=TICKER_COLUMNS)
         return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
 
     def _rows_to_frame(self, rows: Sequence[Sequence[Any]], payload: object) -> pd.DataFrame:
@@ -252,6 +280,24 @@ class ExchangeAdapter(ABC):
         return pd.DataFrame({  # numpy does the sorting and dedupe: pandas' sort/drop cost 2 ms per page
             "timestamp": pd.DatetimeIndex(ts.view("datetime64[ms]")).tz_localize("UTC"), "open": arr[:, 1],
             "high": arr[:, 2], "low": arr[:, 3], "close": arr[:, 4], "volume": arr[:, 5]})
+
+
+# Methods that decode what came from the network: whatever they raise that is not one of our errors (a KeyError,
+# a ValueError from a 5,000-digit number, a TypeError from a field of the wrong type) becomes BadMessage.
+GUARDED_PARSERS = ("parse_rest_klines", "parse_tickers", "parse_instruments", "parse_ws_message")
+
+
+def _guarded(fn):
+    @functools.wraps(fn)
+    def parse(self: ExchangeAdapter, payload: Any, *args, **kwargs):
+        try:
+            return fn(self, payload, *args, **kwargs)
+        except (TwinStarError, NotImplementedError):
+            raise
+        except (Exception, RecursionError) as exc:  # noqa: BLE001 - a parser bug or a payload we did not foresee
+            raise BadMessage(self.name, f"{fn.__name__}: {type(exc).__name__}: {excerpt(exc, 80)}", payload) from exc
+    parse._guarded = True
+    return parse
 
 
 def empty_klines() -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pandas as pd
 from ..core.errors import ExchangeError
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import TICKER_COLUMNS, ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, RestBudget, RestRequest
 from .upbit import UpbitStyleCandles
 
 # -- constants ------------------------------------------------------------------------------------
@@ -99,8 +99,7 @@ class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
                 continue
             rows.append((f"{coin}_KRW", self._number(it.get("closing_price"), "closing_price", it),
                          self._number(it.get("acc_trade_value_24H"), "acc_trade_value_24H", it)))
-        frame = pd.DataFrame(rows, columns=TICKER_COLUMNS)
-        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+        return self._tickers_by_volume(rows)
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

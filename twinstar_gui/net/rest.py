@@ -5,29 +5,42 @@ Blocking by design: call it from a worker thread (asyncio.to_thread / QThread), 
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Callable
 
 import pandas as pd
 import requests
 import requests.adapters
+import urllib3.exceptions
 
-from ..core.errors import BadMessage, ExchangeError, RateLimited, excerpt
+from ..core.errors import (BadMessage, ConnectFailed, DnsFailed, ExchangeError, HttpStatusError, RateLimited,
+                           RequestTimedOut, TlsFailed, TransportError, TwinStarError, excerpt)
 from ..core.timeframe import Timeframe
 from ..exchanges.base import ExchangeAdapter, RestRequest, empty_klines
 from .ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = {429, 500, 502, 503, 504, 418, 403}
+# Throttling: Binance 429 then 418 (IP ban), Bybit 403 (IP limit); 5xx are retried as HttpStatusError
+RATE_LIMIT_STATUSES = {429, 418, 403}
+# A connection refused or timed out is retried once here; an outage is the caller's to wait out (a series retries
+# with the reconnect backoff and says why meanwhile), not something to hide behind seconds of silent retries.
+TRANSPORT_RETRIES = 1
 USER_AGENT = "TwinStar/0.1"
 POOL_SIZE = 32  # keep-alive connections per host
+
+
+class RestClosed(TwinStarError):
+    """The client was closed (the app is stopping): no more requests, no more waiting."""
 
 
 class RestClient:
     def __init__(self, adapter: ExchangeAdapter, *, session: requests.Session | None = None,
                  timeout: float = 10.0, retries: int = 4, backoff: float = 0.5,
-                 bucket: TokenBucket | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 bucket: TokenBucket | None = None, sleep: Callable[[float], None] | None = None) -> None:
         self.adapter = adapter
         if session is None:
             session = requests.Session()
@@ -41,43 +54,71 @@ class RestClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self.bucket = bucket or TokenBucket(adapter.rest_budget.requests, adapter.rest_budget.per_seconds)
-        self._sleep = sleep
+        self._closed = threading.Event()
+        # waits between retries and for the budget end at once when the client is closed
+        self._sleep = sleep if sleep is not None else self._closed.wait
+        self.bucket = bucket or TokenBucket(adapter.rest_budget.requests, adapter.rest_budget.per_seconds,
+                                            sleep=self._closed.wait)
         self.requests_made = 0
 
+    def __repr__(self) -> str:
+        return f"RestClient({self.adapter.name}, {self.adapter.rest_url!r})"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
     def close(self) -> None:
+        """No request starts after this and waits end at once (a request in flight ends at its timeout)."""
+        self._closed.set()
         self.session.close()
 
     def get_json(self, req: RestRequest) -> object:
-        """GET with budget and retries; HTTP errors become ExchangeError/RateLimited naming the endpoint."""
+        """GET with budget and retries. Failures are typed: TransportError (no answer: connect, timeout, TLS,
+        DNS), RateLimited / HttpStatusError (an HTTP error status, with the exchange's code when the body has
+        one), BadMessage (an answer that is not JSON); RestClosed once the client is closed. Transport
+        errors, throttling and 5xx are retried `retries` times here; callers decide what to do after that."""
         name = self.adapter.name
         last_exc: Exception | None = None
         for attempt in range(self.retries + 1):
             self.bucket.acquire()
+            if self._closed.is_set():
+                raise RestClosed(f"{name}: REST client closed")
             self.requests_made += 1
             try:
                 resp = self.session.get(req.url, params=dict(req.params), timeout=self.timeout)
             except requests.RequestException as exc:
-                last_exc = ExchangeError(name, f"network error: {exc.__class__.__name__}: {exc}", endpoint=req.endpoint)
+                if self._closed.is_set():
+                    raise RestClosed(f"{name}: REST client closed") from None
+                last_exc = transport_error(name, exc, req.endpoint)
+                if not isinstance(last_exc, TransportError):
+                    raise last_exc from None  # a bad URL: retrying cannot help
+                if attempt >= TRANSPORT_RETRIES:  # no answer twice: the caller's longer backoff takes over
+                    raise last_exc from None
                 self._wait(attempt, None, last_exc)
-                continue
-            if resp.status_code in RETRY_STATUSES:
-                retry_after = _retry_after(resp)
-                cls = RateLimited if resp.status_code in (429, 418, 403) else ExchangeError
-                kwargs = {"retry_after": retry_after} if cls is RateLimited else {}
-                code, message = self._error_body(resp)
-                last_exc = cls(name, message, code=code, status=resp.status_code, endpoint=req.endpoint, **kwargs)
-                if retry_after:
-                    self.bucket.pause(retry_after)
-                self._wait(attempt, retry_after, last_exc)
                 continue
             if resp.status_code >= 400:
                 code, message = self._error_body(resp)
-                raise ExchangeError(name, message, code=code, status=resp.status_code, endpoint=req.endpoint)
+                if resp.status_code in RATE_LIMIT_STATUSES:
+                    retry_after = _retry_after(resp)
+                    last_exc = RateLimited(name, message, code=code, status=resp.status_code, endpoint=req.endpoint,
+                                           retry_after=retry_after)
+                    if retry_after:
+                        self.bucket.pause(retry_after)
+                    self._wait(attempt, retry_after, last_exc)
+                    continue
+                error = HttpStatusError(name, message, code=code, status=resp.status_code, endpoint=req.endpoint)
+                if not error.server_side:
+                    raise error
+                last_exc = error
+                self._wait(attempt, None, last_exc)
+                continue
             try:
                 return resp.json()
-            except ValueError:
+            except ValueError:  # not JSON, or JSON Python cannot hold (an integer of thousands of digits)
                 raise BadMessage(name, f"{req.endpoint}: response is not JSON", resp.text) from None
+            except RecursionError:
+                raise BadMessage(name, f"{req.endpoint}: response nests too deep", resp.text) from None
         assert last_exc is not None
         raise last_exc
 
@@ -97,6 +138,8 @@ class RestClient:
         delay = retry_after if retry_after else self.backoff * 2 ** attempt
         log.warning("%s; retry %d/%d in %.1fs", exc, attempt + 1, self.retries, delay)
         self._sleep(delay)
+        if self._closed.is_set():
+            raise RestClosed(f"{self.adapter.name}: REST client closed")
 
     # -- klines -----------------------------------------------------------------------------------
     def fetch_klines(self, symbol: str, tf: Timeframe, start_ms: int, end_ms: int | None = None,
@@ -119,12 +162,14 @@ class RestClient:
             page_end = cursor + cap * tf.ms - 1
             if end_ms is not None:
                 page_end = min(page_end, end_ms)
-            payload = self.get_json(adapter.kline_request(symbol, tf, cursor, page_end, cap))
+            try:
+                payload = self.get_json(adapter.kline_request(symbol, tf, cursor, page_end, cap))
+            except (ExchangeError, TransportError) as exc:
+                raise exc.with_symbol(symbol) from None
             try:
                 frame = adapter.parse_rest_klines(payload)
             except ExchangeError as exc:
-                raise ExchangeError(exc.exchange, exc.message, code=exc.code, endpoint=exc.endpoint,
-                                    symbol=symbol) from None
+                raise exc.with_symbol(symbol) from None
             server_time = frame.attrs.get("server_time", server_time)
             if not frame.empty:
                 pages.append(frame)
@@ -180,3 +225,36 @@ def _retry_after(resp: requests.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def transport_error(exchange: str, exc: requests.RequestException, endpoint: str) -> Exception:
+    """A requests exception as our typed error, by its type and the types it wraps (never by its text)."""
+    detail = f"{type(exc).__name__}: {excerpt(exc)}"
+    if isinstance(exc, requests.exceptions.SSLError) or _caused_by(exc, ssl.SSLError):
+        return TlsFailed(exchange, detail, endpoint=endpoint)
+    if isinstance(exc, requests.exceptions.Timeout):  # ConnectTimeout and ReadTimeout
+        return RequestTimedOut(exchange, detail, endpoint=endpoint)
+    if _caused_by(exc, socket.gaierror) or _caused_by(exc, urllib3.exceptions.NameResolutionError):
+        return DnsFailed(exchange, detail, endpoint=endpoint)
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ContentDecodingError)):
+        return ConnectFailed(exchange, detail, endpoint=endpoint)
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema, requests.exceptions.URLRequired)):
+        return ValueError(f"{exchange} {endpoint}: the REST URL is not usable: {detail}")
+    return TransportError(exchange, detail, endpoint=endpoint)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is among what `exc` wraps: urllib3's MaxRetryError.reason, args, causes and contexts."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, kind):
+            return True
+        todo += [getattr(e, "reason", None), e.__cause__, e.__context__, *e.args]
+    return False

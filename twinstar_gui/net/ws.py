@@ -13,13 +13,14 @@ from enum import Enum
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from ..core.errors import BadMessage
+from ..core.errors import BadMessage, excerpt
 from ..core.models import MarketEvent, SubscriptionAck
 from ..exchanges.base import ExchangeAdapter
 from .backoff import ReconnectPolicy
 
 log = logging.getLogger(__name__)
 YIELD_EVERY_S = 0.005  # longest run of frame handling before the receive loop lets other tasks run
+CLOSE_WAIT_S = 0.8  # stopping: how long the close handshake may take before the socket is dropped
 
 
 
@@ -106,9 +107,12 @@ class WsConnection:
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        if self._ws is not None:
+        ws = self._ws
+        if ws is not None:  # a polite close, but never a long wait for a server that does not answer
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._ws.close(), 2.0)
+                await asyncio.wait_for(ws.close(), CLOSE_WAIT_S)
+            with contextlib.suppress(Exception):
+                ws.transport.abort()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -232,16 +236,18 @@ class WsConnection:
         self._arrivals.append(now)
         if self._connected_at is not None and now - self._connected_at >= self.policy.healthy_after:
             self.policy.healthy()
-        if self._ping_sent is not None and self.adapter.is_pong(raw):
-            self.ping_rtt, self._ping_sent = now - self._ping_sent, None
-            return
-        reply = self.adapter.heartbeat_reply(raw)
-        if reply is not None and ws is not None:  # the server pinged us at application level
-            asyncio.get_running_loop().create_task(self._send_quietly(ws, reply))
-            return
         try:
+            if self._ping_sent is not None and self.adapter.is_pong(raw):
+                self.ping_rtt, self._ping_sent = now - self._ping_sent, None
+                return
+            reply = self.adapter.heartbeat_reply(raw)
+            if reply is not None and ws is not None:  # the server pinged us at application level
+                asyncio.get_running_loop().create_task(self._send_quietly(ws, reply))
+                return
             events = self.adapter.parse_ws_message(raw)
-        except BadMessage as exc:
+        except Exception as exc:  # noqa: BLE001 - BadMessage from the parsers; anything else is one too here
+            if not isinstance(exc, BadMessage):
+                exc = BadMessage(self.adapter.name, f"{type(exc).__name__}: {excerpt(exc, 80)}", raw)
             self.bad_messages += 1
             log.warning("%s: skipped malformed frame: %s", self.name, exc)
             return

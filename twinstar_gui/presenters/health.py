@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..data.feed import MarketFeed, sync_summary
+from ..data.store import QUARANTINE_DIR
 
 POLL_MS = 250  # 4 Hz: live enough for ages and rates, cheap for the GUI
 
@@ -32,7 +33,13 @@ class HealthPresenter(QObject):
 
 
 def storage_problem(writer) -> str:
-    """What the user must know about writes: nothing while they keep up, else the queue and the error."""
+    """What the user must know about the data on disk: writes not keeping up (the queue and the error), and
+    damaged files moved or copied to the quarantine folder this session (with what was lost)."""
+    parts = []
     if writer.failing:
-        return f"{writer.pending} write(s) queued, not yet on disk: {writer.last_error}"
-    return ""
+        parts.append(f"{writer.pending} write(s) queued, not yet on disk: {writer.last_error}")
+    found = list(writer.store.quarantined)
+    if found:
+        last = found[-1]
+        parts.append(f"{len(found)} damaged file(s) in {QUARANTINE_DIR}/, latest {last.path.name}: {last.reason}")
+    return "; ".join(parts)

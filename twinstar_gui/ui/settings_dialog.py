@@ -6,7 +6,6 @@ the user's explicit opt-in where there is none, a 0600 keys file), never to the 
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Collection
@@ -18,8 +17,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
 
-from ..config import (DEFAULT_SYMBOLS, Settings, SettingsError, load_settings, save_settings, settings_from_dict,
-                      settings_to_dict, trading_from_dict)
+from ..config import (DEFAULT_SYMBOLS, EXCHANGE, STRATEGY, TOP, TRADING_GROUPS, Settings, SettingsError, load_settings,
+                      read_settings_file, save_settings, schema_field, settings_from_dict, settings_to_dict,
+                      trading_from_dict)
 from ..core.timeframe import CHART_TIMEFRAMES
 from ..presenters.settings import ConnectionTester, KeyStatus, KeyWriter
 from ..secrets import ApiKeys, default_keys_file, delete_keys, keyring_problem, load_keys, save_keys
@@ -30,11 +30,7 @@ PASSPHRASE_EXCHANGES = ("okx", "bitget")
 BAD_STYLE = "border: 1px solid #ff6b6b;"
 ERROR_STYLE = "color: #ff6b6b;"
 NOTE_STYLE = "color: #c8a24a;"
-RISK_FIELDS = ("max_position_usdt", "max_open_positions", "daily_loss_limit_usdt")
-STRATEGY_FIELDS = ("rsi_period", "rsi_timeframe", "rsi_low", "rsi_high", "take_profit_pct", "stop_loss_pct")
-TRADING_FIELDS = ("order_usdt", "paper_balance", "fee_rate", "slippage_bps", "scanner_watch", "scanner_rescan_s",
-                  "multi_top_n", "multi_scan_s", "multi_rsi_timeframe", "scanner_symbols")
-TEXT_FIELDS = {"rsi_timeframe", "multi_rsi_timeframe"}
+STRATEGY_FIELDS = tuple(f.key for f in STRATEGY.fields)
 
 SymbolLists = Callable[[str], "Collection[str] | None"]
 
@@ -147,10 +143,10 @@ class SettingsDialog(QDialog):
         data_dir = None
         if self.settings_path.exists():
             try:
-                data_dir = json.loads(self.settings_path.read_text(encoding="utf-8")).get("data_dir")
-            except (OSError, ValueError, AttributeError):
+                data_dir = read_settings_file(self.settings_path).get("data_dir")
+            except SettingsError:
                 data_dir = None
-        return settings, data_dir
+        return settings, data_dir if isinstance(data_dir, str) else None
 
     @staticmethod
     def _scrolled(widget: QWidget) -> QScrollArea:
@@ -188,10 +184,10 @@ class SettingsDialog(QDialog):
             enabled.setChecked(ex.enabled)
             self.enabled[name] = enabled
             form.addRow(enabled)
-            self._add_field(form, "REST URL", ("exchanges", name, "rest_url"), ex.rest_url, 0, "exchange's own")
-            self._add_field(form, "WS URL", ("exchanges", name, "ws_url"), ex.ws_url, 0, "exchange's own")
-            symbols = self._add_field(form, "Symbols", ("exchanges", name, "symbols"), list(ex.symbols), 0,
-                                      ", ".join(DEFAULT_SYMBOLS.get(name, ())))
+            for key, hint in (("rest_url", "exchange's own"), ("ws_url", "exchange's own"),
+                              ("symbols", ", ".join(DEFAULT_SYMBOLS.get(name, ())))):
+                self._add_field(form, EXCHANGE.field(key).label, ("exchanges", name, key), getattr(ex, key), 0, hint)
+            symbols = self.fields[("exchanges", name, "symbols")]
             symbols.edit.editingFinished.connect(lambda n=name: self._check_symbols_of(n))
             url = self.fields[("exchanges", name, "rest_url")]
             url.edit.editingFinished.connect(lambda n=name: self._url_changed(n))
@@ -216,23 +212,22 @@ class SettingsDialog(QDialog):
         self.timeframes_error.hide()
         form.addRow("Timeframes shown", row)
         form.addRow("", self.timeframes_error)
-        self._add_field(form, "15m candles in memory", ("window_15m",), self._original.window_15m, 1)
-        self._add_field(form, "1h candles in memory", ("window_1h",), self._original.window_1h, 1)
+        for key in ("window_15m", "window_1h"):
+            self._add_field(form, TOP.field(key).label, (key,), getattr(self._original, key), 1)
         return page
 
     def _trading_tab(self) -> QWidget:
         t = self._original.trading
         page = QWidget()
         column = QVBoxLayout(page)
-        for title, section, names, source in (("Risk limits", ("trading", "risk"), RISK_FIELDS, t.risk),
-                                              ("Strategy", ("trading", "strategy"), STRATEGY_FIELDS, t.strategy),
-                                              ("Bots and paper trading", ("trading",), TRADING_FIELDS, t)):
+        for title, section in TRADING_GROUPS:
+            path = tuple(section.name.split("."))
+            source = t if len(path) == 1 else getattr(t, path[1])
             group = QGroupBox(title)
             form = QFormLayout(group)
-            for name in names:
-                value = getattr(source, name)
-                self._add_field(form, name.replace("_", " "), section + (name,),
-                                getattr(value, "label", value), 2)
+            for f in section.fields:
+                value = getattr(source, f.key)
+                self._add_field(form, f.label, path + (f.key,), getattr(value, "label", value), 2)
             column.addWidget(group)
         column.addStretch(1)
         return page
@@ -308,15 +303,16 @@ class SettingsDialog(QDialog):
 
     # -- reading the form -----------------------------------------------------------------------------------
     def _value(self, field: _Field) -> Any:
+        """The text as the settings file would hold it, by the schema's kind for that field."""
         text = field.edit.text().strip()
-        name = field.path[-1]
-        if name in ("rest_url", "ws_url"):
+        kind = schema_field(field.path).kind
+        if kind == "url":
             return text or None
-        if name in ("symbols", "scanner_symbols"):
+        if kind == "symbols":
             return [s for s in re.split(r"[\s,;]+", text) if s]
-        if name in TEXT_FIELDS:
-            return text
-        return _number(text)
+        if kind in ("int", "float"):
+            return _number(text)
+        return text
 
     def form_dict(self) -> dict[str, Any]:
         """The settings file's dict as the form shows it now (the original's other values kept)."""
