@@ -169,3 +169,49 @@ def test_standalone_simulator_takes_signed_orders_with_its_api_key(tmp_path):
         proc.wait(10)
     out = log_path.read_text()
     assert f"127.0.0.1:{trade_port}/bybit" in out and "cliSecret456" not in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--demo", "--speed", "nan"], "argument --speed: expected a number > 0"),
+    (["--demo", "--speed", "inf"], "argument --speed: expected a number > 0"),
+    (["sim", "--speed", "nan"], "argument --speed: expected a number > 0"),
+    (["sim", "--balance", "nan"], "argument --balance: expected a number >= 0"),
+    (["collect", "--exchange", "bybit", "--health-every", "nan"], "argument --health-every: expected a number > 0"),
+    (["collect", "--exchange", "bybit", "--health-every", "0"], "argument --health-every: expected a number > 0"),
+    (["collect", "--exchange", "bybit", "--duration=-inf"], "argument --duration: expected a number > 0"),
+    (["collect", "--exchange", "bybit", "--symbols", "A" * 300], "symbol name 'AAAA"),
+    (["collect", "--exchange", "bybit", "--symbols", "BTCUSDT,../../etc"], "symbol name '../../ETC' is not allowed"),
+    (["collect", "--exchange", "bybit", "--symbols", "A," * 50_000], "100,000 characters of symbols"),
+    (["collect", "--exchange", "bybit", "--symbols", "top:" + "9" * 5000], "is not allowed"),
+    (["bot", "unified", "--exchange", "bybit", "--status-every", "nan"], "argument --status-every: expected a number"),
+    (["bot", "unified", "--exchange", "bybit", "--symbols", "x/y"], "symbol name 'X/Y' is not allowed"),
+    (["--demo", "--symbols", "../x"], "symbol name '../X' is not allowed"),
+])
+def test_bad_numbers_and_names_are_refused_naming_the_flag(args, message):
+    r = run(args, timeout=30)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr[-1500:]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"windw_1h": 300}', "windw_1h: unknown key; did you mean 'window_1h'?"),
+    (b'{"exchanges": {"bybit": {"enabled": "no"}}}', "exchanges.bybit.enabled: expected true or false"),
+    (b"\xff\xfe\x00bad", "not UTF-8 text"),
+])
+def test_a_bad_settings_file_is_named_by_every_command(tmp_path, content, message):
+    cfg = tmp_path / "settings.json"
+    cfg.write_bytes(content)
+    for args in (["--demo", "--config", str(cfg)], ["collect", "--exchange", "bybit", "--config", str(cfg)],
+                 ["bot", "unified", "--exchange", "bybit", "--config", str(cfg)]):
+        r = run(args, timeout=30)
+        assert r.returncode == 2 and message in r.stderr and str(cfg) in r.stderr, (args, r.stderr[-1500:])
+        assert "Traceback" not in r.stderr
+    r = run(["--self-test", "--config", str(cfg)])
+    assert r.returncode == 1 and f"[FAIL] settings file: settings file {cfg}" in r.stdout and message in r.stdout
+    assert "self-test FAILED" in r.stdout
+
+
+def test_self_test_reads_the_settings_file_it_is_given(tmp_path):
+    cfg = tmp_path / "settings.json"
+    cfg.write_text(json.dumps({"exchanges": {"okx": {"enabled": True}}}))
+    r = run(["--self-test", "--config", str(cfg)])
+    assert r.returncode == 0 and f"[ok] settings file: {cfg}: valid (bybit, okx enabled)" in r.stdout, r.stdout

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from .app import build_core, build_trading, check_data_dir, make_bot
+from .cliargs import SECONDS, symbol_list
 from .collector import data_dir_setting
 from .headless import stop_event, ticks
 
@@ -19,7 +20,7 @@ def parser() -> argparse.ArgumentParser:
                    help="unified: one bot per symbol, signal on each closed 15m candle; scanner: REST RSI scan of "
                         "the presets then WS watch of the best; multi: top symbols by volume, one position at a time")
     p.add_argument("--exchange", required=True, help="exchange name")
-    p.add_argument("--symbols", help="comma-separated: unified = its symbol(s); scanner = the presets; multi = a "
+    p.add_argument("--symbols", type=symbol_list, help="comma-separated: unified = its symbol(s); scanner = the presets; multi = a "
                                      "fixed universe instead of the top by volume")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--paper", action="store_true", help="paper trading (the default)")
@@ -27,8 +28,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm-live", action="store_true", help="confirm live trading without the typed prompt")
     p.add_argument("--data", help="data directory (candles and the trading journal)")
     p.add_argument("--config", help="settings file")
-    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
-    p.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines (default 10)")
+    p.add_argument("--duration", type=SECONDS, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    p.add_argument("--status-every", type=SECONDS, default=10.0, help="seconds between status lines (default 10)")
     return p
 
 
@@ -40,8 +41,6 @@ def main(argv: list[str]) -> int:
     exchange = args.exchange.strip().lower()
     if exchange not in exchange_names():
         return _fail(f"unknown exchange {exchange!r}; valid: {', '.join(exchange_names())}")
-    if args.status_every <= 0 or (args.duration is not None and args.duration <= 0):
-        return _fail("--status-every and --duration must be > 0")
     try:
         settings = data_dir_setting(load_settings(args.config), args.data)
     except SettingsError as exc:
@@ -49,7 +48,7 @@ def main(argv: list[str]) -> int:
     problem = check_data_dir(settings.data_dir)
     if problem:
         return _fail(problem)
-    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
+    symbols = args.symbols
     if args.flow == "unified" and not symbols:
         symbols = list(settings.symbols(exchange))[:1]
         if not symbols:

@@ -7,6 +7,7 @@ import os
 import sys
 
 from . import __version__
+from .cliargs import SECONDS, SPEED, number, symbol_list
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -18,13 +19,14 @@ def _gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--self-test", action="store_true", help="offscreen smoke test of the whole app; exit 0 if fine")
     p.add_argument("--exchanges", help="comma-separated exchanges to run (default: the enabled ones; in the demo, "
                                         "every simulated one)")
-    p.add_argument("--symbols", help="comma-separated symbols for the first exchange (default: settings file)")
+    p.add_argument("--symbols", type=symbol_list,
+                   help="comma-separated symbols for the first exchange (default: settings file)")
     p.add_argument("--config", help="settings file (default: the platform's config dir)")
     p.add_argument("--data-dir", metavar="DIR", help="candle data directory (default: TWINSTAR_DATA_DIR, the "
                                                      "settings file's data_dir, or the platform's data dir)")
-    p.add_argument("--speed", type=float, default=300.0, help="demo time acceleration (default 300: a 15m candle every 3 s)")
+    p.add_argument("--speed", type=SPEED, default=300.0, help="demo time acceleration (default 300: a 15m candle every 3 s)")
     p.add_argument("--seed", type=int, default=7, help="demo market seed")
-    p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--quit-after", type=SECONDS, help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("--version", action="version", version=f"twinstar {__version__}")
     return p
@@ -33,12 +35,13 @@ def _gui_parser() -> argparse.ArgumentParser:
 def _sim_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twinstar sim", description="Local exchange simulator (REST + WS on one port).")
     p.add_argument("--port", type=int, default=8765, help="TCP port on 127.0.0.1 (0 = any free port)")
-    p.add_argument("--speed", type=float, default=1.0, help="time acceleration factor")
+    p.add_argument("--speed", type=SPEED, default=1.0, help="time acceleration factor")
     p.add_argument("--seed", type=int, default=7, help="price process seed")
     p.add_argument("--trade-port", type=int, help="port of the signed trading API (default: --port + 1)")
     p.add_argument("--api-key", default="", help="API key the simulated Bybit account accepts")
     p.add_argument("--api-secret", default="", help="its secret (HMAC-SHA256 signatures are checked)")
-    p.add_argument("--balance", type=float, default=10_000.0, help="USDT in the simulated account (default 10000)")
+    p.add_argument("--balance", type=number(0.0, 1e12), default=10_000.0,
+                   help="USDT in the simulated account (default 10000)")
     return p
 
 
@@ -52,8 +55,8 @@ def _collect_parser() -> argparse.ArgumentParser:
                                                   "processes or machines share one dataset tree")
     p.add_argument("--data", help="data directory (default: TWINSTAR_DATA_DIR or the platform's)")
     p.add_argument("--config", help="settings file")
-    p.add_argument("--health-every", type=float, default=5.0, help="seconds between health lines (default 5)")
-    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    p.add_argument("--health-every", type=SECONDS, default=5.0, help="seconds between health lines (default 5)")
+    p.add_argument("--duration", type=SECONDS, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
     return p
 
 
@@ -67,9 +70,6 @@ def _collect(argv: list[str]) -> int:
     if bad or not names:
         print(f"twinstar collect: unknown exchange(s) {', '.join(bad) or '(none)'}; valid: {', '.join(exchange_names())}",
               file=sys.stderr)
-        return 2
-    if args.health_every <= 0:
-        print("twinstar collect: --health-every must be > 0", file=sys.stderr)
         return 2
     try:
         settings = load_settings(args.config)
@@ -99,11 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         return bot_main(argv[1:])
     if argv[:1] == ["sim"]:
         args = _sim_parser().parse_args(argv[1:])
-        if not 0 <= args.port <= 65535 or args.speed <= 0 or not 0 <= (args.trade_port or 0) <= 65535:
-            print("twinstar sim: --port and --trade-port must be 0..65535 and --speed > 0", file=sys.stderr)
+        if not 0 <= args.port <= 65535 or not 0 <= (args.trade_port or 0) <= 65535:
+            print("twinstar sim: --port and --trade-port must be 0..65535", file=sys.stderr)
             return 2
-        if bool(args.api_key) != bool(args.api_secret) or args.balance < 0:
-            print("twinstar sim: --api-key and --api-secret go together, and --balance must be >= 0", file=sys.stderr)
+        if bool(args.api_key) != bool(args.api_secret):
+            print("twinstar sim: --api-key and --api-secret go together", file=sys.stderr)
             return 2
         from .sim.demo import run_simulator_forever
 
@@ -115,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         from .selftest import run_self_test
 
-        return run_self_test()
-    if args.speed <= 0:
-        print("twinstar: --speed must be > 0", file=sys.stderr)
-        return 2
+        return run_self_test(config=args.config)
     if args.data_dir is not None:
         if not args.data_dir.strip():
             print("twinstar: --data-dir must not be empty", file=sys.stderr)
@@ -140,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"twinstar: unknown exchange(s) {', '.join(bad)}; valid: {', '.join(exchange_names())}", file=sys.stderr)
         return 2
     first = (exchanges or ["bybit"])[0]
-    symbols = {first: [s.strip().upper() for s in args.symbols.split(",") if s.strip()]} if args.symbols else None
+    symbols = {first: args.symbols} if args.symbols else None
     from .app import run_gui
 
     return run_gui(settings, demo=args.demo, speed=args.speed, seed=args.seed, quit_after=args.quit_after,

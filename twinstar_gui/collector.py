@@ -1,6 +1,7 @@
 """`twinstar collect`: the headless collector (feeds + store, no Qt), one health line per connection."""
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -12,7 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .app import build_core, check_data_dir
+from .cliargs import symbol_list
 from .config import Settings
+from .core.errors import excerpt
 from .data.feed import sync_summary
 from .data.store import SeriesBusy
 from .headless import stop_event, ticks
@@ -50,16 +53,16 @@ def parse_symbols(text: str | None) -> list[str] | int | None:
     """None (settings file), a list of symbols, or N for `top:N` (top N by 24 h quote volume)."""
     if text is None:
         return None
-    m = re.fullmatch(r"\s*top\s*:\s*(\d+)\s*", text, flags=re.IGNORECASE)
-    if m:
+    m = re.fullmatch(r"\s*top\s*:\s*(\d{1,7})\s*", text[:64], flags=re.IGNORECASE)
+    if m and len(text) <= 64:
         n = int(m.group(1))
         if not 1 <= n <= 1000:
             raise UsageError(f"--symbols {text!r}: top:N needs 1 <= N <= 1000")
         return n
-    symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
-    if not symbols:
-        raise UsageError(f"--symbols {text!r}: no symbols given")
-    return symbols
+    try:
+        return symbol_list(text)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--symbols {excerpt(repr(text), 60)}: {exc}") from None
 
 
 def top_symbols(settings: Settings, exchange: str, n: int) -> list[str]:

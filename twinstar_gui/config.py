@@ -308,10 +308,13 @@ def default_data_dir() -> Path:
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
     """Read the settings file (missing file = defaults); raise SettingsError naming a bad field."""
     p = Path(path) if path is not None else default_config_path()
-    raw: dict[str, Any] = {}
-    if p.exists():
-        raw = read_settings_file(p)
-    return settings_from_dict(raw, source=p if p.exists() else None)
+    if not p.exists():
+        return settings_from_dict({})
+    raw = read_settings_file(p)
+    try:
+        return settings_from_dict(raw, source=p)
+    except SettingsError as exc:
+        raise SettingsError(f"settings file {p}: {exc}") from None
 
 
 def read_settings_file(p: Path) -> dict[str, Any]:

@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 
 
-def run_self_test(timeout: float = 20.0) -> int:
+def run_self_test(timeout: float = 20.0, config: str | None = None) -> int:
+    """`config`: a settings file to check too (default: the user's, when there is one)."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the packaged app runs this on machines with no screen
     os.environ.setdefault("QT_API", "pyside6")
-    checks: list[tuple[str, bool, str]] = []
+    checks: list[tuple[str, bool, str]] = [("settings file", *_settings_file(config))]
     t0 = time.monotonic()
     try:
         scratch = tempfile.TemporaryDirectory(prefix="twinstar-selftest-")
@@ -31,6 +32,22 @@ def run_self_test(timeout: float = 20.0) -> int:
     ok = all(c[1] for c in checks)
     print(f"self-test {'passed' if ok else 'FAILED'} in {time.monotonic() - t0:.2f}s")
     return 0 if ok else 1
+
+
+def _settings_file(path: str | None) -> tuple[bool, str]:
+    from .config import SettingsError, default_config_path, load_settings
+
+    p = Path(path) if path is not None else default_config_path()
+    if path is None and not p.exists():
+        return True, f"{p}: none yet (defaults)"
+    if not p.is_file():
+        return False, f"{p}: no such file"
+    try:
+        settings = load_settings(p)
+    except SettingsError as exc:
+        return False, str(exc)
+    enabled = [n for n, e in settings.exchanges.items() if e.enabled]
+    return True, f"{p}: valid ({', '.join(enabled) or 'no exchange'} enabled)"
 
 
 def _lazy_imports() -> list[tuple[str, bool, str]]:

@@ -1,0 +1,47 @@
+"""Argument types the `twinstar` commands share: finite bounded numbers and symbol lists, refused with a message
+naming the flag (argparse prints it and exits 2), never a traceback or a busy loop."""
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+from .core.errors import excerpt
+from .core.names import BadName, check_symbol
+
+MAX_SYMBOLS_ARG_CHARS = 20_000
+MAX_SYMBOLS_PER_ARG = 1000
+
+
+def number(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
+    """A finite float in [low, high] (or (low, high] with `above`)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value) and (value > low if above else value >= low) and value <= high
+        if not ok:
+            bound = f"{'>' if above else '>='} {low:g} and <= {high:g}"
+            raise argparse.ArgumentTypeError(f"expected a number {bound}, got {excerpt(repr(text), 40)}")
+        return value
+    return parse
+
+
+def symbol_list(text: str) -> list[str]:
+    """Comma-separated symbol names, upper-cased, each a valid name, at most 1000 of them."""
+    if len(text) > MAX_SYMBOLS_ARG_CHARS:
+        raise argparse.ArgumentTypeError(f"{len(text):,} characters of symbols; at most {MAX_SYMBOLS_ARG_CHARS:,}")
+    names = list(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("no symbols given")
+    if len(names) > MAX_SYMBOLS_PER_ARG:
+        raise argparse.ArgumentTypeError(f"{len(names)} symbols; at most {MAX_SYMBOLS_PER_ARG}")
+    try:
+        return [check_symbol(n) for n in names]
+    except BadName as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+SECONDS = number(0.0, 30 * 86_400.0, above=True)  # an interval or a duration: up to 30 days
+SPEED = number(0.0, 1_000_000.0, above=True)  # simulator time acceleration
