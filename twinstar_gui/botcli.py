@@ -108,11 +108,12 @@ async def _run(settings, exchange: str, flow: str, symbols, executor, status_eve
             print(line, flush=True)
         if all(b.snapshot().state in ("stopped", "failed") for b in bots):
             break
+    core.interrupt()  # REST calls in flight end now, so the bots stop within a tick
     await trading.stop()
     for line in status_lines(trading):
         print(line, flush=True)
     trading.journal.close()
-    ok = await core.shutdown(budget=10.0)
+    ok = await core.shutdown()
     failed = any(b.snapshot().state == "failed" for b in bots)
     return 0 if ok and not failed else 1
 

@@ -1,6 +1,7 @@
 """RestClient against the simulator over loopback: paging, forming-candle rule, retries, errors."""
 import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from twinstar_gui.exchanges.base import RestRequest
 
 from twinstar_gui.core import Timeframe
 from twinstar_gui.exchanges import ExchangeError, RateLimited, get_exchange
-from twinstar_gui.net.rest import RestClient, transport_error
+from twinstar_gui.net.rest import RestClient, RestClosed, transport_error
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimThread
@@ -149,3 +150,31 @@ def test_budget_is_shared_across_threads(sim):
     for t in threads:
         t.join()
     assert not errors and c.requests_made == 20
+
+
+def test_closing_the_client_cuts_a_blocked_read_short():
+    proxy = FlakyProxy(9).silent()  # accepts, never answers: the read would wait for its 60 s timeout
+    c = RestClient(get_exchange("bybit", rest_url=proxy.url("http")), timeout=60)
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(_raised(c.fetch_tickers)))
+    try:
+        worker.start()
+        deadline = time.monotonic() + 10
+        while proxy.accepted == 0 and time.monotonic() < deadline:  # the request is on the wire
+            time.sleep(0.01)
+        assert proxy.accepted == 1
+        c.close()
+        worker.join(timeout=10)
+        assert not worker.is_alive() and outcome == [RestClosed]
+        with pytest.raises(RestClosed):  # and nothing starts after
+            c.fetch_tickers()
+    finally:
+        proxy.close()
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the test looks at its type
+        return type(exc)
+    return None

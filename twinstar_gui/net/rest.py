@@ -4,16 +4,19 @@ Blocking by design: call it from a worker thread (asyncio.to_thread / QThread), 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import pandas as pd
 import requests
 import requests.adapters
+import urllib3
 import urllib3.exceptions
 
 from ..core.errors import (BadMessage, ConnectFailed, DnsFailed, ExchangeError, HttpStatusError, RateLimited,
@@ -42,11 +45,13 @@ class RestClient:
                  timeout: float = 10.0, retries: int = 4, backoff: float = 0.5,
                  bucket: TokenBucket | None = None, sleep: Callable[[float], None] | None = None) -> None:
         self.adapter = adapter
+        self._in_flight = InFlight()
         if session is None:
             session = requests.Session()
             # bots fetch with up to 16 worker threads: keep a connection per worker (the default 10 made
             # urllib3 discard connections and warn on every burst)
             pooled = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+            pooled.poolmanager.pool_classes_by_scheme = self._in_flight.pool_classes()
             session.mount("http://", pooled)
             session.mount("https://", pooled)
         self.session = session
@@ -69,8 +74,10 @@ class RestClient:
         return self._closed.is_set()
 
     def close(self) -> None:
-        """No request starts after this and waits end at once (a request in flight ends at its timeout)."""
+        """No request starts after this, waits end at once, and reads in flight are cut short (their sockets
+        shut down), so a thread blocked on a server that never answers returns now, not at its timeout."""
         self._closed.set()
+        self._in_flight.abort()
         self.session.close()
 
     def get_json(self, req: RestRequest) -> object:
@@ -258,3 +265,49 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
             return True
         todo += [getattr(e, "reason", None), e.__cause__, e.__context__, *e.args]
     return False
+
+
+class InFlight:
+    """The connections this client's requests are using right now (checked out of their pools), so that
+    closing the client can shut their sockets down under a blocked read."""
+
+    def __init__(self) -> None:
+        self._conns: weakref.WeakSet = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def pool_classes(self) -> dict[str, type]:
+        """urllib3 pool classes that report the connections they hand out and take back."""
+        return {"http": type("TrackedHTTPConnectionPool", (_Tracked, urllib3.HTTPConnectionPool), {"registry": self}),
+                "https": type("TrackedHTTPSConnectionPool", (_Tracked, urllib3.HTTPSConnectionPool),
+                              {"registry": self})}
+
+    def add(self, conn: object) -> None:
+        with self._lock:
+            self._conns.add(conn)
+
+    def discard(self, conn: object) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+
+    def abort(self) -> None:
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: TLS ones too
+
+
+class _Tracked:
+    registry: InFlight
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        self.registry.add(conn)
+        return conn
+
+    def _put_conn(self, conn) -> None:
+        if conn is not None:
+            self.registry.discard(conn)
+        super()._put_conn(conn)
