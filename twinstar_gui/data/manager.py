@@ -187,6 +187,7 @@ class SeriesManager:
         """Fetch every closed candle between the last one we have and now; one run at a time. A run waiting to
         retry after a REST failure retries now (a reconnect or a new bucket says the exchange may be back)."""
         if self._backfill is None or self._backfill.done():
+            self._fetching = True  # from now: a close arriving before the task runs waits for its fetch too
             self._backfill = asyncio.get_running_loop().create_task(self._run_backfill(),
                                                                     name=f"backfill-{self.symbol}")
         else:
@@ -214,6 +215,13 @@ class SeriesManager:
         it is retried with the reconnect backoff (sooner when the stream reconnects or a bucket ends). Live
         closes after a hole wait meanwhile and follow the fetched candles in order; the forming candle moves."""
         policy = copy.copy(self._retry_policy)
+        try:
+            await self._catch_up(policy)
+        finally:
+            self._fetching = False
+        self._stage("failed" if self.failed else "ready")
+
+    async def _catch_up(self, policy: ReconnectPolicy) -> None:
         while not self.failed:
             self._retry_wake.clear()
             try:
@@ -235,7 +243,6 @@ class SeriesManager:
                 log.warning("%s %s: REST answers again; history caught up", self.exchange, self.symbol)
                 self.rest_problem = ""
             break
-        self._stage("failed" if self.failed else "ready")
 
     def _rest_trouble(self, exc: Exception, delay: float) -> None:
         """A failed REST round: say why (health, log); the caller waits for a retry."""
