@@ -61,3 +61,28 @@ async def test_exchange_end_to_end(exchange, tmp_path):
     assert [c.open_time for c in truth] == ts.tolist()
     want = np.array([[c.open, c.high, c.low, c.close, c.volume] for c in truth])
     np.testing.assert_allclose(disk[["open", "high", "low", "close", "volume"]].to_numpy(), want, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("exchange", list(SYMBOL))
+async def test_a_number_of_5000_digits_in_a_frame_is_skipped_and_the_stream_goes_on(exchange, tmp_path):
+    native, _ = SYMBOL[exchange]
+    async with running_sim() as sim:
+        settings = settings_from_dict({"data_dir": str(tmp_path), "window_15m": 100, "exchanges": {exchange: {
+            "enabled": True, "rest_url": sim.rest_url(exchange), "ws_url": sim.ws_url(exchange), "symbols": [native]}}})
+        core = build_core(settings, exchanges=[exchange],
+                          feed_options={"policy": ReconnectPolicy(base=0.1, jitter=0.0)})
+        ws = core.feeds[exchange].ws
+        series = core.feeds[exchange].series[native]
+        closed = []
+        series.listeners.closed.append(lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
+        await core.start()
+        await wait_for(lambda: len(closed) >= 100 + 2, timeout=20, what=f"{exchange}: live")
+        sim.garble("huge_number")
+        await wait_for(lambda: ws.bad_messages >= 3, what=f"{exchange}: hostile frames seen")
+        n = len(closed)
+        await wait_for(lambda: len(closed) >= n + 3, timeout=20, what=f"{exchange}: closes go on meanwhile")
+        sim.garble()
+        assert ws.connects == 1 and ws.reconnects == 0, ws.last_error  # never a reason to drop the connection
+        assert await core.shutdown()
+    opens = [c.candle.open_time for c in closed]
+    assert opens == sorted(set(opens)) and (np.diff(opens) == Q).all()

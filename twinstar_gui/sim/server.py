@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import http
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Container
@@ -189,13 +191,14 @@ class SimServer:
 
     @staticmethod
     def _check_faults(faults) -> None:
-        unknown = set(faults) - {"duplicate", "reorder", "malformed"}
+        unknown = set(faults) - {"duplicate", "reorder", "malformed", "huge_number"}
         if unknown:
             raise ValueError(f"unknown frame faults {sorted(unknown)}")
 
     def garble(self, *faults: str) -> None:
         """Apply frame faults to every push until cleared with garble(): `duplicate` sends each frame twice,
-        `reorder` holds every other push back and sends it after the next one, `malformed` adds an undecodable frame to each push."""
+        `reorder` holds every other push back and sends it after the next one, `malformed` adds an undecodable frame to each push, `huge_number` a copy of its first frame whose first
+        number has 5,000 digits (past Python's limit for int conversion)."""
         self._check_faults(faults)
         self.frame_faults = set(faults)
 
@@ -218,6 +221,8 @@ class SimServer:
         if "malformed" in faults:
             bad = b"\x1f\x8b\x00garbage" if isinstance(frames[0], bytes) else '{"topic":"kline.15.BTC'
             frames = [bad, *frames]
+        if "huge_number" in faults:  # the push's first frame again, its first number 5,000 digits long
+            frames = [_with_huge_number(frames[0]), *frames]
         return frames
 
     def freeze(self, frozen: bool = True) -> None:
@@ -519,3 +524,14 @@ class SimThread:
 
     def fail_rest(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
         self.server.fail_rest(status, times, retry_after)
+
+
+def _with_huge_number(frame: str | bytes) -> str | bytes:
+    """The frame with its first JSON number (quoted or not) replaced by 5,000 nines, in the frame's own encoding
+    (gzip stays gzip, binary stays binary)."""
+    gz = isinstance(frame, bytes) and frame[:2] == b"\x1f\x8b"
+    text = gzip.decompress(frame).decode() if gz else frame.decode() if isinstance(frame, bytes) else frame
+    text = re.sub(r'(?<=[:\[,]) ?"?-?\d+(\.\d+)?"?', "9" * 5000, text, count=1)
+    if gz:
+        return gzip.compress(text.encode())
+    return text.encode() if isinstance(frame, bytes) else text
