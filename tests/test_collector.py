@@ -41,6 +41,14 @@ def _collect(sim, data, *args):
                             env=env)
 
 
+def _held(data, symbol) -> bool:
+    lock = data / "exchange=bybit" / f"symbol={symbol}" / "tf=15m" / ".writer.lock"
+    try:
+        return lock.read_text().startswith("pid ")
+    except OSError:
+        return False
+
+
 def test_two_shards_of_the_top_symbols_share_one_tree(tmp_path):
     sim = SimThread(Market(SimClock(speed=3600.0), seed=5, history_days=11)).start()
     data = tmp_path / "data"
@@ -52,7 +60,11 @@ def test_two_shards_of_the_top_symbols_share_one_tree(tmp_path):
         ranked = sorted(tickers, key=lambda t: -float(t["turnover24h"]))
         top = [t["symbol"] for t in ranked[:12]]
         procs = [_collect(sim, data, "--symbols", "top:12", "--shard", f"{i}/2", "--duration", "8") for i in (1, 2)]
-        time.sleep(4.0)
+        # wait until the shards hold their series (a lock file naming its writer, one per series)
+        deadline = time.monotonic() + 60
+        while sum(_held(data, s) for s in top) < 10:
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "the shards did not start"
+            time.sleep(0.05)
         # a third collector pointed at a series a shard already writes is refused, naming the holder
         clash = _collect(sim, data, "--symbols", ",".join(top), "--duration", "1")
         c_out, c_err = clash.communicate(timeout=60)

@@ -31,6 +31,17 @@ ERROR_CODE = {"bybit": 10001, "binance": -1121, "okx": "51001", "bitget": "40034
               "bithumb": "5500"}
 
 
+# what the recorded non-candle frames (acks, pongs, tickers, trades) hold: events by type, "nothing" for a frame
+# that gives none (an ack, a pong, a channel we do not use)
+OTHER_FRAMES = {"bybit": {"TickerEvent": 1, "nothing": 6, "TradeEvent": 8},
+                "binance": {"nothing": 5, "TradeEvent": 3},
+                "okx": {"nothing": 6, "TickerEvent": 3, "TradeEvent": 3},
+                "bitget": {"nothing": 9, "TickerEvent": 3},
+                "bingx": {},
+                "upbit": {"TradeEvent": 6, "nothing": 3},
+                "bithumb": {"nothing": 2, "TradeEvent": 7}}
+
+
 def frames(exchange, name):
     p = FIX / exchange / name
     return [l for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
@@ -118,12 +129,14 @@ def test_real_frames_parse_or_fail_cleanly(exchange):
         assert events and all(isinstance(e, KlineEvent) for e in events)
         for e in events:
             assert e.low <= min(e.open, e.close) <= max(e.open, e.close) <= e.high and e.volume >= 0
+    # every recorded non-candle frame parses (none may be skipped as bad), into what it holds
+    kinds: dict[str, int] = {}
     for f in frames(exchange, "ws_other.jsonl"):
-        try:
-            events = a.parse_ws_message(wire(exchange, f))
-        except BadMessage:
-            continue
+        events = a.parse_ws_message(wire(exchange, f))
         assert all(isinstance(e, (TickerEvent, TradeEvent, SubscriptionAck)) for e in events)
+        for name in [type(e).__name__ for e in events] or ["nothing"]:
+            kinds[name] = kinds.get(name, 0) + 1
+    assert kinds == OTHER_FRAMES[exchange]
 
 
 def test_real_frame_values():

@@ -1,5 +1,6 @@
 """Paper executor, journal and risk limits on a real SQLite file in a temp dir."""
 import threading
+import time
 
 import pytest
 
@@ -256,6 +257,29 @@ def test_the_real_error_surfaces_when_sqlite_rolled_back_by_itself(tmp_path):
     journal.close()
 
 
+class WatchedLock:
+    """A lock that says when a thread had to wait for it."""
+
+    def __init__(self, lock) -> None:
+        self.lock, self.contended = lock, threading.Event()
+
+    def acquire(self, blocking=True, timeout=-1):
+        if self.lock.acquire(False):
+            return True
+        self.contended.set()
+        return self.lock.acquire(blocking, timeout)
+
+    def release(self):
+        self.lock.release()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
 class HeldInPlace(PaperExecutor):
     """`place` of the client id in `hold` waits until released: a bot thread preempted there, or a live
     executor's HTTP round trip."""
@@ -284,13 +308,18 @@ def test_two_entries_at_once_do_not_both_pass_the_position_limit(tmp_path):
         except OrderRefused as exc:
             outcome[key] = exc
 
+    watched = risk._lock = WatchedLock(risk._lock)
     a = threading.Thread(target=enter, args=("a", OrderRequest("BTCUSDT", "buy", 0.01, "bot-a", bot="a")))
     a.start()
     assert ex.inside.wait(10)  # bot A has passed the limit check; its order is not in the executor yet
     b = threading.Thread(target=enter, args=("b", OrderRequest("ETHUSDT", "buy", 0.1, "bot-b", bot="b")))
     b.start()
-    b.join(0.3)
-    assert b.is_alive()  # bot B waits for A's placement instead of checking against a stale picture
+    # bot B waits for A's placement instead of checking against a stale picture: it blocks on the guard's lock
+    # (without the lock it would finish instead, and never contend)
+    deadline = time.monotonic() + 10
+    while not watched.contended.is_set() and b.is_alive() and time.monotonic() < deadline:
+        watched.contended.wait(0.01)
+    assert watched.contended.is_set() and b.is_alive() and "b" not in outcome
     ex.release.set()
     a.join(10)
     b.join(10)

@@ -193,8 +193,11 @@ def exit_levels(side: str, entry: float, cfg: StrategyConfig) -> tuple[float, fl
     return entry * (2 - up), entry * (2 - down)
 
 
-def exit_reason(side: str, take_profit: float, stop_loss: float, price: float) -> str | None:
-    """'tp' / 'sl' when the price touches a level, else None."""
-    if side == LONG:
-        return "tp" if price >= take_profit else "sl" if price <= stop_loss else None
-    return "tp" if price <= take_profit else "sl" if price >= stop_loss else None
+def exit_reason(side: str, take_profit: float | None, stop_loss: float | None, price: float) -> str | None:
+    """'tp' / 'sl' when the price touches a level (a level left out never is), else None."""
+    sign = 1 if side == LONG else -1
+    if take_profit is not None and sign * (price - take_profit) >= 0:
+        return "tp"
+    if stop_loss is not None and sign * (stop_loss - price) >= 0:
+        return "sl"
+    return None

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from ..core.strategy import LONG, SHORT, exit_reason
 from .base import (BUY, CANCELLED, FILLED, NEW, REJECTED, Fill, InstrumentRules, Order, OrderRefused, OrderRequest,
                    Position)
 from .journal import Journal
@@ -134,13 +135,10 @@ class PaperExecutor:
         if pos.take_profit is None and pos.stop_loss is None:
             return
         long = pos.qty > 0
-        hit = None
-        if pos.take_profit is not None and (price >= pos.take_profit if long else price <= pos.take_profit):
-            hit = "take profit"
-        elif pos.stop_loss is not None and (price <= pos.stop_loss if long else price >= pos.stop_loss):
-            hit = "stop loss"
-        if hit is None:
+        reason = exit_reason(LONG if long else SHORT, pos.take_profit, pos.stop_loss, price)
+        if reason is None:
             return
+        hit = "take profit" if reason == "tp" else "stop loss"
         req = OrderRequest(pos.symbol, "sell" if long else BUY, abs(pos.qty), f"tpsl-{pos.symbol}-{pos.opened_ms}",
                            reduce_only=True, bot=pos.bot, price=price)
         if self.journal.order_by_client_id(self.name, req.client_id) is None:
