@@ -70,7 +70,7 @@ def test_collector_with_nothing_listening_waits_and_says_why_then_stops(tmp_path
     wait_until(lambda: "rest_retrying=KRW-BTC" in out.read_text(), proc, err, what="the retry in the health line")
     assert stop_with(proc, signal.SIGTERM) == 0
     text, log = out.read_text(), err.read_text()
-    assert "ConnectFailed" in text and "waiting for the exchange" in text
+    assert "ConnectFailed" in text and "waiting for the exchange (upbit KRW-BTC: cannot connect)" in text
     assert "rejected" not in text + log and "history up to date" not in text
 
 

@@ -64,7 +64,8 @@ async def test_outage_at_start_and_mid_run_loses_nothing(exchange, tmp_path):
         await asyncio.sleep(1.5)  # the outage goes on: several retries fail
         assert not series.failed and series.sync.stage == "retrying"
         summary = sync_summary(core.feeds.values())
-        assert summary.busy and summary.retrying == 1 and "waiting for the exchange" in summary.text()
+        assert summary.busy and summary.retrying == 1
+        assert f"1 waiting for the exchange ({exchange} {native}: cannot connect)" in summary.text()
         proxy.forward()
         await wait_for(lambda: len(closed) >= 100 + 3 and not series.sync.busy, timeout=30,
                        what=f"{exchange}: history and live closes once the exchange answers")

@@ -3,8 +3,13 @@ import asyncio
 import contextlib
 import logging
 
+import pandas as pd
+
+from support.proxy import FlakyProxy
 from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
+from twinstar_gui.data.journal import RECORD_SIZE
+from twinstar_gui.data.store import CandleStore
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.presenters.chart import ChartPresenter
 from twinstar_gui.presenters.health import HealthPresenter
@@ -109,3 +114,48 @@ async def test_a_failing_disk_is_shown_and_closing_asks_before_losing_candles(tm
         window.unsaved_box.button(QMessageBox.Retry).click()
         assert await asyncio.wait_for(shutdown, 20) is True  # nothing lost
         assert len(core.store.load("bybit", "XRPUSDT")) == 1
+
+
+async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journal_was_damaged(tmp_path, qapp):
+    """What a user sees: history waiting for an exchange that refuses connections (not "rejected", not "up to
+    date"), then caught up once it answers; and a damaged journal found at start, with what was lost."""
+    store = CandleStore(tmp_path / "data")  # a crashed run's journal with one corrupt record
+    for i in range(4):
+        store.append("okx", "BTC-USDT-SWAP", pd.DataFrame({"timestamp": [1_735_689_600_000 + i * 900_000],
+                                                            "open": [1.0], "high": [2.0], "low": [0.5], "close": [1.5],
+                                                            "volume": [3.0], "source": ["ws"]}))
+    store.close()
+    journal = tmp_path / "data/exchange=okx/symbol=BTC-USDT-SWAP/tf=15m/.journal.wal"
+    raw = bytearray(journal.read_bytes())
+    raw[RECORD_SIZE + 9] ^= 0x55
+    journal.write_bytes(bytes(raw))
+
+    server = SimServer(Market(SimClock(speed=3600.0), seed=5, history_days=3), push_interval=0.05)
+    await server.start()
+    proxy = FlakyProxy(server.port)  # refusing
+    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")  # noqa: E731
+    settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "window_15m": 200, "exchanges": {
+        "bybit": {"enabled": False}, "okx": {"enabled": True, "rest_url": via(server.rest_url("okx")),
+                                           "ws_url": via(server.ws_url("okx")), "symbols": ["BTC-USDT-SWAP"]}}})
+    core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.2, cap=0.5, jitter=0.0)})
+    logs = LogPresenter()
+    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds, writer=core.writer), logs,
+                        mode="TEST", data_dir=str(tmp_path), persist_layout=False)
+    window.show()
+    try:
+        await core.start()
+        await wait_for(lambda: "waiting for the exchange (okx BTC-USDT-SWAP: cannot connect)" in window.sync_label.text(),
+                       what="the outage in the status bar")
+        assert window.sync_bar.isVisible()
+        storage = window.storage_label.text()
+        assert "Storage: 1 damaged file(s) in _quarantine/" in storage and "up to 1 record(s) lost" in storage
+        proxy.forward()
+        await wait_for(lambda: window.sync_label.text() == "" and window.chart_panel.candle_count() >= 200,
+                       timeout=30, what="caught up once the exchange answers")
+    finally:
+        await core.shutdown()
+        window.allow_close()
+        window.close()
+        logs.close()
+        proxy.close()
+        await server.stop()

@@ -126,3 +126,19 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (TransportError, RateLimited)):
         return True
     return isinstance(exc, HttpStatusError) and exc.server_side
+
+
+def short_reason(exc: BaseException) -> str:
+    """A few words for a status line: what kind of failure, not its whole text."""
+    if isinstance(exc, TransportError):
+        return {"connect": "cannot connect", "timeout": "no answer in time", "tls": "TLS failed",
+                "dns": "host name not found"}.get(exc.kind, "network error")
+    if isinstance(exc, RateLimited):
+        return "rate limited"
+    if isinstance(exc, HttpStatusError):
+        return f"HTTP {exc.status}"
+    if isinstance(exc, ExchangeError):
+        return f"error {exc.code}" if exc.code is not None else "exchange error"
+    if isinstance(exc, BadMessage):
+        return "unreadable answer"
+    return type(exc).__name__

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..core.errors import TransportError, TwinStarError, is_transient
+from ..core.errors import TransportError, TwinStarError, is_transient, short_reason
 from ..core.models import Candle, KlineEvent
 from ..core.resample import GroupResampler
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
@@ -113,6 +113,7 @@ class SeriesManager:
         self._fetching = False  # a REST fetch is under way: stream closes wait for it (see _on_stream_close)
         self._retry_wake = asyncio.Event()
         self.rest_problem = ""  # why REST fails right now (retried with backoff until it answers)
+        self._short_problem = ""  # the same in a few words, for status lines
         self._retry_policy = retry_policy or ReconnectPolicy()
         self.sync = SyncStatus()
 
@@ -200,8 +201,8 @@ class SeriesManager:
 
     def _stage(self, stage: str, total: int = 0) -> None:
         """A new stage; while REST keeps failing the status stays "retrying" with the reason, until it answers."""
-        busy = stage in ("repairing", "backfilling")
-        self.sync = SyncStatus("retrying" if busy and self.rest_problem else stage, 0, total, self.rest_problem)
+        retrying = stage in ("repairing", "backfilling") and self.rest_problem
+        self.sync = SyncStatus("retrying" if retrying else stage, 0, total, self._short_problem if retrying else "")
 
     def _progress(self, done: int, total: int | None = None) -> None:
         """From the REST worker thread: plain attribute writes, read by pollers."""
@@ -248,7 +249,8 @@ class SeriesManager:
         """A failed REST round: say why (health, log); the caller waits for a retry."""
         first = not self.rest_problem
         self.rest_problem = f"{type(exc).__name__}: {exc}"
-        self.sync = SyncStatus("retrying", 0, 0, self.rest_problem)
+        self._short_problem = short_reason(exc)
+        self.sync = SyncStatus("retrying", 0, 0, self._short_problem)
         if isinstance(exc, TwinStarError) and (is_transient(exc) or isinstance(exc, TransportError)):
             log.warning("%s %s: REST unavailable (%s); retry in %.0fs", self.exchange, self.symbol, exc, delay)
         else:
