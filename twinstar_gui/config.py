@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from .core.atomic import write_text_atomic
+from .files import write_text_atomic
 from .core.errors import excerpt
 from .core.names import BadName, check_symbol
 from .core.strategy import StrategyConfig

@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core.atomic import write_text_atomic
+from .files import write_text_atomic
 
 SERVICE = "twinstar"
 KEYS_FILE_NAME = "keys.json"

@@ -1,4 +1,6 @@
-"""One atomic small-file write for settings and key files: temp file beside the target, fsync, os.replace."""
+"""One atomic small-file write for settings and key files: temp file beside the target, fsync, os.replace.
+
+Not in core: core does no file I/O (STYLE.md)."""
 from __future__ import annotations
 
 import os
