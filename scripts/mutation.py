@@ -3,9 +3,10 @@
     .venv/bin/python scripts/mutation.py [--skip-run] [--min 90]
 
 Runs mutmut (config in pyproject.toml, [tool.mutmut]; it takes minutes, so it is not part of CI), then prints the
-score per module and in all, and every surviving mutant: those listed in scripts/mutation_survivors.txt with the
+score per module and in all, and every surviving mutant: those listed in scripts/mutation_survivors*.txt with the
 reason they cannot be killed (an equivalent mutant, or one that changes only a log or error text no one reads),
 and the others, which are gaps in the tests. Exit 0 when the share killed reaches --min percent.
+(scripts/mutation_survivors*.txt: one file per part of the code, `<mutant name> <reason>` per line.)
 """
 from __future__ import annotations
 
@@ -19,16 +20,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MUTMUT = [sys.executable, "-m", "mutmut"]
-KNOWN = Path(__file__).with_name("mutation_survivors.txt")
+KNOWN = sorted(Path(__file__).parent.glob("mutation_survivors*.txt"))
 
 
 def known_survivors() -> dict[str, str]:
-    """mutant name (fnmatch-free, exact) -> why it survives; '#' starts a comment."""
+    """Exact mutant name -> why it survives, from scripts/mutation_survivors*.txt (`name reason` lines; a line
+    starting with '#' is a comment)."""
     out = {}
-    if KNOWN.exists():
-        for line in KNOWN.read_text(encoding="utf-8").splitlines():
-            line = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
-            if not line:
+    for path in KNOWN:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
                 continue
             name, _, why = line.partition(" ")
             out[name] = why.strip() or "(no reason given)"
@@ -78,7 +80,7 @@ def main() -> int:
     survivors = sorted(name for name, status in res.items() if status != "killed")
     explained = [s for s in survivors if s in known]
     gaps = [s for s in survivors if s not in known]
-    print(f"\nsurvivors explained in {KNOWN.name} ({len(explained)}): equivalent or message-only")
+    print(f"\nsurvivors explained in scripts/mutation_survivors*.txt ({len(explained)}): equivalent or message-only")
     for s in explained:
         print(f"  {s}: {known[s]}")
     print(f"\nsurvivors NOT explained ({len(gaps)}): gaps in the tests (`mutmut show NAME` shows the change)")
@@ -86,7 +88,7 @@ def main() -> int:
         print(f"  {s}: {res[s]}")
     stale = sorted(set(known) - set(survivors))
     if stale:
-        print(f"\nlisted in {KNOWN.name} but killed or gone now ({len(stale)}): remove them")
+        print(f"\nlisted in scripts/mutation_survivors*.txt but killed or gone now ({len(stale)}): remove them")
         for s in stale:
             print(f"  {s}")
     ok = score >= args.min
