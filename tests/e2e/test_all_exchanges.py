@@ -18,9 +18,22 @@ from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 Q = Timeframe.M15.ms
+# exchange -> (its native name of the simulator's BTC market, the simulator's own name of it)
 SYMBOL = {"bybit": ("BTCUSDT", "BTCUSDT"), "binance": ("BTCUSDT", "BTCUSDT"), "okx": ("BTC-USDT-SWAP", "BTCUSDT"),
           "bitget": ("BTCUSDT", "BTCUSDT"), "bingx": ("BTC-USDT", "BTCUSDT"), "upbit": ("KRW-BTC", "BTCUSDT"),
           "bithumb": ("BTC_KRW", "BTCUSDT")}
+
+
+def one_exchange_core(exchange: str, rest_url: str, ws_url: str, data_dir, policy: ReconnectPolicy):
+    """A core collecting the BTC market of one exchange (window 100), and the list its closed 15m candles go to."""
+    native = SYMBOL[exchange][0]
+    settings = settings_from_dict({"data_dir": str(data_dir), "window_15m": 100, "exchanges": {exchange: {
+        "enabled": True, "rest_url": rest_url, "ws_url": ws_url, "symbols": [native]}}})
+    core = build_core(settings, exchanges=[exchange], feed_options={"policy": policy})
+    closed = []
+    core.feeds[exchange].series[native].listeners.closed.append(
+        lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
+    return core, closed
 
 
 @contextlib.asynccontextmanager
@@ -37,13 +50,8 @@ async def running_sim():
 async def test_exchange_end_to_end(exchange, tmp_path):
     native, canonical = SYMBOL[exchange]
     async with running_sim() as sim:
-        settings = settings_from_dict({"data_dir": str(tmp_path), "window_15m": 100, "exchanges": {exchange: {
-            "enabled": True, "rest_url": sim.rest_url(exchange), "ws_url": sim.ws_url(exchange), "symbols": [native]}}})
-        core = build_core(settings, exchanges=[exchange],
-                          feed_options={"policy": ReconnectPolicy(base=0.1, jitter=0.0)})
-        series = core.feeds[exchange].series[native]
-        closed = []
-        series.listeners.closed.append(lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
+        core, closed = one_exchange_core(exchange, sim.rest_url(exchange), sim.ws_url(exchange), tmp_path,
+                                         ReconnectPolicy(base=0.1, jitter=0.0))
         await core.start()
         await wait_for(lambda: len(closed) >= 100 + 6, timeout=20, what=f"{exchange}: history + 6 live closes")
         await sim.drop_connections()
@@ -65,16 +73,10 @@ async def test_exchange_end_to_end(exchange, tmp_path):
 
 @pytest.mark.parametrize("exchange", list(SYMBOL))
 async def test_a_number_of_5000_digits_in_a_frame_is_skipped_and_the_stream_goes_on(exchange, tmp_path):
-    native, _ = SYMBOL[exchange]
     async with running_sim() as sim:
-        settings = settings_from_dict({"data_dir": str(tmp_path), "window_15m": 100, "exchanges": {exchange: {
-            "enabled": True, "rest_url": sim.rest_url(exchange), "ws_url": sim.ws_url(exchange), "symbols": [native]}}})
-        core = build_core(settings, exchanges=[exchange],
-                          feed_options={"policy": ReconnectPolicy(base=0.1, jitter=0.0)})
+        core, closed = one_exchange_core(exchange, sim.rest_url(exchange), sim.ws_url(exchange), tmp_path,
+                                         ReconnectPolicy(base=0.1, jitter=0.0))
         ws = core.feeds[exchange].ws
-        series = core.feeds[exchange].series[native]
-        closed = []
-        series.listeners.closed.append(lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
         await core.start()
         await wait_for(lambda: len(closed) >= 100 + 2, timeout=20, what=f"{exchange}: live")
         sim.garble("huge_number")

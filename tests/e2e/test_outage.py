@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from support.proxy import FlakyProxy
-from twinstar_gui.app import build_core
-from twinstar_gui.config import settings_from_dict
+from test_all_exchanges import SYMBOL, one_exchange_core
 from twinstar_gui.core import Timeframe
 from twinstar_gui.core.errors import ConnectFailed
 from twinstar_gui.data.feed import sync_summary
@@ -23,9 +22,6 @@ from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 Q = Timeframe.M15.ms
-SYMBOL = {"bybit": ("BTCUSDT", "BTCUSDT"), "binance": ("BTCUSDT", "BTCUSDT"), "okx": ("BTC-USDT-SWAP", "BTCUSDT"),
-          "bitget": ("BTCUSDT", "BTCUSDT"), "bingx": ("BTC-USDT", "BTCUSDT"), "upbit": ("KRW-BTC", "BTCUSDT"),
-          "bithumb": ("BTC_KRW", "BTCUSDT")}
 
 
 @contextlib.asynccontextmanager
@@ -48,15 +44,10 @@ def via(proxy, server, url: str) -> str:
 async def test_outage_at_start_and_mid_run_loses_nothing(exchange, tmp_path):
     native, canonical = SYMBOL[exchange]
     async with sim_behind_proxy() as (sim, proxy):
-        settings = settings_from_dict({"data_dir": str(tmp_path), "window_15m": 100, "exchanges": {exchange: {
-            "enabled": True, "rest_url": via(proxy, sim, sim.rest_url(exchange)),
-            "ws_url": via(proxy, sim, sim.ws_url(exchange)), "symbols": [native]}}})
-        core = build_core(settings, exchanges=[exchange], feed_options={
-            "policy": ReconnectPolicy(base=0.2, factor=1.5, cap=0.6, jitter=0.1)})
-        feed = core.feeds[exchange]
-        series = feed.series[native]
-        closed = []
-        series.listeners.closed.append(lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
+        core, closed = one_exchange_core(exchange, via(proxy, sim, sim.rest_url(exchange)),
+                                         via(proxy, sim, sim.ws_url(exchange)), tmp_path,
+                                         ReconnectPolicy(base=0.2, factor=1.5, cap=0.6, jitter=0.1))
+        series = core.feeds[exchange].series[native]
         await core.start()
         # 1. unreachable at start: the series waits and says why; it is not "rejected", not "up to date"
         await wait_for(lambda: series.sync.stage == "retrying", what=f"{exchange}: retrying at start")

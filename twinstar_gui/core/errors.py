@@ -15,6 +15,11 @@ def excerpt(payload: object, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f"...(+{len(text) - limit} chars)"
 
 
+def _where(exchange: str, endpoint: str, symbol: str) -> str:
+    """`bybit /v5/market/kline [BTCUSDT]`: what a request error starts with."""
+    return exchange + (f" {endpoint}" if endpoint else "") + (f" [{symbol}]" if symbol else "")
+
+
 class TwinStarError(Exception):
     """Base class of our domain errors."""
 
@@ -31,9 +36,7 @@ class TransportError(TwinStarError):
         self.detail = detail
         self.endpoint = endpoint
         self.symbol = symbol
-        where = f" {endpoint}" if endpoint else ""
-        sym = f" [{symbol}]" if symbol else ""
-        super().__init__(f"{exchange}{where}{sym}: {self.kind} error: {detail}")
+        super().__init__(f"{_where(exchange, endpoint, symbol)}: {self.kind} error: {detail}")
 
     def with_symbol(self, symbol: str) -> "TransportError":
         return type(self)(self.exchange, self.detail, endpoint=self.endpoint, symbol=symbol)
@@ -74,11 +77,9 @@ class ExchangeError(TwinStarError):
         self.endpoint = endpoint
         self.symbol = symbol
         self.status = status
-        where = f" {endpoint}" if endpoint else ""
-        sym = f" [{symbol}]" if symbol else ""
         code_txt = f" code={code}" if code is not None else ""
         http = f" HTTP {status}" if status is not None else ""
-        super().__init__(f"{exchange}{where}{sym}:{http}{code_txt} {message}".strip())
+        super().__init__(f"{_where(exchange, endpoint, symbol)}:{http}{code_txt} {message}".strip())
 
     def with_symbol(self, symbol: str) -> "ExchangeError":
         """The same error naming the symbol the request was for."""
