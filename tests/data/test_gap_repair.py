@@ -111,3 +111,48 @@ async def test_progress_is_visible_while_history_is_fetched_and_repaired(tmp_pat
     assert "syncing history: " in summaries[len(summaries) // 2].text()
     assert series.sync.stage == fresh.sync.stage == "ready"
     assert sync_summary([feed]).text() == "history up to date (2 series)"
+
+
+async def test_a_quarantined_month_inside_the_window_is_fetched_again(tmp_path):
+    """A month file found damaged is moved aside; the next start fetches what the window lost, so the dataset is
+    whole again (it used to stay missing for good, restart after restart)."""
+    start = 1_772_625_600_000  # 2026-03-04 12:00 UTC: a 1000-candle window reaches back into February
+    market = Market(SimClock(speed=1.0, start_ms=start), seed=8, history_days=20)
+    server = SimServer(market, push_interval=0.05)
+    await server.start()
+    try:
+        now = market.now_ms()
+        truth = market.closed_candles("BTCUSDT", Q, now - 1200 * Q, now)
+        store = CandleStore(tmp_path)
+        store.append("bybit", "BTCUSDT", stored(truth))
+        store.close()
+        february = tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/2026-02.parquet"
+        february.write_bytes(b"PAR1 not a parquet file any more")
+        adapter = get_exchange("bybit", rest_url=server.rest_url("bybit"))
+        for run in (1, 2):  # the damaged start, then a restart that finds everything in place
+            store = CandleStore(tmp_path)
+            writer = CandleWriter(store)
+            series = SeriesManager("bybit", "BTCUSDT", rest=RestClient(adapter), store=store, writer=writer,
+                                   windows={Timeframe.M15: 1000}, now_ms=market.now_ms)
+            await series.load_history()
+            if run == 1:
+                assert [q.path for q in store.quarantined] == [february]
+                assert series._disk_gaps and series._disk_gaps[0][0] <= now - 1000 * Q
+            else:
+                assert not store.quarantined and not series._disk_gaps
+            await series.backfill()
+            writer.close()
+        disk = store.load("bybit", "BTCUSDT", start_ms=now - 1000 * Q)
+        ts = disk["timestamp"].astype("int64").to_numpy()
+        assert (np.diff(ts) == Q).all() and ts[0] <= window_start(now) and len(ts) >= 1000
+        by_ts = {c.open_time: c.close for c in truth}
+        assert all(by_ts[t] == c for t, c in zip(ts, disk["close"]) if t in by_ts)
+        refetched = disk[disk["timestamp"] < pd.Timestamp("2026-03-01", tz="UTC")]
+        assert len(refetched) > 0 and set(refetched["source"]) == {"backfill"}
+    finally:
+        await server.stop()
+
+
+def window_start(now: int) -> int:
+    """The first open time a 1000-candle window wants."""
+    return now - now % Q - 1000 * Q
