@@ -108,3 +108,51 @@ async def test_multi_trader_rotates_on_the_top_symbols(tmp_path, qapp):
         entries = [o for o in ctx.journal.orders("paper") if not o.reduce_only]
         first_exit = fills[1].time_ms
         assert len([o for o in entries if o.created_ms <= first_exit]) == 1  # one position at a time
+
+
+async def test_an_exchange_out_of_reach_does_not_stop_a_bot(tmp_path, qapp):
+    """The MultiTrader's scan needs REST (top symbols, candles, prices): while the exchange refuses connections
+    the bot says why and keeps running; once it answers, the next scan goes through. (A network error used to
+    stop the bot for good, as a bug would.)"""
+    from support.proxy import FlakyProxy
+    from twinstar_gui.app import build_core
+    from twinstar_gui.bots.base import BotContext
+    from twinstar_gui.bots.market import LiveMarket
+    from twinstar_gui.config import settings_from_dict
+    from twinstar_gui.execution.journal import Journal
+    from twinstar_gui.execution.paper import PaperExecutor
+    from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+    from twinstar_gui.net.backoff import ReconnectPolicy
+    from twinstar_gui.sim.clock import SimClock
+    from twinstar_gui.sim.market import Market
+    from twinstar_gui.sim.server import SimServer
+
+    server = SimServer(Market(SimClock(speed=60.0), seed=4, history_days=5), push_interval=0.05)
+    await server.start()
+    proxy = FlakyProxy(server.port)  # refusing
+    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")  # noqa: E731
+    settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "exchanges": {"bybit": {
+        "rest_url": via(server.rest_url("bybit")), "ws_url": via(server.ws_url("bybit")), "symbols": ["BTCUSDT"]}}})
+    core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.2, cap=0.5, jitter=0.0)})
+    journal = Journal(tmp_path / "journal.sqlite3")
+    risk = RiskGuard(PaperExecutor(journal), journal, RiskLimits())
+    await core.start()
+    live = LiveMarket(core.feeds["bybit"], asyncio.get_running_loop(), risk)
+    live.start()
+    bot = MultiTrader("multi-x", BotContext(live, risk, journal), top_n=5, scan_every_s=0.5)
+    thread = BotThread(bot, tick=0.1)
+    thread.start()
+    try:
+        await wait_for(lambda: any("cannot connect" in e for e in bot.snapshot().errors), what="the outage told")
+        await asyncio.sleep(1.0)  # several scans fail meanwhile
+        assert bot.snapshot().state == "running" and bot.scans == 0
+        proxy.forward()
+        await wait_for(lambda: bot.scans >= 1, timeout=30, what="a scan once the exchange answers")
+        assert bot.snapshot().state == "running" and "in 5 symbols" in bot.snapshot().detail
+    finally:
+        await asyncio.to_thread(thread.stop)
+        await live.close()
+        await core.shutdown()
+        journal.close()
+        proxy.close()
+        await server.stop()

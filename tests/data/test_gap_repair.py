@@ -142,7 +142,7 @@ async def test_a_quarantined_month_inside_the_window_is_fetched_again(tmp_path):
                 assert not store.quarantined and not series._disk_gaps
             await series.backfill()
             writer.close()
-        disk = store.load("bybit", "BTCUSDT", start_ms=now - 1000 * Q)
+        disk = store.load("bybit", "BTCUSDT", start_ms=window_start(now))
         ts = disk["timestamp"].astype("int64").to_numpy()
         assert (np.diff(ts) == Q).all() and ts[0] <= window_start(now) and len(ts) >= 1000
         by_ts = {c.open_time: c.close for c in truth}

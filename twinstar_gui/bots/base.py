@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..core.errors import RestClosed, is_transient, short_reason
 from ..core.strategy import LONG, Setup, Signal, StrategyConfig
 from ..execution.base import (BUY, CANCELLED, REJECTED, SELL, Executor, Order, OrderRefused, OrderRequest,
                               symbols_in_play)
@@ -159,11 +160,24 @@ class Bot:
         return [p for p in self.ctx.executor.positions() if p.bot == self.name]
 
 
+def _step(bot: Bot, fn: Callable, *args) -> None:
+    """One step of a bot. The exchange out of reach right now (an outage, a timeout, a 5xx, throttling) or REST
+    closing at shutdown is told and the bot goes on: its next tick or scan tries again. Anything else is a bug
+    and stops the bot (run_bot)."""
+    try:
+        fn(*args)
+    except Exception as exc:
+        if not (is_transient(exc) or isinstance(exc, RestClosed)):
+            raise
+        if not bot.stopping:
+            bot._error(f"{short_reason(exc)} ({exc}); trying again on the next scan")
+
+
 def run_bot(bot: Bot, tick: float = 1.0) -> None:
     """The bot thread's loop: start, then events from the inbox and a timer tick, until stopped."""
     bot._set(state="starting")
     try:
-        bot.start()
+        _step(bot, bot.start)
         bot._set(state="running")
         next_tick = time.monotonic()
         while not bot.stopping:
@@ -175,12 +189,12 @@ def run_bot(bot: Bot, tick: float = 1.0) -> None:
                 break
             if ev is not None:
                 if ev[0] == "closed":
-                    bot.on_closed(*ev[1:])
+                    _step(bot, bot.on_closed, *ev[1:])
                 elif ev[0] == "price":
-                    bot.on_price(ev[1], ev[2], ev[3])
+                    _step(bot, bot.on_price, ev[1], ev[2], ev[3])
             now = time.monotonic()
             if now >= next_tick:
-                bot.on_timer(now)
+                _step(bot, bot.on_timer, now)
                 next_tick = now + tick
     except Exception as exc:  # a bot bug stops that bot, loudly, not the app
         log.exception("%s failed", bot.name)

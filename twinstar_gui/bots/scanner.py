@@ -12,6 +12,7 @@ from ..execution.base import symbols_in_play
 from .base import Bot, BotContext, Candidate, setups_ranked
 
 log = logging.getLogger(__name__)
+RETRY_SCAN_S = 30.0  # a stage 1 in which every symbol failed is tried again this soon
 
 
 class AutoScanner(Bot):
@@ -67,7 +68,10 @@ class AutoScanner(Bot):
                 if len(live) and live[-1, 0] > self.history[s.symbol][-1, 0]:
                     self.history[s.symbol] = live
             self.setups[s.symbol] = s
-        self._next_scan = self.ctx.clock() + self.rescan_every_s
+        # every symbol failed (the exchange out of reach): try again soon, not at the next rescan
+        every_one = bool(self.symbols) and len(self.scan_errors) == len(self.symbols)
+        self._next_scan = self.ctx.clock() + (min(RETRY_SCAN_S, self.rescan_every_s) if every_one
+                                              else self.rescan_every_s)
         self._refresh(found)
         self.scans += 1
         log.info("%s: scan %d: %d candidate(s) of %d; watching %s", self.name, self.scans, len(found),

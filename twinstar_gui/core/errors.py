@@ -117,6 +117,10 @@ class BadMessage(ValueError, TwinStarError):
         super().__init__(f"{exchange}: {reason}: {self.excerpt}")
 
 
+class RestClosed(TwinStarError):
+    """A REST client was closed (the app is stopping): no more requests, no more waiting."""
+
+
 class StaleStream(TwinStarError):
     """A stream went silent longer than its liveness limit."""
 

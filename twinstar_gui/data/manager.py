@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..core.errors import TransportError, TwinStarError, is_transient, short_reason
+from ..core.errors import RestClosed, TransportError, TwinStarError, is_transient, short_reason
 from ..core.models import Candle, KlineEvent
 from ..core.resample import GroupResampler
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
 from ..core.trades import TradeCandles
 from ..core.window import CandleWindow
 from ..net.backoff import ReconnectPolicy
-from ..net.rest import RestClient, RestClosed
+from ..net.rest import RestClient
 from ..net.threads import in_daemon_thread
 from .store import CandleStore
 from .writer import CandleWriter, WriteJob

@@ -20,7 +20,7 @@ import urllib3
 import urllib3.exceptions
 
 from ..core.errors import (BadMessage, ConnectFailed, DnsFailed, ExchangeError, HttpStatusError, RateLimited,
-                           RequestTimedOut, TlsFailed, TransportError, TwinStarError, excerpt)
+                           RequestTimedOut, RestClosed, TlsFailed, TransportError, excerpt)
 from ..core.timeframe import Timeframe
 from ..exchanges.base import ExchangeAdapter, RestRequest, empty_klines
 from .ratelimit import TokenBucket
@@ -34,10 +34,6 @@ RATE_LIMIT_STATUSES = {429, 418, 403}
 TRANSPORT_RETRIES = 1
 USER_AGENT = "TwinStar/0.1"
 POOL_SIZE = 32  # keep-alive connections per host
-
-
-class RestClosed(TwinStarError):
-    """The client was closed (the app is stopping): no more requests, no more waiting."""
 
 
 class RestClient:
