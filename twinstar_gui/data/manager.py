@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..core.errors import RestClosed, TransportError, TwinStarError, is_transient, short_reason
+from ..core.errors import RestClosed, TwinStarError, is_transient, short_reason
 from ..core.models import Candle, KlineEvent
 from ..core.resample import GroupResampler
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
@@ -251,11 +251,13 @@ class SeriesManager:
         self.rest_problem = f"{type(exc).__name__}: {exc}"
         self._short_problem = short_reason(exc)
         self.sync = SyncStatus("retrying", 0, 0, self._short_problem)
-        if isinstance(exc, TwinStarError) and (is_transient(exc) or isinstance(exc, TransportError)):
-            log.warning("%s %s: REST unavailable (%s); retry in %.0fs", self.exchange, self.symbol, exc, delay)
+        # said once per outage (the status line and health lines show it meanwhile); each retry at debug level
+        if isinstance(exc, TwinStarError) and is_transient(exc):
+            level = logging.WARNING if first else logging.DEBUG
+            log.log(level, "%s %s: REST unavailable (%s); retry in %.0fs", self.exchange, self.symbol, exc, delay)
         else:
-            log.error("%s %s: REST fetch failed (%s); retry in %.0fs", self.exchange, self.symbol, exc, delay,
-                      exc_info=not isinstance(exc, TwinStarError))
+            log.log(logging.ERROR if first else logging.DEBUG, "%s %s: REST fetch failed (%s); retry in %.0fs",
+                    self.exchange, self.symbol, exc, delay, exc_info=first and not isinstance(exc, TwinStarError))
         if first:
             self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: history fetch failing, retrying: {exc}")
 
