@@ -294,3 +294,15 @@ def test_a_series_has_one_writer_and_readers_still_see_its_journal(tmp_path):
     writer.close()
     other.append("bybit", "BTCUSDT", rows(102, 1, source="ws"))  # free again: taken over, journal replayed
     assert len(other.load("bybit", "BTCUSDT")) == 103
+
+
+def test_sound_records_are_found_inside_megabytes_of_garbage(tmp_path):
+    journal = _journal_of_ten(tmp_path)
+    records = journal.read_bytes()
+    rng = np.random.default_rng(5)
+    noise = lambda n: rng.integers(0, 256, n, dtype=np.uint8).tobytes()  # noqa: E731
+    journal.write_bytes(noise(2_000_003) + records[:265] + noise(17) + records[265:] + noise(1_000_001))
+    fresh = CandleStore(tmp_path)
+    assert fresh.load("bybit", "BTCUSDT")["open"].tolist() == [100.0 + i for i in range(10)]
+    (q,) = fresh.quarantined
+    assert "10 record(s) recovered" in q.reason and "unreadable bytes skipped" in q.reason

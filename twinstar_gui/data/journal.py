@@ -102,43 +102,43 @@ class SeriesJournal:
 
 def replay_bytes(data: bytes) -> Replay:
     """The records of a journal's bytes. The common case (every record whole and sound) is checked in one pass;
-    after a bad record, each following offset is tried until a sound record starts there."""
+    otherwise every offset is a candidate start: cheap checks on all of them at once (the open time and the
+    source code must be plausible), then the CRC on the few that pass, so a large garbage file costs little."""
     n = len(data) // RECORD_SIZE
     recs = np.frombuffer(data[: n * RECORD_SIZE], _RECORD)
     if n and len(data) == n * RECORD_SIZE and bool(_sound(data, recs).all()):
         return _rows(recs["body"])
-    good: list[int] = []  # offsets of sound records
+    good: list[int] = []  # offsets of sound records, in order, not overlapping
     lost = bad = 0
-    pos = 0
-    bad_from: int | None = None
-    while pos + RECORD_SIZE <= len(data):
-        if _sound_at(data, pos):
-            if bad_from is not None:
-                lost += -(-(pos - bad_from) // RECORD_SIZE)
-                bad += pos - bad_from
-                bad_from = None
-            good.append(pos)
-            pos += RECORD_SIZE
-        else:
-            if bad_from is None:
-                bad_from = pos
-            pos += 1
-    torn = 0
-    if bad_from is not None:  # bad bytes up to the end: whole records' worth are lost, the rest is a torn tail
-        span = len(data) - bad_from
-        lost += span // RECORD_SIZE
-        torn = span % RECORD_SIZE
-        bad += span - torn
-    else:
-        torn = len(data) - pos
+    pos = 0  # everything before this is accounted for
+    for start in _plausible_offsets(data):
+        if start < pos or not _sound_at(data, start):
+            continue
+        if start > pos:  # a bad span before this record
+            lost += -(-(start - pos) // RECORD_SIZE)
+            bad += start - pos
+        good.append(start)
+        pos = start + RECORD_SIZE
+    tail = len(data) - pos  # after the last sound record: whole records' worth are lost, the rest is torn
+    lost += tail // RECORD_SIZE
+    bad += tail - tail % RECORD_SIZE
     if good:
         idx = np.array(good)
         buf = np.frombuffer(data, np.uint8)
-        chunks = buf[idx[:, None] + np.arange(RECORD_SIZE)]
-        body = np.frombuffer(chunks.tobytes(), _RECORD)["body"]
+        body = np.frombuffer(buf[idx[:, None] + np.arange(RECORD_SIZE)].tobytes(), _RECORD)["body"]
     else:
         body = np.empty(0, _BODY)
-    return _rows(body, lost, torn, bad)
+    return _rows(body, lost, tail % RECORD_SIZE, bad)
+
+
+def _plausible_offsets(data: bytes) -> np.ndarray:
+    """Offsets where a record could start: its open time in range and its source code valid (vectorised)."""
+    count = len(data) - RECORD_SIZE + 1
+    if count <= 0:
+        return np.empty(0, np.int64)
+    ts = np.ndarray((count,), "<i8", buffer=data, offset=0, strides=(1,))  # an int64 read at every offset
+    src = np.frombuffer(data, np.int8)[_BODY.fields["src"][1]:][:count]
+    return np.flatnonzero((ts >= 0) & (ts <= MAX_TS_MS) & (src >= 0) & (src < SOURCE_CODES))
 
 
 def _rows(body: np.ndarray, lost: int = 0, torn: int = 0, bad: int = 0) -> Replay:
