@@ -38,7 +38,9 @@ class SyncSummary:
     def text(self) -> str:
         if not self.busy:
             return f"history up to date ({self.series} series)"
-        out = f"syncing history: {self.ready}/{self.series} series ready, {self.done:,}/{self.total:,} candles fetched"
+        out = f"syncing history: {self.ready}/{self.series} series ready"
+        if self.total:
+            out += f", {self.done:,}/{self.total:,} candles fetched"
         if self.retrying:
             out += f"; {self.retrying} waiting for the exchange ({self.problem})"
         return out
