@@ -7,6 +7,7 @@ import pytest
 
 from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
+from twinstar_gui.exchanges.base import MAX_EPOCH_MS
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bybit"
 
@@ -288,6 +289,10 @@ def test_rest_body_as_text_or_bytes(bybit):
         assert frame.attrs["server_time"] == 1736942587400
     with pytest.raises(BadMessage, match="bybit: not JSON"):
         bybit.parse_rest_klines("<html>502 Bad Gateway</html>")
+    tickers = b'{"retCode":0,"result":{"list":[{"symbol":"BTCUSDT","lastPrice":"97205.3","turnover24h":"8.1e9"}]}}'
+    assert bybit.parse_tickers(tickers)["last_price"].tolist() == [97205.3]
+    rules, cursor = bybit.parse_instruments((FIX / "rest_instruments_prelisting.json").read_text())
+    assert list(rules) == ["BIOUSDT"] and cursor == "first%3DBIOUSDT%26last%3DBIOUSDT"
 
 
 def test_rest_klines_server_time_only_when_sent(bybit):
@@ -295,9 +300,11 @@ def test_rest_klines_server_time_only_when_sent(bybit):
     del payload["time"]
     assert "server_time" not in bybit.parse_rest_klines(payload).attrs
     # not epoch milliseconds: not trusted as the exchange's clock (it decides which row is still forming)
-    for garbage in ("1736942587400", True, 0, -1, 10 ** 17, 1736942587400.5):
+    for garbage in ("1736942587400", True, 0, -1, MAX_EPOCH_MS + 1, 10 ** 17, 1736942587400.5):
         payload["time"] = garbage
         assert "server_time" not in bybit.parse_rest_klines(payload).attrs, garbage
+    payload["time"] = MAX_EPOCH_MS  # the last instant we take for a time (2100-01-01)
+    assert bybit.parse_rest_klines(payload).attrs["server_time"] == MAX_EPOCH_MS
 
 
 def test_bad_kline_row_error_shows_the_payload(bybit):
@@ -365,6 +372,7 @@ def test_instruments_several_and_missing_minimum_notional(bybit):
     (_instrument(min_qty=[]), "minOrderQty is '[]', expected a number"),
     (_instrument(notional="x"), "minNotionalValue is 'x', expected a number"),
     (_instrument(tick="0"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
+    (_instrument(step="0"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
     (_instrument(step="-1"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
     (_instrument(min_qty="-0.01"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
     (_instrument(notional="-5"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
