@@ -7,6 +7,7 @@ import pytest
 
 from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
+from twinstar_gui.exchanges.base import MAX_EPOCH_MS
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bybit"
 
@@ -181,3 +182,331 @@ def test_tickers_top_by_quote_volume(bybit):
     top = bybit.parse_tickers(payload)
     assert top["symbol"].tolist() == ["BTCUSDT", "ETHUSDT"] and top["last_price"].iloc[0] == 65000.1
     assert np.issubdtype(top["quote_volume_24h"].dtype, np.floating)
+
+
+# -- symbols ----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("base, quote", [("", "USDT"), ("BTC", ""), ("  ", "USDT"), ("BTC", "US DT")])
+def test_native_symbol_refuses_empty_or_odd_parts(bybit, base, quote):
+    with pytest.raises(ValueError) as err:
+        bybit.native_symbol(base, quote)
+    assert f"bybit: bad symbol parts base={base.strip().upper()!r}" in str(err.value)
+
+
+def test_a_bare_quote_is_not_a_symbol(bybit):
+    with pytest.raises(ValueError) as err:
+        bybit.split_symbol("USDT")
+    assert "cannot split symbol 'USDT'" in str(err.value) and "(linear quotes: USDT, USDC)" in str(err.value)
+    assert bybit.split_symbol(" ethusdc ") == ("ETH", "USDC")
+
+
+# -- REST requests ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("tf, code", [(Timeframe.M1, "1"), (Timeframe.M15, "15"), (Timeframe.H1, "60"),
+                                      (Timeframe.H4, "240"), (Timeframe.D1, "D")])
+def test_kline_request_interval_codes(bybit, tf, code):
+    """Bybit's documented interval codes: 1m=1, 15m=15, 1h=60, 4h=240, 1d=D."""
+    req = bybit.kline_request("ETHUSDT", tf, None, None)
+    assert req.params["interval"] == code and req.params["category"] == "linear"
+
+
+def test_kline_request_window_and_limit(bybit):
+    req = bybit.kline_request("BTCUSDT", Timeframe.M15, None, None)
+    assert req.url == "https://api.bybit.com/v5/market/kline" and req.endpoint == "/v5/market/kline"
+    # no window: Bybit answers the newest candles; no limit: as many as one request may return (1000)
+    assert dict(req.params) == {"category": "linear", "symbol": "BTCUSDT", "interval": "15", "limit": 1000}
+    assert bybit.kline_request("BTCUSDT", Timeframe.M15, 0, None).params["start"] == 0  # epoch 0 is a start
+    assert "end" not in bybit.kline_request("BTCUSDT", Timeframe.M15, 0, None).params
+    only_end = bybit.kline_request("BTCUSDT", Timeframe.M15, None, 1736942400000).params
+    assert only_end["end"] == 1736942400000 and "start" not in only_end
+    # milliseconds go out as integers, whatever number type the caller had
+    both = bybit.kline_request("BTCUSDT", Timeframe.M15, 1736940600000.0, 1736942400000.0).params
+    assert (both["start"], both["end"]) == (1736940600000, 1736942400000)
+    assert type(both["start"]) is int and type(both["end"]) is int
+    assert [bybit.kline_request("BTCUSDT", Timeframe.M15, None, None, n).params["limit"]
+            for n in (1, 200, 999, 1000, 1001)] == [1, 200, 999, 1000, 1000]
+
+
+def test_tickers_and_instruments_requests(bybit):
+    tick = bybit.tickers_request()
+    assert (tick.url, dict(tick.params), tick.endpoint) == (
+        "https://api.bybit.com/v5/market/tickers", {"category": "linear"}, "/v5/market/tickers")
+    first = bybit.instruments_request()
+    assert (first.url, first.endpoint) == ("https://api.bybit.com/v5/market/instruments-info",
+                                           "/v5/market/instruments-info")
+    # the default page is 500 and there are more linear symbols than that: ask for the documented maximum
+    assert dict(first.params) == {"category": "linear", "limit": 1000}
+    nxt = bybit.instruments_request("first%3DBIOUSDT%26last%3DBIOUSDT")
+    assert dict(nxt.params) == {"category": "linear", "limit": 1000, "cursor": "first%3DBIOUSDT%26last%3DBIOUSDT"}
+    assert get_exchange("bybit", rest_url="http://127.0.0.1:9/").instruments_request().url == (
+        "http://127.0.0.1:9/v5/market/instruments-info")
+
+
+# -- REST envelopes ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("payload", [
+    {"retMsg": "OK", "result": {"list": []}},  # no retCode
+    [["1736940600000", "1", "2", "1", "2", "1"]],  # rows without the envelope
+    None,
+])
+def test_payload_without_ret_code_is_bad_message(bybit, payload):
+    for parse, endpoint in ((bybit.parse_rest_klines, "/v5/market/kline"),
+                            (bybit.parse_tickers, "/v5/market/tickers"),
+                            (bybit.parse_instruments, "/v5/market/instruments-info")):
+        with pytest.raises(BadMessage) as err:
+            parse(payload)
+        assert f"bybit: {endpoint}: not a Bybit envelope: {str(payload)[:10]}" in str(err.value)
+
+
+@pytest.mark.parametrize("result", [None, {}, {"list": None}, {"list": {"0": []}}, "list"])
+def test_envelope_without_result_list_is_bad_message(bybit, result):
+    payload = {"retCode": 0, "retMsg": "OK", "result": result, "time": 1736942587400}
+    for parse, endpoint in ((bybit.parse_rest_klines, "/v5/market/kline"),
+                            (bybit.parse_tickers, "/v5/market/tickers"),
+                            (bybit.parse_instruments, "/v5/market/instruments-info")):
+        with pytest.raises(BadMessage) as err:
+            parse(payload)
+        assert f"bybit: {endpoint}: result.list missing: {{'retCode': 0" in str(err.value)
+
+
+def test_error_envelope_names_endpoint_and_code(bybit):
+    with pytest.raises(ExchangeError) as err:
+        bybit.parse_tickers({"retCode": 10006, "result": {}})  # no retMsg at all
+    e = err.value
+    assert not isinstance(e, BadMessage)
+    assert (e.exchange, e.code, e.endpoint, e.message) == ("bybit", 10006, "/v5/market/tickers", "")
+    assert str(e) == "bybit /v5/market/tickers: code=10006"
+    with pytest.raises(ExchangeError) as err:
+        bybit.parse_rest_klines({"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}})
+    assert err.value.endpoint == "/v5/market/kline" and err.value.message == "params error: symbol invalid"
+    with pytest.raises(ExchangeError) as err:
+        bybit.parse_instruments({"retCode": 10001, "retMsg": "params error", "result": {}})
+    assert err.value.endpoint == "/v5/market/instruments-info"
+
+
+def test_rest_body_as_text_or_bytes(bybit):
+    text = (FIX / "rest_klines.json").read_text()
+    for body in (text, text.encode()):
+        frame = bybit.parse_rest_klines(body)
+        assert frame["close"].tolist() == [97120.5, 97198.7, 97205.3]  # oldest first
+        assert frame.attrs["server_time"] == 1736942587400
+    with pytest.raises(BadMessage, match="bybit: not JSON"):
+        bybit.parse_rest_klines("<html>502 Bad Gateway</html>")
+    tickers = b'{"retCode":0,"result":{"list":[{"symbol":"BTCUSDT","lastPrice":"97205.3","turnover24h":"8.1e9"}]}}'
+    assert bybit.parse_tickers(tickers)["last_price"].tolist() == [97205.3]
+    rules, cursor = bybit.parse_instruments((FIX / "rest_instruments_prelisting.json").read_text())
+    assert list(rules) == ["BIOUSDT"] and cursor == "first%3DBIOUSDT%26last%3DBIOUSDT"
+
+
+def test_rest_klines_server_time_only_when_sent(bybit):
+    payload = json.loads((FIX / "rest_klines.json").read_text())
+    del payload["time"]
+    assert "server_time" not in bybit.parse_rest_klines(payload).attrs
+    # not epoch milliseconds: not trusted as the exchange's clock (it decides which row is still forming)
+    for garbage in ("1736942587400", True, 0, -1, MAX_EPOCH_MS + 1, 10 ** 17, 1736942587400.5):
+        payload["time"] = garbage
+        assert "server_time" not in bybit.parse_rest_klines(payload).attrs, garbage
+    payload["time"] = MAX_EPOCH_MS  # the last instant we take for a time (2100-01-01)
+    assert bybit.parse_rest_klines(payload).attrs["server_time"] == MAX_EPOCH_MS
+
+
+def test_bad_kline_row_error_shows_the_payload(bybit):
+    with pytest.raises(BadMessage) as err:
+        bybit.parse_rest_klines({"retCode": 0, "result": {"list": [["1736940600000", "1", "0.5", "1", "1", "1"]]}})
+    assert "inconsistent kline row" in str(err.value) and "{'retCode': 0, 'result'" in str(err.value)
+
+
+def test_tickers_volume_is_quote_turnover(bybit):
+    payload = {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": [
+        {"symbol": "SOLUSDT", "lastPrice": "150", "turnover24h": "3000000", "volume24h": "20000"},
+        {"symbol": "BTCUSDT", "lastPrice": "97205.3", "turnover24h": "8123456789.1234", "volume24h": "84012.551"}]}}
+    top = bybit.parse_tickers(payload)
+    assert top.to_dict("list") == {"symbol": ["BTCUSDT", "SOLUSDT"], "last_price": [97205.3, 150.0],
+                                   "quote_volume_24h": [8123456789.1234, 3000000.0]}
+    with pytest.raises(BadMessage) as err:
+        bybit.parse_tickers({"retCode": 0, "result": {"list": [{"symbol": "BTCUSDT", "lastPrice": "1"}]}})
+    assert "turnover24h is None, expected a number" in str(err.value)
+
+
+# -- instruments ------------------------------------------------------------------------------------------------------
+def test_instruments_documented_page(bybit):
+    rules, cursor = bybit.parse_instruments(json.loads((FIX / "rest_instruments.json").read_text()))
+    assert rules == {"BTCUSDT": {"tick_size": 0.1, "lot_size": 0.001, "min_qty": 0.001, "min_notional": 5.0}}
+    assert cursor == ""  # the last page
+
+
+def test_instruments_page_with_cursor(bybit):
+    rules, cursor = bybit.parse_instruments(json.loads((FIX / "rest_instruments_prelisting.json").read_text()))
+    assert rules == {"BIOUSDT": {"tick_size": 0.0001, "lot_size": 1.0, "min_qty": 1.0, "min_notional": 5.0}}
+    assert cursor == "first%3DBIOUSDT%26last%3DBIOUSDT"
+
+
+def _instrument(symbol="ETHUSDT", tick="0.01", step="0.01", min_qty="0.01", notional="20"):
+    lot = {"minOrderQty": min_qty, "qtyStep": step}
+    if notional is not None:
+        lot["minNotionalValue"] = notional
+    return {"symbol": symbol, "priceFilter": {"tickSize": tick}, "lotSizeFilter": lot}
+
+
+def test_instruments_several_and_missing_minimum_notional(bybit):
+    payload = {"retCode": 0, "result": {"list": [_instrument(), _instrument("XRPUSDT", "0.0001", "1", "1", None),
+                                                 _instrument("DOGEUSDT", "0.00001", "1", "5", "")],
+                                        "nextPageCursor": None}}
+    rules, cursor = bybit.parse_instruments(payload)
+    assert rules == {"ETHUSDT": {"tick_size": 0.01, "lot_size": 0.01, "min_qty": 0.01, "min_notional": 20.0},
+                     "XRPUSDT": {"tick_size": 0.0001, "lot_size": 1.0, "min_qty": 1.0, "min_notional": 0.0},
+                     "DOGEUSDT": {"tick_size": 0.00001, "lot_size": 1.0, "min_qty": 5.0, "min_notional": 0.0}}
+    assert cursor == ""
+    assert bybit.parse_instruments({"retCode": 0, "result": {"list": [], "nextPageCursor": "abc"}}) == ({}, "abc")
+
+
+@pytest.mark.parametrize("item, why", [
+    ("BTCUSDT", "instrument without symbol/priceFilter/lotSizeFilter"),
+    ({"priceFilter": {"tickSize": "0.1"}, "lotSizeFilter": {"qtyStep": "1", "minOrderQty": "1"}},
+     "instrument without symbol/priceFilter/lotSizeFilter"),
+    ({"symbol": "BTCUSDT", "lotSizeFilter": {"qtyStep": "1", "minOrderQty": "1"}},
+     "instrument without symbol/priceFilter/lotSizeFilter"),
+    ({"symbol": "BTCUSDT", "priceFilter": {"tickSize": "0.1"}}, "instrument without symbol/priceFilter/lotSizeFilter"),
+    ({"symbol": "BTCUSDT", "priceFilter": "0.1", "lotSizeFilter": {"qtyStep": "1", "minOrderQty": "1"}},
+     "instrument without symbol/priceFilter/lotSizeFilter"),
+    (_instrument(tick=None), "tickSize is None, expected a number"),
+    (_instrument(tick="abc"), "tickSize is 'abc', expected a number"),
+    (_instrument(step="NaN"), "qtyStep is not finite ('NaN')"),
+    (_instrument(min_qty=[]), "minOrderQty is '[]', expected a number"),
+    (_instrument(notional="x"), "minNotionalValue is 'x', expected a number"),
+    (_instrument(tick="0"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
+    (_instrument(step="0"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
+    (_instrument(step="-1"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
+    (_instrument(min_qty="-0.01"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
+    (_instrument(notional="-5"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
+])
+def test_instruments_bad_item_is_bad_message(bybit, item, why):
+    """One bad item refuses the page: orders are rounded to these steps, and a zero or NaN step breaks them."""
+    payload = {"retCode": 0, "result": {"list": [_instrument("SOLUSDT"), item], "nextPageCursor": ""}}
+    with pytest.raises(BadMessage) as err:
+        bybit.parse_instruments(payload)
+    assert f"bybit: {why}: {str(item)[:12]}" in str(err.value)
+
+
+def test_instruments_zero_minimums_are_fine(bybit):
+    rules, _ = bybit.parse_instruments({"retCode": 0, "result": {"list": [_instrument(min_qty="0", notional="0")]}})
+    assert rules["ETHUSDT"]["min_qty"] == 0.0 and rules["ETHUSDT"]["min_notional"] == 0.0
+
+
+# -- WebSocket messages -----------------------------------------------------------------------------------------------
+def test_subscribe_message_matches_documented_sample(bybit):
+    documented = json.loads((FIX / "ws_subscribe.json").read_text())
+    assert json.loads(bybit.subscribe_message(["kline.15.BTCUSDT", "tickers.BTCUSDT"], "sub-1")) == documented
+    assert json.loads(bybit.unsubscribe_message(("kline.15.BTCUSDT",), "u-9")) == {
+        "req_id": "u-9", "op": "unsubscribe", "args": ["kline.15.BTCUSDT"]}
+
+
+def test_generated_request_ids_are_distinct(bybit):
+    """Acks carry the req_id back: each request without an id of its own gets a fresh one."""
+    ids = [json.loads(bybit.subscribe_message(["tickers.BTCUSDT"]))["req_id"],
+           json.loads(bybit.subscribe_message(["tickers.ETHUSDT"]))["req_id"],
+           json.loads(bybit.unsubscribe_message(["tickers.BTCUSDT"]))["req_id"],
+           json.loads(bybit.heartbeat_message())["req_id"]]
+    assert len(set(ids)) == 4 and all(isinstance(i, str) and i for i in ids)
+    assert ids[0].startswith("subscribe-") and ids[2].startswith("unsubscribe-") and ids[3].startswith("ping-")
+
+
+def test_heartbeat_is_documented_ping(bybit):
+    ping = json.loads(bybit.heartbeat_message())
+    assert set(ping) == {"req_id", "op"} and ping["op"] == "ping"
+    assert bybit.ticker_topic("BTCUSDT") == "tickers.BTCUSDT" and bybit.kline_topic("BTCUSDT", Timeframe.M15) == (
+        "kline.15.BTCUSDT")
+
+
+def test_real_trade_frames_values(bybit):
+    frames = [f for f in lines("ws_other.jsonl") if f.startswith('{"topic":"publicTrade')]
+    btc = bybit.parse_ws_message(frames[0])
+    assert btc == [TradeEvent("bybit", "BTCUSDT", 65114.2, 1786310819680, 0.004)]
+    eth = bybit.parse_ws_message(frames[1])
+    assert [(e.symbol, e.price, e.time) for e in eth] == [("ETHUSDT", 1922.5, 1786310820346)] * 5
+    assert [e.size for e in eth] == [0.01, 1.3, 0.1, 0.1, 0.16]
+
+
+def test_trade_symbol_and_size_fallbacks(bybit):
+    """A trade item without `s` belongs to the topic's symbol; one without `v` has size 0 (unknown)."""
+    raw = '{"topic":"publicTrade.SOLUSDT","ts":1,"data":[{"T":1786310819680,"p":"150.25"}]}'
+    assert bybit.parse_ws_message(raw) == [TradeEvent("bybit", "SOLUSDT", 150.25, 1786310819680, 0.0)]
+
+
+def test_ticker_symbol_fallback_and_delta_without_price(bybit):
+    raw = '{"topic":"tickers.SOLUSDT","type":"delta","data":{"lastPrice":"150.5"},"cs":1,"ts":1786310817883}'
+    assert bybit.parse_ws_message(raw) == [TickerEvent("bybit", "SOLUSDT", 150.5, 1786310817883)]
+    for no_price in ('{"bid1Price":"1"}', '{"lastPrice":""}', '{"lastPrice":null}'):
+        assert bybit.parse_ws_message('{"topic":"tickers.SOLUSDT","type":"delta","data":%s,"ts":1}' % no_price) == []
+
+
+def test_rejected_unsubscribe_and_defaults(bybit):
+    assert bybit.parse_ws_message('{"success":false,"op":"unsubscribe"}') == [
+        SubscriptionAck("bybit", False, "unsubscribe", "", "")]
+    assert bybit.parse_ws_message('{"success":true,"ret_msg":"","op":"unsubscribe","req_id":"u1"}') == []
+    assert bybit.parse_ws_message('{"success":false,"ret_msg":"denied","op":"auth"}') == []  # not a subscription
+
+
+def test_valid_frames_of_unused_topics_give_nothing(bybit):
+    assert bybit.parse_ws_message('{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT"}}') == []
+    assert bybit.parse_ws_message('{"topic":"liquidation.BTCUSDT","ts":1,"data":null}') == []
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("[1, 2, 3]", "bybit: frame is not a JSON object: [1, 2, 3]"),
+    ('{"hello": 1}', "bybit: frame has neither topic nor op: {\"hello\""),
+    ('{"topic":"orderbook.50.BTCUSDT","ts":1}', "bybit: topic 'orderbook.50.BTCUSDT' without data: {\"topic\""),
+    ('{"topic":"kline.15.BTCUSDT","data":{"start":1}}', "bybit: kline data is not a list: {\"topic\""),
+    ('{"topic":"kline.15.","data":[]}', "bybit: kline topic 'kline.15.' not understood: {\"topic\""),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":1}]}',
+     "bybit: kline item lacks one of start, open, high, low, close, volume, confirm: {\"topic\""),
+    ('{"topic":"kline.15.BTCUSDT","data":[{"start":1,"open":"1","high":"1","low":"1","close":"1","volume":"1",'
+     '"confirm":1}]}', "bybit: kline confirm is 1, expected true/false: {\"topic\""),
+    ('{"topic":"tickers.BTCUSDT","data":"x","ts":1}', "bybit: tickers data is not an object: {\"topic\""),
+    ('{"topic":"tickers.BTCUSDT","data":{"lastPrice":"abc"},"ts":1}',
+     "bybit: lastPrice is 'abc', expected a number: {\"topic\""),
+    ('{"topic":"tickers.BTCUSDT","data":{"lastPrice":"1"}}', "bybit: ticker ts is None, expected a number: {\"topic\""),
+    ('{"topic":"tickers.BTCUSDT","data":{"lastPrice":"1"},"ts":1.5}',
+     "bybit: ticker ts is 1.5, expected epoch milliseconds: {\"topic\""),
+    ('{"topic":"publicTrade.BTCUSDT","data":{"p":"1"}}', "bybit: publicTrade data is not a list: {\"topic\""),
+    ('{"topic":"publicTrade.BTCUSDT","data":[{"T":1}]}', "bybit: publicTrade item lacks p/T: {\"topic\""),
+    ('{"topic":"publicTrade.BTCUSDT","data":[{"p":"1"}]}', "bybit: publicTrade item lacks p/T: {\"topic\""),
+    ('{"topic":"publicTrade.BTCUSDT","data":["pT"]}', "bybit: publicTrade item lacks p/T: {\"topic\""),
+    ('{"topic":"publicTrade.BTCUSDT","data":[{"p":"x","T":1}]}', "bybit: trade price is 'x', expected a number: {"),
+    ('{"topic":"publicTrade.BTCUSDT","data":[{"p":"1","T":-1}]}',
+     "bybit: trade time is -1, expected epoch milliseconds: {"),
+    ('{"topic":"publicTrade.BTCUSDT","data":[{"p":"1","T":1,"v":"?"}]}', "bybit: trade size is '?', expected a number: {"),
+])
+def test_bad_frame_messages_name_the_field(bybit, raw, message):
+    """What the user reads in the log: the exchange, what is wrong with which field, and the frame."""
+    with pytest.raises(BadMessage) as err:
+        bybit.parse_ws_message(raw)
+    assert message in str(err.value)
+
+
+# -- pong -------------------------------------------------------------------------------------------------------------
+PONG = '{"success":true,"ret_msg":"pong","conn_id":"d8bu1olkndm7crnfs1e0-j6akw","req_id":"ping-3","op":"ping"}'
+
+
+def test_is_pong_documented_answer(bybit):
+    assert bybit.is_pong(PONG) and bybit.is_pong(PONG.encode()) and bybit.is_pong(bytearray(PONG.encode()))
+    assert bybit.is_pong('{"op":"pong","ret_msg":"pong"}')
+
+
+@pytest.mark.parametrize("raw", [
+    "pong",  # the plain-text pong of other exchanges is not Bybit's
+    '{"success":true,"ret_msg":"","op":"ping"}',
+    '{"success":true,"ret_msg":"pong","op":"subscribe"}',
+    '{"success":true,"ret_msg":"pong"}',
+    '["pong", {"op": "ping", "ret_msg": "pong"}]',
+    '{"topic":"tickers.PONGUSDT","ts":1,"data":{"symbol":"PONGUSDT","lastPrice":"1"}}',
+    '{"ret_msg":"pong","op":"ping"',  # cut off
+    b'\xff{"ret_msg":"pong","op":"ping"}',
+    "",
+])
+def test_is_pong_refuses_other_frames(bybit, raw):
+    assert bybit.is_pong(raw) is False
+
+
+def test_is_pong_does_not_decode_data_frames(bybit):
+    """A pong is short; anything over 512 characters is a data frame and is not decoded here."""
+    padded = PONG[:-1] + " " * (512 - len(PONG)) + "}"
+    assert len(padded) == 512 and bybit.is_pong(padded)
+    assert not bybit.is_pong(PONG[:-1] + " " * (513 - len(PONG)) + "}")

@@ -11,7 +11,7 @@ import pandas as pd
 from ..core.errors import ExchangeError
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import ExchangeAdapter, RestBudget, RestRequest
+from .base import MAX_EPOCH_MS, ExchangeAdapter, RestBudget, RestRequest
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.bybit.com"
@@ -82,10 +82,13 @@ class BybitAdapter(ExchangeAdapter):
         return result
 
     def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+        if isinstance(payload, (str, bytes, bytearray)):
+            payload = self._decode_json(payload)  # here, not only in _result: the server time is read from it too
         result = self._result(payload, "/v5/market/kline")
         frame = self._rows_to_frame(result["list"], payload)  # rows arrive newest-first
-        if isinstance(payload, dict) and isinstance(payload.get("time"), int):
-            frame.attrs["server_time"] = payload["time"]
+        server_time = payload.get("time")
+        if type(server_time) is int and 0 < server_time <= MAX_EPOCH_MS:  # not a bool, not garbage
+            frame.attrs["server_time"] = server_time
         return frame
 
     def tickers_request(self) -> RestRequest:
@@ -102,14 +105,19 @@ class BybitAdapter(ExchangeAdapter):
     def parse_instruments(self, payload: Any) -> tuple[dict[str, dict[str, float]], str]:
         result = self._result(payload, "/v5/market/instruments-info")
         out = {}
-        for it in result.get("list") or []:
-            try:
-                price, lot = it["priceFilter"], it["lotSizeFilter"]
-                out[it["symbol"]] = {"tick_size": float(price["tickSize"]), "lot_size": float(lot["qtyStep"]),
-                                     "min_qty": float(lot["minOrderQty"]),
-                                     "min_notional": float(lot.get("minNotionalValue") or 0.0)}
-            except (KeyError, TypeError, ValueError):
-                raise self._bad("instrument without priceFilter/lotSizeFilter", it) from None
+        for it in result["list"]:
+            if (not isinstance(it, dict) or not isinstance(it.get("symbol"), str)
+                    or not isinstance(it.get("priceFilter"), dict) or not isinstance(it.get("lotSizeFilter"), dict)):
+                raise self._bad("instrument without symbol/priceFilter/lotSizeFilter", it)
+            price, lot = it["priceFilter"], it["lotSizeFilter"]
+            # orders are rounded to these steps: a zero, negative or NaN step would break every order of the symbol
+            rules = {"tick_size": self._number(price.get("tickSize"), "tickSize", it),
+                     "lot_size": self._number(lot.get("qtyStep"), "qtyStep", it),
+                     "min_qty": self._number(lot.get("minOrderQty"), "minOrderQty", it),
+                     "min_notional": self._number(lot.get("minNotionalValue") or 0, "minNotionalValue", it)}
+            if rules["tick_size"] <= 0 or rules["lot_size"] <= 0 or rules["min_qty"] < 0 or rules["min_notional"] < 0:
+                raise self._bad(f"instrument {it['symbol']}: tickSize and qtyStep must be > 0, minimums >= 0", it)
+            out[it["symbol"]] = rules
         return out, str(result.get("nextPageCursor") or "")
 
     # -- WebSocket ------------------------------------------------------------------------------
