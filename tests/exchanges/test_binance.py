@@ -175,7 +175,9 @@ def test_tickers_error_names_the_tickers_endpoint(bn):
 def test_anything_but_an_array_or_an_error_envelope_is_a_bad_message(bn, payload):
     with pytest.raises(BadMessage) as err:
         bn.parse_rest_klines(payload)
-    assert "binance" in str(err.value) and "/fapi/v1/klines: expected a JSON array" in str(err.value)
+    assert err.value.exchange == "binance" and err.value.reason == "/fapi/v1/klines: expected a JSON array"
+    if isinstance(payload, dict):
+        assert err.value.excerpt == str(payload)
     with pytest.raises(BadMessage, match="/fapi/v1/ticker/24hr: expected a JSON array"):
         bn.parse_tickers(payload)
 
@@ -183,6 +185,13 @@ def test_anything_but_an_array_or_an_error_envelope_is_a_bad_message(bn, payload
 def test_undecodable_rest_text_is_a_bad_message(bn):
     with pytest.raises(BadMessage, match="binance: not JSON"):
         bn.parse_rest_klines("<html>502 Bad Gateway</html>")
+
+
+def test_bad_kline_rows_quote_the_answer(bn):
+    with pytest.raises(BadMessage) as err:
+        bn.parse_rest_klines([[T1130, "97012.30", "x", "96950.10", "97120.50", "1523.412", T1145 - 1]])
+    assert err.value.reason == "kline rows are not [time, open, high, low, close, volume, ...]"
+    assert err.value.excerpt.startswith("[[1736940600000, '97012.30', 'x'")
 
 
 def test_tickers_ranked_by_quote_volume(bn):
@@ -258,13 +267,24 @@ def test_raw_stream_kline_without_the_combined_wrapper(bn):
     assert bn.parse_ws_message(kline_frame(x=True))[0].closed is True
 
 
-def test_kline_symbol_falls_back_to_the_event_symbol(bn):
+def test_kline_symbol_from_the_kline_or_the_event(bn):
     frame = json.loads(kline_frame(s=None))
     frame["s"] = "ETHUSDT"
     assert bn.parse_ws_message(json.dumps(frame))[0].symbol == "ETHUSDT"
+    frame = json.loads(kline_frame(s="SOLUSDT"))
     frame.pop("s")
-    with pytest.raises(BadMessage, match="binance: kline without symbol"):
-        bn.parse_ws_message(json.dumps(frame))
+    assert bn.parse_ws_message(json.dumps(frame))[0].symbol == "SOLUSDT"
+    frame["k"].pop("s")
+    raw = json.dumps(frame)
+    with pytest.raises(BadMessage) as err:
+        bn.parse_ws_message(raw)
+    assert err.value.reason == "kline without symbol" and err.value.excerpt.startswith(raw[:150])
+
+
+def test_a_kline_with_only_the_fields_we_read(bn):
+    k = {"t": T1200, "o": "1", "h": "2", "l": "0.5", "c": "1.5", "v": "10", "x": True, "i": "1h"}
+    raw = json.dumps({"e": "kline", "E": T1200 + 5, "s": "BTCUSDT", "k": k})
+    assert bn.parse_ws_message(raw) == [KlineEvent("binance", "BTCUSDT", "1h", T1200, 1.0, 2.0, 0.5, 1.5, 10.0, True)]
 
 
 @pytest.mark.parametrize("interval", ["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d",
@@ -275,6 +295,7 @@ def test_every_documented_interval_is_understood(bn, interval):
 
 @pytest.mark.parametrize("changes, why", [
     ({"t": None}, "kline without k.t/o/h/l/c/v/x/i"),
+    ({"s": None, "T": None, "n": None, "q": None, "t": None}, "kline without k.t/o/h/l/c/v/x/i"),
     ({"o": None}, "kline without k.t/o/h/l/c/v/x/i"),
     ({"h": None}, "kline without k.t/o/h/l/c/v/x/i"),
     ({"l": None}, "kline without k.t/o/h/l/c/v/x/i"),
@@ -287,14 +308,15 @@ def test_every_documented_interval_is_understood(bn, interval):
     ({"i": "7m"}, "kline interval '7m' not understood"),
     ({"i": "15M"}, "kline interval '15M' not understood"),
     ({"i": 15}, "kline interval 15 not understood"),
-    ({"o": "abc"}, "open is 'abc'"),
-    ({"l": "103"}, "inconsistent candle"),
+    ({"o": "abc"}, "open is 'abc', expected a number"),
+    ({"l": "103"}, "inconsistent candle (need low <= open, close <= high and volume >= 0)"),
 ])
 def test_bad_kline_fields_are_named(bn, changes, why):
+    raw = kline_frame(**changes)
     with pytest.raises(BadMessage) as err:
-        bn.parse_ws_message(kline_frame(**changes))
-    assert str(err.value).startswith("binance: ") and why in str(err.value)
-    assert '"e": "kline"' in str(err.value)  # the excerpt of the frame
+        bn.parse_ws_message(raw)
+    assert (err.value.exchange, err.value.reason) == ("binance", why)
+    assert str(err.value) == f"binance: {why}: {err.value.excerpt}" and err.value.excerpt.startswith(raw[:100])
 
 
 def test_kline_without_k_object(bn):
@@ -325,7 +347,7 @@ def test_mini_ticker_frame(bn):
 def test_bad_ticker_and_trade_fields_are_named(bn, raw, why):
     with pytest.raises(BadMessage) as err:
         bn.parse_ws_message(raw)
-    assert str(err.value).startswith("binance: ") and why in str(err.value)
+    assert err.value.reason.startswith(why) and str(err.value) == f"binance: {err.value.reason}: {raw}"
 
 
 def test_recorded_agg_trades(bn):
@@ -335,6 +357,14 @@ def test_recorded_agg_trades(bn):
     assert trades[1] == TradeEvent("binance", "AKROUSDT", 0.01731, 1626992742134, 312.0)
     assert len(trades) == 3 and all(isinstance(e, TradeEvent) for e in trades)
     assert sum(evs == [] for evs in out) == 5  # bookTicker and depthUpdate: valid, unused
+
+
+def test_ticker_or_trade_without_a_symbol_names_none(bn):
+    # never a made-up name ("None"): an empty symbol matches no series
+    assert bn.parse_ws_message('{"e":"24hrTicker","E":1736942587500,"c":"97205.30"}') == [
+        TickerEvent("binance", "", 97205.3, 1736942587500)]
+    assert bn.parse_ws_message('{"e":"aggTrade","T":1626992741421,"p":"1.011","q":"10"}') == [
+        TradeEvent("binance", "", 1.011, 1626992741421, 10.0)]
 
 
 def test_plain_trade_frame_and_missing_size(bn):
@@ -364,8 +394,6 @@ def test_combined_stream_wrapper_is_unwrapped(bn):
     inner = json.loads(kline_frame())
     wrapped = json.dumps({"stream": "btcusdt@kline_15m", "data": inner})
     assert bn.parse_ws_message(wrapped) == bn.parse_ws_message(json.dumps(inner))
-    with pytest.raises(BadMessage, match="combined-stream data is not an object"):
-        bn.parse_ws_message('{"stream":"btcusdt@kline_15m","data":[1,2]}')
 
 
 def test_only_stream_plus_data_is_a_wrapper(bn):
@@ -382,9 +410,10 @@ def test_unused_event_types_give_nothing(bn):
 
 
 @pytest.mark.parametrize("raw, why", [
-    ("not json", "not JSON"),
-    (b"\xff\xfe", "not UTF-8"),
+    ("not json", "not JSON (Expecting value"),
+    (b"\xff\xfe", "frame is not UTF-8 (invalid start byte)"),
     ("[1, 2]", "frame is not a JSON object"),
+    ('{"stream":"btcusdt@kline_15m","data":[1,2]}', "combined-stream data is not an object"),
     ('"pong"', "frame is not a JSON object"),
     ('{"E": 1, "s": "BTCUSDT"}', "frame has no event type"),
     ('{"e": 5, "E": 1}', "frame has no event type"),
@@ -395,4 +424,6 @@ def test_unused_event_types_give_nothing(bn):
 def test_frames_we_cannot_read_are_bad_messages(bn, raw, why):
     with pytest.raises(BadMessage) as err:
         bn.parse_ws_message(raw)
-    assert str(err.value).startswith("binance: ") and why in str(err.value)
+    assert err.value.exchange == "binance" and err.value.reason.startswith(why)
+    if isinstance(raw, str):  # the frame itself is quoted for the log
+        assert str(err.value) == f"binance: {err.value.reason}: {raw}"

@@ -10,6 +10,7 @@ from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEven
 from twinstar_gui.exchanges import BadMessage, ExchangeError
 from twinstar_gui.exchanges.bitget import BitgetAdapter
 
+NAME = "bitget"
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bitget"
 T1130, T1145, T1200 = 1736940600000, 1736941500000, 1736942400000  # the documented sample candles (2025-01-15 UTC)
 ARG = {"instType": "USDT-FUTURES", "channel": "candle15m", "instId": "BTCUSDT"}
@@ -26,6 +27,19 @@ def fixture_text(name):
 
 def lines(name):
     return [l for l in fixture_text(name).splitlines() if l.strip()]
+
+
+def refused(parse, payload, why, quoted=None):
+    """parse(payload) raises BadMessage naming the exchange, why, and an excerpt of what came in (or `quoted`)."""
+    with pytest.raises(BadMessage) as err:
+        parse(payload)
+    e = err.value
+    assert e.exchange == NAME and e.reason.startswith(why), e.reason
+    assert str(e) == f"{NAME}: {e.reason}: {e.excerpt}"
+    if quoted is None:
+        quoted = payload if isinstance(payload, str) else str(payload)
+    assert e.excerpt.startswith(quoted[:160]), e.excerpt
+    return e
 
 
 def push(channel, data, inst="BTCUSDT", **extra):
@@ -172,11 +186,8 @@ def test_error_without_a_message_and_on_tickers(bg):
     ({"code": "00000", "data": {"list": []}}, "data is not a list"),
 ])
 def test_unreadable_answers_are_bad_messages(bg, payload, why):
-    with pytest.raises(BadMessage) as err:
-        bg.parse_rest_klines(payload)
-    assert str(err.value).startswith("bitget: /api/v2/mix/market/candles: " + why)
-    with pytest.raises(BadMessage, match="/api/v2/mix/market/tickers: " + why):
-        bg.parse_tickers(payload)
+    refused(bg.parse_rest_klines, payload, "/api/v2/mix/market/candles: " + why)
+    refused(bg.parse_tickers, payload, "/api/v2/mix/market/tickers: " + why)
 
 
 def test_tickers_ranked_by_usdt_volume(bg):
@@ -194,10 +205,10 @@ def test_tickers_ranked_by_usdt_volume(bg):
 
 
 def test_tickers_need_the_last_price_and_usdt_volume(bg):
-    with pytest.raises(BadMessage, match="usdtVolume"):
-        bg.parse_tickers(envelope([{"symbol": "BTCUSDT", "lastPr": "1", "quoteVolume": "5"}]))
-    with pytest.raises(BadMessage, match="lastPr"):
-        bg.parse_tickers(envelope([{"symbol": "BTCUSDT", "last": "1", "usdtVolume": "5"}]))
+    for item, why in (({"symbol": "BTCUSDT", "lastPr": "1", "quoteVolume": "5"}, "usdtVolume is None, expected a number"),
+                      ({"symbol": "BTCUSDT", "last": "1", "usdtVolume": "5"}, "lastPr is None, expected a number"),
+                      ({"lastPr": "1", "usdtVolume": "5"}, "ticker item without symbol")):
+        refused(bg.parse_tickers, envelope([item]), why, quoted=str(item))  # the offending item is quoted
 
 
 # -- WebSocket requests ----------------------------------------------------------------------------------
@@ -245,22 +256,18 @@ def test_candle_channels_and_their_labels(bg, channel, label):
 @pytest.mark.parametrize("channel, inst", [("candle7m", "BTCUSDT"), ("candle1h", "BTCUSDT"), ("candle", "BTCUSDT"),
                                            ("candle15m", "")])
 def test_unknown_candle_channels_are_bad_messages(bg, channel, inst):
-    with pytest.raises(BadMessage) as err:
-        bg.parse_ws_message(push(channel, [], inst))
-    assert str(err.value).startswith(f"bitget: candle channel {channel!r} not understood")
+    refused(bg.parse_ws_message, push(channel, [], inst), f"candle channel {channel!r} not understood")
 
 
 @pytest.mark.parametrize("row, why", [
     ({"ts": "1"}, "candle row is not [ts, o, h, l, c, baseVol, ...]"),
     ([str(T1200), "1", "2", "0.5", "1.5"], "candle row is not [ts, o, h, l, c, baseVol, ...]"),
     ([str(T1200), "1", "2", "0.5", "1.5", "-1"], "inconsistent candle"),
-    ([str(T1200), "1", "2", "0.5", "x", "1"], "close is 'x'"),
-    (["soon", "1", "2", "0.5", "1.5", "1"], "kline open time is 'soon'"),
+    ([str(T1200), "1", "2", "0.5", "x", "1"], "close is 'x', expected a number"),
+    (["soon", "1", "2", "0.5", "1.5", "1"], "kline open time is 'soon', expected a number"),
 ])
 def test_bad_candle_rows_are_named(bg, row, why):
-    with pytest.raises(BadMessage) as err:
-        bg.parse_ws_message(push("candle15m", [row]))
-    assert str(err.value).startswith("bitget: ") and why in str(err.value)
+    refused(bg.parse_ws_message, push("candle15m", [row]), why)
 
 
 def test_six_column_rows_are_enough(bg):
@@ -288,10 +295,8 @@ def test_ticker_fallbacks(bg):
     raw = push("ticker", [{"instId": "ETHUSDT", "lastPr": "3301.1", "ts": "1736942587400", "systemTime": 1},
                           "junk"], ts=1736942587405)
     assert bg.parse_ws_message(raw) == [TickerEvent("bitget", "ETHUSDT", 3301.1, 1736942587400)]
-    with pytest.raises(BadMessage, match="lastPr is None"):
-        bg.parse_ws_message(push("ticker", [{"instId": "BTCUSDT", "ts": "1"}]))
-    with pytest.raises(BadMessage, match="ticker ts is None"):
-        bg.parse_ws_message(push("ticker", [{"instId": "BTCUSDT", "lastPr": "1"}]))
+    refused(bg.parse_ws_message, push("ticker", [{"instId": "BTCUSDT", "ts": "1"}]), "lastPr is None")
+    refused(bg.parse_ws_message, push("ticker", [{"instId": "BTCUSDT", "lastPr": "1"}]), "ticker ts is None")
 
 
 def test_v2_trades(bg):
@@ -301,12 +306,9 @@ def test_v2_trades(bg):
         TradeEvent("bitget", "BTCUSDT", 97205.3, 1736942587100, 0.012),
         TradeEvent("bitget", "BTCUSDT", 97205.4, 1736942587200, 0.0)]
     assert bg.parse_ws_message(push("trade", [["1649290078916", "9.977", "1", "sell"]])) == []  # v1 rows: not ours
-    with pytest.raises(BadMessage, match="trade ts is None"):
-        bg.parse_ws_message(push("trade", [{"price": "1", "size": "1"}]))
-    with pytest.raises(BadMessage, match="price is 'x'"):
-        bg.parse_ws_message(push("trade", [{"ts": "1", "price": "x", "size": "1"}]))
-    with pytest.raises(BadMessage, match="size is 'x'"):
-        bg.parse_ws_message(push("trade", [{"ts": "1", "price": "1", "size": "x"}]))
+    refused(bg.parse_ws_message, push("trade", [{"price": "1", "size": "1"}]), "trade ts is None")
+    refused(bg.parse_ws_message, push("trade", [{"ts": "1", "price": "x", "size": "1"}]), "price is 'x'")
+    refused(bg.parse_ws_message, push("trade", [{"ts": "1", "price": "1", "size": "x"}]), "size is 'x'")
 
 
 def test_other_channels_give_nothing(bg):
@@ -325,13 +327,11 @@ def test_acks_pongs_and_rejections(bg):
 
 
 @pytest.mark.parametrize("raw, why", [
-    ("ping", "not JSON"),
+    ("ping", "not JSON ("),
     ("[]", "frame is not a JSON object"),
     ('{"action":"update","data":[]}', "frame has neither event nor arg/data"),
     ('{"arg":{"channel":"ticker","instId":"BTCUSDT"}}', "frame has neither event nor arg/data"),
     ('{"arg":{"instId":"BTCUSDT"},"data":[]}', "frame has neither event nor arg/data"),
 ])
 def test_frames_we_cannot_read_are_bad_messages(bg, raw, why):
-    with pytest.raises(BadMessage) as err:
-        bg.parse_ws_message(raw)
-    assert str(err.value).startswith("bitget: ") and why in str(err.value)
+    refused(bg.parse_ws_message, raw, why)
