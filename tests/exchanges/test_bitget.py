@@ -159,6 +159,13 @@ def test_rest_klines_from_text_and_without_request_time(bg):
     assert bg.parse_rest_klines(envelope([])).empty
 
 
+def test_bad_rest_rows_quote_the_answer(bg):
+    payload = envelope([["1736940600000", "97012.3", "high", "96950.1", "97120.5", "1523.412", "147900454.02"]])
+    refused(bg.parse_rest_klines, payload, "kline rows are not [time, open, high, low, close, volume, ...]")
+    payload = envelope([["1736940600000", "97012.3", "96000", "96950.1", "97120.5", "1523.412", "147900454.02"]])
+    refused(bg.parse_rest_klines, payload, "inconsistent kline row")  # high under the open
+
+
 @pytest.mark.parametrize("code", ["40034", 40034])
 def test_rest_error_envelope_is_the_exchanges_error(bg, code):
     with pytest.raises(ExchangeError) as err:
@@ -205,7 +212,8 @@ def test_tickers_ranked_by_usdt_volume(bg):
 
 
 def test_tickers_need_the_last_price_and_usdt_volume(bg):
-    for item, why in (({"symbol": "BTCUSDT", "lastPr": "1", "quoteVolume": "5"}, "usdtVolume is None, expected a number"),
+    for item, why in (({"symbol": "BTCUSDT", "lastPr": "1", "quoteVolume": "5"},
+                       "usdtVolume is None, expected a number"),
                       ({"symbol": "BTCUSDT", "last": "1", "usdtVolume": "5"}, "lastPr is None, expected a number"),
                       ({"lastPr": "1", "usdtVolume": "5"}, "ticker item without symbol")):
         refused(bg.parse_tickers, envelope([item]), why, quoted=str(item))  # the offending item is quoted

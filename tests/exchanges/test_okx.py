@@ -70,7 +70,8 @@ def test_default_endpoints_and_limits():
 
 def test_url_overrides_keep_the_paths(okx):
     a = OkxAdapter(rest_url="http://127.0.0.1:9/okx/", ws_url="ws://127.0.0.1:9/okx/ws/v5/business")
-    assert a.kline_request("BTC-USDT-SWAP", Timeframe.M15, None, None).url == "http://127.0.0.1:9/okx/api/v5/market/candles"
+    assert a.kline_request("BTC-USDT-SWAP", Timeframe.M15, None, None).url == (
+        "http://127.0.0.1:9/okx/api/v5/market/candles")
     assert a.tickers_request().url == "http://127.0.0.1:9/okx/api/v5/market/tickers"
     assert a.ws_url == "ws://127.0.0.1:9/okx/ws/v5/business"
 
@@ -218,6 +219,13 @@ def test_rest_rows_without_the_base_volume_are_bad_messages(okx, bad):
     refused(okx.parse_rest_klines, payload, "candle row is not [ts, o, h, l, c, vol, volCcy, ...]")
 
 
+def test_bad_rest_numbers_quote_the_answer(okx):
+    payload = {"code": "0", "msg": "", "data": [row(T1145), row(T1130, vol_ccy="lots")]}
+    refused(okx.parse_rest_klines, payload, "kline rows are not [time, open, high, low, close, volume, ...]")
+    payload = {"code": "0", "msg": "", "data": [row(T1145, vol_ccy="-2.5")]}
+    refused(okx.parse_rest_klines, payload, "inconsistent kline row")  # a negative base volume
+
+
 @pytest.mark.parametrize("code", ["51001", 51001])
 def test_rest_error_envelope_is_the_exchanges_error(okx, code):
     with pytest.raises(ExchangeError) as err:
@@ -357,6 +365,8 @@ def test_recorded_tickers_and_trades(okx):
 def test_ticker_and_trade_fallbacks(okx):
     assert okx.parse_ws_message(push("tickers", [{"last": "97205.3", "ts": "1736942587512"}, "junk"])) == [
         TickerEvent("okx", "BTC-USDT-SWAP", 97205.3, 1736942587512)]  # no instId in the item: the channel's
+    assert okx.parse_ws_message(push("tickers", [{"instId": "ETH-USDT-SWAP", "last": "3300.5", "ts": "1"}])) == [
+        TickerEvent("okx", "ETH-USDT-SWAP", 3300.5, 1)]  # the item's own instId first
     assert okx.parse_ws_message(push("trades", [{"px": "97205.3", "ts": "1736942587512"}])) == [
         TradeEvent("okx", "BTC-USDT-SWAP", 97205.3, 1736942587512, 0.0)]
     assert okx.parse_ws_message(push("trades", [{"instId": "ETH-USDT-SWAP", "px": "3300.5", "sz": "12",
