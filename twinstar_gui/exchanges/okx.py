@@ -18,14 +18,18 @@ WS_URL = "wss://ws.okx.com:8443/ws/v5/business"  # candles moved here in 2023; t
 BARS = {Timeframe.M1: "1m", Timeframe.M15: "15m", Timeframe.H1: "1H", Timeframe.H4: "4H", Timeframe.D1: "1Dutc"}
 BAR_LABELS = {"1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "2H": "2h", "4H": "4h",
               "1Dutc": "1d", "1D": "1d+8", "6Hutc": "6h", "12Hutc": "12h", "1Wutc": "1w"}
-RECENT_BARS = 1440  # /market/candles reaches this far back; older pages use /market/history-candles
+RECENT_BARS = 1440  # /market/candles serves the latest 1,440 rows (the forming one included); older: history-candles
+CANDLES_ROWS = 300  # max rows of one /market/candles answer
+HISTORY_ROWS = 100  # max rows of one /market/history-candles answer
 
 
 class OkxAdapter(ArgChannelWs, ExchangeAdapter):
     name = "okx"
     default_rest_url = REST_URL
     default_ws_url = WS_URL
-    rest_row_cap = 300  # /market/candles; history-candles pages are capped at 100 below
+    # a page must fit in one answer of either endpoint: history-candles answers with the newest 100 rows of a wider
+    # window, so 300-row pages there lost their oldest 200 rows
+    rest_row_cap = HISTORY_ROWS
     max_topics_per_connection = 100
     heartbeat_interval = 20.0  # text "ping" well inside the 30 s idle cut
     max_silence = 45.0
@@ -49,9 +53,10 @@ class OkxAdapter(ArgChannelWs, ExchangeAdapter):
     # -- REST -----------------------------------------------------------------------------------
     def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
                       limit: int | None = None) -> RestRequest:
-        recent = start_ms is None or start_ms >= time.time() * 1000 - RECENT_BARS * tf.ms
+        # the latest 1,440 rows open after now - 1440 bars (the oldest at now - 1439 bars when now is a bar boundary)
+        recent = start_ms is None or start_ms > time.time() * 1000 - RECENT_BARS * tf.ms
         path = "/api/v5/market/candles" if recent else "/api/v5/market/history-candles"
-        cap = self.rest_row_cap if recent else 100
+        cap = CANDLES_ROWS if recent else HISTORY_ROWS
         params: dict[str, Any] = {"instId": symbol, "bar": BARS[tf], "limit": min(limit or cap, cap)}
         if start_ms is not None:
             params["before"] = int(start_ms) - 1  # rows newer than this
