@@ -1,6 +1,7 @@
 """Upbit KRW spot: symbols (quote first), candle requests (`to` exclusive, UTC), candle/ticker answers, binary WS
 frames in DEFAULT and SIMPLE format, the ticket-style subscribe, PING / {"status":"UP"} (see exchange-specs/upbit.md)."""
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -49,10 +50,35 @@ def test_utc_date_times_without_zone_are_utc():
     assert iso_utc(T1145 + 1000) == "2025-01-15T11:45:01Z"
 
 
-@pytest.mark.parametrize("text", [None, 1736942400000, "yesterday", ""])
+@pytest.fixture()
+def seoul_clock(monkeypatch):
+    """The machine's zone is Korea's, as on many of our users' PCs."""
+    monkeypatch.setenv("TZ", "Asia/Seoul")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_do_not_depend_on_the_machines_zone(seoul_clock, upbit):
+    assert time.localtime(0).tm_hour == 9  # the zone is in effect
+    assert utc_ms("2025-01-15T12:00:00") == T1200
+    assert iso_utc(T1200) == "2025-01-15T12:00:00Z"
+    assert upbit.kline_request("KRW-BTC", Timeframe.M15, None, T1200 - 1, 3).params["to"] == "2025-01-15T12:00:00Z"
+    assert upbit.parse_ws_message(wire(fixture("ws_kline_open.json")))[0].open_time == T1200
+
+
+@pytest.mark.parametrize("text", ["yesterday", ""])
 def test_utc_ms_refuses_what_is_not_a_date_time(text):
     with pytest.raises(ValueError):
         utc_ms(text)
+
+
+@pytest.mark.parametrize("value", [None, 1736942400000])
+def test_utc_ms_refuses_what_is_not_text(value):
+    with pytest.raises(ValueError) as err:
+        utc_ms(value)
+    assert str(err.value) == f"not a date-time string: {value!r}"
 
 
 # -- symbols ----------------------------------------------------------------------------------------
@@ -250,7 +276,8 @@ def test_subscribe_without_request_id_gets_a_unique_ticket(upbit):
 
 
 def test_there_is_no_unsubscribe(upbit):
-    with pytest.raises(NotImplementedError, match="send subscribe_message"):
+    with pytest.raises(NotImplementedError,
+                       match=r"^upbit has no unsubscribe: send subscribe_message\(remaining topics\)$"):
         upbit.unsubscribe_message(["ticker:KRW-BTC"])
 
 
