@@ -171,8 +171,10 @@ def test_legacy_row_with_close_above_high(bithumb):
 def test_v1_candle_missing_a_field(bithumb):
     rows = fixture("rest_klines.json")
     del rows[0]["trade_price"]
-    with pytest.raises(BadMessage, match="candle object lacks one of"):
+    with pytest.raises(BadMessage) as err:
         bithumb.parse_rest_klines(rows)
+    assert err.value.reason.startswith("candle object lacks one of candle_date_time_utc, opening_price")
+    assert err.value.excerpt.startswith("[{'market': 'KRW-BTC', 'candle_date_time_utc': '2025-01-15T12:00:00'")
 
 
 # -- REST tickers -----------------------------------------------------------------------------------
@@ -191,11 +193,12 @@ def test_all_krw_tickers_ranked_by_krw_traded_in_24h(bithumb):
 
 
 def test_tickers_skip_entries_that_are_not_coins(bithumb):
-    payload = {"status": "0000", "data": {"BTC": {"closing_price": "2", "acc_trade_value_24H": "5"},
-                                          "NOTE": "maintenance", "date": {"closing_price": "1",
-                                                                          "acc_trade_value_24H": "9"}}}
+    payload = {"status": "0000", "data": {"date": {"closing_price": "1", "acc_trade_value_24H": "9"},
+                                          "BTC": {"closing_price": "2", "acc_trade_value_24H": "5"},
+                                          "NOTE": "maintenance",
+                                          "ETH": {"closing_price": "3", "acc_trade_value_24H": "4"}}}
     top = bithumb.parse_tickers(payload)
-    assert top["symbol"].tolist() == ["BTC_KRW"]
+    assert top["symbol"].tolist() == ["BTC_KRW", "ETH_KRW"]
 
 
 def test_tickers_error_status(bithumb):
@@ -252,7 +255,8 @@ def test_one_filter_type_per_message(bithumb, topics):
 
 
 def test_there_is_no_unsubscribe(bithumb):
-    with pytest.raises(NotImplementedError, match="reconnect with the remaining filters"):
+    with pytest.raises(NotImplementedError,
+                       match="^bithumb's public WS has no unsubscribe: reconnect with the remaining filters$"):
         bithumb.unsubscribe_message(["ticker:BTC_KRW"])
 
 
@@ -291,6 +295,12 @@ def test_ticker_in_kst_becomes_utc(bithumb):
     # date 20250115, time 210307 KST = 12:03:07 UTC
     assert bithumb.parse_ws_message((FIX / "ws_ticker.json").read_text()) == [
         TickerEvent("bithumb", "BTC_KRW", 143655000.0, T1200 + 187_000)]
+
+
+def test_ticker_without_a_symbol_gets_no_made_up_name(bithumb):
+    ev = bithumb.parse_ws_message(json.dumps({"type": "ticker", "content": {k: v for k, v in TICKER.items()
+                                                                             if k != "symbol"}}))
+    assert ev == [TickerEvent("bithumb", "", 1.0, T1200 + 187_000)]  # routed to no series
 
 
 def test_orderbook_gives_nothing(bithumb):
