@@ -1,4 +1,4 @@
-"""BingX perpetual swaps: symbols, REST requests and answers, gzip WS frames, Ping/Pong (see exchange-specs/bingx.md)."""
+"""BingX perpetual swaps: symbols, REST requests and answers, gzip WS frames, Ping/Pong (exchange-specs/bingx.md)."""
 import gzip
 import json
 import uuid

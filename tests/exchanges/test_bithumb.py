@@ -287,8 +287,8 @@ def test_recorded_trades(bithumb):
 def test_trade_without_quantity(bithumb):
     msg = {"type": "transaction", "content": {"list": [
         {"symbol": "ETH_KRW", "contPrice": "4800000", "contDtm": "2025-01-15 09:00:00.000000"}]}}
-    assert bithumb.parse_ws_message(json.dumps(msg)) == [TradeEvent("bithumb", "ETH_KRW", 4800000.0, T1200 - 12 * 3_600_000,
-                                                                    0.0)]
+    midnight_utc = T1200 - 12 * 3_600_000  # 09:00 KST
+    assert bithumb.parse_ws_message(json.dumps(msg)) == [TradeEvent("bithumb", "ETH_KRW", 4800000.0, midnight_utc, 0.0)]
 
 
 def test_ticker_in_kst_becomes_utc(bithumb):

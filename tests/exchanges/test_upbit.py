@@ -1,5 +1,5 @@
 """Upbit KRW spot: symbols (quote first), candle requests (`to` exclusive, UTC), candle/ticker answers, binary WS
-frames in DEFAULT and SIMPLE format, the ticket-style subscribe, PING / {"status":"UP"} (see exchange-specs/upbit.md)."""
+frames in DEFAULT and SIMPLE format, the ticket-style subscribe, PING / {"status":"UP"} (exchange-specs/upbit.md)."""
 import json
 import time
 from pathlib import Path
@@ -113,7 +113,8 @@ def test_candle_request_as_documented(upbit):
 def test_candle_request_to_includes_the_candle_holding_end(upbit):
     # end = 12:00:00.000 is inside the 12:00 candle: `to` (exclusive) must be past it
     assert upbit.kline_request("KRW-BTC", Timeframe.M15, None, T1200, 3).params["to"] == "2025-01-15T12:15:00Z"
-    assert upbit.kline_request("KRW-BTC", Timeframe.M15, None, T1200 + 899_999, 3).params["to"] == "2025-01-15T12:15:00Z"
+    last_ms_of_bucket = upbit.kline_request("KRW-BTC", Timeframe.M15, None, T1200 + 899_999, 3)
+    assert last_ms_of_bucket.params["to"] == "2025-01-15T12:15:00Z"
 
 
 @pytest.mark.parametrize("tf, path, to", [
@@ -225,7 +226,8 @@ def test_inconsistent_candle_names_the_payload(upbit):
 def test_tickers_ranked_by_krw_traded_in_24h(upbit):
     payload = [
         {"market": "KRW-XRP", "trade_price": 3500.0, "acc_trade_volume_24h": 9.0e8, "acc_trade_price_24h": 3.1e12},
-        {"market": "KRW-BTC", "trade_price": 143655000.0, "acc_trade_volume_24h": 2431.9, "acc_trade_price_24h": 3.484e11},
+        {"market": "KRW-BTC", "trade_price": 143655000.0, "acc_trade_volume_24h": 2431.9,
+         "acc_trade_price_24h": 3.484e11},
         {"market": "KRW-ETH", "trade_price": 4800000.0, "acc_trade_volume_24h": 50000.0, "acc_trade_price_24h": 2.4e11}]
     top = upbit.parse_tickers(payload)
     assert top["symbol"].tolist() == ["KRW-XRP", "KRW-BTC", "KRW-ETH"]
