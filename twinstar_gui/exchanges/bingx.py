@@ -86,8 +86,9 @@ class BingxAdapter(ExchangeAdapter):
         return RestRequest(f"{self.rest_url}/openApi/swap/v2/quote/ticker", {}, "/openApi/swap/v2/quote/ticker")
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        data = self._data(payload, "/openApi/swap/v2/quote/ticker")
-        return self._ticker_frame(data if isinstance(data, list) else [], "symbol", "lastPrice", "quoteVolume")
+        # data that is not a list is a malformed answer (BadMessage from _ticker_frame), never "no tickers"
+        return self._ticker_frame(self._data(payload, "/openApi/swap/v2/quote/ticker"), "symbol", "lastPrice",
+                                  "quoteVolume")
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

@@ -56,6 +56,14 @@ class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
         return f"{quote}-{base}"
 
     # -- REST -----------------------------------------------------------------------------------
+    def _check_status(self, payload: dict, endpoint: str) -> None:
+        """A legacy answer's status: "0000" is success, another is the exchange's error (code and message);
+        an answer with no status is not one of Bithumb's, so no error the exchange reported: BadMessage."""
+        if "status" not in payload:
+            raise self._bad("not a Bithumb answer (no status, no error)", payload)
+        if payload["status"] != "0000":
+            raise ExchangeError(self.name, str(payload.get("message", "")), code=payload["status"], endpoint=endpoint)
+
     def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
                       limit: int | None = None) -> RestRequest:
         # legacy /public/candlestick has no 15m or 4h: the v1 (Upbit-style) endpoints do
@@ -68,10 +76,7 @@ class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
             if isinstance(payload.get("error"), dict):
                 err = payload["error"]
                 raise ExchangeError(self.name, str(err.get("message", "")), code=err.get("name"), endpoint="/v1/candles")
-            status = payload.get("status")
-            if status != "0000":
-                raise ExchangeError(self.name, str(payload.get("message", "")), code=status,
-                                    endpoint="/public/candlestick")
+            self._check_status(payload, "/public/candlestick")
             rows = payload.get("data")
             if not isinstance(rows, list):
                 raise self._bad("legacy candlestick data is not a list", payload)
@@ -87,12 +92,14 @@ class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
         return RestRequest(f"{self.rest_url}/public/ticker/ALL_KRW", {}, "/public/ticker/ALL_KRW")
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
+        answer = payload
         if isinstance(payload, (str, bytes, bytearray)):
             payload = self._decode_json(payload)
-        if not isinstance(payload, dict) or payload.get("status") != "0000" or not isinstance(payload.get("data"), dict):
-            status = payload.get("status") if isinstance(payload, dict) else None
-            msg = payload.get("message", "") if isinstance(payload, dict) else "not an object"
-            raise ExchangeError(self.name, str(msg), code=status, endpoint="/public/ticker/ALL_KRW")
+        if not isinstance(payload, dict):
+            raise self._bad("tickers answer is not an object", answer)
+        self._check_status(payload, "/public/ticker/ALL_KRW")
+        if not isinstance(payload.get("data"), dict):
+            raise self._bad("tickers data is not an object", payload)
         rows = []
         for coin, it in payload["data"].items():
             if coin == "date" or not isinstance(it, dict):

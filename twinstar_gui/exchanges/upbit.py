@@ -114,7 +114,7 @@ class UpbitAdapter(UpbitStyleCandles, ExchangeAdapter):
         return RestRequest(f"{self.rest_url}/v1/ticker/all", {"quote_currencies": "KRW"}, "/v1/ticker/all")
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        return self._ticker_frame(self._payload(payload, "/v1/ticker"), "market", "trade_price", "acc_trade_price_24h")
+        return self._ticker_frame(self._payload(payload, "/v1/ticker/all"), "market", "trade_price", "acc_trade_price_24h")
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:
