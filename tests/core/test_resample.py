@@ -108,6 +108,15 @@ def test_datetime_timestamps_stay_datetimes():
     assert out[COLS[1:]].to_numpy().tolist() == [[10, 15, 8, 9.5, 10], [20, 25, 18, 23, 2]]
 
 
+def test_naive_datetimes_are_utc():
+    frame = frame_of(rows_of(TWO_HOURS))
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms")
+    out = resample_complete(frame, Timeframe.H1)
+    assert str(out["timestamp"].dtype) == "datetime64[ms, UTC]"
+    assert out["timestamp"].tolist() == [pd.Timestamp(T0, unit="ms", tz="UTC"),
+                                         pd.Timestamp(T0 + 4 * Q, unit="ms", tz="UTC")]
+
+
 def test_empty_frame_gives_an_empty_frame_of_the_columns():
     frame = frame_of([]).assign(source=[])
     out = resample_complete(frame, Timeframe.H4)

@@ -238,6 +238,26 @@ def test_history_as_array_frame_or_candles():
     np.testing.assert_array_equal(as_array(frame), expected)
     frame["timestamp"] = frame["timestamp"].astype("datetime64[ns, UTC]")
     np.testing.assert_array_equal(as_array(frame), expected)
+    frame["timestamp"] = frame["timestamp"].dt.tz_convert("Asia/Seoul")  # same instants, another zone
+    np.testing.assert_array_equal(as_array(frame), expected)
+    frame["timestamp"] = frame["timestamp"].dt.tz_convert(None)  # naive datetimes are UTC
+    np.testing.assert_array_equal(as_array(frame), expected)
+
+
+def test_history_is_always_a_float_array():
+    from decimal import Decimal
+
+    whole = as_array([Candle(T0, 1, 2, 0, 1, 5)])  # a Candle of whole numbers
+    assert whole.dtype == np.float64 and whole.tolist() == [[T0, 1.0, 2.0, 0.0, 1.0, 5.0]]
+    frame = pd.DataFrame({"timestamp": [T0], "open": [Decimal("1.5")], "high": [Decimal("2")],
+                          "low": [Decimal("1")], "close": [Decimal("1.25")], "volume": [3]})
+    arr = as_array(frame)
+    assert arr.dtype == np.float64 and arr.tolist() == [[T0, 1.5, 2.0, 1.0, 1.25, 3.0]]
+
+
+def test_no_symbol_given_is_an_empty_symbol():
+    arr = with_tail(UP, (11.5, 11.6, 11.4, 11.5), (11.5, 11.8, 11.5, 11.7))
+    assert find_setup(arr, CFG).symbol == "" and detect_signal(arr, CFG).symbol == ""
 
 
 # --- exits -----------------------------------------------------------------------------------------------------------

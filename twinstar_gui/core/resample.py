@@ -80,16 +80,17 @@ class GroupResampler:
 def resample_complete(frame: pd.DataFrame, target: Timeframe, base: Timeframe = BASE_TIMEFRAME) -> pd.DataFrame:
     """Vectorised resampling of a base-timeframe frame (columns timestamp + OHLCV) to `target`.
 
-    Only groups that hold every base candle are kept. `timestamp` may be int ms or datetime64. Rows in time order;
-    a repeated open time counts once, with its first row (as GroupResampler does): a hole and a duplicate in one
-    group never pass for a complete group.
+    Only groups that hold every base candle are kept. `timestamp` may be int ms or datetime64 (naive ones are UTC).
+    Rows in time order; a repeated open time counts once, with its first row (as GroupResampler does): a hole and a
+    duplicate in one group never pass for a complete group.
     """
     cols = ["timestamp", "open", "high", "low", "close", "volume"]
     if frame.empty:
         return frame.loc[:, cols].iloc[0:0].copy()
     ts = frame["timestamp"]
     is_dt = isinstance(ts.dtype, pd.DatetimeTZDtype) or np.issubdtype(ts.dtype, np.datetime64)
-    ms = ts.astype("datetime64[ms, UTC]").astype("int64").to_numpy() if is_dt else ts.to_numpy(np.int64)
+    ms = pd.to_datetime(ts, utc=True).astype("datetime64[ms, UTC]").astype("int64").to_numpy() if is_dt \
+        else ts.to_numpy(np.int64)
     first = ~pd.Index(ms).duplicated()
     ms = ms[first]
     work = pd.DataFrame({
