@@ -98,7 +98,7 @@ def test_rsi_period_1_follows_each_move():
     out = rsi_wilder([1.0, 2.0, 1.0, 1.0, 3.0], period=1)
     assert np.isnan(out[0]) and out[1:].tolist() == [100.0, 0.0, 50.0, 100.0]
     assert np.isnan(rsi_wilder([5.0], period=1)).all()
-    with pytest.raises(ValueError, match="RSI period must be >= 1"):
+    with pytest.raises(ValueError, match="^RSI period must be >= 1$"):
         rsi_wilder([1, 2, 3], period=0)
 
 
@@ -114,3 +114,19 @@ def test_rsi_after_a_flat_start_with_one_loss():
     assert rsi_wilder([5, 5, 5, 4], period=2)[2:].tolist() == [50.0, 0.0]
     # and on 5, 5, 5, 6: gain 0.5, loss 0 -> 100
     assert rsi_wilder([5, 5, 5, 6], period=2)[2:].tolist() == [50.0, 100.0]
+
+
+def test_rsi_default_period_is_14():
+    closes = 100 + np.sin(np.arange(40) / 3) * 5 + np.arange(40) * 0.1
+    out = rsi_wilder(closes)
+    assert np.isnan(out[:14]).all() and not np.isnan(out[14])
+    np.testing.assert_array_equal(out, rsi_wilder(closes, 14))
+
+
+def test_rsi_of_exact_decimal_prices_equals_that_of_floats():
+    from decimal import Decimal
+
+    closes = [44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42]
+    out = rsi_wilder([Decimal(str(x)) for x in closes], period=3)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, rsi_wilder(closes, period=3), rtol=1e-12)

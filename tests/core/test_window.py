@@ -41,7 +41,7 @@ def test_indexing_from_both_ends_after_wrapping():
     assert [w[i] for i in range(5)] == [c(i) for i in range(7, 12)]
     assert [w[i] for i in range(-5, 0)] == [c(i) for i in range(7, 12)]
     for bad in (5, -6, 100):
-        with pytest.raises(IndexError, match="candle window index out of range"):
+        with pytest.raises(IndexError, match="^candle window index out of range$"):
             w[bad]
 
 
