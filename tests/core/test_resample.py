@@ -108,6 +108,12 @@ def test_datetime_timestamps_stay_datetimes():
     assert out[COLS[1:]].to_numpy().tolist() == [[10, 15, 8, 9.5, 10], [20, 25, 18, 23, 2]]
 
 
+def test_float_millisecond_timestamps_give_integer_open_times():
+    frame = frame_of(rows_of(TWO_HOURS)).astype({"timestamp": "float64"})  # e.g. read back from a CSV
+    out = resample_complete(frame, Timeframe.H1)
+    assert out["timestamp"].dtype == np.int64 and out["timestamp"].tolist() == [T0, T0 + 4 * Q]
+
+
 def test_naive_datetimes_are_utc():
     frame = frame_of(rows_of(TWO_HOURS))
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms")

@@ -183,7 +183,9 @@ def test_rsi_prev_is_the_group_before_the_last_with_many_groups():
 
 def test_rsi_pair_needs_period_plus_two_complete_groups():
     assert rsi_pair(np.array(flat_groups(UP), dtype=float), CFG) is not None  # 4 groups = 2 + 2
-    assert rsi_pair(np.array(flat_groups(UP[:3]), dtype=float), CFG) is None
+    for n in range(4):
+        assert rsi_pair(np.array(flat_groups(UP[:n]), dtype=float).reshape(-1, 6), CFG) is None
+    assert rsi_pair(np.array(flat_groups(UP[:1])[:5], dtype=float), CFG) is None  # only a partial group
     assert find_setup(np.array(flat_groups(UP[:3]), dtype=float), CFG) is None
 
 
