@@ -27,7 +27,8 @@ def test_subscribe_and_unsubscribe_carry_one_arg_per_topic(okx):
 
 def test_bitget_args_carry_the_product_type(bitget):
     msg = json.loads(bitget.unsubscribe_message(["ticker:BTCUSDT"]))
-    assert msg == {"op": "unsubscribe", "args": [{"instType": "USDT-FUTURES", "channel": "ticker", "instId": "BTCUSDT"}]}
+    assert msg == {"op": "unsubscribe",
+                   "args": [{"instType": "USDT-FUTURES", "channel": "ticker", "instId": "BTCUSDT"}]}
     assert json.loads(bitget.subscribe_message(["ticker:BTCUSDT"]))["op"] == "subscribe"
 
 
