@@ -63,3 +63,70 @@ def test_rsi_matches_recursive_definition_on_random_walk():
     for i in range(14, len(d)):
         ag, al = (13 * ag + g[i]) / 14, (13 * al + l[i]) / 14
     assert math.isclose(out[-1], 100 - 100 / (1 + ag / al), rel_tol=1e-12)
+
+
+def test_every_timeframe_label_length_and_ratio():
+    assert [(tf.label, tf.ms) for tf in Timeframe] == [("1m", 60_000), ("15m", 900_000), ("1h", 3_600_000),
+                                                      ("4h", 14_400_000), ("1d", 86_400_000)]
+    assert Timeframe.D1.ratio_to(Timeframe.H1) == 24 and Timeframe.M15.ratio_to(Timeframe.M1) == 15
+    assert Timeframe.H1.ratio_to(Timeframe.H1) == 1
+    assert type(Timeframe.D1.ratio_to(Timeframe.M15)) is int
+
+
+def test_a_bucket_start_is_its_own_bucket():
+    t = 1_736_942_400_000  # 12:00 UTC
+    assert Timeframe.H4.bucket_start(t) == t and Timeframe.H4.bucket_start(t - 1) == t - 4 * 3_600_000
+    assert Timeframe.H1.bucket_start(t + 3_599_999) == t
+
+
+def test_a_shorter_timeframe_is_no_multiple_of_a_longer_one():
+    with pytest.raises(ValueError, match="^1h is not a whole multiple of 4h$"):
+        Timeframe.H1.ratio_to(Timeframe.H4)
+
+
+def test_parse_labels_and_timeframes():
+    assert Timeframe.parse(Timeframe.D1) is Timeframe.D1
+    assert Timeframe.parse(" 1D ") is Timeframe.D1 and Timeframe.parse("15m") is Timeframe.M15
+    assert Timeframe.parse("1m") is Timeframe.M1
+    with pytest.raises(ValueError) as err:
+        Timeframe.parse("2h")
+    assert str(err.value) == "unknown timeframe '2h'; valid: 15m, 1h, 4h, 1d"
+
+
+def test_rsi_period_1_follows_each_move():
+    # period 1: the averages are the last move itself -> 100 after a rise, 0 after a fall, 50 when flat
+    out = rsi_wilder([1.0, 2.0, 1.0, 1.0, 3.0], period=1)
+    assert np.isnan(out[0]) and out[1:].tolist() == [100.0, 0.0, 50.0, 100.0]
+    assert np.isnan(rsi_wilder([5.0], period=1)).all()
+    with pytest.raises(ValueError, match="^RSI period must be >= 1$"):
+        rsi_wilder([1, 2, 3], period=0)
+
+
+def test_rsi_with_exactly_period_plus_one_closes_has_one_value():
+    # deltas +2, -1, +3: gain 5/3, loss 1/3 -> RS 5 -> RSI 83.33
+    out = rsi_wilder([10, 12, 11, 14], period=3)
+    assert np.isnan(out[:3]).all() and out[3] == pytest.approx(100 - 100 / 6)
+    assert out.shape == (4,) and out.dtype == np.float64
+
+
+def test_rsi_after_a_flat_start_with_one_loss():
+    # period 2 on 5, 5, 5, 4: seed gain 0 / loss 0 -> 50; then loss (0*1 + 1)/2 = 0.5, gain 0 -> RSI 0
+    assert rsi_wilder([5, 5, 5, 4], period=2)[2:].tolist() == [50.0, 0.0]
+    # and on 5, 5, 5, 6: gain 0.5, loss 0 -> 100
+    assert rsi_wilder([5, 5, 5, 6], period=2)[2:].tolist() == [50.0, 100.0]
+
+
+def test_rsi_default_period_is_14():
+    closes = 100 + np.sin(np.arange(40) / 3) * 5 + np.arange(40) * 0.1
+    out = rsi_wilder(closes)
+    assert np.isnan(out[:14]).all() and not np.isnan(out[14])
+    np.testing.assert_array_equal(out, rsi_wilder(closes, 14))
+
+
+def test_rsi_of_exact_decimal_prices_equals_that_of_floats():
+    from decimal import Decimal
+
+    closes = [44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42]
+    out = rsi_wilder([Decimal(str(x)) for x in closes], period=3)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, rsi_wilder(closes, period=3), rtol=1e-12)

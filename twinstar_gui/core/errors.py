@@ -6,13 +6,19 @@ EXCERPT_CHARS = 160
 
 
 def excerpt(payload: object, limit: int = EXCERPT_CHARS) -> str:
-    """A short printable excerpt of a raw payload for error messages and logs."""
+    """A short printable excerpt of a raw payload for error messages and logs; a cut one says how long it was."""
     if isinstance(payload, (bytes, bytearray, memoryview)):
-        text = bytes(payload)[: limit * 4].decode("utf-8", errors="replace")
+        data = bytes(payload)
+        head = data[: limit * 4]  # enough for `limit` characters: one takes 4 bytes at most
+        text = head.decode("utf-8", errors="replace")
+        cut = len(head) < len(data)
+        size = f"{len(data)} bytes in all"  # only the decoded head's length in characters is known
     else:
         text = str(payload)
+        cut = False
+        size = f"+{len(text) - limit} chars"
     text = text.replace("\n", " ").replace("\r", " ")
-    return text if len(text) <= limit else text[:limit] + f"...(+{len(text) - limit} chars)"
+    return f"{text[:limit]}...({size})" if cut or len(text) > limit else text
 
 
 def _where(exchange: str, endpoint: str, symbol: str) -> str:

@@ -1,7 +1,7 @@
 """Domain values: candles and the market events an exchange stream produces."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -49,9 +49,6 @@ class KlineEvent:
 
     def candle(self) -> Candle:
         return Candle(self.open_time, self.open, self.high, self.low, self.close, self.volume)
-
-    def with_closed(self, closed: bool | None) -> "KlineEvent":
-        return replace(self, closed=closed)
 
 
 @dataclass(frozen=True, slots=True)

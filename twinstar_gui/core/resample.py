@@ -80,22 +80,26 @@ class GroupResampler:
 def resample_complete(frame: pd.DataFrame, target: Timeframe, base: Timeframe = BASE_TIMEFRAME) -> pd.DataFrame:
     """Vectorised resampling of a base-timeframe frame (columns timestamp + OHLCV) to `target`.
 
-    Only groups that hold every base candle are kept. `timestamp` may be int ms or datetime64.
+    Only groups that hold every base candle are kept. `timestamp` may be int ms or datetime64 (naive ones are UTC).
+    Rows in time order; a repeated open time counts once, with its first row (as GroupResampler does): a hole and a
+    duplicate in one group never pass for a complete group.
     """
     cols = ["timestamp", "open", "high", "low", "close", "volume"]
     if frame.empty:
         return frame.loc[:, cols].iloc[0:0].copy()
     ts = frame["timestamp"]
     is_dt = isinstance(ts.dtype, pd.DatetimeTZDtype) or np.issubdtype(ts.dtype, np.datetime64)
-    ms = ts.astype("datetime64[ms, UTC]").astype("int64").to_numpy() if is_dt else ts.to_numpy(np.int64)
-    group = ms - ms % target.ms
+    ms = pd.to_datetime(ts, utc=True).astype("datetime64[ms, UTC]").astype("int64").to_numpy() if is_dt \
+        else ts.to_numpy(np.int64)
+    first = ~pd.Index(ms).duplicated()
+    ms = ms[first]
     work = pd.DataFrame({
-        "group": group,
-        "open": frame["open"].to_numpy(),
-        "high": frame["high"].to_numpy(),
-        "low": frame["low"].to_numpy(),
-        "close": frame["close"].to_numpy(),
-        "volume": frame["volume"].to_numpy(),
+        "group": ms - ms % target.ms,
+        "open": frame["open"].to_numpy()[first],
+        "high": frame["high"].to_numpy()[first],
+        "low": frame["low"].to_numpy()[first],
+        "close": frame["close"].to_numpy()[first],
+        "volume": frame["volume"].to_numpy()[first],
     })
     agg = work.groupby("group", sort=True).agg(
         open=("open", "first"), high=("high", "max"), low=("low", "min"),

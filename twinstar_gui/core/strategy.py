@@ -96,13 +96,14 @@ class Signal:
 
 def as_array(history) -> np.ndarray:
     """Closed 15m candles as an (n, 6) float array: open_time ms, O, H, L, C, V (oldest first).
-    Accepts such an array, a frame with timestamp + OHLCV, or a sequence of Candle."""
+    Accepts such an array, a frame with timestamp (int ms, or datetimes: naive ones are UTC) + OHLCV, or a sequence
+    of Candle."""
     if isinstance(history, np.ndarray):
         return history
     if isinstance(history, pd.DataFrame):
         ts = history["timestamp"]
         if isinstance(ts.dtype, pd.DatetimeTZDtype) or np.issubdtype(ts.dtype, np.datetime64):
-            ms = ts.astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+            ms = pd.to_datetime(ts, utc=True).astype("datetime64[ms, UTC]").astype("int64").to_numpy()  # naive: UTC
         else:
             ms = ts.to_numpy(np.int64)
         return np.column_stack([ms.astype(np.float64)] + [history[c].to_numpy(np.float64)
