@@ -125,7 +125,8 @@ async def test_ping_rtt_is_measured_and_a_missing_pong_drops_the_connection():
         await conn.subscribe(["kline.15.BTCUSDT"])
         conn.start()
         await wait_for(lambda: conn.ping_rtt is not None, what="a measured ping round trip")
-        assert conn.ping_rtt >= PONG_DELAY and conn.health().ping_rtt == conn.ping_rtt  # ping to pong, not less
+        # ping to pong, not less (the server's sleep runs on a Qt coarse timer, which may fire up to 5% early)
+        assert conn.ping_rtt >= 0.9 * PONG_DELAY and conn.health().ping_rtt == conn.ping_rtt
         answer["pongs"] = False
         await wait_for(lambda: "no pong" in conn.last_error, what="the pong timeout")
         await wait_for(lambda: len(conns) >= 2, what="a new connection after the pong timeout")

@@ -17,6 +17,7 @@ import pandas as pd
 import requests
 import requests.adapters
 import urllib3
+import urllib3.connection
 import urllib3.exceptions
 
 from ..core.errors import (BadMessage, ConnectFailed, DnsFailed, ExchangeError, HttpStatusError, RateLimited,
@@ -265,17 +266,24 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 
 class InFlight:
     """The connections this client's requests are using right now (checked out of their pools), so that
-    closing the client can shut their sockets down under a blocked read."""
+    closing the client can shut their sockets down under a blocked read. A connection that finishes its
+    connect after the close is shut at once (it was being set up while the close looked for sockets)."""
 
     def __init__(self) -> None:
         self._conns: weakref.WeakSet = weakref.WeakSet()
         self._lock = threading.Lock()
+        self.closed = False
 
     def pool_classes(self) -> dict[str, type]:
         """urllib3 pool classes that report the connections they hand out and take back."""
-        return {"http": type("TrackedHTTPConnectionPool", (_Tracked, urllib3.HTTPConnectionPool), {"registry": self}),
-                "https": type("TrackedHTTPSConnectionPool", (_Tracked, urllib3.HTTPSConnectionPool),
-                              {"registry": self})}
+        http = type("TrackedHTTPConnection", (_TrackedConnection, urllib3.connection.HTTPConnection),
+                    {"registry": self})
+        https = type("TrackedHTTPSConnection", (_TrackedConnection, urllib3.connection.HTTPSConnection),
+                     {"registry": self})
+        return {"http": type("TrackedHTTPConnectionPool", (_TrackedPool, urllib3.HTTPConnectionPool),
+                             {"registry": self, "ConnectionCls": http}),
+                "https": type("TrackedHTTPSConnectionPool", (_TrackedPool, urllib3.HTTPSConnectionPool),
+                              {"registry": self, "ConnectionCls": https})}
 
     def add(self, conn: object) -> None:
         with self._lock:
@@ -287,15 +295,20 @@ class InFlight:
 
     def abort(self) -> None:
         with self._lock:
+            self.closed = True
             conns = list(self._conns)
         for conn in conns:
-            sock = getattr(conn, "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: TLS ones too
+            _shut(conn)
 
 
-class _Tracked:
+def _shut(conn: object) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError, ValueError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: TLS ones too
+
+
+class _TrackedPool:
     registry: InFlight
 
     def _get_conn(self, timeout=None):
@@ -307,3 +320,12 @@ class _Tracked:
         if conn is not None:
             self.registry.discard(conn)
         super()._put_conn(conn)
+
+
+class _TrackedConnection:
+    registry: InFlight
+
+    def connect(self) -> None:
+        super().connect()
+        if self.registry.closed:  # the client closed while this connect was under way
+            _shut(self)

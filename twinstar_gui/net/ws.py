@@ -281,12 +281,12 @@ class WsConnection:
             msg = self.adapter.heartbeat_message()
             if msg is None:
                 return
+            if self._ping_sent is None:  # before the send: the round trip includes it, and a fast pong finds it
+                self._ping_sent = time.monotonic()
             try:
                 await ws.send(msg)
             except ConnectionClosed:
                 return
-            if self._ping_sent is None:
-                self._ping_sent = time.monotonic()
 
     async def _watchdog(self, ws: ClientConnection) -> None:
         tick = max(0.05, min(1.0, self.max_silence / 4))
