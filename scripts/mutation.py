@@ -14,6 +14,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,9 +56,13 @@ def module_of(name: str) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-run", action="store_true", help="report the last run's results only")
+    ap.add_argument("--keep-cache", action="store_true",
+                    help="let mutmut reuse earlier verdicts (faster, but stale after test changes)")
     ap.add_argument("--min", type=float, default=90.0, help="share of mutants that must be killed, percent")
     args = ap.parse_args()
     if not args.skip_run:
+        if not args.keep_cache:  # mutmut keeps a mutant's old verdict while its function is unchanged, even
+            shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # when new tests would now kill it
         env = {**os.environ, "TWINSTAR_FUZZ_N": os.environ.get("TWINSTAR_FUZZ_N", "300")}  # the fuzz test, shorter
         subprocess.run([*MUTMUT, "run", "--max-children", str(os.cpu_count() or 2)], cwd=ROOT, env=env, check=False)
     res = results()

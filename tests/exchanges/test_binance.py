@@ -8,6 +8,7 @@ import pytest
 
 from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError
+from twinstar_gui.exchanges.base import RestRequest
 from twinstar_gui.exchanges.binance import BinanceAdapter
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
@@ -51,12 +52,18 @@ def test_default_endpoints_and_limits():
     assert a.unknown_symbol_codes == {"-1121"}
 
 
-def test_rest_budget_keeps_full_pages_under_the_weight_limit():
-    # every kline request asks limit=1500 (weight 10); the IP limit is 2400 weight a minute, over it -> 429, then a
-    # 418 ban of minutes to days
+def test_the_budget_counts_binances_request_weight():
+    # the IP limit is 2400 weight a minute, over it -> 429, then a 418 ban of minutes to days; the budget counts
+    # weight, each request at its own (klines by their limit, all 24 h tickers 40)
     budget = BinanceAdapter.rest_budget
-    weight_per_minute = budget.requests / budget.per_seconds * 60 * 10
-    assert weight_per_minute <= 2400 * 0.8
+    assert budget.requests / budget.per_seconds * 60 <= 2400 * 0.6
+    a = BinanceAdapter()
+    costs = {limit: a.request_cost(a.kline_request("BTCUSDT", Timeframe.M15, 0, None, limit))
+             for limit in (1, 99, 100, 499, 500, 1000, 1001, 1500)}
+    assert costs == {1: 1, 99: 1, 100: 2, 499: 2, 500: 5, 1000: 5, 1001: 10, 1500: 10}
+    assert a.request_cost(a.tickers_request()) == 40
+    assert a.request_cost(RestRequest("http://x/fapi/v1/ticker/24hr", {"symbol": "BTCUSDT"}, "/fapi/v1/ticker/24hr")) == 1
+    assert a.request_cost(RestRequest("http://x/fapi/v1/exchangeInfo", {}, "/fapi/v1/exchangeInfo")) == 1
 
 
 def test_url_overrides_keep_the_paths():

@@ -47,3 +47,12 @@ def test_token_bucket_paces_and_honours_pause():
     assert b.acquire() == pytest.approx(3.0)
     with pytest.raises(ValueError):
         TokenBucket(0, 1.0)
+
+
+def test_token_bucket_charges_each_request_its_cost_and_a_big_one_leaves_a_debt():
+    clock = FakeClock()
+    b = TokenBucket(20, 1.0, clock=clock, sleep=clock.sleep)  # 20 a second, e.g. Binance weight
+    assert b.acquire(5) == 0.0 and b.acquire(10) == 0.0  # 15 of 20 spent
+    assert b.acquire(10) == pytest.approx(0.25)  # 5 left: wait until 10 are there
+    assert b.acquire(40) == pytest.approx(1.0)  # more than the bucket holds: wait for a full one, then owe 20
+    assert b.acquire(1) == pytest.approx(1.05)  # the debt is paid back first

@@ -15,6 +15,7 @@ from twinstar_gui.exchanges.base import RestRequest
 
 from twinstar_gui.core import Timeframe
 from twinstar_gui.exchanges import ExchangeError, RateLimited, get_exchange
+from twinstar_gui.net.ratelimit import TokenBucket
 from twinstar_gui.net.rest import RestClient, RestClosed, transport_error
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
@@ -178,3 +179,23 @@ def _raised(fn):
     except Exception as exc:  # noqa: BLE001 - the test looks at its type
         return type(exc)
     return None
+
+
+def test_a_short_catch_up_asks_for_few_rows_and_costs_binance_little_weight(sim):
+    """Binance weighs a klines request by its limit: a page asks for no more rows than reach (about) now."""
+    class Recording(TokenBucket):
+        def acquire(self, cost=1.0):
+            costs.append(cost)
+            return super().acquire(cost)
+
+    costs = []
+    adapter = get_exchange("binance", rest_url=sim.rest_url("binance"))
+    c = RestClient(adapter, bucket=Recording(20, 1.0), sleep=lambda s: None)
+    now = sim.server.market.now_ms()
+    five = c.fetch_klines("BTCUSDT", Timeframe.M15, now - now % Q - 5 * Q, now_ms=now)
+    assert len(five) == 5 and costs == [1.0]  # limit 7 (5 + 2 of clock margin): weight 1, not 10
+    costs.clear()
+    long = c.fetch_klines("BTCUSDT", Timeframe.M15, now - now % Q - 2000 * Q, now_ms=now)
+    assert len(long) == 2000 and costs == [10.0, 5.0]  # 1500 rows (weight 10), then the 500 left (+2): weight 5
+    ts = long["timestamp"].astype("int64").to_numpy()
+    assert (np.diff(ts) == Q).all() and ts[-1] == now - now % Q - Q

@@ -36,7 +36,8 @@ class RestRequest:
 
 @dataclass(frozen=True, slots=True)
 class RestBudget:
-    """A request budget: at most `requests` per `per_seconds` (we stay well under the exchange's limit)."""
+    """A request budget: at most `requests` per `per_seconds` (we stay well under the exchange's limit); where the
+    exchange weighs requests, `requests` counts weight (see ExchangeAdapter.request_cost)."""
 
     requests: int
     per_seconds: float
@@ -108,6 +109,10 @@ class ExchangeAdapter(ABC):
     @abstractmethod
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
         """Decoded tickers JSON -> frame with TICKER_COLUMNS sorted by 24 h quote volume, largest first."""
+
+    def request_cost(self, req: RestRequest) -> float:
+        """What one request costs against `rest_budget` (1 each, unless the exchange weighs them)."""
+        return 1.0
 
     def instruments_request(self, cursor: str = "") -> RestRequest | None:
         """Market info (tick, lot, minimums) of every symbol, where the adapter knows the endpoint."""

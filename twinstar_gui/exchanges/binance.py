@@ -30,8 +30,8 @@ class BinanceAdapter(ExchangeAdapter):
     max_topics_per_connection = 200  # 1024 allowed; 10 incoming msgs/s per connection limits bursts
     heartbeat_interval = 0.0  # the server sends ping frames every 3 min; websockets answers them
     max_silence = 60.0
-    # 2400 weight/min per IP (429, then a 418 ban); every page asks limit=1500, weight 10: 3/s = 1800/min
-    rest_budget = RestBudget(3, 1.0)
+    # 2400 weight/min per IP (429, then a 418 ban): we spend at most 20/s = 1200/min, each request at its weight
+    rest_budget = RestBudget(20, 1.0)
     unknown_symbol_codes = frozenset({"-1121"})
     topics_per_subscribe = 50
 
@@ -63,6 +63,16 @@ class BinanceAdapter(ExchangeAdapter):
         if end_ms is not None:
             params["endTime"] = int(end_ms)
         return RestRequest(f"{self.rest_url}/fapi/v1/klines", params, "/fapi/v1/klines")
+
+    def request_cost(self, req: RestRequest) -> float:
+        """Binance's request weight: klines by their limit ([1,100) 1, [100,500) 2, [500,1000] 5, more 10), the
+        24 h tickers of every symbol 40."""
+        if req.endpoint == "/fapi/v1/klines":
+            limit = int(req.params.get("limit", 500))
+            return 1.0 if limit < 100 else 2.0 if limit < 500 else 5.0 if limit <= 1000 else 10.0
+        if req.endpoint == "/fapi/v1/ticker/24hr":
+            return 1.0 if "symbol" in req.params else 40.0
+        return 1.0
 
     def _check(self, payload: Any, endpoint: str) -> Any:
         if isinstance(payload, (str, bytes, bytearray)):

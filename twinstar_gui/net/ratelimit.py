@@ -23,8 +23,11 @@ class TokenBucket:
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    def acquire(self) -> float:
-        """Block until one request may go; returns the seconds waited."""
+    def acquire(self, cost: float = 1.0) -> float:
+        """Block until a request of this cost may go (an exchange that weighs requests: Binance's weight);
+        returns the seconds waited. A cost above the capacity waits for a full bucket and leaves it in debt,
+        so the requests after it wait for the debt to be paid back."""
+        need = min(cost, self.capacity)
         waited = 0.0
         while True:
             with self._lock:
@@ -32,9 +35,10 @@ class TokenBucket:
                 self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
                 self._last = now
                 hold = self._paused_until - now
-                if hold <= 0 and self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if hold <= 0 and self._tokens >= need - 1e-9:  # a float rounding is not worth a sleep
+                    self._tokens -= cost
                     return waited
-                wait = hold if hold > 0 else (1.0 - self._tokens) / self.rate
-            self._sleep(wait)
+                wait = hold if hold > 0 else (need - self._tokens) / self.rate
+            if self._sleep(wait):  # an Event.wait that returned True: stopping, go at once (the caller checks)
+                return waited
             waited += wait

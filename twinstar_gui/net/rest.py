@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 # Throttling: Binance 429 then 418 (IP ban), Bybit 403 (IP limit); 5xx are retried as HttpStatusError
 RATE_LIMIT_STATUSES = {429, 418, 403}
+HORIZON_SLOTS = 2  # a kline page reaches this many candles past our idea of now (clocks differ a little)
 # A connection refused or timed out is retried once here; an outage is the caller's to wait out (a series retries
 # with the reconnect backoff and says why meanwhile), not something to hide behind seconds of silent retries.
 TRANSPORT_RETRIES = 1
@@ -84,8 +85,9 @@ class RestClient:
         errors, throttling and 5xx are retried `retries` times here; callers decide what to do after that."""
         name = self.adapter.name
         last_exc: Exception | None = None
+        cost = self.adapter.request_cost(req)
         for attempt in range(self.retries + 1):
-            self.bucket.acquire()
+            self.bucket.acquire(cost)
             if self._closed.is_set():
                 raise RestClosed(f"{name}: REST client closed")
             self.requests_made += 1
@@ -163,11 +165,15 @@ class RestClient:
         server_time: int | None = None
         cursor = start_ms
         for _ in range(max_pages):
-            page_end = cursor + cap * tf.ms - 1
+            # a page asks for no more rows than its window holds up to about now: where the exchange weighs a
+            # request by its limit (Binance), a catch-up of a few candles costs 1, not 10
+            now_guess = (server_time if server_time is not None else fallback_now) + HORIZON_SLOTS * tf.ms
+            rows = max(1, min(cap, (min(now_guess, end_ms if end_ms is not None else now_guess) - cursor) // tf.ms + 1))
+            page_end = cursor + rows * tf.ms - 1
             if end_ms is not None:
                 page_end = min(page_end, end_ms)
             try:
-                payload = self.get_json(adapter.kline_request(symbol, tf, cursor, page_end, cap))
+                payload = self.get_json(adapter.kline_request(symbol, tf, cursor, page_end, rows))
             except (ExchangeError, TransportError) as exc:
                 raise exc.with_symbol(symbol) from None
             try:
