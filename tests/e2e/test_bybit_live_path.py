@@ -87,7 +87,8 @@ async def test_live_candles_reach_disk_and_chart_exactly(tmp_path, qapp):
 
 async def test_dropped_socket_loses_and_duplicates_nothing(tmp_path):
     async with running_sim() as sim:
-        core = make_core(sim, tmp_path, ["BTCUSDT"])
+        # reconnects wait 0.6 s: candles (one every 0.25 s) surely close while the stream is away
+        core = make_core(sim, tmp_path, ["BTCUSDT"], policy=ReconnectPolicy(base=0.6, jitter=0.0, max_tries=1000))
         series = core.feeds["bybit"].series["BTCUSDT"]
         closed = []
         series.listeners.closed.append(lambda ev: closed.append(ev) if ev.timeframe is Timeframe.M15 else None)
@@ -97,7 +98,6 @@ async def test_dropped_socket_loses_and_duplicates_nothing(tmp_path):
         for _ in range(2):
             before = ws.connects
             await sim.drop_connections()
-            await asyncio.sleep(0.6)  # a couple of candles close while we are away
             await wait_for(lambda: ws.connects > before, what="reconnect")
         n = len(closed)
         await wait_for(lambda: len(closed) >= n + 4, what="closes after reconnect")

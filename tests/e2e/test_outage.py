@@ -46,7 +46,7 @@ async def test_outage_at_start_and_mid_run_loses_nothing(exchange, tmp_path):
     async with sim_behind_proxy() as (sim, proxy):
         core, closed = one_exchange_core(exchange, via(proxy, sim, sim.rest_url(exchange)),
                                          via(proxy, sim, sim.ws_url(exchange)), tmp_path,
-                                         ReconnectPolicy(base=0.2, factor=1.5, cap=0.6, jitter=0.1))
+                                         ReconnectPolicy(base=0.2, factor=1.5, cap=0.6, jitter=0.1, max_tries=1000))
         series = core.feeds[exchange].series[native]
         await core.start()
         # 1. unreachable at start: the series waits and says why; it is not "rejected", not "up to date"

@@ -119,9 +119,12 @@ async def test_a_failing_disk_is_shown_and_closing_asks_before_losing_candles(tm
 async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journal_was_damaged(tmp_path, qapp):
     """What a user sees: history waiting for an exchange that refuses connections (not "rejected", not "up to
     date"), then caught up once it answers; and a damaged journal found at start, with what was lost."""
-    store = CandleStore(tmp_path / "data")  # a crashed run's journal with one corrupt record
+    server = SimServer(Market(SimClock(speed=3600.0), seed=5, history_days=3), push_interval=0.05)
+    await server.start()
+    now = server.market.now_ms()
+    store = CandleStore(tmp_path / "data")  # a crashed run's journal of four recent closes, one record corrupt
     for i in range(4):
-        store.append("okx", "BTC-USDT-SWAP", pd.DataFrame({"timestamp": [1_735_689_600_000 + i * 900_000],
+        store.append("okx", "BTC-USDT-SWAP", pd.DataFrame({"timestamp": [now - now % 900_000 - (30 - i) * 900_000],
                                                             "open": [1.0], "high": [2.0], "low": [0.5], "close": [1.5],
                                                             "volume": [3.0], "source": ["ws"]}))
     store.close()
@@ -129,15 +132,13 @@ async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journ
     raw = bytearray(journal.read_bytes())
     raw[RECORD_SIZE + 9] ^= 0x55
     journal.write_bytes(bytes(raw))
-
-    server = SimServer(Market(SimClock(speed=3600.0), seed=5, history_days=3), push_interval=0.05)
-    await server.start()
     proxy = FlakyProxy(server.port)  # refusing
     via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")  # noqa: E731
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "window_15m": 200, "exchanges": {
         "bybit": {"enabled": False}, "okx": {"enabled": True, "rest_url": via(server.rest_url("okx")),
                                            "ws_url": via(server.ws_url("okx")), "symbols": ["BTC-USDT-SWAP"]}}})
-    core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.2, cap=0.5, jitter=0.0)})
+    core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.2, cap=0.5, jitter=0.0,
+                                                                          max_tries=1000)})
     logs = LogPresenter()
     window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds, writer=core.writer), logs,
                         mode="TEST", data_dir=str(tmp_path), persist_layout=False)
