@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 REST_CONCURRENCY = 3  # REST fetches in flight per exchange: more only fight the GUI thread for the GIL
 SLICE = 100  # candles handled per turn of the event loop when a long run arrives at once (~3 ms)
+# how far the exchange's clock may run ahead of ours (after the offset REST told us) before a candle from the
+# stream counts as impossible: clocks drift, but not by hours
+MAX_CLOCK_SKEW_MS = 10 * 60_000
+MAX_STREAM_LEAD_MS = 6 * BASE_TIMEFRAME.ms  # how far past the last closed candle the stream may already be
+STREAK_TO_FOLLOW = 3  # consecutive buckets beyond our clock after which the stream's clock is believed
 DEFAULT_WINDOWS = {Timeframe.M15: 1000, Timeframe.H1: 300, Timeframe.H4: 300, Timeframe.D1: 300}
 
 
@@ -115,6 +120,10 @@ class SeriesManager:
         self.rest_problem = ""  # why REST fails right now (retried with backoff until it answers)
         self._short_problem = ""  # the same in a few words, for status lines
         self._retry_policy = retry_policy or ReconnectPolicy()
+        self._future_said: int | None = None  # the newest future candle logged (said once, not per frame)
+        self._future_bucket: int | None = None  # the stream's bucket when it last looked ahead of our clock
+        self._future_streak = 0  # consecutive buckets it did so
+        self._server_offset_ms = 0  # exchange clock - ours, as REST answers said (the stream cannot move it)
         self.sync = SyncStatus()
 
     def __repr__(self) -> str:
@@ -300,7 +309,7 @@ class SeriesManager:
             server_time, candles = await in_daemon_thread(self._fetch_candles, start, now_ms=hint,
                                                           on_page=self._progress)
         if server_time:
-            self.clock_offset_ms = int(server_time) - self.now_ms()
+            self.clock_offset_ms = self._server_offset_ms = int(server_time) - self.now_ms()
         accepted = await self._in_slices(candles, lambda c: self._accept_closed(c, source, persist=False))
         if accepted:
             self._persist(accepted, source)
@@ -338,6 +347,8 @@ class SeriesManager:
         if ev.timeframe != BASE_TIMEFRAME.label or self.failed:
             return
         candle = ev.candle()
+        if not self._plausible_time(candle.open_time, bool(ev.closed)):
+            return
         if ev.closed is None and self.forming is not None and candle.open_time > self.forming.open_time:
             # No close flag on this exchange: a newer bucket means the previous one is over, but its last
             # push may predate its last trades. The final values come from REST (backfill), never a guess.
@@ -352,6 +363,35 @@ class SeriesManager:
             self.forming = candle
             self._emit(self.listeners.forming, self.symbol, candle)
 
+    def _plausible_time(self, open_time: int, closed: bool) -> bool:
+        """A candle from the stream must not lie in the future: a closed one must have ended, a forming one must
+        have begun, by the exchange's clock (ours plus the offset its REST answers gave, plus MAX_CLOCK_SKEW_MS)
+        or at most MAX_STREAM_LEAD_MS after the last closed candle. One forged frame dated 2099 would otherwise
+        close the series' future and poison its clock. Before any history the stream is the only clock there is
+        (a simulated exchange runs faster than ours); a stream that keeps going, bucket after bucket, beyond our
+        clock is followed after STREAK_TO_FOLLOW buckets (our clock is the one that is off)."""
+        if self.last_closed is None:
+            return True
+        horizon = max(self.now_ms() + max(0, self._server_offset_ms) + MAX_CLOCK_SKEW_MS,
+                      self.last_closed + MAX_STREAM_LEAD_MS)
+        if open_time + (BASE_TIMEFRAME.ms if closed else 0) <= horizon:
+            return True
+        bucket = open_time if not closed else open_time + BASE_TIMEFRAME.ms  # the bucket the stream is in
+        last = self._future_bucket
+        self._future_streak = self._future_streak + 1 if last is not None and bucket == last + BASE_TIMEFRAME.ms \
+            else self._future_streak if bucket == last else 0
+        self._future_bucket = bucket
+        if self._future_streak >= STREAK_TO_FOLLOW:
+            self._server_offset_ms = bucket - self.now_ms()
+            log.warning("%s %s: the stream is %s ahead of our clock, bucket after bucket; following it",
+                        self.exchange, self.symbol, _span(bucket - self.now_ms()))
+            return True
+        if self._future_said is None or self._future_said < open_time:
+            self._future_said = open_time
+            log.warning("%s %s: ignored a %s candle from the future (%s): the stream is not to be trusted on it",
+                        self.exchange, self.symbol, "closed" if closed else "forming", _fmt(open_time))
+        return False
+
     def on_price(self, price: float, time_ms: int) -> None:
         """A last price (ticker): moves the forming candle's close/high/low."""
         f = self.forming
@@ -364,6 +404,8 @@ class SeriesManager:
         """Where the exchange streams no candles (Bithumb), trades build the forming one."""
         if self.last_closed is not None and BASE_TIMEFRAME.bucket_start(time_ms) <= self.last_closed:
             return  # a late trade of a candle already final
+        if not self._plausible_time(BASE_TIMEFRAME.bucket_start(time_ms), False):
+            return
         ended = self._trades.add(price, size, time_ms)
         if ended is not None:
             self.backfill()  # that bucket is over: its final values come from REST
@@ -390,12 +432,15 @@ class SeriesManager:
     def _on_stream_close(self, candle: Candle) -> None:
         expected = None if self.last_closed is None else self.last_closed + BASE_TIMEFRAME.ms
         busy = self._fetching
-        if busy or (expected is not None and candle.open_time > expected):
+        # With no history yet (REST has not answered), a live close is never the first candle: the window
+        # before it would be lost. It waits, like one after a hole, for the fetch that comes first.
+        if busy or expected is None or candle.open_time > expected:
             if self.last_closed is None or candle.open_time > self.last_closed:
                 self._pending[candle.open_time] = candle
             if not busy:
-                log.warning("%s %s: gap before %s; backfilling", self.exchange, self.symbol,
-                            _fmt(candle.open_time))
+                if expected is not None:
+                    log.warning("%s %s: gap before %s; backfilling", self.exchange, self.symbol,
+                                _fmt(candle.open_time))
                 self.backfill()
             return
         self._accept_closed(candle, "ws")
@@ -444,3 +489,8 @@ def _candles_of(frame: pd.DataFrame) -> list[Candle]:
 
 def _fmt(ms: int) -> str:
     return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _span(ms: int) -> str:
+    hours = ms / 3_600_000
+    return f"{hours:.1f} h" if abs(hours) < 48 else f"{hours / 24:.1f} days"
