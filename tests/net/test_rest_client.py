@@ -1,4 +1,5 @@
 """RestClient against the simulator over loopback: paging, forming-candle rule, retries, errors."""
+import json
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ from twinstar_gui.core.errors import (ConnectFailed, DnsFailed, HttpStatusError,
 from twinstar_gui.exchanges.base import RestRequest
 
 from twinstar_gui.core import Timeframe
-from twinstar_gui.exchanges import ExchangeError, RateLimited, get_exchange
+from twinstar_gui.exchanges import BadMessage, ExchangeError, RateLimited, get_exchange
 from twinstar_gui.net.ratelimit import TokenBucket
 from twinstar_gui.net.rest import RestClient, RestClosed, transport_error
 from twinstar_gui.sim.clock import SimClock
@@ -199,3 +200,140 @@ def test_a_short_catch_up_asks_for_few_rows_and_costs_binance_little_weight(sim)
     assert len(long) == 2000 and costs == [10.0, 5.0]  # 1500 rows (weight 10), then the 500 left (+2): weight 5
     ts = long["timestamp"].astype("int64").to_numpy()
     assert (np.diff(ts) == Q).all() and ts[-1] == now - now % Q - Q
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class _Hostile:
+    """A one-route HTTP server on 127.0.0.1 whose answer the test sets: headers and a body function."""
+
+    def __init__(self, respond):
+        import http.server
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                outer.hits += 1
+                respond(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.hits = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("header", ["inf", "1e9", "nan", "-5"])
+def test_a_retry_after_header_is_bounded(header):
+    def respond(h):
+        h.send_response(429)
+        h.send_header("Retry-After", header)
+        h.send_header("Content-Length", "2")
+        h.end_headers()
+        h.wfile.write(b"{}")
+
+    server = _Hostile(respond)
+    sleeps = []
+    try:
+        clock = FakeTime()  # the budget's pauses pass on a clock the test moves, not in real time
+        bucket = TokenBucket(50, 1.0, clock=clock, sleep=clock.sleep)
+        c = RestClient(get_exchange("bybit", rest_url=server.url), sleep=sleeps.append, retries=2, timeout=5,
+                       bucket=bucket)
+        with pytest.raises(RateLimited) as err:
+            c.get_json(c.adapter.tickers_request())
+        assert err.value.retry_after is None or 0 <= err.value.retry_after <= 120
+        assert sleeps and all(0 <= s <= 120 for s in sleeps), sleeps
+        assert clock.now <= 3 * 120  # each pause the header asked for was cut to 2 minutes at most
+    finally:
+        server.close()
+
+
+def test_an_answer_dribbled_a_byte_at_a_time_is_cut_at_its_deadline():
+    def respond(h):
+        h.send_response(200)
+        h.send_header("Content-Length", "1000")
+        h.end_headers()
+        try:
+            for _ in range(1000):
+                h.wfile.write(b" ")
+                h.wfile.flush()
+                time.sleep(0.05)  # every read returns well within the read timeout
+        except OSError:
+            pass
+
+    server = _Hostile(respond)
+    try:
+        c = RestClient(get_exchange("bybit", rest_url=server.url), sleep=lambda s: None, timeout=0.3)
+        t0 = time.monotonic()
+        with pytest.raises(RequestTimedOut, match="took longer than 3x the timeout"):
+            c.get_json(c.adapter.tickers_request())
+        assert server.hits == 2  # retried once, like any request that got no answer in time
+        assert time.monotonic() - t0 < 45  # a bound on a hang, not a timing: the body alone takes 50 s
+    finally:
+        server.close()
+
+
+def test_an_answer_larger_than_the_cap_is_refused(monkeypatch):
+    import twinstar_gui.net.rest as rest_module
+
+    monkeypatch.setattr(rest_module, "MAX_BODY_BYTES", 100_000)  # the real cap is 64 MB: the same rule, smaller
+
+    def respond(h):
+        h.send_response(200)
+        h.send_header("Content-Length", "300000")
+        h.end_headers()
+        h.wfile.write(b"[" + b"1," * 149_999 + b"1]")
+
+    server = _Hostile(respond)
+    try:
+        c = RestClient(get_exchange("binance", rest_url=server.url), sleep=lambda s: None, timeout=5)
+        with pytest.raises(BadMessage, match="larger than 100,000 bytes"):
+            c.get_json(c.adapter.tickers_request())
+    finally:
+        server.close()
+
+
+def test_a_gzip_answer_is_decoded_and_a_gzip_bomb_is_refused(monkeypatch):
+    import gzip as gz
+
+    import twinstar_gui.net.rest as rest_module
+
+    payload = {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": [
+        {"symbol": "BTCUSDT", "lastPrice": "100", "turnover24h": "5"}]}, "time": 1}
+    bodies = [gz.compress(json.dumps(payload).encode()), gz.compress(b" " * 5_000_000)]
+
+    def respond(h):
+        body = bodies[min(h.server.hits, 1)] if hasattr(h.server, "hits") else bodies[0]
+        h.send_response(200)
+        h.send_header("Content-Encoding", "gzip")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    server = _Hostile(respond)
+    try:
+        c = RestClient(get_exchange("bybit", rest_url=server.url), sleep=lambda s: None, timeout=5)
+        assert c.fetch_tickers()["symbol"].tolist() == ["BTCUSDT"]
+        monkeypatch.setattr(rest_module, "MAX_BODY_BYTES", 1_000_000)
+        server.server.hits = 1  # from now on: 5 MB of spaces in 5 KB of gzip
+        with pytest.raises(BadMessage, match="larger than 1,000,000 bytes"):
+            c.get_json(c.adapter.tickers_request())
+    finally:
+        server.close()

@@ -5,7 +5,9 @@ Blocking by design: call it from a worker thread (asyncio.to_thread / QThread), 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import math
 import socket
 import ssl
 import threading
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 
 # Throttling: Binance 429 then 418 (IP ban), Bybit 403 (IP limit); 5xx are retried as HttpStatusError
 RATE_LIMIT_STATUSES = {429, 418, 403}
+MAX_RETRY_AFTER_S = 120.0  # the longest Retry-After we honour (Binance's 418 bans say minutes to days: we retry)
+MAX_BODY_BYTES = 64 * 1024 * 1024  # the largest answer we read (tickers and instrument lists are ~1 MB)
+BODY_CHUNK = 256 * 1024
+BODY_DEADLINE_FACTOR = 3.0  # the whole answer within 3 x the per-read timeout
 HORIZON_SLOTS = 2  # a kline page reaches this many candles past our idea of now (clocks differ a little)
 # A connection refused or timed out is retried once here; an outage is the caller's to wait out (a series retries
 # with the reconnect backoff and says why meanwhile), not something to hide behind seconds of silent retries.
@@ -92,11 +98,12 @@ class RestClient:
                 raise RestClosed(f"{name}: REST client closed")
             self.requests_made += 1
             try:
-                resp = self.session.get(req.url, params=dict(req.params), timeout=self.timeout)
-            except requests.RequestException as exc:
+                resp = self.session.get(req.url, params=dict(req.params), timeout=self.timeout, stream=True)
+                body = _read_body(resp, name, req.endpoint, time.monotonic() + self.timeout * BODY_DEADLINE_FACTOR)
+            except (requests.RequestException, TransportError) as exc:
                 if self._closed.is_set():
                     raise RestClosed(f"{name}: REST client closed") from None
-                last_exc = transport_error(name, exc, req.endpoint)
+                last_exc = exc if isinstance(exc, TransportError) else transport_error(name, exc, req.endpoint)
                 if not isinstance(last_exc, TransportError):
                     raise last_exc from None  # a bad URL: retrying cannot help
                 if attempt >= TRANSPORT_RETRIES:  # no answer twice: the caller's longer backoff takes over
@@ -104,7 +111,7 @@ class RestClient:
                 self._wait(attempt, None, last_exc)
                 continue
             if resp.status_code >= 400:
-                code, message = self._error_body(resp)
+                code, message = self._error_body(resp, body)
                 if resp.status_code in RATE_LIMIT_STATUSES:
                     retry_after = _retry_after(resp)
                     last_exc = RateLimited(name, message, code=code, status=resp.status_code, endpoint=req.endpoint,
@@ -120,23 +127,23 @@ class RestClient:
                 self._wait(attempt, None, last_exc)
                 continue
             try:
-                return resp.json()
+                return json.loads(body)
             except ValueError:  # not JSON, or JSON Python cannot hold (an integer of thousands of digits)
-                raise BadMessage(name, f"{req.endpoint}: response is not JSON", resp.text) from None
+                raise BadMessage(name, f"{req.endpoint}: response is not JSON", body) from None
             except RecursionError:
-                raise BadMessage(name, f"{req.endpoint}: response nests too deep", resp.text) from None
+                raise BadMessage(name, f"{req.endpoint}: response nests too deep", body) from None
         assert last_exc is not None
         raise last_exc
 
-    def _error_body(self, resp: requests.Response) -> tuple[object, str]:
+    def _error_body(self, resp: requests.Response, body: bytes) -> tuple[object, str]:
         """The exchange's own error code and message from an HTTP error body, else the body's excerpt."""
         try:
-            parsed = self.adapter.error_of(resp.json())
-        except ValueError:
+            parsed = self.adapter.error_of(json.loads(body))
+        except (ValueError, RecursionError):
             parsed = None
         if parsed is not None:
             return parsed
-        return None, excerpt(resp.text) or resp.reason
+        return None, excerpt(body) or resp.reason
 
     def _wait(self, attempt: int, retry_after: float | None, exc: Exception) -> None:
         if attempt >= self.retries:
@@ -228,13 +235,15 @@ class RestClient:
 
 
 def _retry_after(resp: requests.Response) -> float | None:
+    """Seconds the exchange asks us to wait, bounded: a header of "inf" or 1e9 must not park a series for good."""
     value = resp.headers.get("Retry-After")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S) if math.isfinite(seconds) else MAX_RETRY_AFTER_S
 
 
 def transport_error(exchange: str, exc: requests.RequestException, endpoint: str) -> Exception:
@@ -268,6 +277,36 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
             return True
         todo += [getattr(e, "reason", None), e.__cause__, e.__context__, *e.args]
     return False
+
+
+def _read_body(resp: requests.Response, exchange: str, endpoint: str, deadline: float) -> bytes:
+    """The whole body, within a deadline and a size cap: a server that sends a byte every few seconds (each
+    read inside the read timeout) or gigabytes would otherwise hold a fetch, and a REST slot, for ever. Reads
+    return what has arrived (read1), so the deadline is checked however slowly the bytes come."""
+    chunks, size = [], 0
+    try:
+        while True:
+            try:
+                chunk = resp.raw.read1(BODY_CHUNK, decode_content=True)  # gzip decoded: the cap counts what it inflates to
+            except urllib3.exceptions.ReadTimeoutError as exc:
+                raise RequestTimedOut(exchange, f"reading the answer: {excerpt(exc, 80)}", endpoint=endpoint) from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise ConnectFailed(exchange, f"reading the answer: {type(exc).__name__}: {excerpt(exc, 80)}",
+                                    endpoint=endpoint) from None
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BadMessage(exchange, f"{endpoint}: response larger than {MAX_BODY_BYTES:,} bytes", b"".join(chunks))
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise RequestTimedOut(exchange, f"the answer took longer than {BODY_DEADLINE_FACTOR:g}x the timeout "
+                                                f"({size:,} bytes so far)", endpoint=endpoint)
+        body = b"".join(chunks)
+        resp._content, resp._content_consumed = body, True  # read through: the connection goes back to the pool
+        return body
+    finally:
+        resp.close()  # not read through: the connection is closed, never reused half-read
 
 
 class InFlight:
