@@ -110,3 +110,32 @@ def test_the_window_stops_against_a_server_that_never_answers(tmp_path):
     finally:
         proxy.close()
     assert "all candles flushed" in err.read_text()
+
+
+@pytest.mark.parametrize("command", ["window", "collect"])
+def test_a_signal_stops_even_while_the_disk_refuses_every_write(tmp_path, command):
+    """Writes keep failing (a file stands where the exchange's folder must go): closing the window would ask
+    before giving the queued candles up, but a signal decides at once; the collector gives them up within its
+    budget too, says so, and exits 1. (The window waited for ever on a question nobody could answer.)"""
+    from twinstar_gui.sim.clock import SimClock
+    from twinstar_gui.sim.market import Market
+    from twinstar_gui.sim.server import SimThread
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "exchange=okx").write_text("not a folder")
+    sim = SimThread(Market(SimClock(speed=600.0), seed=3, history_days=3)).start()
+    env = {"TWINSTAR_DATA_DIR": str(data), "TWINSTAR_OKX_REST_URL": sim.rest_url("okx"),
+           "TWINSTAR_OKX_WS_URL": sim.ws_url("okx")}
+    args = (["--exchanges", "okx", "--symbols", "BTC-USDT-SWAP"] if command == "window" else
+            ["collect", "--exchange", "okx", "--symbols", "BTC-USDT-SWAP", "--data", str(data), "--health-every", "0.3"])
+    try:
+        proc, out, err = start(args, tmp_path, env)
+        wait_until(lambda: "candle write failed" in err.read_text(), proc, err, what="failing writes")
+        code = stop_with(proc, signal.SIGTERM)
+    finally:
+        sim.stop()
+    log = err.read_text()
+    assert code == 1 and "not yet durable" in log and "Traceback" not in log, log[-3000:]
+    if command == "collect":
+        assert "stopped: WRITES STILL QUEUED" in out.read_text()

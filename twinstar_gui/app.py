@@ -323,8 +323,9 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     done = asyncio.Event()
     window.close_requested.connect(done.set)
     app.aboutToQuit.connect(done.set)
+    signalled = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a kill: the same clean shutdown as closing the window
-        loop.add_signal_handler(sig, _on_signal, sig, done)
+        loop.add_signal_handler(sig, _on_signal, sig, done, signalled)
     if quit_after:
         QTimer.singleShot(int(quit_after * 1000), done.set)
 
@@ -342,7 +343,10 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         trading.close()  # no more polls of journals about to close
         chart.close()
         await asyncio.gather(*(t.stop() for t in tradings.values()), return_exceptions=True)
-        ok = await core.shutdown(confirm_loss=lambda n, err: _ask_unsaved(window, n, err))
+        # closing the window asks before candles a failing disk still holds are given up; a signal decided
+        # already (nobody may be at the screen to answer), also one that comes while the question is open
+        ask = None if signalled.is_set() else (lambda n, err: _ask_unsaved(window, n, err, signalled))
+        ok = await core.shutdown(confirm_loss=ask)
         for t in tradings.values():
             t.journal.close()
         window.allow_close()
@@ -362,15 +366,25 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     return rc
 
 
-def _on_signal(sig: int, done: asyncio.Event) -> None:
-    log.warning("%s received: shutting down", signal.Signals(sig).name)
+def _on_signal(sig: int, done: asyncio.Event, signalled: asyncio.Event) -> None:
+    if not signalled.is_set():
+        log.warning("%s received: shutting down", signal.Signals(sig).name)
+    signalled.set()
     done.set()
 
 
-async def _ask_unsaved(window, pending: int, error: str) -> bool:
+async def _ask_unsaved(window, pending: int, error: str, signalled: asyncio.Event) -> bool:
+    """The user's answer (True: quit and give them up); a signal meanwhile answers True."""
     answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    window.ask_unsaved_candles(pending, error, lambda quit_anyway: answer.done() or answer.set_result(quit_anyway))
-    return await answer
+    box = window.ask_unsaved_candles(pending, error,
+                                     lambda quit_anyway: answer.done() or answer.set_result(quit_anyway))
+    halt = asyncio.ensure_future(signalled.wait())
+    await asyncio.wait({answer, halt}, return_when=asyncio.FIRST_COMPLETED)
+    halt.cancel()
+    if not answer.done():
+        box.close()
+        return True
+    return answer.result()
 
 
 def resource_path(name: str) -> Path:

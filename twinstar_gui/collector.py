@@ -209,6 +209,9 @@ async def _collect(settings: Settings, exchanges: list[str], symbols: list[str] 
                 core.store.claim(name, sym)
             except SeriesBusy as exc:
                 busy.append(str(exc))
+            except OSError as exc:  # the disk refuses: collected anyway, writes queue and the health lines say so
+                log.error("%s %s: cannot claim the series on disk (%s); candles stay queued until it can",
+                          name, sym, exc)
     if busy:
         core.store.close()
         core.writer.close(timeout=1.0)

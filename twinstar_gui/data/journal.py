@@ -95,9 +95,9 @@ class SeriesJournal:
             pass
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            fh.close()
 
 
 def replay_bytes(data: bytes) -> Replay:

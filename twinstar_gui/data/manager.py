@@ -133,7 +133,13 @@ class SeriesManager:
     async def load_history(self) -> None:
         """Load the newest window of 15m candles from disk (in a thread)."""
         n = self.windows[BASE_TIMEFRAME]
-        candles = await asyncio.to_thread(lambda: _candles_of(self.store.load_last(self.exchange, self.symbol, n)))
+        try:
+            candles = await asyncio.to_thread(lambda: _candles_of(self.store.load_last(self.exchange, self.symbol, n)))
+        except OSError as exc:  # the disk refuses (permissions, a file in the folder's place): REST brings it all
+            log.error("%s %s: cannot read the stored history (%s); fetching it by REST", self.exchange, self.symbol,
+                      exc)
+            self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: stored history unreadable: {exc}")
+            candles = []
         await self._in_slices(candles, lambda c: self._add_closed(c, notify=False))
         if candles:
             log.info("%s %s: loaded %d candles from disk (last %s)", self.exchange, self.symbol,

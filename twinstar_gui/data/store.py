@@ -308,13 +308,17 @@ class CandleStore:
             self._compact_series(key)  # keep write order: older journaled rows first
             return self._merge_into_months(key, new)
 
-    def compact(self) -> int:
-        """Fold every journal into its month files; returns the number of series compacted."""
+    def compact(self, deadline: float | None = None) -> int:
+        """Fold every journal into its month files, or as many as fit before `deadline` (time.monotonic; the
+        rest stay in their journals, durable); returns the number of series compacted."""
+        done = 0
         with self._lock:
-            keys = list(self._dirty)
-            for key in keys:
+            for key in list(self._dirty):
+                if deadline is not None and time.monotonic() > deadline:
+                    break
                 self._compact_series(key)
-        return len(keys)
+                done += 1
+        return done
 
     @property
     def pending_series(self) -> int:
@@ -345,13 +349,15 @@ class CandleStore:
         self._locks[key] = fh
 
     def close(self) -> None:
-        """Give up the series this store writes (the journals stay; the next writer replays them)."""
+        """Give up the series this store writes (the journals stay; the next writer replays them). A file that
+        cannot be closed cleanly (a failing disk) is logged; the others are still closed."""
         with self._lock:
-            for j in self._journals.values():
-                j.close()
+            for f in [*self._journals.values(), *self._locks.values()]:
+                try:
+                    f.close()
+                except OSError as exc:
+                    log.error("closing %s: %s", getattr(f, "path", getattr(f, "name", f)), exc)
             self._journals.clear()
-            for fh in self._locks.values():
-                fh.close()
             self._locks.clear()
 
     def _journal(self, key: tuple[str, str, str]) -> SeriesJournal:

@@ -60,6 +60,7 @@ class CandleWriter:
         self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="candle-writer", daemon=True)
         self._closed = False
+        self._stopping = threading.Event()
         self._thread.start()
 
     def submit(self, job: WriteJob) -> None:
@@ -85,15 +86,23 @@ class CandleWriter:
         return True
 
     def close(self, timeout: float | None = 10.0) -> bool:
-        """Flush and stop the thread; returns False if rows were still queued at the timeout."""
+        """Flush and stop the thread, all within `timeout`; returns False if rows were still queued then (a
+        failing disk: they are given up, said in the log). Journals are folded into the month files with the
+        time left; what is not folded stays durable in its journal for the next start."""
         if self._closed:
             return self._pending == 0
+        deadline = None if timeout is None else time.monotonic() + timeout
         done = self.flush(timeout)
         self._closed = True
+        self._stopping.set()  # a write retrying on a failing disk gives up now
         self._queue.put(None)
-        self._thread.join(timeout=2.0)
-        self._compact()
-        self.store.close()  # let another process take these series over
+        self._thread.join(timeout=2.0 if deadline is None else max(0.1, deadline - time.monotonic()))
+        if done and not self.failing:
+            self._compact(deadline)
+        try:
+            self.store.close()  # let another process take these series over
+        except OSError as exc:
+            log.error("could not release the dataset's series cleanly: %s", exc)
         if not done:
             log.error("writer closed with %d jobs not yet durable: %s", self._pending, self.last_error)
         return done
@@ -124,10 +133,10 @@ class CandleWriter:
             if self._queue.empty() and time.monotonic() - self._last_compact >= self.compact_every:
                 self._compact()  # idle: fold journals into the month files other tools read
 
-    def _compact(self) -> None:
+    def _compact(self, deadline: float | None = None) -> None:
         self._last_compact = time.monotonic()
         try:
-            self.store.compact()
+            self.store.compact(deadline)
         except OSError as exc:  # the rows stay safe in the journal; try again when next idle
             self.last_error = f"compaction: {type(exc).__name__}: {exc}"
             log.error("could not fold the journal into month files (kept, will retry): %s", exc)
@@ -157,7 +166,8 @@ class CandleWriter:
                     log.error("candle write failed, kept queued, retry in %.0fs: %s", delay, self.last_error)
                     if isinstance(exc, ValueError):  # bad rows will never write: drop them loudly
                         break
-                    time.sleep(delay)
+                    if self._stopping.wait(delay):  # closing: these rows are given up (close says how many)
+                        return
                     delay = min(delay * 2, 30.0)
             self.written_rows += len(rows)
             for job in jobs:
