@@ -114,3 +114,13 @@ def test_a_settings_file_round_trips_unchanged(tmp_path):
     back = load_settings(tmp_path / "s.json")
     assert back.exchanges == s.exchanges and back.trading == s.trading and back.window_15m == 1500
     assert back.symbols("okx") == ("BTC-USDT-SWAP",)
+
+
+def test_a_settings_path_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "settings.fifo"
+    os.mkfifo(fifo)  # reading it would wait for a writer for ever
+    for p in (fifo, tmp_path):
+        with pytest.raises(SettingsError, match="not a regular file"):
+            load_settings(p)

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import stat
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -320,6 +321,8 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 def read_settings_file(p: Path) -> dict[str, Any]:
     """The file's JSON object: UTF-8, no NaN/Infinity, no key twice, of a sane size; else SettingsError."""
     try:
+        if not stat.S_ISREG(p.stat().st_mode):  # a FIFO would block the read for ever; a folder is no file
+            raise SettingsError(f"settings file {p}: not a regular file")
         with open(p, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:

@@ -40,7 +40,7 @@ def _settings_file(path: str | None) -> tuple[bool, str]:
     p = Path(path) if path is not None else default_config_path()
     if path is None and not p.exists():
         return True, f"{p}: none yet (defaults)"
-    if not p.is_file():
+    if not p.exists():
         return False, f"{p}: no such file"
     try:
         settings = load_settings(p)

@@ -306,3 +306,73 @@ def test_sound_records_are_found_inside_megabytes_of_garbage(tmp_path):
     assert fresh.load("bybit", "BTCUSDT")["open"].tolist() == [100.0 + i for i in range(10)]
     (q,) = fresh.quarantined
     assert "10 record(s) recovered" in q.reason and "unreadable bytes skipped" in q.reason
+
+
+def test_a_fifo_or_a_folder_in_the_dataset_is_moved_aside_without_blocking(tmp_path):
+    """Opening a FIFO blocks for ever: a month file or a journal that is not a regular file is quarantined."""
+    store = CandleStore(tmp_path)
+    store.append("bybit", "BTCUSDT", rows(0, 100, source="rest"))  # 2025-01
+    store.close()
+    d = _series(tmp_path)
+    os.mkfifo(d / "2025-02.parquet")
+    os.mkfifo(d / ".journal.wal")
+    fresh = CandleStore(tmp_path)
+    found = fresh.check_tree()
+    assert [(q.path.name, q.reason) for q in found] == [("2025-02.parquet", "not a regular file")]
+    assert len(fresh.load("bybit", "BTCUSDT")) == 100
+    fresh.append("bybit", "BTCUSDT", rows(100, 1, source="ws"))  # the journal: a FIFO was in its place
+    assert (d / ".journal.wal").is_file() and any(q.path.name == ".journal.wal" for q in fresh.quarantined)
+    fresh.close()
+    (d / ".journal.wal").unlink()
+    (d / ".journal.wal").mkdir()  # a folder in the journal's place
+    again = CandleStore(tmp_path)
+    assert len(again.load("bybit", "BTCUSDT")) == 100  # the journaled row went with the removed journal file
+    again.append("bybit", "BTCUSDT", rows(101, 1, source="ws"))
+    assert (d / ".journal.wal").is_file() and [q.reason for q in again.quarantined] == ["not a regular file"]
+
+
+def test_a_damaged_journal_is_copied_aside_once_while_its_fold_keeps_failing(tmp_path, monkeypatch):
+    journal = _journal_of_ten(tmp_path)
+    data = bytearray(journal.read_bytes())
+    data[20] ^= 0xFF
+    journal.write_bytes(bytes(data))
+    store = CandleStore(tmp_path)
+    fail = {"on": True}
+    original = store._merge_into_months
+
+    def flaky_merge(key, new):  # the month file cannot be written (a disk full) until `fail` is lifted
+        if fail["on"]:
+            raise OSError(28, "No space left on device")
+        return original(key, new)
+
+    monkeypatch.setattr(store, "_merge_into_months", flaky_merge)
+    for _ in range(3):  # the writer retries the fold when idle
+        with pytest.raises(OSError):
+            store.load("bybit", "BTCUSDT")
+    assert len(store.quarantined) == 1 and len(list((tmp_path / "_quarantine").rglob("journal.wal.*"))) == 1
+    fail["on"] = False
+    assert store.load("bybit", "BTCUSDT")["open"].tolist() == [100.0 + i for i in range(1, 10)]
+
+
+def test_a_journal_record_with_a_right_crc_but_impossible_values_is_not_a_candle(tmp_path):
+    import zlib
+
+    from twinstar_gui.data.journal import _BODY, _RECORD
+
+    journal = _journal_of_ten(tmp_path)
+    good = journal.read_bytes()
+
+    def forged(ts, o, h, l, c, v):  # a record written by something else, with its own valid CRC
+        body = np.zeros(1, _BODY)
+        body["ts"], body["ohlcv"], body["src"] = ts, [[o, h, l, c, v]], 0
+        rec = np.zeros(1, _RECORD)
+        rec["body"], rec["crc"] = body, zlib.crc32(body.tobytes())
+        return rec.tobytes()
+
+    bad = [forged(T0 + 20 * Q, -5.0, 1.0, 1.0, 1.0, 1.0), forged(T0 + 21 * Q, 1.0, 0.5, 2.0, 1.0, 1.0),
+           forged(T0 + 22 * Q, 1.0, 2.0, 0.5, 1.0, -3.0), forged(T0 + 23 * Q + 1, 1.0, 2.0, 0.5, 1.0, 1.0)]
+    journal.write_bytes(good + b"".join(bad))
+    fresh = CandleStore(tmp_path)
+    assert fresh.load("bybit", "BTCUSDT")["open"].tolist() == [100.0 + i for i in range(10)]
+    (q,) = fresh.quarantined
+    assert "up to 4 record(s) lost" in q.reason

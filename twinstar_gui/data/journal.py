@@ -146,12 +146,17 @@ def _rows(body: np.ndarray, lost: int = 0, torn: int = 0, bad: int = 0) -> Repla
 
 
 def _sound(data: bytes, recs: np.ndarray) -> np.ndarray:
-    """Per aligned record: CRC matches and the values could be ours."""
+    """Per aligned record: CRC matches and the values could be ours (an open time on a whole minute, a known
+    source, a consistent candle: low <= open, close <= high, positive prices, volume >= 0)."""
     crc = np.fromiter((zlib.crc32(data[i * RECORD_SIZE:i * RECORD_SIZE + _BODY_SIZE]) for i in range(len(recs))),
                       np.uint32, len(recs))
     body = recs["body"]
-    return ((crc == recs["crc"]) & (body["ts"] >= 0) & (body["ts"] <= MAX_TS_MS) & (body["src"] >= 0)
-            & (body["src"] < SOURCE_CODES) & np.isfinite(body["ohlcv"]).all(axis=1))
+    o, h, l, c, v = (body["ohlcv"][:, i] for i in range(5))
+    with np.errstate(invalid="ignore"):  # NaN compares False: refused below either way
+        candle = ((l <= np.minimum(o, c)) & (np.maximum(o, c) <= h) & (v >= 0) & (l > 0)
+                  & np.isfinite(body["ohlcv"]).all(axis=1))
+    return ((crc == recs["crc"]) & (body["ts"] >= 0) & (body["ts"] <= MAX_TS_MS) & (body["ts"] % 60_000 == 0)
+            & (body["src"] >= 0) & (body["src"] < SOURCE_CODES) & candle)
 
 
 def _sound_at(data: bytes, pos: int) -> bool:

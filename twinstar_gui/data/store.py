@@ -5,6 +5,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import threading
 import time
 import uuid
@@ -181,6 +182,7 @@ class CandleStore:
         self._journals: dict[tuple[str, str, str], SeriesJournal] = {}
         self._dirty: set[tuple[str, str, str]] = set()
         self._locks: dict[tuple[str, str, str], object] = {}  # open lock files, one per series we write
+        self._copied: dict[Path, tuple[int, int]] = {}  # damaged journals copied aside: (size, mtime) when copied
 
     def __repr__(self) -> str:
         return f"CandleStore({str(self.root)!r})"
@@ -214,6 +216,7 @@ class CandleStore:
         found = []
         for path in sorted(d.glob("*.parquet")) if d.is_dir() else []:
             reason = self._problem_of(path) if deep else (
+                "not a regular file" if not _regular(path) else
                 None if _MONTH_FILE.match(path.name) else "not a month file (expected <yyyy-mm>.parquet)")
             if reason:
                 found.append(self._quarantine(path, reason))
@@ -242,6 +245,8 @@ class CandleStore:
             return f"cannot stat: {exc}"
         if self._checked.get(path) == (st.st_mtime_ns, st.st_size):
             return None
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader for ever, a folder cannot be read
+            return "not a regular file"
         if not _MONTH_FILE.match(path.name):
             return "not a month file (expected <yyyy-mm>.parquet)"
         try:
@@ -365,8 +370,15 @@ class CandleStore:
         if j is None:
             self.claim(*key)
             self._remove_stale_temps(self.series_dir(*key))  # first use here: temps of a killed writer
-            j = self._journals[key] = SeriesJournal(self.series_dir(*key))
+            j = SeriesJournal(self.series_dir(*key))
+            self._move_aside_if_not_a_file(j.path)
+            self._journals[key] = j
         return j
+
+    def _move_aside_if_not_a_file(self, path: Path) -> None:
+        """A journal path holding a FIFO (opening it blocks for ever) or a folder is moved to the quarantine."""
+        if (path.exists() or path.is_symlink()) and not _regular(path):
+            self._quarantine(path, "not a regular file")
 
     @staticmethod
     def _remove_stale_temps(directory: Path) -> None:
@@ -383,9 +395,10 @@ class CandleStore:
         journal = self._journal(key)
         if key in self._dirty or journal.has_records():
             replay = journal.replay()
-            if replay.damaged:  # copied aside before anything is rewritten or emptied
-                journal.close()
+            if replay.damaged and self._copied.get(journal.path) != _identity(journal.path):
+                journal.close()  # copied aside (once: a fold that fails is retried) before it is emptied
                 self._quarantine(journal.path, f"damaged journal: {replay.reason()}", copy=True)
+                self._copied[journal.path] = _identity(journal.path)
             if len(replay.ts):
                 self._merge_into_months(key, Rows(replay.ts, replay.ohlcv, replay.src))
             journal.clear()
@@ -415,7 +428,10 @@ class CandleStore:
                 try:
                     self._journal(key)
                 except SeriesBusy:
-                    ts, ohlcv, src = SeriesJournal(self.series_dir(*key)).read()
+                    other = SeriesJournal(self.series_dir(*key))
+                    if not _regular(other.path):
+                        return None
+                    ts, ohlcv, src = other.read()
                     return Rows(ts, ohlcv, src) if len(ts) else None
                 self._compact_series(key)
         return None
@@ -486,6 +502,8 @@ class CandleStore:
         for m in reversed(months):
             path = self.month_path(exchange, symbol, m, tf)
             try:
+                if not _regular(path):
+                    raise OSError("not a regular file")
                 count += pq.ParquetFile(path).metadata.num_rows
             except Exception as exc:  # noqa: BLE001 - an unreadable footer: move it away, keep going
                 with self._lock:
@@ -556,6 +574,21 @@ def _looks_whole(table: pa.Table, months: list[str]) -> bool:
         return False
     first, last = (_month_name(int(m)) for m in _month_index(t[[0, -1]]))
     return first == months[0] and last == months[-1] if len(months) == 1 else months[0] <= first and last <= months[-1]
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _hostname() -> str:
