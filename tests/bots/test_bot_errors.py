@@ -136,3 +136,35 @@ def test_a_bot_winding_down_after_the_market_closed_does_not_wait_on_the_loop():
             market.watch("BTCUSDT", queue.Queue())
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("failure, survives", [
+    (lambda: base.BadMessage("bybit", "/v5/market/tickers: response is not JSON", "<html>Just a moment</html>"), True),
+    (lambda: base.ExchangeError("bybit", "Too many visits!", code=10006), True),
+    (lambda: base.TransportError("bybit", "connection refused"), True),
+    (lambda: KeyError("a bug"), False),
+])
+def test_a_failing_exchange_is_told_and_the_bot_goes_on_a_bug_stops_it(tmp_path, failure, survives):
+    class Flaky(Bot):
+        kind = "flaky"
+        ticks = 0
+
+        def on_timer(self, now):
+            self.ticks += 1
+            if self.ticks == 1:
+                raise failure()
+            if self.ticks >= 3:
+                self.request_stop("done")
+
+    journal = Journal(tmp_path / "journal.sqlite3")
+    try:
+        # the market is only asked for its exchange's name here: a stand-in; executor and journal are real
+        bot = Flaky("flaky", BotContext(SimpleNamespace(exchange="bybit"), PaperExecutor(journal), journal))
+        base.run_bot(bot, tick=0.0)
+        status = bot.snapshot()
+        if survives:
+            assert bot.ticks == 3 and status.state == "stopped" and "trying again on the next scan" in status.errors[0]
+        else:
+            assert bot.ticks == 1 and status.state == "failed" and "KeyError" in status.errors[-1]
+    finally:
+        journal.close()

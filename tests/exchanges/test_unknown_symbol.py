@@ -50,3 +50,12 @@ def test_nothing_else_is_an_unknown_symbol(exchange):
     ]
     for exc in others:
         assert not adapter.is_unknown_symbol(exc), repr(exc)
+
+
+@pytest.mark.parametrize("exchange, code", [("bybit", 10006), ("bybit", 10018), ("okx", "50011"), ("binance", -1003),
+                                            ("upbit", "too_many_requests")])
+def test_the_exchanges_own_rate_limit_code_is_recognised(exchange, code):
+    adapter = get_exchange(exchange)
+    assert adapter.is_rate_limited(ExchangeError(exchange, "slow down", code=code))
+    assert not adapter.is_unknown_symbol(ExchangeError(exchange, "slow down", code=code))
+    assert not adapter.is_rate_limited(ExchangeError(exchange, "too many requests", code="1"))  # by code only

@@ -337,3 +337,25 @@ def test_a_gzip_answer_is_decoded_and_a_gzip_bomb_is_refused(monkeypatch):
             c.get_json(c.adapter.tickers_request())
     finally:
         server.close()
+
+
+def test_an_envelope_saying_too_many_requests_is_rate_limited_whatever_the_http_status():
+    """Bybit answers its rate limit with HTTP 200 and retCode 10006: the same as a 429 for whoever waits and retries
+    (a bot used to stop for good on it, as on a bug)."""
+    def respond(h):
+        body = json.dumps({"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "time": 1}).encode()
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    server = _Hostile(respond)
+    try:
+        c = RestClient(get_exchange("bybit", rest_url=server.url), sleep=lambda s: None, timeout=5)
+        with pytest.raises(RateLimited) as err:
+            c.fetch_klines("BTCUSDT", Timeframe.M15, 0, 10 * Q)
+        assert err.value.code == 10006 and err.value.symbol == "BTCUSDT" and is_transient(err.value)
+        with pytest.raises(RateLimited):
+            c.fetch_tickers()
+    finally:
+        server.close()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..core.errors import RestClosed, is_transient, short_reason
+from ..core.errors import BadMessage, ExchangeError, RestClosed, TransportError, short_reason
 from ..core.strategy import LONG, Setup, Signal, StrategyConfig
 from ..execution.base import (BUY, CANCELLED, REJECTED, SELL, Executor, Order, OrderRefused, OrderRequest,
                               symbols_in_play)
@@ -161,14 +161,12 @@ class Bot:
 
 
 def _step(bot: Bot, fn: Callable, *args) -> None:
-    """One step of a bot. The exchange out of reach right now (an outage, a timeout, a 5xx, throttling) or REST
-    closing at shutdown is told and the bot goes on: its next tick or scan tries again. Anything else is a bug
-    and stops the bot (run_bot)."""
+    """One step of a bot. A failure of the exchange or the network (out of reach, a timeout, a 5xx, throttling,
+    an error answer, an answer that is no JSON such as a proxy's HTML page) or REST closing at shutdown is told
+    and the bot goes on: its next tick or scan tries again. Anything else is a bug and stops the bot (run_bot)."""
     try:
         fn(*args)
-    except Exception as exc:
-        if not (is_transient(exc) or isinstance(exc, RestClosed)):
-            raise
+    except (TransportError, ExchangeError, BadMessage, RestClosed) as exc:
         if not bot.stopping:
             bot._error(f"{short_reason(exc)} ({exc}); trying again on the next scan")
 

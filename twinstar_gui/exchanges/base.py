@@ -64,6 +64,8 @@ class ExchangeAdapter(ABC):
     replaces_subscriptions: bool = False
     #: error codes that mean "no such symbol" (the series is then reported and skipped)
     unknown_symbol_codes: frozenset[str] = frozenset()
+    #: envelope codes that mean "too many requests" when the HTTP status does not say it (Bybit answers 200)
+    rate_limit_codes: frozenset[str] = frozenset()
     #: no candle stream: the kline topic carries trades and the forming candle is built from them (Bithumb)
     candles_from_trades: bool = False
     #: seconds between WebSocket protocol ping frames we send (None: the exchange pings, or JSON/text pings)
@@ -165,6 +167,11 @@ class ExchangeAdapter(ABC):
             if code_key in payload:
                 return payload[code_key], str(payload.get(msg_key, ""))
         return None
+
+    def is_rate_limited(self, exc: BaseException) -> bool:
+        """True when the exchange's own error code says we asked too often (whatever the HTTP status)."""
+        return (isinstance(exc, ExchangeError) and exc.code is not None and not isinstance(exc.code, bool)
+                and str(exc.code) in self.rate_limit_codes)
 
     def is_unknown_symbol(self, exc: BaseException) -> bool:
         """True only when the exchange itself answered with its error code for "no such symbol". A network

@@ -33,6 +33,7 @@ class BinanceAdapter(ExchangeAdapter):
     # 2400 weight/min per IP (429, then a 418 ban): we spend at most 20/s = 1200/min, each request at its weight
     rest_budget = RestBudget(20, 1.0)
     unknown_symbol_codes = frozenset({"-1121"})
+    rate_limit_codes = frozenset({"-1003"})  # TOO_MANY_REQUESTS
     topics_per_subscribe = 50
 
     def __init__(self, rest_url: str | None = None, ws_url: str | None = None) -> None:

@@ -39,6 +39,7 @@ class BybitAdapter(ExchangeAdapter):
     # The IP limit is 600 requests / 5 s; we use a small slice of it.
     rest_budget = RestBudget(50, 1.0)  # IP limit 600 / 5 s (403 + 10 min ban): at most 300 / 5 s here
     unknown_symbol_codes = frozenset({"10001"})
+    rate_limit_codes = frozenset({"10006", "10018"})  # Too many visits; IP rate limit exceeded
 
     def __init__(self, rest_url: str | None = None, ws_url: str | None = None) -> None:
         super().__init__(rest_url, ws_url)

@@ -35,6 +35,7 @@ class OkxAdapter(ArgChannelWs, ExchangeAdapter):
     max_silence = 45.0
     rest_budget = RestBudget(15, 1.0)  # candles: 40 requests / 2 s per IP
     unknown_symbol_codes = frozenset({"51001"})
+    rate_limit_codes = frozenset({"50011", "50061"})  # Too many requests; sub-account rate limit
     topics_per_subscribe = 20
 
     # -- symbols --------------------------------------------------------------------------------

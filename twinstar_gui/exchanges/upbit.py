@@ -79,6 +79,7 @@ class UpbitAdapter(UpbitStyleCandles, ExchangeAdapter):
     max_silence = 150.0  # quiet markets push nothing until a trade; pongs ({"status":"UP"}) keep us honest
     rest_budget = RestBudget(8, 1.0)  # ~10 req/s per group
     unknown_symbol_codes = frozenset({"404"})
+    rate_limit_codes = frozenset({"too_many_requests"})  # the error object's name
     replaces_subscriptions = True  # each request replaces the whole set
 
     # -- symbols --------------------------------------------------------------------------------

@@ -186,7 +186,7 @@ class RestClient:
             try:
                 frame = adapter.parse_rest_klines(payload)
             except ExchangeError as exc:
-                raise exc.with_symbol(symbol) from None
+                raise self._typed(exc).with_symbol(symbol) from None
             server_time = frame.attrs.get("server_time", server_time)
             if not frame.empty:
                 pages.append(frame)
@@ -217,7 +217,18 @@ class RestClient:
         return out
 
     def fetch_tickers(self) -> pd.DataFrame:
-        return self.adapter.parse_tickers(self.get_json(self.adapter.tickers_request()))
+        try:
+            return self.adapter.parse_tickers(self.get_json(self.adapter.tickers_request()))
+        except ExchangeError as exc:
+            raise self._typed(exc) from None
+
+    def _typed(self, exc: ExchangeError) -> ExchangeError:
+        """An error envelope whose code says "too many requests" (Bybit answers it with HTTP 200) as RateLimited,
+        so callers wait and retry as for a 429."""
+        if isinstance(exc, RateLimited) or not self.adapter.is_rate_limited(exc):
+            return exc
+        return RateLimited(exc.exchange, exc.message, code=exc.code, endpoint=exc.endpoint, symbol=exc.symbol,
+                           status=exc.status)
 
     def fetch_instruments(self) -> dict[str, dict[str, float]]:
         """{symbol: {tick_size, lot_size, min_qty, min_notional}} over every page; {} where unsupported."""
@@ -227,7 +238,10 @@ class RestClient:
             req = self.adapter.instruments_request(cursor)
             if req is None:
                 return out
-            page, cursor = self.adapter.parse_instruments(self.get_json(req))
+            try:
+                page, cursor = self.adapter.parse_instruments(self.get_json(req))
+            except ExchangeError as exc:
+                raise self._typed(exc) from None
             out.update(page)
             if not cursor:
                 break
