@@ -354,22 +354,39 @@ def test_bad_tickers_are_refused_with_the_item(items, message):
 
 
 # -- error bodies -----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("payload, expected", [
-    ({"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}}, (10001, "params error: symbol invalid")),
-    ({"retCode": 10006}, (10006, "")),
-    ({"code": -1121, "msg": "Invalid symbol."}, (-1121, "Invalid symbol.")),
-    ({"code": "51001", "data": []}, ("51001", "")),
-    ({"status": "5500", "message": "Invalid Parameter"}, ("5500", "Invalid Parameter")),
-    ({"status": "5600"}, ("5600", "")),
-    ({"error": {"name": "404", "message": "Code not found"}}, ("404", "Code not found")),
-    ({"error": {"name": "too_many_requests"}}, ("too_many_requests", "")),
-    ({"error": "not an object", "code": 7, "msg": 12}, (7, "12")),
-    ({"data": []}, None),
-    ([{"code": 1}], None),
-    ("code", None),
+# each exchange's own error body format, and nothing else: a gateway's or a proxy's JSON error is not the exchange
+# speaking (its 404 must never read as Upbit's "no such market")
+@pytest.mark.parametrize("exchange, payload, expected", [
+    ("bybit", {"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}},
+     (10001, "params error: symbol invalid")),
+    ("bybit", {"retCode": 10006}, (10006, "")),
+    ("bybit", {"code": 404, "msg": "gateway"}, None),
+    ("binance", {"code": -1121, "msg": "Invalid symbol."}, (-1121, "Invalid symbol.")),
+    ("okx", {"code": "51001", "data": []}, ("51001", "")),
+    ("okx", {"error": "not an object", "code": 7, "msg": 12}, (7, "12")),
+    ("okx", {"error": {"name": "404", "message": "Code not found"}}, None),
+    ("bithumb", {"status": "5500", "message": "Invalid Parameter"}, ("5500", "Invalid Parameter")),
+    ("bithumb", {"status": "5600"}, ("5600", "")),
+    ("bithumb", {"status": 404, "error": "Not Found"}, None),
+    ("bithumb", {"status": 404, "message": "Not Found"}, None),
+    ("bithumb", {"error": {"name": "404", "message": "Code not found"}}, ("404", "Code not found")),
+    ("upbit", {"error": {"name": "404", "message": "Code not found"}}, ("404", "Code not found")),
+    ("upbit", {"error": {"name": "too_many_requests"}}, ("too_many_requests", "")),
+    ("upbit", {"status": 404, "error": "Not Found"}, None),
+    ("upbit", {"code": 404, "msg": "Not Found"}, None),
+    ("bingx", {"data": []}, None),
+    ("bingx", [{"code": 1}], None),
+    ("bitget", "code", None),
 ])
-def test_error_of_reads_each_exchange_format(bybit, payload, expected):
-    assert bybit.error_of(payload) == expected
+def test_error_of_reads_each_exchange_format(exchange, payload, expected):
+    assert get_exchange(exchange).error_of(payload) == expected
+
+
+def test_a_gateways_404_page_is_no_verdict_on_a_symbol():
+    for exchange, body in (("upbit", {"status": 404, "error": "Not Found"}), ("bithumb", {"status": 404})):
+        adapter = get_exchange(exchange)
+        code = (adapter.error_of(body) or (None, ""))[0]
+        assert not adapter.is_unknown_symbol(ExchangeError(exchange, "Not Found", code=code, status=404))
 
 
 # -- heartbeat defaults -----------------------------------------------------------------------------------------------

@@ -66,6 +66,10 @@ class ExchangeAdapter(ABC):
     unknown_symbol_codes: frozenset[str] = frozenset()
     #: envelope codes that mean "too many requests" when the HTTP status does not say it (Bybit answers 200)
     rate_limit_codes: frozenset[str] = frozenset()
+    #: where an error body holds the exchange's code and message: (code key, message key) pairs, and whether
+    #: it is an {"error": {"name", "message"}} object (Upbit, Bithumb v1)
+    error_fields: tuple[tuple[str, str], ...] = (("code", "msg"),)
+    error_object: bool = False
     #: no candle stream: the kline topic carries trades and the forming candle is built from them (Bithumb)
     candles_from_trades: bool = False
     #: seconds between WebSocket protocol ping frames we send (None: the exchange pings, or JSON/text pings)
@@ -157,13 +161,14 @@ class ExchangeAdapter(ABC):
 
     # -- errors ---------------------------------------------------------------------------------
     def error_of(self, payload: Any) -> tuple[Any, str] | None:
-        """(code, message) of an error body in this exchange's format, or None if it is not one."""
+        """(code, message) of an error body in this exchange's own format, or None if it is not one (a
+        gateway's or a proxy's error page is not the exchange speaking: its "404" is no verdict on a symbol)."""
         if not isinstance(payload, dict):
             return None
-        if isinstance(payload.get("error"), dict):  # Upbit / Bithumb v1
+        if self.error_object and isinstance(payload.get("error"), dict):  # Upbit / Bithumb v1
             err = payload["error"]
             return err.get("name"), str(err.get("message", ""))
-        for code_key, msg_key in (("retCode", "retMsg"), ("code", "msg"), ("status", "message")):
+        for code_key, msg_key in self.error_fields:
             if code_key in payload:
                 return payload[code_key], str(payload.get(msg_key, ""))
         return None

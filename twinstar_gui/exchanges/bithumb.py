@@ -35,6 +35,8 @@ class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
     max_silence = 150.0  # quiet KRW markets may trade rarely
     rest_budget = RestBudget(2, 1.0)  # undocumented; ccxt paces 500 ms
     unknown_symbol_codes = frozenset({"404", "5500"})
+    error_fields = (("status", "message"),)  # legacy: {"status": "5500", "message": ...}
+    error_object = True  # v1: {"error": {"name": "404", "message": ...}}
     topics_per_subscribe = 1  # one filter per message
     candles_from_trades = True
 
@@ -56,6 +58,12 @@ class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
         return f"{quote}-{base}"
 
     # -- REST -----------------------------------------------------------------------------------
+    def error_of(self, payload: Any) -> tuple[Any, str] | None:
+        """Bithumb's statuses are strings of digits ("5500"); a number there is another server's (a gateway's 404)."""
+        found = super().error_of(payload)
+        from_status = found is not None and not isinstance(payload.get("error"), dict)
+        return None if from_status and not isinstance(payload["status"], str) else found
+
     def _check_status(self, payload: dict, endpoint: str) -> None:
         """A legacy answer's status: "0000" is success, another is the exchange's error (code and message);
         an answer with no status is not one of Bithumb's, so no error the exchange reported: BadMessage."""

@@ -40,6 +40,7 @@ class BybitAdapter(ExchangeAdapter):
     rest_budget = RestBudget(50, 1.0)  # IP limit 600 / 5 s (403 + 10 min ban): at most 300 / 5 s here
     unknown_symbol_codes = frozenset({"10001"})
     rate_limit_codes = frozenset({"10006", "10018"})  # Too many visits; IP rate limit exceeded
+    error_fields = (("retCode", "retMsg"),)
 
     def __init__(self, rest_url: str | None = None, ws_url: str | None = None) -> None:
         super().__init__(rest_url, ws_url)

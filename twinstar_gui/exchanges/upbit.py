@@ -80,6 +80,8 @@ class UpbitAdapter(UpbitStyleCandles, ExchangeAdapter):
     rest_budget = RestBudget(8, 1.0)  # ~10 req/s per group
     unknown_symbol_codes = frozenset({"404"})
     rate_limit_codes = frozenset({"too_many_requests"})  # the error object's name
+    error_fields = ()
+    error_object = True
     replaces_subscriptions = True  # each request replaces the whole set
 
     # -- symbols --------------------------------------------------------------------------------
