@@ -80,6 +80,10 @@ def test_choose_exchanges_symbols_and_testnet_urls():
     ({"exchanges": {"bybit": {"symbols": [1, 2]}}}, "exchanges.bybit.symbols: symbol name"),
     ({"timeframes": ["15m", "2h"]}, "timeframes: unknown 2h"),
     ({"trading": {"scanner_symbols": []}}, "trading.scanner_symbols: expected a non-empty list"),
+    ({"trading": {"order_usdt": 10 ** 400}}, "trading.order_usdt: expected a number"),
+    ({"exchanges": {"bybit": {"rest_url": "http://host/\x00x"}}}, "exchanges.bybit.rest_url: not a http(s)/ws(s) URL"),
+    ({"exchanges": {"bybit": {"symbols": ["\u017fOLUSDT"]}}}, "exchanges.bybit.symbols: symbol name"),
+    ({"exchanges": {"bybit": {"symbols": ["stra\u00dfe"]}}}, "exchanges.bybit.symbols: symbol name"),
 ])
 def test_hostile_values_are_refused_naming_the_field(raw, message):
     with pytest.raises(SettingsError) as err:

@@ -32,16 +32,16 @@ def symbol_list(text: str) -> list[str]:
     """Comma-separated symbol names, upper-cased, each a valid name, at most 1000 of them."""
     if len(text) > MAX_SYMBOLS_ARG_CHARS:
         raise argparse.ArgumentTypeError(f"{len(text):,} characters of symbols; at most {MAX_SYMBOLS_ARG_CHARS:,}")
-    names = list(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
+    names = list(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
     if not names:
         raise argparse.ArgumentTypeError("no symbols given")
     if len(names) > MAX_SYMBOLS_PER_ARG:
         raise argparse.ArgumentTypeError(f"{len(names)} symbols; at most {MAX_SYMBOLS_PER_ARG}")
-    try:
-        return [check_symbol(n) for n in names]
+    try:  # checked as typed, then upper-cased: 'ſOLUSDT'.upper() would turn a look-alike into SOLUSDT
+        return list(dict.fromkeys(check_symbol(n).upper() for n in names))
     except BadName as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-SECONDS = number(0.0, 30 * 86_400.0, above=True)  # an interval or a duration: up to 30 days
-SPEED = number(0.0, 1_000_000.0, above=True)  # simulator time acceleration
+SECONDS = number(0.05, 30 * 86_400.0)  # an interval or a duration: 50 ms (20 lines a second) to 30 days
+SPEED = number(0.001, 1_000_000.0)  # simulator time acceleration

@@ -74,7 +74,7 @@ class Field:
         """The value as the settings hold it, or SettingsError naming `where` (e.g. trading.risk.max_open_positions)."""
         try:
             return _PARSERS[self.kind](self, value)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: an integer of hundreds of digits
             raise SettingsError(f"{where}: {exc}") from None
 
     def bounds(self) -> str:
@@ -120,7 +120,10 @@ def _int(f: Field, v: Any) -> int:
 
 
 def _float(f: Field, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not f.in_bounds(v):
+    ok = not isinstance(v, bool) and isinstance(v, (int, float))
+    if ok and isinstance(v, int):
+        ok = abs(v) <= 10 ** 15  # an integer past any bound (math.isfinite would overflow on 400 digits)
+    if not ok or not math.isfinite(v) or not f.in_bounds(v):
         raise ValueError(f"expected a number {f.bounds()}, got {excerpt(repr(v), 40)}")
     return float(v)
 
@@ -134,7 +137,7 @@ def _text(f: Field, v: Any) -> str:
 def _url(f: Field, v: Any) -> str | None:
     if v is None or v == "":
         return None
-    if not isinstance(v, str) or len(v) > MAX_TEXT_CHARS:
+    if not isinstance(v, str) or len(v) > MAX_TEXT_CHARS or not v.isprintable():  # no NUL, no control chars
         raise ValueError(f"not a http(s)/ws(s) URL: {excerpt(repr(v), 60)}")
     try:
         parts = urlsplit(v.strip())
@@ -162,9 +165,8 @@ def _symbols(f: Field, v: Any) -> tuple[str, ...]:
         raise ValueError(f"at most {MAX_SYMBOLS} symbols, got {len(v)}")
     out = []
     for s in v:
-        name = s.strip().upper() if isinstance(s, str) else s
-        try:
-            out.append(check_symbol(name))
+        try:  # checked as typed, then upper-cased: 'ſOLUSDT'.upper() would turn a look-alike into SOLUSDT
+            out.append(check_symbol(s.strip() if isinstance(s, str) else s).upper())
         except BadName as exc:
             raise ValueError(str(exc)) from None
     return tuple(dict.fromkeys(out))

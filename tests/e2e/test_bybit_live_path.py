@@ -130,6 +130,10 @@ async def test_unknown_symbol_is_reported_and_the_rest_keeps_working(tmp_path, c
         await core.start()
         await wait_for(lambda: feed.series["NOPEUSDT"].failed and feed.series["BTCUSDT"].closed_emitted > 100,
                        what="bad symbol flagged, good one live")
+        from twinstar_gui.data.feed import sync_summary
+
+        await wait_for(lambda: not sync_summary([feed]).busy, what="history caught up")
+        assert sync_summary([feed]).text() == "history up to date (1 series); 1 rejected by the exchange"
         assert await core.shutdown()
         assert any("NOPEUSDT" in e and "rejected" in e for e in feed.errors)
         assert CandleStore(tmp_path / "data").load("bybit", "NOPEUSDT").empty

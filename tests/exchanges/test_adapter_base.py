@@ -340,17 +340,27 @@ def test_ticker_names_that_cannot_be_folders_are_logged_and_left_out(bybit, capl
     assert rec.getMessage().startswith("bybit: ticker for a symbol refused: symbol name '../../etc' is not allowed")
 
 
-@pytest.mark.parametrize("items, message", [
-    ({"s": "BTCUSDT"}, "toy: tickers are not a list: {'s': 'BTCUSDT'}"),
-    ([{"p": "1", "v": "1"}], "toy: ticker item without s: {'p': '1', 'v': '1'}"),
-    ([["s", "p", "v"]], "toy: ticker item without s: ['s', 'p', 'v']"),
-    ([{"s": "BTCUSDT", "v": "1"}], "toy: p is None, expected a number: {'s': 'BTCUSDT', 'v': '1'}"),
-    ([{"s": "BTCUSDT", "p": "1", "v": "-"}], "toy: v is '-', expected a number: {'s': 'BTCUSDT', 'p': '1', 'v': '-'}"),
-])
-def test_bad_tickers_are_refused_with_the_item(items, message):
+def test_tickers_that_are_not_a_list_are_refused():
     with pytest.raises(BadMessage) as err:
-        make_toy()().parse_tickers(items)
-    assert str(err.value) == message
+        make_toy()().parse_tickers({"s": "BTCUSDT"})
+    assert str(err.value) == "toy: tickers are not a list: {'s': 'BTCUSDT'}"
+
+
+@pytest.mark.parametrize("item, message", [
+    ({"p": "1", "v": "1"}, "toy: ticker item without s: {'p': '1', 'v': '1'}"),
+    (["s", "p", "v"], "toy: ticker item without s: ['s', 'p', 'v']"),
+    ({"s": "BTCUSDT", "v": "1"}, "toy: p is None, expected a number: {'s': 'BTCUSDT', 'v': '1'}"),
+    ({"s": "BTCUSDT", "p": "1", "v": "-"}, "toy: v is '-', expected a number: {'s': 'BTCUSDT', 'p': '1', 'v': '-'}"),
+    ({"s": "BTCUSDT", "p": "1", "v": "NaN"}, "toy: v is not finite ('NaN'): {'s': 'BTCUSDT', 'p': '1', 'v': 'NaN'}"),
+])
+def test_an_odd_ticker_item_costs_its_symbol_not_the_list(item, message, caplog):
+    """One bad item (a "NaN" volume) used to fail the whole list, so `--symbols top:N` could not start."""
+    good = {"s": "ETHUSDT", "p": "2", "v": "3"}
+    with caplog.at_level(logging.ERROR, logger="twinstar_gui.exchanges.base"):
+        top = make_toy()().parse_tickers([item, good])
+    assert top["symbol"].tolist() == ["ETHUSDT"]
+    (rec,) = caplog.records
+    assert rec.getMessage() == f"toy: 1 ticker item(s) refused, e.g. {message}"
 
 
 # -- error bodies -----------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEven
 from twinstar_gui.exchanges import BadMessage, ExchangeError
 from twinstar_gui.exchanges.base import RestRequest
 from twinstar_gui.exchanges.binance import BinanceAdapter
+from ticker_items import assert_item_left_out
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
 # the documented sample candles: 2025-01-15 11:30, 11:45 and 12:00 UTC (the last one still forming)
@@ -217,11 +218,11 @@ def test_tickers_ranked_by_quote_volume(bn):
     assert bn.parse_tickers(json.dumps(payload))["symbol"].tolist() == ["BTCUSDT", "ETHUSDT", "1000PEPEUSDT"]
 
 
-def test_ticker_without_a_number_is_a_bad_message(bn):
-    with pytest.raises(BadMessage, match="lastPrice"):
-        bn.parse_tickers([{"symbol": "BTCUSDT", "quoteVolume": "1"}])
-    with pytest.raises(BadMessage, match="quoteVolume"):
-        bn.parse_tickers([{"symbol": "BTCUSDT", "lastPrice": "1", "volume": "5"}])
+def test_a_ticker_without_a_number_is_left_out(bn, caplog):
+    assert_item_left_out(caplog, bn.parse_tickers, [{"symbol": "BTCUSDT", "quoteVolume": "1"}], "binance",
+                         "lastPrice is None, expected a number")
+    assert_item_left_out(caplog, bn.parse_tickers, [{"symbol": "BTCUSDT", "lastPrice": "1", "volume": "5"}],
+                         "binance", "quoteVolume is None, expected a number")
 
 
 # -- WebSocket requests ----------------------------------------------------------------------------------

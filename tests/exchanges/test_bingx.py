@@ -10,6 +10,7 @@ import pytest
 
 from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
+from ticker_items import assert_item_left_out
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bingx"
 KLINES = "/openApi/swap/v3/quote/klines"
@@ -228,10 +229,10 @@ def test_tickers_data_not_a_list_is_bad_message(bingx, data):
     assert err.value.reason == "tickers are not a list"
 
 
-def test_tickers_item_with_a_bad_price(bingx):
-    with pytest.raises(BadMessage) as err:
-        bingx.parse_tickers({"code": 0, "data": [{"symbol": "BTC-USDT", "lastPrice": None, "quoteVolume": "1"}]})
-    assert "lastPrice is None" in err.value.reason
+def test_tickers_item_with_a_bad_price_is_left_out(bingx, caplog):
+    assert_item_left_out(caplog, bingx.parse_tickers,
+                         {"code": 0, "data": [{"symbol": "BTC-USDT", "lastPrice": None, "quoteVolume": "1"}]},
+                         "bingx", "lastPrice is None")
 
 
 # -- WebSocket: topics and subscribe messages -------------------------------------------------------

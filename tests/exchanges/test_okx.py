@@ -12,6 +12,7 @@ from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEven
 from twinstar_gui.exchanges import BadMessage, ExchangeError
 from twinstar_gui.exchanges import okx as okx_module
 from twinstar_gui.exchanges.okx import OkxAdapter
+from ticker_items import assert_item_left_out
 
 NAME = "okx"
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "okx"
@@ -271,11 +272,12 @@ def test_tickers_rank_usdt_swaps_by_base_volume_times_last(okx):
     assert frame["quote_volume_24h"].tolist() == pytest.approx([102334.51 * 97205.3, 3.3e9, 8e8])
 
 
-def test_tickers_items_must_be_tickers(okx):
+def test_tickers_items_must_be_tickers(okx, caplog):
     for item, why in ((["BTC-USDT-SWAP", "1"], "ticker item without instId"),
                       ({"instId": "BTC-USDT-SWAP", "last": "1"}, "volCcy24h is None, expected a number"),
                       ({"instId": "BTC-USDT-SWAP", "volCcy24h": "1"}, "last is None, expected a number")):
-        refused(okx.parse_tickers, {"code": "0", "msg": "", "data": [item]}, why, quoted=str(item))
+        assert_item_left_out(caplog, okx.parse_tickers, {"code": "0", "msg": "", "data": [item]}, "okx", why,
+                             quoted=str(item))
 
 
 # -- WebSocket requests ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
 from twinstar_gui.exchanges.upbit import iso_utc, utc_ms
+from ticker_items import assert_item_left_out
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "upbit"
 T1200 = 1736942400000  # 2025-01-15 12:00:00 UTC = 21:00 KST
@@ -236,7 +237,7 @@ def test_tickers_ranked_by_krw_traded_in_24h(upbit):
     pd.testing.assert_frame_equal(upbit.parse_tickers(json.dumps(payload)), top)
 
 
-def test_tickers_errors(upbit):
+def test_tickers_errors(upbit, caplog):
     with pytest.raises(ExchangeError) as err:
         upbit.parse_tickers({"error": {"name": "invalid_parameter", "message": "quote_currencies"}})
     assert (err.value.code, err.value.message, err.value.endpoint) == ("invalid_parameter", "quote_currencies",
@@ -244,9 +245,8 @@ def test_tickers_errors(upbit):
     with pytest.raises(BadMessage) as err:
         upbit.parse_tickers({"market": "KRW-BTC"})
     assert err.value.reason == "tickers are not a list"
-    with pytest.raises(BadMessage) as err:
-        upbit.parse_tickers([{"trade_price": 1.0, "acc_trade_price_24h": 1.0}])
-    assert err.value.reason == "ticker item without market"
+    assert_item_left_out(caplog, upbit.parse_tickers, [{"trade_price": 1.0, "acc_trade_price_24h": 1.0}], "upbit",
+                         "ticker item without market")
 
 
 # -- WebSocket: topics and the subscription request ----------------------------------------------------

@@ -30,13 +30,17 @@ class SyncSummary:
     total: int
     retrying: int = 0  # series whose REST fetches fail (network, exchange down): retried with backoff
     problem: str = ""  # the first of their reasons
+    rejected: int = 0  # series the exchange said it does not list (counted in neither ready nor busy)
 
     @property
     def busy(self) -> bool:
-        return self.ready < self.series
+        return self.ready + self.rejected < self.series
 
     def text(self) -> str:
         if not self.busy:
+            if self.rejected:
+                return (f"history up to date ({self.ready} series); {self.rejected} rejected by the exchange"
+                        if self.ready else f"no history: all {self.rejected} series rejected by the exchange")
             return f"history up to date ({self.series} series)"
         out = f"syncing history: {self.ready}/{self.series} series ready"
         if self.total:
@@ -47,20 +51,22 @@ class SyncSummary:
 
 
 def sync_summary(feeds: Iterable["MarketFeed"]) -> SyncSummary:
-    series = ready = done = total = retrying = 0
+    series = ready = done = total = retrying = rejected = 0
     problem = ""
     for feed in feeds:
         for s in feed.series.values():
             sync = s.sync
             series += 1
-            if sync.stage == "retrying":
+            if s.failed:
+                rejected += 1
+            elif sync.stage == "retrying":
                 retrying += 1
                 problem = problem or f"{s.exchange} {s.symbol}: {sync.problem}"
             elif sync.busy:
                 done, total = done + min(sync.done, sync.total), total + sync.total
             else:
                 ready += 1
-    return SyncSummary(series, ready, done, total, retrying, problem)
+    return SyncSummary(series, ready, done, total, retrying, problem, rejected)
 
 
 class MarketFeed:

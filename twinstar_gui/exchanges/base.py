@@ -83,6 +83,7 @@ class ExchangeAdapter(ABC):
                 setattr(cls, name, _guarded(fn))
 
     def __init__(self, rest_url: str | None = None, ws_url: str | None = None) -> None:
+        self._refused_tickers: list[str] = []  # per parse: odd ticker items left out, said in one log line
         self.rest_url = (rest_url or self.default_rest_url).rstrip("/")
         self.ws_url = ws_url or self.default_ws_url
 
@@ -249,16 +250,24 @@ class ExchangeAdapter(ABC):
             raise self._bad("tickers are not a list", items)
         rows = []
         for it in items:
-            if not isinstance(it, dict) or symbol_key not in it:
-                raise self._bad(f"ticker item without {symbol_key}", it)
-            last = self._number(it.get(price_key), price_key, it)
-            volume = self._number(it.get(volume_key), volume_key, it)
+            try:
+                if not isinstance(it, dict) or symbol_key not in it:
+                    raise self._bad(f"ticker item without {symbol_key}", it)
+                last = self._number(it.get(price_key), price_key, it)
+                volume = self._number(it.get(volume_key), volume_key, it)
+            except BadMessage as exc:  # one odd item (a "NaN" volume) costs that symbol, not the whole list
+                self._refused_tickers.append(str(exc))
+                continue
             rows.append((it[symbol_key], last, volume * last if volume_in_base else volume))
         return self._tickers_by_volume(rows)
 
     def _tickers_by_volume(self, rows: list[tuple[Any, float, float]]) -> pd.DataFrame:
         """(symbol, last, quote volume) rows -> TICKER_COLUMNS, largest volume first. A symbol name that could
-        not be a folder name (`../x`, 300 characters) is logged and left out: these names become paths."""
+        not be a folder name (`../x`, 300 characters) is logged and left out: these names become paths; so is
+        an item whose numbers are not numbers (one line for all of them)."""
+        refused, self._refused_tickers = self._refused_tickers, []
+        if refused:
+            log.error("%s: %d ticker item(s) refused, e.g. %s", self.name, len(refused), refused[0])
         good = []
         for row in rows:
             try:
