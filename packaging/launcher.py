@@ -23,10 +23,13 @@ def _streams_for_windowed_app() -> None:
 
 
 if __name__ == "__main__":
+    from twinstar_gui.stopsignal import install_early_stop
+
+    install_early_stop()  # before the heavy imports: a Ctrl-C meanwhile is a message, not a traceback
     import multiprocessing
 
     multiprocessing.freeze_support()  # a no-op unless a child process is spawned from the frozen app
     _streams_for_windowed_app()
-    from twinstar_gui.cli import main
+    from twinstar_gui.entry import main
 
     sys.exit(main())

@@ -139,3 +139,40 @@ def test_a_signal_stops_even_while_the_disk_refuses_every_write(tmp_path, comman
     assert code == 1 and "not yet durable" in log and "Traceback" not in log, log[-3000:]
     if command == "collect":
         assert "stopped: WRITES STILL QUEUED" in out.read_text()
+
+
+@pytest.mark.parametrize("command", [["collect", "--exchange", "okx", "--symbols", "BTC-USDT-SWAP"], ["sim", "--port", "0"],
+                                     ["--demo", "--exchanges", "okx"]])
+def test_a_signal_at_any_moment_of_the_start_stops_without_a_traceback(tmp_path, command):
+    """However early the signal comes (imports, set-up, the loop's start), the command stops: with its clean exit,
+    or before it began with a one-line message (it used to be a traceback, or a signal swallowed in an import)."""
+    proxy = FlakyProxy(9).silent()
+    env = {**urls("okx", proxy), "TWINSTAR_DATA_DIR": str(tmp_path / "data")}
+    try:
+        for i, delay in enumerate((0.05, 0.15, 0.3, 0.6, 1.0)):
+            run_dir = tmp_path / f"run{i}"
+            run_dir.mkdir()
+            args = command + (["--data", str(run_dir / "data")] if command[0] == "collect" else [])
+            proc, out, err = start(args, run_dir, env)
+            time.sleep(delay)
+            code = stop_with(proc, signal.SIGINT)
+            text = err.read_text()
+            assert "Traceback" not in text and code in (0, 130), (delay, code, text[-2000:])
+            if code == 130:
+                assert "twinstar: stopped by SIGINT" in text
+    finally:
+        proxy.close()
+
+
+def test_a_second_signal_during_the_shutdown_changes_nothing(tmp_path):
+    proxy = FlakyProxy(9).silent()
+    try:
+        proc, out, err = start(["collect", "--exchange", "okx", "--symbols", "BTC-USDT-SWAP", "--data",
+                                str(tmp_path / "data"), "--health-every", "0.2"], tmp_path, urls("okx", proxy))
+        wait_until(lambda: "okx: state=" in out.read_text(), proc, err, what="running")
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        code = stop_with(proc, signal.SIGTERM)
+    finally:
+        proxy.close()
+    assert code == 0 and "stopped: every candle flushed" in out.read_text(), err.read_text()[-2000:]

@@ -1,6 +1,6 @@
 """`python -m twinstar_gui` = the `twinstar` command."""
 import sys
 
-from .cli import main
+from .entry import main
 
 sys.exit(main())

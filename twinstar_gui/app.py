@@ -326,6 +326,10 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     signalled = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a kill: the same clean shutdown as closing the window
         loop.add_signal_handler(sig, _on_signal, sig, done, signalled)
+    from .stopsignal import early_signal
+
+    if early_signal() is not None:  # it came while the window was being built
+        _on_signal(early_signal(), done, signalled)
     if quit_after:
         QTimer.singleShot(int(quit_after * 1000), done.set)
 

@@ -8,6 +8,7 @@ import sys
 
 from . import __version__
 from .cliargs import SECONDS, SPEED, number, symbol_list
+from .stopsignal import stoppable
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -89,6 +90,10 @@ def _collect(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return stoppable(lambda: run_command(argv))
+
+
+def run_command(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if argv[:1] == ["collect"]:

@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from collections.abc import AsyncIterator
 
+from .stopsignal import STOP_SIGNALS, early_signal
+
 
 def stop_event() -> asyncio.Event:
-    """Set by SIGINT/SIGTERM (call on the running loop)."""
+    """Set by SIGINT/SIGTERM (call on the running loop); already set if one came before the loop started (one
+    raised inside an import can be swallowed by Python's import machinery: the record is not)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+    if early_signal() is not None:
+        stop.set()
     return stop
 
 

@@ -37,6 +37,10 @@ def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7, *, trade
     print("Ctrl-C to stop.", flush=True)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    from ..stopsignal import early_signal
+
+    if early_signal() is not None:  # it came while the simulator was starting
+        stop.set()
     try:
         while not stop.wait(0.5):
             pass
