@@ -157,8 +157,10 @@ def test_a_signal_at_any_moment_of_the_start_stops_without_a_traceback(tmp_path,
             time.sleep(delay)
             code = stop_with(proc, signal.SIGINT)
             text = err.read_text()
-            assert "Traceback" not in text and code in (0, 130), (delay, code, text[-2000:])
-            if code == 130:
+            # 0: its own clean stop; 130: stopped before it began, said in a line (Python may then leave through
+            # the signal itself, -2, after that line)
+            assert "Traceback" not in text and code in (0, 130, -2), (delay, code, text[-2000:])
+            if code != 0:
                 assert "twinstar: stopped by SIGINT" in text
     finally:
         proxy.close()
