@@ -377,16 +377,16 @@ def _on_signal(sig: int, done: asyncio.Event, signalled: asyncio.Event) -> None:
     done.set()
 
 
-async def _ask_unsaved(window, pending: int, error: str, signalled: asyncio.Event) -> bool:
+async def _ask_unsaved(window, pending: int, error: str, signalled: asyncio.Event | None = None) -> bool:
     """The user's answer (True: quit and give them up); a signal meanwhile answers True."""
     answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
     box = window.ask_unsaved_candles(pending, error,
                                      lambda quit_anyway: answer.done() or answer.set_result(quit_anyway))
-    halt = asyncio.ensure_future(signalled.wait())
+    halt = asyncio.ensure_future((signalled or asyncio.Event()).wait())
     await asyncio.wait({answer, halt}, return_when=asyncio.FIRST_COMPLETED)
     halt.cancel()
     if not answer.done():
-        box.close()
+        box.reject()  # hidden (a message box without an Escape button ignores close())
         return True
     return answer.result()
 

@@ -116,6 +116,31 @@ async def test_a_failing_disk_is_shown_and_closing_asks_before_losing_candles(tm
         assert len(core.store.load("bybit", "XRPUSDT")) == 1
 
 
+async def test_a_signal_answers_the_unsaved_candles_question_open_on_screen(tmp_path, qapp):
+    """Closing the window asked whether to give up candles a failing disk holds; a SIGTERM then must not wait for
+    a click that may never come: it answers "give them up" and the shutdown ends within its budget."""
+    from twinstar_gui.app import _ask_unsaved
+    from twinstar_gui.data.writer import WriteJob
+
+    async with running(tmp_path) as (window, core, server):
+        await wait_for(lambda: window.chart_panel.candle_count() >= 200, what="history on the chart")
+        (tmp_path / "data" / "exchange=bybit" / "symbol=XRPUSDT").write_text("not a directory")
+        core.writer.retry_delay = 0.05
+        core.writer.submit(WriteJob("bybit", "XRPUSDT", pd.DataFrame({
+            "timestamp": [1_735_689_600_000], "open": [0.5], "high": [0.6], "low": [0.4], "close": [0.55],
+            "volume": [10.0], "source": ["ws"]})))
+        signalled = asyncio.Event()
+        shutdown = asyncio.ensure_future(core.shutdown(budget=1.0, confirm_loss=lambda n, e: _ask_unsaved(
+            window, n, e, signalled)))
+        await wait_for(lambda: getattr(window, "unsaved_box", None) is not None and window.unsaved_box.isVisible(),
+                       what="the unsaved-candles question")
+        signalled.set()  # what the app's SIGTERM handler does
+        assert await asyncio.wait_for(shutdown, 20) is False  # given up, said so
+        from shiboken6 import isValid
+
+        assert not isValid(window.unsaved_box) or not window.unsaved_box.isVisible()  # the question went away
+
+
 async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journal_was_damaged(tmp_path, qapp):
     """What a user sees: history waiting for an exchange that refuses connections (not "rejected", not "up to
     date"), then caught up once it answers; and a damaged journal found at start, with what was lost."""
