@@ -178,3 +178,24 @@ def test_a_second_signal_during_the_shutdown_changes_nothing(tmp_path):
     finally:
         proxy.close()
     assert code == 0 and "stopped: every candle flushed" in out.read_text(), err.read_text()[-2000:]
+
+
+def test_a_signal_inside_an_import_is_remembered_not_raised_there(tmp_path):
+    """An exception raised inside an import can leave an extension half set up (shiboken then aborts the whole
+    process); a signal there is only remembered, and the command stops right after the import."""
+    (tmp_path / "slowmod.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\nfor _ in range(1000):\n    pass\nFINISHED = True\n")
+    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+              "from twinstar_gui.stopsignal import install_early_stop, raise_if_signalled, early_signal\n"
+              "install_early_stop()\n"
+              "import slowmod\n"
+              "print('import finished', slowmod.FINISHED, early_signal())\n"
+              "try:\n    raise_if_signalled()\nexcept KeyboardInterrupt:\n    print('stopped after the import')\n"
+              "import os, signal\n"
+              "try:\n    os.kill(os.getpid(), signal.SIGINT)\n    for _ in range(10**7):\n        pass\n"
+              "except KeyboardInterrupt:\n    print('outside an import it interrupts')\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["import finished True 2", "stopped after the import",
+                                        "outside an import it interrupts"], done.stdout

@@ -2,7 +2,7 @@
 pyarrow are imported (a Ctrl-C during those imports was a traceback)."""
 from __future__ import annotations
 
-from .stopsignal import install_early_stop, stoppable
+from .stopsignal import install_early_stop, raise_if_signalled, stoppable
 
 install_early_stop()
 
@@ -14,4 +14,5 @@ def main() -> int:
 def _run() -> int:
     from .cli import run_command
 
+    raise_if_signalled()  # one that came during the imports above
     return run_command(None)

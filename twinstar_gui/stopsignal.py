@@ -14,11 +14,30 @@ def install_early_stop() -> None:
     """SIGINT/SIGTERM are remembered (a loop started later stops at once: headless.stop_event, the window) and
     interrupt whatever blocks meanwhile, a prompt say (KeyboardInterrupt: the command line turns it into a
     message, not a traceback)."""
-    def on_signal(sig: int, _frame) -> None:
+    def on_signal(sig: int, frame) -> None:
         _early.append(sig)
-        raise KeyboardInterrupt
+        if not _importing(frame):
+            raise KeyboardInterrupt
+        # inside an import it is only remembered: an exception there can leave an extension half set up (shiboken
+        # aborts the process: "could not initialize part 2"); the command sees it once its loop starts
     for sig in STOP_SIGNALS:
         signal.signal(sig, on_signal)
+
+
+def _importing(frame) -> bool:
+    """Whether the interrupted code runs inside an import (a frame of Python's import machinery on the stack)."""
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith("<frozen importlib") or "pyimod02_importers" in name:  # the latter: the packaged app
+            return True
+        frame = frame.f_back
+    return False
+
+
+def raise_if_signalled() -> None:
+    """Stop here if a signal came while it could only be remembered (during an import)."""
+    if _early:
+        raise KeyboardInterrupt
 
 
 def early_signal() -> int | None:
