@@ -5,6 +5,7 @@ import functools
 import json
 import logging
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import BadMessage, ExchangeError, TwinStarError, excerpt
+from ..core.instrument import SWAP, Instrument, is_unified, split_unified, unified_symbol
 from ..core.models import KlineEvent, MarketEvent
 from ..core.names import BadName, check_symbol
 from ..core.timeframe import Timeframe
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 KLINE_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 MAX_EPOCH_MS = 4_102_444_800_000  # 2100-01-01 UTC: a later "epoch ms" is garbage, not a candle
 TICKER_COLUMNS = ["symbol", "last_price", "quote_volume_24h"]
+ASSET_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9.]{0,23}")  # BTC, 1000PEPE, KRW; what an asset name may be
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,10 @@ class ExchangeAdapter(ABC):
     """Base class of every exchange adapter. No sockets or files here: everything is testable on frames."""
 
     name: str = ""
+    #: SWAP (USDT-margined perpetuals) or SPOT (the KRW venues)
+    market_kind: str = SWAP
+    #: the currency its instruments are quoted (and a paper account is kept) in
+    quote_currency: str = "USDT"
     default_rest_url: str = ""
     default_ws_url: str = ""
     #: max rows one kline request returns
@@ -97,6 +104,21 @@ class ExchangeAdapter(ABC):
     @abstractmethod
     def split_symbol(self, native: str) -> tuple[str, str]: ...
 
+    def unified(self, native: str) -> str:
+        """The unified symbol of a native id by this exchange's naming rule (`BTC-USDT-SWAP` -> `BTC/USDT:USDT`);
+        the catalog is the truth where it is at hand. ValueError for a name that does not follow the rule."""
+        base, quote = self.split_symbol(native)
+        return unified_symbol(base, quote, quote if self.market_kind == SWAP else "")
+
+    def native(self, symbol: str) -> str:
+        """The native id of a unified symbol by the naming rule (a native id is returned as it is)."""
+        if not is_unified(symbol):
+            return symbol
+        base, quote, settle = split_unified(symbol)
+        if (settle != "") != (self.market_kind == SWAP):
+            raise ValueError(f"{self.name}: {symbol} is not a {self.market_kind} symbol")
+        return self.native_symbol(base, quote)
+
     # -- REST -----------------------------------------------------------------------------------
     @abstractmethod
     def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
@@ -121,13 +143,15 @@ class ExchangeAdapter(ABC):
         """What one request costs against `rest_budget` (1 each, unless the exchange weighs them)."""
         return 1.0
 
-    def instruments_request(self, cursor: str = "") -> RestRequest | None:
-        """Market info (tick, lot, minimums) of every symbol, where the adapter knows the endpoint."""
-        return None
+    def instruments_request(self, cursor: str = "") -> RestRequest:
+        """The exchange's own instrument list (symbols, tick, lot, minimums, status), page `cursor` ("" = first)."""
+        raise NotImplementedError(f"{self.name}: instrument list not implemented yet")
 
-    def parse_instruments(self, payload: Any) -> tuple[dict[str, dict[str, float]], str]:
-        """Decoded instruments JSON -> ({symbol: {tick_size, lot_size, min_qty, min_notional}}, next cursor)."""
-        raise NotImplementedError(f"{self.name}: no instrument info")
+    def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
+        """Decoded instrument list -> (instruments of this adapter's market kind, next page's cursor or "").
+        An odd item (a bad name, a step of 0 or NaN) is left out with one log line for all of them (see
+        `_instruments_kept`); only an answer that is not a list of instruments at all raises BadMessage."""
+        raise NotImplementedError(f"{self.name}: instrument list not implemented yet")
 
     # -- WebSocket ------------------------------------------------------------------------------
     @abstractmethod
@@ -186,6 +210,58 @@ class ExchangeAdapter(ABC):
                 and str(exc.code) in self.unknown_symbol_codes)
 
     # -- shared helpers for subclasses ----------------------------------------------------------
+    def _instrument(self, item: object, native: Any, base: Any, quote: Any, *, tick: Any, lot: Any, min_qty: Any,
+                    min_notional: Any = 0, status: str = "trading", contract_size: Any = 1,
+                    tick_table: tuple[tuple[float, float], ...] = ()) -> Instrument:
+        """One checked Instrument of this exchange: names against the strict patterns (they become paths), steps
+        finite and > 0 (orders are rounded to them), minimums finite and >= 0; else BadMessage naming the item."""
+        try:
+            check_symbol(native)
+        except BadName as exc:
+            raise self._bad(str(exc), item) from None
+        assets = []
+        for what, value in (("base", base), ("quote", quote)):
+            text = value.strip().upper() if isinstance(value, str) else ""
+            if not ASSET_PATTERN.fullmatch(text):
+                raise self._bad(f"instrument {native}: {what} asset {excerpt(repr(value), 30)} is not allowed", item)
+            assets.append(text)
+        numbers = {}
+        for what, value in (("tick size", tick), ("lot size", lot), ("min qty", min_qty),
+                            ("min notional", min_notional), ("contract size", contract_size)):
+            numbers[what] = self._number(value, f"instrument {native}: {what}", item)
+        if numbers["lot size"] <= 0 or numbers["contract size"] <= 0 or numbers["min qty"] < 0 \
+                or numbers["min notional"] < 0 or numbers["tick size"] < 0 or (numbers["tick size"] == 0 and not tick_table):
+            raise self._bad(f"instrument {native}: steps must be > 0 and minimums >= 0", item)
+        b, q = assets
+        settle = q if self.market_kind == SWAP else ""
+        return Instrument(self.name, unified_symbol(b, q, settle), native, b, q, settle, self.market_kind,
+                          numbers["tick size"], numbers["lot size"], numbers["min qty"], numbers["min notional"],
+                          status, numbers["contract size"], tick_table)
+
+    def _instruments_kept(self, items: Any, build) -> list[Instrument]:
+        """`build(item)` -> Instrument, or None for an item of another market (spot on a swap list, USDC perps).
+        An item it refuses (BadMessage) is left out; all of them are said in one log line."""
+        if not isinstance(items, list):
+            raise self._bad("instrument list is not a list", items)
+        out, refused = [], []
+        for item in items:
+            try:
+                if not isinstance(item, dict):
+                    raise self._bad("instrument item is not an object", item)
+                inst = build(item)
+            except BadMessage as exc:
+                refused.append(str(exc))
+                continue
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field missing or of the wrong type
+                refused.append(f"{type(exc).__name__}: {excerpt(exc, 80)} in {excerpt(repr(item), 120)}")
+                continue
+            if inst is not None:
+                out.append(inst)
+        if refused:
+            log.error("%s: %d instrument(s) left out of the catalog, e.g. %s", self.name, len(refused), refused[0])
+        return out
+
+    # (the order of the shared helpers below: numbers, candles, tickers, kline rows)
     def _bad(self, reason: str, payload: object) -> BadMessage:
         return BadMessage(self.name, reason, payload)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.errors import ExchangeError
+from ..core.instrument import SPOT
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .base import ExchangeAdapter, RestBudget, RestRequest
@@ -26,6 +27,8 @@ def kst_ms(text: str, fmt: str) -> int:
 
 class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
     name = "bithumb"
+    market_kind = SPOT
+    quote_currency = "KRW"
     default_rest_url = REST_URL
     default_ws_url = WS_URL
     rest_row_cap = 200

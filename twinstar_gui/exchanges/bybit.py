@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.errors import ExchangeError
+from ..core.instrument import Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .base import MAX_EPOCH_MS, ExchangeAdapter, RestBudget, RestRequest
@@ -104,23 +105,22 @@ class BybitAdapter(ExchangeAdapter):
         params = {"category": CATEGORY, "limit": 1000, **({"cursor": cursor} if cursor else {})}
         return RestRequest(f"{self.rest_url}/v5/market/instruments-info", params, "/v5/market/instruments-info")
 
-    def parse_instruments(self, payload: Any) -> tuple[dict[str, dict[str, float]], str]:
+    def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
         result = self._result(payload, "/v5/market/instruments-info")
-        out = {}
-        for it in result["list"]:
-            if (not isinstance(it, dict) or not isinstance(it.get("symbol"), str)
-                    or not isinstance(it.get("priceFilter"), dict) or not isinstance(it.get("lotSizeFilter"), dict)):
-                raise self._bad("instrument without symbol/priceFilter/lotSizeFilter", it)
+
+        def build(it: dict) -> Instrument | None:
+            # linear also lists USDC perpetuals and dated USDT futures: only USDT perpetuals are ours
+            if it.get("contractType") != "LinearPerpetual" or it.get("settleCoin") != "USDT":
+                return None
             price, lot = it["priceFilter"], it["lotSizeFilter"]
-            # orders are rounded to these steps: a zero, negative or NaN step would break every order of the symbol
-            rules = {"tick_size": self._number(price.get("tickSize"), "tickSize", it),
-                     "lot_size": self._number(lot.get("qtyStep"), "qtyStep", it),
-                     "min_qty": self._number(lot.get("minOrderQty"), "minOrderQty", it),
-                     "min_notional": self._number(lot.get("minNotionalValue") or 0, "minNotionalValue", it)}
-            if rules["tick_size"] <= 0 or rules["lot_size"] <= 0 or rules["min_qty"] < 0 or rules["min_notional"] < 0:
-                raise self._bad(f"instrument {it['symbol']}: tickSize and qtyStep must be > 0, minimums >= 0", it)
-            out[it["symbol"]] = rules
-        return out, str(result.get("nextPageCursor") or "")
+            status = "trading" if it.get("status") == "Trading" else str(it.get("status", "unknown")).lower()
+            return self._instrument(it, it["symbol"], it["baseCoin"], it["quoteCoin"], tick=price["tickSize"],
+                                    lot=lot["qtyStep"], min_qty=lot["minOrderQty"],
+                                    min_notional=lot.get("minNotionalValue") or 0, status=status)
+
+        if not isinstance(result.get("list"), list):
+            raise self._bad("/v5/market/instruments-info: list is not a list", payload)
+        return self._instruments_kept(result["list"], build), str(result.get("nextPageCursor") or "")
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

@@ -1,8 +1,14 @@
-"""The exchange registry: explicit imports, one dict, URL overrides from arguments or environment."""
+"""The exchange registry: one entry per exchange (its adapter and the facts about it), explicit imports, one dict;
+URL overrides from arguments or environment.
+
+Adding an exchange is an adapter, a simulator module and one `Venue` here.
+"""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
+from ..core.instrument import SPOT, SWAP
 from .base import ExchangeAdapter
 from .binance import BinanceAdapter
 from .bingx import BingxAdapter
@@ -12,19 +18,60 @@ from .bybit import BybitAdapter
 from .okx import OkxAdapter
 from .upbit import UpbitAdapter
 
-ADAPTERS: dict[str, type[ExchangeAdapter]] = {
-    "bybit": BybitAdapter,
-    "binance": BinanceAdapter,
-    "okx": OkxAdapter,
-    "bitget": BitgetAdapter,
-    "bingx": BingxAdapter,
-    "upbit": UpbitAdapter,
-    "bithumb": BithumbAdapter,
+# the base assets the AutoScanner scans by default: liquid on every venue (each resolves them through its own
+# catalog: BTC -> BTC/USDT:USDT on the perpetual venues, BTC/KRW on the KRW ones; absent ones are dropped, said)
+DEFAULT_SCAN_BASES = (
+    "BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "AVAX", "LINK", "DOT", "TRX", "BCH", "LTC", "ETC", "NEAR", "APT",
+    "ARB", "OP", "SUI", "SEI", "ATOM", "FIL", "UNI", "AAVE", "INJ", "TIA", "LDO", "ALGO", "XLM", "VET", "HBAR",
+    "ICP", "SAND", "MANA", "AXS", "GALA", "EOS", "THETA", "EGLD", "FLOW", "CHZ", "CRV", "GMX", "KAVA", "ZEC",
+    "STX", "IMX", "JUP", "ENA", "PEPE", "SHIB")
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """Everything the rest of the product needs to know about one exchange."""
+
+    name: str
+    adapter: type[ExchangeAdapter]
+    ccxt_id: str  # ccxt's class for the market we trade (USD-M futures on Binance)
+    kind: str  # SWAP / SPOT
+    quote: str  # the one quote (and money) currency of its instruments here
+    default_symbols: tuple[str, ...]  # unified: what a new user streams
+    needs_passphrase: bool = False  # API keys come with a passphrase (OKX, Bitget)
+    paper_balance: float = 10_000.0  # a new paper account, in `quote`
+    order_notional: float = 100.0  # a bot's default order size, in `quote`
+    max_position: float = 1_000.0  # the risk guard's default cap per position, in `quote`
+    daily_loss: float = 200.0  # the risk guard's default daily loss limit, in `quote`
+
+
+_PERP = dict(kind=SWAP, quote="USDT", default_symbols=("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"))
+# KRW amounts: about the same money as the USDT defaults (1 USDT ~ 1,400 KRW), in round numbers
+_KRW = dict(kind=SPOT, quote="KRW", default_symbols=("BTC/KRW", "ETH/KRW", "SOL/KRW"), paper_balance=10_000_000.0,
+            order_notional=100_000.0, max_position=1_000_000.0, daily_loss=200_000.0)
+
+VENUES: dict[str, Venue] = {
+    "bybit": Venue("bybit", BybitAdapter, "bybit", **_PERP),
+    "binance": Venue("binance", BinanceAdapter, "binanceusdm", **_PERP),
+    "okx": Venue("okx", OkxAdapter, "okx", needs_passphrase=True, **_PERP),
+    "bitget": Venue("bitget", BitgetAdapter, "bitget", needs_passphrase=True, **_PERP),
+    "bingx": Venue("bingx", BingxAdapter, "bingx", **_PERP),
+    "upbit": Venue("upbit", UpbitAdapter, "upbit", **_KRW),
+    "bithumb": Venue("bithumb", BithumbAdapter, "bithumb", **_KRW),
 }
+ADAPTERS: dict[str, type[ExchangeAdapter]] = {name: v.adapter for name, v in VENUES.items()}
 
 
 def exchange_names() -> list[str]:
-    return list(ADAPTERS)
+    return list(VENUES)
+
+
+def venue(name: str) -> Venue:
+    """The registry entry of `name`; ValueError naming the valid ones for anything else."""
+    key = str(name).strip().lower()
+    found = VENUES.get(key)
+    if found is None:
+        raise ValueError(f"unknown exchange {str(name)[:40]!r}; valid: {', '.join(VENUES)}")
+    return found
 
 
 def env_url(name: str, kind: str) -> str | None:
@@ -35,8 +82,5 @@ def env_url(name: str, kind: str) -> str | None:
 
 def get_exchange(name: str, *, rest_url: str | None = None, ws_url: str | None = None) -> ExchangeAdapter:
     """The adapter for `name`; URLs: explicit argument, else environment override, else the exchange's own."""
-    key = str(name).strip().lower()
-    cls = ADAPTERS.get(key)
-    if cls is None:
-        raise ValueError(f"unknown exchange {name!r}; valid: {', '.join(ADAPTERS)}")
-    return cls(rest_url=rest_url or env_url(key, "rest"), ws_url=ws_url or env_url(key, "ws"))
+    v = venue(name)
+    return v.adapter(rest_url=rest_url or env_url(v.name, "rest"), ws_url=ws_url or env_url(v.name, "ws"))

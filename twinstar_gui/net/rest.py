@@ -24,6 +24,7 @@ import urllib3.exceptions
 
 from ..core.errors import (BadMessage, ConnectFailed, DnsFailed, ExchangeError, HttpStatusError, RateLimited,
                            RequestTimedOut, RestClosed, TlsFailed, TransportError, excerpt)
+from ..core.instrument import Instrument
 from ..core.timeframe import Timeframe
 from ..exchanges.base import ExchangeAdapter, RestRequest, empty_klines
 from .ratelimit import TokenBucket
@@ -230,21 +231,20 @@ class RestClient:
         return RateLimited(exc.exchange, exc.message, code=exc.code, endpoint=exc.endpoint, symbol=exc.symbol,
                            status=exc.status)
 
-    def fetch_instruments(self) -> dict[str, dict[str, float]]:
-        """{symbol: {tick_size, lot_size, min_qty, min_notional}} over every page; {} where unsupported."""
-        out: dict[str, dict[str, float]] = {}
-        cursor = ""
-        for _ in range(100):
+    def fetch_instruments(self, max_pages: int = 100) -> list[Instrument]:
+        """Every instrument the exchange lists (of the adapter's market kind), over all pages."""
+        out: list[Instrument] = []
+        cursor, seen = "", set()
+        for _ in range(max_pages):
             req = self.adapter.instruments_request(cursor)
-            if req is None:
-                return out
             try:
                 page, cursor = self.adapter.parse_instruments(self.get_json(req))
             except ExchangeError as exc:
                 raise self._typed(exc) from None
-            out.update(page)
-            if not cursor:
+            out.extend(page)
+            if not cursor or cursor in seen:  # a cursor that comes back would loop for ever
                 break
+            seen.add(cursor)
         return out
 
 

@@ -1,0 +1,276 @@
+"""Each exchange's instrument catalog: from its own endpoint, cached on disk, refreshed in the background.
+
+The app starts from the cached catalog (a slow or unreachable exchange does not hold it up) and refreshes it
+in a daemon thread; with neither a cache nor an answer, symbols are kept as typed by the exchange's naming rule
+and flagged unverified, so the user is told and nothing is refused for want of a list.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..core.errors import TwinStarError, excerpt, short_reason
+from ..core.instrument import TRADING, Catalog, Instrument, UnknownSymbol, is_unified
+from ..core.names import BadName, check_exchange, check_symbol
+from ..exchanges.base import ASSET_PATTERN, ExchangeAdapter
+from ..net.rest import RestClient
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = "_catalogs"
+CACHE_VERSION = 1
+MAX_CACHE_BYTES = 32 * 1024 * 1024
+MAX_INSTRUMENTS = 20_000
+_FIELDS = ("symbol", "native", "base", "quote", "settle", "kind", "tick_size", "lot_size", "min_qty", "min_notional",
+           "status", "contract_size", "tick_table")
+# a symbol kept as typed while there is no catalog: trades on a fine grid (as the paper executor did before)
+PROVISIONAL_RULES = dict(tick_size=1e-8, lot_size=1e-6, min_qty=1e-6, min_notional=0.0)
+
+
+class CatalogError(TwinStarError):
+    """The catalog could not be loaded from the exchange or from the cache (the message says why)."""
+
+
+def primary_quote(adapter: ExchangeAdapter) -> str:
+    return adapter.quote_currency
+
+
+def cache_path(root: Path, exchange: str) -> Path:
+    return root / CACHE_DIR / f"{check_exchange(exchange)}.json"
+
+
+def write_cache(root: Path, catalog: Catalog) -> Path:
+    """The catalog as JSON, written to a temp file and renamed (a crash leaves the old or the new file)."""
+    path = cache_path(root, catalog.exchange)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [[getattr(i, f) for f in _FIELDS] for i in catalog.instruments]
+    text = json.dumps({"version": CACHE_VERSION, "exchange": catalog.exchange, "fetched_ms": catalog.fetched_ms,
+                       "fields": list(_FIELDS), "instruments": rows}, separators=(",", ":"))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_cache(root: Path, adapter: ExchangeAdapter) -> Catalog | None:
+    """The cached catalog of the adapter's exchange, or None when there is none. A damaged or foreign file is
+    logged and ignored (it is a cache: the exchange's answer replaces it)."""
+    path = cache_path(root, adapter.name)
+    try:
+        if not path.is_file():
+            return None
+        if path.stat().st_size > MAX_CACHE_BYTES:
+            raise CatalogError(f"{path.stat().st_size} bytes, more than a catalog can be")
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        return _from_json(data, adapter)
+    except (OSError, ValueError, TypeError, KeyError, CatalogError, RecursionError) as exc:
+        log.error("%s: instrument cache %s ignored (%s)", adapter.name, path, excerpt(exc, 120))
+        return None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number here")
+
+
+def _from_json(data: object, adapter: ExchangeAdapter) -> Catalog:
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or data.get("exchange") != adapter.name:
+        raise CatalogError("not a catalog of this exchange and version")
+    fields, rows, fetched = data.get("fields"), data.get("instruments"), data.get("fetched_ms")
+    if fields != list(_FIELDS) or not isinstance(rows, list) or len(rows) > MAX_INSTRUMENTS:
+        raise CatalogError("unexpected layout")
+    if not isinstance(fetched, int) or isinstance(fetched, bool) or fetched <= 0:
+        raise CatalogError("no valid fetch time")
+    out = []
+    for row in rows:
+        if not isinstance(row, list) or len(row) != len(_FIELDS):
+            raise CatalogError("an instrument row of the wrong length")
+        values = dict(zip(_FIELDS, row))
+        check_symbol(values["native"])
+        for key in ("base", "quote"):
+            if not isinstance(values[key], str) or not ASSET_PATTERN.fullmatch(values[key]):
+                raise CatalogError(f"bad {key} asset {excerpt(repr(values[key]), 30)}")
+        if not isinstance(values["status"], str) or len(values["status"]) > 40:
+            raise CatalogError("bad status")
+        table = values["tick_table"]
+        if not isinstance(table, list) or len(table) > 64:
+            raise CatalogError("bad tick table")
+        values["tick_table"] = tuple((float(a), float(b)) for a, b in table)
+        for key in ("tick_size", "lot_size", "min_qty", "min_notional", "contract_size"):
+            if isinstance(values[key], bool) or not isinstance(values[key], (int, float)):
+                raise CatalogError(f"{key} is not a number")
+        inst = Instrument(adapter.name, **values)
+        if inst.kind != adapter.market_kind or inst.symbol != _expected_symbol(inst):
+            raise CatalogError(f"instrument {inst.native} does not fit {adapter.name}")
+        out.append(inst)
+    return Catalog(adapter.name, out, fetched_ms=fetched, primary_quote=primary_quote(adapter))
+
+
+def _expected_symbol(inst: Instrument) -> str:
+    return f"{inst.base}/{inst.quote}:{inst.settle}" if inst.settle else f"{inst.base}/{inst.quote}"
+
+
+def provisional(adapter: ExchangeAdapter, text: str) -> Instrument:
+    """An instrument made from a typed name by the exchange's naming rule alone (no catalog to check it):
+    the unified symbol, or the native id, as typed. UnknownSymbol when the name fits neither."""
+    raw = str(text).strip()
+    try:
+        native = adapter.native(raw.upper()) if is_unified(raw.upper()) else raw
+        check_symbol(native)
+        base, quote = adapter.split_symbol(native)
+        native = adapter.native_symbol(base, quote)
+        symbol = adapter.unified(native)
+    except (ValueError, BadName) as exc:
+        raise UnknownSymbol(adapter.name, raw[:64], f"cannot be checked (no instrument list yet) and does not follow "
+                                                    f"its naming ({excerpt(exc, 80)})") from None
+    base, quote = base.upper(), quote.upper()
+    settle = quote if adapter.market_kind != "spot" else ""
+    return Instrument(adapter.name, symbol, native, base, quote, settle, adapter.market_kind, status=TRADING,
+                      **PROVISIONAL_RULES)
+
+
+class CatalogBook:
+    """The current catalog of one exchange, with its origin: from the exchange now, from the disk cache (of a
+    stated age), or none yet (names are then kept as typed, unverified). Thread-safe."""
+
+    def __init__(self, rest: RestClient, cache_root: Path | None, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.rest = rest
+        self.adapter = rest.adapter
+        self.exchange = self.adapter.name
+        self.cache_root = cache_root
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._loaded = threading.Event()  # set once a fetch has finished, whatever its outcome
+        self._thread: threading.Thread | None = None
+        self.error = ""  # why the last fetch failed ("" after a success)
+        self.source = "none"  # "exchange", "cache" or "none"
+        cached = read_cache(cache_root, self.adapter) if cache_root is not None else None
+        if cached is not None:
+            self._catalog, self.source = cached, "cache"
+        else:
+            self._catalog = Catalog(self.exchange, (), primary_quote=primary_quote(self.adapter))
+
+    def __repr__(self) -> str:
+        return f"CatalogBook({self.exchange}, {self.source}, {len(self._catalog)} instruments)"
+
+    @property
+    def catalog(self) -> Catalog:
+        with self._lock:
+            return self._catalog
+
+    @property
+    def verified(self) -> bool:
+        return self.catalog.verified
+
+    def age_s(self) -> float | None:
+        cat = self.catalog
+        return max(0.0, self.clock() - cat.fetched_ms / 1000) if cat.verified else None
+
+    def status(self) -> str:
+        """One line for the status bar / log: where the list came from and how old it is."""
+        cat = self.catalog
+        if self.source == "exchange":
+            return f"{self.exchange}: {len(cat)} instruments"
+        why = f" ({self.error})" if self.error else ""
+        if self.source == "cache":
+            return f"{self.exchange}: {len(cat)} instruments from a cache {_age(self.age_s() or 0)} old{why}"
+        return f"{self.exchange}: no instrument list yet{why}; symbols are unverified"
+
+    def refresh(self) -> Catalog:
+        """Fetch the list from the exchange now (in the calling thread); the cache is rewritten. On failure the
+        current catalog stays, the error is kept for `status`, and it is raised again as CatalogError."""
+        try:
+            instruments = self.rest.fetch_instruments()
+        except TwinStarError as exc:
+            self.error = short_reason(exc)
+            self._loaded.set()
+            raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})") from exc
+        if not instruments:
+            self.error = "the exchange listed no instruments"
+            self._loaded.set()
+            raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})")
+        fetched = int(self.clock() * 1000)
+        catalog = Catalog(self.exchange, instruments[:MAX_INSTRUMENTS], fetched_ms=fetched,
+                          primary_quote=primary_quote(self.adapter))
+        with self._lock:
+            self._catalog, self.source, self.error = catalog, "exchange", ""
+        self._loaded.set()
+        if self.cache_root is not None:
+            try:
+                write_cache(self.cache_root, catalog)
+            except OSError as exc:
+                log.error("%s: instrument cache not written (%s)", self.exchange, exc)
+        log.info("%s: instrument list loaded, %d instruments (%d trading)", self.exchange, len(catalog),
+                 len(catalog.symbols()))
+        return catalog
+
+    def refresh_in_background(self) -> threading.Thread:
+        """Start a refresh in a daemon thread (once at a time); failures are logged, the cache stays in use."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return self._thread
+            self._loaded.clear()
+            self._thread = threading.Thread(target=self._refresh_quietly, name=f"catalog-{self.exchange}",
+                                            daemon=True)
+            self._thread.start()
+            return self._thread
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.refresh()
+        except CatalogError as exc:
+            log.warning("%s; %s", exc, "using the cached list" if self.source == "cache" else
+                        "symbols are kept as typed, unverified")
+        except Exception:  # noqa: BLE001 - a background thread must say what killed it
+            log.exception("%s: instrument list refresh failed", self.exchange)
+            self._loaded.set()
+
+    def wait_loaded(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for a running refresh; True when one has finished (well or not)."""
+        return self._loaded.wait(timeout)
+
+    def ensure(self, timeout: float = 15.0) -> Catalog:
+        """A verified catalog if one can be had: the current one when verified, else a refresh now (waiting up
+        to `timeout` s for one already running). Never raises: the unverified catalog is the answer then."""
+        if self.catalog.verified:
+            return self.catalog
+        if self._thread is not None and self._thread.is_alive():
+            self._loaded.wait(timeout)
+        else:
+            self._refresh_quietly()
+        return self.catalog
+
+    def resolve(self, text: str) -> Instrument:
+        """What a user typed -> one instrument of this exchange (see Catalog.resolve); with no list at all, the
+        name is kept as typed by the exchange's naming rule (unverified)."""
+        cat = self.catalog
+        if cat.verified:
+            return cat.resolve(text)
+        return provisional(self.adapter, text)
+
+    def instrument(self, symbol: str) -> Instrument:
+        """The instrument of a unified symbol (or native id) already resolved: the catalog's, else provisional."""
+        cat = self.catalog
+        found = cat.get(symbol) or cat.by_native(symbol)
+        return found if found is not None else provisional(self.adapter, symbol)
+
+
+def _age(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86_400:.0f} days"
