@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .config import Settings
 from .core.timeframe import Timeframe
+from .data.catalogs import CatalogBook
 from .data.feed import MarketFeed
 from .data.store import CandleStore
 from .data.writer import CandleWriter
@@ -38,11 +39,15 @@ class Core:
     store: CandleStore
     writer: CandleWriter
     feeds: dict[str, MarketFeed] = field(default_factory=dict)
+    catalogs: dict[str, CatalogBook] = field(default_factory=dict)
 
     async def start(self, first: tuple[str, str] | None = None, head_start: float = HEAD_START_S) -> None:
         """Start every feed. The series on screen (`first` = exchange, symbol) gets a head start: its feed
         starts first and the others wait until its history is in (at most `head_start` s), so the chart
-        fills before a dozen other REST fetches compete with it."""
+        fills before a dozen other REST fetches compete with it. Each exchange's instrument list is refreshed
+        in the background meanwhile (the cached one is in use until then)."""
+        for book in self.catalogs.values():
+            book.refresh_in_background()
         lead = self.feeds.get(first[0]) if first else None
         if lead is not None:
             await lead.start(first=first[1])
@@ -95,6 +100,7 @@ def build_core(settings: Settings, *, exchanges: list[str] | None = None,
             log.warning("%s: no symbols configured; skipped", name)
             continue
         core.feeds[name] = MarketFeed(adapter, store, writer, syms, windows=windows, **(feed_options or {}))
+        core.catalogs[name] = CatalogBook(core.feeds[name].rest, settings.data_dir)
     return core
 
 
@@ -166,7 +172,7 @@ def build_trading(core: Core, exchange: str, *, executor=None) -> Trading:
     journal = Journal(trading_dir(core.settings) / "journal.sqlite3")
     if executor is None:
         executor = PaperExecutor(journal, name=f"paper-{exchange}", balance=t.paper_balance, fee_rate=t.fee_rate,
-                                 slippage_bps=t.slippage_bps, rules=InstrumentBook(feed.rest))
+                                 slippage_bps=t.slippage_bps, rules=InstrumentBook(core.catalogs[exchange]))
     else:  # live: its journal, then its background account sync
         executor.attach_journal(journal)
         executor.start()

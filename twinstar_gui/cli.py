@@ -15,6 +15,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twinstar", description="TwinStar crypto trading terminal.",
                                 epilog="Other commands: `twinstar sim --port N [--speed X] [--seed S]`, "
                                        "`twinstar collect --exchange E --symbols A,B [--data DIR]`, "
+                                       "`twinstar symbols --exchange E [--search TEXT]`, "
                                        "`twinstar bot unified|scanner|multi --exchange E [--symbols ...] [--paper|--live]`.")
     p.add_argument("--demo", action="store_true", help="run offline against the built-in exchange simulator")
     p.add_argument("--self-test", action="store_true", help="offscreen smoke test of the whole app; exit 0 if fine")
@@ -98,6 +99,10 @@ def run_command(argv: list[str] | None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if argv[:1] == ["collect"]:
         return _collect(argv[1:])
+    if argv[:1] == ["symbols"]:
+        from .symbolscli import main as symbols_main
+
+        return symbols_main(argv[1:])
     if argv[:1] == ["bot"]:
         from .botcli import main as bot_main
 

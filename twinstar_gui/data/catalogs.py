@@ -27,6 +27,7 @@ CACHE_DIR = "_catalogs"
 CACHE_VERSION = 1
 MAX_CACHE_BYTES = 32 * 1024 * 1024
 MAX_INSTRUMENTS = 20_000
+RETRY_ENSURE_S = 60.0
 _FIELDS = ("symbol", "native", "base", "quote", "settle", "kind", "tick_size", "lot_size", "min_qty", "min_notional",
            "status", "contract_size", "tick_table")
 # a symbol kept as typed while there is no catalog: trades on a fine grid (as the paper executor did before)
@@ -153,6 +154,7 @@ class CatalogBook:
         self._thread: threading.Thread | None = None
         self.error = ""  # why the last fetch failed ("" after a success)
         self.source = "none"  # "exchange", "cache" or "none"
+        self._last_try = float("-inf")  # monotonic time of the last refresh ensure() made itself
         cached = read_cache(cache_root, self.adapter) if cache_root is not None else None
         if cached is not None:
             self._catalog, self.source = cached, "cache"
@@ -245,7 +247,8 @@ class CatalogBook:
             return self.catalog
         if self._thread is not None and self._thread.is_alive():
             self._loaded.wait(timeout)
-        else:
+        elif time.monotonic() - self._last_try >= RETRY_ENSURE_S:  # an exchange that is down is not asked per order
+            self._last_try = time.monotonic()
             self._refresh_quietly()
         return self.catalog
 

@@ -29,9 +29,18 @@ class InstrumentRules:
     lot_size: float
     min_qty: float
     min_notional: float = 0.0
+    #: (lowest price, step) pairs, highest first, where the step depends on the price (the KRW venues)
+    tick_table: tuple[tuple[float, float], ...] = ()
+    currency: str = "USDT"  # what prices and order values are counted in
+
+    def tick_at(self, price: float) -> float:
+        for floor, tick in self.tick_table:
+            if price >= floor:
+                return tick
+        return self.tick_size if not self.tick_table else self.tick_table[-1][1]
 
     def round_price(self, price: float) -> float:
-        return _to_step(price, self.tick_size, ROUND_HALF_UP)
+        return _to_step(price, self.tick_at(price) if self.tick_table else self.tick_size, ROUND_HALF_UP)
 
     def round_qty(self, qty: float) -> float:
         return _to_step(qty, self.lot_size, ROUND_DOWN)
@@ -48,7 +57,8 @@ class InstrumentRules:
             raise OrderRefused(self.symbol, f"quantity {qty:g} is below the minimum {self.min_qty:g} "
                                             f"(lot {self.lot_size:g})")
         if self.min_notional and q * p < self.min_notional:
-            raise OrderRefused(self.symbol, f"order value {q * p:.2f} is below the minimum {self.min_notional:g}")
+            raise OrderRefused(self.symbol, f"order value {q * p:,.2f} {self.currency} is below the minimum "
+                                            f"{self.min_notional:,g} {self.currency}")
         return q, p
 
 

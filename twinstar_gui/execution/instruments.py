@@ -1,42 +1,46 @@
-"""Tick, lot and minimums per symbol from the exchange's market info (fetched once, by REST)."""
+"""Tick, lot and minimums per symbol from the exchange's instrument catalog (see data.catalogs)."""
 from __future__ import annotations
 
 import logging
 import threading
 
-from ..net.rest import RestClient
+from ..core.instrument import Instrument
+from ..data.catalogs import CatalogBook
 from .base import InstrumentRules
 from .paper import default_rules
 
 log = logging.getLogger(__name__)
+FIRST_LOAD_WAIT_S = 15.0  # the first order waits this long for a catalog when none is cached
+
+
+def rules_of(inst: Instrument) -> InstrumentRules:
+    """An instrument's order rules in base units (an exchange counting contracts: steps x contract size)."""
+    size = inst.contract_size
+    return InstrumentRules(inst.native, inst.tick_size if inst.tick_size > 0 else inst.tick_table[-1][1],
+                           inst.lot_size * size, inst.min_qty * size, inst.min_notional, inst.tick_table,
+                           inst.currency)
 
 
 class InstrumentBook:
-    def __init__(self, rest: RestClient) -> None:
-        self.rest = rest
-        self._rules: dict[str, InstrumentRules] | None = None
+    """`book(symbol)` -> InstrumentRules of a native id or unified symbol; a symbol missing from the catalog
+    trades on a fine grid with no minimum, said once in the log."""
+
+    def __init__(self, catalogs: CatalogBook) -> None:
+        self.catalogs = catalogs
         self._lock = threading.Lock()
         self._warned: set[str] = set()
 
-    def load(self) -> int:
-        with self._lock:
-            if self._rules is None:
-                try:
-                    raw = self.rest.fetch_instruments()
-                except Exception as exc:  # noqa: BLE001 - trading can go on with a fine grid; say so
-                    log.error("%s: could not load market info (%s); using a fine price/size grid",
-                              self.rest.adapter.name, exc)
-                    raw = {}
-                self._rules = {s: InstrumentRules(s, **r) for s, r in raw.items()}
-            return len(self._rules)
-
     def __call__(self, symbol: str) -> InstrumentRules:
-        self.load()
-        r = self._rules.get(symbol)
-        if r is not None:
-            return r
-        if symbol not in self._warned:
+        catalog = self.catalogs.ensure(FIRST_LOAD_WAIT_S)
+        inst = catalog.get(symbol) or catalog.by_native(symbol)
+        if inst is not None:
+            return rules_of(inst)
+        with self._lock:
+            first = symbol not in self._warned
             self._warned.add(symbol)
-            log.warning("%s %s: no market info from the exchange; orders use a fine grid and no minimum",
-                        self.rest.adapter.name, symbol)
-        return default_rules(symbol)
+        if first:
+            log.warning("%s %s: %s; orders use a fine grid and no minimum", self.catalogs.exchange, symbol,
+                        "not in the instrument list" if catalog.verified else "no instrument list from the exchange")
+        rules = default_rules(symbol)
+        return InstrumentRules(rules.symbol, rules.tick_size, rules.lot_size, rules.min_qty, rules.min_notional,
+                               currency=self.catalogs.adapter.quote_currency)

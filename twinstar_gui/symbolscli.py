@@ -1,0 +1,114 @@
+"""`twinstar symbols --exchange E [--search TEXT]`: an exchange's instrument catalog, one instrument a line.
+
+Columns: unified symbol, native id, tick, lot, min notional (in the quote currency), status. The list comes from
+the exchange's own endpoint (URL overrides honoured, as for `collect`); when it cannot be had, the cached one is
+printed with a line on stderr saying how old it is.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from .core.errors import excerpt
+from .core.instrument import Catalog, Instrument
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twinstar symbols",
+                                description="List an exchange's instruments: unified symbol, native id, tick, lot, "
+                                            "min notional, status.")
+    p.add_argument("--exchange", required=True, help="exchange name (bybit, binance, okx, bitget, bingx, upbit, "
+                                                     "bithumb)")
+    p.add_argument("--search", help="only instruments whose symbol, base or native id contain this (e.g. sol)")
+    p.add_argument("--all", action="store_true", help="also those not trading (delisted, suspended)")
+    p.add_argument("--data", help="data directory holding the catalog cache (default: TWINSTAR_DATA_DIR or the "
+                                  "platform's)")
+    p.add_argument("--config", help="settings file (for URL overrides and the data directory)")
+    return p
+
+
+def number(value: float) -> str:
+    """A step or a minimum as the exchange would write it: no exponent, no trailing zeros."""
+    text = f"{value:.12f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def tick_text(inst: Instrument) -> str:
+    if inst.tick_size > 0:
+        return number(inst.tick_size)
+    steps = [t for _, t in inst.tick_table]
+    return f"{number(min(steps))}..{number(max(steps))}(by price)"
+
+
+def line(inst: Instrument) -> str:
+    return (f"{inst.symbol:<22} {inst.native:<20} {tick_text(inst):>14} {number(inst.lot_size * inst.contract_size):>12} "
+            f"{number(inst.min_notional):>10} {inst.currency:<4} {inst.status}")
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    logging.getLogger().setLevel(logging.WARNING)  # stdout is the list; stderr only what went wrong
+    from .exchanges.registry import exchange_names, get_exchange
+
+    name = args.exchange.strip().lower()
+    if name not in exchange_names():
+        print(f"twinstar symbols: unknown exchange {excerpt(repr(args.exchange), 40)}; valid: "
+              f"{', '.join(exchange_names())}", file=sys.stderr)
+        return 2
+    from .collector import data_dir_setting
+    from .config import SettingsError, load_settings
+
+    try:
+        settings = data_dir_setting(load_settings(args.config), args.data)
+    except SettingsError as exc:
+        print(f"twinstar symbols: {exc}", file=sys.stderr)
+        return 2
+    from .data.catalogs import CatalogBook, CatalogError
+    from .net.rest import RestClient
+
+    rest = RestClient(get_exchange(name, rest_url=settings.rest_url(name)), retries=2)
+    try:
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            cache = settings.data_dir
+        except OSError as exc:
+            print(f"twinstar symbols: no catalog cache ({exc})", file=sys.stderr)
+            cache = None
+        book = CatalogBook(rest, cache)
+        try:
+            catalog = book.refresh()
+        except CatalogError as exc:
+            if not book.verified:
+                print(f"twinstar symbols: {exc}; no cached list either", file=sys.stderr)
+                return 1
+            print(f"twinstar symbols: {exc}; showing the {book.status().split(': ', 1)[1]}", file=sys.stderr)
+            catalog = book.catalog
+    finally:
+        rest.close()
+    return _print(catalog, args.search, args.all)
+
+
+def _print(catalog: Catalog, search: str | None, everything: bool) -> int:
+    if search is not None:
+        found = catalog.search(search, limit=len(catalog) or 1)
+        if not found:
+            near = catalog.search(search[:3], limit=5) if len(search) > 3 else []
+            hint = f"; close: {', '.join(i.symbol for i in near)}" if near else ""
+            print(f"twinstar symbols: no {catalog.exchange} instrument matches {excerpt(repr(search), 40)}{hint}",
+                  file=sys.stderr)
+            return 1
+    else:
+        found = sorted((i for i in catalog.instruments if everything or i.trading), key=lambda i: i.symbol)
+    if everything and search is not None:
+        listed = {i.symbol for i in found}
+        found += [i for i in catalog.instruments if not i.trading and i.symbol not in listed
+                  and search.strip().upper() in i.symbol]
+    try:
+        for inst in found:
+            sys.stdout.write(line(inst) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
