@@ -187,7 +187,7 @@ def test_standalone_simulator_takes_signed_orders_with_its_api_key(tmp_path):
     (["collect", "--exchange", "bybit", "--symbols", "A," * 50_000], "100,000 characters of symbols"),
     (["collect", "--exchange", "bybit", "--symbols", "top:" + "9" * 5000], "is not allowed"),
     (["bot", "unified", "--exchange", "bybit", "--status-every", "nan"], "argument --status-every: expected a number"),
-    (["bot", "unified", "--exchange", "bybit", "--symbols", "x/y"], "symbol name 'x/y' is not allowed"),
+    (["bot", "unified", "--exchange", "bybit", "--symbols", "x/y/z"], "symbol name 'x/y/z' is not allowed"),
     (["--demo", "--symbols", "../x"], "symbol name '../x' is not allowed"),
 ])
 def test_bad_numbers_and_names_are_refused_naming_the_flag(args, message):

@@ -7,10 +7,10 @@ from twinstar_gui.config import SettingsError, load_settings, settings_from_dict
 
 def test_defaults_and_env_overrides(tmp_path, monkeypatch):
     s = load_settings(tmp_path / "missing.json")
-    assert s.symbols("bybit") == ("BTCUSDT", "ETHUSDT", "SOLUSDT") and s.window_15m == 1000
+    assert s.symbols("bybit") == ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT") and s.window_15m == 1000
     assert s.rest_url("bybit") is None
     assert [n for n, e in s.exchanges.items() if e.enabled] == ["bybit"]
-    assert s.symbols("okx") == ("BTC-USDT-SWAP", "ETH-USDT-SWAP") and s.symbols("bithumb") == ("BTC_KRW", "ETH_KRW")
+    assert s.symbols("okx") == ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT") and s.symbols("bithumb") == ("BTC/KRW", "ETH/KRW", "SOL/KRW")
     monkeypatch.setenv("TWINSTAR_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("TWINSTAR_BYBIT_WS_URL", "ws://127.0.0.1:1/bybit/v5/public/linear")
     s = settings_from_dict({"exchanges": {"bybit": {"ws_url": "wss://file.example/ws"}}})

@@ -14,21 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings
+from .core.instrument import SymbolError
 from .core.timeframe import Timeframe
 from .data.catalogs import CatalogBook
 from .data.feed import MarketFeed
 from .data.store import CandleStore
 from .data.writer import CandleWriter
-from .exchanges.registry import get_exchange
+from .exchanges.registry import VENUES, get_exchange
+from .net.rest import RestClient
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 3.0
 FIRST_PAINT_WATCH_S = 120.0  # how long the "first candles on screen" mark is looked for
 HEAD_START_S = 2.0  # longest the other feeds wait for the charted series' history at start
-DEMO_SYMBOLS = {"bybit": ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "binance": ("BTCUSDT", "ETHUSDT"),
-                "okx": ("BTC-USDT-SWAP", "ETH-USDT-SWAP"), "bitget": ("BTCUSDT", "ETHUSDT"),
-                "bingx": ("BTC-USDT", "ETH-USDT"), "upbit": ("KRW-BTC", "KRW-ETH"), "bithumb": ("BTC_KRW", "ETH_KRW")}
+DEMO_SYMBOLS = {name: v.default_symbols for name, v in VENUES.items()}  # unified; every venue's defaults
 
 
 @dataclass
@@ -95,13 +95,32 @@ def build_core(settings: Settings, *, exchanges: list[str] | None = None,
     windows = {Timeframe.M15: settings.window_15m, Timeframe.H1: settings.window_1h}
     for name in exchanges or [n for n, e in settings.exchanges.items() if e.enabled]:
         adapter = get_exchange(name, rest_url=settings.rest_url(name), ws_url=settings.ws_url(name))
-        syms = (symbols or {}).get(name) or list(settings.symbols(name))
+        options = dict(feed_options or {})
+        rest = options.pop("rest", None) or RestClient(adapter)  # one client (one request budget) for both
+        book = CatalogBook(rest, settings.data_dir)
+        syms = resolve_symbols(book, (symbols or {}).get(name) or list(settings.symbols(name)))
         if not syms and not allow_empty:
             log.warning("%s: no symbols configured; skipped", name)
+            rest.close()
             continue
-        core.feeds[name] = MarketFeed(adapter, store, writer, syms, windows=windows, **(feed_options or {}))
-        core.catalogs[name] = CatalogBook(core.feeds[name].rest, settings.data_dir)
+        core.feeds[name] = MarketFeed(adapter, store, writer, syms, windows=windows, rest=rest, **options)
+        core.catalogs[name] = book
     return core
+
+
+def resolve_symbols(book: CatalogBook, names: list[str]) -> list[str]:
+    """Names as given (unified, native, a base asset) -> the exchange's native ids, through its catalog (the cached
+    one at start; by the naming rule when there is none yet, said once). A name that fits nothing or several is
+    left out with a log line naming the exchange and the close matches; the others go on."""
+    out = []
+    for text in names:
+        try:
+            out.append(book.resolve(text).native)
+        except SymbolError as exc:
+            log.error("%s; left out", exc)
+    if names and not book.verified:
+        log.warning("%s", book.status())
+    return list(dict.fromkeys(out))
 
 
 @dataclass
@@ -169,15 +188,17 @@ def build_trading(core: Core, exchange: str, *, executor=None) -> Trading:
 
     t = core.settings.trading
     feed = core.feeds[exchange]
+    currency = VENUES[exchange].quote  # balances, order sizes, PnL and limits: USDT, or KRW on the KRW venues
     journal = Journal(trading_dir(core.settings) / "journal.sqlite3")
     if executor is None:
-        executor = PaperExecutor(journal, name=f"paper-{exchange}", balance=t.paper_balance, fee_rate=t.fee_rate,
-                                 slippage_bps=t.slippage_bps, rules=InstrumentBook(core.catalogs[exchange]))
+        executor = PaperExecutor(journal, name=f"paper-{exchange}", balance=t.paper_start_balance(currency),
+                                 fee_rate=t.fee_rate, slippage_bps=t.slippage_bps,
+                                 rules=InstrumentBook(core.catalogs[exchange]), currency=currency)
     else:  # live: its journal, then its background account sync
         executor.attach_journal(journal)
         executor.start()
-    guard = RiskGuard(executor, journal, t.risk)
-    market = LiveMarket(feed, asyncio.get_running_loop(), guard)
+    guard = RiskGuard(executor, journal, t.risk, currency=currency)
+    market = LiveMarket(feed, asyncio.get_running_loop(), guard, catalog=core.catalogs[exchange])
     market.start()
     return Trading(journal, guard, market)
 

@@ -53,6 +53,14 @@ def main(argv: list[str]) -> int:
         symbols = list(settings.symbols(exchange))[:1]
         if not symbols:
             return _fail("the unified bot needs --symbols")
+    if args.flow == "unified":  # its symbols must exist: checked against the exchange's list (exit 2 if not)
+        from .collector import native_ids
+        from .core.instrument import SymbolError
+
+        try:
+            symbols = native_ids(settings, exchange, symbols)
+        except SymbolError as exc:
+            return _fail(str(exc))
     executor = None
     if args.live:
         executor = _live_executor(exchange, settings, args.confirm_live)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 
 from .core.errors import excerpt
-from .core.names import BadName, check_symbol
+from .core.names import BadName, check_symbol_text
 
 MAX_SYMBOLS_ARG_CHARS = 20_000
 MAX_SYMBOLS_PER_ARG = 1000
@@ -38,7 +38,7 @@ def symbol_list(text: str) -> list[str]:
     if len(names) > MAX_SYMBOLS_PER_ARG:
         raise argparse.ArgumentTypeError(f"{len(names)} symbols; at most {MAX_SYMBOLS_PER_ARG}")
     try:  # checked as typed, then upper-cased: 'ſOLUSDT'.upper() would turn a look-alike into SOLUSDT
-        return list(dict.fromkeys(check_symbol(n).upper() for n in names))
+        return list(dict.fromkeys(check_symbol_text(n).upper() for n in names))
     except BadName as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

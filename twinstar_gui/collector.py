@@ -16,6 +16,7 @@ from .app import build_core, check_data_dir
 from .cliargs import symbol_list
 from .config import Settings
 from .core.errors import excerpt
+from .core.instrument import SymbolError
 from .data.feed import sync_summary
 from .data.store import SeriesBusy
 from .headless import stop_event, ticks
@@ -108,6 +109,20 @@ async def top_symbols_when_up(settings: Settings, exchange: str, n: int, stop: a
     return None
 
 
+async def until_stopped(stop: asyncio.Event, fn, *args):
+    """`fn(*args)` in a daemon thread; None as soon as `stop` is set (the thread is left to end on its own)."""
+    from .net.threads import in_daemon_thread
+
+    work = asyncio.ensure_future(in_daemon_thread(fn, *args))
+    halt = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({work, halt}, return_when=asyncio.FIRST_COMPLETED)
+    halt.cancel()
+    if not work.done():
+        work.cancel()
+        return None
+    return work.result()
+
+
 def health_lines(core) -> list[str]:
     out = []
     for feed in core.feeds.values():
@@ -161,7 +176,13 @@ async def _choose(settings: Settings, exchanges: list[str], symbols: list[str] |
             syms = valid_symbols(name, listed)
             log.info("%s: top %d by 24h volume: %s", name, symbols, ",".join(syms))
         else:
-            syms = symbols or list(settings.symbols(name))
+            try:
+                syms = await until_stopped(stop, native_ids, settings, name, symbols or list(settings.symbols(name)))
+            except SymbolError as exc:
+                print(f"twinstar collect: {exc}", file=sys.stderr)
+                return 2
+            if syms is None:
+                return 0  # stopped while the exchange was asked for its instrument list
         if not syms:
             print(f"twinstar collect: no symbols for {name} (use --symbols)", file=sys.stderr)
             return 2
@@ -176,6 +197,26 @@ async def _choose(settings: Settings, exchanges: list[str], symbols: list[str] |
               file=sys.stderr)
         return 0
     return chosen
+
+
+def native_ids(settings: Settings, exchange: str, names: list[str]) -> list[str]:
+    """Names as typed (unified, native, a base asset) -> the exchange's native ids, checked against its instrument
+    list (fetched now; the cached one, or the naming rule alone, when the exchange cannot be reached: an outage is
+    never taken for an unknown symbol). SymbolError for a name that fits nothing or several. Blocking."""
+    from .data.catalogs import CatalogBook, CatalogError
+    from .exchanges.registry import get_exchange
+    from .net.rest import RestClient
+
+    rest = RestClient(get_exchange(exchange, rest_url=settings.rest_url(exchange)), retries=2)
+    try:
+        book = CatalogBook(rest, settings.data_dir if settings.data_dir.is_dir() else None)
+        try:
+            book.refresh()
+        except CatalogError as exc:
+            log.warning("%s; %s", exc, book.status())
+        return list(dict.fromkeys(book.resolve(n).native for n in names))
+    finally:
+        rest.close()
 
 
 def valid_symbols(exchange: str, names: list[str]) -> list[str]:

@@ -23,32 +23,26 @@ import platformdirs
 
 from .files import write_text_atomic
 from .core.errors import excerpt
-from .core.names import BadName, check_symbol
+from .core.names import BadName, check_symbol_text
 from .core.strategy import StrategyConfig
 from .core.timeframe import CHART_TIMEFRAMES, Timeframe
-from .exchanges.registry import env_url, exchange_names
+from .exchanges.registry import DEFAULT_SCAN_BASES, VENUES, env_url, exchange_names
 from .execution.risk import RiskLimits
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "twinstar"
-DEFAULT_SYMBOLS = {"bybit": ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "binance": ("BTCUSDT", "ETHUSDT"),
-                   "okx": ("BTC-USDT-SWAP", "ETH-USDT-SWAP"), "bitget": ("BTCUSDT", "ETHUSDT"),
-                   "bingx": ("BTC-USDT", "ETH-USDT"), "upbit": ("KRW-BTC", "KRW-ETH"), "bithumb": ("BTC_KRW", "ETH_KRW")}
+# what a new user streams on each exchange (unified symbols; the registry says per venue)
+DEFAULT_SYMBOLS = {name: VENUES[name].default_symbols for name in VENUES}
 DEFAULT_ENABLED = ("bybit",)  # the others are one switch away in the settings file
 MAX_FILE_BYTES = 1_000_000  # a settings file is a few KB; anything this big is not one
 MAX_TEXT_CHARS = 2048  # URLs and paths
 MAX_SYMBOLS = 500  # per list
 
 
-# AutoScanner's stage-1 presets (Bybit linear names; 50 liquid USDT perpetuals)
-SCANNER_PRESETS = (
-    "BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT", "XRPUSDT", "BNBUSDT", "ADAUSDT", "AVAXUSDT", "LINKUSDT", "LTCUSDT",
-    "1000PEPEUSDT", "DOTUSDT", "TRXUSDT", "MATICUSDT", "ATOMUSDT", "NEARUSDT", "APTUSDT", "ARBUSDT", "OPUSDT",
-    "FILUSDT", "ETCUSDT", "BCHUSDT", "UNIUSDT", "AAVEUSDT", "INJUSDT", "SUIUSDT", "SEIUSDT", "TIAUSDT", "WIFUSDT",
-    "LDOUSDT", "RNDRUSDT", "FTMUSDT", "ALGOUSDT", "XLMUSDT", "VETUSDT", "HBARUSDT", "ICPUSDT", "SANDUSDT", "MANAUSDT",
-    "AXSUSDT", "GALAUSDT", "EOSUSDT", "THETAUSDT", "EGLDUSDT", "FLOWUSDT", "CHZUSDT", "CRVUSDT", "DYDXUSDT",
-    "GMXUSDT", "KAVAUSDT")
+# AutoScanner's stage-1 presets: base assets, resolved at each scan through the exchange's own catalog (BTC ->
+# BTC/USDT:USDT on the perpetual venues, BTC/KRW on the KRW ones); those not listed there are dropped, said
+SCANNER_PRESETS = DEFAULT_SCAN_BASES
 
 
 class SettingsError(ValueError):
@@ -166,7 +160,7 @@ def _symbols(f: Field, v: Any) -> tuple[str, ...]:
     out = []
     for s in v:
         try:  # checked as typed, then upper-cased: 'ſOLUSDT'.upper() would turn a look-alike into SOLUSDT
-            out.append(check_symbol(s.strip() if isinstance(s, str) else s).upper())
+            out.append(check_symbol_text(s.strip() if isinstance(s, str) else s).upper())
         except BadName as exc:
             raise ValueError(str(exc)) from None
     return tuple(dict.fromkeys(out))
@@ -208,6 +202,8 @@ RISK = Section("trading.risk", (
     Field("max_position_usdt", "float", 0, 1e12, "max position usdt", above=True),
     Field("max_open_positions", "int", 1, 1000, "max open positions"),
     Field("daily_loss_limit_usdt", "float", 0, 1e12, "daily loss limit usdt", above=True),
+    Field("max_position_krw", "float", 0, 1e15, "max position krw", above=True),
+    Field("daily_loss_limit_krw", "float", 0, 1e15, "daily loss limit krw", above=True),
 ))
 STRATEGY = Section("trading.strategy", (
     Field("rsi_period", "int", 2, 200, "rsi period"),
@@ -220,6 +216,8 @@ STRATEGY = Section("trading.strategy", (
 TRADING = Section("trading", (
     Field("order_usdt", "float", 1, 1e9, "order usdt"),
     Field("paper_balance", "float", 1, 1e12, "paper balance"),
+    Field("order_krw", "float", 1_000, 1e12, "order krw"),
+    Field("paper_balance_krw", "float", 1_000, 1e15, "paper balance krw"),
     Field("fee_rate", "float", 0, 0.01, "fee rate"),
     Field("slippage_bps", "float", 0, 500, "slippage bps"),
     Field("scanner_watch", "int", 1, 50, "scanner watch"),
@@ -254,12 +252,21 @@ class TradingSettings:
     fee_rate: float = 0.00055  # taker fee, fraction
     slippage_bps: float = 2.0
     order_usdt: float = 100.0  # notional per entry
+    order_krw: float = 100_000.0  # the same on the KRW venues (Upbit, Bithumb)
+    paper_balance_krw: float = 10_000_000.0
     scanner_symbols: tuple[str, ...] = SCANNER_PRESETS
     scanner_watch: int = 8  # stage 2: watch the best 5-10
     scanner_rescan_s: float = 900.0
     multi_top_n: int = 50
     multi_scan_s: float = 30.0
     multi_rsi_timeframe: str = "15m"  # the seed's MultiTrader reads its RSI pattern on 15m candles
+
+    def order_notional(self, currency: str) -> float:
+        """A bot's order size in the venue's quote currency (USDT or KRW)."""
+        return self.order_krw if currency == "KRW" else self.order_usdt
+
+    def paper_start_balance(self, currency: str) -> float:
+        return self.paper_balance_krw if currency == "KRW" else self.paper_balance
 
     def multi_strategy(self) -> StrategyConfig:
         return replace(self.strategy, rsi_timeframe=Timeframe.parse(self.multi_rsi_timeframe))

@@ -83,7 +83,7 @@ async def trading_env(tmp_path, symbols, trends, *, feed_symbols=None, limits=No
     await core.start()
     live = LiveMarket(core.feeds["bybit"], asyncio.get_running_loop(), risk, clock=market.now_ms)
     live.start()
-    ctx = BotContext(live, risk, journal, StrategyConfig(), order_usdt=100.0)
+    ctx = BotContext(live, risk, journal, StrategyConfig(), order_notional=100.0)
     try:
         yield server, core, ctx
     finally:

@@ -23,7 +23,7 @@ def test_the_same_refusal_is_reported_once_a_minute(tmp_path, caplog, monkeypatc
     try:
         executor = RiskGuard(PaperExecutor(journal), journal, RiskLimits(max_position_usdt=50.0))  # 100 > 50
         # the market is only asked for its exchange's name here: a stand-in, the executor and journal are real
-        bot = Bot("scanner", BotContext(SimpleNamespace(exchange="bybit"), executor, journal, order_usdt=100.0))
+        bot = Bot("scanner", BotContext(SimpleNamespace(exchange="bybit"), executor, journal, order_notional=100.0))
         signal = Signal("BTCUSDT", LONG, 100.0, 102.0, 99.0, 45.0, 0, "test")
         caplog.set_level(logging.ERROR)
         for tick in range(50):  # fifty price ticks inside one minute
@@ -108,7 +108,7 @@ def test_no_entry_once_stopping_nor_from_an_order_that_ended_without_a_trade(tmp
         paper = PaperExecutor(journal)
         paper.on_price("BTCUSDT", 100.0, 1)
         # the market is only asked for its exchange's name here: a stand-in, the executor and journal are real
-        bot = Bot("multi", BotContext(SimpleNamespace(exchange="bybit"), paper, journal, order_usdt=100.0))
+        bot = Bot("multi", BotContext(SimpleNamespace(exchange="bybit"), paper, journal, order_notional=100.0))
         signal = Signal("BTCUSDT", LONG, 100.0, 102.0, 99.0, 45.0, 0, "test")
         order = bot.enter(signal, "first")
         paper.cancel(order.id)  # e.g. by the kill switch before it filled

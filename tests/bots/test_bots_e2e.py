@@ -40,7 +40,7 @@ def assert_long_closed_at_take_profit(fills, ctx):
     # closed at market on the first price after the take profit was touched (2 bps paper slippage)
     assert order.take_profit * 0.9997 <= exit_.price < order.take_profit * 1.01, (exit_.price, order.take_profit)
     lot = ctx.executor.rules(entry.symbol).lot_size
-    assert ctx.order_usdt - lot * signal_price * 1.01 < entry.qty * signal_price <= ctx.order_usdt * 1.01  # lot-rounded
+    assert ctx.order_notional - lot * signal_price * 1.01 < entry.qty * signal_price <= ctx.order_notional * 1.01  # lot-rounded
 
 
 async def test_unified_bot_enters_on_a_closed_candle_and_takes_profit(tmp_path, qapp):

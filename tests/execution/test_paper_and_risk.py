@@ -131,7 +131,7 @@ def test_risk_limits_and_the_kill_switch(tmp_path):
     risk.on_kill.append(killed.append)
     risk.on_price("BTCUSDT", 50_000.0, 1)
     risk.on_price("ETHUSDT", 2_000.0, 1)
-    with pytest.raises(OrderRefused, match="over the limit of 1500 USDT"):
+    with pytest.raises(OrderRefused, match="over the limit of 1,500 USDT"):
         risk.place(OrderRequest("BTCUSDT", "buy", 0.05, "too-big", price=50_000.0))
     risk.place(OrderRequest("BTCUSDT", "buy", 0.02, "ok", price=50_000.0))
     with pytest.raises(OrderRefused, match="max open positions reached"):

@@ -38,6 +38,7 @@ class Candidate:
     status: str  # "stage 1", "watching", "entered", ...
     bot: str = ""  # which bot found it (a scanner and a multi trader may both list a symbol)
     rsi_timeframe: str = ""  # the candles its RSI is on ("4h"; the multi trader's default is 15m)
+    unified: str = ""  # what the trader reads: the unified symbol (or the preset as given when it is not listed)
 
 
 @dataclass
@@ -59,7 +60,7 @@ class BotContext:
     executor: Executor
     journal: Journal
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
-    order_usdt: float = 100.0  # notional per entry
+    order_notional: float = 100.0  # per entry, in the venue's quote currency (USDT, KRW)
     clock: Callable[[], float] = time.monotonic
 
 
@@ -132,7 +133,7 @@ class Bot:
             return None
         ex = self.ctx.executor
         side = BUY if signal.side == LONG else SELL
-        qty = self.ctx.order_usdt / signal.entry
+        qty = self.ctx.order_notional / signal.entry
         req = OrderRequest(signal.symbol, side, qty, client_id(self.name, signal.symbol, intent), price=signal.entry,
                            bot=self.name, take_profit=signal.take_profit, stop_loss=signal.stop_loss)
         try:

@@ -17,7 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..core.models import Candle
+from ..core.instrument import SymbolError
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
+from ..data.catalogs import CatalogBook
 from ..data.feed import MarketFeed
 from ..data.manager import ClosedCandle
 from ..execution.base import Executor, symbols_in_play
@@ -56,8 +58,10 @@ class RepeatLimiter:
 
 class LiveMarket:
     def __init__(self, feed: MarketFeed, loop: asyncio.AbstractEventLoop, executor: Executor | None = None, *,
-                 rest_workers: int = 16, clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+                 rest_workers: int = 16, clock: Callable[[], int] = lambda: int(time.time() * 1000),
+                 catalog: CatalogBook | None = None) -> None:
         self.feed = feed
+        self.catalog = catalog if catalog is not None else CatalogBook(feed.rest, None)
         self.exchange = feed.adapter.name
         self.loop = loop
         self.executor = executor
@@ -231,9 +235,37 @@ class LiveMarket:
                 out[sym] = exc
         return out
 
+    # -- instruments (bot threads) -------------------------------------------------------------------
+    def resolve(self, names: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Names as given (unified symbols, native ids, base assets) -> (native ids of the instruments that trade
+        here, in order; {name: why it was left out} for the rest: not listed, not trading, ambiguous). Uses the
+        exchange's catalog, waiting for it once if none is cached; with no list at all, names are kept by the
+        exchange's naming rule (unverified)."""
+        self.catalog.ensure()
+        out, missing = [], {}
+        for name in names:
+            try:
+                out.append(self.catalog.resolve(name).native)
+            except SymbolError as exc:
+                missing[name] = str(exc)
+        return list(dict.fromkeys(out)), missing
+
+    def unified(self, native: str) -> str:
+        """What to show for a native id: its unified symbol (the catalog's, else by the naming rule)."""
+        try:
+            return self.catalog.instrument(native).symbol
+        except SymbolError:
+            return native
+
     def top_symbols(self, n: int) -> list[str]:
+        """The `n` native ids with the largest 24 h quote volume, among those the catalog lists as trading (when
+        there is a catalog: a ticker may outlive its instrument)."""
         tickers = self.feed.rest.fetch_tickers()
-        return list(dict.fromkeys(tickers["symbol"].tolist()))[:n]
+        names = list(dict.fromkeys(tickers["symbol"].tolist()))
+        catalog = self.catalog.catalog
+        if catalog.verified:
+            names = [s for s in names if (i := catalog.by_native(s)) is not None and i.trading]
+        return names[:n]
 
     def last_prices(self) -> dict[str, float]:
         tickers = self.feed.rest.fetch_tickers()

@@ -4,6 +4,7 @@ Re-scans periodically."""
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -23,7 +24,9 @@ class AutoScanner(Bot):
         super().__init__(name, ctx)
         if not 1 <= watch_count <= 50:
             raise ValueError(f"watch_count must be 1..50, got {watch_count}")
-        self.symbols = list(dict.fromkeys(symbols))
+        self.presets = list(dict.fromkeys(symbols))  # as given: base assets, unified symbols or native ids
+        self.symbols: list[str] = []  # the presets this exchange lists, native ids (resolved at each scan)
+        self.not_listed: dict[str, str] = {}  # preset -> why it is not scanned here
         self.watch_count = watch_count
         self.rescan_every_s = rescan_every_s
         self.setups: dict[str, Setup] = {}  # stage 2: symbol -> its setup (trigger from its last closed candle)
@@ -41,6 +44,7 @@ class AutoScanner(Bot):
     def scan(self) -> None:
         """Stage 1 over every preset symbol, then stage 2 on the best `watch_count`."""
         cfg, market = self.ctx.strategy, self.ctx.market
+        self._resolve_presets()
         self._set(detail=f"stage 1: scanning {len(self.symbols)} symbols by REST")
         data = market.fetch_klines(self.symbols, cfg.history_needed)
         found, self.scan_errors = [], {}
@@ -75,7 +79,18 @@ class AutoScanner(Bot):
         self._refresh(found)
         self.scans += 1
         log.info("%s: scan %d: %d candidate(s) of %d; watching %s", self.name, self.scans, len(found),
-                 len(self.symbols), ", ".join(self.setups) or "none")
+                 len(self.symbols), ", ".join(market.unified(s) for s in self.setups) or "none")
+
+    def _resolve_presets(self) -> None:
+        """Presets -> this exchange's instruments, at every scan (a listing changes); those it does not list
+        (delisted, renamed, absent) are dropped with one log line when that set changes."""
+        symbols, missing = self.ctx.market.resolve(self.presets)
+        if missing.keys() != self.not_listed.keys():
+            if missing:
+                log.warning("%s: %d preset(s) not on %s, left out: %s", self.name, len(missing),
+                            self.ctx.market.exchange, "; ".join(list(missing.values())[:5])
+                            + (f"; and {len(missing) - 5} more" if len(missing) > 5 else ""))
+        self.symbols, self.not_listed = symbols, missing
 
     def on_closed(self, symbol: str, candle, window=None) -> None:
         if symbol not in self.setups:
@@ -128,7 +143,11 @@ class AutoScanner(Bot):
             price = self.last.get(sym, s.trigger)
             status = "entered" if sym in self.entered else "watching" if sym in self.setups else "stage 1"
             rows.append(Candidate(sym, self.ctx.market.exchange, s.rsi, s.side, s.trigger, price, s.distance(price),
-                                  status, self.name, self.ctx.strategy.rsi_timeframe.value))
+                                  status, self.name, self.ctx.strategy.rsi_timeframe.value,
+                                  self.ctx.market.unified(sym)))
         rows.sort(key=lambda c: ({"entered": 0, "watching": 1}.get(c.status, 2), c.distance_pct))
+        exchange = self.ctx.market.exchange
+        rows += [Candidate(name, exchange, math.nan, "", math.nan, math.nan, math.nan, f"not on {exchange}", self.name,
+                           "", name) for name in self.not_listed]
         self._set(candidates=rows, detail=f"scan {self.scans + (stage1 is not None)}: watching {len(self.setups)}, "
                                           f"{len(self.entered)} entered")

@@ -58,7 +58,8 @@ class UnifiedBot(Bot):
         pos = self.position(symbol)
         if pos is not None:
             self._set(detail=f"{symbol} {pos.side} {abs(pos.qty):g} @ {pos.entry_price:g}, "
-                             f"last {price:g}, unrealized {(price - pos.entry_price) * pos.qty:+.2f} USDT")
+                             f"last {price:g}, unrealized {(price - pos.entry_price) * pos.qty:+,.2f} "
+                             f"{getattr(self.ctx.executor, 'currency', 'USDT')}")
 
     def on_timer(self, now: float) -> None:
         if now < self._next_health:

@@ -126,7 +126,12 @@ def provisional(adapter: ExchangeAdapter, text: str) -> Instrument:
     try:
         native = adapter.native(raw.upper()) if is_unified(raw.upper()) else raw
         check_symbol(native)
-        base, quote = adapter.split_symbol(native)
+        try:
+            base, quote = adapter.split_symbol(native)
+        except ValueError:
+            if not ASSET_PATTERN.fullmatch(native.upper()):
+                raise
+            base, quote = native.upper(), adapter.quote_currency  # a base asset alone: BTC -> BTC in the venue's quote
         native = adapter.native_symbol(base, quote)
         symbol = adapter.unified(native)
     except (ValueError, BadName) as exc:

@@ -38,16 +38,10 @@ class Venue:
     quote: str  # the one quote (and money) currency of its instruments here
     default_symbols: tuple[str, ...]  # unified: what a new user streams
     needs_passphrase: bool = False  # API keys come with a passphrase (OKX, Bitget)
-    paper_balance: float = 10_000.0  # a new paper account, in `quote`
-    order_notional: float = 100.0  # a bot's default order size, in `quote`
-    max_position: float = 1_000.0  # the risk guard's default cap per position, in `quote`
-    daily_loss: float = 200.0  # the risk guard's default daily loss limit, in `quote`
 
 
 _PERP = dict(kind=SWAP, quote="USDT", default_symbols=("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"))
-# KRW amounts: about the same money as the USDT defaults (1 USDT ~ 1,400 KRW), in round numbers
-_KRW = dict(kind=SPOT, quote="KRW", default_symbols=("BTC/KRW", "ETH/KRW", "SOL/KRW"), paper_balance=10_000_000.0,
-            order_notional=100_000.0, max_position=1_000_000.0, daily_loss=200_000.0)
+_KRW = dict(kind=SPOT, quote="KRW", default_symbols=("BTC/KRW", "ETH/KRW", "SOL/KRW"))
 
 VENUES: dict[str, Venue] = {
     "bybit": Venue("bybit", BybitAdapter, "bybit", **_PERP),

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..exchanges.registry import VENUES
 from .base import (BUY, CANCELLED, FILLED, NEW, REJECTED, Fill, InstrumentRules, Order, OrderRefused, OrderRequest,
                    Position)
 from .journal import Journal
@@ -26,8 +27,7 @@ log = logging.getLogger(__name__)
 # positions' unrealized result is added for the equity; or the equity itself. BingX's total is the amount one
 # may withdraw and the KRW venues trade spot: no equity from them (the daily loss limit sees open positions).
 TOTAL_IS = {"bybit": "wallet", "binance": "equity", "okx": "equity", "bitget": "equity"}
-CCXT_IDS = {"bybit": "bybit", "binance": "binanceusdm", "okx": "okx", "bitget": "bitget", "bingx": "bingx",
-            "upbit": "upbit", "bithumb": "bithumb"}
+CCXT_IDS = {name: v.ccxt_id for name, v in VENUES.items()}  # the registry says which ccxt class
 
 
 class LiveExecutorError(RuntimeError):
@@ -41,6 +41,7 @@ class LiveExecutor:
                  clock: Callable[[], int] = lambda: int(time.time() * 1000), hide: tuple[str, ...] = (),
                  account_id: str = "") -> None:
         self.exchange = exchange
+        self.currency = VENUES[exchange].quote if exchange in VENUES else "USDT"  # the venue's money
         self.account_id = account_id  # which account (key + endpoint), as a short hash: never the key itself
         self.name = f"live-{exchange}"
         self.client = client
@@ -54,7 +55,7 @@ class LiveExecutor:
         self._balance = 0.0
         self._by_id = {}  # native symbol -> ccxt market
         for m in client.markets.values():
-            if m.get("swap") or m.get("spot") and exchange in ("upbit", "bithumb"):
+            if m.get("spot") if self.currency == "KRW" else m.get("swap"):
                 self._by_id.setdefault(m["id"], m)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -154,7 +155,7 @@ class LiveExecutor:
         orders = [self._order(o) for o in self.client.fetch_open_orders()]
         raw_positions = self.client.fetch_positions()
         bal = self.client.fetch_balance()
-        usdt = (bal.get("USDT") or {}) if self.exchange not in ("upbit", "bithumb") else (bal.get("KRW") or {})
+        usdt = bal.get(self.currency) or {}
         with self._lock:
             if seq < self._installed:
                 return  # a newer picture is already in place

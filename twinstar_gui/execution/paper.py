@@ -33,10 +33,11 @@ class PaperExecutor:
     def __init__(self, journal: Journal, *, name: str = "paper", balance: float = 10_000.0,
                  fee_rate: float = 0.00055, slippage_bps: float = 2.0, leverage: float = 1.0,
                  rules: Callable[[str], InstrumentRules] = default_rules,
-                 clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+                 clock: Callable[[], int] = lambda: int(time.time() * 1000), currency: str = "USDT") -> None:
         if fee_rate < 0 or slippage_bps < 0 or leverage <= 0:
             raise ValueError("fee_rate and slippage_bps must be >= 0 and leverage > 0")
         self.name = name
+        self.currency = currency  # the venue's quote: balance, margin, fees and PnL are counted in it
         self.journal = journal
         self.fee_rate = fee_rate
         self.slippage = slippage_bps / 10_000
@@ -56,7 +57,8 @@ class PaperExecutor:
                      len(self._positions), len(self._open))
 
     def __repr__(self) -> str:
-        return f"PaperExecutor({self.name}, balance={self._balance:.2f}, positions={len(self._positions)})"
+        return (f"PaperExecutor({self.name}, balance={self._balance:.2f} {self.currency}, "
+                f"positions={len(self._positions)})")
 
     # -- Executor -------------------------------------------------------------------------------------
     def rules(self, symbol: str) -> InstrumentRules:
@@ -168,8 +170,8 @@ class PaperExecutor:
             need = abs(signed) * ref / self.leverage
             free = self._balance - margin_used
             if need > free:
-                raise OrderRefused(req.symbol, f"insufficient balance: order needs {need:.2f} USDT margin, "
-                                               f"{free:.2f} available")
+                raise OrderRefused(req.symbol, f"insufficient balance: order needs {need:,.2f} {self.currency} "
+                                               f"margin, {free:,.2f} available")
 
     def _still_reduces(self, order: Order, time_ms: int) -> bool:
         """A reduce-only order is checked again when it fills, as the exchange does: another close may have

@@ -20,22 +20,33 @@ class RiskLimits:
     max_position_usdt: float = 1_000.0  # notional of one position
     max_open_positions: int = 3
     daily_loss_limit_usdt: float = 200.0  # realized (net of fees) + unrealized since 00:00 UTC
+    # the same limits on the KRW venues (Upbit, Bithumb), in KRW: about the same money
+    max_position_krw: float = 1_000_000.0
+    daily_loss_limit_krw: float = 200_000.0
 
     def __post_init__(self) -> None:
-        for name in ("max_position_usdt", "daily_loss_limit_usdt"):
+        for name in ("max_position_usdt", "daily_loss_limit_usdt", "max_position_krw", "daily_loss_limit_krw"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
         if not (isinstance(self.max_open_positions, int) and self.max_open_positions >= 1):
             raise ValueError(f"max_open_positions must be an integer >= 1, got {self.max_open_positions!r}")
 
+    def max_position(self, currency: str) -> float:
+        """The cap of one position's notional, in `currency` (the venue's quote: USDT or KRW)."""
+        return self.max_position_krw if currency == "KRW" else self.max_position_usdt
+
+    def daily_loss_limit(self, currency: str) -> float:
+        return self.daily_loss_limit_krw if currency == "KRW" else self.daily_loss_limit_usdt
+
 
 class RiskGuard:
     """An Executor that checks every order against the limits before passing it on."""
 
     def __init__(self, executor: Executor, journal: Journal, limits: RiskLimits, *,
-                 clock: Callable[[], int] | None = None) -> None:
+                 clock: Callable[[], int] | None = None, currency: str = "USDT") -> None:
         self.inner = executor
+        self.currency = currency  # the venue's quote: what its limits, balance and PnL are counted in
         self.name = executor.name
         self.journal = journal
         self.limits = limits
@@ -126,7 +137,7 @@ class RiskGuard:
             self.journal.set_state(self._account_key("accepted"), {"day_ms": day, "pnl": so_far})
             self.journal.set_state(f"{self.name}.kill_switch", None)
         log.warning("kill switch reset by the user (%s); the daily loss limit counts from now (%s before)",
-                    self.name, "not known yet" if so_far is None else f"{so_far:+.2f} USDT")
+                    self.name, "not known yet" if so_far is None else f"{so_far:+,.2f} {self.currency}")
 
     def daily_pnl(self) -> float:
         """Realized (net of fees) + unrealized since 00:00 UTC, or since the last reset of the kill switch."""
@@ -197,9 +208,10 @@ class RiskGuard:
         price = req.price or getattr(self.inner, "last_price", {}).get(req.symbol)
         if price:
             held = abs(positions[req.symbol].qty) * price if req.symbol in positions else 0.0
-            if held + req.qty * price > self.limits.max_position_usdt * (1 + 1e-9):
-                raise OrderRefused(req.symbol, f"position would be {held + req.qty * price:.2f} USDT, over the "
-                                               f"limit of {self.limits.max_position_usdt:g} USDT")
+            cap = self.limits.max_position(self.currency)
+            if held + req.qty * price > cap * (1 + 1e-9):
+                raise OrderRefused(req.symbol, f"position would be {held + req.qty * price:,.2f} {self.currency}, over "
+                                               f"the limit of {cap:,g} {self.currency}")
 
     def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]:
         try:
@@ -207,9 +219,9 @@ class RiskGuard:
         finally:  # also when a fill could not be journaled: the daily loss limit is still watched
             if self.kill_switch is None:
                 pnl = self.daily_pnl()
-                if pnl <= -self.limits.daily_loss_limit_usdt:
-                    self.trip(f"daily loss {pnl:.2f} USDT reached the limit of "
-                              f"-{self.limits.daily_loss_limit_usdt:g}")
+                limit = self.limits.daily_loss_limit(self.currency)
+                if pnl <= -limit:
+                    self.trip(f"daily loss {pnl:,.2f} {self.currency} reached the limit of -{limit:,g}")
 
     def cancel(self, order_id: str) -> Order:
         return self.inner.cancel(order_id)

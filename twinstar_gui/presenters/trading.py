@@ -44,6 +44,7 @@ class AccountView:
     daily_pnl: float
     kill_switch: str  # "" when off
     problem: str = ""  # the executor failing on prices (e.g. its journal's disk is full); "" when none
+    currency: str = "USDT"  # what its balance, equity and PnL are counted in (KRW on the KRW venues)
 
 
 def problem_text(failing: dict[str, str]) -> str:
@@ -207,12 +208,13 @@ class TradingPresenter(QObject):
                 snap = bot.snapshot()
                 bots.append(snap)
                 candidates += snap.candidates
+            currency = getattr(ex, "currency", "USDT")
             for p in ex.positions():
-                positions.append((name, p))
+                positions.append((name, p, currency))
             ks = ex.kill_switch
             accounts.append(AccountView(name, ex.name, ex.balance(), ex.balance() + sum(
                 p.unrealized_pnl for p in ex.positions()), ex.daily_pnl(), ks["reason"] if ks else "",
-                problem_text(t.market.executor_problems() if t.market is not None else {})))
+                problem_text(t.market.executor_problems() if t.market is not None else {}), currency))
         self.bots.emit(bots)
         self.positions.emit(positions)
         self.accounts.emit(accounts)

@@ -1,13 +1,14 @@
 """Bots (start/stop, kill switch), positions (open + history, close button) and scanner candidates."""
 from __future__ import annotations
 
+import math
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from .table import fill, make_table
+from .table import SORT_ROLE, fill, make_table
 
 GREEN, RED, GREY = "#26a69a", "#ef5350", "#8a8f98"
 STATE_COLOURS = {"running": GREEN, "starting": "#f0b90b", "stopped": GREY, "failed": RED}
@@ -125,7 +126,7 @@ class BotsPanel(QWidget):
     def show_accounts(self, accounts) -> None:
         parts = []
         for a in accounts:
-            text = (f"{a.executor}: balance {a.balance:,.2f} USDT, equity {a.equity:,.2f}, "
+            text = (f"{a.executor}: balance {a.balance:,.2f} {a.currency}, equity {a.equity:,.2f}, "
                     f"today {a.daily_pnl:+,.2f}")
             if a.kill_switch:
                 text += f" — KILL SWITCH ON: {a.kill_switch}"
@@ -173,16 +174,18 @@ class PositionsPanel(QWidget):
         self._history_timer.start()
 
     def show_positions(self, positions) -> None:
-        rows, colours, total = [], {}, 0.0
-        for i, (ex, p) in enumerate(positions):
+        rows, colours, totals = [], {}, {}
+        for i, (ex, p, *more) in enumerate(positions):
+            currency = more[0] if more else "USDT"
             u = p.unrealized_pnl
-            total += u
+            totals[currency] = totals.get(currency, 0.0) + u
             rows.append([(ex, ex), (p.symbol, p.symbol), (p.side, p.side), (f"{abs(p.qty):g}", abs(p.qty)),
-                         _px(p.entry_price), _px(p.mark_price or None), (f"{u:+.2f}", u), _px(p.take_profit),
+                         _px(p.entry_price), _px(p.mark_price or None), (f"{u:+,.2f} {currency}", u), _px(p.take_profit),
                          _px(p.stop_loss), (p.bot, p.bot), (_ts(p.opened_ms), p.opened_ms)])
             colours[i] = GREEN if u >= 0 else RED
         fill(self.open_table, rows, colours=colours)
-        self.totals.setText(f"{len(positions)} open position(s), unrealized {total:+.2f} USDT" if positions
+        total = ", ".join(f"{v:+,.2f} {c}" for c, v in sorted(totals.items()))  # one sum per currency
+        self.totals.setText(f"{len(positions)} open position(s), unrealized {total}" if positions
                             else "No open positions")
 
     def refresh_history(self) -> None:
@@ -231,14 +234,23 @@ class ScannerPanel(QWidget):
         self._rows = list(candidates)
         words = self.filter.text().strip().lower().split()
         shown = [c for c in self._rows
-                 if all(w in f"{c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower() for w in words)]
+                 if all(w in f"{c.unified} {c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower() for w in words)]
         rows, colours = [], {}
         for i, c in enumerate(shown):
-            rows.append([(c.symbol, c.symbol), (c.exchange, c.exchange), (f"{c.rsi:.1f} ({c.rsi_timeframe})" if c.rsi_timeframe else f"{c.rsi:.1f}", c.rsi), (c.side, c.side),
+            if math.isnan(c.rsi):  # a preset this exchange does not list: its name and why, nothing else
+                rows.append([(c.unified or c.symbol, ""), (c.exchange, c.exchange), ("-", -1.0), ("", ""),
+                             ("-", -1.0), ("-", -1.0), ("-", math.inf), (c.status, c.status), (c.bot, c.bot)])
+                colours[i] = GREY
+                continue
+            rsi = f"{c.rsi:.1f} ({c.rsi_timeframe})" if c.rsi_timeframe else f"{c.rsi:.1f}"
+            # the symbol cell shows the unified symbol and sorts by the native id, which opens the chart
+            rows.append([(c.unified or c.symbol, c.symbol), (c.exchange, c.exchange), (rsi, c.rsi), (c.side, c.side),
                          _px(c.trigger), _px(c.last_price), (f"{c.distance_pct:+.2f}", c.distance_pct),
                          (c.status, c.status), (c.bot, c.bot)])
             colours[i] = GREEN if c.side == "long" else RED
         fill(self.table, rows, colours=colours)
 
     def _open(self, row: int, _col: int) -> None:
-        self.open_chart.emit(self.table.item(row, 1).text(), self.table.item(row, 0).text())
+        native = self.table.item(row, 0).data(SORT_ROLE)
+        if native:  # "" for a preset that is not listed: no chart to open
+            self.open_chart.emit(self.table.item(row, 1).text(), str(native))
