@@ -9,6 +9,7 @@ import pytest
 from twinstar_gui.bots import base
 from twinstar_gui.bots.base import Bot, BotContext
 from twinstar_gui.bots.market import ERROR_REPEAT_S
+from twinstar_gui.core.instrument import SeriesKey
 from twinstar_gui.core.strategy import LONG, Signal
 from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
@@ -57,7 +58,7 @@ def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fi
     # the feed is only asked for its exchange's name here: a stand-in; executor and journal are real
     market = LiveMarket(SimpleNamespace(adapter=SimpleNamespace(name="bybit")), None, paper, clock=lambda: 7)
     try:
-        market._on_forming("BTCUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
+        market._on_forming(SeriesKey("bybit", "BTCUSDT", "15m"), Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
         paper.place(OrderRequest("BTCUSDT", "buy", 0.5, "c1", bot="t"))
 
         def disk_full(*_args):
@@ -67,14 +68,14 @@ def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fi
         caplog.set_level(logging.ERROR)
         for i in range(50):
             now[0] += 0.2
-            market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.0 + i / 100, 1.0))
+            market._on_forming(SeriesKey("bybit", "BTCUSDT", "15m"), Candle(0, 100.0, 101.0, 99.0, 100.0 + i / 100, 1.0))
         errors = [r for r in caplog.records if "executor failed on a price" in r.getMessage()]
         assert len(errors) == 1 and "No space left" in errors[0].getMessage() and "BTCUSDT" in errors[0].getMessage()
         assert [o.client_id for o in paper.open_orders()] == ["c1"] and paper.positions() == []
         paper.place(OrderRequest("ETHUSDT", "buy", 1.0, "c2", bot="t", price=100.0))  # needs no price yet
-        market._on_forming("ETHUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))  # another symbol: said too
+        market._on_forming(SeriesKey("bybit", "ETHUSDT", "15m"), Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))  # another symbol: said too
         now[0] += ERROR_REPEAT_S
-        market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.0, 1.0))  # a minute on: with the count
+        market._on_forming(SeriesKey("bybit", "BTCUSDT", "15m"), Candle(0, 100.0, 101.0, 99.0, 100.0, 1.0))  # a minute on: with the count
         lines = [r.getMessage() for r in caplog.records if "executor failed on a price" in r.getMessage()]
         assert len(lines) == 3 and "ETHUSDT" in lines[1] and "49 more time(s) in the last minute" in lines[2]
         problems = market.executor_problems()  # what the account line shows while it lasts
@@ -82,15 +83,15 @@ def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fi
         assert problem_text(problems).startswith("fills and TP/SL held back, retried on every price: BTCUSDT: ")
         assert problem_text(problems).endswith("No space left on device (and 1 more symbol(s))")
         del journal.add_fill
-        market._on_forming("BTCUSDT", Candle(0, 100.0, 101.0, 99.0, 100.5, 1.0))
+        market._on_forming(SeriesKey("bybit", "BTCUSDT", "15m"), Candle(0, 100.0, 101.0, 99.0, 100.5, 1.0))
         assert [o.client_id for o in paper.open_orders()] == ["c2"]  # ETH's waits for an ETH price
         assert [f.client_id for f in journal.fills("paper")] == ["c1"]
         assert list(market.executor_problems()) == ["ETHUSDT"]  # BTC's price went through
-        market._on_forming("ETHUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
+        market._on_forming(SeriesKey("bybit", "ETHUSDT", "15m"), Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
         assert market.executor_problems() == {} and problem_text({}) == ""
         paper.place(OrderRequest("SOLUSDT", "buy", 1.0, "c3", bot="t", price=100.0))
         journal.add_fill = disk_full
-        market._on_forming("SOLUSDT", Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
+        market._on_forming(SeriesKey("bybit", "SOLUSDT", "15m"), Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
         assert list(market.executor_problems()) == ["SOLUSDT"]
         paper.cancel(paper.open_orders()[0].id)  # nothing of SOL left to fill: the tracker drops the report
         market._tracked = {"BTCUSDT", "ETHUSDT"}  # the positions' streams are up (the stand-in feed has none)

@@ -1,5 +1,6 @@
 """The chart panel offscreen with real widgets: RSI subplot, linked x axes, auto-follow, trade markers from a real
 journal, older history loaded from a real Parquet dataset when scrolled to, symbols added at run time."""
+import asyncio
 import threading
 from types import SimpleNamespace
 
@@ -287,3 +288,36 @@ def test_the_timeframe_picker_offers_the_timeframes_enabled_in_the_settings(qtbo
     everything = ChartPanel({"bybit": ["BTCUSDT"]})
     qtbot.addWidget(everything)
     assert [everything.tf_box.itemText(i) for i in range(everything.tf_box.count())] == ["15m", "1h", "4h", "1d"]
+
+
+async def test_the_chart_shows_only_its_own_exchanges_candles_when_two_stream_the_same_symbol(tmp_path, qapp):
+    """bybit and binance both name it BTCUSDT, at different prices: the forming and closed candles of the one
+    not on screen must never be drawn into the chart (the presenter once filtered forming candles by symbol)."""
+    closed = "http://127.0.0.1:9"
+    settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "window_15m": 500, "exchanges": {
+        "bybit": {"rest_url": closed, "ws_url": "ws://127.0.0.1:9/ws", "symbols": ["BTCUSDT"]},
+        "binance": {"enabled": True, "rest_url": closed, "ws_url": "ws://127.0.0.1:9/ws", "symbols": ["BTCUSDT"]}}})
+    core = build_core(settings)
+    frame = candles(600)
+    for name in ("bybit", "binance"):
+        core.store.append(name, "BTCUSDT", frame, source="rest")
+        await core.feeds[name].series["BTCUSDT"].load_history()
+    presenter = ChartPresenter(core.feeds)
+    shown = []
+    presenter.candles.connect(lambda rows, symbol, tf: shown.extend(rows))
+    presenter.select("bybit", "BTCUSDT")
+    try:
+        t_next = int(frame["timestamp"].iloc[-1].value // 1_000_000) + 900_000
+        bybit, binance = core.feeds["bybit"].series["BTCUSDT"], core.feeds["binance"].series["BTCUSDT"]
+        binance.on_kline(KlineEvent("binance", "BTCUSDT", "15m", t_next, 900.0, 901.0, 899.0, 900.5, 1.0, False))
+        bybit.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", t_next, 100.0, 101.0, 99.0, 100.5, 1.0, False))
+        binance.on_kline(KlineEvent("binance", "BTCUSDT", "15m", t_next, 900.0, 902.0, 899.0, 901.5, 1.0, False))
+        await wait_for(lambda: shown, what="the forming candle on the chart")
+        await asyncio.sleep(0.3)  # several flushes: the other exchange's later update must not follow
+        assert {r[4] for r in shown} == {100.5}, shown
+        binance.on_kline(KlineEvent("binance", "BTCUSDT", "15m", t_next, 900.0, 903.0, 899.0, 902.0, 2.0, True))
+        await asyncio.sleep(0.3)
+        assert all(r[4] < 200 for r in shown), shown
+    finally:
+        presenter.close()
+        await core.shutdown(budget=2.0)

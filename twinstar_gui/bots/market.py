@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..core.models import Candle
-from ..core.instrument import SymbolError
+from ..core.instrument import SeriesKey, SymbolError
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..data.catalogs import CatalogBook
 from ..data.feed import MarketFeed
@@ -112,7 +112,8 @@ class LiveMarket:
         for inbox in boxes:
             inbox.put(("closed", cc.symbol, cc.candle, window))
 
-    def _on_forming(self, symbol: str, candle: Candle) -> None:
+    def _on_forming(self, key: SeriesKey, candle: Candle) -> None:
+        symbol = key.symbol  # one of this feed's series: its exchange is ours
         now = self.clock()
         executor = self.executor
         if executor is not None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import RestClosed, TwinStarError, is_transient, short_reason
+from ..core.instrument import SeriesKey
 from ..core.models import Candle, KlineEvent
 from ..core.resample import GroupResampler
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
@@ -66,7 +67,7 @@ class SyncStatus:
 class SeriesListeners:
     history: list[Callable[["SeriesManager"], None]] = field(default_factory=list)
     closed: list[Callable[[ClosedCandle], None]] = field(default_factory=list)
-    forming: list[Callable[[str, Candle], None]] = field(default_factory=list)  # (symbol, candle)
+    forming: list[Callable[[SeriesKey, Candle], None]] = field(default_factory=list)  # (its key, candle)
     error: list[Callable[[str], None]] = field(default_factory=list)
 
 
@@ -95,6 +96,7 @@ class SeriesManager:
         `retry_policy`: the delays between REST retries while the exchange cannot be reached (a copy is used)."""
         self.exchange = exchange
         self.symbol = symbol
+        self.key = SeriesKey(exchange, symbol, BASE_TIMEFRAME.label)  # what its listeners are told (with the exchange)
         self.rest = rest
         self.store = store
         self.writer = writer
@@ -367,7 +369,7 @@ class SeriesManager:
             # the exchange's clock is at least this candle's open
             self.clock_offset_ms = max(self.clock_offset_ms, candle.open_time - self.now_ms())
             self.forming = candle
-            self._emit(self.listeners.forming, self.symbol, candle)
+            self._emit(self.listeners.forming, self.key, candle)
 
     def _plausible_time(self, open_time: int, closed: bool) -> bool:
         """A candle from the stream must not lie in the future: a closed one must have ended, a forming one must
@@ -404,7 +406,7 @@ class SeriesManager:
         if f is None or not (f.open_time <= time_ms < f.open_time + BASE_TIMEFRAME.ms):
             return
         self.forming = Candle(f.open_time, f.open, max(f.high, price), min(f.low, price), price, f.volume)
-        self._emit(self.listeners.forming, self.symbol, self.forming)
+        self._emit(self.listeners.forming, self.key, self.forming)
 
     def on_trade(self, price: float, size: float, time_ms: int) -> None:
         """Where the exchange streams no candles (Bithumb), trades build the forming one."""
@@ -417,7 +419,7 @@ class SeriesManager:
             self.backfill()  # that bucket is over: its final values come from REST
         if self._trades.forming is not None and self._trades.forming != self.forming:
             self.forming = self._trades.forming
-            self._emit(self.listeners.forming, self.symbol, self.forming)
+            self._emit(self.listeners.forming, self.key, self.forming)
 
     def check_deadline(self, grace_ms: int) -> bool:
         """Close detector's deadline: once the forming candle's bucket has ended (+ grace) by the exchange's

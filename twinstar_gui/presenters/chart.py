@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..core.instrument import SeriesKey
 from ..core.models import Candle
 from ..core.resample import resample_complete
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
@@ -230,9 +231,9 @@ class ChartPresenter(QObject):
         c = ev.candle
         self._updates[c.open_time] = (c.open_time, c.open, c.high, c.low, c.close, c.volume, True)
 
-    def _on_forming(self, symbol: str, candle: Candle) -> None:
+    def _on_forming(self, key: SeriesKey, candle: Candle) -> None:
         s = self._series
-        if s is None or symbol != s.symbol:
+        if s is None or key.symbol != s.symbol or key.exchange != s.exchange:  # BTCUSDT is on several exchanges
             return
         shown = candle if self.tf is BASE_TIMEFRAME else self._derived_forming(s, candle)
         if shown is not None:
