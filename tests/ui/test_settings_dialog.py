@@ -84,8 +84,10 @@ def shown_error(dialog, f):
 
 
 def test_the_catalog_lists_the_simulators_symbols(catalog, sim):
-    assert set(sim.market.symbols) <= catalog.symbols("bybit")
-    assert "NOPEUSDT" not in catalog.symbols("bybit")
+    listed = {i.native for i in catalog.symbols("bybit").instruments}
+    assert {"BTCUSDT", "ETHUSDT", "SOLUSDT", "1000PEPEUSDT"} <= listed and len(listed) >= 50
+    assert "NOPEUSDT" not in listed
+    assert catalog.symbols("bybit").resolve("pepe").symbol == "1000PEPE/USDT:USDT"
 
 
 def test_valid_values_are_written_and_read_back(qtbot, paths, catalog):
@@ -105,7 +107,7 @@ def test_valid_values_are_written_and_read_back(qtbot, paths, catalog):
         assert saved(qtbot, dialog)
     assert dialog.result() == QDialog.Accepted
     s = load_settings(path)
-    assert s.symbols("bybit") == ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+    assert s.symbols("bybit") == ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")  # typed native, saved unified
     assert s.exchanges["bybit"].ws_url == "wss://stream.example/v5/public/linear"
     assert (s.trading.risk.max_position_usdt, s.trading.risk.max_open_positions,
             s.trading.risk.daily_loss_limit_usdt) == (750, 5, 120.5)
@@ -115,7 +117,7 @@ def test_valid_values_are_written_and_read_back(qtbot, paths, catalog):
 
 
 @pytest.mark.parametrize("where, text, message, good", [
-    (("exchanges", "bybit", "symbols"), "BTCUSDT, NOPEUSDT", "not listed on bybit: NOPEUSDT", "BTCUSDT"),
+    (("exchanges", "bybit", "symbols"), "BTCUSDT, NOPEUSDT", "not on bybit: 'NOPEUSDT' is not listed", "BTCUSDT"),
     (("trading", "risk", "max_position_usdt"), "-5", "max_position_usdt: expected a number > 0", "500"),
     (("trading", "risk", "daily_loss_limit_usdt"), "0", "daily_loss_limit_usdt: expected a number > 0", "50"),
     (("trading", "risk", "max_open_positions"), "0", "max_open_positions: expected an integer >= 1", "2"),
@@ -441,3 +443,20 @@ def test_storing_and_removing_keys_never_wait_on_the_gui_thread(qtbot, paths, ca
     qtbot.waitUntil(lambda: not again.saving, timeout=10_000)
     assert again.keys_error.text() == "okx: the OS keyring could not delete the keys (KeyringError)"
     assert again.tabs.currentIndex() == 3 and again.isVisible()
+
+
+def test_typing_part_of_a_name_offers_the_catalogs_symbols_and_picking_one_completes_the_list(qtbot, paths, catalog):
+    dialog = make_dialog(qtbot, paths, catalog)
+    f = field(dialog, "exchanges", "bybit", "symbols")
+    completer = dialog.completers["bybit"]
+    qtbot.waitUntil(lambda: len(completer.symbols()) >= 50, timeout=10_000)  # the catalog arrived
+    f.edit.setFocus()
+    f.edit.setText("BTCUSDT, ")
+    f.edit.setCursorPosition(len(f.edit.text()))
+    qtbot.keyClicks(f.edit, "so")
+    qtbot.keyClicks(f.edit, "l")
+    offered = [completer.completionModel().index(i, 0).data() for i in range(completer.completionCount())]
+    assert "SOL/USDT:USDT" in offered and all("SOL" in o for o in offered)
+    completer.activated[str].emit("SOL/USDT:USDT")
+    assert f.edit.text() == "BTCUSDT, SOL/USDT:USDT"
+    assert dialog._check_symbols_of("bybit") and not f.refused

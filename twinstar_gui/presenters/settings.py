@@ -7,29 +7,31 @@ back through a queued signal to its GUI-thread object, which re-emits it; the GU
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from ..core.instrument import Catalog
 from ..secrets import KeyStoreError
 
 log = logging.getLogger(__name__)
 
-FetchSymbols = Callable[[str, "str | None"], set[str]]
+FetchSymbols = Callable[[str, "str | None"], object]
 
 
-def fetch_symbols(exchange: str, rest_url: str | None) -> set[str]:
-    """Every symbol the exchange lists (tickers, plus instrument info where the adapter has it). Blocking."""
+def fetch_symbols(exchange: str, rest_url: str | None) -> Catalog:
+    """The exchange's instrument catalog from its own endpoint. Blocking."""
     from ..exchanges.registry import get_exchange
     from ..net.rest import RestClient
 
-    client = RestClient(get_exchange(exchange, rest_url=rest_url), retries=1, timeout=10.0)
+    adapter = get_exchange(exchange, rest_url=rest_url)
+    client = RestClient(adapter, retries=1, timeout=10.0)
     try:
-        names = set(client.fetch_tickers()["symbol"].astype(str))
-        names.update(client.fetch_instruments())
+        instruments = client.fetch_instruments()
     finally:
         client.close()
-    return names
+    return Catalog(exchange, instruments, fetched_ms=int(time.time() * 1000), primary_quote=adapter.quote_currency)
 
 
 class _Job(QRunnable):
@@ -92,12 +94,13 @@ class SymbolCatalog(_Background):
     def __init__(self, fetch: FetchSymbols = fetch_symbols, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._fetch = fetch
-        self._lists: dict[str, frozenset[str]] = {}
+        self._lists: dict[str, Catalog | frozenset[str]] = {}
         self._errors: dict[str, str] = {}
         self._pending: set[str] = set()
 
-    def symbols(self, exchange: str) -> frozenset[str] | None:
-        """The list, or None while unknown (call `request`; `changed` fires when it arrives)."""
+    def symbols(self, exchange: str) -> Catalog | frozenset[str] | None:
+        """The exchange's catalog (a plain set of names from a simpler source), or None while unknown (call
+        `request`; `changed` fires when it arrives)."""
         return self._lists.get(exchange)
 
     __call__ = symbols  # the dialog's `symbol_lists` callable
@@ -121,7 +124,7 @@ class SymbolCatalog(_Background):
     def _on_done(self, exchange: str, ok: bool, result: object) -> None:
         self._pending.discard(exchange)
         if ok:
-            self._lists[exchange] = frozenset(str(s).upper() for s in result)
+            self._lists[exchange] = result if isinstance(result, Catalog) else frozenset(str(s).upper() for s in result)
         else:
             self._errors[exchange] = str(result)
             log.warning("%s: could not load the symbol list: %s", exchange, result)

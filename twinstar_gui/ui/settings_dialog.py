@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout
 from ..config import (DEFAULT_SYMBOLS, EXCHANGE, STRATEGY, TOP, TRADING_GROUPS, Settings, SettingsError, load_settings,
                       read_settings_file, save_settings, schema_field, settings_from_dict, settings_to_dict,
                       trading_from_dict)
+from ..core.instrument import Catalog, SymbolError
 from ..core.timeframe import CHART_TIMEFRAMES
 from ..presenters.settings import ConnectionTester, KeyStatus, KeyWriter
 from ..secrets import ApiKeys, default_keys_file, delete_keys, keyring_problem, load_keys, save_keys
+from .symbol_completer import SymbolCompleter
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ class SettingsDialog(QDialog):
         self.test_results: dict[str, QLabel] = {}
         self.stored_labels: dict[str, QLabel] = {}
         self.timeframe_boxes: dict[str, QCheckBox] = {}
+        self.completers: dict[str, SymbolCompleter] = {}  # per exchange: search its catalog while typing
 
         self.general_error = QLabel("")  # a problem no single field owns (file not writable, ...)
         self.general_error.setStyleSheet(ERROR_STYLE)
@@ -189,6 +192,7 @@ class SettingsDialog(QDialog):
                 self._add_field(form, EXCHANGE.field(key).label, ("exchanges", name, key), getattr(ex, key), 0, hint)
             symbols = self.fields[("exchanges", name, "symbols")]
             symbols.edit.editingFinished.connect(lambda n=name: self._check_symbols_of(n))
+            self.completers[name] = SymbolCompleter(symbols.edit)
             url = self.fields[("exchanges", name, "rest_url")]
             url.edit.editingFinished.connect(lambda n=name: self._url_changed(n))
             column.addWidget(group)
@@ -321,7 +325,10 @@ class SettingsDialog(QDialog):
         if self._file_data_dir is not None:
             raw["data_dir"] = self._file_data_dir
         for path, field in self.fields.items():
-            _put(raw, path, self._value(field))
+            value = self._value(field)
+            if path[0] == "exchanges" and path[2] == "symbols":
+                value = self._unified(path[1], value)
+            _put(raw, path, value)
         for name, box in self.enabled.items():
             raw["exchanges"][name]["enabled"] = box.isChecked()
         raw["timeframes"] = [label for label, box in self.timeframe_boxes.items() if box.isChecked()]
@@ -385,11 +392,26 @@ class SettingsDialog(QDialog):
             field.show("")
             return True
         listed = self.symbol_lists(exchange)
+        completer = self.completers.get(exchange)
+        if isinstance(listed, Catalog) and completer is not None and len(completer.symbols()) != len(listed):
+            completer.set_symbols(listed.symbols())
         if listed is None:
             self._request_symbols(exchange)
             error = getattr(self.symbol_lists, "error", lambda _e: "")(exchange)
             field.note(f"not checked: {exchange}'s symbol list is not available ({error})" if error else
                        f"not checked yet: loading {exchange}'s symbol list…")
+            return True
+        if isinstance(listed, Catalog):  # each name resolved through the catalog: unknown/ambiguous, with matches
+            problems = []
+            for name in value:
+                try:
+                    listed.resolve(name)
+                except SymbolError as exc:
+                    problems.append(str(exc).removeprefix(f"{exchange}: "))
+            if problems:
+                field.show(f"not on {exchange}: " + "; ".join(problems))
+                return False
+            field.show("")
             return True
         listed = {s.upper() for s in listed}
         unknown = [s for s in (v.strip().upper() for v in value) if s not in listed]
@@ -398,6 +420,17 @@ class SettingsDialog(QDialog):
             return False
         field.show("")
         return True
+
+    def _unified(self, exchange: str, names: list) -> list:
+        """The names as unified symbols when the exchange's catalog resolves every one (what OK saves), else as
+        typed (a list not loaded is saved unchecked)."""
+        listed = self.symbol_lists(exchange)
+        if not isinstance(listed, Catalog) or not isinstance(names, list):
+            return names
+        try:
+            return list(dict.fromkeys(listed.resolve(n).symbol for n in names))
+        except SymbolError:
+            return names
 
     def _url_changed(self, exchange: str) -> None:
         """Another REST URL may list other symbols (a testnet, the simulator): fetch again and re-check."""
