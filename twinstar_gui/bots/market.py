@@ -61,7 +61,7 @@ class LiveMarket:
                  rest_workers: int = 16, clock: Callable[[], int] = lambda: int(time.time() * 1000),
                  catalog: CatalogBook | None = None) -> None:
         self.feed = feed
-        self.catalog = catalog if catalog is not None else CatalogBook(feed.rest, None)
+        self._catalog = catalog  # made on first use when not given (the feed's REST client, no disk cache)
         self.exchange = feed.adapter.name
         self.loop = loop
         self.executor = executor
@@ -237,6 +237,12 @@ class LiveMarket:
         return out
 
     # -- instruments (bot threads) -------------------------------------------------------------------
+    @property
+    def catalog(self) -> CatalogBook:
+        if self._catalog is None:
+            self._catalog = CatalogBook(self.feed.rest, None)
+        return self._catalog
+
     def resolve(self, names: list[str]) -> tuple[list[str], dict[str, str]]:
         """Names as given (unified symbols, native ids, base assets) -> (native ids of the instruments that trade
         here, in order; {name: why it was left out} for the rest: not listed, not trading, ambiguous). Uses the
