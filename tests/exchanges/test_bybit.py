@@ -1,4 +1,5 @@
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +7,7 @@ import pandas as pd
 import pytest
 
 from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
+from twinstar_gui.core.instrument import Instrument
 from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
 from twinstar_gui.exchanges.base import MAX_EPOCH_MS
 from ticker_items import assert_item_left_out
@@ -292,8 +294,8 @@ def test_rest_body_as_text_or_bytes(bybit):
         bybit.parse_rest_klines("<html>502 Bad Gateway</html>")
     tickers = b'{"retCode":0,"result":{"list":[{"symbol":"BTCUSDT","lastPrice":"97205.3","turnover24h":"8.1e9"}]}}'
     assert bybit.parse_tickers(tickers)["last_price"].tolist() == [97205.3]
-    rules, cursor = bybit.parse_instruments((FIX / "rest_instruments_prelisting.json").read_text())
-    assert list(rules) == ["BIOUSDT"] and cursor == "first%3DBIOUSDT%26last%3DBIOUSDT"
+    instruments, cursor = bybit.parse_instruments((FIX / "rest_instruments_prelisting.json").read_text())
+    assert [i.native for i in instruments] == ["BIOUSDT"] and cursor == "first%3DBIOUSDT%26last%3DBIOUSDT"
 
 
 def test_rest_klines_server_time_only_when_sent(bybit):
@@ -331,68 +333,65 @@ def test_a_ticker_without_its_turnover_is_left_out(bybit, caplog):
 
 
 # -- instruments ------------------------------------------------------------------------------------------------------
-def test_instruments_documented_page(bybit):
-    rules, cursor = bybit.parse_instruments(json.loads((FIX / "rest_instruments.json").read_text()))
-    assert rules == {"BTCUSDT": {"tick_size": 0.1, "lot_size": 0.001, "min_qty": 0.001, "min_notional": 5.0}}
-    assert cursor == ""  # the last page
-
-
-def test_instruments_page_with_cursor(bybit):
-    rules, cursor = bybit.parse_instruments(json.loads((FIX / "rest_instruments_prelisting.json").read_text()))
-    assert rules == {"BIOUSDT": {"tick_size": 0.0001, "lot_size": 1.0, "min_qty": 1.0, "min_notional": 5.0}}
-    assert cursor == "first%3DBIOUSDT%26last%3DBIOUSDT"
+# (the documented page, the filters, odd items and envelopes of every perpetual venue: test_instruments.py)
+def test_instruments_page_with_cursor_and_a_pre_launch_symbol(bybit):
+    instruments, cursor = bybit.parse_instruments(json.loads((FIX / "rest_instruments_prelisting.json").read_text()))
+    assert instruments == [Instrument("bybit", "BIO/USDT:USDT", "BIOUSDT", "BIO", "USDT", "USDT", "swap", 0.0001, 1.0,
+                                      1.0, 5.0, "prelaunch")]
+    assert cursor == "first%3DBIOUSDT%26last%3DBIOUSDT" and not instruments[0].trading
 
 
 def _instrument(symbol="ETHUSDT", tick="0.01", step="0.01", min_qty="0.01", notional="20"):
     lot = {"minOrderQty": min_qty, "qtyStep": step}
     if notional is not None:
         lot["minNotionalValue"] = notional
-    return {"symbol": symbol, "priceFilter": {"tickSize": tick}, "lotSizeFilter": lot}
+    return {"symbol": symbol, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": symbol[:-4],
+            "quoteCoin": "USDT", "settleCoin": "USDT", "priceFilter": {"tickSize": tick}, "lotSizeFilter": lot}
 
 
 def test_instruments_several_and_missing_minimum_notional(bybit):
     payload = {"retCode": 0, "result": {"list": [_instrument(), _instrument("XRPUSDT", "0.0001", "1", "1", None),
                                                  _instrument("DOGEUSDT", "0.00001", "1", "5", "")],
                                         "nextPageCursor": None}}
-    rules, cursor = bybit.parse_instruments(payload)
-    assert rules == {"ETHUSDT": {"tick_size": 0.01, "lot_size": 0.01, "min_qty": 0.01, "min_notional": 20.0},
-                     "XRPUSDT": {"tick_size": 0.0001, "lot_size": 1.0, "min_qty": 1.0, "min_notional": 0.0},
-                     "DOGEUSDT": {"tick_size": 0.00001, "lot_size": 1.0, "min_qty": 5.0, "min_notional": 0.0}}
+    instruments, cursor = bybit.parse_instruments(payload)
+    assert [(i.symbol, i.tick_size, i.lot_size, i.min_qty, i.min_notional) for i in instruments] == [
+        ("ETH/USDT:USDT", 0.01, 0.01, 0.01, 20.0), ("XRP/USDT:USDT", 0.0001, 1.0, 1.0, 0.0),
+        ("DOGE/USDT:USDT", 0.00001, 1.0, 5.0, 0.0)]
     assert cursor == ""
-    assert bybit.parse_instruments({"retCode": 0, "result": {"list": [], "nextPageCursor": "abc"}}) == ({}, "abc")
+    assert bybit.parse_instruments({"retCode": 0, "result": {"list": [], "nextPageCursor": "abc"}}) == ([], "abc")
 
 
 @pytest.mark.parametrize("item, why", [
-    ("BTCUSDT", "instrument without symbol/priceFilter/lotSizeFilter"),
-    ({"priceFilter": {"tickSize": "0.1"}, "lotSizeFilter": {"qtyStep": "1", "minOrderQty": "1"}},
-     "instrument without symbol/priceFilter/lotSizeFilter"),
-    ({"symbol": "BTCUSDT", "lotSizeFilter": {"qtyStep": "1", "minOrderQty": "1"}},
-     "instrument without symbol/priceFilter/lotSizeFilter"),
-    ({"symbol": "BTCUSDT", "priceFilter": {"tickSize": "0.1"}}, "instrument without symbol/priceFilter/lotSizeFilter"),
-    ({"symbol": "BTCUSDT", "priceFilter": "0.1", "lotSizeFilter": {"qtyStep": "1", "minOrderQty": "1"}},
-     "instrument without symbol/priceFilter/lotSizeFilter"),
-    (_instrument(tick=None), "tickSize is None, expected a number"),
-    (_instrument(tick="abc"), "tickSize is 'abc', expected a number"),
-    (_instrument(step="NaN"), "qtyStep is not finite ('NaN')"),
-    (_instrument(min_qty=[]), "minOrderQty is '[]', expected a number"),
-    (_instrument(notional="x"), "minNotionalValue is 'x', expected a number"),
-    (_instrument(tick="0"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
-    (_instrument(step="0"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
-    (_instrument(step="-1"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
-    (_instrument(min_qty="-0.01"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
-    (_instrument(notional="-5"), "instrument ETHUSDT: tickSize and qtyStep must be > 0, minimums >= 0"),
+    ("BTCUSDT", "bybit: instrument item is not an object"),
+    ({"contractType": "LinearPerpetual", "settleCoin": "USDT", "priceFilter": {"tickSize": "0.1"},
+      "lotSizeFilter": {"qtyStep": "1", "minOrderQty": "1"}}, "KeyError: 'symbol'"),
+    ({**_instrument(), "priceFilter": "0.1"}, "TypeError"),
+    ({**_instrument(), "lotSizeFilter": None}, "TypeError"),
+    (_instrument(tick=None), "bybit: instrument ETHUSDT: tick size is None, expected a number"),
+    (_instrument(tick="abc"), "bybit: instrument ETHUSDT: tick size is 'abc', expected a number"),
+    (_instrument(step="NaN"), "bybit: instrument ETHUSDT: lot size is not finite ('NaN')"),
+    (_instrument(min_qty=[]), "bybit: instrument ETHUSDT: min qty is '[]', expected a number"),
+    (_instrument(notional="x"), "bybit: instrument ETHUSDT: min notional is 'x', expected a number"),
+    (_instrument(tick="0"), "bybit: instrument ETHUSDT: steps must be > 0 and minimums >= 0"),
+    (_instrument(step="0"), "bybit: instrument ETHUSDT: steps must be > 0 and minimums >= 0"),
+    (_instrument(step="-1"), "bybit: instrument ETHUSDT: steps must be > 0 and minimums >= 0"),
+    (_instrument(min_qty="-0.01"), "bybit: instrument ETHUSDT: steps must be > 0 and minimums >= 0"),
+    (_instrument(notional="-5"), "bybit: instrument ETHUSDT: steps must be > 0 and minimums >= 0"),
+    (_instrument("../x"), "bybit: symbol name '../x' is not allowed"),
 ])
-def test_instruments_bad_item_is_bad_message(bybit, item, why):
-    """One bad item refuses the page: orders are rounded to these steps, and a zero or NaN step breaks them."""
+def test_instruments_bad_item_is_left_out_and_said(bybit, item, why, caplog):
+    """Orders are rounded to these steps: a zero or NaN step must never enter the catalog; the other items do."""
     payload = {"retCode": 0, "result": {"list": [_instrument("SOLUSDT"), item], "nextPageCursor": ""}}
-    with pytest.raises(BadMessage) as err:
-        bybit.parse_instruments(payload)
-    assert f"bybit: {why}: {str(item)[:12]}" in str(err.value)
+    with caplog.at_level(logging.ERROR, logger="twinstar_gui.exchanges.base"):
+        instruments, _ = bybit.parse_instruments(payload)
+    assert [i.native for i in instruments] == ["SOLUSDT"]
+    (line,) = [r.getMessage() for r in caplog.records if "left out of the catalog" in r.getMessage()]
+    assert line.startswith("bybit: 1 instrument(s) left out of the catalog, e.g. ") and why in line, line
 
 
 def test_instruments_zero_minimums_are_fine(bybit):
-    rules, _ = bybit.parse_instruments({"retCode": 0, "result": {"list": [_instrument(min_qty="0", notional="0")]}})
-    assert rules["ETHUSDT"]["min_qty"] == 0.0 and rules["ETHUSDT"]["min_notional"] == 0.0
+    (eth,), _ = bybit.parse_instruments({"retCode": 0, "result": {"list": [_instrument(min_qty="0", notional="0")]}})
+    assert eth.min_qty == 0.0 and eth.min_notional == 0.0
 
 
 # -- WebSocket messages -----------------------------------------------------------------------------------------------

@@ -118,7 +118,14 @@ def test_time_and_instruments(sim):
     assert int(body["result"]["timeSecond"]) == int(body["result"]["timeNano"]) // 10 ** 9
     assert abs(int(body["result"]["timeSecond"]) * 1000 - body["time"]) < 1000
     items = get(sim, "/v5/market/instruments-info", category="linear").json()["result"]["list"]
-    assert [i["symbol"] for i in items] == sim.market.symbols
+    # linear lists Trading symbols by default: the delisted MATIC is not there, RNDR is listed as RENDER
+    listed = [s.replace("RNDR", "RENDER") for s in sim.market.symbols if s != "MATICUSDT"]
+    assert [i["symbol"] for i in items] == listed and all(i["status"] == "Trading" for i in items)
+    (closed,) = get(sim, "/v5/market/instruments-info", category="linear", status="Closed").json()["result"]["list"]
+    assert (closed["symbol"], closed["status"], closed["baseCoin"]) == ("MATICUSDT", "Closed", "MATIC")
+    render = get(sim, "/v5/market/instruments-info", symbol="RENDERUSDT").json()["result"]["list"][0]
+    assert render["baseCoin"] == "RENDER" and render["priceFilter"]["tickSize"] == "0.001"
+    assert get(sim, "/v5/market/instruments-info", symbol="RNDRUSDT").json()["result"]["list"] == []
     doge = get(sim, "/v5/market/instruments-info", category="linear", symbol="DOGEUSDT").json()["result"]["list"][0]
     assert doge["contractType"] == "LinearPerpetual" and doge["status"] == "Trading"
     assert (doge["baseCoin"], doge["quoteCoin"], doge["priceScale"]) == ("DOGE", "USDT", "5")

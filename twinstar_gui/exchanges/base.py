@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import BadMessage, ExchangeError, TwinStarError, excerpt
-from ..core.instrument import SWAP, Instrument, is_unified, split_unified, unified_symbol
+from ..core.instrument import SWAP, TRADING, Instrument, is_unified, split_unified, unified_symbol
 from ..core.models import KlineEvent, MarketEvent
 from ..core.names import BadName, check_symbol
 from ..core.timeframe import Timeframe
@@ -237,6 +237,14 @@ class ExchangeAdapter(ABC):
         return Instrument(self.name, unified_symbol(b, q, settle), native, b, q, settle, self.market_kind,
                           numbers["tick size"], numbers["lot size"], numbers["min qty"], numbers["min notional"],
                           status, numbers["contract size"], tick_table)
+
+    @staticmethod
+    def _status(word: Any, trading_word: Any) -> str:
+        """TRADING when the exchange's own status word (or code) says the instrument trades, else that word
+        lower-cased and cut short (it is shown to users and kept in the catalog cache)."""
+        if word == trading_word and type(word) is type(trading_word):
+            return TRADING
+        return excerpt(str(word).strip().lower(), 30) if word not in (None, "") else "unknown"
 
     def _instruments_kept(self, items: Any, build) -> list[Instrument]:
         """`build(item)` -> Instrument, or None for an item of another market (spot on a swap list, USDC perps).

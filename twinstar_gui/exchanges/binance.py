@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.errors import ExchangeError
+from ..core.instrument import Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .base import ExchangeAdapter, RestBudget, RestRequest
@@ -93,6 +94,36 @@ class BinanceAdapter(ExchangeAdapter):
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
         return self._ticker_frame(self._check(payload, "/fapi/v1/ticker/24hr"), "symbol", "lastPrice", "quoteVolume")
+
+    # Instrument list: GET /fapi/v1/exchangeInfo, one answer for every symbol (weight 1). Checked against
+    # https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Exchange-Information
+    # and .../common-definition: symbols[] carry symbol, contractType (PERPETUAL, CURRENT_QUARTER, ...), status
+    # (TRADING, PENDING_TRADING, PRE_SETTLE, SETTLING, CLOSE, ...), baseAsset, quoteAsset, marginAsset and filters:
+    # PRICE_FILTER.tickSize, LOT_SIZE.stepSize/minQty, MIN_NOTIONAL.notional (pricePrecision/quantityPrecision
+    # are "not the tick size / step size", says the page). USD-M also lists USDC perpetuals and dated
+    # futures: left out. Not verified: the word a long-delisted perpetual keeps (clients report SETTLING).
+    def instruments_request(self, cursor: str = "") -> RestRequest:
+        return RestRequest(f"{self.rest_url}/fapi/v1/exchangeInfo", {}, "/fapi/v1/exchangeInfo")
+
+    def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
+        if isinstance(payload, (str, bytes, bytearray)):
+            payload = self._decode_json(payload)
+        if isinstance(payload, dict) and "code" in payload and "msg" in payload:
+            raise ExchangeError(self.name, str(payload["msg"]), code=payload["code"], endpoint="/fapi/v1/exchangeInfo")
+        if not isinstance(payload, dict) or not isinstance(payload.get("symbols"), list):
+            raise self._bad("/fapi/v1/exchangeInfo: no symbols list", payload)
+
+        def build(it: dict) -> Instrument | None:
+            if (it.get("contractType"), it.get("quoteAsset"), it.get("marginAsset")) != ("PERPETUAL", "USDT", "USDT"):
+                return None
+            filters = {f.get("filterType"): f for f in it["filters"] if isinstance(f, dict)}
+            price, lot = filters["PRICE_FILTER"], filters["LOT_SIZE"]
+            return self._instrument(it, it["symbol"], it["baseAsset"], it["quoteAsset"], tick=price["tickSize"],
+                                    lot=lot["stepSize"], min_qty=lot["minQty"],
+                                    min_notional=filters.get("MIN_NOTIONAL", {}).get("notional", 0),
+                                    status=self._status(it.get("status"), "TRADING"))
+
+        return self._instruments_kept(payload["symbols"], build), ""
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

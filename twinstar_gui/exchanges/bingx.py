@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..core.errors import ExchangeError
+from ..core.errors import ExchangeError, excerpt
+from ..core.instrument import TRADING, Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .base import ExchangeAdapter, RestBudget, RestRequest
@@ -22,6 +23,8 @@ INTERVALS = {Timeframe.M1: "1m", Timeframe.M15: "15m", Timeframe.H1: "1h", Timef
 KNOWN_INTERVALS = {"1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"}
 _WS_KLINE_KEYS = frozenset(("T", "o", "h", "l", "c", "v"))  # a streamed kline's fields we read
 MAX_FRAME = 4 * 1024 * 1024  # refuse gzip bombs
+CONTRACT_STATUS = {"0": "offline", "5": "pre-online", "25": "no-open"}  # the contract list's codes (1 = online)
+_PLACES = frozenset(str(n) for n in range(19))  # decimal places a price or quantity may have
 
 
 class BingxAdapter(ExchangeAdapter):
@@ -89,6 +92,38 @@ class BingxAdapter(ExchangeAdapter):
         # data that is not a list is a malformed answer (BadMessage from _ticker_frame), never "no tickers"
         return self._ticker_frame(self._data(payload, "/openApi/swap/v2/quote/ticker"), "symbol", "lastPrice",
                                   "quoteVolume")
+
+    # Instrument list: GET /openApi/swap/v2/quote/contracts, one answer. Checked against the field table of
+    # https://bingx-api.github.io/docs-v3/#/en/swapV2/market-api.html (USDT-M Perp Futures symbols; read through a
+    # transcription, the page itself is a script): symbol, currency (settlement), asset (base), pricePrecision and
+    # quantityPrecision (decimal places: the tick and the quantity step are 10^-places), tradeMinQuantity (minimum
+    # quantity, coin), tradeMinUSDT (minimum notional), status 1 online, 0 offline, 5 pre-online, 25 no-open.
+    # Not verified: whether an offline contract stays in the list for long; apiStateOpen ("can the API open
+    # positions") is not used.
+    def instruments_request(self, cursor: str = "") -> RestRequest:
+        return RestRequest(f"{self.rest_url}/openApi/swap/v2/quote/contracts", {}, "/openApi/swap/v2/quote/contracts")
+
+    def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
+        items = self._data(payload, "/openApi/swap/v2/quote/contracts")
+
+        def build(it: dict) -> Instrument | None:
+            base, quote = self.split_symbol(it["symbol"])  # ValueError (not BASE-QUOTE): left out
+            if quote != "USDT" or it.get("currency") != "USDT":
+                return None  # USDC-margined contracts share the list
+            code = str(it.get("status"))
+            status = TRADING if code == "1" else CONTRACT_STATUS.get(code, f"status {excerpt(code, 12)}")
+            return self._instrument(it, it["symbol"], base, quote, tick=self._step(it, "pricePrecision"),
+                                    lot=self._step(it, "quantityPrecision"), min_qty=it["tradeMinQuantity"],
+                                    min_notional=it.get("tradeMinUSDT") or 0, status=status)
+
+        return self._instruments_kept(items, build), ""
+
+    def _step(self, item: dict, key: str) -> float:
+        places = item[key]
+        if isinstance(places, bool) or str(places) not in _PLACES:
+            raise self._bad(f"instrument {item.get('symbol')}: {key} {excerpt(places, 20)!r} is not a number of "
+                            f"decimal places", item)
+        return 10.0 ** -int(places)
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

@@ -1,11 +1,13 @@
 """Bitget v2 USDT futures: symbols, REST candles/tickers, v2 public WS frames, text ping heartbeat."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
-from ..core.errors import ExchangeError
+from ..core.errors import ExchangeError, excerpt
+from ..core.instrument import Instrument
 from ..core.models import MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .argproto import ArgChannelWs
@@ -16,6 +18,7 @@ REST_URL = "https://api.bitget.com"
 WS_URL = "wss://ws.bitget.com/v2/ws/public"
 PRODUCT = "USDT-FUTURES"
 GRANULARITY = {Timeframe.M1: "1m", Timeframe.M15: "15m", Timeframe.H1: "1H", Timeframe.H4: "4H", Timeframe.D1: "1Dutc"}
+_PLACES = frozenset(str(n) for n in range(19))  # decimal places a price may have
 CHANNEL_LABELS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "4H": "4h", "1D": "1d+8",
                   "1Dutc": "1d", "6Hutc": "6h", "12Hutc": "12h", "1Wutc": "1w"}
 
@@ -81,6 +84,34 @@ class BitgetAdapter(ArgChannelWs, ExchangeAdapter):
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
         return self._ticker_frame(self._data(payload, "/api/v2/mix/market/tickers"), "symbol", "lastPr", "usdtVolume")
+
+    # Instrument list: GET /api/v2/mix/market/contracts?productType=USDT-FUTURES, one answer. Checked against
+    # https://www.bitget.com/api-doc/contract/market/Get-All-Symbols-Contracts : symbol, baseCoin, quoteCoin,
+    # symbolType (perpetual/delivery), symbolStatus ("normal" trades), pricePlace (price decimals) with
+    # priceEndStep (the step of the last decimal: tick = priceEndStep x 10^-pricePlace, e.g. 5 and 2 -> 0.05),
+    # sizeMultiplier (quantity step), minTradeNum (minimum quantity, base coin), minTradeUSDT (minimum notional).
+    # Not verified in the page text we could read: the full list of non-trading words (listed, maintain,
+    # limit_open, restrictedAPI, off, as clients use them) and whether delisted contracts stay listed as "off".
+    def instruments_request(self, cursor: str = "") -> RestRequest:
+        return RestRequest(f"{self.rest_url}/api/v2/mix/market/contracts", {"productType": PRODUCT},
+                           "/api/v2/mix/market/contracts")
+
+    def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
+        items = self._data(payload, "/api/v2/mix/market/contracts")
+
+        def build(it: dict) -> Instrument | None:
+            if it.get("symbolType") != "perpetual" or it.get("quoteCoin") != "USDT":
+                return None  # delivery contracts (BTCUSDT250627) share the USDT-FUTURES list
+            place, step = it["pricePlace"], self._number(it["priceEndStep"], "priceEndStep", it)
+            if isinstance(place, bool) or str(place) not in _PLACES or step != int(step):
+                raise self._bad(f"instrument {it['symbol']}: pricePlace {excerpt(place, 20)!r} / priceEndStep "
+                                f"{excerpt(it['priceEndStep'], 20)!r} are not decimals and a whole step", it)
+            return self._instrument(it, it["symbol"], it["baseCoin"], it["quoteCoin"],
+                                    tick=float(Decimal(int(step)).scaleb(-int(place))), lot=it["sizeMultiplier"],
+                                    min_qty=it["minTradeNum"], min_notional=it.get("minTradeUSDT") or 0,
+                                    status=self._status(it.get("symbolStatus"), "normal"))
+
+        return self._instruments_kept(items, build), ""
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

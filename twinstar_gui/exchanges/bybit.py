@@ -113,10 +113,10 @@ class BybitAdapter(ExchangeAdapter):
             if it.get("contractType") != "LinearPerpetual" or it.get("settleCoin") != "USDT":
                 return None
             price, lot = it["priceFilter"], it["lotSizeFilter"]
-            status = "trading" if it.get("status") == "Trading" else str(it.get("status", "unknown")).lower()
             return self._instrument(it, it["symbol"], it["baseCoin"], it["quoteCoin"], tick=price["tickSize"],
                                     lot=lot["qtyStep"], min_qty=lot["minOrderQty"],
-                                    min_notional=lot.get("minNotionalValue") or 0, status=status)
+                                    min_notional=lot.get("minNotionalValue") or 0,
+                                    status=self._status(it.get("status"), "Trading"))
 
         if not isinstance(result.get("list"), list):
             raise self._bad("/v5/market/instruments-info: list is not a list", payload)

@@ -2,6 +2,8 @@
 
 Served under /binance. Simplifications: only the raw /market/ws endpoint with SUBSCRIBE (the combined
 /market/stream?streams= form is not served); the server's 3-minute ping frames are left to websockets.
+exchangeInfo lists the market as `sim/listing.py` says: the renamed symbol under its new name only (its klines and
+tickers are the old symbol's, which still answers too), the delisted one with status SETTLING.
 """
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import secrets
 import time
 from collections.abc import Container
 
-from .market import Market
+from .listing import listed_usdt, served_concat
+from .market import Market, decimals
 from .venue import BadParam, KlineFeed, dumps, int_param, limit_param, window
 
 NAME = "binance"
@@ -28,11 +31,14 @@ def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, 
         if path == "/fapi/v1/klines":
             return 200, _klines(market, query)
         if path == "/fapi/v1/ticker/24hr":
-            syms = [query["symbol"]] if query.get("symbol") else market.symbols
-            if any(not market.has_symbol(s) for s in syms):
-                return _error(-1121, "Invalid symbol.")
-            items = [_ticker(market, s) for s in syms]
-            return 200, items[0] if query.get("symbol") else items
+            if query.get("symbol"):
+                served = served_concat(market, query["symbol"])
+                if served is None:
+                    return _error(-1121, "Invalid symbol.")
+                return 200, _ticker(market, served, query["symbol"])
+            return 200, [_ticker(market, s) for s in market.symbols]
+        if path == "/fapi/v1/exchangeInfo":
+            return 200, _exchange_info(market)
         if path == "/fapi/v1/time":
             return 200, {"serverTime": market.now_ms()}
     except _Invalid:
@@ -49,8 +55,8 @@ def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
 
 
 def _klines(market: Market, query: dict[str, str]) -> list:
-    sym = query.get("symbol", "")
-    if not market.has_symbol(sym):
+    sym = served_concat(market, query.get("symbol", ""))
+    if sym is None:
         raise _Invalid()
     interval = query.get("interval", "")
     if interval not in INTERVAL_MS:
@@ -69,13 +75,46 @@ class _Invalid(BadParam):
     pass
 
 
-def _ticker(market: Market, sym: str) -> dict:
+def _ticker(market: Market, sym: str, name: str = "") -> dict:
     t = market.ticker(sym)
     p = lambda v: market.fmt_price(sym, v)  # noqa: E731
-    return {"symbol": sym, "lastPrice": p(t["lastPrice"]), "priceChangePercent": f"{t['price24hPcnt'] * 100:.3f}",
+    return {"symbol": name or sym, "lastPrice": p(t["lastPrice"]),
+            "priceChangePercent": f"{t['price24hPcnt'] * 100:.3f}",
             "openPrice": p(t["prevPrice24h"]), "highPrice": p(t["highPrice24h"]), "lowPrice": p(t["lowPrice24h"]),
             "volume": market.fmt_qty(sym, t["volume24h"]), "quoteVolume": market.fmt_turnover(sym, t["turnover24h"]),
             "openTime": market.now_ms() - 86_400_000, "closeTime": market.now_ms(), "count": 1000}
+
+
+def _exchange_info(market: Market) -> dict:
+    return {"timezone": "UTC", "serverTime": market.now_ms(), "futuresType": "U_MARGINED", "exchangeFilters": [],
+            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+                           {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}],
+            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+            "symbols": [_symbol_info(market, sym, base, trading) for base, sym, trading in listed_usdt(market)]}
+
+
+def _symbol_info(market: Market, sym: str, base: str, trading: bool) -> dict:
+    spec = market.spec(sym)
+    p, q = (lambda v: market.fmt_price(sym, v)), (lambda v: market.fmt_qty(sym, v))
+    lots = max(1000, round(1_000_000 / (spec.price * spec.lot)))
+    lot_size = {"minQty": q(spec.lot), "maxQty": q(spec.lot * lots), "stepSize": q(spec.lot)}
+    return {
+        "symbol": f"{base}USDT", "pair": f"{base}USDT", "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
+        "onboardDate": market.genesis, "status": "TRADING" if trading else "SETTLING", "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000", "baseAsset": base, "quoteAsset": "USDT", "marginAsset": "USDT",
+        "pricePrecision": decimals(spec.tick), "quantityPrecision": decimals(spec.lot), "baseAssetPrecision": 8,
+        "quotePrecision": 8, "underlyingType": "COIN", "underlyingSubType": [], "settlePlan": 0,
+        "triggerProtect": "0.0500",
+        "liquidationFee": "0.012500", "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
+        "filters": [{"filterType": "PRICE_FILTER", "minPrice": p(spec.tick),
+                     "maxPrice": p(spec.tick * round(spec.price * 100 / spec.tick)), "tickSize": p(spec.tick)},
+                    {"filterType": "LOT_SIZE", **lot_size}, {"filterType": "MARKET_LOT_SIZE", **lot_size},
+                    {"filterType": "MAX_NUM_ORDERS", "limit": 200}, {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+                    {"filterType": "MIN_NOTIONAL", "notional": "5"},
+                    {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
+                     "multiplierDecimal": "4"}],
+        "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                       "TRAILING_STOP_MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"]}
 
 
 class BinanceMarketSession:
@@ -109,9 +148,9 @@ class BinanceMarketSession:
         return [dumps({"result": None, "id": req_id})]
 
     def _add(self, stream: str) -> bool:
-        sym, _, kind = stream.partition("@")
-        sym = sym.upper()
-        if stream in self.rejected or stream != stream.lower() or not self.market.has_symbol(sym):
+        name, _, kind = stream.partition("@")
+        sym = served_concat(self.market, name.upper())
+        if stream in self.rejected or stream != stream.lower() or sym is None:
             return False
         if kind.startswith("kline_") and kind[6:] in INTERVAL_MS:
             self.klines.setdefault(stream, KlineFeed(sym, INTERVAL_MS[kind[6:]]))
@@ -127,10 +166,11 @@ class BinanceMarketSession:
             rows, now = feed.due(self.market)
             interval = stream.partition("@kline_")[2]
             for c in rows:
-                frames.append(dumps({"e": "kline", "E": now, "s": feed.symbol, "k": self._k(feed, interval, c)}))
+                frames.append(dumps({"e": "kline", "E": now, "s": stream.partition("@")[0].upper(),
+                                     "k": self._k(feed, interval, c, stream.partition("@")[0].upper())}))
         for stream in self.tickers:
-            sym = stream.partition("@")[0].upper()
-            t = _ticker(self.market, sym)
+            sym = stream.partition("@")[0].upper()  # the listed name; prices of the market's symbol behind it
+            t = _ticker(self.market, served_concat(self.market, sym) or sym, sym)
             if t["lastPrice"] != self.tickers[stream]:
                 self.tickers[stream] = t["lastPrice"]
                 frames.append(dumps({"e": "24hrTicker", "E": self.market.now_ms(), "s": sym, "c": t["lastPrice"],
@@ -138,9 +178,9 @@ class BinanceMarketSession:
                                      "q": t["quoteVolume"]}))
         return frames
 
-    def _k(self, feed: KlineFeed, interval: str, c) -> dict:
+    def _k(self, feed: KlineFeed, interval: str, c, name: str) -> dict:
         p, sym = self.market.fmt_price, feed.symbol
-        return {"t": c.open_time, "T": c.open_time + feed.ms - 1, "s": sym, "i": interval, "f": 1, "L": 2,
+        return {"t": c.open_time, "T": c.open_time + feed.ms - 1, "s": name, "i": interval, "f": 1, "L": 2,
                 "o": p(sym, c.open), "c": p(sym, c.close), "h": p(sym, c.high), "l": p(sym, c.low),
                 "v": self.market.fmt_qty(sym, c.volume), "n": 100, "x": c.closed,
                 "q": self.market.fmt_turnover(sym, c.turnover), "V": "0", "Q": "0", "B": "0"}

@@ -1,7 +1,10 @@
 """BingX perpetual swap wire formats: v3 klines + v2 tickers, and the gzip-framed /swap-market WebSocket.
 
 Served under /bingx with symbols like BTC-USDT. Every server frame is gzip-compressed binary, including the
-"Ping" heartbeat sent every 5 s (clients answer "Pong"); kline pushes carry no close flag.
+"Ping" heartbeat sent every 5 s (clients answer "Pong"); kline pushes carry no close flag. The contract list
+follows `sim/listing.py`: the renamed symbol under its new name only (its klines and tickers are the old symbol's,
+which still answers too), the delisted one with status 0 (offline). Its precisions are decimal places, so a tick
+that is not a power of ten (0.05) is listed as its decimals (0.01).
 """
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import secrets
 import time
 from collections.abc import Container
 
-from .market import Market
+from .listing import listed_usdt, served_symbol
+from .market import Market, decimals
 from .venue import BadParam, KlineFeed, dumps, int_param, limit_param, window
 
 NAME = "bingx"
@@ -21,8 +25,10 @@ INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1
 PING_EVERY_S = 5.0
 
 
-def market_symbol(sym: str) -> str:
-    return sym.replace("-", "")
+def market_symbol(market: Market, sym: str) -> str | None:
+    """The market's symbol serving BASE-USDT (RENDER-USDT -> RNDRUSDT), None for none."""
+    parts = sym.split("-")
+    return served_symbol(market, parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
 
 
 def _env(data, code: int = 0, msg: str = "") -> dict:
@@ -35,6 +41,10 @@ def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, 
             return 200, _env(_klines(market, query))
         if path == "/openApi/swap/v2/quote/ticker":
             return 200, _env([_ticker(market, s) for s in market.symbols])
+        if path == "/openApi/swap/v2/quote/contracts":
+            items = [_contract(market, sym, base, i, trading)
+                     for i, (base, sym, trading) in enumerate(listed_usdt(market))]
+            return 200, _env([c for c in items if query.get("symbol") in (None, "", c["symbol"])])
     except _NoSymbol as exc:
         return 200, _env({}, 109400, f"symbol {exc} not exist")
     except BadParam as exc:
@@ -52,12 +62,12 @@ class _NoSymbol(BadParam):
 
 def _klines(market: Market, query: dict[str, str]) -> list:
     sym = query.get("symbol", "")
-    if "-" not in sym or not market.has_symbol(market_symbol(sym)):
+    msym = market_symbol(market, sym)
+    if msym is None:
         raise _NoSymbol(sym)
     interval = query.get("interval", "")
     if interval not in INTERVAL_MS:
         raise BadParam(f"interval {interval!r} invalid")
-    msym = market_symbol(sym)
     rows = window(market, msym, INTERVAL_MS[interval], int_param(query, "startTime"), int_param(query, "endTime"),
                   limit_param(query, "limit", 500, 1440), oldest_first_from_start=True)
     p = lambda v: market.fmt_price(msym, v)  # noqa: E731
@@ -65,13 +75,24 @@ def _klines(market: Market, query: dict[str, str]) -> list:
              "volume": market.fmt_qty(msym, c.volume), "time": c.open_time} for c in rows]
 
 
-def _ticker(market: Market, msym: str) -> dict:
+def _ticker(market: Market, msym: str, name: str = "") -> dict:
     t = market.ticker(msym)
     p = lambda v: market.fmt_price(msym, v)  # noqa: E731
-    return {"symbol": f"{msym[:-4]}-USDT", "lastPrice": p(t["lastPrice"]), "openPrice": p(t["prevPrice24h"]),
+    return {"symbol": name or f"{msym[:-4]}-USDT", "lastPrice": p(t["lastPrice"]), "openPrice": p(t["prevPrice24h"]),
             "highPrice": p(t["highPrice24h"]), "lowPrice": p(t["lowPrice24h"]),
             "volume": market.fmt_qty(msym, t["volume24h"]), "quoteVolume": market.fmt_turnover(msym, t["turnover24h"]),
             "openTime": market.now_ms() - 86_400_000, "closeTime": market.now_ms()}
+
+
+def _contract(market: Market, sym: str, base: str, index: int, trading: bool) -> dict:
+    spec = market.spec(sym)
+    return {"contractId": str(100 + index), "symbol": f"{base}-USDT", "size": "0",
+            "quantityPrecision": decimals(spec.lot), "pricePrecision": decimals(spec.tick), "feeRate": 0.0005,
+            "makerFeeRate": 0.0002, "takerFeeRate": 0.0005,
+            "tradeMinLimit": 0, "tradeMinQuantity": spec.lot, "tradeMinUSDT": 2, "maxLongLeverage": 125,
+            "maxShortLeverage": 125, "currency": "USDT", "asset": base, "status": 1 if trading else 0,
+            "apiStateOpen": "true" if trading else "false", "apiStateClose": "true", "launchTime": market.genesis,
+            "maintainTime": 0, "offTime": 0}
 
 
 def _gz(text: str) -> bytes:
@@ -102,8 +123,8 @@ class BingxSwapSession:
         except (ValueError, TypeError, KeyError, AttributeError):
             return [_gz(dumps({"id": "", "code": 100400, "msg": "invalid request", "dataType": "", "data": None}))]
         sym, _, stream = data_type.partition("@")
-        msym = market_symbol(sym)
-        good = "-" in sym and self.market.has_symbol(msym) and data_type not in self.rejected and (
+        msym = market_symbol(self.market, sym)
+        good = msym is not None and data_type not in self.rejected and (
             (stream.startswith("kline_") and stream[6:] in INTERVAL_MS) or stream == "ticker")
         if req_type not in ("sub", "unsub") or not good:
             return [_gz(dumps({"id": req_id, "code": 100400, "msg": f"dataType {data_type} invalid", "dataType": "",
@@ -131,7 +152,8 @@ class BingxSwapSession:
                     "c": p(c.close), "o": p(c.open), "h": p(c.high), "l": p(c.low),
                     "v": self.market.fmt_qty(feed.symbol, c.volume), "T": c.open_time}]})))
         for data_type, last in self.tickers.items():
-            t = _ticker(self.market, market_symbol(data_type.partition("@")[0]))
+            name = data_type.partition("@")[0]
+            t = _ticker(self.market, market_symbol(self.market, name) or name, name)
             if t["lastPrice"] != last:
                 self.tickers[data_type] = t["lastPrice"]
                 frames.append(_gz(dumps({"code": 0, "dataType": data_type, "data": {

@@ -2,6 +2,8 @@
 
 Served under /bitget. Candle pushes carry no close flag (as on Bitget): a snapshot of recent rows after the
 subscription, then updates of the forming row; a new bucket's first update is the only close signal.
+/market/contracts lists the market as `sim/listing.py` says: the renamed symbol under its new name only (its candles
+and tickers are the old symbol's, which still answers too), the delisted one with symbolStatus "off".
 """
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import secrets
 import time
 from collections.abc import Container
 
-from .market import Market
+from .listing import listed_usdt, served_concat
+from .market import Market, decimals
 from .venue import BadParam, KlineFeed, dumps, int_param, limit_param, window
 
 NAME = "bitget"
@@ -33,6 +36,9 @@ def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, 
             return 200, _env(_candles(market, query), now)
         if path == "/api/v2/mix/market/tickers":
             return 200, _env([_ticker(market, s) for s in market.symbols], now)
+        if path == "/api/v2/mix/market/contracts":
+            items = [_contract(market, sym, base, trading) for base, sym, trading in listed_usdt(market)]
+            return 200, _env([i for i in items if query.get("symbol") in (None, "", i["symbol"])], now)
     except _NoSymbol:
         return 400, _env(None, now, "40034", "Parameter symbol does not exist")
     except BadParam as exc:
@@ -58,9 +64,9 @@ def _row(market: Market, sym: str, c, ws: bool = False) -> list[str]:
 
 
 def _candles(market: Market, query: dict[str, str]) -> list:
-    sym = query.get("symbol", "")
-    if not market.has_symbol(sym):
-        raise _NoSymbol(sym)
+    sym = served_concat(market, query.get("symbol", ""))
+    if sym is None:
+        raise _NoSymbol(query.get("symbol", ""))
     gran = query.get("granularity", "")
     if gran not in GRAN_MS:
         raise BadParam("granularity")
@@ -69,13 +75,29 @@ def _candles(market: Market, query: dict[str, str]) -> list:
     return [_row(market, sym, c) for c in rows]
 
 
-def _ticker(market: Market, sym: str) -> dict:
+def _ticker(market: Market, sym: str, name: str = "") -> dict:
     t = market.ticker(sym)
     p = lambda v: market.fmt_price(sym, v)  # noqa: E731
-    return {"symbol": sym, "lastPr": p(t["lastPrice"]), "open24h": p(t["prevPrice24h"]),
+    return {"symbol": name or sym, "lastPr": p(t["lastPrice"]), "open24h": p(t["prevPrice24h"]),
             "high24h": p(t["highPrice24h"]), "low24h": p(t["lowPrice24h"]),
             "baseVolume": market.fmt_qty(sym, t["volume24h"]), "quoteVolume": market.fmt_turnover(sym, t["turnover24h"]),
             "usdtVolume": market.fmt_turnover(sym, t["turnover24h"]), "ts": str(market.now_ms())}
+
+
+def _contract(market: Market, sym: str, base: str, trading: bool) -> dict:
+    spec = market.spec(sym)
+    places = decimals(spec.tick)  # tick = priceEndStep x 10^-pricePlace (0.05 -> 5 and 2)
+    q = lambda v: market.fmt_qty(sym, v)  # noqa: E731
+    return {"symbol": f"{base}USDT", "baseCoin": base, "quoteCoin": "USDT", "buyLimitPriceRatio": "0.05",
+            "sellLimitPriceRatio": "0.05", "feeRateUpRatio": "0.005", "makerFeeRate": "0.0002",
+            "takerFeeRate": "0.0006", "openCostUpRatio": "0.01", "supportMarginCoins": ["USDT"],
+            "minTradeNum": q(spec.lot), "priceEndStep": str(round(spec.tick * 10 ** places)),
+            "volumePlace": str(decimals(spec.lot)), "pricePlace": str(places), "sizeMultiplier": q(spec.lot),
+            "symbolType": "perpetual", "minTradeUSDT": "5", "maxSymbolOrderNum": "200", "maxProductOrderNum": "1000",
+            "maxPositionNum": "150", "symbolStatus": "normal" if trading else "off", "offTime": "-1",
+            "limitOpenTime": "-1", "deliveryTime": "", "deliveryStartTime": "", "deliveryPeriod": "", "launchTime": "",
+            "fundInterval": "8", "minLever": "1", "maxLever": "125", "posLimit": "0.05", "maintainTime": "",
+            "openTime": str(market.genesis)}
 
 
 class BitgetPublicSession:
@@ -103,7 +125,8 @@ class BitgetPublicSession:
         for arg in args:
             channel, inst = str(arg.get("channel", "")), str(arg.get("instId", ""))
             key = {"instType": str(arg.get("instType", "")), "channel": channel, "instId": inst}
-            good = (key["instType"] == PRODUCT and self.market.has_symbol(inst) and f"{channel}:{inst}" not in self.rejected
+            sym = served_concat(self.market, inst)  # the market's symbol behind the listed name
+            good = (key["instType"] == PRODUCT and sym is not None and f"{channel}:{inst}" not in self.rejected
                     and ((channel.startswith("candle") and channel[6:] in GRAN_MS) or channel == "ticker"))
             if op not in ("subscribe", "unsubscribe") or not good:
                 out.append(dumps({"event": "error", "arg": key, "code": 30001, "msg": f"instType:{key['instType']},"
@@ -115,7 +138,7 @@ class BitgetPublicSession:
             elif channel == "ticker":
                 self.tickers.setdefault(inst, None)
             else:
-                self.feeds.setdefault((channel, inst), KlineFeed(inst, GRAN_MS[channel[6:]]))
+                self.feeds.setdefault((channel, inst), KlineFeed(sym, GRAN_MS[channel[6:]]))
             out.append(dumps({"event": op, "arg": key}))
         return out
 
@@ -128,14 +151,15 @@ class BitgetPublicSession:
                 continue
             arg = {"instType": PRODUCT, "channel": channel, "instId": inst}
             if first:  # the subscription starts with a snapshot of recent rows
-                recent = self.market.candles(inst, feed.ms, rows[-1].open_time - 99 * feed.ms, rows[-1].open_time, now)
+                recent = self.market.candles(feed.symbol, feed.ms, rows[-1].open_time - 99 * feed.ms,
+                                             rows[-1].open_time, now)
                 frames.append(dumps({"action": "snapshot", "arg": arg,
-                                     "data": [_row(self.market, inst, c, ws=True) for c in recent], "ts": now}))
+                                     "data": [_row(self.market, feed.symbol, c, ws=True) for c in recent], "ts": now}))
                 continue
             frames.append(dumps({"action": "update", "arg": arg,
-                                 "data": [_row(self.market, inst, c, ws=True) for c in rows], "ts": now}))
+                                 "data": [_row(self.market, feed.symbol, c, ws=True) for c in rows], "ts": now}))
         for inst, last in self.tickers.items():
-            t = _ticker(self.market, inst)
+            t = _ticker(self.market, served_concat(self.market, inst) or inst, inst)
             if t["lastPr"] != last:
                 self.tickers[inst] = t["lastPr"]
                 frames.append(dumps({"action": "snapshot", "arg": {"instType": PRODUCT, "channel": "ticker",

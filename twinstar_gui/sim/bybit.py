@@ -9,7 +9,10 @@ Documented simplifications:
   instruments-info, which lists nothing for spot/inverse/option so multi-category market loaders work);
 * a subscribe naming bad topics is answered with success:false listing them, but the good topics of the same
   request ARE subscribed; subscribing to an already subscribed topic succeeds (idempotent);
-* publicTrade pushes at most 1000 trades per push (older ones of a very fast clock are skipped).
+* publicTrade pushes at most 1000 trades per push (older ones of a very fast clock are skipped);
+* instruments-info lists the market as `sim/listing.py` says: the renamed symbol under its new name (whose candles,
+  tickers and trades are the old symbol's, which still answers too) and the delisted one as `Closed`, shown only
+  when asked for with status=Closed (linear lists only Trading symbols by default).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import uuid
 from collections.abc import Callable, Container
 from typing import Any
 
+from .listing import listed_usdt, served_concat
 from .market import DAY_MS, Candle, Market, decimals
 from .venue import BadParam, KlineFeed, int_param
 
@@ -86,19 +90,21 @@ def _int(query: dict[str, str], name: str) -> int | None:
         raise ParamsError(f"{name} invalid") from None
 
 
-def _symbol(market: Market, query: dict[str, str], required: bool = True) -> str | None:
+def _symbol(market: Market, query: dict[str, str], required: bool = True) -> tuple[str, str] | None:
+    """(the symbol asked for, the market's symbol serving it: RENDERUSDT -> RNDRUSDT)."""
     sym = query.get("symbol")
     if not sym:
         if required:
             raise ParamsError("symbol is required")
         return None
-    if not market.has_symbol(sym):  # case-sensitive: Bybit wants uppercase
+    served = served_concat(market, sym)  # case-sensitive: Bybit wants uppercase
+    if served is None:
         raise ParamsError("symbol invalid")
-    return sym
+    return sym, served
 
 
 def _kline(market: Market, query: dict[str, str], now: int) -> dict:
-    sym = _symbol(market, query)
+    name, sym = _symbol(market, query)
     interval = query.get("interval", "")
     if interval not in INTERVAL_MS:
         raise ParamsError("interval invalid")
@@ -113,7 +119,7 @@ def _kline(market: Market, query: dict[str, str], now: int) -> dict:
     if start is not None:
         lo = max(lo, start)  # ...that open at or after start
     rows = market.candles(sym, ms, lo, end, now) if lo <= end else []
-    return {"category": "linear", "symbol": sym, "list": [kline_row(market, sym, c) for c in reversed(rows[-limit:])]}
+    return {"category": "linear", "symbol": name, "list": [kline_row(market, sym, c) for c in reversed(rows[-limit:])]}
 
 
 def kline_row(market: Market, sym: str, c: Candle) -> list[str]:
@@ -122,15 +128,16 @@ def kline_row(market: Market, sym: str, c: Candle) -> list[str]:
             format(c.volume, q), format(c.turnover, t)]
 
 
-def ticker_fields(market: Market, sym: str, now_ms: int | None = None) -> dict[str, str]:
-    """A linear ticker object with every value a string, in Bybit's field order."""
-    return _format_ticker(market, sym, market.ticker(sym, now_ms))
+def ticker_fields(market: Market, sym: str, now_ms: int | None = None, name: str = "") -> dict[str, str]:
+    """A linear ticker object with every value a string, in Bybit's field order (named `name`, default `sym`)."""
+    return _format_ticker(market, sym, market.ticker(sym, now_ms), name)
 
 
-def _format_ticker(market: Market, sym: str, t: dict) -> dict[str, str]:
+def _format_ticker(market: Market, sym: str, t: dict, name: str = "") -> dict[str, str]:
     p, q = (lambda k: market.fmt_price(sym, t[k])), (lambda k: market.fmt_qty(sym, t[k]))
     return {
-        "symbol": sym, "tickDirection": _TICK_DIRECTION[t["direction"]], "price24hPcnt": f"{t['price24hPcnt']:.6f}",
+        "symbol": name or sym, "tickDirection": _TICK_DIRECTION[t["direction"]],
+        "price24hPcnt": f"{t['price24hPcnt']:.6f}",
         "lastPrice": p("lastPrice"), "prevPrice24h": p("prevPrice24h"), "highPrice24h": p("highPrice24h"),
         "lowPrice24h": p("lowPrice24h"), "prevPrice1h": p("prevPrice1h"), "markPrice": p("markPrice"),
         "indexPrice": p("indexPrice"), "openInterest": q("openInterest"),
@@ -143,8 +150,10 @@ def _format_ticker(market: Market, sym: str, t: dict) -> dict[str, str]:
 
 
 def _tickers(market: Market, query: dict[str, str], now: int) -> dict:
-    sym = _symbol(market, query, required=False)
-    return {"category": "linear", "list": [ticker_fields(market, s, now) for s in ([sym] if sym else market.symbols)]}
+    asked = _symbol(market, query, required=False)
+    if asked:
+        return {"category": "linear", "list": [ticker_fields(market, asked[1], now, asked[0])]}
+    return {"category": "linear", "list": [ticker_fields(market, s, now) for s in market.symbols]}
 
 
 def _time(market: Market, query: dict[str, str], now: int) -> dict:
@@ -153,19 +162,22 @@ def _time(market: Market, query: dict[str, str], now: int) -> dict:
 
 def _instruments(market: Market, query: dict[str, str], now: int) -> dict:
     sym = query.get("symbol") or None  # an unknown symbol gives an empty list, as on Bybit
-    status, base = query.get("status"), query.get("baseCoin")
-    items = [instrument(market, s) for s in market.symbols if sym in (None, s)]
-    items = [i for i in items if status in (None, "", i["status"]) and base in (None, "", i["baseCoin"])]
+    status, base = query.get("status") or "Trading", query.get("baseCoin")
+    items = [instrument(market, s, f"{b}USDT", "Trading" if trading else "Closed")
+             for b, s, trading in listed_usdt(market)]
+    items = [i for i in items
+             if sym in (None, i["symbol"]) and status == i["status"] and base in (None, "", i["baseCoin"])]
     return {"category": "linear", "list": items, "nextPageCursor": ""}
 
 
-def instrument(market: Market, sym: str) -> dict:
-    spec = market.spec(sym)
+def instrument(market: Market, sym: str, name: str = "", status: str = "Trading") -> dict:
+    """The linear instrument object of the market's `sym`, listed as `name` (default `sym`) with `status`."""
+    spec, name = market.spec(sym), name or sym
     p, q = (lambda v: market.fmt_price(sym, v)), (lambda v: market.fmt_qty(sym, v))
     lots = max(1000, round(1_000_000 / (spec.price * spec.lot)))
     max_qty, max_mkt = spec.lot * lots, spec.lot * (lots // 10)
     return {
-        "symbol": sym, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": sym[:-4],
+        "symbol": name, "contractType": "LinearPerpetual", "status": status, "baseCoin": name[:-4],
         "quoteCoin": "USDT", "launchTime": str(market.genesis), "deliveryTime": "0", "deliveryFeeRate": "",
         "priceScale": str(decimals(spec.tick)),
         "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
@@ -212,6 +224,7 @@ class BybitPublicSession:
         self.klines: dict[str, _Kline] = {}
         self.tickers: dict[str, dict[str, str] | None] = {}  # topic -> last ticker sent
         self.trades: dict[str, int] = {}  # topic -> sim time of the newest trade sent
+        self.served: dict[str, str] = {}  # ticker/trade topic -> the market's symbol behind it
 
     @property
     def topics(self) -> list[str]:
@@ -259,14 +272,18 @@ class BybitPublicSession:
         kind, _, rest = topic.partition(".")
         if kind == "kline":
             interval, _, sym = rest.partition(".")
-            if interval in INTERVAL_MS and self.market.has_symbol(sym):
-                self.klines[topic] = _Kline(sym, interval)
+            served = served_concat(self.market, sym)
+            if interval in INTERVAL_MS and served is not None:
+                self.klines[topic] = _Kline(served, interval)
                 return True
-        elif kind == "tickers" and self.market.has_symbol(rest):
-            self.tickers[topic] = None
-            return True
-        elif kind == "publicTrade" and self.market.has_symbol(rest):
-            self.trades[topic] = self.market.now_ms()
+            return False
+        served = served_concat(self.market, rest)
+        if served is not None and kind in ("tickers", "publicTrade"):
+            self.served[topic] = served  # the topic names the listed symbol; prices come from `served`
+            if kind == "tickers":
+                self.tickers[topic] = None
+            else:
+                self.trades[topic] = self.market.now_ms()
             return True
         return False
 
@@ -274,6 +291,7 @@ class BybitPublicSession:
         for table in (self.klines, self.tickers, self.trades):
             if topic in table:
                 del table[topic]  # type: ignore[attr-defined]
+                self.served.pop(topic, None)
                 return True
         return False
 
@@ -310,9 +328,9 @@ class BybitPublicSession:
                 "confirm": c.closed, "timestamp": min(now, end)}
 
     def _push_ticker(self, topic: str, now: int) -> list[str]:
-        sym = topic.split(".", 1)[1]
+        name, sym = topic.split(".", 1)[1], self.served[topic]
         stats = self.market.ticker(sym, now)
-        fields, cs = _format_ticker(self.market, sym, stats), stats["seq"]
+        fields, cs = _format_ticker(self.market, sym, stats, name), stats["seq"]
         previous = self.tickers[topic]
         self.tickers[topic] = fields
         if previous is None:
@@ -321,16 +339,16 @@ class BybitPublicSession:
             changed = {k: v for k, v in fields.items() if previous.get(k) != v}
             if not changed:
                 return []
-            frame = {"topic": topic, "type": "delta", "data": {"symbol": sym, **changed}, "cs": cs, "ts": now}
+            frame = {"topic": topic, "type": "delta", "data": {"symbol": name, **changed}, "cs": cs, "ts": now}
         return [json.dumps(frame, separators=(",", ":"))]
 
     def _push_trades(self, topic: str, now: int) -> list[str]:
-        sym = topic.split(".", 1)[1]
+        name, sym = topic.split(".", 1)[1], self.served[topic]
         trades = self.market.trades(sym, self.trades[topic], now)
         self.trades[topic] = now
         if not trades:
             return []
-        data = [{"T": t.time_ms, "s": sym, "S": "Sell" if t.direction < 0 else "Buy",
+        data = [{"T": t.time_ms, "s": name, "S": "Sell" if t.direction < 0 else "Buy",
                  "v": self.market.fmt_qty(sym, t.qty), "p": self.market.fmt_price(sym, t.price),
                  "L": _TICK_DIRECTION[t.direction], "i": str(uuid.uuid5(_TRADE_NS, f"{sym}:{t.seq}")),
                  "BT": False, "RPI": False, "seq": t.seq} for t in trades]

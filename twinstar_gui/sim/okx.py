@@ -1,7 +1,9 @@
 """OKX v5 wire formats: /api/v5/market candles (+ history-candles) and tickers, the /ws/v5/business WebSocket.
 
 Served under /okx with instIds like BTC-USDT-SWAP (the market's BTCUSDT). Candle volumes: vol in contracts
-(ctVal 0.01 for every symbol here), volCcy in base coin, volCcyQuote in USDT.
+(ctVal 0.01 for every symbol here), volCcy in base coin, volCcyQuote in USDT. /public/instruments lists the market
+as `sim/listing.py` says, with sizes in contracts: the renamed symbol under its new name only (its candles are the
+old symbol's, which still answers too); the delisted one not at all (OKX drops delisted instruments).
 """
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ import json
 import secrets
 import time
 from collections.abc import Container
+from decimal import Decimal
 
+from .listing import listed_usdt, served_symbol
 from .market import Market
 from .venue import BadParam, KlineFeed, dumps, int_param, limit_param
 
@@ -20,9 +24,10 @@ BAR_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_8
 CT_VAL = 0.01
 
 
-def market_symbol(inst_id: str) -> str | None:
+def market_symbol(market: Market, inst_id: str) -> str | None:
+    """The market's symbol serving a swap instId (RENDER-USDT-SWAP -> RNDRUSDT), None for none."""
     parts = inst_id.split("-")
-    return parts[0] + parts[1] if len(parts) == 3 and parts[2] == "SWAP" else None
+    return served_symbol(market, parts[0], parts[1]) if len(parts) == 3 and parts[2] == "SWAP" else None
 
 
 def _env(data: list, code: str = "0", msg: str = "") -> dict:
@@ -37,6 +42,8 @@ def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, 
             return 200, _env([_ticker(market, s) for s in market.symbols])
         if path == "/api/v5/public/time":
             return 200, _env([{"ts": str(market.now_ms())}])
+        if path == "/api/v5/public/instruments":
+            return _instruments(market, query)
     except _NoInstrument:
         return 200, _env([], "51001", "Instrument ID does not exist")
     except BadParam as exc:
@@ -56,8 +63,8 @@ class _NoInstrument(BadParam):
 
 def _candles(market: Market, query: dict[str, str], cap: int) -> list:
     inst = query.get("instId", "")
-    sym = market_symbol(inst)
-    if sym is None or not market.has_symbol(sym):
+    sym = market_symbol(market, inst)
+    if sym is None:
         raise _NoInstrument(inst)
     bar = query.get("bar", "1m")
     if bar not in BAR_MS:
@@ -87,6 +94,36 @@ def _ticker(market: Market, sym: str) -> dict:
             "ts": str(market.now_ms())}
 
 
+def _instruments(market: Market, query: dict[str, str]) -> tuple[int, dict]:
+    inst_type = query.get("instType", "")
+    if not inst_type:
+        return 200, _env([], "50014", "Parameter instType can not be empty.")
+    if inst_type != "SWAP":  # SPOT/MARGIN/FUTURES/OPTION are not simulated: an empty, well-formed answer
+        return 200, _env([])
+    items = [_instrument(market, sym, base) for base, sym, trading in listed_usdt(market) if trading]
+    return 200, _env([i for i in items if query.get("instId") in (None, "", i["instId"])])
+
+
+def _contracts(market: Market, sym: str, base_qty: float) -> str:
+    """A base quantity in contracts of CT_VAL, as OKX prints sizes ("0.1", "100")."""
+    return format((Decimal(market.fmt_qty(sym, base_qty)) / Decimal(str(CT_VAL))).normalize(), "f")
+
+
+def _instrument(market: Market, sym: str, base: str) -> dict:
+    spec = market.spec(sym)
+    lots = max(1000, round(1_000_000 / (spec.price * spec.lot)))
+    return {"alias": "", "auctionEndTime": "", "baseCcy": "", "category": "1", "contTdSwTime": "", "ctMult": "1",
+            "ctType": "linear", "ctVal": str(CT_VAL), "ctValCcy": base, "expTime": "", "futureSettlement": False,
+            "groupId": "1", "instFamily": f"{base}-USDT", "instId": f"{base}-USDT-SWAP", "instType": "SWAP",
+            "lever": "100", "listTime": str(market.genesis), "lotSz": _contracts(market, sym, spec.lot),
+            "maxIcebergSz": "100000000", "maxLmtAmt": "20000000", "maxLmtSz": _contracts(market, sym, spec.lot * lots),
+            "maxMktAmt": "", "maxMktSz": _contracts(market, sym, spec.lot * (lots // 10)), "maxStopSz": "12000",
+            "maxTriggerSz": "100000000", "maxTwapSz": "100000000", "minSz": _contracts(market, sym, spec.lot),
+            "openType": "", "optType": "", "quoteCcy": "", "ruleType": "normal", "settleCcy": "USDT", "state": "live",
+            "stk": "", "tickSz": market.fmt_price(sym, spec.tick), "tradeQuoteCcyList": [], "uly": f"{base}-USDT",
+            "upcChg": []}
+
+
 class OkxBusinessSession:
     IDLE_TIMEOUT_S: float | None = 30.0  # dropped after 30 s without data from the client
 
@@ -111,9 +148,9 @@ class OkxBusinessSession:
         out = []
         for arg in args:
             channel, inst = str(arg.get("channel", "")), str(arg.get("instId", ""))
-            sym = market_symbol(inst)
+            sym = market_symbol(self.market, inst)
             ok = (channel.startswith("candle") and channel[6:] in BAR_MS and sym is not None
-                  and self.market.has_symbol(sym) and f"{channel}:{inst}" not in self.rejected)
+                  and f"{channel}:{inst}" not in self.rejected)
             if op not in ("subscribe", "unsubscribe") or not ok:
                 out.append(dumps({"event": "error", "code": "60018",
                                   "msg": f"Wrong URL or channel:{channel},instId:{inst} doesn't exist",
