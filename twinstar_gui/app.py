@@ -47,7 +47,7 @@ class Core:
         fills before a dozen other REST fetches compete with it. Each exchange's instrument list is refreshed
         in the background meanwhile (the cached one is in use until then)."""
         for book in self.catalogs.values():
-            book.refresh_in_background()
+            book.refresh_in_background(keep_fresh=True)
         lead = self.feeds.get(first[0]) if first else None
         if lead is not None:
             await lead.start(first=first[1])
@@ -303,7 +303,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         return 2
     core = build_core(settings, exchanges=exchanges, symbols=symbols)
     chart = ChartPresenter(core.feeds)
-    health = HealthPresenter(core.feeds, writer=core.writer)
+    health = HealthPresenter(core.feeds, writer=core.writer, catalogs=core.catalogs)
     mode = "DEMO (local simulator)" if demo else "LIVE market data"
     from .presenters.trading import TradingPresenter
 

@@ -165,19 +165,25 @@ async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journ
     core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.2, cap=0.5, jitter=0.0,
                                                                           max_tries=1000)})
     logs = LogPresenter()
-    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds, writer=core.writer), logs,
+    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds, writer=core.writer,
+                                                                    catalogs=core.catalogs), logs,
                         mode="TEST", data_dir=str(tmp_path), persist_layout=False)
     window.show()
     try:
         await core.start()
         await wait_for(lambda: "waiting for the exchange (okx BTC-USDT-SWAP: cannot connect)" in window.sync_label.text(),
                        what="the outage in the status bar")
+        # no instrument list and no cache: the symbols are kept as typed, and the user is told
+        await wait_for(lambda: window.catalog_label.isVisible(), what="the instrument list's absence")
+        assert "okx: no instrument list yet (cannot connect); symbols are unverified" in window.catalog_label.toolTip()
         assert window.sync_bar.isVisible()
         storage = window.storage_label.text()
         assert "Storage: 1 damaged file(s) in _quarantine/" in storage and "up to 1 record(s) lost" in storage
         proxy.forward()
         await wait_for(lambda: window.sync_label.text() == "" and window.chart_panel.candle_count() >= 200,
                        timeout=30, what="caught up once the exchange answers")
+        await wait_for(lambda: not window.catalog_label.isVisible(), timeout=30, what="the instrument list, retried")
+        assert core.catalogs["okx"].catalog.get("BTC/USDT:USDT").native == "BTC-USDT-SWAP"
     finally:
         await core.shutdown()
         window.allow_close()

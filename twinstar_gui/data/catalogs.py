@@ -28,6 +28,8 @@ CACHE_VERSION = 1
 MAX_CACHE_BYTES = 32 * 1024 * 1024
 MAX_INSTRUMENTS = 20_000
 RETRY_ENSURE_S = 60.0
+RETRY_FIRST_S, RETRY_MAX_S = 5.0, 300.0  # a background refresh that failed is tried again after these
+KEEP_FRESH_S = 6 * 3600.0  # a running app re-reads the lists this often (listings and delistings happen)
 _FIELDS = ("symbol", "native", "base", "quote", "settle", "kind", "tick_size", "lot_size", "min_qty", "min_notional",
            "status", "contract_size", "tick_table")
 # a symbol kept as typed while there is no catalog: trades on a fine grid (as the paper executor did before)
@@ -220,26 +222,48 @@ class CatalogBook:
                  len(catalog.symbols()))
         return catalog
 
-    def refresh_in_background(self) -> threading.Thread:
-        """Start a refresh in a daemon thread (once at a time); failures are logged, the cache stays in use."""
+    def refresh_in_background(self, *, keep_fresh: bool = False) -> threading.Thread:
+        """Start a refresh in a daemon thread (once at a time); failures are logged, the cache stays in use.
+        `keep_fresh`: a failed refresh is tried again (5 s, doubling to 5 min) until the exchange answers, and a
+        good list is refreshed every KEEP_FRESH_S (listings change); until the REST client is closed."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return self._thread
             self._loaded.clear()
-            self._thread = threading.Thread(target=self._refresh_quietly, name=f"catalog-{self.exchange}",
-                                            daemon=True)
+            target = self._keep_fresh if keep_fresh else self._refresh_quietly
+            self._thread = threading.Thread(target=target, name=f"catalog-{self.exchange}", daemon=True)
             self._thread.start()
             return self._thread
 
-    def _refresh_quietly(self) -> None:
+    def _keep_fresh(self) -> None:
+        delay = RETRY_FIRST_S
+        while not self.rest.closed:
+            ok = self._refresh_quietly()
+            wait = KEEP_FRESH_S if ok else delay
+            delay = RETRY_FIRST_S if ok else min(delay * 2, RETRY_MAX_S)
+            end = time.monotonic() + wait
+            while not self.rest.closed and time.monotonic() < end:  # wakes within a second of the client closing
+                time.sleep(min(1.0, max(0.0, end - time.monotonic())))
+
+    def _refresh_quietly(self) -> bool:
+        """A refresh whose failure is logged, not raised; True when the exchange gave its list."""
         try:
             self.refresh()
+            return True
         except CatalogError as exc:
-            log.warning("%s; %s", exc, "using the cached list" if self.source == "cache" else
-                        "symbols are kept as typed, unverified")
+            if not self.rest.closed:
+                log.warning("%s; %s", exc, "using the cached list" if self.source == "cache" else
+                            "symbols are kept as typed, unverified")
         except Exception:  # noqa: BLE001 - a background thread must say what killed it
             log.exception("%s: instrument list refresh failed", self.exchange)
             self._loaded.set()
+        return False
+
+    @property
+    def refreshing(self) -> bool:
+        """A background refresh was started and its first try has not ended yet."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._loaded.is_set()
 
     def wait_loaded(self, timeout: float) -> bool:
         """Wait up to `timeout` s for a running refresh; True when one has finished (well or not)."""

@@ -13,11 +13,14 @@ class HealthPresenter(QObject):
     rows = Signal(object)  # list[StreamHealth]
     sync = Signal(object)  # SyncSummary: history backfill / gap repair progress over all series
     storage = Signal(str)  # "" when writes are keeping up, else what is wrong (queued rows, last error)
+    catalogs = Signal(str)  # "" when every instrument list came from its exchange, else which are old or missing
 
-    def __init__(self, feeds: dict[str, MarketFeed], parent: QObject | None = None, writer=None) -> None:
+    def __init__(self, feeds: dict[str, MarketFeed], parent: QObject | None = None, writer=None,
+                 catalogs: dict | None = None) -> None:
         super().__init__(parent)
         self.feeds = feeds
         self.writer = writer
+        self.catalog_books = catalogs or {}
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -29,7 +32,14 @@ class HealthPresenter(QObject):
         self.sync.emit(sync_summary(self.feeds.values()))
         if self.writer is not None:
             self.storage.emit(storage_problem(self.writer))
+        self.catalogs.emit(catalog_problem(self.catalog_books.values()))
         return rows
+
+
+def catalog_problem(books) -> str:
+    """Instrument lists not (yet) from their exchange, once their first load has ended: the cached one in use
+    (and how old it is), or none at all (symbols unverified). "" when all are fresh or still loading."""
+    return "; ".join(book.status() for book in books if book.source != "exchange" and not book.refreshing)
 
 
 def storage_problem(writer) -> str:

@@ -62,7 +62,10 @@ class MainWindow(QMainWindow):
         self.storage_label = QLabel("")  # disk full / permission trouble: candles still queued
         self.storage_label.setStyleSheet("color: #ff6b6b; font-weight: bold;")
         self.storage_label.hide()
-        for w in (self.storage_label, self.sync_label, self.sync_bar, self.mode_label, self.conn_label,
+        self.catalog_label = QLabel("")  # an instrument list from an old cache, or none: symbols unverified
+        self.catalog_label.setStyleSheet("color: #c8a24a;")
+        self.catalog_label.hide()
+        for w in (self.storage_label, self.catalog_label, self.sync_label, self.sync_bar, self.mode_label, self.conn_label,
                   self.data_label):
             self.statusBar().addPermanentWidget(w)
 
@@ -77,6 +80,7 @@ class MainWindow(QMainWindow):
         health.rows.connect(self._on_health)
         health.sync.connect(self.show_sync)
         health.storage.connect(self.show_storage_problem)
+        health.catalogs.connect(self.show_catalog_problem)
         logs.lines.connect(self.log_panel.append_lines)
         self._restore_layout()
         QTimer.singleShot(0, self.chart_panel._emit_selection)
@@ -150,6 +154,13 @@ class MainWindow(QMainWindow):
             self.sync_bar.setRange(0, max(1, summary.total))
             self.sync_bar.setValue(min(summary.done, summary.total))
         self.sync_label.setText(summary.text()[0].upper() + summary.text()[1:] if busy else "")
+
+    def show_catalog_problem(self, text: str) -> None:
+        if text == self.catalog_label.toolTip():
+            return
+        self.catalog_label.setVisible(bool(text))
+        self.catalog_label.setText(f"Instruments: {text}" if len(text) < 90 else f"Instruments: {text[:87]}...")
+        self.catalog_label.setToolTip(text)
 
     def show_storage_problem(self, text: str) -> None:
         self.storage_label.setVisible(bool(text))
