@@ -1,4 +1,4 @@
-"""Bithumb KRW spot: symbols (BTC_KRW), v1 REST candles (legacy has no 15m), legacy WS trades/tickers."""
+"""Bithumb KRW spot: symbols (BTC_KRW), v1 REST candles (legacy has no 15m) and markets, legacy WS trades/tickers."""
 from __future__ import annotations
 
 import json
@@ -9,23 +9,34 @@ from typing import Any
 import pandas as pd
 
 from ..core.errors import ExchangeError
-from ..core.instrument import SPOT
+from ..core.instrument import SPOT, Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .base import ExchangeAdapter, RestBudget, RestRequest
-from .upbit import UpbitStyleCandles
+from .upbit import KRW_TICKS as UPBIT_KRW_TICKS
+from .upbit import MARKET_LIST, UpbitStyleV1
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.bithumb.com"
 WS_URL = "wss://pubwss.bithumb.com/pub/ws"
 KST = timezone(timedelta(hours=9))
+# The v1 market list (https://apidocs.bithumb.com/reference/마켓코드-조회: market, korean_name, english_name and,
+# with isDetails=true, market_warning: a string, "NONE"/"CAUTION" as on Upbit; the page does not list the values)
+# names markets KRW-BTC; ours are BTC_KRW. It gives no trading rules, and Bithumb's own KRW price-unit table could
+# not be found in its API docs: Upbit's current table stands in for it (unverified for Bithumb; a coarser step
+# than the real one would still be valid, a finer one would not). Volume to 8 decimals and a 5,000 KRW minimum
+# order are unverified too (ccxt's older table says a 500 KRW minimum); the exchange's per-market answer is the
+# private GET /v1/orders/chance.
+KRW_TICKS = UPBIT_KRW_TICKS
+VOLUME_STEP = 1e-8
+MIN_ORDER_KRW = 5_000.0
 
 
 def kst_ms(text: str, fmt: str) -> int:
     return int(datetime.strptime(text, fmt).replace(tzinfo=KST).timestamp() * 1000)
 
 
-class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
+class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
     name = "bithumb"
     market_kind = SPOT
     quote_currency = "KRW"
@@ -118,6 +129,12 @@ class BithumbAdapter(UpbitStyleCandles, ExchangeAdapter):
             rows.append((f"{coin}_KRW", self._number(it.get("closing_price"), "closing_price", it),
                          self._number(it.get("acc_trade_value_24H"), "acc_trade_value_24H", it)))
         return self._tickers_by_volume(rows)
+
+    def instruments_request(self, cursor: str = "") -> RestRequest:
+        return RestRequest(f"{self.rest_url}{MARKET_LIST}", {"isDetails": "true"}, MARKET_LIST)  # one page
+
+    def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
+        return self.v1_instruments(payload, KRW_TICKS, VOLUME_STEP, MIN_ORDER_KRW), ""
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

@@ -1,4 +1,4 @@
-"""Upbit KRW spot: symbols (quote first), REST candles/tickers, binary WS frames, text PING heartbeat."""
+"""Upbit KRW spot: symbols (quote first), REST candles/tickers/market list, binary WS frames, text PING heartbeat."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..core.errors import ExchangeError
-from ..core.instrument import SPOT
+from ..core.errors import ExchangeError, excerpt
+from ..core.instrument import SPOT, TRADING, Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .base import ExchangeAdapter, RestBudget, RestRequest
@@ -27,6 +27,23 @@ TYPE_LABELS = {"candle.1s": "1s", "candle.1m": "1m", "candle.3m": "3m", "candle.
                "candle.15m": "15m", "candle.30m": "30m", "candle.60m": "1h", "candle.240m": "4h"}
 CANDLE_FIELDS = ("candle_date_time_utc", "opening_price", "high_price", "low_price", "trade_price",
                  "candle_acc_trade_volume")
+MARKET_LIST = "/v1/market/all"
+# The market list gives names and warnings only; the trading rules are Upbit's published KRW policy.
+# - Price units since 2025-07-31, (lowest price of the band, step), highest first. Read on
+#   https://docs.upbit.com/kr/docs/krw-market-info (announced in .../kr/changelog/krw_tick_unit_change_250731):
+#   the bands from 100 KRW up. The bands under 100 KRW (0.1 for 10..100, a tenth per decade down to 1e-8 under
+#   0.00001 KRW) were cut off in what could be read of that page; they are as quoted from it in public client
+#   code: unverified here. USDT/KRW and USDC/KRW had a finer 0.5 step between 1,000 and 10,000 KRW from
+#   2025-03-21 (.../changelog/usdtkrw_tick_unit_change): not applied; the coarser step is still a valid one.
+#   The exchange's own per-market answer is GET /v1/orderbook/instruments (since 2025-07-31).
+# - Volume to 8 decimals of the base; minimum order 5,000 KRW (the same page's second section; not readable
+#   here, the long-standing figure in client code: unverified).
+KRW_TICKS = ((2_000_000.0, 1000.0), (1_000_000.0, 1000.0), (500_000.0, 500.0), (100_000.0, 100.0),
+             (50_000.0, 50.0), (10_000.0, 10.0), (5_000.0, 5.0), (1_000.0, 1.0), (100.0, 1.0), (10.0, 0.1),
+             (1.0, 0.01), (0.1, 0.001), (0.01, 0.0001), (0.001, 0.00001), (0.0001, 0.000001), (0.00001, 0.0000001),
+             (0.0, 0.00000001))
+VOLUME_STEP = 1e-8
+MIN_ORDER_KRW = 5_000.0
 
 
 def utc_ms(text: Any) -> int:
@@ -43,8 +60,45 @@ def iso_utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class UpbitStyleCandles:
-    """Candle objects shared by Upbit and Bithumb's v1 API (newest first, open time in candle_date_time_utc)."""
+class UpbitStyleV1:
+    """What Upbit and Bithumb's v1 API share: error objects, candle objects (newest first, open time in
+    candle_date_time_utc) and the market list."""
+
+    def v1_answer(self: ExchangeAdapter, payload: Any, endpoint: str) -> Any:
+        """The decoded answer, or ExchangeError for an {"error": {"name", "message"}} object."""
+        if isinstance(payload, (str, bytes, bytearray)):
+            payload = self._decode_json(payload)
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            err = payload["error"]
+            raise ExchangeError(self.name, str(err.get("message", "")), code=err.get("name"), endpoint=endpoint)
+        return payload
+
+    def v1_instruments(self: ExchangeAdapter, payload: Any, tick_table: tuple[tuple[float, float], ...],
+                       lot: float, min_notional: float) -> list[Instrument]:
+        """The KRW markets of a /v1/market/all answer (`[{"market": "KRW-BTC", ...}]`) under this adapter's own
+        native names; the other quote markets (BTC-ETH, USDT-BTC) are not ours. An item whose name is not
+        QUOTE-BASE (or could not be a path) is left out and logged.
+
+        Both venues list only what can be traded. Their warning flags (Upbit `market_event.warning`, Bithumb
+        `market_warning: CAUTION` = "investment caution", a delisting review; Upbit's `caution` price/volume
+        alerts) mark markets that still trade, so they stay TRADING; neither list defines a delisting-pending
+        state."""
+        items = self.v1_answer(payload, MARKET_LIST)
+        if not isinstance(items, list):
+            raise self._bad(f"{MARKET_LIST}: answer is not a list of markets", payload)
+
+        def build(item: dict) -> Instrument | None:
+            market = item["market"]
+            parts = market.split("-") if isinstance(market, str) else []
+            if len(parts) != 2 or not all(parts):
+                raise self._bad(f"market {excerpt(repr(market), 40)} is not QUOTE-BASE", item)
+            quote, base = parts
+            if quote != self.quote_currency:
+                return None
+            return self._instrument(item, self.native_symbol(base, quote), base, quote, tick=0, lot=lot,
+                                    min_qty=lot, min_notional=min_notional, status=TRADING, tick_table=tick_table)
+
+        return self._instruments_kept(items, build)
 
     def candle_rows(self: ExchangeAdapter, items: Any, payload: object) -> pd.DataFrame:
         if not isinstance(items, list):
@@ -70,7 +124,7 @@ class UpbitStyleCandles:
         return RestRequest(f"{self.rest_url}{path}", params, path)
 
 
-class UpbitAdapter(UpbitStyleCandles, ExchangeAdapter):
+class UpbitAdapter(UpbitStyleV1, ExchangeAdapter):
     name = "upbit"
     market_kind = SPOT
     quote_currency = "KRW"
@@ -105,22 +159,24 @@ class UpbitAdapter(UpbitStyleCandles, ExchangeAdapter):
                       limit: int | None = None) -> RestRequest:
         return self.candle_request(symbol, tf, end_ms, limit)  # no start: pages go backwards from `to`
 
-    def _payload(self, payload: Any, endpoint: str) -> Any:
-        if isinstance(payload, (str, bytes, bytearray)):
-            payload = self._decode_json(payload)
-        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-            err = payload["error"]
-            raise ExchangeError(self.name, str(err.get("message", "")), code=err.get("name"), endpoint=endpoint)
-        return payload
-
     def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
-        return self.candle_rows(self._payload(payload, "/v1/candles"), payload)
+        return self.candle_rows(self.v1_answer(payload, "/v1/candles"), payload)
 
     def tickers_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/v1/ticker/all", {"quote_currencies": "KRW"}, "/v1/ticker/all")
 
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        return self._ticker_frame(self._payload(payload, "/v1/ticker/all"), "market", "trade_price", "acc_trade_price_24h")
+        return self._ticker_frame(self.v1_answer(payload, "/v1/ticker/all"), "market", "trade_price",
+                                  "acc_trade_price_24h")
+
+    def instruments_request(self, cursor: str = "") -> RestRequest:
+        # One page, every market. isDetails=true adds market_event {warning, caution{...}}
+        # (https://docs.upbit.com/reference/마켓-코드-조회, https://docs.upbit.com/kr/changelog/market_event); the
+        # parameter is spelt isDetails (https://docs.upbit.com/changelog/open-api-개선사항-안내-투자-유의-종목-필드-추가).
+        return RestRequest(f"{self.rest_url}{MARKET_LIST}", {"isDetails": "true"}, MARKET_LIST)
+
+    def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
+        return self.v1_instruments(payload, KRW_TICKS, VOLUME_STEP, MIN_ORDER_KRW), ""
 
     # -- WebSocket ------------------------------------------------------------------------------
     def kline_topic(self, symbol: str, tf: Timeframe) -> str:

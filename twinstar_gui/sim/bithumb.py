@@ -1,5 +1,5 @@
-"""Bithumb wire formats: v1 candles (Upbit-style objects), legacy /public/ticker/ALL_KRW, and the legacy
-/pub/ws stream of trades (`transaction`) and tickers. There are no WebSocket candles on Bithumb.
+"""Bithumb wire formats: v1 candles (Upbit-style objects) and market list, legacy /public/ticker/ALL_KRW, and the
+legacy /pub/ws stream of trades (`transaction`) and tickers. There are no WebSocket candles on Bithumb.
 
 Served under /bithumb; KRW prices come from the shared USDT process (see krw.py); trade times are KST wall
 time, as Bithumb sends them.
@@ -12,7 +12,7 @@ import time
 from collections.abc import Container
 from datetime import datetime
 
-from .krw import KST, KrwBook, candles_page, parse_to
+from .krw import KST, KrwBook, candles_page, market_list, parse_to
 from .market import Market
 from .venue import BadParam, limit_param
 
@@ -38,6 +38,8 @@ def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, 
                 return 404, {"error": {"name": "404", "message": "Code not found"}}
             count = limit_param(query, "count", 1, 200)
             return 200, candles_page(book, code, usdt, unit * 60_000, count, parse_to(query.get("to"), market.now_ms()))
+        if path == "/v1/market/all":
+            return 200, market_list(book, query, lambda base: {"market_warning": "NONE"})
         if path == "/public/ticker/ALL_KRW":
             data = {b: _ticker(book, f"{b}_KRW") for b in book.bases()}
             return 200, {"status": "0000", "data": {**data, "date": str(market.now_ms())}}
@@ -53,8 +55,8 @@ def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
 def _ticker(book: KrwBook, symbol: str) -> dict:
     usdt = _usdt(book, symbol)
     t = book.market.ticker(usdt)
-    return {"closing_price": f"{book.price(usdt, t['lastPrice']):g}", "opening_price": f"{book.price(usdt, t['prevPrice24h']):g}",
-            "max_price": f"{book.price(usdt, t['highPrice24h']):g}", "min_price": f"{book.price(usdt, t['lowPrice24h']):g}",
+    return {"closing_price": f"{book.price(t['lastPrice']):g}", "opening_price": f"{book.price(t['prevPrice24h']):g}",
+            "max_price": f"{book.price(t['highPrice24h']):g}", "min_price": f"{book.price(t['lowPrice24h']):g}",
             "units_traded_24H": f"{t['volume24h']:g}", "acc_trade_value_24H": f"{t['turnover24h'] * 1400.0:.4f}"}
 
 
@@ -106,8 +108,8 @@ class BithumbPubSession:
             self.trades[sym] = trades[-1].time_ms
             frames.append(json.dumps({"type": "transaction", "content": {"list": [{
                 "symbol": sym, "buySellGb": "2" if t.direction >= 0 else "1",
-                "contPrice": f"{self.book.price(usdt, t.price):g}", "contQty": f"{t.qty:g}",
-                "contAmt": f"{self.book.price(usdt, t.price) * t.qty:.4f}",
+                "contPrice": f"{self.book.price(t.price):g}", "contQty": f"{t.qty:g}",
+                "contAmt": f"{self.book.price(t.price) * t.qty:.4f}",
                 "contDtm": _kst(t.time_ms, "%Y-%m-%d %H:%M:%S.%f"), "updn": "up" if t.direction >= 0 else "dn"}
                 for t in trades]}}))
         for sym, last in self.tickers.items():

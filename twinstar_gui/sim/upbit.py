@@ -1,4 +1,5 @@
-"""Upbit wire formats: /v1/candles (minutes, days), /v1/ticker/all, and the /websocket/v1 binary-frame stream.
+"""Upbit wire formats: /v1/candles (minutes, days), /v1/ticker/all, /v1/market/all and the /websocket/v1
+binary-frame stream.
 
 Served under /upbit; KRW prices come from the shared USDT process (see krw.py). No subscribe ack exists on
 Upbit: the first data frame confirms a request, which replaces the whole subscription set. Text `PING` is
@@ -11,7 +12,7 @@ import secrets
 import time
 from collections.abc import Container
 
-from .krw import KrwBook, candle_object, candles_page, parse_to
+from .krw import KrwBook, candle_object, candles_page, market_list, parse_to
 from .market import Market
 from .venue import BadParam, KlineFeed, limit_param
 
@@ -48,12 +49,21 @@ def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, 
                 return _error("404", "Code not found", 404)
             count = limit_param(query, "count", 1, 200)
             return 200, candles_page(book, code, usdt, ms, count, parse_to(query.get("to"), market.now_ms()))
+        if path == "/v1/market/all":
+            return 200, market_list(book, query, _market_event)
         if path in ("/v1/ticker/all", "/v1/ticker"):
             codes = query.get("markets", "").split(",") if query.get("markets") else [f"KRW-{b}" for b in book.bases()]
             return 200, [_ticker(book, c) for c in codes if _code(book, c)]
     except (BadParam, ValueError) as exc:
         return _error("invalid_parameter", str(exc))
     return _error("not_found", f"{path} not found", 404)
+
+
+def _market_event(base: str) -> dict:
+    """isDetails=true: Upbit's warning (investment caution) and caution alerts; none is raised here."""
+    return {"market_event": {"warning": False, "caution": {
+        "PRICE_FLUCTUATIONS": False, "TRADING_VOLUME_SOARING": False, "DEPOSIT_AMOUNT_SOARING": False,
+        "GLOBAL_PRICE_DIFFERENCES": False, "CONCENTRATION_OF_SMALL_ACCOUNTS": False}}}
 
 
 def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
@@ -65,9 +75,9 @@ def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
 def _ticker(book: KrwBook, code: str) -> dict:
     usdt = _code(book, code)
     t = book.market.ticker(usdt)
-    return {"market": code, "trade_price": book.price(usdt, t["lastPrice"]),
-            "opening_price": book.price(usdt, t["prevPrice24h"]), "high_price": book.price(usdt, t["highPrice24h"]),
-            "low_price": book.price(usdt, t["lowPrice24h"]), "acc_trade_volume_24h": t["volume24h"],
+    return {"market": code, "trade_price": book.price(t["lastPrice"]),
+            "opening_price": book.price(t["prevPrice24h"]), "high_price": book.price(t["highPrice24h"]),
+            "low_price": book.price(t["lowPrice24h"]), "acc_trade_volume_24h": t["volume24h"],
             "acc_trade_price_24h": round(t["turnover24h"] * 1400.0, 4), "timestamp": book.market.now_ms()}
 
 
@@ -118,7 +128,7 @@ class UpbitSession:
             rows, _ = feed.due(self.market)
             for c in rows:
                 obj = {"type": kind, "code": code, **candle_object(self.book, code, feed.symbol,
-                                                                   self.book.candle(feed.symbol, c), None),
+                                                                   self.book.candle(c), None),
                        "stream_type": "REALTIME"}
                 obj.pop("market")
                 frames.append(json.dumps(obj).encode())
