@@ -178,8 +178,10 @@ def trading_dir(settings: Settings) -> Path:
     return settings.data_dir / "_trading"
 
 
-def build_trading(core: Core, exchange: str, *, executor=None) -> Trading:
-    """Call on the running loop. Paper trading unless a (live) executor is given."""
+def build_trading(core: Core, exchange: str, *, executor=None, clock: Callable[[], int] | None = None) -> Trading:
+    """Call on the running loop. Paper trading unless a (live) executor is given. `clock`: the market's time in
+    UTC ms, when it is not the wall clock's (an accelerated simulator)."""
+    timing = {"clock": clock} if clock is not None else {}
     from .bots.market import LiveMarket
     from .execution.instruments import InstrumentBook
     from .execution.journal import Journal
@@ -193,12 +195,12 @@ def build_trading(core: Core, exchange: str, *, executor=None) -> Trading:
     if executor is None:
         executor = PaperExecutor(journal, name=f"paper-{exchange}", balance=t.paper_start_balance(currency),
                                  fee_rate=t.fee_rate, slippage_bps=t.slippage_bps,
-                                 rules=InstrumentBook(core.catalogs[exchange]), currency=currency)
+                                 rules=InstrumentBook(core.catalogs[exchange]), currency=currency, **timing)
     else:  # live: its journal, then its background account sync
         executor.attach_journal(journal)
         executor.start()
     guard = RiskGuard(executor, journal, t.risk, currency=currency)
-    market = LiveMarket(feed, asyncio.get_running_loop(), guard, catalog=core.catalogs[exchange])
+    market = LiveMarket(feed, asyncio.get_running_loop(), guard, catalog=core.catalogs[exchange], **timing)
     market.start()
     return Trading(journal, guard, market)
 

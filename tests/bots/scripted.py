@@ -48,12 +48,12 @@ def script_flat(market, symbol):
     market.script(symbol, [market.genesis, now + 30 * H4], [market.spec(symbol).price] * 2)
 
 
-def scripted_market(trends: dict, seed: int = 3) -> Market:
+def scripted_market(trends: dict, seed: int = 3, speed: float = SPEED) -> Market:
     """Every symbol flat except `trends` (symbol -> script_trend options), scripted just after a 4h boundary
     of the simulated clock: at x3600 a group lasts 4 s, and then the bots' first scan sees the same complete
     groups in every run. From a random phase the "future" group holding `now` sometimes completed before the
     scan, pushing a candidate's RSI past 70 depending on the time of day. Blocks for up to 3.5 s."""
-    market = Market(SimClock(speed=SPEED), seed=seed, history_days=12)
+    market = Market(SimClock(speed=speed), seed=seed, history_days=12)
     while market.now_ms() % H4 > H4 // 8:
         time.sleep(0.02)
     for sym in market.symbols:

@@ -81,9 +81,15 @@ async def test_auto_scanner_two_stages_entry_and_exit(tmp_path, qapp):
         try:
             await wait_for(lambda: bot.scans >= 1, timeout=30, what="stage 1 scan")
             assert not bot.scan_errors
-            rows = bot.snapshot().candidates
+            every = bot.snapshot().candidates
+            rows = [c for c in every if not c.status.startswith("not on")]
             assert sorted(c.symbol for c in rows) == ["LINKUSDT", "SOLUSDT"]  # the flat ones are no candidates
             assert all(c.side == "long" and 30 < c.rsi < 70 for c in rows)
+            assert {c.unified for c in rows} == {"LINK/USDT:USDT", "SOL/USDT:USDT"}
+            # presets the exchange no longer lists (delisted MATIC, RNDR renamed RENDER): left out, shown as such
+            assert {(c.unified, c.status) for c in every if c not in rows} == {
+                ("MATICUSDT", "not on bybit"), ("RNDRUSDT", "not on bybit")}
+            assert set(bot.not_listed) == {"MATICUSDT", "RNDRUSDT"} and "MATICUSDT" not in bot.symbols
             await wait_for(lambda: len(trade_of(ctx.journal, "SOLUSDT")) >= 2, timeout=40, what="SOL entry + TP exit")
             assert "SOLUSDT" not in bot.setups  # its stage-2 watch closed after the entry
         finally:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core.errors import BadMessage, ExchangeError, RestClosed, TransportError, short_reason
-from ..core.strategy import LONG, Setup, Signal, StrategyConfig
+from ..core.strategy import LONG, SHORT, Setup, Signal, StrategyConfig
 from ..execution.base import (BUY, CANCELLED, REJECTED, SELL, Executor, Order, OrderRefused, OrderRequest,
                               symbols_in_play)
 from ..execution.journal import Journal
@@ -62,6 +62,7 @@ class BotContext:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     order_notional: float = 100.0  # per entry, in the venue's quote currency (USDT, KRW)
     clock: Callable[[], float] = time.monotonic
+    long_only: bool = False  # a spot market (the KRW venues): one cannot sell what one does not hold
 
 
 def client_id(*parts: object) -> str:
@@ -221,6 +222,11 @@ class BotThread(threading.Thread):
     def stop(self, timeout: float = 5.0) -> None:
         self.bot.request_stop()
         self.join(timeout)
+
+
+def tradable(setup: Setup | None, ctx: BotContext) -> Setup | None:
+    """The setup, unless it is a short on a spot market (no shorting there)."""
+    return None if setup is None or (ctx.long_only and setup.side == SHORT) else setup
 
 
 def setups_ranked(setups: list[Setup]) -> list[Setup]:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..core.models import Candle
-from ..core.instrument import SeriesKey, SymbolError
+from ..core.instrument import SPOT, SeriesKey, SymbolError
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..data.catalogs import CatalogBook
 from ..data.feed import MarketFeed
@@ -63,6 +63,7 @@ class LiveMarket:
         self.feed = feed
         self._catalog = catalog  # made on first use when not given (the feed's REST client, no disk cache)
         self.exchange = feed.adapter.name
+        self.long_only = feed.adapter.market_kind == SPOT  # the KRW venues trade spot: bots do not go short there
         self.loop = loop
         self.executor = executor
         self.clock = clock

@@ -7,7 +7,7 @@ import logging
 
 from ..core.strategy import find_setup, signal_from
 from ..execution.base import symbols_in_play
-from .base import Bot, BotContext, Candidate, setups_ranked
+from .base import Bot, BotContext, Candidate, setups_ranked, tradable
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ class MultiTrader(Bot):
         self.trades_closed = 0
         self._next_scan = 0.0
         self._held: set[str] = set()
+        self._missing: dict[str, str] = {}  # fixed symbols this exchange does not list (said once)
 
     def on_timer(self, now: float) -> None:
         held = symbols_in_play(self.ctx.executor, bot=self.name)
@@ -46,14 +47,20 @@ class MultiTrader(Bot):
 
     def scan(self, exclude: set[str] = frozenset()) -> None:
         cfg, market = self.ctx.strategy, self.ctx.market
-        symbols = self.fixed_symbols or market.top_symbols(self.top_n)
+        if self.fixed_symbols:  # as typed (unified, native, base assets): those this exchange lists
+            symbols, missing = market.resolve(self.fixed_symbols)
+            if missing and missing.keys() != self._missing.keys():
+                log.warning("%s: left out, not on %s: %s", self.name, market.exchange, "; ".join(missing.values()))
+            self._missing = missing
+        else:
+            symbols = market.top_symbols(self.top_n)
         data = market.fetch_klines(symbols, cfg.history_needed)
         prices = market.last_prices()
         setups, rows = [], []
         for sym, arr in data.items():
             if isinstance(arr, Exception) or sym in exclude:
                 continue
-            setup = find_setup(arr, cfg, sym)
+            setup = tradable(find_setup(arr, cfg, sym), self.ctx)
             if setup is None:
                 continue
             price = prices.get(sym, float(arr[-1, 4]))

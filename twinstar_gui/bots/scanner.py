@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core.strategy import Setup, find_setup, signal_from
 from ..execution.base import symbols_in_play
-from .base import Bot, BotContext, Candidate, setups_ranked
+from .base import Bot, BotContext, Candidate, setups_ranked, tradable
 
 log = logging.getLogger(__name__)
 RETRY_SCAN_S = 30.0  # a stage 1 in which every symbol failed is tried again this soon
@@ -52,7 +52,7 @@ class AutoScanner(Bot):
             if isinstance(arr, Exception):
                 self.scan_errors[sym] = str(arr)
                 continue
-            setup = find_setup(arr, cfg, sym)
+            setup = tradable(find_setup(arr, cfg, sym), self.ctx)
             if setup is not None:
                 found.append(setup)
                 self.history[sym] = arr
@@ -100,7 +100,7 @@ class AutoScanner(Bot):
             return
         row = np.array([[candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume]])
         self.history[symbol] = np.vstack([arr[-self.ctx.strategy.history_needed:], row])
-        setup = find_setup(self.history[symbol], self.ctx.strategy, symbol)  # trigger moves to the new candle
+        setup = tradable(find_setup(self.history[symbol], self.ctx.strategy, symbol), self.ctx)  # trigger moves
         if setup is None:
             self.ctx.market.unwatch(symbol, self.inbox)
             del self.setups[symbol]

@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 
-from ..core.strategy import detect_signal
+from ..core.strategy import SHORT, detect_signal
 from .base import Bot, BotContext
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ class UnifiedBot(Bot):
         if self.busy_with(symbol):
             return  # in a trade (its TP/SL manage the exit) or the entry is not filled yet
         signal = detect_signal(history[-need:], self.ctx.strategy, symbol)
-        if signal is not None:
+        if signal is not None and self.ctx.long_only and signal.side == SHORT:
+            self._set(detail=f"{symbol}: short signal left alone: a spot market cannot be sold short")
+        elif signal is not None:
             self.enter(signal, intent=signal.time_ms)
 
     def on_price(self, symbol: str, price: float, time_ms: int) -> None:

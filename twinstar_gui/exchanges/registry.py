@@ -24,7 +24,7 @@ DEFAULT_SCAN_BASES = (
     "BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "AVAX", "LINK", "DOT", "TRX", "BCH", "LTC", "ETC", "NEAR", "APT",
     "ARB", "OP", "SUI", "SEI", "ATOM", "FIL", "UNI", "AAVE", "INJ", "TIA", "LDO", "ALGO", "XLM", "VET", "HBAR",
     "ICP", "SAND", "MANA", "AXS", "GALA", "EOS", "THETA", "EGLD", "FLOW", "CHZ", "CRV", "GMX", "KAVA", "ZEC",
-    "STX", "IMX", "JUP", "ENA", "PEPE", "SHIB")
+    "STX", "IMX", "JUP", "ENA", "PEPE", "RUNE")
 
 
 @dataclass(frozen=True, slots=True)
