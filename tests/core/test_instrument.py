@@ -277,7 +277,8 @@ def make(**changes):
 
 @pytest.mark.parametrize("field", ["tick_size", "lot_size", "min_qty", "min_notional", "contract_size"])
 @pytest.mark.parametrize("value", [math.nan, -0.1, math.inf, -math.inf, 10 ** 400, "0.1", None, True,
-                                   MAX_RULE_VALUE * 10])
+                                   MAX_RULE_VALUE * 10],
+                         ids=["nan", "negative", "inf", "-inf", "400 digits", "text", "None", "bool", "huge"])
 def test_instrument_refuses_bad_numbers(field, value):
     with pytest.raises(ValueError, match=field) as err:
         make(**{field: value})
