@@ -168,7 +168,7 @@ def test_the_cache_doc_helper_makes_a_valid_cache(tmp_path):  # so each hostile 
     cache_path(tmp_path, "bybit").parent.mkdir(parents=True)
     cache_path(tmp_path, "bybit").write_text(json.dumps(_cache_doc()))
     assert read_cache(tmp_path, get_exchange("bybit")).symbols() == ["BTC/USDT:USDT"]
-    for name, marker in (("NaN literal", b",NaN,"), ("Infinity literal", b",Infinity,"), ("1e400 is inf", b",1e400,")):
+    for name, marker in (("NaN literal", b" NaN,"), ("Infinity literal", b" Infinity,"), ("1e400 is inf", b" 1e400,")):
         assert marker in HOSTILE[name]
 
 
