@@ -177,7 +177,8 @@ def test_a_line_shows_krw_ticks_by_price_and_lots_in_base_units():
 
     krw = Instrument("upbit", "BTC/KRW", "KRW-BTC", "BTC", "KRW", "", "spot", 0.0, 1e-8, 1e-8, 5000.0,
                      tick_table=((2_000_000.0, 1000.0), (0.0, 0.01)))
-    assert line(krw).split() == ["BTC/KRW", "KRW-BTC", "0.01..1000(by price)", "0.00000001", "5000", "KRW", "trading"]
+    assert line(krw).replace("(by price)", "(by-price)").split() == [
+        "BTC/KRW", "KRW-BTC", "0.01..1000(by-price)", "0.00000001", "5000", "KRW", "trading"]
     okx = Instrument("okx", "BTC/USDT:USDT", "BTC-USDT-SWAP", "BTC", "USDT", "USDT", "swap", 0.1, 1, 1, 0,
                      contract_size=0.01)
     assert line(okx).split()[2:5] == ["0.1", "0.01", "0"]
