@@ -10,9 +10,10 @@ import argparse
 import logging
 import os
 import sys
+from decimal import Decimal
 
 from .core.errors import excerpt
-from .core.instrument import Catalog, Instrument
+from .core.instrument import Catalog, Instrument, SymbolError, typed_symbol
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,9 +31,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def number(value: float) -> str:
-    """A step or a minimum as the exchange would write it: no exponent, no trailing zeros."""
-    text = f"{value:.12f}".rstrip("0").rstrip(".")
-    return text or "0"
+    """A step or a minimum as the exchange would write it: no exponent, no trailing zeros (a fixed 12 decimals
+    printed a tick of 1e-13 as 0)."""
+    text = format(Decimal(repr(float(value))), "f")
+    return (text.rstrip("0").rstrip(".") if "." in text else text) or "0"
 
 
 def tick_text(inst: Instrument) -> str:
@@ -43,8 +45,9 @@ def tick_text(inst: Instrument) -> str:
 
 
 def line(inst: Instrument) -> str:
-    return (f"{inst.symbol:<22} {inst.native:<20} {tick_text(inst):>14} {number(inst.lot_size * inst.contract_size):>12} "
-            f"{number(inst.min_notional):>10} {inst.currency:<4} {inst.status}")
+    lot = number(inst.lot_size * inst.contract_size)
+    return (f"{inst.symbol:<22} {inst.native:<20} {tick_text(inst):>14} {lot:>12} {number(inst.min_notional):>10} "
+            f"{inst.currency:<4} {inst.status}")
 
 
 def main(argv: list[str]) -> int:
@@ -83,17 +86,35 @@ def main(argv: list[str]) -> int:
             if not book.verified:
                 print(f"twinstar symbols: {exc}; no cached list either", file=sys.stderr)
                 return 1
-            print(f"twinstar symbols: {exc}; showing the {book.status().split(': ', 1)[1]}", file=sys.stderr)
+            # the status line repeats the reason the exception gave: said once
+            cached = book.status().split(": ", 1)[1].removesuffix(f" ({book.error})")
+            print(f"twinstar symbols: {exc}; showing the {cached}", file=sys.stderr)
             catalog = book.catalog
     finally:
         rest.close()
     return _print(catalog, args.search, args.all)
 
 
+def _compact(text: str) -> str:
+    return "".join(c for c in text.upper() if c.isalnum())
+
+
+def _matches(search: str, inst: Instrument) -> bool:
+    try:
+        key = _compact(typed_symbol(inst.exchange, search))
+    except SymbolError:
+        return False
+    return any(key in _compact(h) for h in (inst.base, inst.symbol, inst.native))
+
+
 def _print(catalog: Catalog, search: str | None, everything: bool) -> int:
     if search is not None:
         found = catalog.search(search, limit=len(catalog) or 1)
-        if not found:
+        if everything:  # matched as `search` matches (separators ignored), on the same fields
+            listed = {i.symbol for i in found}
+            found += [i for i in catalog.instruments if not i.trading and i.symbol not in listed
+                      and _matches(search, i)]
+        if not found:  # (with --all, only after the ones not trading were looked at too: they were not)
             near = catalog.search(search[:3], limit=5) if len(search) > 3 else []
             hint = f"; close: {', '.join(i.symbol for i in near)}" if near else ""
             print(f"twinstar symbols: no {catalog.exchange} instrument matches {excerpt(repr(search), 40)}{hint}",
@@ -101,10 +122,6 @@ def _print(catalog: Catalog, search: str | None, everything: bool) -> int:
             return 1
     else:
         found = sorted((i for i in catalog.instruments if everything or i.trading), key=lambda i: i.symbol)
-    if everything and search is not None:
-        listed = {i.symbol for i in found}
-        found += [i for i in catalog.instruments if not i.trading and i.symbol not in listed
-                  and search.strip().upper() in i.symbol]
     try:
         for inst in found:
             sys.stdout.write(line(inst) + "\n")

@@ -11,8 +11,11 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from .names import SYMBOL_PATTERN
 
 SWAP, SPOT = "swap", "spot"
 TRADING = "trading"  # the one status in which an instrument may be scanned, streamed for bots and traded
@@ -22,6 +25,11 @@ _UNIFIED = re.compile(r"([A-Z0-9.]+)/([A-Z0-9.]+)(?::([A-Z0-9.]+))?")
 _SEPARATORS = re.compile(r"[\s/:_\-]+")
 # price multipliers some venues put before a cheap base (1000PEPE, 1000000MOG, 1MBABYDOGE)
 _MULTIPLIER = re.compile(r"(?:1000000|100000|10000|1000|100|10|1M|1K)")
+_STATUS = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}")  # `trading`, `closed`, `pre_launch`...
+MAX_TYPED_CHARS = 64
+MAX_TICK_TABLE = 64
+# steps and minimums beyond this are garbage, not a market (and their products would overflow to inf)
+MAX_RULE_VALUE = 1e15
 
 
 class SymbolError(ValueError):
@@ -59,6 +67,26 @@ def is_unified(symbol: object) -> bool:
     return isinstance(symbol, str) and _UNIFIED.fullmatch(symbol) is not None
 
 
+def typed_symbol(exchange: str, text: object) -> str:
+    """What a user typed, made comparable: invisible format characters (a zero-width space pasted from a web
+    page) dropped, full-width forms (`ＢＴＣ`, typed with an East Asian input method) made ASCII, blanks around
+    stripped. UnknownSymbol for anything else outside printable ASCII: `.upper()` would turn a dotless `ı` into
+    `I` and `ß` into `SS`, so a name that only looks like a symbol would reach one."""
+    if not isinstance(text, str):
+        raise UnknownSymbol(exchange, repr(text)[:MAX_TYPED_CHARS], "is not text")
+    cut = text[:MAX_TYPED_CHARS * 4]  # normalising megabytes of paste is pointless: it is too long either way
+    raw = unicodedata.normalize("NFKC", "".join(c for c in cut if unicodedata.category(c) != "Cf")).strip()
+    if not raw:
+        raise UnknownSymbol(exchange, text[:MAX_TYPED_CHARS], "is empty")
+    if len(raw) > MAX_TYPED_CHARS or len(cut) < len(text):
+        raise UnknownSymbol(exchange, raw[:MAX_TYPED_CHARS] + "...", "is too long for a symbol")
+    odd = [c for c in raw if not (c.isascii() and c.isprintable())]
+    if odd:
+        shown = ", ".join(dict.fromkeys(map(ascii, odd)))
+        raise UnknownSymbol(exchange, raw, f"has characters no symbol has ({shown})")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """One listed instrument of one exchange, with its trading rules (from the exchange's instrument endpoint).
@@ -84,14 +112,24 @@ class Instrument:
     tick_table: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
+        where = f"{str(self.exchange)[:32]} {str(self.native)[:60]!r}"
+        for name in ("exchange", "symbol", "native", "base", "quote", "settle", "kind", "status"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{where}: {name} is {type(getattr(self, name)).__name__}, expected text")
+        if not SYMBOL_PATTERN.fullmatch(self.native):
+            raise ValueError(f"{where}: native id is not a plausible symbol name")
+        for name in ("base", "quote") + (("settle",) if self.settle else ()):
+            if not _ASSET.fullmatch(getattr(self, name)):
+                raise ValueError(f"{where}: {name} asset {getattr(self, name)[:30]!r} is not allowed")
+        if not _STATUS.fullmatch(self.status):
+            raise ValueError(f"{where}: status {self.status[:40]!r} is not a status word")
         for name in ("tick_size", "lot_size", "min_qty", "min_notional", "contract_size"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{self.exchange} {self.native}: {name} is {value!r}, expected a finite number >= 0")
-        if self.contract_size <= 0:
-            raise ValueError(f"{self.exchange} {self.native}: contract size must be > 0")
+            _check_number(where, name, getattr(self, name))
+        if self.lot_size <= 0 or self.contract_size <= 0:
+            raise ValueError(f"{where}: lot size and contract size must be > 0")
+        _check_tick_table(where, self.tick_table)
         if self.tick_size == 0 and not self.tick_table:
-            raise ValueError(f"{self.exchange} {self.native}: no tick size and no tick table")
+            raise ValueError(f"{where}: no tick size and no tick table")
 
     @property
     def trading(self) -> bool:
@@ -115,6 +153,31 @@ class Instrument:
         return f"{self.exchange} {self.symbol}"
 
 
+def _check_number(where: str, name: str, value: object) -> None:
+    # bool is an int to Python, and math.isfinite raises OverflowError (not ValueError) on a 400-digit int
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (ok and 0 <= value <= MAX_RULE_VALUE):  # NaN fails both comparisons
+        shown = "a huge number" if isinstance(value, int) and value.bit_length() > 64 else repr(value)[:40]
+        raise ValueError(f"{where}: {name} is {shown}, expected a number from 0 to {MAX_RULE_VALUE:g}")
+
+
+def _check_tick_table(where: str, table: object) -> None:
+    """(lowest price, step) pairs, highest price first, steps > 0: `tick_at` reads the first floor at or under
+    the price, so an unsorted table would answer with a wrong step."""
+    if not isinstance(table, tuple) or len(table) > MAX_TICK_TABLE:
+        raise ValueError(f"{where}: tick table is not a tuple of at most {MAX_TICK_TABLE} pairs")
+    previous = float("inf")
+    for pair in table:
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise ValueError(f"{where}: tick table entry {str(pair)[:40]} is not a (price, step) pair")
+        floor, step = pair
+        _check_number(where, "tick table price", floor)
+        _check_number(where, "tick table step", step)
+        if step <= 0 or not floor < previous:
+            raise ValueError(f"{where}: tick table must have steps > 0 and prices from highest to lowest")
+        previous = floor
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class SeriesKey:
     """One candle series: exchange, unified symbol, timeframe (`okx BTC/USDT:USDT 15m`)."""
@@ -129,6 +192,12 @@ class SeriesKey:
 
 def _compact(text: str) -> str:
     return _SEPARATORS.sub("", text.upper())
+
+
+def _bases_of(key: str, quote: str) -> list[str]:
+    """What may be the base in a compacted name holding `quote`: BTCUSDTUSDT, BTCUSDT, KRWBTC -> BTC."""
+    cut = (key.removesuffix(quote + quote), key.removesuffix(quote), key.removeprefix(quote))
+    return [b for b in dict.fromkeys(cut) if b and b != key]
 
 
 class Catalog:
@@ -191,11 +260,7 @@ class Catalog:
         without separators or in any case (`btc-usdt`, `BTCUSDT`, `KRW-BTC`), or the base asset alone (`sol`:
         the instrument quoted in this venue's main currency; `pepe` also finds `1000PEPE`). Else UnknownSymbol
         (not listed, or not trading) or AmbiguousSymbol, each with the close matches."""
-        if not isinstance(text, str) or not text.strip():
-            raise UnknownSymbol(self.exchange, str(text), "is empty")
-        raw = text.strip()
-        if len(raw) > 64:
-            raise UnknownSymbol(self.exchange, raw[:64] + "...", "is too long for a symbol")
+        raw = typed_symbol(self.exchange, text)
         hit = self._by_symbol.get(raw.upper()) or self._by_native.get(raw) or self._by_native_upper.get(raw.upper())
         found = [hit] if hit is not None else self._candidates(raw)
         listed = [i for i in found if i.trading]
@@ -220,21 +285,44 @@ class Catalog:
         if _ASSET.fullmatch(key):  # a base asset alone
             found = list(self._by_base.get(key, []))
             if not any(i.trading for i in found):  # PEPE -> 1000PEPE where only the multiplied one is listed
-                found += [i for base, insts in self._by_base.items() if base != key and base.endswith(key)
-                          and _MULTIPLIER.fullmatch(base[:-len(key)]) for i in insts]
-        return found
+                found += self._multiplied(key)
+        if not any(i.trading for i in found):  # PEPEUSDT, PEPE/USDT:USDT, KRW-PEPE: the same, with a quote
+            for quote in sorted({i.quote for i in self.instruments}):
+                found += [i for base in _bases_of(key, quote) for i in self._multiplied(base) if i.quote == quote]
+        return list(dict.fromkeys(found))
+
+    def _multiplied(self, base: str) -> list[Instrument]:
+        return [i for listed, insts in self._by_base.items() if listed != base and listed.endswith(base)
+                and _MULTIPLIER.fullmatch(listed[:-len(base)]) for i in insts]
 
     def _near(self, raw: str, n: int = 5) -> list[str]:
+        """Trading symbols close to what was typed. A name ending (or, KRW-style, starting) with a quote of this
+        catalog is compared by its base with the bases of that quote: compared whole, `FOOUSDT` was "close" to
+        any `xxOUSDT` for the shared USDT alone."""
         key = _compact(raw)
-        names = {_compact(i.symbol): i.symbol for i in self._by_symbol.values() if i.trading}
-        names.update({i.base: i.symbol for i in self._by_symbol.values() if i.trading and i.quote == self.primary_quote})
+        trading = [i for i in self._by_symbol.values() if i.trading]
+        with_quote = [(base, quote) for quote in sorted({i.quote for i in trading}) for base in _bases_of(key, quote)]
+        if with_quote:
+            close = []
+            for base, quote in with_quote:
+                names = {i.base: i.symbol for i in trading if i.quote == quote}
+                close += [names[c] for c in difflib.get_close_matches(base, list(names), n=n, cutoff=0.6)]
+            return list(dict.fromkeys(close))[:n]
+        names = {_compact(i.symbol): i.symbol for i in trading}
+        names.update({i.base + i.quote: i.symbol for i in trading})
+        names.update({i.base: i.symbol for i in trading if i.quote == self.primary_quote})
         close = difflib.get_close_matches(key, list(names), n=n, cutoff=0.6)
         return list(dict.fromkeys(names[c] for c in close))
 
     def search(self, text: str, limit: int = 50) -> list[Instrument]:
         """Trading instruments whose symbol, base or native id contain `text` (any case, separators ignored):
-        exact base first, then prefixes, then the rest; by symbol within each group."""
-        key = _compact(text or "")
+        exact base first (the venue's main quote ahead, as `resolve` prefers it), then prefixes, then the rest;
+        by symbol within each group. Text no symbol could contain finds nothing."""
+        limit = max(0, limit)
+        try:
+            key = _compact(typed_symbol(self.exchange, text)) if text else ""
+        except SymbolError:
+            return []
         if not key:
             return sorted((i for i in self._by_symbol.values() if i.trading), key=lambda i: i.symbol)[:limit]
         ranked = []
@@ -243,11 +331,11 @@ class Catalog:
                 continue
             hay = (inst.base, _compact(inst.symbol), _compact(inst.native))
             if inst.base == key:
-                rank = 0
+                rank = 0 if inst.quote == self.primary_quote else 1
             elif any(h.startswith(key) for h in hay):
-                rank = 1
-            elif any(key in h for h in hay):
                 rank = 2
+            elif any(key in h for h in hay):
+                rank = 3
             else:
                 continue
             ranked.append((rank, inst.symbol, inst))

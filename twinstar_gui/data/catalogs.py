@@ -6,19 +6,21 @@ and flagged unverified, so the user is told and nothing is refused for want of a
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from ..core.errors import TwinStarError, excerpt, short_reason
-from ..core.instrument import TRADING, Catalog, Instrument, UnknownSymbol, is_unified
+from ..core.instrument import TRADING, Catalog, Instrument, UnknownSymbol, is_unified, typed_symbol
 from ..core.names import BadName, check_exchange, check_symbol
-from ..exchanges.base import ASSET_PATTERN, ExchangeAdapter
+from ..exchanges.base import ASSET_PATTERN, MAX_EPOCH_MS, ExchangeAdapter
 from ..net.rest import RestClient
 
 log = logging.getLogger(__name__)
@@ -55,12 +57,19 @@ def write_cache(root: Path, catalog: Catalog) -> Path:
     rows = [[getattr(i, f) for f in _FIELDS] for i in catalog.instruments]
     text = json.dumps({"version": CACHE_VERSION, "exchange": catalog.exchange, "fetched_ms": catalog.fetched_ms,
                        "fields": list(_FIELDS), "instruments": rows}, separators=(",", ":"))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # a temp file of its own per write: a background refresh and one from `ensure` may write at once, and with one
+    # shared name each truncated the other's file while it was being renamed into place
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
 
 
@@ -75,7 +84,7 @@ def read_cache(root: Path, adapter: ExchangeAdapter) -> Catalog | None:
             raise CatalogError(f"{path.stat().st_size} bytes, more than a catalog can be")
         data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
         return _from_json(data, adapter)
-    except (OSError, ValueError, TypeError, KeyError, CatalogError, RecursionError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, CatalogError, RecursionError, OverflowError) as exc:
         log.error("%s: instrument cache %s ignored (%s)", adapter.name, path, excerpt(exc, 120))
         return None
 
@@ -90,31 +99,39 @@ def _from_json(data: object, adapter: ExchangeAdapter) -> Catalog:
     fields, rows, fetched = data.get("fields"), data.get("instruments"), data.get("fetched_ms")
     if fields != list(_FIELDS) or not isinstance(rows, list) or len(rows) > MAX_INSTRUMENTS:
         raise CatalogError("unexpected layout")
-    if not isinstance(fetched, int) or isinstance(fetched, bool) or fetched <= 0:
-        raise CatalogError("no valid fetch time")
+    if not isinstance(fetched, int) or isinstance(fetched, bool) or not 0 < fetched <= MAX_EPOCH_MS:
+        raise CatalogError("no valid fetch time")  # (a 400-digit one overflowed when its age was computed)
     out = []
     for row in rows:
         if not isinstance(row, list) or len(row) != len(_FIELDS):
             raise CatalogError("an instrument row of the wrong length")
         values = dict(zip(_FIELDS, row))
         check_symbol(values["native"])
-        for key in ("base", "quote"):
+        for key in ("base", "quote") + (("settle",) if values["settle"] != "" else ()):
             if not isinstance(values[key], str) or not ASSET_PATTERN.fullmatch(values[key]):
                 raise CatalogError(f"bad {key} asset {excerpt(repr(values[key]), 30)}")
-        if not isinstance(values["status"], str) or len(values["status"]) > 40:
-            raise CatalogError("bad status")
+        for key in ("symbol", "status"):
+            if not isinstance(values[key], str) or len(values[key]) > 80:
+                raise CatalogError(f"bad {key}")
         table = values["tick_table"]
-        if not isinstance(table, list) or len(table) > 64:
-            raise CatalogError("bad tick table")
+        if not isinstance(table, list) or len(table) > 64 or not all(
+                isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair) for pair in table):
+            raise CatalogError("bad tick table")  # (strings were taken: float("nan") is a number to Python)
         values["tick_table"] = tuple((float(a), float(b)) for a, b in table)
         for key in ("tick_size", "lot_size", "min_qty", "min_notional", "contract_size"):
-            if isinstance(values[key], bool) or not isinstance(values[key], (int, float)):
+            if not _is_number(values[key]):
                 raise CatalogError(f"{key} is not a number")
-        inst = Instrument(adapter.name, **values)
+        inst = Instrument(adapter.name, **values)  # checks the numbers' ranges, the tick table's order, the status
+        if inst.settle not in ("", inst.quote):
+            raise CatalogError(f"instrument {inst.native} is settled in {inst.settle}, not in its quote")
         if inst.kind != adapter.market_kind or inst.symbol != _expected_symbol(inst):
             raise CatalogError(f"instrument {inst.native} does not fit {adapter.name}")
         out.append(inst)
     return Catalog(adapter.name, out, fetched_ms=fetched, primary_quote=primary_quote(adapter))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _expected_symbol(inst: Instrument) -> str:
@@ -124,7 +141,7 @@ def _expected_symbol(inst: Instrument) -> str:
 def provisional(adapter: ExchangeAdapter, text: str) -> Instrument:
     """An instrument made from a typed name by the exchange's naming rule alone (no catalog to check it):
     the unified symbol, or the native id, as typed. UnknownSymbol when the name fits neither."""
-    raw = str(text).strip()
+    raw = typed_symbol(adapter.name, text)
     try:
         native = adapter.native(raw.upper()) if is_unified(raw.upper()) else raw
         check_symbol(native)
@@ -136,10 +153,15 @@ def provisional(adapter: ExchangeAdapter, text: str) -> Instrument:
             base, quote = native.upper(), adapter.quote_currency  # a base asset alone: BTC -> BTC in the venue's quote
         native = adapter.native_symbol(base, quote)
         symbol = adapter.unified(native)
+        base, quote = base.upper(), quote.upper()
+        for asset in (base, quote):
+            if not ASSET_PATTERN.fullmatch(asset):
+                raise ValueError(f"{excerpt(repr(asset), 30)} is not an asset name")
+        if quote != adapter.quote_currency:  # the catalog keeps only these: a provisional USDC perp would vanish
+            raise ValueError(f"only {adapter.quote_currency} instruments are traded here, not {quote}")
     except (ValueError, BadName) as exc:
-        raise UnknownSymbol(adapter.name, raw[:64], f"cannot be checked (no instrument list yet) and does not follow "
-                                                    f"its naming ({excerpt(exc, 80)})") from None
-    base, quote = base.upper(), quote.upper()
+        raise UnknownSymbol(adapter.name, raw, f"cannot be checked (no instrument list yet) and does not follow "
+                                               f"its naming ({excerpt(exc, 80)})") from None
     settle = quote if adapter.market_kind != "spot" else ""
     return Instrument(adapter.name, symbol, native, base, quote, settle, adapter.market_kind, status=TRADING,
                       **PROVISIONAL_RULES)
@@ -157,11 +179,12 @@ class CatalogBook:
         self.cache_root = cache_root
         self.clock = clock
         self._lock = threading.Lock()
+        self._ensure_lock = threading.Lock()
         self._loaded = threading.Event()  # set once a fetch has finished, whatever its outcome
         self._thread: threading.Thread | None = None
         self.error = ""  # why the last fetch failed ("" after a success)
         self.source = "none"  # "exchange", "cache" or "none"
-        self._last_try = float("-inf")  # monotonic time of the last refresh ensure() made itself
+        self._last_try = float("-inf")  # monotonic time the last refresh started (ensure() waits after one)
         cached = read_cache(cache_root, self.adapter) if cache_root is not None else None
         if cached is not None:
             self._catalog, self.source = cached, "cache"
@@ -187,22 +210,29 @@ class CatalogBook:
     def status(self) -> str:
         """One line for the status bar / log: where the list came from and how old it is."""
         cat = self.catalog
-        if self.source == "exchange":
-            return f"{self.exchange}: {len(cat)} instruments"
         why = f" ({self.error})" if self.error else ""
+        if self.source == "exchange":  # a later refresh that failed is said: the list is getting old
+            return f"{self.exchange}: {len(cat)} instruments{why}"
         if self.source == "cache":
-            return f"{self.exchange}: {len(cat)} instruments from a cache {_age(self.age_s() or 0)} old{why}"
+            ahead = cat.fetched_ms / 1000 - self.clock() > 3600  # the computer's clock was set back
+            age = "of unknown age (dated in the future)" if ahead else f"{_age(self.age_s() or 0)} old"
+            return f"{self.exchange}: {len(cat)} instruments from a cache {age}{why}"
         return f"{self.exchange}: no instrument list yet{why}; symbols are unverified"
 
     def refresh(self) -> Catalog:
         """Fetch the list from the exchange now (in the calling thread); the cache is rewritten. On failure the
         current catalog stays, the error is kept for `status`, and it is raised again as CatalogError."""
+        self._last_try = time.monotonic()
         try:
             instruments = self.rest.fetch_instruments()
         except TwinStarError as exc:
             self.error = short_reason(exc)
             self._loaded.set()
             raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})") from exc
+        except NotImplementedError:  # an adapter without its instrument list yet: a traceback in `symbols` before
+            self.error = "this exchange's instrument list is not supported yet"
+            self._loaded.set()
+            raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})") from None
         if not instruments:
             self.error = "the exchange listed no instruments"
             self._loaded.set()
@@ -252,8 +282,9 @@ class CatalogBook:
             return True
         except CatalogError as exc:
             if not self.rest.closed:
-                log.warning("%s; %s", exc, "using the cached list" if self.source == "cache" else
-                            "symbols are kept as typed, unverified")
+                log.warning("%s; %s", exc, {"cache": "using the cached list",
+                                            "exchange": "using the list loaded before"}
+                            .get(self.source, "symbols are kept as typed, unverified"))
         except Exception:  # noqa: BLE001 - a background thread must say what killed it
             log.exception("%s: instrument list refresh failed", self.exchange)
             self._loaded.set()
@@ -274,11 +305,14 @@ class CatalogBook:
         to `timeout` s for one already running). Never raises: the unverified catalog is the answer then."""
         if self.catalog.verified:
             return self.catalog
-        if self._thread is not None and self._thread.is_alive():
+        thread = self._thread
+        if thread is not None and thread.is_alive():
             self._loaded.wait(timeout)
-        elif time.monotonic() - self._last_try >= RETRY_ENSURE_S:  # an exchange that is down is not asked per order
-            self._last_try = time.monotonic()
-            self._refresh_quietly()
+            return self.catalog
+        with self._ensure_lock:  # callers from several threads at once: one refresh, the others wait for it
+            if not self.catalog.verified and time.monotonic() - self._last_try >= RETRY_ENSURE_S:
+                # an exchange that is down is not asked per order (nor right after a background refresh failed)
+                self._refresh_quietly()
         return self.catalog
 
     def resolve(self, text: str) -> Instrument:

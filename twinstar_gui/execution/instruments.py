@@ -28,16 +28,16 @@ class InstrumentBook:
     def __init__(self, catalogs: CatalogBook) -> None:
         self.catalogs = catalogs
         self._lock = threading.Lock()
-        self._warned: set[str] = set()
+        self._warned: set[tuple[str, bool]] = set()
 
     def __call__(self, symbol: str) -> InstrumentRules:
         catalog = self.catalogs.ensure(FIRST_LOAD_WAIT_S)
         inst = catalog.get(symbol) or catalog.by_native(symbol)
         if inst is not None:
             return rules_of(inst)
-        with self._lock:
-            first = symbol not in self._warned
-            self._warned.add(symbol)
+        with self._lock:  # once per symbol and cause: a list that loads later and still lacks it is said again
+            first = (symbol, catalog.verified) not in self._warned
+            self._warned.add((symbol, catalog.verified))
         if first:
             log.warning("%s %s: %s; orders use a fine grid and no minimum", self.catalogs.exchange, symbol,
                         "not in the instrument list" if catalog.verified else "no instrument list from the exchange")
