@@ -148,9 +148,10 @@ def provisional(adapter: ExchangeAdapter, text: str) -> Instrument:
         try:
             base, quote = adapter.split_symbol(native)
         except ValueError:
-            if not ASSET_PATTERN.fullmatch(native.upper()):
+            alone = native.upper()  # a base asset alone: BTC -> BTC in the venue's quote (not BTCUSDT on OKX)
+            if not ASSET_PATTERN.fullmatch(alone) or alone.endswith(adapter.quote_currency) or len(alone) > 12:
                 raise
-            base, quote = native.upper(), adapter.quote_currency  # a base asset alone: BTC -> BTC in the venue's quote
+            base, quote = alone, adapter.quote_currency
         native = adapter.native_symbol(base, quote)
         symbol = adapter.unified(native)
         base, quote = base.upper(), quote.upper()
@@ -281,7 +282,7 @@ class CatalogBook:
             self.refresh()
             return True
         except CatalogError as exc:
-            if not self.rest.closed:
+            if not getattr(self.rest, "closed", False):  # stopping: not worth a warning
                 log.warning("%s; %s", exc, {"cache": "using the cached list",
                                             "exchange": "using the list loaded before"}
                             .get(self.source, "symbols are kept as typed, unverified"))
