@@ -86,7 +86,7 @@ async def test_scanner_candidates_in_the_panel_and_a_manual_close(tmp_path, qapp
             scanner.open_chart.connect(lambda e, s: opened.append((e, s)))
             row = next(r for r in range(2) if scanner.table.item(r, 0).text() == "SOL/USDT:USDT")
             scanner.table.cellDoubleClicked.emit(row, 0)
-            assert opened == [("bybit", "SOLUSDT")] and window.chart_panel.symbol_box.currentText() == "SOLUSDT"
+            assert opened == [("bybit", "SOLUSDT")] and window.chart_panel.symbol_box.currentText() == "SOL/USDT:USDT"
             positions = window.positions_panel
             await wait_for(lambda: positions.open_table.rowCount() >= 1, timeout=30, what="an entry")
             positions.open_table.selectRow(0)
