@@ -32,6 +32,7 @@ ARGS: dict[str, tuple[list[str], list[str]]] = {
     "bench_bots.py": ([], ["--candles", "100"]),
     "bench_chart_item.py": ([], ["--sizes", "100000", "--renders", "5"]),
     "bench_gui.py": ([], ["--quick"]),
+    "bench_symbol_search.py": ([], ["--repeats", "10"]),
 }
 ORDER = list(ARGS)
 

@@ -304,7 +304,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         print(f"twinstar: {problem}", file=sys.stderr)
         return 2
     core = build_core(settings, exchanges=exchanges, symbols=symbols)
-    chart = ChartPresenter(core.feeds)
+    chart = ChartPresenter(core.feeds, catalogs=core.catalogs)
     health = HealthPresenter(core.feeds, writer=core.writer, catalogs=core.catalogs)
     mode = "DEMO (local simulator)" if demo else "LIVE market data"
     from .presenters.trading import TradingPresenter

@@ -119,7 +119,7 @@ def _gui_and_stream(data_dir: Path, timeout: float) -> list[tuple[str, bool, str
         app = QApplication.instance() or QApplication(sys.argv[:1])
         logs = LogPresenter()
         core = build_core(settings)
-        chart, health = ChartPresenter(core.feeds), HealthPresenter(core.feeds)
+        chart, health = ChartPresenter(core.feeds, catalogs=core.catalogs), HealthPresenter(core.feeds)
         window = MainWindow(chart, health, logs, mode="SELF-TEST", data_dir=str(data_dir), persist_layout=False)
         loop = qasync.QEventLoop(app)
         asyncio.set_event_loop(loop)

@@ -78,15 +78,15 @@ async def test_scanner_candidates_in_the_panel_and_a_manual_close(tmp_path, qapp
             panel.start.click()
             scanner = window.scanner_panel
             await wait_for(lambda: scanner.table.rowCount() == 2, timeout=30, what="two candidates")
-            assert sorted(scanner.table.item(r, 0).text() for r in range(2)) == ["LINKUSDT", "SOLUSDT"]
+            assert sorted(scanner.table.item(r, 0).text() for r in range(2)) == ["LINK/USDT:USDT", "SOL/USDT:USDT"]
             scanner.filter.setText("sol")
             assert scanner.table.rowCount() == 1
             scanner.filter.setText("")
             opened = []
             scanner.open_chart.connect(lambda e, s: opened.append((e, s)))
-            row = next(r for r in range(2) if scanner.table.item(r, 0).text() == "SOLUSDT")
+            row = next(r for r in range(2) if scanner.table.item(r, 0).text() == "SOL/USDT:USDT")
             scanner.table.cellDoubleClicked.emit(row, 0)
-            assert opened == [("bybit", "SOLUSDT")] and window.chart_panel.symbol_box.currentText() == "SOLUSDT"
+            assert opened == [("bybit", "SOLUSDT")] and window.chart_panel.symbol_box.currentText() == "SOL/USDT:USDT"
             positions = window.positions_panel
             await wait_for(lambda: positions.open_table.rowCount() >= 1, timeout=30, what="an entry")
             positions.open_table.selectRow(0)

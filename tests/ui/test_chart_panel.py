@@ -157,7 +157,7 @@ async def open_terminal(tmp_path, symbols=("BTCUSDT",), stored=("BTCUSDT",), n=5
         core.store.append("bybit", sym, candles(n, seed=seed), source="rest")
     for s in core.feeds["bybit"].series.values():
         await s.load_history()
-    presenter = ChartPresenter(core.feeds)
+    presenter = ChartPresenter(core.feeds, catalogs=core.catalogs)
     logs = LogPresenter()
     win = MainWindow(presenter, HealthPresenter(core.feeds, writer=core.writer), logs, mode="TEST",
                      data_dir=str(tmp_path), persist_layout=False, trading=trading)
@@ -265,12 +265,13 @@ async def test_a_symbol_added_at_run_time_appears_in_the_picker_and_charts_live(
     try:
         panel, feed = t.panel, t.core.feeds["bybit"]
         await wait_for(lambda: panel.candle_count() == 500, what="history")
+        # the picker names series by their unified symbol; each item's data is the native id it selects
         items = lambda: [panel.symbol_box.itemText(i) for i in range(panel.symbol_box.count())]  # noqa: E731
-        assert items() == ["BTCUSDT"]
+        assert items() == ["BTC/USDT:USDT"] and panel.symbol_box.itemData(0) == "BTCUSDT"
         series = await feed.add_symbol("SOLUSDT")  # as a bot does
-        await wait_for(lambda: "SOLUSDT" in items(), what="the new symbol in the picker")
-        assert panel.symbol_box.currentText() == "BTCUSDT" and panel.symbol == "BTCUSDT"  # the view stays
-        panel.symbol_box.setCurrentText("SOLUSDT")
+        await wait_for(lambda: "SOL/USDT:USDT" in items(), what="the new symbol in the picker")
+        assert panel.symbol_box.currentText() == "BTC/USDT:USDT" and panel.symbol == "BTCUSDT"  # the view stays
+        panel.symbol_box.setCurrentText("SOL/USDT:USDT")
         await wait_for(lambda: panel.symbol == "SOLUSDT" and panel.candle_count() == 500, what="SOLUSDT on the chart")
         last = panel.x_last()
         t_new = int((last + W) * 1000)

@@ -56,7 +56,8 @@ async def _exercise_window(window, core, server):
     first_last = panel._x[-1]
     await wait_for(lambda: panel._x[-1] > first_last, what="a new live candle")
     assert panel.symbol == "BTCUSDT"
-    assert "O " in panel.readout.text() and "BTCUSDT" in panel.readout.text()
+    assert "O " in panel.readout.text() and "bybit BTC/USDT:USDT" in panel.readout.text()  # the name people use
+    assert "bybit BTC/USDT:USDT" in window.windowTitle()
     await wait_for(lambda: window.health_panel.table.rowCount() == 1 and window.health_panel.state_of(0) == "live",
                    what="health row live")
     assert window.conn_label.text() == "Connections: 1/1 live"
@@ -66,7 +67,7 @@ async def _exercise_window(window, core, server):
     assert "visible in the log panel" not in window.log_panel.visible_text()
 
     # switching symbol and timeframe reloads the chart from that series
-    panel.symbol_box.setCurrentText("ETHUSDT")
+    panel.symbol_box.setCurrentText("ETH/USDT:USDT")  # the picker shows unified names (native id = item data)
     await wait_for(lambda: panel.symbol == "ETHUSDT", what="symbol switch")
     panel.tf_box.setCurrentText("1h")
     await wait_for(lambda: panel.tf.label == "1h" and panel.candle_count() > 0, what="1h view")

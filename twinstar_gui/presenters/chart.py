@@ -1,7 +1,9 @@
 """Chart presenter: one series' history/closes/forming updates at <= 20 Hz, older history from disk on demand,
-trade markers from the journal, and the list of series (which grows when bots add symbols at run time)."""
+trade markers from the journal, the list of series (which grows when bots add symbols at run time), and the
+symbol search: unified names, each exchange's catalog, a series added by name at run time."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -10,10 +12,11 @@ from dataclasses import dataclass
 import pandas as pd
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core.instrument import SeriesKey
+from ..core.instrument import SeriesKey, SymbolError
 from ..core.models import Candle
 from ..core.resample import resample_complete
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
+from ..data.catalogs import CatalogBook
 from ..data.feed import MarketFeed
 from ..data.manager import ClosedCandle, SeriesManager, frame_of
 from ..data.store import CandleStore
@@ -72,8 +75,13 @@ class ChartPresenter(QObject):
 
     Each tuple is (open_time_ms, open, high, low, close, volume, closed). `older(frame, symbol, tf)` answers
     `load_older` (an empty frame: nothing older on disk); `markers(list[FillMarker], symbol, tf)` follows the
-    journal; `choices_changed(dict)` fires when a series is added (bots) or fails. Disk and journal reads run
-    on a worker thread; their results come back through a queue drained by the flush timer.
+    journal; `choices_changed(dict)` fires when a series is added (bots, the search) or fails. Disk and journal
+    reads run on a worker thread; their results come back through a queue drained by the flush timer.
+
+    Symbol search (`catalogs`: {exchange: CatalogBook}, optional): `unified(exchange, native)` names a series on
+    screen, `catalog_symbols(exchange)` is what the search offers and `catalog_changed(exchange)` says a refresh
+    of that list arrived; `open_symbol(exchange, text)` answers with `opened(exchange, native)` once the series
+    exists (added at run time if need be) or with `problem(exchange, message)`.
     """
 
     history = Signal(object, str, str)
@@ -81,10 +89,19 @@ class ChartPresenter(QObject):
     older = Signal(object, str, str)
     markers = Signal(object, str, str)
     choices_changed = Signal(object)
+    catalog_changed = Signal(str)
+    opened = Signal(str, str)
+    problem = Signal(str, str)
 
-    def __init__(self, feeds: dict[str, MarketFeed], parent: QObject | None = None) -> None:
+    def __init__(self, feeds: dict[str, MarketFeed], parent: QObject | None = None, *,
+                 catalogs: dict[str, CatalogBook] | None = None) -> None:
         super().__init__(parent)
         self.feeds = feeds
+        self.catalogs = dict(catalogs or {})
+        self._catalog_seen = {name: book.catalog for name, book in self.catalogs.items()}
+        self._adding: set[tuple[str, str]] = set()  # (exchange, native) being added for the search
+        self._tasks: set[asyncio.Task] = set()
+        self._closed = False
         self.exchange = ""
         self.symbol = ""
         self.tf = BASE_TIMEFRAME
@@ -121,6 +138,103 @@ class ChartPresenter(QObject):
         self._updates.clear()
         self._markers_sent = None
         self._ticks = MARKERS_EVERY - 1  # markers with the first flush, not a second later
+
+    # -- names and the symbol search ------------------------------------------------------------------------
+    def unified(self, exchange: str, native: str) -> str:
+        """The unified symbol of a series (`SOL/USDT:USDT` for bybit's `SOLUSDT`): from the exchange's catalog,
+        else by its naming rule; the native id when neither knows it."""
+        book = self.catalogs.get(exchange)
+        feed = self.feeds.get(exchange)
+        try:
+            if book is not None:
+                return book.instrument(native).symbol
+            if feed is not None:
+                return feed.adapter.unified(native)
+        except ValueError:  # SymbolError too: a name outside the exchange's rule keeps its native id
+            pass
+        return native
+
+    def catalog_symbols(self, exchange: str) -> list[str]:
+        """Every trading instrument of the exchange's catalog plus the series streamed (unified, sorted)."""
+        book = self.catalogs.get(exchange)
+        listed = book.catalog.symbols() if book is not None else []
+        return sorted(set(listed).union(self.unified(exchange, n) for n in self.choices().get(exchange, [])))
+
+    def open_symbol(self, exchange: str, text: str) -> None:
+        """What the user typed or picked -> that series on the chart. A streamed series is `opened` at once;
+        another name is resolved through the exchange's catalog and its series added at run time (a task on the
+        asyncio loop, which is the GUI thread's), then `opened`; a name that resolves to nothing is a `problem`."""
+        text = (text or "").strip()
+        feed = self.feeds.get(exchange)
+        if feed is None:
+            self._problem(exchange, f"{exchange or '(no exchange)'} is not streamed for the chart")
+            return
+        if not text:
+            return
+        for native in self.choices().get(exchange, []):
+            if text in (native, self.unified(exchange, native)):
+                self.opened.emit(exchange, native)
+                return
+        book = self.catalogs.get(exchange)
+        if book is None:
+            self._problem(exchange, f"{exchange}: {text!r} is not streamed and there is no instrument list to "
+                                    f"look it up in")
+            return
+        try:
+            inst = book.resolve(text)
+        except SymbolError as exc:
+            self._problem(exchange, str(exc))
+            return
+        series = feed.series.get(inst.native)
+        if series is not None:
+            if series.failed:
+                self._problem(exchange, f"{inst}: refused by the exchange ({series.failed})")
+            else:
+                self.opened.emit(exchange, inst.native)
+            return
+        if (exchange, inst.native) in self._adding:
+            return  # asked twice while it loads: one add, one `opened`
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._problem(exchange, f"{inst}: cannot be added now (the event loop is not running)")
+            return
+        self._adding.add((exchange, inst.native))
+        task = loop.create_task(self._add(feed, inst.native, str(inst)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _add(self, feed: MarketFeed, native: str, name: str) -> None:
+        exchange = feed.adapter.name
+        try:
+            series = await feed.add_symbol(native)
+        except Exception as exc:  # noqa: BLE001 - a symbol that cannot be added must not take the chart down
+            log.exception("chart: adding %s failed", name)
+            if not self._closed:
+                self._problem(exchange, f"{name}: could not be added ({type(exc).__name__}: {str(exc)[:120]})")
+            return
+        finally:
+            self._adding.discard((exchange, native))
+        if self._closed:
+            return
+        log.info("chart: %s added for the chart", name)
+        self._known = self._sync_series()
+        self.choices_changed.emit(self._known)  # the picker lists it before it is selected
+        if series.failed:
+            self._problem(exchange, f"{name}: refused by the exchange ({series.failed})")
+        else:
+            self.opened.emit(exchange, native)
+
+    def _problem(self, exchange: str, message: str) -> None:
+        log.warning("chart: %s", message)
+        self.problem.emit(exchange, message)
+
+    def _poll_catalogs(self) -> None:
+        for name, book in self.catalogs.items():
+            catalog = book.catalog  # replaced as a whole by a refresh (in its own thread)
+            if self._catalog_seen.get(name) is not catalog:
+                self._catalog_seen[name] = catalog
+                self.catalog_changed.emit(name)
 
     def current_frame(self) -> pd.DataFrame:
         if self._series is None:
@@ -202,7 +316,10 @@ class ChartPresenter(QObject):
                 self.markers.emit(list(result), self.symbol, self.tf.label)
 
     def close(self) -> None:
+        self._closed = True
         self._timer.stop()
+        for task in list(self._tasks):
+            task.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -254,6 +371,7 @@ class ChartPresenter(QObject):
             if choices != self._known:
                 self._known = choices
                 self.choices_changed.emit(choices)
+            self._poll_catalogs()
         if self._series is None:
             return
         if self._trading is not None and self._ticks % MARKERS_EVERY == 0:

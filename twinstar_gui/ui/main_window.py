@@ -37,7 +37,7 @@ class MainWindow(QMainWindow):
         self.persist_layout = persist_layout
         self._may_close = False
 
-        self.chart_panel = ChartPanel(chart.choices(), self, timeframes=timeframes)
+        self.chart_panel = ChartPanel(chart.choices(), self, timeframes=timeframes, name_of=chart.unified)
         self.setCentralWidget(self.chart_panel)
         self.health_panel = HealthPanel(self)
         self.log_panel = LogPanel(self)
@@ -76,6 +76,12 @@ class MainWindow(QMainWindow):
         chart.markers.connect(self.chart_panel.show_markers)
         chart.choices_changed.connect(self.chart_panel.set_choices)  # symbols added by bots at run time
         self.chart_panel.older_wanted.connect(chart.load_older)
+        for exchange in chart.feeds:  # the symbol search: each exchange's whole catalog, refreshed when it is
+            self.chart_panel.set_catalog(exchange, chart.catalog_symbols(exchange))
+        chart.catalog_changed.connect(lambda ex: self.chart_panel.set_catalog(ex, chart.catalog_symbols(ex)))
+        self.chart_panel.symbol_wanted.connect(chart.open_symbol)
+        chart.opened.connect(self.chart_panel.show_series)
+        chart.problem.connect(self.chart_panel.show_problem)
         health.rows.connect(self.health_panel.show_rows)
         health.rows.connect(self._on_health)
         health.sync.connect(self.show_sync)
@@ -83,7 +89,7 @@ class MainWindow(QMainWindow):
         health.catalogs.connect(self.show_catalog_problem)
         logs.lines.connect(self.log_panel.append_lines)
         self._restore_layout()
-        QTimer.singleShot(0, self.chart_panel._emit_selection)
+        QTimer.singleShot(0, self.chart_panel.emit_selection)
 
     def _add_trading_docks(self, trading) -> None:
         from ..presenters.trading import FLOWS
@@ -124,8 +130,7 @@ class MainWindow(QMainWindow):
         if symbol not in choices.get(exchange, []):
             self._show_message(f"{exchange} {symbol} is not streamed for the chart; add it to the symbols in the settings")
             return
-        self.chart_panel.exchange_box.setCurrentText(exchange)
-        self.chart_panel.symbol_box.setCurrentText(symbol)
+        self.chart_panel.show_series(exchange, symbol)
 
     def _show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 10_000)
@@ -142,6 +147,7 @@ class MainWindow(QMainWindow):
 
     def _on_selection(self, exchange: str, symbol: str, tf: str) -> None:
         self.chart_presenter.select(exchange, symbol, tf)
+        self.setWindowTitle(f"TwinStar — {exchange} {self.chart_presenter.unified(exchange, symbol)} — {self.base_mode}")
 
     def _on_health(self, rows) -> None:
         live = sum(1 for r in rows if r.state.value == "live")

@@ -1,20 +1,20 @@
-"""Chart panel: candles + volume + RSI(14) on linked x axes, pickers, live forming candle, crosshair readout,
-trade markers, auto-follow that pauses while the user looks back, and older history loaded on demand."""
+"""Chart panel: candles + volume + RSI(14) on linked x axes, pickers and symbol search, live forming candle,
+crosshair readout, trade markers, auto-follow that pauses while the user looks back, older history on demand."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
-from shiboken6 import isValid
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from ...core.timeframe import CHART_TIMEFRAMES, Timeframe
+from ...core.timeframe import Timeframe
 from ..chart import CandlestickItem, IncrementalRsi, RsiItem, VolumeItem
 from ..chart.candle_item import CLOSE, HIGH, LOW, OPEN
+from .series_picker import SeriesPicker
 
 DEFAULT_VISIBLE_BARS = 120
 RIGHT_MARGIN_BARS = 3  # room right of the live candle while following
@@ -33,24 +33,23 @@ def _arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ChartPanel(QWidget):
-    """Shows one series. Emits `selection_changed(exchange, symbol, tf)` when the user picks another and
-    `older_wanted(before_ms)` when the view nears the oldest candle shown."""
+    """Shows one series. Emits `selection_changed(exchange, symbol, tf)` when the user picks another (symbol =
+    the native id: the picker shows unified names, each item's data is the native id), `older_wanted(before_ms)`
+    when the view nears the oldest candle shown, and `symbol_wanted(exchange, text)` when a name is searched."""
 
     selection_changed = Signal(str, str, str)
     older_wanted = Signal(object)  # int ms; object: Qt's int is 32-bit
+    symbol_wanted = Signal(str, str)
 
     def __init__(self, choices: dict[str, list[str]], parent: QWidget | None = None, *,
-                 timeframes: Sequence[str] | None = None) -> None:
-        """`timeframes`: the labels the picker offers (the settings' `timeframes`), in the usual order."""
+                 timeframes: Sequence[str] | None = None, name_of: Callable[[str, str], str] | None = None) -> None:
+        """`choices`: {exchange: [native ids]}; `timeframes`: the labels the picker offers (the settings'
+        `timeframes`), in the usual order; `name_of(exchange, native)`: the unified symbol shown for a series."""
         super().__init__(parent)
-        self._choices = choices
-        self.exchange_box = QComboBox(self)
-        self.exchange_box.addItems(list(choices))
-        self.symbol_box = QComboBox(self)
-        self.tf_box = QComboBox(self)
-        wanted = set(timeframes) if timeframes else None
-        self.tf_box.addItems([tf.label for tf in CHART_TIMEFRAMES if wanted is None or tf.label in wanted]
-                             or [tf.label for tf in CHART_TIMEFRAMES])
+        self.picker = SeriesPicker(choices, self, timeframes=timeframes, name_of=name_of)
+        # the pickers by their old names: the window, the scanner's "open chart" and tests use them
+        self.exchange_box, self.symbol_box = self.picker.exchange_box, self.picker.symbol_box
+        self.search, self.tf_box = self.picker.search, self.picker.tf_box
         self.follow_button = QToolButton(self)
         self.follow_button.setText("Follow ▶|")
         self.follow_button.setCheckable(True)
@@ -59,9 +58,8 @@ class ChartPanel(QWidget):
         self.readout = QLabel("", self)
         self.readout.setMinimumWidth(240)  # wider when there is room; never forces the window past the screen
         bar = QHBoxLayout()
-        for w in (QLabel("Exchange"), self.exchange_box, QLabel("Symbol"), self.symbol_box,
-                  QLabel("Timeframe"), self.tf_box, self.follow_button):
-            bar.addWidget(w)
+        bar.addWidget(self.picker)
+        bar.addWidget(self.follow_button)
         bar.addStretch(1)
         bar.addWidget(self.readout)
 
@@ -131,48 +129,36 @@ class ChartPanel(QWidget):
         self._quiet = False
         self._asked_older: float | None = None  # oldest x when older history was asked for, until answered
         self.no_older = False  # the store has nothing before the oldest candle shown
-        self.exchange_box.currentTextChanged.connect(self._on_exchange)
-        self.symbol_box.currentTextChanged.connect(self._emit_selection)
-        self.tf_box.currentTextChanged.connect(self._emit_selection)
+        self.picker.selection_changed.connect(self.selection_changed)
+        self.picker.symbol_wanted.connect(self.symbol_wanted)
         self.follow_button.clicked.connect(self._on_follow_button)
         vb = self.price_plot.getViewBox()
         vb.sigXRangeChanged.connect(self._on_range)
         vb.sigYRangeChanged.connect(lambda *_: self._place_markers())
         vb.sigResized.connect(lambda *_: self._place_markers())
-        self._on_exchange(self.exchange_box.currentText())
+        self.picker.emit_selection()
 
-    # -- pickers --------------------------------------------------------------------------------------
+    # -- pickers and search (SeriesPicker) -------------------------------------------------------------
     def set_choices(self, choices: dict[str, list[str]]) -> None:
-        """New series list (e.g. a bot added a symbol); keeps the current pick, emits one if there was none."""
-        self._choices = choices
-        had = bool(self.symbol_box.currentText())
-        for box, items in ((self.exchange_box, list(choices)),
-                           (self.symbol_box, choices.get(self.exchange_box.currentText(), []))):
-            current = box.currentText()
-            if [box.itemText(i) for i in range(box.count())] == items:
-                continue
-            box.blockSignals(True)
-            box.clear()
-            box.addItems(items)
-            if current in items:
-                box.setCurrentText(current)
-            box.blockSignals(False)
-        if self.symbol_box.count() and not had:
-            self._on_exchange(self.exchange_box.currentText())
+        self.picker.set_choices(choices)
 
-    def _on_exchange(self, name: str) -> None:
-        self.symbol_box.blockSignals(True)
-        self.symbol_box.clear()
-        self.symbol_box.addItems(self._choices.get(name, []))
-        self.symbol_box.blockSignals(False)
-        self._emit_selection()
+    def show_series(self, exchange: str, native: str) -> None:
+        self.picker.show_series(exchange, native)
 
-    def _emit_selection(self, *_: object) -> None:
-        if not all(isValid(w) for w in (self.exchange_box, self.symbol_box, self.tf_box)):
-            return  # the window is being destroyed: its combo boxes announce their clearing on the way out
-        if self.exchange_box.currentText() and self.symbol_box.currentText():
-            self.selection_changed.emit(self.exchange_box.currentText(), self.symbol_box.currentText(),
-                                        self.tf_box.currentText())
+    def show_problem(self, exchange: str, message: str) -> None:
+        self.picker.show_problem(exchange, message)
+
+    def set_catalog(self, exchange: str, symbols: list[str]) -> None:
+        self.picker.set_catalog(exchange, symbols)
+        self._show_readout()  # the names on screen follow the catalog
+
+    def emit_selection(self) -> None:
+        self.picker.emit_selection()
+
+    def series_name(self) -> str:
+        """`okx BTC/USDT:USDT`: the series on screen as people name it."""
+        exchange = self._key[0] if self._key else self.exchange_box.currentText()
+        return f"{exchange} {self.picker.name_of(exchange, self.symbol)}" if self.symbol else ""
 
     # -- data -----------------------------------------------------------------------------------------
     @property
@@ -377,6 +363,6 @@ class ChartPanel(QWidget):
         when = pd.Timestamp(self._x[i], unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
         colour = "#26a69a" if c >= o else "#ef5350"
         rsi_text = f"{rsi:.1f}" if np.isfinite(rsi) else "-"
-        self.readout.setText(f"<span style='color:{colour}'>{self.symbol} {when} UTC  O {o:g}  H {h:g}  "
+        self.readout.setText(f"<span style='color:{colour}'>{self.series_name()} {when} UTC  O {o:g}  H {h:g}  "
                              f"L {l:g}  C {c:g}  V {v:,.3f}</span>  <span style='color:#b39ddb'>"
                              f"RSI({RSI_PERIOD}) {rsi_text}</span>")
