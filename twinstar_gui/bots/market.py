@@ -63,7 +63,8 @@ class LiveMarket:
         self.feed = feed
         self._catalog = catalog  # made on first use when not given (the feed's REST client, no disk cache)
         self.exchange = feed.adapter.name
-        self.long_only = feed.adapter.market_kind == SPOT  # the KRW venues trade spot: bots do not go short there
+        # the KRW venues trade spot: bots do not go short there
+        self.long_only = getattr(feed.adapter, "market_kind", None) == SPOT
         self.loop = loop
         self.executor = executor
         self.clock = clock
