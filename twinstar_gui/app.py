@@ -40,6 +40,7 @@ class Core:
     writer: CandleWriter
     feeds: dict[str, MarketFeed] = field(default_factory=dict)
     catalogs: dict[str, CatalogBook] = field(default_factory=dict)
+    clock: Callable[[], int] | None = None  # the market's time in UTC ms when not the wall clock's (the demo's)
 
     async def start(self, first: tuple[str, str] | None = None, head_start: float = HEAD_START_S) -> None:
         """Start every feed. The series on screen (`first` = exchange, symbol) gets a head start: its feed
@@ -118,8 +119,9 @@ def resolve_symbols(book: CatalogBook, names: list[str]) -> list[str]:
             out.append(book.resolve(text).native)
         except SymbolError as exc:
             log.error("%s; left out", exc)
-    if names and not book.verified:
-        log.warning("%s", book.status())
+    if names and not book.verified:  # the first start: the list is being fetched (the status bar says if it fails)
+        log.info("%s: no instrument list cached yet; symbols taken by the exchange's naming rule until it arrives",
+                 book.exchange)
     return list(dict.fromkeys(out))
 
 
@@ -181,6 +183,7 @@ def trading_dir(settings: Settings) -> Path:
 def build_trading(core: Core, exchange: str, *, executor=None, clock: Callable[[], int] | None = None) -> Trading:
     """Call on the running loop. Paper trading unless a (live) executor is given. `clock`: the market's time in
     UTC ms, when it is not the wall clock's (an accelerated simulator)."""
+    clock = clock if clock is not None else core.clock
     timing = {"clock": clock} if clock is not None else {}
     from .bots.market import LiveMarket
     from .execution.instruments import InstrumentBook
@@ -303,7 +306,11 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     if problem:
         print(f"twinstar: {problem}", file=sys.stderr)
         return 2
-    core = build_core(settings, exchanges=exchanges, symbols=symbols)
+    # the demo's market runs `speed` times faster than the wall clock: streams, backfills and bots read its time
+    market_time = {"now_ms": sim.market.now_ms} if sim is not None else None
+    core = build_core(settings, exchanges=exchanges, symbols=symbols, feed_options=market_time)
+    if sim is not None:
+        core.clock = sim.market.now_ms
     chart = ChartPresenter(core.feeds, catalogs=core.catalogs)
     health = HealthPresenter(core.feeds, writer=core.writer, catalogs=core.catalogs)
     mode = "DEMO (local simulator)" if demo else "LIVE market data"
