@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QToolButton, Q
 from ...core.timeframe import Timeframe
 from ..chart import CandlestickItem, IncrementalRsi, RsiItem, VolumeItem
 from ..chart.candle_item import CLOSE, HIGH, LOW, OPEN
+from ..chart.price_axis import PriceAxis, price_text
 from .series_picker import SeriesPicker
 
 DEFAULT_VISIBLE_BARS = 120
@@ -64,7 +65,8 @@ class ChartPanel(QWidget):
         bar.addWidget(self.readout)
 
         self.plots = pg.GraphicsLayoutWidget(self)
-        self.price_plot = self.plots.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.price_plot = self.plots.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0),
+                                                                      "right": PriceAxis(orientation="right")})
         self.volume_plot = self.plots.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         self.rsi_plot = self.plots.addPlot(row=2, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         for row, stretch in enumerate((5, 1, 2)):
@@ -363,6 +365,6 @@ class ChartPanel(QWidget):
         when = pd.Timestamp(self._x[i], unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
         colour = "#26a69a" if c >= o else "#ef5350"
         rsi_text = f"{rsi:.1f}" if np.isfinite(rsi) else "-"
-        self.readout.setText(f"<span style='color:{colour}'>{self.series_name()} {when} UTC  O {o:g}  H {h:g}  "
-                             f"L {l:g}  C {c:g}  V {v:,.3f}</span>  <span style='color:#b39ddb'>"
+        self.readout.setText(f"<span style='color:{colour}'>{self.series_name()} {when} UTC  O {price_text(o)}  H {price_text(h)}  "
+                             f"L {price_text(l)}  C {price_text(c)}  V {v:,.3f}</span>  <span style='color:#b39ddb'>"
                              f"RSI({RSI_PERIOD}) {rsi_text}</span>")
