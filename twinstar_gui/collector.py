@@ -80,35 +80,6 @@ def top_symbols(settings: Settings, exchange: str, n: int) -> list[str]:
     return list(dict.fromkeys(tickers["symbol"].tolist()))[:n]
 
 
-async def top_symbols_when_up(settings: Settings, exchange: str, n: int, stop: asyncio.Event) -> list[str] | None:
-    """`top_symbols`, retried with the reconnect backoff while the exchange cannot be reached or answers with
-    a server error; None if stopped meanwhile. Any other error (the exchange refused the request) is raised."""
-    from .core.errors import is_transient
-    from .net.backoff import ReconnectPolicy
-    from .net.threads import in_daemon_thread
-
-    policy = ReconnectPolicy()
-    while not stop.is_set():
-        fetch = asyncio.ensure_future(in_daemon_thread(top_symbols, settings, exchange, n))
-        halt = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({fetch, halt}, return_when=asyncio.FIRST_COMPLETED)
-        halt.cancel()
-        if not fetch.done():
-            fetch.cancel()
-            return None
-        exc = fetch.exception()
-        if exc is None:
-            return fetch.result()
-        if not is_transient(exc):
-            raise exc
-        delay = policy.next_delay()
-        log.warning("%s: cannot list the top %d symbols yet (%s); retry in %.0fs", exchange, n, exc, delay)
-        print(f"{exchange}: waiting for the exchange to list the top {n} symbols: {exc}", flush=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-    return None
-
-
 async def until_stopped(stop: asyncio.Event, fn, *args):
     """`fn(*args)` in a daemon thread; None as soon as `stop` is set (the thread is left to end on its own)."""
     from .net.threads import in_daemon_thread
@@ -121,6 +92,27 @@ async def until_stopped(stop: asyncio.Event, fn, *args):
         work.cancel()
         return None
     return work.result()
+
+
+async def top_symbols_when_up(settings: Settings, exchange: str, n: int, stop: asyncio.Event) -> list[str] | None:
+    """`top_symbols`, retried with the reconnect backoff while the exchange cannot be reached or answers with
+    a server error; None if stopped meanwhile. Any other error (the exchange refused the request) is raised."""
+    from .core.errors import is_transient
+    from .net.backoff import ReconnectPolicy
+
+    policy = ReconnectPolicy()
+    while not stop.is_set():
+        try:
+            return await until_stopped(stop, top_symbols, settings, exchange, n)  # None: stopped meanwhile
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            delay = policy.next_delay()
+            log.warning("%s: cannot list the top %d symbols yet (%s); retry in %.0fs", exchange, n, exc, delay)
+            print(f"{exchange}: waiting for the exchange to list the top {n} symbols: {exc}", flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+    return None
 
 
 def health_lines(core) -> list[str]:
