@@ -11,6 +11,7 @@ from twinstar_gui.presenters.health import HealthPresenter
 from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
 from twinstar_gui.ui.main_window import MainWindow
+from twinstar_gui.ui.panels.table import SORT_ROLE
 from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +46,7 @@ async def test_unified_bot_from_the_bots_panel_trades_and_the_kill_switch_stops_
             panel.start.click()
             await wait_for(lambda: panel.bot_names() == ["unified-ETHUSDT"], what="bot row")
             await wait_for(lambda: positions.open_table.rowCount() == 1, timeout=30, what="the position in the panel")
-            assert positions.open_table.item(0, 1).text() == "ETHUSDT" and positions.open_table.item(0, 2).text() == "long"
+            assert positions.open_table.item(0, 1).text() == "ETH/USDT:USDT" and positions.open_table.item(0, 2).text() == "long"
             assert positions.open_table.item(0, 7).text() != "-"  # its take profit
             await wait_for(lambda: positions.open_table.rowCount() == 0, timeout=40, what="closed at take profit")
             positions.refresh_history()
@@ -90,12 +91,14 @@ async def test_scanner_candidates_in_the_panel_and_a_manual_close(tmp_path, qapp
             positions = window.positions_panel
             await wait_for(lambda: positions.open_table.rowCount() >= 1, timeout=30, what="an entry")
             positions.open_table.selectRow(0)
-            symbol = positions.open_table.item(0, 1).text()
+            symbol = positions.open_table.item(0, 1).text()  # unified; the row keeps the native id to act on
+            native = positions.open_table.item(0, 1).data(SORT_ROLE)
+            assert "/" in symbol and native == f"{symbol.split('/')[0]}USDT"
             positions.close_button.click()
             await wait_for(lambda: symbol not in [positions.open_table.item(r, 1).text()
                                                   for r in range(positions.open_table.rowCount())],
                            timeout=20, what="closed by hand")
-            fills = [f for f in ctx.journal.fills("paper") if f.symbol == symbol]
+            fills = [f for f in ctx.journal.fills("paper") if f.symbol == native]
             assert any(f.bot == "manual" and f.side == "sell" for f in fills)
         finally:
             await close_window(window, trading, logs)

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..core.models import Candle
-from ..core.instrument import SPOT, SeriesKey, SymbolError
+from ..core.instrument import SPOT, Instrument, SeriesKey, SymbolError
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..data.catalogs import CatalogBook
 from ..data.feed import MarketFeed
@@ -265,6 +265,12 @@ class LiveMarket:
             return self.catalog.instrument(native).symbol
         except SymbolError:
             return native
+
+    def listed(self, native: str) -> Instrument | None:
+        """The exchange's own record of a native id (tick, lot, unified symbol); None when its list is not
+        loaded or does not have it (a provisional name has no tick to trust)."""
+        catalog = self.catalog.catalog
+        return catalog.by_native(native) if catalog.verified else None
 
     def top_symbols(self, n: int) -> list[str]:
         """The `n` native ids with the largest 24 h quote volume, among those the catalog lists as trading (when

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from ..bots.base import run_bot
-from ..execution.base import BUY, SELL, OrderRefused, OrderRequest
+from ..bots.base import Candidate, run_bot
+from ..core.instrument import Instrument
+from ..core.prices import price_text, size_text
+from ..execution.base import BUY, SELL, Fill, OrderRefused, OrderRequest, Position
 
 log = logging.getLogger(__name__)
 POLL_MS = 250
@@ -47,6 +50,40 @@ class AccountView:
     currency: str = "USDT"  # what its balance, equity and PnL are counted in (KRW on the KRW venues)
 
 
+@dataclass(frozen=True)
+class Listing:
+    """How one instrument reads in the tables: its unified symbol, prices at its tick, sizes at its lot. The
+    native id stays with it for what the user asks of the row (close, open the chart)."""
+
+    exchange: str
+    symbol: str  # native id
+    unified: str
+    instrument: Instrument | None = None  # None when the exchange's list does not have it (yet)
+
+    def price(self, value: float | None) -> str:
+        if value is None:
+            return "-"
+        inst = self.instrument
+        return price_text(value, inst.tick_at(value) if inst is not None else 0.0)
+
+    def size(self, value: float) -> str:
+        return size_text(value, self.instrument.lot_size if self.instrument is not None else 0.0)
+
+
+@dataclass(frozen=True)
+class PositionView:
+    listing: Listing
+    position: Position
+    currency: str  # what its PnL is counted in
+
+
+@dataclass(frozen=True)
+class FillView:
+    listing: Listing
+    fill: Fill
+    currency: str
+
+
 def problem_text(failing: dict[str, str]) -> str:
     if not failing:
         return ""
@@ -57,10 +94,9 @@ def problem_text(failing: dict[str, str]) -> str:
 
 class TradingPresenter(QObject):
     bots = Signal(object)  # list[BotStatus]
-    positions = Signal(object)  # list[(exchange, Position)]
+    positions = Signal(object)  # list[PositionView]
     accounts = Signal(object)  # list[AccountView]
-    candidates = Signal(object)  # list[Candidate]
-    history = Signal(object)  # list[(exchange, Fill)] newest first
+    candidates = Signal(object)  # list[(Candidate, Listing)]
     message = Signal(str)  # something the user must read (refusals, errors)
     mode_changed = Signal(str, bool)  # exchange, live
 
@@ -75,6 +111,7 @@ class TradingPresenter(QObject):
         self.switching: set[str] = set()
         self._tasks: set[asyncio.Future] = set()  # closes by hand still running (held: the loop keeps weak refs)
         self._close_attempts: dict[tuple, int] = {}  # (exchange, symbol, opened) -> attempts refused so far
+        self._listings: dict[tuple[str, str], Listing] = {}  # (exchange, native) -> how it reads
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -200,6 +237,22 @@ class TradingPresenter(QObject):
             trading.executor.reset()
 
     # -- polling ------------------------------------------------------------------------------------------
+    def listing(self, exchange: str, native: str) -> Listing:
+        """The unified symbol and the instrument of (exchange, native id), from the exchange's catalog; kept once
+        the catalog had it (names and ticks do not change under a running app; a missing one is asked again)."""
+        key = (exchange, native)
+        found = self._listings.get(key)
+        if found is not None:
+            return found
+        trading = self.tradings.get(exchange)
+        market = trading.market if trading is not None else None
+        inst = market.listed(native) if market is not None else None
+        unified = inst.symbol if inst is not None else (market.unified(native) if market is not None else native)
+        found = Listing(exchange, native, unified, inst)
+        if inst is not None:
+            self._listings[key] = found
+        return found
+
     def poll(self) -> None:
         bots, positions, accounts, candidates = [], [], [], []
         for name, t in self.tradings.items():
@@ -207,21 +260,30 @@ class TradingPresenter(QObject):
             for bot in t.bots:
                 snap = bot.snapshot()
                 bots.append(snap)
-                candidates += snap.candidates
+                candidates += [(c, self._candidate_listing(c)) for c in snap.candidates]
             currency = getattr(ex, "currency", "USDT")
-            for p in ex.positions():
-                positions.append((name, p, currency))
+            held = ex.positions()
+            for p in held:
+                positions.append(PositionView(self.listing(name, p.symbol), p, currency))
             ks = ex.kill_switch
             accounts.append(AccountView(name, ex.name, ex.balance(), ex.balance() + sum(
-                p.unrealized_pnl for p in ex.positions()), ex.daily_pnl(), ks["reason"] if ks else "",
+                p.unrealized_pnl for p in held), ex.daily_pnl(), ks["reason"] if ks else "",
                 problem_text(t.market.executor_problems() if t.market is not None else {}), currency))
         self.bots.emit(bots)
         self.positions.emit(positions)
         self.accounts.emit(accounts)
         self.candidates.emit(candidates)
 
-    def fills(self, limit: int = 200) -> list:
+    def _candidate_listing(self, c: Candidate) -> Listing:
+        if math.isnan(c.rsi):  # a preset this exchange does not list: its name as given, nothing to open
+            return Listing(c.exchange, "", c.unified or c.symbol)
+        return self.listing(c.exchange, c.symbol)
+
+    def fills(self, limit: int = 200) -> list[FillView]:
+        """The newest `limit` fills over every exchange, newest first."""
         out = []
         for name, t in self.tradings.items():
-            out += [(name, f) for f in t.journal.fills(t.executor.name, limit=limit)]
-        return sorted(out, key=lambda x: -x[1].time_ms)[:limit]
+            currency = getattr(t.executor, "currency", "USDT")
+            out += [FillView(self.listing(name, f.symbol), f, currency)
+                    for f in t.journal.fills(t.executor.name, limit=limit)]
+        return sorted(out, key=lambda v: -v.fill.time_ms)[:limit]

@@ -6,18 +6,9 @@ import math
 
 import pyqtgraph as pg
 
-SIGNIFICANT = 8  # digits a price shows at most (BTC in KRW: 84,500,000; PEPE in USDT: 0.0000089)
-MAX_DECIMALS = 10
+from ...core.prices import MAX_DECIMALS, price_text
 
-
-def price_text(value: float) -> str:
-    """`84,500,000`, `65,000.1`, `0.0000089`: about eight significant digits, trailing zeros dropped."""
-    if not math.isfinite(value) or value == 0:
-        return f"{value:g}"
-    decimals = min(MAX_DECIMALS, max(0, SIGNIFICANT - 1 - math.floor(math.log10(abs(value)))))
-    text = f"{value:,.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
+__all__ = ["PriceAxis", "price_text"]
 
 class PriceAxis(pg.AxisItem):
     """Tick labels with as many decimals as the tick spacing needs, thousands separated, no exponent."""

@@ -14,8 +14,9 @@ GREEN, RED, GREY = "#26a69a", "#ef5350", "#8a8f98"
 STATE_COLOURS = {"running": GREEN, "starting": "#f0b90b", "stopped": GREY, "failed": RED}
 
 
-def _px(v: float | None) -> tuple[str, object]:
-    return ("-", -1.0) if v is None else (f"{v:.6g}", float(v))
+def _px(listing, v: float | None) -> tuple[str, object]:
+    """A price cell: the text at the instrument's tick, sorted by the number ("-" sorts first)."""
+    return ("-", -1.0) if v is None else (listing.price(v), float(v))
 
 
 def _ts(ms: int) -> str:
@@ -147,7 +148,7 @@ class PositionsPanel(QWidget):
 
     def __init__(self, history_source, parent: QWidget | None = None, *, live: bool = False) -> None:
         super().__init__(parent)
-        self.history_source = history_source  # () -> [(exchange, Fill)]
+        self.history_source = history_source  # () -> [FillView] (the presenter's), newest first
         self.live = live
         self.tabs = QTabWidget(self)
         self.open_table = make_table(self.OPEN, self, sortable=True)
@@ -174,14 +175,16 @@ class PositionsPanel(QWidget):
         self._history_timer.start()
 
     def show_positions(self, positions) -> None:
+        """`positions`: the presenter's PositionViews (the row's symbol cell keeps the native id for a close)."""
         rows, colours, totals = [], {}, {}
-        for i, (ex, p, *more) in enumerate(positions):
-            currency = more[0] if more else "USDT"
+        for i, view in enumerate(positions):
+            p, at, currency = view.position, view.listing, view.currency
             u = p.unrealized_pnl
             totals[currency] = totals.get(currency, 0.0) + u
-            rows.append([(ex, ex), (p.symbol, p.symbol), (p.side, p.side), (f"{abs(p.qty):g}", abs(p.qty)),
-                         _px(p.entry_price), _px(p.mark_price or None), (f"{u:+,.2f} {currency}", u), _px(p.take_profit),
-                         _px(p.stop_loss), (p.bot, p.bot), (_ts(p.opened_ms), p.opened_ms)])
+            rows.append([(at.exchange, at.exchange), (at.unified, at.symbol), (p.side, p.side),
+                         (at.size(abs(p.qty)), abs(p.qty)), (at.price(p.entry_price), p.entry_price),
+                         (at.price(p.mark_price or None), p.mark_price or -1.0), (f"{u:+,.2f} {currency}", u),
+                         _px(at, p.take_profit), _px(at, p.stop_loss), (p.bot, p.bot), (_ts(p.opened_ms), p.opened_ms)])
             colours[i] = GREEN if u >= 0 else RED
         fill(self.open_table, rows, colours=colours)
         total = ", ".join(f"{v:+,.2f} {c}" for c, v in sorted(totals.items()))  # one sum per currency
@@ -190,20 +193,24 @@ class PositionsPanel(QWidget):
 
     def refresh_history(self) -> None:
         rows = []
-        for ex, f in self.history_source():
-            rows.append([(_ts(f.time_ms), f.time_ms), (ex, ex), (f.symbol, f.symbol), (f.side, f.side),
-                         (f"{f.qty:g}", f.qty), _px(f.price), (f"{f.fee:.4f}", f.fee),
-                         (f"{f.realized_pnl:+.2f}", f.realized_pnl), (f.bot, f.bot)])
+        for view in self.history_source():
+            f, at, currency = view.fill, view.listing, view.currency
+            rows.append([(_ts(f.time_ms), f.time_ms), (at.exchange, at.exchange), (at.unified, at.symbol),
+                         (f.side, f.side), (at.size(f.qty), f.qty), (at.price(f.price), f.price),
+                         (f"{f.fee:,.4f} {currency}", f.fee), (f"{f.realized_pnl:+,.2f} {currency}", f.realized_pnl),
+                         (f.bot, f.bot)])
         fill(self.history_table, rows)
 
     def _close_selected(self) -> None:
         rows = sorted({i.row() for i in self.open_table.selectedItems()})
         if not rows:
             return
-        picks = [(self.open_table.item(r, 0).text(), self.open_table.item(r, 1).text()) for r in rows]
+        # (exchange, native id): the symbol cell shows the unified symbol and keeps the native id to act on
+        picks = [(self.open_table.item(r, 0).text(), str(self.open_table.item(r, 1).data(SORT_ROLE))) for r in rows]
+        shown = {(self.open_table.item(r, 0).text(), self.open_table.item(r, 1).text()) for r in rows}
         if self.live:  # real money: ask first (non-modal, no nested loop)
             box = QMessageBox(QMessageBox.Warning, "Close live positions",
-                              "Close at market: " + ", ".join(f"{e} {s}" for e, s in picks) + "?",
+                              "Close at market: " + ", ".join(f"{e} {s}" for e, s in sorted(shown)) + "?",
                               QMessageBox.Yes | QMessageBox.Cancel, self)
             box.setAttribute(Qt.WA_DeleteOnClose)
             box.accepted.connect(lambda: [self.close_requested.emit(e, s) for e, s in picks])
@@ -231,21 +238,22 @@ class ScannerPanel(QWidget):
         self.table.cellDoubleClicked.connect(self._open)
 
     def show_candidates(self, candidates) -> None:
+        """`candidates`: (Candidate, Listing) pairs from the presenter."""
         self._rows = list(candidates)
         words = self.filter.text().strip().lower().split()
-        shown = [c for c in self._rows
-                 if all(w in f"{c.unified} {c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower() for w in words)]
+        shown = [(c, at) for c, at in self._rows
+                 if all(w in f"{at.unified} {c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower() for w in words)]
         rows, colours = [], {}
-        for i, c in enumerate(shown):
+        for i, (c, at) in enumerate(shown):
             if math.isnan(c.rsi):  # a preset this exchange does not list: its name and why, nothing else
-                rows.append([(c.unified or c.symbol, ""), (c.exchange, c.exchange), ("-", -1.0), ("", ""),
+                rows.append([(at.unified, ""), (c.exchange, c.exchange), ("-", -1.0), ("", ""),
                              ("-", -1.0), ("-", -1.0), ("-", math.inf), (c.status, c.status), (c.bot, c.bot)])
                 colours[i] = GREY
                 continue
             rsi = f"{c.rsi:.1f} ({c.rsi_timeframe})" if c.rsi_timeframe else f"{c.rsi:.1f}"
             # the symbol cell shows the unified symbol and sorts by the native id, which opens the chart
-            rows.append([(c.unified or c.symbol, c.symbol), (c.exchange, c.exchange), (rsi, c.rsi), (c.side, c.side),
-                         _px(c.trigger), _px(c.last_price), (f"{c.distance_pct:+.2f}", c.distance_pct),
+            rows.append([(at.unified, c.symbol), (c.exchange, c.exchange), (rsi, c.rsi), (c.side, c.side),
+                         _px(at, c.trigger), _px(at, c.last_price), (f"{c.distance_pct:+.2f}", c.distance_pct),
                          (c.status, c.status), (c.bot, c.bot)])
             colours[i] = GREEN if c.side == "long" else RED
         fill(self.table, rows, colours=colours)
