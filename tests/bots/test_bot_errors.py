@@ -17,6 +17,12 @@ from twinstar_gui.execution.risk import RiskGuard, RiskLimits
 from twinstar_gui.presenters.trading import problem_text
 
 
+
+def bare_market(exchange: str) -> SimpleNamespace:
+    """A market with no feed behind it (these tests drive the bot's order path only): names read as given and
+    no instrument list, so prices read by significant digits."""
+    return SimpleNamespace(exchange=exchange, unified=lambda native: native, listed=lambda native: None)
+
 def test_the_same_refusal_is_reported_once_a_minute(tmp_path, caplog, monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(base.time, "monotonic", lambda: now[0])
@@ -24,7 +30,7 @@ def test_the_same_refusal_is_reported_once_a_minute(tmp_path, caplog, monkeypatc
     try:
         executor = RiskGuard(PaperExecutor(journal), journal, RiskLimits(max_position_usdt=50.0))  # 100 > 50
         # the market is only asked for its exchange's name here: a stand-in, the executor and journal are real
-        bot = Bot("scanner", BotContext(SimpleNamespace(exchange="bybit"), executor, journal, order_notional=100.0))
+        bot = Bot("scanner", BotContext(bare_market("bybit"), executor, journal, order_notional=100.0))
         signal = Signal("BTCUSDT", LONG, 100.0, 102.0, 99.0, 45.0, 0, "test")
         caplog.set_level(logging.ERROR)
         for tick in range(50):  # fifty price ticks inside one minute
@@ -109,7 +115,7 @@ def test_no_entry_once_stopping_nor_from_an_order_that_ended_without_a_trade(tmp
         paper = PaperExecutor(journal)
         paper.on_price("BTCUSDT", 100.0, 1)
         # the market is only asked for its exchange's name here: a stand-in, the executor and journal are real
-        bot = Bot("multi", BotContext(SimpleNamespace(exchange="bybit"), paper, journal, order_notional=100.0))
+        bot = Bot("multi", BotContext(bare_market("bybit"), paper, journal, order_notional=100.0))
         signal = Signal("BTCUSDT", LONG, 100.0, 102.0, 99.0, 45.0, 0, "test")
         order = bot.enter(signal, "first")
         paper.cancel(order.id)  # e.g. by the kill switch before it filled
@@ -160,7 +166,7 @@ def test_a_failing_exchange_is_told_and_the_bot_goes_on_a_bug_stops_it(tmp_path,
     journal = Journal(tmp_path / "journal.sqlite3")
     try:
         # the market is only asked for its exchange's name here: a stand-in; executor and journal are real
-        bot = Flaky("flaky", BotContext(SimpleNamespace(exchange="bybit"), PaperExecutor(journal), journal))
+        bot = Flaky("flaky", BotContext(bare_market("bybit"), PaperExecutor(journal), journal))
         base.run_bot(bot, tick=0.0)
         status = bot.snapshot()
         if survives:

@@ -97,6 +97,8 @@ async def test_the_scanner_finds_candidates_and_paper_trades_on_every_venue(tmp_
         trades, orders = closed_trades(journal, name), journal.orders(name)
         check_trades(trades, orders, "scanner", core.catalogs[exchange].catalog, settings, quote)
         assert trading.executor.currency == quote
+        signal = scanner.snapshot().last_signal  # what the Bots tab and the log say: the unified symbol
+        assert signal.startswith("long ") and signal.split()[1] in listed, signal
 
 
 @pytest.mark.parametrize("exchange", list(VENUES))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core.errors import BadMessage, ExchangeError, RestClosed, TransportError, short_reason
+from ..core.prices import price_text
 from ..core.strategy import LONG, SHORT, Setup, Signal, StrategyConfig
 from ..execution.base import (BUY, CANCELLED, REJECTED, SELL, Executor, Order, OrderRefused, OrderRequest,
                               symbols_in_play)
@@ -86,6 +87,15 @@ class Bot:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"
 
+    def shown(self, native: str) -> str:
+        """A native id as the trader reads it in logs and panels: the unified symbol."""
+        return self.ctx.market.unified(native)
+
+    def price_shown(self, native: str, price: float) -> str:
+        """A price of `native` at its instrument's tick (as the exchange writes it)."""
+        inst = self.ctx.market.listed(native)
+        return price_text(price, inst.tick_at(price) if inst is not None else 0.0)
+
     # -- lifecycle (bot thread) -----------------------------------------------------------------------
     def start(self) -> None: ...
     def on_closed(self, symbol: str, candle, window=None) -> None:
@@ -143,11 +153,13 @@ class Bot:
             self._error(f"entry refused: {exc}")
             return None
         if order.status in (REJECTED, CANCELLED):  # a retry of an entry that ended without a trade
-            self._error(f"entry not placed: {signal.symbol} {order.client_id} was {order.status} ({order.reason})")
+            self._error(f"entry not placed: {self.shown(signal.symbol)} {order.client_id} was {order.status} "
+                        f"({order.reason})")
             return None
         with self._lock:
             self.status.entries += 1
-            self.status.last_signal = f"{signal.side} {signal.symbol} @ {signal.entry:g}: {signal.reason}"
+            self.status.last_signal = (f"{signal.side} {self.shown(signal.symbol)} @ "
+                                       f"{self.price_shown(signal.symbol, signal.entry)}: {signal.reason}")
         log.info("%s: %s", self.name, self.status.last_signal)
         return order
 

@@ -33,13 +33,14 @@ class MultiTrader(Bot):
         closed = self._held - held
         if closed:
             self.trades_closed += len(closed)
-            log.info("%s: position(s) closed: %s; looking for the next", self.name, ", ".join(sorted(closed)))
+            log.info("%s: position(s) closed: %s; looking for the next", self.name, ", ".join(sorted(map(self.shown, closed))))
             self._next_scan = now
         self._held = held
         if held:
             pos = self.own_positions()
-            self._set(detail="; ".join(f"{p.symbol} {p.side} {abs(p.qty):g} @ {p.entry_price:g} "
-                                       f"uPnL {p.unrealized_pnl:+.2f}" for p in pos))
+            self._set(detail="; ".join(f"{self.shown(p.symbol)} {p.side} {abs(p.qty):g} @ "
+                                       f"{self.price_shown(p.symbol, p.entry_price)} uPnL {p.unrealized_pnl:+,.2f}"
+                                       for p in pos))
         if len(held) >= self.max_positions or now < self._next_scan:
             return
         self._next_scan = now + self.scan_every_s

@@ -59,7 +59,7 @@ class AutoScanner(Bot):
                 self.last[sym] = float(arr[-1, 4])
         if self.scan_errors:
             self._error(f"stage 1: {len(self.scan_errors)} symbol(s) failed: "
-                        + "; ".join(f"{k}: {v}" for k, v in list(self.scan_errors.items())[:3]))
+                        + "; ".join(f"{self.shown(k)}: {v}" for k, v in list(self.scan_errors.items())[:3]))
         best = [s for s in setups_ranked(found) if s.symbol not in self.entered][: self.watch_count]
         keep = {s.symbol for s in best}
         for sym in list(self.setups):
@@ -79,7 +79,7 @@ class AutoScanner(Bot):
         self._refresh(found)
         self.scans += 1
         log.info("%s: scan %d: %d candidate(s) of %d; watching %s", self.name, self.scans, len(found),
-                 len(self.symbols), ", ".join(market.unified(s) for s in self.setups) or "none")
+                 len(self.symbols), ", ".join(map(self.shown, self.setups)) or "none")
 
     def _resolve_presets(self) -> None:
         """Presets -> this exchange's instruments, at every scan (a listing changes); those it does not list

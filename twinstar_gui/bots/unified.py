@@ -34,7 +34,7 @@ class UnifiedBot(Bot):
                 raise got
             self.history = _merge(got, self.history)
         self._next_health = self.ctx.clock() + self.health_every_s
-        self._set(detail=f"{self.symbol}: {len(self.history)} candles loaded; waiting for the next close")
+        self._set(detail=f"{self.shown(self.symbol)}: {len(self.history)} candles loaded; waiting for the next close")
 
     def on_closed(self, symbol: str, candle, window=None) -> None:
         if symbol != self.symbol:
@@ -52,15 +52,16 @@ class UnifiedBot(Bot):
             return  # in a trade (its TP/SL manage the exit) or the entry is not filled yet
         signal = detect_signal(history[-need:], self.ctx.strategy, symbol)
         if signal is not None and self.ctx.long_only and signal.side == SHORT:
-            self._set(detail=f"{symbol}: short signal left alone: a spot market cannot be sold short")
+            self._set(detail=f"{self.shown(symbol)}: short signal left alone: a spot market cannot be sold short")
         elif signal is not None:
             self.enter(signal, intent=signal.time_ms)
 
     def on_price(self, symbol: str, price: float, time_ms: int) -> None:
         pos = self.position(symbol)
         if pos is not None:
-            self._set(detail=f"{symbol} {pos.side} {abs(pos.qty):g} @ {pos.entry_price:g}, "
-                             f"last {price:g}, unrealized {(price - pos.entry_price) * pos.qty:+,.2f} "
+            self._set(detail=f"{self.shown(symbol)} {pos.side} {abs(pos.qty):g} @ "
+                             f"{self.price_shown(symbol, pos.entry_price)}, last {self.price_shown(symbol, price)}, "
+                             f"unrealized {(price - pos.entry_price) * pos.qty:+,.2f} "
                              f"{getattr(self.ctx.executor, 'currency', 'USDT')}")
 
     def on_timer(self, now: float) -> None:
@@ -71,8 +72,8 @@ class UnifiedBot(Bot):
         if not self.ctx.market.stream_healthy(self.symbol):
             self.rest_polls += 1
             self.ctx.market.poll_rest(self.symbol)
-            self._set(detail=f"{self.symbol}: stream unhealthy; catching up by REST")
-            log.warning("%s: %s stream unhealthy at the health check; polling REST", self.name, self.symbol)
+            self._set(detail=f"{self.shown(self.symbol)}: stream unhealthy; catching up by REST")
+            log.warning("%s: %s stream unhealthy at the health check; polling REST", self.name, self.shown(self.symbol))
 
     def shutdown(self) -> None:
         self.ctx.market.unwatch(self.symbol, self.inbox)
