@@ -164,7 +164,7 @@ class MarketFeed:
         await self.hub.acquire(self.topics_for(symbol))
         if self._started:
             s.backfill()  # REST catches up now; a (re)connect of its socket backfills again
-        log.info("%s: now streaming %s", self.adapter.name, symbol)
+        log.info("%s: now streaming", s.label)
         return s
 
     async def remove_symbol(self, symbol: str) -> None:
@@ -175,11 +175,12 @@ class MarketFeed:
             self._added[symbol] = n - 1
             return
         del self._added[symbol]
-        task = self.series.pop(symbol).backfill_task
+        gone = self.series.pop(symbol)
+        task = gone.backfill_task
         if task is not None and not task.done():
             task.cancel()
         await self.hub.release(self.topics_for(symbol))
-        log.info("%s: stopped streaming %s", self.adapter.name, symbol)
+        log.info("%s: stopped streaming", gone.label)
 
     async def stop(self) -> None:
         if self._supervisor is not None:

@@ -85,6 +85,15 @@ def _frame_of_array(arr: np.ndarray) -> pd.DataFrame:
     })
 
 
+def shown_symbol(rest: RestClient, native: str) -> str:
+    """A native id as people read it: the unified symbol by the exchange's naming rule (the native id when it
+    does not follow the rule)."""
+    try:
+        return rest.adapter.unified(native)
+    except (ValueError, AttributeError):  # AttributeError: a client with no adapter (tests' stand-ins)
+        return native
+
+
 class SeriesManager:
     """Lives on the asyncio loop; disk and REST work go to threads. Emits each closed candle once, in order."""
 
@@ -97,6 +106,7 @@ class SeriesManager:
         self.exchange = exchange
         self.symbol = symbol
         self.key = SeriesKey(exchange, symbol, BASE_TIMEFRAME.label)  # what its listeners are told (with the exchange)
+        self.label = f"{exchange} {shown_symbol(rest, symbol)}"  # how logs and status lines name it
         self.rest = rest
         self.store = store
         self.writer = writer
@@ -138,13 +148,13 @@ class SeriesManager:
         try:
             candles = await asyncio.to_thread(lambda: _candles_of(self.store.load_last(self.exchange, self.symbol, n)))
         except OSError as exc:  # the disk refuses (permissions, a file in the folder's place): REST brings it all
-            log.error("%s %s: cannot read the stored history (%s); fetching it by REST", self.exchange, self.symbol,
+            log.error("%s: cannot read the stored history (%s); fetching it by REST", self.label,
                       exc)
             self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: stored history unreadable: {exc}")
             candles = []
         await self._in_slices(candles, lambda c: self._add_closed(c, notify=False))
         if candles:
-            log.info("%s %s: loaded %d candles from disk (last %s)", self.exchange, self.symbol,
+            log.info("%s: loaded %d candles from disk (last %s)", self.label,
                      len(candles), _fmt(candles[-1].open_time))
         opens = np.array([c.open_time for c in candles], dtype=np.int64)
         holes = np.flatnonzero(np.diff(opens) > BASE_TIMEFRAME.ms)
@@ -155,7 +165,7 @@ class SeriesManager:
         if candles and len(candles) < n and candles[0].open_time > want_from:
             self._disk_gaps.insert(0, (want_from, candles[0].open_time - BASE_TIMEFRAME.ms))
         if self._disk_gaps:
-            log.warning("%s %s: %d gap(s) in the stored history; repairing by REST", self.exchange, self.symbol,
+            log.warning("%s: %d gap(s) in the stored history; repairing by REST", self.label,
                         len(self._disk_gaps))
         self._emit(self.listeners.history, self)
 
@@ -164,7 +174,7 @@ class SeriesManager:
         REST failure propagates (the caller retries) with what was found so far kept."""
         sizes = [(end - start) // BASE_TIMEFRAME.ms + 1 for start, end in self._disk_gaps]
         self._stage("repairing", sum(sizes))
-        log.info("%s %s: repairing %d gap(s), %d candles, by REST", self.exchange, self.symbol, len(sizes), sum(sizes))
+        log.info("%s: repairing %d gap(s), %d candles, by REST", self.label, len(sizes), sum(sizes))
         found: list[Candle] = []
         try:
             base = 0
@@ -194,7 +204,7 @@ class SeriesManager:
         for c in window:  # in one go: last_closed is rewound meanwhile, nothing may interleave (rare path)
             self._add_closed(c, notify=False)
         self.last_closed = last
-        log.info("%s %s: repaired %d stored candles", self.exchange, self.symbol, len(found))
+        log.info("%s: repaired %d stored candles", self.label, len(found))
         self._emit(self.listeners.history, self)
 
     def frame(self, tf: Timeframe = BASE_TIMEFRAME) -> pd.DataFrame:
@@ -258,7 +268,7 @@ class SeriesManager:
                     await asyncio.wait_for(self._retry_wake.wait(), delay)
                 continue
             if self.rest_problem:
-                log.warning("%s %s: REST answers again; history caught up", self.exchange, self.symbol)
+                log.warning("%s: REST answers again; history caught up", self.label)
                 self.rest_problem = ""
             break
 
@@ -271,10 +281,10 @@ class SeriesManager:
         # said once per outage (the status line and health lines show it meanwhile); each retry at debug level
         if isinstance(exc, TwinStarError) and is_transient(exc):
             level = logging.WARNING if first else logging.DEBUG
-            log.log(level, "%s %s: REST unavailable (%s); retry in %.0fs", self.exchange, self.symbol, exc, delay)
+            log.log(level, "%s: REST unavailable (%s); retry in %.0fs", self.label, exc, delay)
         else:
-            log.log(logging.ERROR if first else logging.DEBUG, "%s %s: REST fetch failed (%s); retry in %.0fs",
-                    self.exchange, self.symbol, exc, delay, exc_info=first and not isinstance(exc, TwinStarError))
+            log.log(logging.ERROR if first else logging.DEBUG, "%s: REST fetch failed (%s); retry in %.0fs",
+                    self.label, exc, delay, exc_info=first and not isinstance(exc, TwinStarError))
         if first:
             self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: history fetch failing, retrying: {exc}")
 
@@ -296,7 +306,7 @@ class SeriesManager:
                 if not self._pending:
                     return
             if self._pending:  # REST could not close the hole: keep live data flowing, say so
-                log.warning("%s %s: gap before %s could not be backfilled", self.exchange, self.symbol,
+                log.warning("%s: gap before %s could not be backfilled", self.label,
                             _fmt(min(self._pending)))
                 for _, c in sorted(self._pending.items()):
                     self._accept_closed(c, "ws")
@@ -321,7 +331,7 @@ class SeriesManager:
         accepted = await self._in_slices(candles, lambda c: self._accept_closed(c, source, persist=False))
         if accepted:
             self._persist(accepted, source)
-            log.info("%s %s: %s %d candles up to %s", self.exchange, self.symbol,
+            log.info("%s: %s %d candles up to %s", self.label,
                      "backfilled" if source == "backfill" else "fetched", len(accepted),
                      _fmt(accepted[-1].open_time))
 
@@ -346,7 +356,7 @@ class SeriesManager:
         """The exchange said, by its own error code, that it has no such symbol: the series stops here."""
         self.failed = f"{self.exchange} {self.symbol}: {exc}"
         self._pending.clear()
-        msg = f"{self.exchange}: symbol {self.symbol} rejected by the exchange ({exc}); skipped"
+        msg = f"{self.label} ({self.symbol}): rejected by the exchange ({exc}); skipped"
         log.error(msg)
         self._emit(self.listeners.error, msg)
 
@@ -391,13 +401,13 @@ class SeriesManager:
         self._future_bucket = bucket
         if self._future_streak >= STREAK_TO_FOLLOW:
             self._server_offset_ms = bucket - self.now_ms()
-            log.warning("%s %s: the stream is %s ahead of our clock, bucket after bucket; following it",
-                        self.exchange, self.symbol, _span(bucket - self.now_ms()))
+            log.warning("%s: the stream is %s ahead of our clock, bucket after bucket; following it",
+                        self.label, _span(bucket - self.now_ms()))
             return True
         if self._future_said is None or self._future_said < open_time:
             self._future_said = open_time
-            log.warning("%s %s: ignored a %s candle from the future (%s): the stream is not to be trusted on it",
-                        self.exchange, self.symbol, "closed" if closed else "forming", _fmt(open_time))
+            log.warning("%s: ignored a %s candle from the future (%s): the stream is not to be trusted on it",
+                        self.label, "closed" if closed else "forming", _fmt(open_time))
         return False
 
     def on_price(self, price: float, time_ms: int) -> None:
@@ -432,7 +442,7 @@ class SeriesManager:
         if self.now_ms() + self.clock_offset_ms < f.open_time + BASE_TIMEFRAME.ms + grace_ms:
             return False
         self._deadline_done = f.open_time
-        log.info("%s %s: no close for %s by its deadline; confirming by REST", self.exchange, self.symbol,
+        log.info("%s: no close for %s by its deadline; confirming by REST", self.label,
                  _fmt(f.open_time))
         self.backfill()
         return True
@@ -447,7 +457,7 @@ class SeriesManager:
                 self._pending[candle.open_time] = candle
             if not busy:
                 if expected is not None:
-                    log.warning("%s %s: gap before %s; backfilling", self.exchange, self.symbol,
+                    log.warning("%s: gap before %s; backfilling", self.label,
                                 _fmt(candle.open_time))
                 self.backfill()
             return
@@ -484,7 +494,7 @@ class SeriesManager:
             try:
                 fn(*args)
             except Exception:
-                log.exception("%s %s: listener %r failed", self.exchange, self.symbol, fn)
+                log.exception("%s: listener %r failed", self.label, fn)
 
 
 def _candles_of(frame: pd.DataFrame) -> list[Candle]:
