@@ -195,20 +195,12 @@ def native_ids(settings: Settings, exchange: str, names: list[str]) -> list[str]
     """Names as typed (unified, native, a base asset) -> the exchange's native ids, checked against its instrument
     list (fetched now; the cached one, or the naming rule alone, when the exchange cannot be reached: an outage is
     never taken for an unknown symbol). SymbolError for a name that fits nothing or several. Blocking."""
-    from .data.catalogs import CatalogBook, CatalogError
-    from .exchanges.registry import get_exchange
-    from .net.rest import RestClient
+    from .data.catalogs import fetch_book
 
-    rest = RestClient(get_exchange(exchange, rest_url=settings.rest_url(exchange)), retries=2)
-    try:
-        book = CatalogBook(rest, settings.data_dir if settings.data_dir.is_dir() else None)
-        try:
-            book.refresh()
-        except CatalogError as exc:
-            log.warning("%s; %s", exc, book.status())
-        return list(dict.fromkeys(book.resolve(n).native for n in names))
-    finally:
-        rest.close()
+    book = fetch_book(exchange, settings.rest_url(exchange), settings.data_dir if settings.data_dir.is_dir() else None)
+    if book.error:
+        log.warning("%s", book.status())
+    return list(dict.fromkeys(book.resolve(n).native for n in names))
 
 
 def valid_symbols(exchange: str, names: list[str]) -> list[str]:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 APP_NAME = "twinstar"
 # what a new user streams on each exchange (unified symbols; the registry says per venue)
 DEFAULT_SYMBOLS = {name: VENUES[name].default_symbols for name in VENUES}
+PASSPHRASE_EXCHANGES = frozenset(name for name, v in VENUES.items() if v.needs_passphrase)  # API keys + passphrase
 DEFAULT_ENABLED = ("bybit",)  # the others are one switch away in the settings file
 MAX_FILE_BYTES = 1_000_000  # a settings file is a few KB; anything this big is not one
 MAX_TEXT_CHARS = 2048  # URLs and paths

@@ -53,7 +53,7 @@ def line(inst: Instrument) -> str:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     logging.getLogger().setLevel(logging.WARNING)  # stdout is the list; stderr only what went wrong
-    from .exchanges.registry import exchange_names, get_exchange
+    from .exchanges.registry import exchange_names
 
     name = args.exchange.strip().lower()
     if name not in exchange_names():
@@ -68,30 +68,25 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"twinstar symbols: {exc}", file=sys.stderr)
         return 2
-    from .data.catalogs import CatalogBook, CatalogError
-    from .net.rest import RestClient
+    from .data.catalogs import fetch_book
 
-    rest = RestClient(get_exchange(name, rest_url=settings.rest_url(name)), retries=2)
     try:
-        try:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            cache = settings.data_dir
-        except OSError as exc:
-            print(f"twinstar symbols: no catalog cache ({exc})", file=sys.stderr)
-            cache = None
-        book = CatalogBook(rest, cache)
-        try:
-            catalog = book.refresh()
-        except CatalogError as exc:
-            if not book.verified:
-                print(f"twinstar symbols: {exc}; no cached list either", file=sys.stderr)
-                return 1
-            # the status line repeats the reason the exception gave: said once
-            cached = book.status().split(": ", 1)[1].removesuffix(f" ({book.error})")
-            print(f"twinstar symbols: {exc}; showing the {cached}", file=sys.stderr)
-            catalog = book.catalog
-    finally:
-        rest.close()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        cache = settings.data_dir
+    except OSError as exc:
+        print(f"twinstar symbols: no catalog cache ({exc})", file=sys.stderr)
+        cache = None
+    book = fetch_book(name, settings.rest_url(name), cache)
+    catalog = book.catalog
+    if book.error:
+        if not book.verified:
+            print(f"twinstar symbols: {name}: instrument list not loaded ({book.error}); no cached list either",
+                  file=sys.stderr)
+            return 1
+        # the status line repeats the reason: said once
+        cached = book.status().split(": ", 1)[1].removesuffix(f" ({book.error})")
+        print(f"twinstar symbols: {name}: instrument list not loaded ({book.error}); showing the {cached}",
+              file=sys.stderr)
     return _print(catalog, args.search, args.all)
 
 

@@ -331,6 +331,26 @@ class CatalogBook:
         return found if found is not None else provisional(self.adapter, symbol)
 
 
+def fetch_book(exchange: str, rest_url: str | None, cache_root: Path | None, *, retries: int = 2,
+               timeout: float = 10.0) -> CatalogBook:
+    """One exchange's catalog for a one-off use (a command, a dialog, a name check): fetched from the exchange
+    now; when that fails, the cached list (or none) is kept and `error`/`status()` say why, never raised: an
+    outage is not an unknown symbol. Its REST client is closed on return (the book cannot refresh itself).
+    ValueError for an unknown exchange. Blocking."""
+    from ..exchanges.registry import get_exchange
+
+    rest = RestClient(get_exchange(exchange, rest_url=rest_url), retries=retries, timeout=timeout)
+    try:
+        book = CatalogBook(rest, cache_root)
+        try:
+            book.refresh()
+        except CatalogError as exc:
+            log.debug("%s", exc)  # kept in book.error for the caller to say as it sees fit
+    finally:
+        rest.close()
+    return book
+
+
 def _age(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"

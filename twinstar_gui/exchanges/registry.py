@@ -38,16 +38,20 @@ class Venue:
     quote: str  # the one quote (and money) currency of its instruments here
     default_symbols: tuple[str, ...]  # unified: what a new user streams
     needs_passphrase: bool = False  # API keys come with a passphrase (OKX, Bitget)
+    # what ccxt's "total" of the settle coin is here (ccxt 4.5): "wallet" (the wallet balance: open positions'
+    # unrealized result is added for the equity), "equity" (the equity itself), or "" when it is neither (BingX's
+    # total is what may be withdrawn; the KRW venues trade spot): then no equity is read from it
+    ccxt_total: str = ""
 
 
 _PERP = dict(kind=SWAP, quote="USDT", default_symbols=("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"))
 _KRW = dict(kind=SPOT, quote="KRW", default_symbols=("BTC/KRW", "ETH/KRW", "SOL/KRW"))
 
 VENUES: dict[str, Venue] = {
-    "bybit": Venue("bybit", BybitAdapter, "bybit", **_PERP),
-    "binance": Venue("binance", BinanceAdapter, "binanceusdm", **_PERP),
-    "okx": Venue("okx", OkxAdapter, "okx", needs_passphrase=True, **_PERP),
-    "bitget": Venue("bitget", BitgetAdapter, "bitget", needs_passphrase=True, **_PERP),
+    "bybit": Venue("bybit", BybitAdapter, "bybit", ccxt_total="wallet", **_PERP),
+    "binance": Venue("binance", BinanceAdapter, "binanceusdm", ccxt_total="equity", **_PERP),
+    "okx": Venue("okx", OkxAdapter, "okx", needs_passphrase=True, ccxt_total="equity", **_PERP),
+    "bitget": Venue("bitget", BitgetAdapter, "bitget", needs_passphrase=True, ccxt_total="equity", **_PERP),
     "bingx": Venue("bingx", BingxAdapter, "bingx", **_PERP),
     "upbit": Venue("upbit", UpbitAdapter, "upbit", **_KRW),
     "bithumb": Venue("bithumb", BithumbAdapter, "bithumb", **_KRW),

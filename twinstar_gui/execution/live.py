@@ -23,10 +23,6 @@ from .journal import Journal
 
 log = logging.getLogger(__name__)
 
-# What ccxt's "total" of the settlement coin is, per exchange (ccxt 4.5): the wallet balance, to which open
-# positions' unrealized result is added for the equity; or the equity itself. BingX's total is the amount one
-# may withdraw and the KRW venues trade spot: no equity from them (the daily loss limit sees open positions).
-TOTAL_IS = {"bybit": "wallet", "binance": "equity", "okx": "equity", "bitget": "equity"}
 CCXT_IDS = {name: v.ccxt_id for name, v in VENUES.items()}  # the registry says which ccxt class
 
 
@@ -217,8 +213,9 @@ class LiveExecutor:
 
     def equity(self) -> float | None:
         """Balance plus open positions' unrealized result, where the exchange's figures tell it; else None."""
-        kind = TOTAL_IS.get(self.exchange)
-        if kind is None:
+        # (no equity from a venue where ccxt's total is neither: the daily loss limit sees open positions)
+        kind = VENUES[self.exchange].ccxt_total if self.exchange in VENUES else ""
+        if not kind:
             return None
         with self._lock:
             return self._balance + (sum(p.unrealized_pnl for p in self._positions) if kind == "wallet" else 0.0)

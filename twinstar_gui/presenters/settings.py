@@ -7,7 +7,6 @@ back through a queued signal to its GUI-thread object, which re-emits it; the GU
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -21,17 +20,13 @@ FetchSymbols = Callable[[str, "str | None"], object]
 
 
 def fetch_symbols(exchange: str, rest_url: str | None) -> Catalog:
-    """The exchange's instrument catalog from its own endpoint. Blocking."""
-    from ..exchanges.registry import get_exchange
-    from ..net.rest import RestClient
+    """The exchange's instrument catalog from its own endpoint. Blocking; CatalogError when it cannot be had."""
+    from ..data.catalogs import CatalogError, fetch_book
 
-    adapter = get_exchange(exchange, rest_url=rest_url)
-    client = RestClient(adapter, retries=1, timeout=10.0)
-    try:
-        instruments = client.fetch_instruments()
-    finally:
-        client.close()
-    return Catalog(exchange, instruments, fetched_ms=int(time.time() * 1000), primary_quote=adapter.quote_currency)
+    book = fetch_book(exchange, rest_url, None, retries=1, timeout=10.0)
+    if book.error:
+        raise CatalogError(f"{exchange}: instrument list not loaded ({book.error})")
+    return book.catalog
 
 
 class _Job(QRunnable):

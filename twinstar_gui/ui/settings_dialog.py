@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
 
-from ..config import (DEFAULT_SYMBOLS, EXCHANGE, STRATEGY, TOP, TRADING_GROUPS, Settings, SettingsError, load_settings,
+from ..config import (DEFAULT_SYMBOLS, EXCHANGE, PASSPHRASE_EXCHANGES, STRATEGY, TOP, TRADING_GROUPS, Settings, SettingsError, load_settings,
                       read_settings_file, save_settings, schema_field, settings_from_dict, settings_to_dict,
                       trading_from_dict)
 from ..core.instrument import Catalog, SymbolError
@@ -28,7 +28,6 @@ from .symbol_completer import SymbolCompleter
 
 log = logging.getLogger(__name__)
 
-PASSPHRASE_EXCHANGES = ("okx", "bitget")
 BAD_STYLE = "border: 1px solid #ff6b6b;"
 ERROR_STYLE = "color: #ff6b6b;"
 NOTE_STYLE = "color: #c8a24a;"
