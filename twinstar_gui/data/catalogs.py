@@ -230,10 +230,6 @@ class CatalogBook:
             self.error = short_reason(exc)
             self._loaded.set()
             raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})") from exc
-        except NotImplementedError:  # an adapter without its instrument list yet: a traceback in `symbols` before
-            self.error = "this exchange's instrument list is not supported yet"
-            self._loaded.set()
-            raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})") from None
         if not instruments:
             self.error = "the exchange listed no instruments"
             self._loaded.set()

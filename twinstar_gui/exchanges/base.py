@@ -143,15 +143,15 @@ class ExchangeAdapter(ABC):
         """What one request costs against `rest_budget` (1 each, unless the exchange weighs them)."""
         return 1.0
 
+    @abstractmethod
     def instruments_request(self, cursor: str = "") -> RestRequest:
         """The exchange's own instrument list (symbols, tick, lot, minimums, status), page `cursor` ("" = first)."""
-        raise NotImplementedError(f"{self.name}: instrument list not implemented yet")
 
+    @abstractmethod
     def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
         """Decoded instrument list -> (instruments of this adapter's market kind, next page's cursor or "").
         An odd item (a bad name, a step of 0 or NaN) is left out with one log line for all of them (see
         `_instruments_kept`); only an answer that is not a list of instruments at all raises BadMessage."""
-        raise NotImplementedError(f"{self.name}: instrument list not implemented yet")
 
     # -- WebSocket ------------------------------------------------------------------------------
     @abstractmethod
