@@ -5,6 +5,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 os.environ.setdefault("QT_API", "pyside6")
 
 import gc
+import socket
 from pathlib import Path
 
 import keyring
@@ -16,6 +17,35 @@ from PySide6.QtWidgets import QApplication
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+# Tests reach loopback only (the simulator stands in for every exchange). A name that would resolve to a real
+# host is refused here as an unresolvable name, and the test that asked fails at teardown (a test without its
+# URL overrides once reached real DNS). Names under the reserved TLDs (.invalid, .test, .example) are refused
+# quietly: tests use them on purpose for a host that cannot exist.
+_resolve = socket.getaddrinfo
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
+_REACHED: list[str] = []
+
+
+def _loopback_only(host, *args, **kwargs):
+    name = (host.decode() if isinstance(host, bytes) else str(host or "")).lower().rstrip(".")
+    if name and name not in _LOOPBACK and not name.startswith("127."):
+        if not name.endswith((".invalid", ".test", ".example", ".localhost")):
+            _REACHED.append(name)
+        raise socket.gaierror(socket.EAI_NONAME, f"tests reach loopback only, not {name}")
+    return _resolve(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _loopback_only
+
+
+@pytest.fixture(autouse=True)
+def _loopback_network_only():
+    before = len(_REACHED)
+    yield
+    reached = sorted(set(_REACHED[before:]))
+    assert not reached, f"this test tried to reach {reached}: tests talk to the simulator on loopback"
 
 
 def _qasync_loop():
