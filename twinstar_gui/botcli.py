@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import sys
 
 from .app import build_core, build_trading, check_data_dir, make_bot
@@ -127,18 +128,24 @@ async def _run(settings, exchange: str, flow: str, symbols, executor, status_eve
 
 
 def status_lines(trading) -> list[str]:
-    ex = trading.executor
+    """The periodic status: bots (candidates in unified symbols) and the account, in the venue's currency."""
+    ex, market = trading.executor, trading.market
     out = []
     for bot in trading.bots:
         s = bot.snapshot()
         line = f"{s.name}: state={s.state} entries={s.entries} {s.detail}"
         if s.candidates:
-            line += " candidates=" + ",".join(f"{c.symbol}({c.side} rsi {c.rsi:.1f} {c.status})" for c in s.candidates[:10])
+            line += " candidates=" + ",".join(
+                f"{c.unified or c.symbol}({c.status})" if math.isnan(c.rsi) else
+                f"{c.unified or market.unified(c.symbol)}({c.side} rsi {c.rsi:.1f} {c.status})"
+                for c in s.candidates[:10])
         if s.errors:
             line += f" last_error={s.errors[-1]!r}"
         out.append(line)
     positions = ex.positions()
-    out.append(f"{ex.name}: balance={ex.balance():.2f} positions=" + (", ".join(
-        f"{p.symbol} {p.side} {abs(p.qty):g} @ {p.entry_price:g} uPnL {p.unrealized_pnl:+.2f}" for p in positions) or "none")
+    currency = getattr(ex, "currency", "USDT")
+    out.append(f"{ex.name}: balance={ex.balance():.2f} {currency} positions=" + (", ".join(
+        f"{market.unified(p.symbol)} {p.side} {abs(p.qty):g} @ {p.entry_price:g} uPnL {p.unrealized_pnl:+.2f}"
+        for p in positions) or "none")
         + (f" KILL SWITCH: {ex.kill_switch['reason']}" if ex.kill_switch else ""))
     return out

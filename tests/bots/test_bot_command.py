@@ -57,6 +57,7 @@ def test_an_open_paper_position_survives_a_restart_and_exits_at_take_profit(tmp_
     try:
         first = bot(sim, data, "unified", "--symbols", "ETHUSDT")
         read_until(first, "filled buy ETHUSDT", 40)
+        read_until(first, "USDT positions=ETH/USDT:USDT long", 10)  # the status line: unified, with the currency
         first.send_signal(signal.SIGINT)
         out1, _ = first.communicate(timeout=30)
         assert first.returncode == 0, out1[-2000:]
