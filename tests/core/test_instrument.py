@@ -312,3 +312,22 @@ def test_instrument_accepts_zero_minimums_and_a_tick_table():
     inst = make(min_qty=0, min_notional=0, tick_size=0, tick_table=((1000.0, 1.0), (0.0, 0.1)))
     assert inst.tick_at(5000) == 1.0 and inst.tick_at(999) == 0.1
     assert make(status="pre_launch").status == "pre_launch" and make(native="1000PEPE-USDT_SWAP")
+
+
+@pytest.mark.parametrize("changes", [
+    dict(tick_size=1e-320), dict(tick_size=1e-30), dict(lot_size=1e-320), dict(lot_size=1e-19),
+    dict(contract_size=1e-300), dict(lot_size=1e-10, contract_size=1e-10),  # 1e-20 of the base a lot
+    dict(tick_size=0, tick_table=((100.0, 1.0), (0.0, 1e-320)))],
+    ids=["denormal tick", "tick 1e-30", "denormal lot", "lot 1e-19", "tiny contract", "tiny lot in base units",
+         "denormal tick table step"])
+def test_instrument_refuses_steps_finer_than_any_market(changes):
+    # a step of 1e-320 passed as "> 0"; every order then died in rounding (price / tick has hundreds of digits:
+    # decimal.InvalidOperation, not an OrderRefused) and `twinstar symbols` printed a 320-digit tick
+    with pytest.raises(ValueError, match="finer than"):
+        make(**changes)
+
+
+def test_the_finest_steps_a_venue_can_state_are_accepted():
+    # Bitget and BingX give steps as decimal places, up to 18 of them
+    inst = make(tick_size=1e-18, lot_size=1e-18, min_qty=1e-320, min_notional=1e-320)
+    assert inst.tick_size == 1e-18 and make(tick_size=0, tick_table=((1.0, 1e-8), (0.0, 1e-18)))

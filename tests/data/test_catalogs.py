@@ -193,6 +193,7 @@ HOSTILE = {
     "tick as bool": json.dumps(_cache_doc(tick_size=True)).encode(),
     "negative lot": json.dumps(_cache_doc(lot_size=-1)).encode(),
     "zero lot": json.dumps(_cache_doc(lot_size=0)).encode(),
+    "denormal tick": json.dumps(_cache_doc(tick_size=1e-320)).encode(),  # > 0, and every order failed rounding
     "status not text": json.dumps(_cache_doc(status=5)).encode(),
     "status with escapes": json.dumps(_cache_doc(status="trading\u001b[2J")).encode(),
     "tick table of text nan": json.dumps(_cache_doc(tick_size=0, tick_table=[["nan", 1]])).encode(),

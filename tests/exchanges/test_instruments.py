@@ -52,6 +52,8 @@ ERROR_ENVELOPE = {"bybit": {"retCode": 10006, "retMsg": "Too many visits!", "res
 NATIVE = {"bybit": ["symbol"], "binance": ["symbol"], "okx": ["instId"], "bitget": ["symbol"], "bingx": ["symbol"]}
 TICK = {"bybit": ["priceFilter", "tickSize"], "binance": ["filters", 0, "tickSize"], "okx": ["tickSz"],
         "bitget": ["priceEndStep"], "bingx": ["pricePrecision"]}
+LOT = {"bybit": ["lotSizeFilter", "qtyStep"], "binance": ["filters", 1, "stepSize"], "okx": ["lotSz"],
+       "bitget": ["sizeMultiplier"]}  # (BingX states decimal places: no step finer than 18 of them can be said)
 REQUIRED = {"bybit": ["lotSizeFilter", "qtyStep"], "binance": ["baseAsset"], "okx": ["minSz"],
             "bitget": ["sizeMultiplier"], "bingx": ["tradeMinQuantity"]}
 
@@ -123,6 +125,22 @@ def test_an_odd_item_is_left_out_and_the_rest_kept(exchange, how, caplog):
     assert instruments == EXPECTED[exchange]
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(f"{exchange}: 1 instrument(s) left out of the catalog, e.g. "), line
+
+
+# (Bitget's tick is a whole step at 0..18 decimal places: never finer than 1e-18)
+@pytest.mark.parametrize("exchange, where", [(e, w) for e in LOT for w in ("tick", "lot") if (e, w) != ("bitget", "tick")])
+def test_a_step_finer_than_any_market_is_left_out_and_the_rest_kept(exchange, where, caplog):
+    # "1e-320" is a float > 0: it was kept, and every order on that instrument then failed in rounding
+    payload = documented(exchange)
+    items = items_of(exchange, payload)
+    odd = copy.deepcopy(items[0])
+    spoil(odd, (TICK if where == "tick" else LOT)[exchange], "1e-320")
+    items.insert(0, odd)
+    with caplog.at_level(logging.ERROR, logger="twinstar_gui.exchanges.base"):
+        instruments, _ = get_exchange(exchange).parse_instruments(payload)
+    assert instruments == EXPECTED[exchange]
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(f"{exchange}: 1 instrument(s) left out of the catalog, e.g. ") and "finer than" in line
 
 
 @pytest.mark.parametrize("exchange", VENUES)

@@ -30,6 +30,9 @@ MAX_TYPED_CHARS = 64
 MAX_TICK_TABLE = 64
 # steps and minimums beyond this are garbage, not a market (and their products would overflow to inf)
 MAX_RULE_VALUE = 1e15
+# no venue states a step finer than 18 decimal places (Bitget's and BingX's places go to 18); a finer one is garbage,
+# and orders rounded to it fail (price / step has more digits than decimal arithmetic carries)
+MIN_STEP = 1e-18
 
 
 class SymbolError(ValueError):
@@ -130,6 +133,12 @@ class Instrument:
         _check_tick_table(where, self.tick_table)
         if self.tick_size == 0 and not self.tick_table:
             raise ValueError(f"{where}: no tick size and no tick table")
+        steps = [("tick size", self.tick_size)] if self.tick_size > 0 else []
+        steps += [("tick table step", step) for _, step in self.tick_table]
+        steps += [("contract size", self.contract_size), ("lot size in base units", self.lot_size * self.contract_size)]
+        for name, step in steps:
+            if step < MIN_STEP:
+                raise ValueError(f"{where}: {name} {step:g} is finer than {MIN_STEP:g}: no market has such a step")
 
     @property
     def trading(self) -> bool:
