@@ -1,9 +1,13 @@
 """`twinstar symbols` as a user runs it: a child process against a real simulator on loopback (or a dead port)."""
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -21,6 +25,39 @@ def sim():
     thread = SimThread(Market(SimClock(speed=1.0), seed=9, history_days=2)).start()
     yield thread
     thread.stop()
+
+
+def bybit_item(base, tick="0.1", lot="0.001", **extra):
+    return {"symbol": f"{base}USDT", "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": base,
+            "quoteCoin": "USDT", "settleCoin": "USDT", "priceFilter": {"tickSize": tick},
+            "lotSizeFilter": {"qtyStep": lot, "minOrderQty": lot, "minNotionalValue": "5"}, **extra}
+
+
+@pytest.fixture
+def fake_bybit():
+    """A Bybit on loopback answering /v5/market/instruments-info from `pages`: cursor -> (items, next cursor)."""
+    pages: dict[str, tuple[list, str]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            cursor = parse_qs(urlparse(self.path).query).get("cursor", [""])[0]
+            items, after = pages.get(cursor, ([], ""))
+            data = json.dumps({"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": items,
+                                                                        "nextPageCursor": after}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", pages
+    server.shutdown()
+    server.server_close()
 
 
 def closed_port_url() -> str:
@@ -125,6 +162,21 @@ def test_unreachable_and_no_cache_exits_1(tmp_path):
     assert ("twinstar symbols: bybit: instrument list not loaded (cannot connect); no cached list either"
             in r.stderr.splitlines())
     assert "Traceback" not in r.stderr
+
+
+def test_pages_that_overlap_list_each_instrument_once(fake_bybit, tmp_path):
+    # a listing between two page requests shifts the pages: ETH came on both, and a cursor the exchange repeats
+    # fetched the last page twice; each was printed (and cached) as many times as it came
+    url, pages = fake_bybit
+    pages[""] = ([bybit_item("BTC"), bybit_item("ETH", tick="0.01")], "p2")
+    pages["p2"] = ([bybit_item("ETH", tick="0.01"), bybit_item("SOL", tick="0.001")], "p2")
+    r = symbols(tmp_path, "--exchange", "bybit", url=url)
+    assert r.returncode == 0, r.stderr
+    assert [t[1] for t in rows(r.stdout)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    cached = json.loads((tmp_path / "data" / "_catalogs" / "bybit.json").read_text())
+    assert sorted(row[1] for row in cached["instruments"]) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    r = symbols(tmp_path, "--exchange", "bybit", "--all", url=closed_port_url())  # from that cache
+    assert [t[1] for t in rows(r.stdout)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
 
 def test_a_reader_that_stops_reading_is_a_clean_exit(sim, tmp_path):

@@ -207,6 +207,16 @@ def test_an_empty_catalog_lists_nothing_and_resolves_nothing():
         cat.resolve("BTC")
 
 
+def test_an_instrument_listed_twice_is_in_the_catalog_once():
+    # overlapping pages or a repeated row: `instruments` (what `twinstar symbols` prints and the cache keeps) held
+    # each copy; the trading twin is the one kept, as for lookups
+    btc, eth, closed_eth = perp("BTC"), perp("ETH"), perp("ETH", status="closed")
+    cat = Catalog("bybit", [btc, closed_eth, eth, btc, closed_eth], fetched_ms=1)
+    assert cat.instruments == (btc, eth) and len(cat) == 2
+    assert cat.by_native("ETHUSDT") is eth and cat.get("ETH/USDT:USDT") is eth and cat.symbols() == ["BTC/USDT:USDT",
+                                                                                                      "ETH/USDT:USDT"]
+
+
 def test_catalog_maps_both_ways_and_refuses_foreign_instruments(bybit):
     assert bybit.get("BTC/USDT:USDT").native == "BTCUSDT"
     assert bybit.by_native("BTCPERP").symbol == "BTC/USDC:USDC"

@@ -220,17 +220,19 @@ class Catalog:
         self.exchange = exchange
         self.fetched_ms = fetched_ms
         self.primary_quote = primary_quote
-        self.instruments: tuple[Instrument, ...] = tuple(instruments)
         self._by_symbol: dict[str, Instrument] = {}
         self._by_native: dict[str, Instrument] = {}
-        for inst in self.instruments:
+        for inst in instruments:
             if inst.exchange != exchange:
                 raise ValueError(f"{inst} is not an instrument of {exchange}")
             # a delisted twin must not shadow the listed one of the same name
-            if inst.symbol not in self._by_symbol or inst.trading:
-                self._by_symbol[inst.symbol] = inst
             if inst.native not in self._by_native or inst.trading:
                 self._by_native[inst.native] = inst
+        # one per native id: pages that overlap (a listing between two page requests) repeat instruments
+        self.instruments: tuple[Instrument, ...] = tuple(self._by_native.values())
+        for inst in self.instruments:
+            if inst.symbol not in self._by_symbol or inst.trading:
+                self._by_symbol[inst.symbol] = inst
         self._by_native_upper = {k.upper(): v for k, v in self._by_native.items()}
         self._compact: dict[str, list[Instrument]] = {}
         self._by_base: dict[str, list[Instrument]] = {}
