@@ -276,7 +276,11 @@ def test_provisional_keeps_a_name_by_the_naming_rule(exchange, text, symbol, nat
     ("bybit", "USDT" * 10),  # a 36-character base: no asset is that long
     ("bybit", "ВТСUSDT"), ("bybit", "BTC\x00USDT"), ("bybit", None), ("bybit", "B" * 5000),
     ("upbit", "BTC/USDT"), ("upbit", "BTC-USDT"), ("upbit", "USDT-BTC"), ("upbit", "btc_krw"),
-    ("bithumb", "KRW-BTC"), ("okx", "BTC/KRW:KRW"), ("okx", "BTCUSDT")])
+    ("bithumb", "KRW-BTC"), ("okx", "BTC/KRW:KRW"), ("okx", "BTCUSDT"),
+    # a unified symbol is what it says or nothing: it became BTCKRW/USDT:USDT (its native id taken for a base
+    # asset alone) and BTC/USDT:USDT (the settle currency dropped)
+    ("bybit", "BTC/KRW:KRW"), ("binance", "BTC/EUR:EUR"), ("bitget", "btc/krw:krw"), ("bybit", "BTC/USDT:USDC"),
+    ("okx", "BTC/USDT:USDC"), ("bingx", "BTC/USDT:KRW")])
 def test_provisional_refuses_what_the_naming_rule_cannot_read(exchange, text):
     with pytest.raises(UnknownSymbol) as err:
         provisional(get_exchange(exchange), text)

@@ -142,18 +142,22 @@ def provisional(adapter: ExchangeAdapter, text: str) -> Instrument:
     """An instrument made from a typed name by the exchange's naming rule alone (no catalog to check it):
     the unified symbol, or the native id, as typed. UnknownSymbol when the name fits neither."""
     raw = typed_symbol(adapter.name, text)
+    typed_unified = is_unified(raw.upper())
     try:
-        native = adapter.native(raw.upper()) if is_unified(raw.upper()) else raw
+        native = adapter.native(raw.upper()) if typed_unified else raw
         check_symbol(native)
         try:
             base, quote = adapter.split_symbol(native)
         except ValueError:
             alone = native.upper()  # a base asset alone: BTC -> BTC in the venue's quote (not BTCUSDT on OKX)
-            if not ASSET_PATTERN.fullmatch(alone) or alone.endswith(adapter.quote_currency) or len(alone) > 12:
+            if typed_unified or not ASSET_PATTERN.fullmatch(alone) or alone.endswith(adapter.quote_currency) \
+                    or len(alone) > 12:
                 raise
             base, quote = alone, adapter.quote_currency
         native = adapter.native_symbol(base, quote)
         symbol = adapter.unified(native)
+        if typed_unified and symbol != raw.upper():  # BTC/USDT:USDC is not BTC/USDT:USDT
+            raise ValueError(f"by the naming rule it would be {symbol}")
         base, quote = base.upper(), quote.upper()
         for asset in (base, quote):
             if not ASSET_PATTERN.fullmatch(asset):
