@@ -203,6 +203,10 @@ HOSTILE = {
     "settle not text": json.dumps(_cache_doc(symbol="BTC/USDT:5", settle=5)).encode(),
     "settled elsewhere": json.dumps(_cache_doc(symbol="BTC/USDT:USDC", settle="USDC")).encode(),
     "symbol not its parts": json.dumps(_cache_doc(symbol="ETH/USDT:USDT")).encode(),
+    # BTC/USDT:USDT traded as ETHUSDT: `btc` would have resolved to Ethereum's market
+    "native not its parts": json.dumps(_cache_doc(native="ETHUSDT")).encode(),
+    "another quote": json.dumps(_cache_doc(symbol="BTC/USDC:USDC", native="BTCUSDC", quote="USDC",
+                                           settle="USDC")).encode(),  # the exchange's list has USDT perps only
     "spot on a swap venue": json.dumps(_cache_doc(symbol="BTC/USDT", settle="", kind="spot")).encode(),
     "base lower case": json.dumps(_cache_doc(base="btc", symbol="btc/USDT:USDT")).encode(),
     "row too short": json.dumps(_cache_doc(instruments=[[1, 2]])).encode(),

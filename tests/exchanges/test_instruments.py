@@ -54,6 +54,7 @@ TICK = {"bybit": ["priceFilter", "tickSize"], "binance": ["filters", 0, "tickSiz
         "bitget": ["priceEndStep"], "bingx": ["pricePrecision"]}
 LOT = {"bybit": ["lotSizeFilter", "qtyStep"], "binance": ["filters", 1, "stepSize"], "okx": ["lotSz"],
        "bitget": ["sizeMultiplier"]}  # (BingX states decimal places: no step finer than 18 of them can be said)
+BASE = {"bybit": ["baseCoin"], "binance": ["baseAsset"], "bitget": ["baseCoin"]}  # (the others read it off the name)
 REQUIRED = {"bybit": ["lotSizeFilter", "qtyStep"], "binance": ["baseAsset"], "okx": ["minSz"],
             "bitget": ["sizeMultiplier"], "bingx": ["tradeMinQuantity"]}
 
@@ -141,6 +142,37 @@ def test_a_step_finer_than_any_market_is_left_out_and_the_rest_kept(exchange, wh
     assert instruments == EXPECTED[exchange]
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(f"{exchange}: 1 instrument(s) left out of the catalog, e.g. ") and "finer than" in line
+
+
+@pytest.mark.parametrize("exchange", list(BASE))
+def test_an_item_whose_name_is_not_its_base_and_quote_is_left_out(exchange, caplog):
+    # BTCUSDT saying its base is ETH was kept as ETH/USDT:USDT traded as BTCUSDT: `eth` resolved to Bitcoin's market
+    payload = documented(exchange)
+    items = items_of(exchange, payload)
+    odd = copy.deepcopy(items[0])
+    spoil(odd, BASE[exchange], "ETH")
+    items.insert(0, odd)
+    with caplog.at_level(logging.ERROR, logger="twinstar_gui.exchanges.base"):
+        instruments, _ = get_exchange(exchange).parse_instruments(payload)
+    assert instruments == EXPECTED[exchange]
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(f"{exchange}: 1 instrument(s) left out of the catalog, e.g. {exchange}: instrument BTCUSDT: "
+                           f"its name is not base ETH and quote USDT"), line
+
+
+@pytest.mark.parametrize("exchange, changes", [
+    ("bybit", {"symbol": "BTCUSDC", "quoteCoin": "USDC"}),  # settled in USDT, quoted in USDC: which is it?
+    ("okx", {"instId": "BTC-USD-SWAP"})])  # a USDT-settled linear swap named as quoted in USD
+def test_an_item_quoted_in_another_currency_is_left_out(exchange, changes, caplog):
+    # it passed the filter (settled in USDT) and was kept as BTC/USDC:USDC, settled in USDC by its own symbol
+    payload = documented(exchange)
+    items = items_of(exchange, payload)
+    items.insert(0, {**copy.deepcopy(items[0]), **changes})
+    with caplog.at_level(logging.ERROR, logger="twinstar_gui.exchanges.base"):
+        instruments, _ = get_exchange(exchange).parse_instruments(payload)
+    assert instruments == EXPECTED[exchange]
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "left out of the catalog" in line and "is not USDT" in line, line
 
 
 @pytest.mark.parametrize("exchange", VENUES)

@@ -124,7 +124,8 @@ def _from_json(data: object, adapter: ExchangeAdapter) -> Catalog:
         inst = Instrument(adapter.name, **values)  # checks the numbers' ranges, the tick table's order, the status
         if inst.settle not in ("", inst.quote):
             raise CatalogError(f"instrument {inst.native} is settled in {inst.settle}, not in its quote")
-        if inst.kind != adapter.market_kind or inst.symbol != _expected_symbol(inst):
+        if inst.kind != adapter.market_kind or inst.symbol != _expected_symbol(inst) \
+                or inst.quote != adapter.quote_currency or inst.native != _native_of(adapter, inst):
             raise CatalogError(f"instrument {inst.native} does not fit {adapter.name}")
         out.append(inst)
     return Catalog(adapter.name, out, fetched_ms=fetched, primary_quote=primary_quote(adapter))
@@ -136,6 +137,14 @@ def _is_number(value: object) -> bool:
 
 def _expected_symbol(inst: Instrument) -> str:
     return f"{inst.base}/{inst.quote}:{inst.settle}" if inst.settle else f"{inst.base}/{inst.quote}"
+
+
+def _native_of(adapter: ExchangeAdapter, inst: Instrument) -> str | None:
+    """The venue's name for the instrument's base and quote (what the exchange's list is checked against)."""
+    try:
+        return adapter.native_symbol(inst.base, inst.quote)
+    except ValueError:
+        return None
 
 
 def provisional(adapter: ExchangeAdapter, text: str) -> Instrument:

@@ -213,8 +213,9 @@ class ExchangeAdapter(ABC):
     def _instrument(self, item: object, native: Any, base: Any, quote: Any, *, tick: Any, lot: Any, min_qty: Any,
                     min_notional: Any = 0, status: str = "trading", contract_size: Any = 1,
                     tick_table: tuple[tuple[float, float], ...] = ()) -> Instrument:
-        """One checked Instrument of this exchange: names against the strict patterns (they become paths), steps
-        finite and > 0 (orders are rounded to them), minimums finite and >= 0; else BadMessage naming the item."""
+        """One checked Instrument of this exchange: names against the strict patterns (they become paths), the
+        native id this venue's name for the base and quote, quoted in the venue's currency, steps finite and > 0
+        (orders are rounded to them), minimums finite and >= 0; else BadMessage naming the item."""
         try:
             check_symbol(native)
         except BadName as exc:
@@ -233,6 +234,15 @@ class ExchangeAdapter(ABC):
                 or numbers["min notional"] < 0 or numbers["tick size"] < 0 or (numbers["tick size"] == 0 and not tick_table):
             raise self._bad(f"instrument {native}: steps must be > 0 and minimums >= 0", item)
         b, q = assets
+        # the native id is what goes on the wire and the unified symbol what people pick: they must name one market
+        if q != self.quote_currency:
+            raise self._bad(f"instrument {native}: its quote {q} is not {self.quote_currency}", item)
+        try:
+            named = self.native_symbol(b, q)
+        except ValueError:
+            named = None
+        if named != native:
+            raise self._bad(f"instrument {native}: its name is not base {b} and quote {q}", item)
         settle = q if self.market_kind == SWAP else ""
         return Instrument(self.name, unified_symbol(b, q, settle), native, b, q, settle, self.market_kind,
                           numbers["tick size"], numbers["lot size"], numbers["min qty"], numbers["min notional"],
