@@ -35,15 +35,17 @@ def bybit_item(base, tick="0.1", lot="0.001", **extra):
 
 @pytest.fixture
 def fake_bybit():
-    """A Bybit on loopback answering /v5/market/instruments-info from `pages`: cursor -> (items, next cursor)."""
-    pages: dict[str, tuple[list, str]] = {}
+    """A Bybit on loopback answering /v5/market/instruments-info from `pages`: cursor -> (items, next cursor), or
+    the bytes of a whole answer."""
+    pages: dict[str, tuple[list, str] | bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's name
             cursor = parse_qs(urlparse(self.path).query).get("cursor", [""])[0]
-            items, after = pages.get(cursor, ([], ""))
-            data = json.dumps({"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": items,
-                                                                        "nextPageCursor": after}}).encode()
+            page = pages.get(cursor, ([], ""))
+            data = page if isinstance(page, bytes) else json.dumps(
+                {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": page[0],
+                                                          "nextPageCursor": page[1]}}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -177,6 +179,21 @@ def test_pages_that_overlap_list_each_instrument_once(fake_bybit, tmp_path):
     assert sorted(row[1] for row in cached["instruments"]) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
     r = symbols(tmp_path, "--exchange", "bybit", "--all", url=closed_port_url())  # from that cache
     assert [t[1] for t in rows(r.stdout)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+
+
+@pytest.mark.parametrize("body, said, shown", [
+    (b"<html><body>502 Bad Gateway</body></html>", "not JSON", "<html><body>502 Bad Gateway"),
+    (b'{"retCode": 0, "retMsg": "OK", "result": {"list": "BTCUSDT"}}', "result.list missing", "'list': 'BTCUSDT'"),
+    (b'{"retCode": 0, "result": {"list": [' + b"[" * 100_000, "nests too deep", '{"retCode": 0, "result"')])
+def test_an_unreadable_list_is_one_line_naming_the_exchange_and_what_came(fake_bybit, tmp_path, body, said, shown):
+    # said only "(unreadable answer)" before: nothing of what the exchange sent, nor why it was refused
+    url, pages = fake_bybit
+    pages[""] = body
+    r = symbols(tmp_path, "--exchange", "bybit", url=url)
+    assert (r.returncode, r.stdout) == (1, "")
+    (line,) = r.stderr.splitlines()
+    assert line.startswith("twinstar symbols: bybit: instrument list not loaded (unreadable answer: ") and said in line
+    assert shown in line and line.endswith("; no cached list either") and len(line) < 400
 
 
 def test_a_reader_that_stops_reading_is_a_clean_exit(sim, tmp_path):

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core.errors import TwinStarError, excerpt, short_reason
+from ..core.errors import BadMessage, TwinStarError, excerpt, short_reason
 from ..core.instrument import TRADING, Catalog, Instrument, UnknownSymbol, is_unified, typed_symbol
 from ..core.names import BadName, check_exchange, check_symbol
 from ..exchanges.base import ASSET_PATTERN, MAX_EPOCH_MS, ExchangeAdapter
@@ -240,7 +240,9 @@ class CatalogBook:
         try:
             instruments = self.rest.fetch_instruments()
         except TwinStarError as exc:
-            self.error = short_reason(exc)
+            # an answer we could not read: what it said and why it was refused
+            detail = f": {excerpt(f'{exc.reason}: {exc.excerpt}', 120)}" if isinstance(exc, BadMessage) else ""
+            self.error = short_reason(exc) + detail
             self._loaded.set()
             raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})") from exc
         if not instruments:
