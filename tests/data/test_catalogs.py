@@ -1,5 +1,6 @@
 """Instrument catalogs: the disk cache (and hostile cache files), provisional names, CatalogBook against a real
 simulator and a dead port on loopback."""
+import copy
 import json
 import logging
 import os
@@ -217,6 +218,8 @@ HOSTILE = {
     "fetch time text": json.dumps(_cache_doc(fetched_ms="1767225600000")).encode(),
     "fetch time past 2100": json.dumps(_cache_doc(fetched_ms=5_000_000_000_000)).encode(),
     "too many rows": json.dumps(_cache_doc(instruments=[[]] * (catalogs.MAX_INSTRUMENTS + 1))).encode(),
+    # read as a verified list of nothing: every symbol "is not listed", offline, where names are kept as typed
+    "no rows": json.dumps(_cache_doc(instruments=[])).encode(),
 }
 
 
@@ -229,6 +232,22 @@ def test_a_hostile_cache_file_is_ignored_with_a_log_line(tmp_path, caplog, name)
         assert read_cache(tmp_path, get_exchange("bybit")) is None
     (record,) = caplog.records
     assert "bybit: instrument cache" in record.getMessage() and "ignored" in record.getMessage()
+    assert len(record.getMessage()) < 600
+
+
+def test_a_bad_cache_row_is_left_out_and_the_good_ones_kept(tmp_path, caplog):
+    # one odd row cost the whole cached list before: offline, every symbol was then unverified
+    good = [[getattr(i, f) for f in catalogs._FIELDS] for i in bybit_catalog().instruments]
+    bad = copy.deepcopy(good[0])
+    bad[catalogs._FIELDS.index("native")] = "../x"
+    doc = _cache_doc(instruments=[bad, *good, [1, 2], "BTCUSDT"])
+    cache_path(tmp_path, "bybit").parent.mkdir(parents=True)
+    cache_path(tmp_path, "bybit").write_text(json.dumps(doc))
+    with caplog.at_level(logging.ERROR, logger="twinstar_gui.data.catalogs"):
+        back = read_cache(tmp_path, get_exchange("bybit"))
+    assert back.instruments == bybit_catalog().instruments and back.verified
+    (record,) = caplog.records
+    assert record.getMessage().startswith("bybit: 3 row(s) of the instrument cache ") and "../x" in record.getMessage()
     assert len(record.getMessage()) < 600
 
 

@@ -74,8 +74,9 @@ def write_cache(root: Path, catalog: Catalog) -> Path:
 
 
 def read_cache(root: Path, adapter: ExchangeAdapter) -> Catalog | None:
-    """The cached catalog of the adapter's exchange, or None when there is none. A damaged or foreign file is
-    logged and ignored (it is a cache: the exchange's answer replaces it)."""
+    """The cached catalog of the adapter's exchange, or None when there is none. A damaged or foreign file (or one
+    with no usable row) is logged and ignored (it is a cache: the exchange's answer replaces it); an odd row is
+    logged and left out."""
     path = cache_path(root, adapter.name)
     try:
         if not path.is_file():
@@ -101,34 +102,46 @@ def _from_json(data: object, adapter: ExchangeAdapter) -> Catalog:
         raise CatalogError("unexpected layout")
     if not isinstance(fetched, int) or isinstance(fetched, bool) or not 0 < fetched <= MAX_EPOCH_MS:
         raise CatalogError("no valid fetch time")  # (a 400-digit one overflowed when its age was computed)
-    out = []
-    for row in rows:
-        if not isinstance(row, list) or len(row) != len(_FIELDS):
-            raise CatalogError("an instrument row of the wrong length")
-        values = dict(zip(_FIELDS, row))
-        check_symbol(values["native"])
-        for key in ("base", "quote") + (("settle",) if values["settle"] != "" else ()):
-            if not isinstance(values[key], str) or not ASSET_PATTERN.fullmatch(values[key]):
-                raise CatalogError(f"bad {key} asset {excerpt(repr(values[key]), 30)}")
-        for key in ("symbol", "status"):
-            if not isinstance(values[key], str) or len(values[key]) > 80:
-                raise CatalogError(f"bad {key}")
-        table = values["tick_table"]
-        if not isinstance(table, list) or len(table) > 64 or not all(
-                isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair) for pair in table):
-            raise CatalogError("bad tick table")  # (strings were taken: float("nan") is a number to Python)
-        values["tick_table"] = tuple((float(a), float(b)) for a, b in table)
-        for key in ("tick_size", "lot_size", "min_qty", "min_notional", "contract_size"):
-            if not _is_number(values[key]):
-                raise CatalogError(f"{key} is not a number")
-        inst = Instrument(adapter.name, **values)  # checks the numbers' ranges, the tick table's order, the status
-        if inst.settle not in ("", inst.quote):
-            raise CatalogError(f"instrument {inst.native} is settled in {inst.settle}, not in its quote")
-        if inst.kind != adapter.market_kind or inst.symbol != _expected_symbol(inst) \
-                or inst.quote != adapter.quote_currency or inst.native != _native_of(adapter, inst):
-            raise CatalogError(f"instrument {inst.native} does not fit {adapter.name}")
-        out.append(inst)
+    out, refused = [], []
+    for row in rows:  # one odd row is left out, as from the exchange: the good ones still serve
+        try:
+            out.append(_instrument_of(row, adapter))
+        except (CatalogError, ValueError, TypeError, KeyError, OverflowError) as exc:
+            refused.append(f"{excerpt(exc, 80)} in {excerpt(repr(row), 120)}")
+    if not out:  # a list of nothing is no list (as the exchange's own empty answer is not)
+        raise CatalogError(f"no usable instrument row{f' ({refused[0]})' if refused else ''}")
+    if refused:
+        log.error("%s: %d row(s) of the instrument cache left out, e.g. %s", adapter.name, len(refused), refused[0])
     return Catalog(adapter.name, out, fetched_ms=fetched, primary_quote=primary_quote(adapter))
+
+
+def _instrument_of(row: object, adapter: ExchangeAdapter) -> Instrument:
+    """One cached instrument row, checked as the exchange's list is; else CatalogError, ValueError or TypeError."""
+    if not isinstance(row, list) or len(row) != len(_FIELDS):
+        raise CatalogError("an instrument row of the wrong length")
+    values = dict(zip(_FIELDS, row))
+    check_symbol(values["native"])
+    for key in ("base", "quote") + (("settle",) if values["settle"] != "" else ()):
+        if not isinstance(values[key], str) or not ASSET_PATTERN.fullmatch(values[key]):
+            raise CatalogError(f"bad {key} asset {excerpt(repr(values[key]), 30)}")
+    for key in ("symbol", "status"):
+        if not isinstance(values[key], str) or len(values[key]) > 80:
+            raise CatalogError(f"bad {key}")
+    table = values["tick_table"]
+    if not isinstance(table, list) or len(table) > 64 or not all(
+            isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair) for pair in table):
+        raise CatalogError("bad tick table")  # (strings were taken: float("nan") is a number to Python)
+    values["tick_table"] = tuple((float(a), float(b)) for a, b in table)
+    for key in ("tick_size", "lot_size", "min_qty", "min_notional", "contract_size"):
+        if not _is_number(values[key]):
+            raise CatalogError(f"{key} is not a number")
+    inst = Instrument(adapter.name, **values)  # checks the numbers' ranges, the tick table's order, the status
+    if inst.settle not in ("", inst.quote):
+        raise CatalogError(f"instrument {inst.native} is settled in {inst.settle}, not in its quote")
+    if inst.kind != adapter.market_kind or inst.symbol != _expected_symbol(inst) \
+            or inst.quote != adapter.quote_currency or inst.native != _native_of(adapter, inst):
+        raise CatalogError(f"instrument {inst.native} does not fit {adapter.name}")
+    return inst
 
 
 def _is_number(value: object) -> bool:
