@@ -17,11 +17,11 @@ from ..core.instrument import SeriesKey
 from ..core.models import Candle, KlineEvent
 from ..core.resample import GroupResampler
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
-from ..core.trades import TradeCandles
 from ..core.window import CandleWindow
 from ..net.backoff import ReconnectPolicy
 from ..net.rest import RestClient
 from ..net.threads import in_daemon_thread
+from .close import CloseDetector, ConfirmByRest, Forming, StreamClosed, Verdict
 from .store import CandleStore
 from .writer import CandleWriter, WriteJob
 
@@ -29,11 +29,6 @@ log = logging.getLogger(__name__)
 
 REST_CONCURRENCY = 3  # REST fetches in flight per exchange: more only fight the GUI thread for the GIL
 SLICE = 100  # candles handled per turn of the event loop when a long run arrives at once (~3 ms)
-# how far the exchange's clock may run ahead of ours (after the offset REST told us) before a candle from the
-# stream counts as impossible: clocks drift, but not by hours
-MAX_CLOCK_SKEW_MS = 10 * 60_000
-MAX_STREAM_LEAD_MS = 6 * BASE_TIMEFRAME.ms  # how far past the last closed candle the stream may already be
-STREAK_TO_FOLLOW = 3  # consecutive buckets beyond our clock after which the stream's clock is believed
 DEFAULT_WINDOWS = {Timeframe.M15: 1000, Timeframe.H1: 300, Timeframe.H4: 300, Timeframe.D1: 300}
 
 
@@ -117,29 +112,36 @@ class SeriesManager:
         self.candles: dict[Timeframe, CandleWindow] = {
             tf: CandleWindow(self.windows[tf]) for tf in (BASE_TIMEFRAME, *DERIVED_TIMEFRAMES)}
         self._resamplers = {tf: GroupResampler(tf) for tf in DERIVED_TIMEFRAMES}
-        self.forming: Candle | None = None
-        self.last_closed: int | None = None  # open time of the newest closed 15m candle
+        self.close = CloseDetector(self.label, now_ms)  # when a candle is final: the one close detector
         self.failed = ""  # set when the exchange rejects the symbol
         self.closed_emitted = 0
         self._pending: dict[int, Candle] = {}
-        self.clock_offset_ms = 0  # exchange clock - ours, from REST server times and the stream's candles
-        self._deadline_done: int | None = None
         self._disk_gaps: list[tuple[int, int]] = []
-        self._trades = TradeCandles()
         self._backfill: asyncio.Task | None = None
         self._fetching = False  # a REST fetch is under way: stream closes wait for it (see _on_stream_close)
         self._retry_wake = asyncio.Event()
         self.rest_problem = ""  # why REST fails right now (retried with backoff until it answers)
         self._short_problem = ""  # the same in a few words, for status lines
         self._retry_policy = retry_policy or ReconnectPolicy()
-        self._future_said: int | None = None  # the newest future candle logged (said once, not per frame)
-        self._future_bucket: int | None = None  # the stream's bucket when it last looked ahead of our clock
-        self._future_streak = 0  # consecutive buckets it did so
-        self._server_offset_ms = 0  # exchange clock - ours, as REST answers said (the stream cannot move it)
         self.sync = SyncStatus()
 
     def __repr__(self) -> str:
         return f"SeriesManager({self.exchange}:{self.symbol}, last_closed={self.last_closed})"
+
+    @property
+    def forming(self) -> Candle | None:
+        """The candle still forming (from the stream), None between a close and the next push."""
+        return self.close.forming
+
+    @property
+    def last_closed(self) -> int | None:
+        """Open time of the newest closed 15m candle held (emitted or loaded)."""
+        return self.close.last_closed
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """The exchange's clock minus ours, as its REST answers and forming candles told."""
+        return self.close.clock_offset_ms
 
     # -- history ----------------------------------------------------------------------------------
     async def load_history(self) -> None:
@@ -182,7 +184,7 @@ class SeriesManager:
                 start, end = self._disk_gaps[0]
                 async with self.rest_slots:
                     _, got = await in_daemon_thread(self._fetch_candles, start, end,
-                                                    now_ms=self.now_ms() + self.clock_offset_ms,
+                                                    now_ms=self.close.exchange_now(),
                                                     on_page=lambda done, _total, b=base: self._progress(b + done))
                 self._disk_gaps.pop(0)
                 base += (end - start) // BASE_TIMEFRAME.ms + 1
@@ -201,9 +203,9 @@ class SeriesManager:
             self.candles[tf].clear()
         self._resamplers = {tf: GroupResampler(tf) for tf in DERIVED_TIMEFRAMES}
         last = self.last_closed
-        for c in window:  # in one go: last_closed is rewound meanwhile, nothing may interleave (rare path)
+        for c in window:  # in one go, nothing interleaves (rare path)
             self._add_closed(c, notify=False)
-        self.last_closed = last
+        self.close.last_closed = last  # older candles filled in: the newest closed is what it was
         log.info("%s: repaired %d stored candles", self.label, len(found))
         self._emit(self.listeners.history, self)
 
@@ -327,7 +329,7 @@ class SeriesManager:
             server_time, candles = await in_daemon_thread(self._fetch_candles, start, now_ms=hint,
                                                           on_page=self._progress)
         if server_time:
-            self.clock_offset_ms = self._server_offset_ms = int(server_time) - self.now_ms()
+            self.close.server_clock(int(server_time))
         accepted = await self._in_slices(candles, lambda c: self._accept_closed(c, source, persist=False))
         if accepted:
             self._persist(accepted, source)
@@ -364,88 +366,33 @@ class SeriesManager:
     def on_kline(self, ev: KlineEvent) -> None:
         if ev.timeframe != BASE_TIMEFRAME.label or self.failed:
             return
-        candle = ev.candle()
-        if not self._plausible_time(candle.open_time, bool(ev.closed)):
-            return
-        if ev.closed is None and self.forming is not None and candle.open_time > self.forming.open_time:
-            # No close flag on this exchange: a newer bucket means the previous one is over, but its last
-            # push may predate its last trades. The final values come from REST (backfill), never a guess.
-            self.backfill()
-        if ev.closed:
-            self._on_stream_close(candle)
-            if self.forming is not None and self.forming.open_time <= candle.open_time:
-                self.forming = None
-        elif self.last_closed is None or candle.open_time > self.last_closed:
-            # the exchange's clock is at least this candle's open
-            self.clock_offset_ms = max(self.clock_offset_ms, candle.open_time - self.now_ms())
-            self.forming = candle
-            self._emit(self.listeners.forming, self.key, candle)
-
-    def _plausible_time(self, open_time: int, closed: bool) -> bool:
-        """A candle from the stream must not lie in the future: a closed one must have ended, a forming one must
-        have begun, by the exchange's clock (ours plus the offset its REST answers gave, plus MAX_CLOCK_SKEW_MS)
-        or at most MAX_STREAM_LEAD_MS after the last closed candle. One forged frame dated 2099 would otherwise
-        close the series' future and poison its clock. Before any history the stream is the only clock there is
-        (a simulated exchange runs faster than ours); a stream that keeps going, bucket after bucket, beyond our
-        clock is followed after STREAK_TO_FOLLOW buckets (our clock is the one that is off)."""
-        if self.last_closed is None:
-            return True
-        horizon = max(self.now_ms() + max(0, self._server_offset_ms) + MAX_CLOCK_SKEW_MS,
-                      self.last_closed + MAX_STREAM_LEAD_MS)
-        if open_time + (BASE_TIMEFRAME.ms if closed else 0) <= horizon:
-            return True
-        bucket = open_time if not closed else open_time + BASE_TIMEFRAME.ms  # the bucket the stream is in
-        last = self._future_bucket
-        self._future_streak = self._future_streak + 1 if last is not None and bucket == last + BASE_TIMEFRAME.ms \
-            else self._future_streak if bucket == last else 0
-        self._future_bucket = bucket
-        if self._future_streak >= STREAK_TO_FOLLOW:
-            self._server_offset_ms = bucket - self.now_ms()
-            log.warning("%s: the stream is %s ahead of our clock, bucket after bucket; following it",
-                        self.label, _span(bucket - self.now_ms()))
-            return True
-        if self._future_said is None or self._future_said < open_time:
-            self._future_said = open_time
-            log.warning("%s: ignored a %s candle from the future (%s): the stream is not to be trusted on it",
-                        self.label, "closed" if closed else "forming", _fmt(open_time))
-        return False
+        self._act(self.close.kline(ev.candle(), ev.closed))
 
     def on_price(self, price: float, time_ms: int) -> None:
         """A last price (ticker): moves the forming candle's close/high/low."""
-        f = self.forming
-        if f is None or not (f.open_time <= time_ms < f.open_time + BASE_TIMEFRAME.ms):
-            return
-        self.forming = Candle(f.open_time, f.open, max(f.high, price), min(f.low, price), price, f.volume)
-        self._emit(self.listeners.forming, self.key, self.forming)
+        self._act(self.close.price(price, time_ms))
 
     def on_trade(self, price: float, size: float, time_ms: int) -> None:
         """Where the exchange streams no candles (Bithumb), trades build the forming one."""
-        if self.last_closed is not None and BASE_TIMEFRAME.bucket_start(time_ms) <= self.last_closed:
-            return  # a late trade of a candle already final
-        if not self._plausible_time(BASE_TIMEFRAME.bucket_start(time_ms), False):
-            return
-        ended = self._trades.add(price, size, time_ms)
-        if ended is not None:
-            self.backfill()  # that bucket is over: its final values come from REST
-        if self._trades.forming is not None and self._trades.forming != self.forming:
-            self.forming = self._trades.forming
-            self._emit(self.listeners.forming, self.key, self.forming)
+        self._act(self.close.trade(price, size, time_ms))
 
     def check_deadline(self, grace_ms: int) -> bool:
-        """Close detector's deadline: once the forming candle's bucket has ended (+ grace) by the exchange's
-        clock and no close arrived (quiet market, silent stream), confirm it by REST. Once per candle."""
-        f = self.forming
-        if f is None or self._deadline_done == f.open_time or self.failed:
+        """The close detector's deadline (a silent stream): True when it asked REST to confirm a candle."""
+        if self.failed:
             return False
-        if self.last_closed is not None and self.last_closed >= f.open_time:
-            return False
-        if self.now_ms() + self.clock_offset_ms < f.open_time + BASE_TIMEFRAME.ms + grace_ms:
-            return False
-        self._deadline_done = f.open_time
-        log.info("%s: no close for %s by its deadline; confirming by REST", self.label,
-                 _fmt(f.open_time))
-        self.backfill()
-        return True
+        verdicts = self.close.deadline(grace_ms)
+        self._act(verdicts)
+        return bool(verdicts)
+
+    def _act(self, verdicts: list[Verdict]) -> None:
+        """What the close detector concluded, in its order: chart updates, stream closes, REST confirmations."""
+        for v in verdicts:
+            if isinstance(v, Forming):
+                self._emit(self.listeners.forming, self.key, v.candle)
+            elif isinstance(v, StreamClosed):
+                self._on_stream_close(v.candle)
+            else:  # ConfirmByRest: the final values come from REST, never a guess from the last push
+                self.backfill()
 
     def _on_stream_close(self, candle: Candle) -> None:
         expected = None if self.last_closed is None else self.last_closed + BASE_TIMEFRAME.ms
@@ -473,7 +420,7 @@ class SeriesManager:
         return True
 
     def _add_closed(self, candle: Candle, notify: bool, source: str = "") -> None:
-        self.last_closed = candle.open_time
+        self.close.closed_through(candle.open_time)
         self.candles[BASE_TIMEFRAME].append(candle)
         if notify:
             self.closed_emitted += 1
@@ -507,8 +454,3 @@ def _candles_of(frame: pd.DataFrame) -> list[Candle]:
 
 def _fmt(ms: int) -> str:
     return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _span(ms: int) -> str:
-    hours = ms / 3_600_000
-    return f"{hours:.1f} h" if abs(hours) < 48 else f"{hours / 24:.1f} days"
