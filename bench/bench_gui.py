@@ -19,20 +19,20 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_API", "pyside6")
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import json
+import logging
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,9 +41,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from _simproc import SimProcess  # noqa: E402
-import bench_chart_item as chart_bench  # noqa: E402  (QPictureCandles, market, new_plot, views)
 from twinstar_gui.ui.chart import CandlestickItem  # noqa: E402
+
+import bench_chart_item as chart_bench  # noqa: E402  (QPictureCandles, market, new_plot, views)
+from _simproc import SimProcess  # noqa: E402
 
 N_SYMBOLS = 200
 TICK_MS = 10
@@ -123,7 +124,7 @@ class _StallSampler:
     """Debug aid (TWINSTAR_BENCH_STALLS=1): while the probe's timer is late by > 30 ms, sample the loop
     thread's stack every 5 ms and count the innermost frames of our code and of the libraries."""
 
-    def __init__(self, probe: "LagProbe") -> None:
+    def __init__(self, probe: LagProbe) -> None:
         import collections
         import threading
 

@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from twinstar_gui.exchanges import get_exchange  # noqa: E402
+
 from _report import add_json_option, row, write_json  # noqa: E402 (bench/ = the script's dir)
 
 FIX = ROOT / "tests" / "fixtures"
@@ -58,7 +59,7 @@ def main() -> None:
         frames = frames_for(name)
         assert all(adapter.parse_ws_message(f) for f in frames)
         if name == "bingx":
-            baseline = lambda f: json.loads(gzip.decompress(f))  # noqa: E731
+            baseline = lambda f: json.loads(gzip.decompress(f))
         else:
             baseline = json.loads
         ours = rate(adapter.parse_ws_message, frames, args.seconds)

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from twinstar_gui.data.store import CandleStore  # noqa: E402
-from _report import add_json_option, row as json_row, write_json  # noqa: E402 (bench/ = the script's dir)
+from twinstar_gui.data.store import CandleStore
+
+from _report import add_json_option, row as json_row, write_json
 
 T0 = 1_704_067_200_000  # 2024-01-01 UTC
 Q = 900_000
@@ -28,7 +29,7 @@ def market(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     steps = rng.normal(0, 0.0025 / np.sqrt(30), size=(n, 30)).cumsum(axis=None).reshape(n, 30)
     path = 65000 * np.exp(steps)
-    tick = lambda x: np.round(x, 1)  # noqa: E731
+    tick = lambda x: np.round(x, 1)
     return pd.DataFrame({
         "timestamp": T0 + np.arange(n, dtype=np.int64) * Q,
         "open": tick(path[:, 0]), "high": tick(path.max(axis=1)), "low": tick(path.min(axis=1)),
@@ -87,7 +88,7 @@ def integer_ticks_size(data: pd.DataFrame, directory: Path) -> int:
         cols["volume"] = pa.array(np.round(part["volume"].to_numpy() * 1000).astype(np.int64))
         path = directory / f"{name}.parquet"
         pq.write_table(pa.table(cols), path, compression="zstd", use_dictionary=False,
-                       column_encoding={c: "DELTA_BINARY_PACKED" for c in cols})
+                       column_encoding=dict.fromkeys(cols, "DELTA_BINARY_PACKED"))
         total += path.stat().st_size
     return total
 
@@ -190,7 +191,7 @@ def main() -> None:
         minute_run = None if args.no_minutes else five_years_of_minutes(root)
     mem_ours, mem_seed = memory_per_symbol()
 
-    med = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+    med = lambda xs: statistics.median(xs) * 1000
     print(f"history {args.history} candles, {args.appends} appends; seed baseline = pandas to_parquet of the whole series")
     print("| measure | ours | seed baseline (same run) | ratio |")
     print("|---|---|---|---|")

@@ -93,7 +93,7 @@ def test_hostile_values_are_refused_naming_the_field(raw, message):
 
 @pytest.mark.parametrize("content, message", [
     (b"\xff\xfe{\x00}\x00", "not UTF-8 text"),
-    ('{"window_15m": 1000, "window_15m": 200}'.encode(), "appears twice"),
+    (b'{"window_15m": 1000, "window_15m": 200}', "appears twice"),
     (b'{"trading": {"order_usdt": NaN}}', "NaN is not a number a setting can take"),
     (b'{"trading": {"order_usdt": Infinity}}', "Infinity is not a number a setting can take"),
     (b'{"window_15m": ' + b"9" * 5000 + b"}", "cannot read"),

@@ -20,7 +20,7 @@ HOSTILE = ["../../../../x", "A" * 300, "BTC/../../USDT", ".."]
 class FakeBybit(BaseHTTPRequestHandler):
     """Bybit's REST envelope: tickers naming hostile symbols among good ones; klines empty."""
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):  # http.server's name
         now = int(time.time() * 1000)
         if self.path.startswith("/v5/market/tickers"):
             names = ["BTCUSDT", *HOSTILE, "ETHUSDT"]

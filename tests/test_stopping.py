@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support.proxy import FlakyProxy
 
 HANG = 20.0  # a stop that takes longer than this is a hang (the budget is 3 s; CI machines are slow)

@@ -13,21 +13,22 @@ import logging
 import math
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
 
-from .files import write_text_atomic
 from .core.errors import excerpt
 from .core.names import BadName, check_symbol_text
 from .core.strategy import StrategyConfig
 from .core.timeframe import CHART_TIMEFRAMES, Timeframe
 from .exchanges.registry import DEFAULT_SCAN_BASES, VENUES, env_url, exchange_names
 from .execution.risk import RiskLimits
+from .files import write_text_atomic
 
 log = logging.getLogger(__name__)
 

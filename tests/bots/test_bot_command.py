@@ -6,6 +6,7 @@ import sys
 import time
 
 from scripted import SPEED, script_flat, script_trend
+
 from twinstar_gui.execution.journal import Journal
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
@@ -80,7 +81,7 @@ def test_an_open_paper_position_survives_a_restart_and_exits_at_take_profit(tmp_
 def test_live_mode_refuses_without_keys_and_bad_input_is_a_message(tmp_path):
     env = {**os.environ, "TWINSTAR_CONFIG": str(tmp_path / "none.json"), "TWINSTAR_DATA_DIR": str(tmp_path / "d"),
            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "twinstar_gui", "bot", *a], capture_output=True,  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "twinstar_gui", "bot", *a], capture_output=True,
                                     text=True, env=env, timeout=60)
     r = run("scanner", "--exchange", "bybit", "--live", "--confirm-live")
     assert r.returncode == 2 and "live mode needs API keys for bybit" in r.stderr and "Traceback" not in r.stderr
@@ -138,6 +139,7 @@ def test_headless_scanner_and_multi_trader_trade_on_the_simulator(tmp_path):
     import json
 
     from scripted import scripted_market
+
     from twinstar_gui.sim.market import DEFAULT_SYMBOLS
 
     config = tmp_path / "settings.json"  # the multi trader on the 4h RSI the scripts shape, scanning every second

@@ -17,7 +17,6 @@ from twinstar_gui.execution.risk import RiskGuard, RiskLimits
 from twinstar_gui.presenters.trading import problem_text
 
 
-
 def bare_market(exchange: str) -> SimpleNamespace:
     """A market with no feed behind it (these tests drive the bot's order path only): names read as given and
     no instrument list, so prices read by significant digits."""

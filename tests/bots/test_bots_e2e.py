@@ -3,14 +3,14 @@ paper executor -> journal; a known entry and a take-profit exit."""
 import asyncio
 
 import pytest
-
 from scripted import trading_env
+from waiting import wait_for
+
 from twinstar_gui.bots.base import BotThread
 from twinstar_gui.bots.multi import MultiTrader
 from twinstar_gui.bots.scanner import AutoScanner
 from twinstar_gui.bots.unified import UnifiedBot
 from twinstar_gui.sim.market import DEFAULT_SYMBOLS
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -121,6 +121,7 @@ async def test_an_exchange_out_of_reach_does_not_stop_a_bot(tmp_path, qapp):
     the bot says why and keeps running; once it answers, the next scan goes through. (A network error used to
     stop the bot for good, as a bug would.)"""
     from support.proxy import FlakyProxy
+
     from twinstar_gui.app import build_core
     from twinstar_gui.bots.base import BotContext
     from twinstar_gui.bots.market import LiveMarket
@@ -136,7 +137,7 @@ async def test_an_exchange_out_of_reach_does_not_stop_a_bot(tmp_path, qapp):
     server = SimServer(Market(SimClock(speed=60.0), seed=4, history_days=5), push_interval=0.05)
     await server.start()
     proxy = FlakyProxy(server.port)  # refusing
-    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")  # noqa: E731
+    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "exchanges": {"bybit": {
         "rest_url": via(server.rest_url("bybit")), "ws_url": via(server.ws_url("bybit")), "symbols": ["BTCUSDT"]}}})
     core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.2, cap=0.5, jitter=0.0,

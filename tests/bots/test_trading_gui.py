@@ -3,8 +3,9 @@ take-profit exit in the Positions panel, scanner candidates in the Scanner panel
 import asyncio
 
 import pytest
-
 from scripted import trading_env
+from waiting import wait_for
+
 from twinstar_gui.app import Trading
 from twinstar_gui.presenters.chart import ChartPresenter
 from twinstar_gui.presenters.health import HealthPresenter
@@ -12,7 +13,6 @@ from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
 from twinstar_gui.ui.main_window import MainWindow
 from twinstar_gui.ui.panels.table import SORT_ROLE
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -3,8 +3,9 @@ live close never becomes a series' first candle while REST is down (the window b
 import asyncio
 
 import numpy as np
-
 from support.proxy import FlakyProxy
+from waiting import wait_for
+
 from twinstar_gui.core import KlineEvent, Timeframe
 from twinstar_gui.data.manager import SeriesManager
 from twinstar_gui.data.store import CandleStore
@@ -15,7 +16,6 @@ from twinstar_gui.net.rest import RestClient
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
-from waiting import wait_for
 
 Q = Timeframe.M15.ms
 Y2099 = 4_070_908_800_000

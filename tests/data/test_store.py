@@ -300,7 +300,7 @@ def test_sound_records_are_found_inside_megabytes_of_garbage(tmp_path):
     journal = _journal_of_ten(tmp_path)
     records = journal.read_bytes()
     rng = np.random.default_rng(5)
-    noise = lambda n: rng.integers(0, 256, n, dtype=np.uint8).tobytes()  # noqa: E731
+    noise = lambda n: rng.integers(0, 256, n, dtype=np.uint8).tobytes()
     journal.write_bytes(noise(2_000_003) + records[:265] + noise(17) + records[265:] + noise(1_000_001))
     fresh = CandleStore(tmp_path)
     assert fresh.load("bybit", "BTCUSDT")["open"].tolist() == [100.0 + i for i in range(10)]

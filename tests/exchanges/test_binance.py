@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ticker_items import assert_item_left_out
 
-from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
+from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError
 from twinstar_gui.exchanges.base import RestRequest
 from twinstar_gui.exchanges.binance import BinanceAdapter
-from ticker_items import assert_item_left_out
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
 # the documented sample candles: 2025-01-15 11:30, 11:45 and 12:00 UTC (the last one still forming)

@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 import requests
 import urllib3
-
 from support.proxy import FlakyProxy
-from twinstar_gui.core.errors import (ConnectFailed, DnsFailed, HttpStatusError, RequestTimedOut, TlsFailed,
-                                      is_transient)
-from twinstar_gui.exchanges.base import RestRequest
 
 from twinstar_gui.core import Timeframe
+from twinstar_gui.core.errors import ConnectFailed, DnsFailed, HttpStatusError, RequestTimedOut, TlsFailed, is_transient
 from twinstar_gui.exchanges import BadMessage, ExchangeError, RateLimited, get_exchange
+from twinstar_gui.exchanges.base import RestRequest
 from twinstar_gui.net.ratelimit import TokenBucket
 from twinstar_gui.net.rest import RestClient, RestClosed, transport_error
 from twinstar_gui.sim.clock import SimClock
@@ -222,7 +220,7 @@ class _Hostile:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):  # http.server's name
                 outer.hits += 1
                 respond(self)
 

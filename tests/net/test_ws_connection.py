@@ -2,13 +2,13 @@
 import json
 import logging
 
+from waiting import wait_for
 from websockets.asyncio.server import serve
 
 from twinstar_gui.core import KlineEvent
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.net.ws import StreamState, WsConnection
-from waiting import wait_for
 
 KLINE = {"topic": "kline.15.BTCUSDT", "type": "snapshot", "ts": 1, "data": [{
     "start": 1736942400000, "end": 1736943299999, "interval": "15", "open": "1", "close": "2", "high": "3",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from sim_helpers import START_MS
+
 from twinstar_gui.sim import bybit
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import DAY_MS, Market

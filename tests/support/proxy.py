@@ -28,17 +28,17 @@ class FlakyProxy:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     # -- switching ----------------------------------------------------------------------------------------
-    def forward(self) -> "FlakyProxy":
+    def forward(self) -> FlakyProxy:
         """Accept and forward to the target."""
         self._listen("forward")
         return self
 
-    def silent(self) -> "FlakyProxy":
+    def silent(self) -> FlakyProxy:
         """Accept connections and never answer (nor close them)."""
         self._listen("silent")
         return self
 
-    def refuse(self) -> "FlakyProxy":
+    def refuse(self) -> FlakyProxy:
         """Stop listening and cut every open connection: new connects are refused."""
         with self._lock:
             self.mode = "down"

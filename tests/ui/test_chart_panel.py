@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PySide6.QtCore import Qt
+from waiting import wait_for
 
 from twinstar_gui.app import Trading, build_core
 from twinstar_gui.config import settings_from_dict
@@ -26,7 +27,6 @@ from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
 from twinstar_gui.ui.main_window import MainWindow
 from twinstar_gui.ui.panels.chart_panel import ChartPanel
-from waiting import wait_for
 
 W = 900.0  # 15m, seconds
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
@@ -250,7 +250,7 @@ async def test_journal_fills_become_markers_on_their_bars_and_new_fills_appear(t
         assert panel.marker_bars()["sell"] == [pytest.approx(x[590]), pytest.approx(x[595])]
 
         panel.tf_box.setCurrentText("1h")  # the same fills on the hourly bars that contain them
-        hour = lambda xs: xs - xs % 3600  # noqa: E731
+        hour = lambda xs: xs - xs % 3600
         await wait_for(lambda: panel.tf.label == "1h" and panel.marker_bars()["buy"], what="1h markers")
         assert panel.marker_bars() == {"buy": [pytest.approx(hour(x[580]))],
                                        "sell": [pytest.approx(hour(x[590])), pytest.approx(hour(x[595]))]}
@@ -266,7 +266,7 @@ async def test_a_symbol_added_at_run_time_appears_in_the_picker_and_charts_live(
         panel, feed = t.panel, t.core.feeds["bybit"]
         await wait_for(lambda: panel.candle_count() == 500, what="history")
         # the picker names series by their unified symbol; each item's data is the native id it selects
-        items = lambda: [panel.symbol_box.itemText(i) for i in range(panel.symbol_box.count())]  # noqa: E731
+        items = lambda: [panel.symbol_box.itemText(i) for i in range(panel.symbol_box.count())]
         assert items() == ["BTC/USDT:USDT"] and panel.symbol_box.itemData(0) == "BTCUSDT"
         series = await feed.add_symbol("SOLUSDT")  # as a bot does
         await wait_for(lambda: "SOL/USDT:USDT" in items(), what="the new symbol in the picker")

@@ -4,8 +4,9 @@ import contextlib
 import logging
 
 import pandas as pd
-
 from support.proxy import FlakyProxy
+from waiting import wait_for
+
 from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
 from twinstar_gui.data.journal import RECORD_SIZE
@@ -18,9 +19,6 @@ from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
 from twinstar_gui.ui.main_window import MainWindow
-from waiting import wait_for
-
-
 
 
 # Not a fixture: pytest-qt processes Qt events between test phases, which would run the qasync loop's socket
@@ -159,7 +157,7 @@ async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journ
     raw[RECORD_SIZE + 9] ^= 0x55
     journal.write_bytes(bytes(raw))
     proxy = FlakyProxy(server.port)  # refusing
-    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")  # noqa: E731
+    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "window_15m": 200, "exchanges": {
         "bybit": {"enabled": False}, "okx": {"enabled": True, "rest_url": via(server.rest_url("okx")),
                                            "ws_url": via(server.ws_url("okx")), "symbols": ["BTC-USDT-SWAP"]}}})

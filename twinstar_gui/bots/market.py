@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..core.models import Candle
 from ..core.instrument import SPOT, Instrument, SeriesKey, SymbolError
+from ..core.models import Candle
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..data.catalogs import CatalogBook
 from ..data.feed import MarketFeed

@@ -9,7 +9,6 @@ error naming the exchange and the close matches.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import unicodedata
 from collections.abc import Iterable

@@ -310,7 +310,7 @@ class CatalogBook:
                 log.warning("%s; %s", exc, {"cache": "using the cached list",
                                             "exchange": "using the list loaded before"}
                             .get(self.source, "symbols are kept as typed, unverified"))
-        except Exception:  # noqa: BLE001 - a background thread must say what killed it
+        except Exception:  # a background thread must say what killed it
             log.exception("%s: instrument list refresh failed", self.exchange)
             self._loaded.set()
         return False

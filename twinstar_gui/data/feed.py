@@ -10,8 +10,8 @@ from ..core.models import KlineEvent, MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..exchanges.base import ExchangeAdapter
 from ..net.backoff import ReconnectPolicy
-from ..net.rest import RestClient
 from ..net.hub import StreamHub
+from ..net.rest import RestClient
 from ..net.ws import WsConnection
 from .manager import REST_CONCURRENCY, SeriesManager
 from .store import CandleStore
@@ -50,7 +50,7 @@ class SyncSummary:
         return out
 
 
-def sync_summary(feeds: Iterable["MarketFeed"]) -> SyncSummary:
+def sync_summary(feeds: Iterable[MarketFeed]) -> SyncSummary:
     series = ready = done = total = retrying = rejected = 0
     problem = ""
     for feed in feeds:

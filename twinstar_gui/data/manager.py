@@ -65,7 +65,7 @@ class SyncStatus:
 
 @dataclass
 class SeriesListeners:
-    history: list[Callable[["SeriesManager"], None]] = field(default_factory=list)
+    history: list[Callable[[SeriesManager], None]] = field(default_factory=list)
     closed: list[Callable[[ClosedCandle], None]] = field(default_factory=list)
     forming: list[Callable[[SeriesKey, Candle], None]] = field(default_factory=list)  # (its key, candle)
     error: list[Callable[[str], None]] = field(default_factory=list)

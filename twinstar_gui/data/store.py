@@ -42,7 +42,7 @@ SCHEMA = pa.schema(
 # Same-timestamp rule: the higher rank wins; on a tie the later write wins.
 SOURCE_RANK = {"ws": 2, "rest": 1, "backfill": 1}
 # Doubles split by byte plane + zstd compress OHLCV about 2x better than plain; timestamps are a delta run.
-_ENCODING = {"timestamp": "DELTA_BINARY_PACKED", **{c: "BYTE_STREAM_SPLIT" for c in PRICE_COLUMNS}}
+_ENCODING = {"timestamp": "DELTA_BINARY_PACKED", **dict.fromkeys(PRICE_COLUMNS, "BYTE_STREAM_SPLIT")}
 
 
 def to_ms(values) -> np.ndarray:
@@ -95,11 +95,11 @@ class Rows:
         return len(self.ts)
 
     @classmethod
-    def empty(cls) -> "Rows":
+    def empty(cls) -> Rows:
         return cls(np.empty(0, np.int64), np.empty((0, 5)), np.empty(0, np.int8))
 
     @classmethod
-    def from_candles(cls, candles, source: str) -> "Rows":
+    def from_candles(cls, candles, source: str) -> Rows:
         """Candle-like objects (open_time + OHLCV attributes) of one source, without a DataFrame."""
         if source not in SOURCE_RANK:
             raise ValueError(f"unknown candle source {source!r}; valid: {', '.join(SOURCE_RANK)}")
@@ -108,12 +108,12 @@ class Rows:
         return cls(ts, ohlcv, np.full(len(ts), SOURCES.index(source), np.int8))
 
     @classmethod
-    def concat(cls, parts: "list[Rows]") -> "Rows":
+    def concat(cls, parts: list[Rows]) -> Rows:
         return cls(np.concatenate([p.ts for p in parts]), np.concatenate([p.ohlcv for p in parts]),
                    np.concatenate([p.src for p in parts]))
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, source: str | None = None) -> "Rows":
+    def from_frame(cls, frame: pd.DataFrame, source: str | None = None) -> Rows:
         ts = to_ms(frame["timestamp"] if "timestamp" in frame else frame["ts"])
         ohlcv = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in PRICE_COLUMNS]).reshape(-1, 5)
         if source is None and "source" not in frame:
@@ -127,10 +127,10 @@ class Rows:
             src[labels == name] = code
         return cls(ts, ohlcv, src)
 
-    def take(self, idx) -> "Rows":
+    def take(self, idx) -> Rows:
         return Rows(self.ts[idx], self.ohlcv[idx], self.src[idx])
 
-    def merge(self, new: "Rows") -> "Rows":
+    def merge(self, new: Rows) -> Rows:
         """Union unique by ts: higher source rank wins, on a tie the newer write wins; sorted ascending."""
         if not len(self):
             base = new
@@ -155,7 +155,7 @@ class Rows:
             schema=SCHEMA)
 
     @classmethod
-    def from_table(cls, table: pa.Table) -> "Rows":
+    def from_table(cls, table: pa.Table) -> Rows:
         ts = table.column("timestamp").cast(pa.int64()).to_numpy()
         ohlcv = np.column_stack([table.column(c).to_numpy() for c in PRICE_COLUMNS]).reshape(-1, 5)
         labels = table.column("source").to_numpy(zero_copy_only=False)
@@ -295,7 +295,7 @@ class CandleStore:
         return item
 
     # -- writing ----------------------------------------------------------------------------------
-    def append(self, exchange: str, symbol: str, rows: "pd.DataFrame | Rows", tf: str = "15m",
+    def append(self, exchange: str, symbol: str, rows: pd.DataFrame | Rows, tf: str = "15m",
                source: str | None = None) -> list[str]:
         """Make rows durable. Small batches (live closes) go to the series journal and reach their month
         files at the next `compact()`; large ones (backfills) are merged into the month files directly.

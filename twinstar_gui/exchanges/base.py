@@ -414,7 +414,7 @@ def _guarded(fn):
             return fn(self, payload, *args, **kwargs)
         except (TwinStarError, NotImplementedError):
             raise
-        except (Exception, RecursionError) as exc:  # noqa: BLE001 - a parser bug or a payload we did not foresee
+        except (Exception, RecursionError) as exc:  # a parser bug or a payload we did not foresee
             raise BadMessage(self.name, f"{fn.__name__}: {type(exc).__name__}: {excerpt(exc, 80)}", payload) from exc
     parse._guarded = True
     return parse

@@ -166,7 +166,7 @@ class BinanceAdapter(ExchangeAdapter):
 
     def _parse_kline(self, msg: dict, raw: str | bytes) -> list[MarketEvent]:
         k = msg.get("k")
-        if not isinstance(k, dict) or not _KLINE_KEYS <= k.keys():
+        if not isinstance(k, dict) or not k.keys() >= _KLINE_KEYS:
             raise self._bad("kline without k.t/o/h/l/c/v/x/i", raw)
         if not isinstance(k["x"], bool):
             raise self._bad(f"kline x is {k['x']!r}, expected true/false", raw)

@@ -191,7 +191,7 @@ class BingxAdapter(ExchangeAdapter):
                 raise self._bad("kline data is not a list", text)
             out: list[MarketEvent] = []
             for k in items:
-                if not isinstance(k, dict) or not _WS_KLINE_KEYS <= k.keys():
+                if not isinstance(k, dict) or not k.keys() >= _WS_KLINE_KEYS:
                     raise self._bad("kline item lacks T/o/h/l/c/v", text)
                 # T is the candle's open time; no close flag: the close detector decides
                 out.append(self._kline(symbol, interval, k["T"], k["o"], k["h"], k["l"], k["c"], k["v"], None, text))

@@ -13,8 +13,7 @@ from ..core.instrument import SPOT, Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .base import ExchangeAdapter, RestBudget, RestRequest
-from .upbit import KRW_TICKS as UPBIT_KRW_TICKS
-from .upbit import MARKET_LIST, UpbitStyleV1
+from .upbit import KRW_TICKS as UPBIT_KRW_TICKS, MARKET_LIST, UpbitStyleV1
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.bithumb.com"

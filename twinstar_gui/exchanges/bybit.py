@@ -171,7 +171,7 @@ class BybitAdapter(ExchangeAdapter):
             raise self._bad("kline data is not a list", raw)
         events: list[MarketEvent] = []
         for item in data:
-            if not isinstance(item, dict) or not _KLINE_KEYS <= item.keys():
+            if not isinstance(item, dict) or not item.keys() >= _KLINE_KEYS:
                 raise self._bad(f"kline item lacks one of {', '.join(KLINE_FIELDS)}", raw)
             confirm = item["confirm"]
             if not isinstance(confirm, bool):

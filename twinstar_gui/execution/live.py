@@ -17,8 +17,19 @@ import time
 from collections.abc import Callable
 
 from ..exchanges.registry import VENUES
-from .base import (BUY, CANCELLED, FILLED, NEW, REJECTED, Fill, InstrumentRules, Order, OrderRefused, OrderRequest,
-                   Position)
+from .base import (
+    BUY,
+    CANCELLED,
+    FILLED,
+    NEW,
+    REJECTED,
+    Fill,
+    InstrumentRules,
+    Order,
+    OrderRefused,
+    OrderRequest,
+    Position,
+)
 from .journal import Journal
 
 log = logging.getLogger(__name__)
@@ -73,7 +84,7 @@ class LiveExecutor:
     # -- construction ---------------------------------------------------------------------------------
     @classmethod
     def connect(cls, exchange: str, keys, rest_url: str | None = None, *, journal: Journal | None = None,
-                timeout_s: float = 10.0, refresh_s: float = 1.0) -> "LiveExecutor":
+                timeout_s: float = 10.0, refresh_s: float = 1.0) -> LiveExecutor:
         try:
             import ccxt
         except ImportError:
@@ -91,7 +102,7 @@ class LiveExecutor:
         if rest_url:  # simulator or testnet: every API family at that base
             base = rest_url.rstrip("/")
             api = client.urls.get("api")
-            client.urls["api"] = {k: base for k in api} if isinstance(api, dict) else base
+            client.urls["api"] = dict.fromkeys(api, base) if isinstance(api, dict) else base
         if exchange == "bybit":
             client.options["fetchMarkets"] = {"types": ["linear"]}
         hide = tuple(s for s in (keys.key, keys.secret, keys.passphrase) if s)

@@ -7,8 +7,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .base import (BUY, SELL, Executor, Fill, InstrumentRules, Order, OrderRefused, OrderRequest, Position,
-                   symbols_in_play)
+from .base import (
+    BUY,
+    SELL,
+    Executor,
+    Fill,
+    InstrumentRules,
+    Order,
+    OrderRefused,
+    OrderRequest,
+    Position,
+    symbols_in_play,
+)
 from .journal import Journal
 
 log = logging.getLogger(__name__)

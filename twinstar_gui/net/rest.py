@@ -22,8 +22,19 @@ import urllib3
 import urllib3.connection
 import urllib3.exceptions
 
-from ..core.errors import (BadMessage, ConnectFailed, DnsFailed, ExchangeError, HttpStatusError, RateLimited,
-                           RequestTimedOut, RestClosed, TlsFailed, TransportError, excerpt)
+from ..core.errors import (
+    BadMessage,
+    ConnectFailed,
+    DnsFailed,
+    ExchangeError,
+    HttpStatusError,
+    RateLimited,
+    RequestTimedOut,
+    RestClosed,
+    TlsFailed,
+    TransportError,
+    excerpt,
+)
 from ..core.instrument import Instrument
 from ..core.timeframe import Timeframe
 from ..exchanges.base import ExchangeAdapter, RestRequest, empty_klines

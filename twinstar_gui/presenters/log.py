@@ -11,7 +11,7 @@ MAX_BATCH = 500
 
 
 class _QueueHandler(logging.Handler):
-    def __init__(self, sink: "queue.SimpleQueue[tuple[int, str]]") -> None:
+    def __init__(self, sink: queue.SimpleQueue[tuple[int, str]]) -> None:
         super().__init__()
         self.sink = sink
 

@@ -219,7 +219,7 @@ class TradingPresenter(QObject):
                 return
             except OrderRefused as exc:
                 self.message.emit(str(exc))
-            except Exception as exc:  # noqa: BLE001 - e.g. the journal's disk: said, not swallowed
+            except Exception as exc:  # e.g. the journal's disk: said, not swallowed
                 log.exception("%s %s: closing the position failed", exchange, symbol)
                 self.message.emit(f"{exchange} {symbol}: closing the position failed: {exc}")
             self._close_attempts[attempt_key] = max(self._close_attempts.get(attempt_key, 0), attempt + 1)

@@ -57,7 +57,7 @@ class _NoSymbol(BadParam):
 
 
 def _row(market: Market, sym: str, c, ws: bool = False) -> list[str]:
-    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(sym, v)
     row = [str(c.open_time), p(c.open), p(c.high), p(c.low), p(c.close), market.fmt_qty(sym, c.volume),
            market.fmt_turnover(sym, c.turnover)]
     return row + [row[-1]] if ws else row
@@ -77,7 +77,7 @@ def _candles(market: Market, query: dict[str, str]) -> list:
 
 def _ticker(market: Market, sym: str, name: str = "") -> dict:
     t = market.ticker(sym)
-    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(sym, v)
     return {"symbol": name or sym, "lastPr": p(t["lastPrice"]), "open24h": p(t["prevPrice24h"]),
             "high24h": p(t["highPrice24h"]), "low24h": p(t["lowPrice24h"]),
             "baseVolume": market.fmt_qty(sym, t["volume24h"]), "quoteVolume": market.fmt_turnover(sym, t["turnover24h"]),
@@ -87,7 +87,7 @@ def _ticker(market: Market, sym: str, name: str = "") -> dict:
 def _contract(market: Market, sym: str, base: str, trading: bool) -> dict:
     spec = market.spec(sym)
     places = decimals(spec.tick)  # tick = priceEndStep x 10^-pricePlace (0.05 -> 5 and 2)
-    q = lambda v: market.fmt_qty(sym, v)  # noqa: E731
+    q = lambda v: market.fmt_qty(sym, v)
     return {"symbol": f"{base}USDT", "baseCoin": base, "quoteCoin": "USDT", "buyLimitPriceRatio": "0.05",
             "sellLimitPriceRatio": "0.05", "feeRateUpRatio": "0.005", "makerFeeRate": "0.0002",
             "takerFeeRate": "0.0006", "openCostUpRatio": "0.01", "supportMarginCoins": ["USDT"],

@@ -80,14 +80,14 @@ def _candles(market: Market, query: dict[str, str], cap: int) -> list:
 
 
 def _row(market: Market, sym: str, c) -> list[str]:
-    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(sym, v)
     return [str(c.open_time), p(c.open), p(c.high), p(c.low), p(c.close), f"{c.volume / CT_VAL:g}",
             market.fmt_qty(sym, c.volume), market.fmt_turnover(sym, c.turnover), "1" if c.closed else "0"]
 
 
 def _ticker(market: Market, sym: str) -> dict:
     t = market.ticker(sym)
-    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(sym, v)
     return {"instType": "SWAP", "instId": f"{sym[:-4]}-USDT-SWAP", "last": p(t["lastPrice"]),
             "open24h": p(t["prevPrice24h"]), "high24h": p(t["highPrice24h"]), "low24h": p(t["lowPrice24h"]),
             "volCcy24h": market.fmt_qty(sym, t["volume24h"]), "vol24h": f"{t['volume24h'] / CT_VAL:g}",

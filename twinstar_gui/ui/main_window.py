@@ -204,9 +204,9 @@ class MainWindow(QMainWindow):
 
     def open_settings(self):
         """Non-modal (open(), never exec(): no nested event loop under qasync); one dialog at a time."""
-        from .settings_dialog import SettingsDialog
-
         from shiboken6 import isValid
+
+        from .settings_dialog import SettingsDialog
 
         current = getattr(self, "settings_dialog", None)
         if current is not None and isValid(current) and current.isVisible():

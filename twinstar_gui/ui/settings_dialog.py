@@ -13,13 +13,40 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..config import (DEFAULT_SYMBOLS, EXCHANGE, PASSPHRASE_EXCHANGES, STRATEGY, TOP, TRADING_GROUPS, Settings, SettingsError, load_settings,
-                      read_settings_file, save_settings, schema_field, settings_from_dict, settings_to_dict,
-                      trading_from_dict)
+from ..config import (
+    DEFAULT_SYMBOLS,
+    EXCHANGE,
+    PASSPHRASE_EXCHANGES,
+    STRATEGY,
+    TOP,
+    TRADING_GROUPS,
+    Settings,
+    SettingsError,
+    load_settings,
+    read_settings_file,
+    save_settings,
+    schema_field,
+    settings_from_dict,
+    settings_to_dict,
+    trading_from_dict,
+)
 from ..core.instrument import Catalog, SymbolError
 from ..core.timeframe import CHART_TIMEFRAMES
 from ..presenters.settings import ConnectionTester, KeyStatus, KeyWriter

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QPainter, QPainterPath, QPen, QColor
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 
 LOD_PIXELS = 3.0  # bars narrower than this many device pixels are aggregated per pixel column
 BODY_FRACTION = 0.7  # share of bar_width taken by a candle body / volume bar

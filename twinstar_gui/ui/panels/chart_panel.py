@@ -218,7 +218,7 @@ class ChartPanel(QWidget):
         if symbol != self.symbol or tf != self.tf.label:
             return
         appended = False
-        for t_ms, o, h, l, c, v, _closed in batch:  # noqa: E741
+        for t_ms, o, h, l, c, v, _closed in batch:
             x = t_ms / 1000.0
             n = self.candle_count()
             if n and x < self._x[-1]:
@@ -359,7 +359,7 @@ class ChartPanel(QWidget):
             self._readout(self._hover if self._hover is not None and self._hover < n else n - 1)
 
     def _readout(self, i: int) -> None:
-        _x, o, h, l, c = self.candles.row(i)  # noqa: E741
+        _x, o, h, l, c = self.candles.row(i)
         v = self.volume.row(i)[1]
         rsi = self.rsi.value_at_row(i)
         when = pd.Timestamp(self._x[i], unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")

@@ -12,7 +12,7 @@ COLOUR_ROLE = Qt.UserRole + 2  # the text colour last set (setForeground is not 
 class Item(QTableWidgetItem):
     """Sorts by the value it was given (numbers as numbers), shows the text."""
 
-    def __lt__(self, other: QTableWidgetItem) -> bool:  # noqa: D105
+    def __lt__(self, other: QTableWidgetItem) -> bool:
         a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
             return a < b
