@@ -211,9 +211,9 @@ def main() -> None:
           f"| {ms(seed, 50) / ms(ours, 50):.1f}x |")
     print(f"| closed candle -> no signal, p50 / p99 | {ms(sig_only, 50):.2f} / {ms(sig_only, 99):.2f} ms | - | - |")
     for rtt, scan_ours, scan_seq, floor, ok, budget in scans:
-        print(f"| stage-1 scan, 50 symbols x 496 candles, simulator + {rtt * 1000:.0f} ms per answer | {scan_ours:.2f} s "
-              f"({ok}/50, budget {budget}/s; the same GETs unparsed {floor:.2f} s) | {scan_seq:.2f} s one request "
-              f"at a time | {scan_seq / scan_ours:.1f}x |")
+        print(f"| stage-1 scan, 50 symbols x 496 candles, simulator + {rtt * 1000:.0f} ms per answer "
+              f"| {scan_ours:.2f} s ({ok}/50, budget {budget}/s; the same GETs unparsed {floor:.2f} s) "
+              f"| {scan_seq:.2f} s one request at a time | {scan_seq / scan_ours:.1f}x |")
     scan_ours = max(s[1] for s in scans)
     print(f"| memory, 100 UnifiedBots with their 15m/1h/4h/1d windows | {mem_ours / 2**20:.1f} MB "
           f"| {mem_seed / 2**20:.1f} MB: DataFrames 1000 15m + 300 1h per bot (seed: 6 MB) "

@@ -176,7 +176,7 @@ def main() -> None:
         print("note:", note)
     if args.json:
         out = []
-        for n, load_ms, ours, naive, build_s, lod_columns in rows:
+        for n, load_ms, ours, naive, build_s, _lod_columns in rows:
             for k, label in enumerate((f"{WINDOW}-bar window", "all bars (per-pixel LOD)")):
                 out.append(row(f"chart: repaint {SIZE[0]}x{SIZE[1]}, {n:,} bars, {label}, median", f"{ours[k]:.2f} ms",
                                f"{naive[k]:,.1f} ms (one QPicture of all bars)" if naive else "skipped",

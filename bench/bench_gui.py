@@ -4,9 +4,9 @@
     (bench_chart_item.py's, reused), same run, PlotWidget 1600x900 offscreen, median whole-frame render.
 (b) Lag: the terminal window (MainWindow + presenters + the core on qasync) open while the simulator streams
     200 symbols to it from another process (a real exchange is another machine; `--sim-in-process` measures
-    the demo set-up, where the simulator's thread shares the GIL with the terminal); a 10 ms PreciseTimer records (actual - expected) interval. Baseline: the same
-    window, same process, before any stream is started. Two streaming phases: start-up (history backfill of
-    200 series by REST) and steady streaming.
+    the demo set-up, where the simulator's thread shares the GIL with the terminal); a 10 ms PreciseTimer
+    records (actual - expected) interval. Baseline: the same window, same process, before any stream is
+    started. Two streaming phases: start-up (history backfill of 200 series by REST) and steady streaming.
 (c) Cold start: `python -m twinstar_gui --demo` under QT_QPA_PLATFORM=offscreen until its log line
     "first candles on screen", median of N; baseline: a bare interpreter importing PySide6, pyqtgraph, pandas
     and pyarrow.
@@ -210,7 +210,8 @@ def bench_lag(app: QApplication, seconds: float, speed: float, in_process: bool 
         await asyncio.sleep(0.5)
         out = {"symbols": N_SYMBOLS, "sim_speed": speed, "simulator": "in process" if in_process else "own process",
                "baseline_no_streams": await probe.measure(seconds)}
-        print(f"  lag baseline (window open, no streams): max {out['baseline_no_streams']['max_ms']:.1f} ms", flush=True)
+        print(f"  lag baseline (window open, no streams): max {out['baseline_no_streams']['max_ms']:.1f} ms",
+              flush=True)
         t0 = time.perf_counter()
         await core.start()
         freeze_startup_objects()  # as run_gui does once the window is up
@@ -354,7 +355,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
             s = lag[key]
             where = "" if lag.get("simulator", "own process") == "own process" else ", simulator in process"
             rows.append((f"event-loop lag, {lag['symbols']} symbols, {label}{where} (max / p99)",
-                         f"{s['max_ms']:.1f} / {s['p99_ms']:.1f} ms", f"no streams {b['max_ms']:.1f} / {b['p99_ms']:.1f} ms",
+                         f"{s['max_ms']:.1f} / {s['p99_ms']:.1f} ms",
+                         f"no streams {b['max_ms']:.1f} / {b['p99_ms']:.1f} ms",
                          f"{s['max_ms'] / max(b['max_ms'], 0.1):.1f}x", "max <= 50 ms" if key == "streaming" else ""))
     cs = results.get("cold_start")
     if cs:

@@ -50,7 +50,8 @@ async def blast_server(payload: list[str]):
         async for raw in ws:  # the first subscribe message starts the blast
             if "subscribe" in str(raw) and not started:
                 started = True
-                await ws.send(json.dumps({"success": True, "ret_msg": "", "conn_id": "b", "req_id": "", "op": "subscribe"}))
+                await ws.send(json.dumps({"success": True, "ret_msg": "", "conn_id": "b", "req_id": "",
+                                          "op": "subscribe"}))
                 for f in payload:
                     await ws.send(f)
                 await ws.send("END")

@@ -58,10 +58,7 @@ def main() -> None:
         adapter = get_exchange(name)
         frames = frames_for(name)
         assert all(adapter.parse_ws_message(f) for f in frames)
-        if name == "bingx":
-            baseline = lambda f: json.loads(gzip.decompress(f))
-        else:
-            baseline = json.loads
+        baseline = (lambda f: json.loads(gzip.decompress(f))) if name == "bingx" else json.loads
         ours = rate(adapter.parse_ws_message, frames, args.seconds)
         base = rate(baseline, frames, args.seconds)
         print(f"| {name} | {ours:,.0f} | {base:,.0f} | {ours / base:.2f} |")

@@ -234,7 +234,8 @@ TRADING_GROUPS = (("Risk limits", RISK), ("Strategy", STRATEGY), ("Bots and pape
 
 
 def schema_field(path: tuple[str, ...]) -> Field:
-    """The Field at a path of the file, e.g. ("trading", "risk", "max_open_positions") or ("exchanges", "okx", "ws_url")."""
+    """The Field at a path of the file, e.g. ("trading", "risk", "max_open_positions") or
+    ("exchanges", "okx", "ws_url")."""
     if path[0] == "exchanges":
         return EXCHANGE.field(path[2])
     if path[0] == "trading":
@@ -441,7 +442,8 @@ def settings_to_dict(settings: Settings) -> dict[str, Any]:
     out["timeframes"] = list(settings.timeframes)
     strategy = {f.name: getattr(t.strategy, f.name) for f in fields(StrategyConfig)}
     strategy["rsi_timeframe"] = t.strategy.rsi_timeframe.label
-    trading: dict[str, Any] = {"strategy": strategy, "risk": {f.name: getattr(t.risk, f.name) for f in fields(RiskLimits)}}
+    risk = {f.name: getattr(t.risk, f.name) for f in fields(RiskLimits)}
+    trading: dict[str, Any] = {"strategy": strategy, "risk": risk}
     for f in fields(TradingSettings):
         if f.name not in ("strategy", "risk"):
             value = getattr(t, f.name)

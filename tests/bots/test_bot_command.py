@@ -16,8 +16,9 @@ from twinstar_gui.sim.server import SimThread
 def bot(sim, data, *args):
     env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.rest_url("bybit"), "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit"),
            "TWINSTAR_CONFIG": str(data / "none.json"), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", *args, "--exchange", "bybit", "--data", str(data),
-                             "--status-every", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    return subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", *args, "--exchange", "bybit",
+                             "--data", str(data), "--status-every", "0.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
 def read_until(proc, needle, timeout):
@@ -107,12 +108,14 @@ def test_headless_live_bot_trades_through_the_signed_api_and_the_exchange_takes_
     keys = tmp_path / "keys.json"
     keys.write_text(json.dumps({"twinstar/bybit:api_key": "liveKey42", "twinstar/bybit:api_secret": "liveSecret42"}))
     support = Path(__file__).resolve().parents[1] / "support"
-    env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.trade_url("bybit"), "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit"),
-           "TWINSTAR_CONFIG": str(tmp_path / "none.json"), "PYTHONUNBUFFERED": "1", "TWINSTAR_TEST_KEYRING": str(keys),
+    env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.trade_url("bybit"),
+           "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit"), "TWINSTAR_CONFIG": str(tmp_path / "none.json"),
+           "PYTHONUNBUFFERED": "1", "TWINSTAR_TEST_KEYRING": str(keys),
            "PYTHON_KEYRING_BACKEND": "file_keyring.JsonFileKeyring",
            "PYTHONPATH": os.pathsep.join([str(support), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", "unified", "--exchange", "bybit", "--symbols",
-                             "ETHUSDT", "--live", "--confirm-live", "--data", str(tmp_path / "d"), "--status-every", "0.5"],
+    proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", "unified", "--exchange", "bybit",
+                             "--symbols", "ETHUSDT", "--live", "--confirm-live", "--data", str(tmp_path / "d"),
+                             "--status-every", "0.5"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         text = read_until(proc, "reconciled with the exchange", 40)

@@ -36,11 +36,13 @@ def assert_long_closed_at_take_profit(fills, ctx):
     assert exit_.realized_pnl > 0
     order = next(o for o in ctx.journal.orders("paper") if o.id == entry.order_id)
     signal_price = order.price
-    assert order.take_profit == pytest.approx(signal_price * 1.02) and order.stop_loss == pytest.approx(signal_price * 0.99)
+    assert order.take_profit == pytest.approx(signal_price * 1.02)
+    assert order.stop_loss == pytest.approx(signal_price * 0.99)
     # closed at market on the first price after the take profit was touched (2 bps paper slippage)
     assert order.take_profit * 0.9997 <= exit_.price < order.take_profit * 1.01, (exit_.price, order.take_profit)
     lot = ctx.executor.rules(entry.symbol).lot_size
-    assert ctx.order_notional - lot * signal_price * 1.01 < entry.qty * signal_price <= ctx.order_notional * 1.01  # lot-rounded
+    # lot-rounded
+    assert ctx.order_notional - lot * signal_price * 1.01 < entry.qty * signal_price <= ctx.order_notional * 1.01
 
 
 async def test_unified_bot_enters_on_a_closed_candle_and_takes_profit(tmp_path, qapp):

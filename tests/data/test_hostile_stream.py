@@ -80,7 +80,8 @@ async def test_live_closes_while_rest_is_down_at_start_wait_for_the_history(tmp_
         market = server.market
         store = CandleStore(tmp_path)
         writer = CandleWriter(store)
-        rest = RestClient(get_exchange("bybit", rest_url=server.rest_url().replace(f":{server.port}/", f":{proxy.port}/")))
+        proxied = server.rest_url().replace(f":{server.port}/", f":{proxy.port}/")
+        rest = RestClient(get_exchange("bybit", rest_url=proxied))
         series = SeriesManager("bybit", "BTCUSDT", rest=rest, store=store, writer=writer, windows={Timeframe.M15: 100},
                                now_ms=market.now_ms, retry_policy=ReconnectPolicy(base=0.2, cap=0.4, max_tries=1000))
         closed = []

@@ -97,7 +97,7 @@ async def test_dropped_socket_loses_and_duplicates_nothing(tmp_path):
         for _ in range(2):
             before = ws.connects
             await sim.drop_connections()
-            await wait_for(lambda: ws.connects > before, what="reconnect")
+            await wait_for(lambda before=before: ws.connects > before, what="reconnect")
         n = len(closed)
         await wait_for(lambda: len(closed) >= n + 4, what="closes after reconnect")
         assert await core.shutdown()

@@ -34,7 +34,8 @@ async def test_soak_with_random_faults(tmp_path):
     feed = core.feeds["bybit"]
     closed = {s: [] for s in feed.series}
     for sym, series in feed.series.items():
-        series.listeners.closed.append(lambda ev, sym=sym: closed[sym].append(ev) if ev.timeframe is Timeframe.M15 else None)
+        series.listeners.closed.append(
+            lambda ev, sym=sym: closed[sym].append(ev) if ev.timeframe is Timeframe.M15 else None)
     faults_done = []
     try:
         await core.start()

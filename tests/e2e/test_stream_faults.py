@@ -56,7 +56,8 @@ def check(server, tmp_path, closed):
     np.testing.assert_array_equal(disk[["open", "high", "low", "close", "volume"]].to_numpy(), want)
 
 
-@pytest.mark.parametrize("faults", [("duplicate",), ("reorder",), ("malformed",), ("duplicate", "reorder", "malformed")])
+@pytest.mark.parametrize("faults", [("duplicate",), ("reorder",), ("malformed",),
+                                    ("duplicate", "reorder", "malformed")])
 async def test_garbled_frames(tmp_path, faults):
     async with collecting(tmp_path) as (server, core, closed):
         server.garble(*faults)

@@ -126,7 +126,8 @@ def test_positions_and_balance_survive_a_restart_and_tpsl_closes(tmp_path):
 
 def test_risk_limits_and_the_kill_switch(tmp_path):
     ex = paper(tmp_path, balance=100_000)
-    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=1_500, max_open_positions=1, daily_loss_limit_usdt=50))
+    risk = RiskGuard(ex, ex.journal,
+                     RiskLimits(max_position_usdt=1_500, max_open_positions=1, daily_loss_limit_usdt=50))
     killed = []
     risk.on_kill.append(killed.append)
     risk.on_price("BTCUSDT", 50_000.0, 1)

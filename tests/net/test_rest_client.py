@@ -110,11 +110,13 @@ def test_tls_to_a_plain_http_server_is_a_tls_error(sim):
 def test_a_name_that_does_not_resolve_is_a_dns_error():
     # the exception requests raises for a failed lookup, built here: no test may ask a real DNS server
     pool = urllib3.HTTPConnectionPool("exchange.invalid")
-    cause = urllib3.exceptions.NameResolutionError("exchange.invalid", None, socket.gaierror(-2, "Name or service not known"))
+    cause = urllib3.exceptions.NameResolutionError("exchange.invalid", None,
+                                                   socket.gaierror(-2, "Name or service not known"))
     exc = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(pool, "/v5/market/kline", cause))
     err = transport_error("bybit", exc, "/v5/market/kline")
     assert isinstance(err, DnsFailed) and err.kind == "dns" and "/v5/market/kline" in str(err)
-    plain = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(pool, "/x", ConnectionRefusedError(111)))
+    plain = requests.exceptions.ConnectionError(
+        urllib3.exceptions.MaxRetryError(pool, "/x", ConnectionRefusedError(111)))
     assert type(transport_error("bybit", plain, "/x")) is ConnectFailed
 
 
@@ -141,7 +143,7 @@ def test_budget_is_shared_across_threads(sim):
         try:
             for _ in range(5):
                 c.get_json(c.adapter.tickers_request())
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion  # pragma: no cover
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]

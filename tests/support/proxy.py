@@ -3,6 +3,7 @@ connection (nothing listens: the client gets "connection refused") or to accept 
 server), then back. Plain threads, so it serves in-process tests and child processes alike."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -117,8 +118,6 @@ class FlakyProxy:
 
 
 def _close(s: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     s.close()

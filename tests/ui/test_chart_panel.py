@@ -142,7 +142,8 @@ def test_markers_sit_on_their_bars_and_move_with_the_timeframe(qtbot):
     panel.show_markers([FillMarker(t_buy, "buy", 1.0, 1.0), FillMarker(t_sell, "sell", 1.0, 1.0),
                         FillMarker(T0 - 86_400_000, "buy", 1.0, 1.0)], "BTCUSDT", "15m")  # a bar not loaded
     bars = panel.marker_bars()
-    assert bars == {"buy": [pytest.approx(row(frame, 350)[0] / 1000)], "sell": [pytest.approx(row(frame, 360)[0] / 1000)]}
+    assert bars == {"buy": [pytest.approx(row(frame, 350)[0] / 1000)],
+                    "sell": [pytest.approx(row(frame, 360)[0] / 1000)]}
     assert panel.buy_markers.getData()[1][0] < frame["low"].iloc[350]
     assert panel.sell_markers.getData()[1][0] > frame["high"].iloc[360]
 
@@ -239,7 +240,8 @@ async def test_journal_fills_become_markers_on_their_bars_and_new_fills_appear(t
         fill("BTCUSDT", "buy", 580, 7)
         fill("BTCUSDT", "sell", 590, 14)
         fill("ETHUSDT", "buy", 585, 1)  # another symbol: not on this chart
-        journal.add_fill("paper-other", Fill("o", "c", "BTCUSDT", "buy", 1.0, 1.0, 0.0, int(x[586] * 1000)))  # other executor
+        # another executor
+        journal.add_fill("paper-other", Fill("o", "c", "BTCUSDT", "buy", 1.0, 1.0, 0.0, int(x[586] * 1000)))
         await wait_for(lambda: panel.marker_bars()["buy"], what="buy marker")
         assert panel.marker_bars() == {"buy": [pytest.approx(x[580])], "sell": [pytest.approx(x[590])]}
         assert panel.buy_markers.getData()[1][0] < panel.candles.column(3)[580]  # below the low

@@ -105,7 +105,8 @@ async def test_a_failing_disk_is_shown_and_closing_asks_before_losing_candles(tm
             "volume": [10.0], "source": ["ws"]})))
         await wait_for(lambda: window.storage_label.isVisible(), what="storage problem in the status bar")
         assert "queued" in window.storage_label.text() and "XRPUSDT" in window.storage_label.text()
-        shutdown = asyncio.ensure_future(core.shutdown(budget=1.0, confirm_loss=lambda n, e: _ask_unsaved(window, n, e)))
+        shutdown = asyncio.ensure_future(core.shutdown(budget=1.0,
+                                                       confirm_loss=lambda n, e: _ask_unsaved(window, n, e)))
         await wait_for(lambda: getattr(window, "unsaved_box", None) is not None and window.unsaved_box.isVisible(),
                        what="the unsaved-candles question")
         assert "not on disk yet" in window.unsaved_box.text() and "XRPUSDT" in window.unsaved_box.text()
@@ -170,8 +171,8 @@ async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journ
     window.show()
     try:
         await core.start()
-        await wait_for(lambda: "waiting for the exchange (okx BTC-USDT-SWAP: cannot connect)" in window.sync_label.text(),
-                       what="the outage in the status bar")
+        outage = "waiting for the exchange (okx BTC-USDT-SWAP: cannot connect)"
+        await wait_for(lambda: outage in window.sync_label.text(), what="the outage in the status bar")
         # no instrument list and no cache: the symbols are kept as typed, and the user is told
         await wait_for(lambda: window.catalog_label.isVisible(), what="the instrument list's absence")
         assert "okx: no instrument list yet (cannot connect); symbols are unverified" in window.catalog_label.toolTip()

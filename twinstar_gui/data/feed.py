@@ -140,7 +140,8 @@ class MarketFeed:
         for conn in self.hub.connections:
             conn.fallback_active = lambda c=conn: c.name in self._fallback  # shown in the stream's health
         self.hub.start()
-        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name=f"fallback-{self.adapter.name}")
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(),
+                                                                  name=f"fallback-{self.adapter.name}")
         lead = self.series.get(first) if first else None
         if lead is not None:  # the series on screen fetches alone, its siblings right after
             others = [s for s in self.series.values() if s is not lead]

@@ -294,7 +294,7 @@ class SeriesManager:
             if self._disk_gaps:
                 await self._repair_disk_gaps()
             self._stage("backfilling")
-            for attempt in range(rounds):
+            for _ in range(rounds):
                 await self._fetch_missing()
                 # live closes that arrived while we were fetching, in order, as long as they join up
                 for open_time in sorted(self._pending):

@@ -148,7 +148,7 @@ class CandleWriter:
         for (exchange, symbol, tf), jobs in groups.items():
             try:
                 rows = Rows.concat([j.columns() for j in jobs]) if len(jobs) > 1 else jobs[0].columns()
-            except Exception as exc:  # malformed rows will never write: drop them loudly, keep the thread
+            except Exception as exc:  # noqa: BLE001 - malformed rows will never write: drop them loudly, keep the thread
                 log.error("%s %s: cannot make rows to write (%d jobs dropped): %s", exchange, symbol, len(jobs), exc)
                 self._settle(jobs)
                 continue

@@ -231,7 +231,8 @@ class ExchangeAdapter(ABC):
                             ("min notional", min_notional), ("contract size", contract_size)):
             numbers[what] = self._number(value, f"instrument {native}: {what}", item)
         if numbers["lot size"] <= 0 or numbers["contract size"] <= 0 or numbers["min qty"] < 0 \
-                or numbers["min notional"] < 0 or numbers["tick size"] < 0 or (numbers["tick size"] == 0 and not tick_table):
+                or numbers["min notional"] < 0 or numbers["tick size"] < 0 \
+                or (numbers["tick size"] == 0 and not tick_table):
             raise self._bad(f"instrument {native}: steps must be > 0 and minimums >= 0", item)
         b, q = assets
         # the native id is what goes on the wire and the unified symbol what people pick: they must name one market

@@ -159,7 +159,8 @@ class BinanceAdapter(ExchangeAdapter):
                                 self._int_ms(msg.get("E"), "ticker E", raw))]
         if kind in ("aggTrade", "trade"):
             return [TradeEvent(self.name, str(msg.get("s", "")), self._number(msg.get("p"), "trade p", raw),
-                               self._int_ms(msg.get("T"), "trade T", raw), self._number(msg.get("q", 0), "trade q", raw))]
+                               self._int_ms(msg.get("T"), "trade T", raw),
+                               self._number(msg.get("q", 0), "trade q", raw))]
         if isinstance(kind, str):
             return []  # depthUpdate, bookTicker, markPriceUpdate...: valid, unused
         raise self._bad("frame has no event type", raw)

@@ -173,7 +173,8 @@ class BingxAdapter(ExchangeAdapter):
         code = msg.get("code", 0)
         data_type = msg.get("dataType")
         if code not in (0, "0"):
-            return [SubscriptionAck(self.name, False, "subscribe", f"{code}: {msg.get('msg', '')}", str(msg.get("id", "")))]
+            return [SubscriptionAck(self.name, False, "subscribe", f"{code}: {msg.get('msg', '')}",
+                                    str(msg.get("id", "")))]
         if not data_type:
             if "id" in msg:
                 return []  # subscribe ack

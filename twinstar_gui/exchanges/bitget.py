@@ -138,7 +138,8 @@ class BitgetAdapter(ArgChannelWs, ExchangeAdapter):
             return out
         if channel == "ticker":
             when = msg.get("ts")
-            return [TickerEvent(self.name, str(t.get("instId", inst)), self._number(t.get("lastPr", t.get("last")), "lastPr", raw),
+            return [TickerEvent(self.name, str(t.get("instId", inst)),
+                                self._number(t.get("lastPr", t.get("last")), "lastPr", raw),
                                 self._int_ms(t.get("ts", t.get("systemTime", when)), "ticker ts", raw))
                     for t in data if isinstance(t, dict)]
         if channel == "trade":

@@ -96,7 +96,8 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
         if isinstance(payload, dict):
             if isinstance(payload.get("error"), dict):
                 err = payload["error"]
-                raise ExchangeError(self.name, str(err.get("message", "")), code=err.get("name"), endpoint="/v1/candles")
+                raise ExchangeError(self.name, str(err.get("message", "")), code=err.get("name"),
+                                    endpoint="/v1/candles")
             self._check_status(payload, "/public/candlestick")
             rows = payload.get("data")
             if not isinstance(rows, list):
@@ -105,7 +106,8 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
             try:
                 reordered = [[r[0], r[1], r[3], r[4], r[2], r[5]] for r in rows]
             except (TypeError, IndexError, KeyError):
-                raise self._bad("legacy candlestick row is not [time, open, close, high, low, volume]", payload) from None
+                raise self._bad("legacy candlestick row is not [time, open, close, high, low, volume]",
+                                payload) from None
             return self._rows_to_frame(reordered, payload)
         return self.candle_rows(payload, payload)
 

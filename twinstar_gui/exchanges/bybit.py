@@ -187,7 +187,8 @@ class BybitAdapter(ExchangeAdapter):
         if data.get("lastPrice") in (None, ""):
             return []  # a delta without a new last price (book or funding fields only)
         when = self._int_ms(msg.get("ts"), "ticker ts", raw)
-        return [TickerEvent(self.name, data.get("symbol") or symbol, self._number(data["lastPrice"], "lastPrice", raw), when)]
+        return [TickerEvent(self.name, data.get("symbol") or symbol, self._number(data["lastPrice"], "lastPrice", raw),
+                            when)]
 
     def _parse_trades(self, msg: dict, symbol: str, raw: str | bytes) -> list[MarketEvent]:
         data = msg.get("data")
@@ -198,7 +199,8 @@ class BybitAdapter(ExchangeAdapter):
             if not isinstance(t, dict) or "p" not in t or "T" not in t:
                 raise self._bad("publicTrade item lacks p/T", raw)
             out.append(TradeEvent(self.name, t.get("s") or symbol, self._number(t["p"], "trade price", raw),
-                                  self._int_ms(t["T"], "trade time", raw), self._number(t.get("v", 0), "trade size", raw)))
+                                  self._int_ms(t["T"], "trade time", raw),
+                                  self._number(t.get("v", 0), "trade size", raw)))
         return out
 
     # -- heartbeat ------------------------------------------------------------------------------

@@ -226,7 +226,8 @@ class UpbitAdapter(UpbitStyleV1, ExchangeAdapter):
             return [self._kline(code, label, opened, msg["opening_price"], msg["high_price"], msg["low_price"],
                                 msg["trade_price"], msg["candle_acc_trade_volume"], None, raw)]
         if kind == "ticker":
-            return [TickerEvent(self.name, code, self._number(msg.get("trade_price", msg.get("tp")), "trade_price", raw),
+            return [TickerEvent(self.name, code,
+                                self._number(msg.get("trade_price", msg.get("tp")), "trade_price", raw),
                                 self._int_ms(msg.get("timestamp", msg.get("tms")), "timestamp", raw))]
         if kind == "trade":
             price = msg.get("trade_price", msg.get("tp"))

@@ -312,7 +312,8 @@ def _read_body(resp: requests.Response, exchange: str, endpoint: str, deadline: 
     try:
         while True:
             try:
-                chunk = resp.raw.read1(BODY_CHUNK, decode_content=True)  # gzip decoded: the cap counts what it inflates to
+                # gzip decoded: the cap counts what it inflates to
+                chunk = resp.raw.read1(BODY_CHUNK, decode_content=True)
             except urllib3.exceptions.ReadTimeoutError as exc:
                 raise RequestTimedOut(exchange, f"reading the answer: {excerpt(exc, 80)}", endpoint=endpoint) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -322,7 +323,8 @@ def _read_body(resp: requests.Response, exchange: str, endpoint: str, deadline: 
                 break
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise BadMessage(exchange, f"{endpoint}: response larger than {MAX_BODY_BYTES:,} bytes", b"".join(chunks))
+                raise BadMessage(exchange, f"{endpoint}: response larger than {MAX_BODY_BYTES:,} bytes",
+                                 b"".join(chunks))
             chunks.append(chunk)
             if time.monotonic() > deadline:
                 raise RequestTimedOut(exchange, f"the answer took longer than {BODY_DEADLINE_FACTOR:g}x the timeout "

@@ -6,6 +6,7 @@ back through a queued signal to its GUI-thread object, which re-emits it; the GU
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -44,10 +45,8 @@ class _Job(QRunnable):
             ok, result = True, self._work()
         except Exception as exc:  # noqa: BLE001 - reported to the user, scrubbed of secrets
             ok, result = False, self._scrub(str(exc) or type(exc).__name__)
-        try:
+        with contextlib.suppress(RuntimeError):  # the receiver is gone (window closed meanwhile): nobody to tell
             self._done.emit(self._tag, ok, result)
-        except RuntimeError:  # the receiver is gone (window closed meanwhile): nobody to tell
-            pass
 
 
 _POOL: QThreadPool | None = None

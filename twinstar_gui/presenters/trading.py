@@ -140,7 +140,8 @@ class TradingPresenter(QObject):
             self.message.emit(f"{exchange}: not connected; enable it in the settings")
             return None
         kind = FLOWS.get(flow, flow)
-        taken = {b.name for t in self.tradings.values() for b in t.bots if b.snapshot().state in ("starting", "running")}
+        taken = {b.name for t in self.tradings.values() for b in t.bots
+                 if b.snapshot().state in ("starting", "running")}
         try:
             bot = make_bot(kind, trading, self.settings.trading, symbols or None)
         except ValueError as exc:

@@ -144,7 +144,8 @@ class BinanceMarketSession:
                 self.klines.pop(stream, None)
                 self.tickers.pop(stream, None)
             elif not self._add(str(stream)):
-                return [dumps({"error": {"code": 2, "msg": f"Invalid request: invalid stream {stream!r}"}, "id": req_id})]
+                return [dumps({"error": {"code": 2, "msg": f"Invalid request: invalid stream {stream!r}"},
+                               "id": req_id})]
         return [dumps({"result": None, "id": req_id})]
 
     def _add(self, stream: str) -> bool:

@@ -146,7 +146,7 @@ class BingxSwapSession:
         for data_type, feed in self.feeds.items():
             rows, _ = feed.due(self.market)
             sym = data_type.partition("@")[0]
-            p = lambda v: self.market.fmt_price(feed.symbol, v)
+            p = lambda v, sym=feed.symbol: self.market.fmt_price(sym, v)
             for c in rows:
                 frames.append(_gz(dumps({"code": 0, "dataType": data_type, "s": sym, "data": [{
                     "c": p(c.close), "o": p(c.open), "h": p(c.high), "l": p(c.low),

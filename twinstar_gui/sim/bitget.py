@@ -80,7 +80,8 @@ def _ticker(market: Market, sym: str, name: str = "") -> dict:
     p = lambda v: market.fmt_price(sym, v)
     return {"symbol": name or sym, "lastPr": p(t["lastPrice"]), "open24h": p(t["prevPrice24h"]),
             "high24h": p(t["highPrice24h"]), "low24h": p(t["lowPrice24h"]),
-            "baseVolume": market.fmt_qty(sym, t["volume24h"]), "quoteVolume": market.fmt_turnover(sym, t["turnover24h"]),
+            "baseVolume": market.fmt_qty(sym, t["volume24h"]),
+            "quoteVolume": market.fmt_turnover(sym, t["turnover24h"]),
             "usdtVolume": market.fmt_turnover(sym, t["turnover24h"]), "ts": str(market.now_ms())}
 
 
@@ -162,8 +163,9 @@ class BitgetPublicSession:
             t = _ticker(self.market, served_concat(self.market, inst) or inst, inst)
             if t["lastPr"] != last:
                 self.tickers[inst] = t["lastPr"]
-                frames.append(dumps({"action": "snapshot", "arg": {"instType": PRODUCT, "channel": "ticker",
-                                                                    "instId": inst}, "data": [t], "ts": self.market.now_ms()}))
+                frames.append(dumps({"action": "snapshot",
+                                     "arg": {"instType": PRODUCT, "channel": "ticker", "instId": inst},
+                                     "data": [t], "ts": self.market.now_ms()}))
         return frames
 
 

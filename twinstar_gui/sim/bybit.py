@@ -257,7 +257,8 @@ class BybitPublicSession:
             return [self._reply(op, req_id, False, "error:args must be a list of topic strings")]
         if op == "unsubscribe":
             bad = [a for a in args if not self._drop(a)]
-            return [self._reply(op, req_id, not bad, f"error:topic not subscribed,topic:{','.join(bad)}" if bad else "")]
+            return [self._reply(op, req_id, not bad,
+                                f"error:topic not subscribed,topic:{','.join(bad)}" if bad else "")]
         current = set(self.topics)
         new = [a for a in dict.fromkeys(args) if a not in current]
         if sum(map(len, current)) + sum(map(len, new)) > MAX_ARGS_CHARS:

@@ -53,7 +53,8 @@ class ExchangeSim(Protocol):
     def fault_response(self, status: int, now_ms: int) -> tuple[dict, dict[str, str]]: ...
 
 
-EXCHANGES: dict[str, Any] = {m.NAME: m for m in (bybit, binance, okx, bitget, bingx, upbit, bithumb)}  # prefix -> module
+# prefix -> module
+EXCHANGES: dict[str, Any] = {m.NAME: m for m in (bybit, binance, okx, bitget, bingx, upbit, bithumb)}
 
 
 def _split(path: str) -> tuple[Any, str]:
@@ -118,7 +119,7 @@ class SimServer:
         if self._trade_server is not None:
             self._trade_server.close()
         tasks = list(self._trade_tasks)
-        for task, writer in tasks:
+        for _task, writer in tasks:
             writer.transport.abort()  # its readline() ends; cancelling would upset asyncio's stream callback
         if tasks:
             await asyncio.wait([t for t, _ in tasks], timeout=3)
@@ -197,8 +198,9 @@ class SimServer:
 
     def garble(self, *faults: str) -> None:
         """Apply frame faults to every push until cleared with garble(): `duplicate` sends each frame twice,
-        `reorder` holds every other push back and sends it after the next one, `malformed` adds an undecodable frame to each push, `huge_number` a copy of its first frame whose first
-        number has 5,000 digits (past Python's limit for int conversion)."""
+        `reorder` holds every other push back and sends it after the next one, `malformed` adds an undecodable
+        frame to each push, `huge_number` a copy of its first frame whose first number has 5,000 digits (past
+        Python's limit for int conversion)."""
         self._check_faults(faults)
         self.frame_faults = set(faults)
 
@@ -487,7 +489,7 @@ class SimThread:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self.server.start())
-        except BaseException as exc:  # e.g. the port is taken
+        except BaseException as exc:  # noqa: BLE001 - e.g. the port is taken: start() raises it in the caller
             self._error = exc
             self._loop.close()
             return

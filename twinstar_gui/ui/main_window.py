@@ -65,8 +65,8 @@ class MainWindow(QMainWindow):
         self.catalog_label = QLabel("")  # an instrument list from an old cache, or none: symbols unverified
         self.catalog_label.setStyleSheet("color: #c8a24a;")
         self.catalog_label.hide()
-        for w in (self.storage_label, self.catalog_label, self.sync_label, self.sync_bar, self.mode_label, self.conn_label,
-                  self.data_label):
+        for w in (self.storage_label, self.catalog_label, self.sync_label, self.sync_bar, self.mode_label,
+                  self.conn_label, self.data_label):
             self.statusBar().addPermanentWidget(w)
 
         chart.history.connect(self.chart_panel.show_history)
@@ -128,7 +128,8 @@ class MainWindow(QMainWindow):
     def open_chart(self, exchange: str, symbol: str) -> None:
         choices = self.chart_presenter.choices()
         if symbol not in choices.get(exchange, []):
-            self._show_message(f"{exchange} {symbol} is not streamed for the chart; add it to the symbols in the settings")
+            self._show_message(f"{exchange} {symbol} is not streamed for the chart; "
+                               "add it to the symbols in the settings")
             return
         self.chart_panel.show_series(exchange, symbol)
 
@@ -147,7 +148,8 @@ class MainWindow(QMainWindow):
 
     def _on_selection(self, exchange: str, symbol: str, tf: str) -> None:
         self.chart_presenter.select(exchange, symbol, tf)
-        self.setWindowTitle(f"TwinStar — {exchange} {self.chart_presenter.unified(exchange, symbol)} — {self.base_mode}")
+        unified = self.chart_presenter.unified(exchange, symbol)
+        self.setWindowTitle(f"TwinStar — {exchange} {unified} — {self.base_mode}")
 
     def _on_health(self, rows) -> None:
         live = sum(1 for r in rows if r.state.value == "live")

@@ -365,6 +365,6 @@ class ChartPanel(QWidget):
         when = pd.Timestamp(self._x[i], unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
         colour = "#26a69a" if c >= o else "#ef5350"
         rsi_text = f"{rsi:.1f}" if np.isfinite(rsi) else "-"
-        self.readout.setText(f"<span style='color:{colour}'>{self.series_name()} {when} UTC  O {price_text(o)}  H {price_text(h)}  "
-                             f"L {price_text(l)}  C {price_text(c)}  V {v:,.3f}</span>  <span style='color:#b39ddb'>"
-                             f"RSI({RSI_PERIOD}) {rsi_text}</span>")
+        self.readout.setText(f"<span style='color:{colour}'>{self.series_name()} {when} UTC  "
+                             f"O {price_text(o)}  H {price_text(h)}  L {price_text(l)}  C {price_text(c)}  "
+                             f"V {v:,.3f}</span>  <span style='color:#b39ddb'>RSI({RSI_PERIOD}) {rsi_text}</span>")
