@@ -186,6 +186,7 @@ async def _choose(settings: Settings, exchanges: list[str], symbols: list[str] |
         if mine:
             chosen[name] = mine
     if not chosen:
+        assert shard is not None  # every exchange had symbols: only the shard can have left none
         print(f"twinstar collect: shard {shard[0]}/{shard[1]} has no symbols to collect; nothing to do",
               file=sys.stderr)
         return 0

@@ -77,6 +77,8 @@ class Field:
         return f"{'>' if self.above else '>='} {self.low:g} and <= {self.high:g}"
 
     def in_bounds(self, v: float) -> bool:
+        if self.low is None or self.high is None:
+            raise TypeError(f"{self.key}: a number setting without bounds")
         return (self.low < v if self.above else self.low <= v) and v <= self.high
 
 

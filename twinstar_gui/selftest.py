@@ -135,7 +135,7 @@ def _gui_and_stream(data_dir: Path, timeout: float) -> list[tuple[str, bool, str
                 await asyncio.sleep(0.05)
             out.append(("ws round trip", feed.ws.connects >= 1 and series.closed_emitted >= 2,
                         f"{feed.ws.connects} connection(s), {series.closed_emitted} closed candles"))
-            img = QImage(window.size(), QImage.Format_ARGB32)
+            img = QImage(window.size(), QImage.Format.Format_ARGB32)
             window.render(img)
             colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
             out.append(("render", window.chart_panel.candle_count() > 0 and len(colours) > 10,

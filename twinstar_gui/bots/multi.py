@@ -4,6 +4,7 @@ lets TP/SL close it, then looks for the next."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Set
 
 from ..core.strategy import find_setup, signal_from
 from ..execution.base import symbols_in_play
@@ -46,7 +47,7 @@ class MultiTrader(Bot):
         self._next_scan = now + self.scan_every_s
         self.scan(exclude=held)
 
-    def scan(self, exclude: set[str] = frozenset()) -> None:
+    def scan(self, exclude: Set[str] = frozenset()) -> None:
         cfg, market = self.ctx.strategy, self.ctx.market
         if self.fixed_symbols:  # as typed (unified, native, base assets): those this exchange lists
             symbols, missing = market.resolve(self.fixed_symbols)

@@ -1,6 +1,8 @@
 """Domain errors; each names the exchange and, where it helps, the symbol and an excerpt of the payload."""
 from __future__ import annotations
 
+from typing import Any
+
 EXCERPT_CHARS = 160
 
 
@@ -107,7 +109,7 @@ class HttpStatusError(ExchangeError):
 class RateLimited(HttpStatusError):
     """The exchange throttled us (HTTP 429/403/418 or an envelope code meaning the same)."""
 
-    def __init__(self, exchange: str, message: str, *, retry_after: float | None = None, **kw) -> None:
+    def __init__(self, exchange: str, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(exchange, message, **kw)
         self.retry_after = retry_after
 

@@ -6,8 +6,9 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ class SeriesListeners:
     error: list[Callable[[str], None]] = field(default_factory=list)
 
 
-def frame_of(candles) -> pd.DataFrame:
+def frame_of(candles: Sequence[Candle]) -> pd.DataFrame:
     """Candles -> frame with timestamp (datetime64[ms, UTC]) + OHLCV."""
     arr = np.array([(c.open_time, c.open, c.high, c.low, c.close, c.volume) for c in candles],
                    dtype=np.float64).reshape(-1, 6)
@@ -126,7 +127,7 @@ class SeriesManager:
         self._deadline_done: int | None = None
         self._disk_gaps: list[tuple[int, int]] = []
         self._trades = TradeCandles()
-        self._backfill: asyncio.Task | None = None
+        self._backfill: asyncio.Task[None] | None = None
         self._fetching = False  # a REST fetch is under way: stream closes wait for it (see _on_stream_close)
         self._retry_wake = asyncio.Event()
         self.rest_problem = ""  # why REST fails right now (retried with backoff until it answers)
@@ -211,7 +212,7 @@ class SeriesManager:
         return _frame_of_array(self.candles[tf].array())
 
     # -- REST backfill ----------------------------------------------------------------------------
-    def backfill(self) -> asyncio.Task:
+    def backfill(self) -> asyncio.Task[None]:
         """Fetch every closed candle between the last one we have and now; one run at a time. A run waiting to
         retry after a REST failure retries now (a reconnect or a new bucket says the exchange may be back)."""
         if self._backfill is None or self._backfill.done():
@@ -223,7 +224,7 @@ class SeriesManager:
         return self._backfill
 
     @property
-    def backfill_task(self) -> asyncio.Task | None:
+    def backfill_task(self) -> asyncio.Task[None] | None:
         return self._backfill
 
     def _stage(self, stage: str, total: int = 0) -> None:
@@ -335,7 +336,7 @@ class SeriesManager:
                      "backfilled" if source == "backfill" else "fetched", len(accepted),
                      _fmt(accepted[-1].open_time))
 
-    def _fetch_candles(self, start: int, end: int | None = None, **kwargs) -> tuple[int | None, list[Candle]]:
+    def _fetch_candles(self, start: int, end: int | None = None, **kwargs: Any) -> tuple[int | None, list[Candle]]:
         """In a worker thread: one REST fetch, parsed down to candles there (not on the loop)."""
         frame = self.rest.fetch_klines(self.symbol, BASE_TIMEFRAME, start, end, **kwargs)
         return frame.attrs.get("server_time"), _candles_of(frame)
@@ -489,7 +490,7 @@ class SeriesManager:
         # plain candles: the writer thread builds the frame (a DataFrame per close here cost ~8 ms of GUI loop)
         self.writer.submit(WriteJob(self.exchange, self.symbol, candles=tuple(candles), source=source))
 
-    def _emit(self, listeners: list[Callable], *args) -> None:
+    def _emit(self, listeners: Sequence[Callable[..., None]], *args: Any) -> None:
         for fn in listeners:
             try:
                 fn(*args)
@@ -506,7 +507,7 @@ def _candles_of(frame: pd.DataFrame) -> list[Candle]:
 
 
 def _fmt(ms: int) -> str:
-    return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+    return str(pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def _span(ms: int) -> str:

@@ -9,9 +9,10 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -19,13 +20,14 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from ..core.models import Candle
 from ..core.names import BadName, check_exchange, check_symbol, check_timeframe
 from .journal import JOURNAL_NAME, SeriesJournal
 
 try:
     import fcntl
 except ImportError:  # Windows: one process per data dir is the user's job there
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +47,17 @@ SOURCE_RANK = {"ws": 2, "rest": 1, "backfill": 1}
 _ENCODING = {"timestamp": "DELTA_BINARY_PACKED", **dict.fromkeys(PRICE_COLUMNS, "BYTE_STREAM_SPLIT")}
 
 
-def to_ms(values) -> np.ndarray:
+def to_ms(values: Any) -> np.ndarray:
     """Open times as int64 ms, whether given as ints or as datetime64 of any unit/zone."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
+    ms: np.ndarray
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ms]").to_numpy().view(np.int64)
-    if np.issubdtype(s.dtype, np.datetime64):
-        return s.astype("datetime64[ms]").to_numpy().view(np.int64)
-    return s.to_numpy(dtype=np.int64)
+        ms = s.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ms]").to_numpy().view(np.int64)
+    elif np.issubdtype(s.dtype, np.datetime64):
+        ms = s.astype("datetime64[ms]").to_numpy().view(np.int64)
+    else:
+        ms = s.to_numpy(dtype=np.int64)
+    return ms
 
 
 QUARANTINE_DIR = "_quarantine"  # at the root; names starting with "_" are skipped by Parquet dataset readers
@@ -99,7 +104,7 @@ class Rows:
         return cls(np.empty(0, np.int64), np.empty((0, 5)), np.empty(0, np.int8))
 
     @classmethod
-    def from_candles(cls, candles, source: str) -> Rows:
+    def from_candles(cls, candles: Sequence[Candle], source: str) -> Rows:
         """Candle-like objects (open_time + OHLCV attributes) of one source, without a DataFrame."""
         if source not in SOURCE_RANK:
             raise ValueError(f"unknown candle source {source!r}; valid: {', '.join(SOURCE_RANK)}")
@@ -127,7 +132,7 @@ class Rows:
             src[labels == name] = code
         return cls(ts, ohlcv, src)
 
-    def take(self, idx) -> Rows:
+    def take(self, idx: np.ndarray) -> Rows:
         return Rows(self.ts[idx], self.ohlcv[idx], self.src[idx])
 
     def merge(self, new: Rows) -> Rows:
@@ -168,7 +173,7 @@ class Rows:
 class CandleStore:
     """Reads and writes the dataset. Thread-safe; callers should write from one writer thread."""
 
-    def __init__(self, root: str | os.PathLike, *, journaling: bool = True,
+    def __init__(self, root: str | os.PathLike[str], *, journaling: bool = True,
                  on_quarantine: Callable[[Quarantined], None] | None = None) -> None:
         self.root = Path(root)
         self.on_quarantine = on_quarantine
@@ -181,7 +186,7 @@ class CandleStore:
         self.journaling = journaling
         self._journals: dict[tuple[str, str, str], SeriesJournal] = {}
         self._dirty: set[tuple[str, str, str]] = set()
-        self._locks: dict[tuple[str, str, str], object] = {}  # open lock files, one per series we write
+        self._locks: dict[tuple[str, str, str], TextIO] = {}  # open lock files, one per series we write
         self._copied: dict[Path, tuple[int, int]] = {}  # damaged journals copied aside: (size, mtime) when copied
 
     def __repr__(self) -> str:
@@ -357,7 +362,8 @@ class CandleStore:
         """Give up the series this store writes (the journals stay; the next writer replays them). A file that
         cannot be closed cleanly (a failing disk) is logged; the others are still closed."""
         with self._lock:
-            for f in [*self._journals.values(), *self._locks.values()]:
+            files: list[SeriesJournal | TextIO] = [*self._journals.values(), *self._locks.values()]
+            for f in files:
                 try:
                     f.close()
                 except OSError as exc:
@@ -602,7 +608,7 @@ def _same_columns(a: pa.Schema, b: pa.Schema) -> bool:
     return [(f.name, f.type) for f in a] == [(f.name, f.type) for f in b]
 
 
-def _ms(value) -> int:
+def _ms(value: Any) -> int:
     """A timestamp statistic (datetime or int) as UTC ms."""
     if hasattr(value, "timestamp"):
         return int(round(value.timestamp() * 1000))

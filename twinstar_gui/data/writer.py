@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..core.models import Candle
 from .store import CandleStore, Rows
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class WriteJob:
     symbol: str
     rows: pd.DataFrame | None = None  # timestamp (ms or datetime) + OHLCV + source
     tf: str = "15m"
-    candles: tuple = ()  # Candle-like: open_time, open, high, low, close, volume
+    candles: tuple[Candle, ...] = ()
     source: str = ""
 
     def columns(self) -> Rows:

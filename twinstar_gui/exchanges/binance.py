@@ -113,7 +113,7 @@ class BinanceAdapter(ExchangeAdapter):
         if not isinstance(payload, dict) or not isinstance(payload.get("symbols"), list):
             raise self._bad("/fapi/v1/exchangeInfo: no symbols list", payload)
 
-        def build(it: dict) -> Instrument | None:
+        def build(it: dict[str, Any]) -> Instrument | None:
             if (it.get("contractType"), it.get("quoteAsset"), it.get("marginAsset")) != ("PERPETUAL", "USDT", "USDT"):
                 return None
             filters = {f.get("filterType"): f for f in it["filters"] if isinstance(f, dict)}
@@ -165,7 +165,7 @@ class BinanceAdapter(ExchangeAdapter):
             return []  # depthUpdate, bookTicker, markPriceUpdate...: valid, unused
         raise self._bad("frame has no event type", raw)
 
-    def _parse_kline(self, msg: dict, raw: str | bytes) -> list[MarketEvent]:
+    def _parse_kline(self, msg: dict[str, Any], raw: str | bytes) -> list[MarketEvent]:
         k = msg.get("k")
         if not isinstance(k, dict) or not k.keys() >= _KLINE_KEYS:
             raise self._bad("kline without k.t/o/h/l/c/v/x/i", raw)

@@ -106,7 +106,7 @@ class BingxAdapter(ExchangeAdapter):
     def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
         items = self._data(payload, "/openApi/swap/v2/quote/contracts")
 
-        def build(it: dict) -> Instrument | None:
+        def build(it: dict[str, Any]) -> Instrument | None:
             base, quote = self.split_symbol(it["symbol"])  # ValueError (not BASE-QUOTE): left out
             if quote != "USDT" or it.get("currency") != "USDT":
                 return None  # USDC-margined contracts share the list
@@ -118,7 +118,7 @@ class BingxAdapter(ExchangeAdapter):
 
         return self._instruments_kept(items, build), ""
 
-    def _step(self, item: dict, key: str) -> float:
+    def _step(self, item: dict[str, Any], key: str) -> float:
         places = item[key]
         if isinstance(places, bool) or str(places) not in _PLACES:
             raise self._bad(f"instrument {item.get('symbol')}: {key} {excerpt(places, 20)!r} is not a number of "

@@ -99,7 +99,7 @@ class BitgetAdapter(ArgChannelWs, ExchangeAdapter):
     def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
         items = self._data(payload, "/api/v2/mix/market/contracts")
 
-        def build(it: dict) -> Instrument | None:
+        def build(it: dict[str, Any]) -> Instrument | None:
             if it.get("symbolType") != "perpetual" or it.get("quoteCoin") != "USDT":
                 return None  # delivery contracts (BTCUSDT250627) share the USDT-FUTURES list
             place, step = it["pricePlace"], self._number(it["priceEndStep"], "priceEndStep", it)

@@ -77,7 +77,7 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
         from_status = found is not None and not isinstance(payload.get("error"), dict)
         return None if from_status and not isinstance(payload["status"], str) else found
 
-    def _check_status(self, payload: dict, endpoint: str) -> None:
+    def _check_status(self, payload: dict[str, Any], endpoint: str) -> None:
         """A legacy answer's status: "0000" is success, another is the exchange's error (code and message);
         an answer with no status is not one of Bithumb's, so no error the exchange reported: BadMessage."""
         if "status" not in payload:
@@ -144,7 +144,7 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
     def ticker_topic(self, symbol: str) -> str:
         return f"ticker:{symbol}"
 
-    def _filter(self, topics: Sequence[str]) -> dict:
+    def _filter(self, topics: Sequence[str]) -> dict[str, Any]:
         kinds = {t.partition(":")[0] for t in topics}
         if len(kinds) != 1:
             raise ValueError("bithumb: one filter type per message")

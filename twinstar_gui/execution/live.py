@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..exchanges.registry import VENUES
 from .base import (
@@ -60,7 +61,7 @@ class LiveExecutor:
         self._positions: list[Position] = []
         self._orders: list[Order] = []
         self._balance = 0.0
-        self._by_id = {}  # native symbol -> ccxt market
+        self._by_id: dict[str, dict[str, Any]] = {}  # native symbol -> ccxt market
         for m in client.markets.values():
             if m.get("spot") if self.currency == "KRW" else m.get("swap"):
                 self._by_id.setdefault(m["id"], m)
@@ -192,7 +193,7 @@ class LiveExecutor:
                 filled = float((found or {}).get("filled") or 0.0)
                 if filled > 0:
                     o.status, o.filled_qty, o.reason = FILLED, filled, "filled while the app was away"
-                    o.avg_price = float(found.get("average") or o.avg_price or 0.0)
+                    o.avg_price = float((found or {}).get("average") or o.avg_price or 0.0)
                 else:
                     o.status, o.reason = CANCELLED, "not open at the exchange after restart"
                 self.journal.save_order(self.name, o)
@@ -268,7 +269,7 @@ class LiveExecutor:
                 raise
             self._save(order)  # before sending: a crash now leaves a record to look up, not a blind resend
             self._bot_of_order[req.client_id] = req.bot
-        params = {"clientOrderId": req.client_id}
+        params: dict[str, Any] = {"clientOrderId": req.client_id}
         if req.reduce_only:
             params["reduceOnly"] = True
         if req.take_profit is not None:

@@ -14,6 +14,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import requests
@@ -147,7 +148,7 @@ class RestClient:
         assert last_exc is not None
         raise last_exc
 
-    def _error_body(self, resp: requests.Response, body: bytes) -> tuple[object, str]:
+    def _error_body(self, resp: requests.Response, body: bytes) -> tuple[int | str | None, str]:
         """The exchange's own error code and message from an HTTP error body, else the body's excerpt."""
         try:
             parsed = self.adapter.error_of(json.loads(body))
@@ -308,7 +309,8 @@ def _read_body(resp: requests.Response, exchange: str, endpoint: str, deadline: 
     """The whole body, within a deadline and a size cap: a server that sends a byte every few seconds (each
     read inside the read timeout) or gigabytes would otherwise hold a fetch, and a REST slot, for ever. Reads
     return what has arrived (read1), so the deadline is checked however slowly the bytes come."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     try:
         while True:
             try:
@@ -330,7 +332,8 @@ def _read_body(resp: requests.Response, exchange: str, endpoint: str, deadline: 
                 raise RequestTimedOut(exchange, f"the answer took longer than {BODY_DEADLINE_FACTOR:g}x the timeout "
                                                 f"({size:,} bytes so far)", endpoint=endpoint)
         body = b"".join(chunks)
-        resp._content, resp._content_consumed = body, True  # read through: the connection goes back to the pool
+        # read through: the connection goes back to the pool (private fields of requests, not in its stubs)
+        resp._content, resp._content_consumed = body, True  # type: ignore[attr-defined]
         return body
     finally:
         resp.close()  # not read through: the connection is closed, never reused half-read
@@ -380,7 +383,14 @@ def _shut(conn: object) -> None:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: TLS ones too
 
 
-class _TrackedPool:
+if TYPE_CHECKING:  # what the two mixins below are mixed into (pool_classes)
+    _PoolBase = urllib3.HTTPConnectionPool
+    _ConnectionBase = urllib3.connection.HTTPConnection
+else:
+    _PoolBase = _ConnectionBase = object
+
+
+class _TrackedPool(_PoolBase):
     registry: InFlight
 
     def _get_conn(self, timeout=None):
@@ -394,7 +404,7 @@ class _TrackedPool:
         super()._put_conn(conn)
 
 
-class _TrackedConnection:
+class _TrackedConnection(_ConnectionBase):
     registry: InFlight
 
     def connect(self) -> None:

@@ -5,7 +5,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -28,6 +28,7 @@ async def in_daemon_thread(fn: Callable[..., T], *args, **kwargs) -> T:
             future.set_exception(value)
 
     def work() -> None:
+        result: tuple[bool, Any]
         try:
             result = (True, fn(*args, **kwargs))
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine

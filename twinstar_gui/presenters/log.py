@@ -38,7 +38,7 @@ class LogPresenter(QObject):
         self._timer.start()
 
     def drain(self) -> None:
-        batch = []
+        batch: list[tuple[int, str]] = []
         while len(batch) < MAX_BATCH:
             try:
                 batch.append(self._queue.get_nowait())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
@@ -115,7 +116,7 @@ class SymbolCatalog(_Background):
         self._submit(exchange, lambda: self._fetch(exchange, rest_url))
 
     @Slot(str, bool, object)
-    def _on_done(self, exchange: str, ok: bool, result: object) -> None:
+    def _on_done(self, exchange: str, ok: bool, result: Any) -> None:
         self._pending.discard(exchange)
         if ok:
             self._lists[exchange] = result if isinstance(result, Catalog) else frozenset(str(s).upper() for s in result)
@@ -146,7 +147,7 @@ class KeyStatus(_Background):
             return exchange, "unknown", str(exc) or type(exc).__name__
 
     @Slot(str, bool, object)
-    def _on_done(self, _tag: str, ok: bool, result: object) -> None:
+    def _on_done(self, _tag: str, ok: bool, result: Any) -> None:
         if ok:
             for exchange, status, error in result:
                 self.changed.emit(exchange, status, error)
@@ -227,7 +228,7 @@ class ConnectionTester(_Background):
         return True
 
     @Slot(str, bool, object)
-    def _on_done(self, exchange: str, ok: bool, result: object) -> None:
+    def _on_done(self, exchange: str, ok: bool, result: Any) -> None:
         self.busy.discard(exchange)
         passed, text = result if ok else (False, str(result))
         log.info("%s: connection test %s: %s", exchange, "passed" if passed else "failed", text)

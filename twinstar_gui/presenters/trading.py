@@ -203,7 +203,7 @@ class TradingPresenter(QObject):
     def close_position(self, exchange: str, symbol: str) -> None:
         trading = self.tradings.get(exchange)
         pos = next((p for p in trading.executor.positions() if p.symbol == symbol), None) if trading else None
-        if pos is None:
+        if trading is None or pos is None:
             self.message.emit(f"{exchange} {symbol}: no open position")
             return
         # One id per attempt: a second click while the first is under way is the same order (sent once); after

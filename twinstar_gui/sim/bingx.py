@@ -124,9 +124,9 @@ class BingxSwapSession:
             return [_gz(dumps({"id": "", "code": 100400, "msg": "invalid request", "dataType": "", "data": None}))]
         sym, _, stream = data_type.partition("@")
         msym = market_symbol(self.market, sym)
-        good = msym is not None and data_type not in self.rejected and (
+        good = data_type not in self.rejected and (
             (stream.startswith("kline_") and stream[6:] in INTERVAL_MS) or stream == "ticker")
-        if req_type not in ("sub", "unsub") or not good:
+        if req_type not in ("sub", "unsub") or not good or msym is None:
             return [_gz(dumps({"id": req_id, "code": 100400, "msg": f"dataType {data_type} invalid", "dataType": "",
                                "data": None}))]
         if req_type == "unsub":

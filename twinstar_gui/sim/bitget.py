@@ -127,9 +127,9 @@ class BitgetPublicSession:
             channel, inst = str(arg.get("channel", "")), str(arg.get("instId", ""))
             key = {"instType": str(arg.get("instType", "")), "channel": channel, "instId": inst}
             sym = served_concat(self.market, inst)  # the market's symbol behind the listed name
-            good = (key["instType"] == PRODUCT and sym is not None and f"{channel}:{inst}" not in self.rejected
+            good = (key["instType"] == PRODUCT and f"{channel}:{inst}" not in self.rejected
                     and ((channel.startswith("candle") and channel[6:] in GRAN_MS) or channel == "ticker"))
-            if op not in ("subscribe", "unsubscribe") or not good:
+            if op not in ("subscribe", "unsubscribe") or not good or sym is None:
                 out.append(dumps({"event": "error", "arg": key, "code": 30001, "msg": f"instType:{key['instType']},"
                                   f"channel:{channel},instId:{inst} doesn't exist"}))
                 continue

@@ -149,9 +149,8 @@ class OkxBusinessSession:
         for arg in args:
             channel, inst = str(arg.get("channel", "")), str(arg.get("instId", ""))
             sym = market_symbol(self.market, inst)
-            ok = (channel.startswith("candle") and channel[6:] in BAR_MS and sym is not None
-                  and f"{channel}:{inst}" not in self.rejected)
-            if op not in ("subscribe", "unsubscribe") or not ok:
+            ok = channel.startswith("candle") and channel[6:] in BAR_MS and f"{channel}:{inst}" not in self.rejected
+            if op not in ("subscribe", "unsubscribe") or not ok or sym is None:
                 out.append(dumps({"event": "error", "code": "60018",
                                   "msg": f"Wrong URL or channel:{channel},instId:{inst} doesn't exist",
                                   "connId": self.conn_id}))

@@ -314,7 +314,9 @@ class SimServer:
 
     # -- the trading API (HTTP/1.1, keep-alive) -----------------------------------------------------------
     async def _trade_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        me = (asyncio.current_task(), writer)
+        task = asyncio.current_task()
+        assert task is not None  # a coroutine's own
+        me = (task, writer)
         self._trade_tasks.add(me)
         try:
             while True:
@@ -375,6 +377,7 @@ class SimServer:
 
     # -- WebSocket ----------------------------------------------------------------------------------------
     async def _handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None  # the handshake is done when a handler runs
         exchange, sub = _split(ws.request.path)
         session = exchange.WS_SESSIONS[sub](self.market, self._rejected)
         self._conns.add(ws)
@@ -532,7 +535,7 @@ def _with_huge_number(frame: str | bytes) -> str | bytes:
     """The frame with its first JSON number (quoted or not) replaced by 5,000 nines, in the frame's own encoding
     (gzip stays gzip, binary stays binary)."""
     gz = isinstance(frame, bytes) and frame[:2] == b"\x1f\x8b"
-    text = gzip.decompress(frame).decode() if gz else frame.decode() if isinstance(frame, bytes) else frame
+    text = frame if isinstance(frame, str) else (gzip.decompress(frame) if gz else frame).decode()
     text = re.sub(r'(?<=[:\[,]) ?"?-?\d+(\.\d+)?"?', "9" * 5000, text, count=1)
     if gz:
         return gzip.compress(text.encode())

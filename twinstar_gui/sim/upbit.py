@@ -75,6 +75,7 @@ def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
 
 def _ticker(book: KrwBook, code: str) -> dict:
     usdt = _code(book, code)
+    assert usdt is not None, code  # callers pass listed KRW markets only
     t = book.market.ticker(usdt)
     return {"market": code, "trade_price": book.price(t["lastPrice"]),
             "opening_price": book.price(t["prevPrice24h"]), "high_price": book.price(t["highPrice24h"]),

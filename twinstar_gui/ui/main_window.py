@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QWidget
 
 from ..presenters.chart import ChartPresenter
 from ..presenters.health import HealthPresenter
@@ -41,14 +41,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.chart_panel)
         self.health_panel = HealthPanel(self)
         self.log_panel = LogPanel(self)
-        self.health_dock = self._dock("WS health", "dock.health", self.health_panel, Qt.BottomDockWidgetArea)
-        self.log_dock = self._dock("Log", "dock.log", self.log_panel, Qt.BottomDockWidgetArea)
+        self.health_dock = self._dock("WS health", "dock.health", self.health_panel,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.log_dock = self._dock("Log", "dock.log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.health_dock, self.log_dock)
         self.trading = trading
         if trading is not None:
             self._add_trading_docks(trading)
         self.health_dock.raise_()
-        self.resizeDocks([self.health_dock], [170], Qt.Vertical)  # the chart gets the room
+        self.resizeDocks([self.health_dock], [170], Qt.Orientation.Vertical)  # the chart gets the room
 
         self.base_mode = mode
         self.mode_label = QLabel(f"Mode: {mode}")
@@ -97,12 +98,15 @@ class MainWindow(QMainWindow):
         self.bots_panel = BotsPanel(list(FLOWS), list(self.chart_presenter.feeds), self)
         self.positions_panel = PositionsPanel(trading.fills, self)
         self.scanner_panel = ScannerPanel(self)
-        self.bots_dock = self._dock("Bots", "dock.bots", self.bots_panel, Qt.BottomDockWidgetArea)
-        self.positions_dock = self._dock("Positions", "dock.positions", self.positions_panel, Qt.BottomDockWidgetArea)
-        self.scanner_dock = self._dock("Scanner", "dock.scanner", self.scanner_panel, Qt.RightDockWidgetArea)
+        self.bots_dock = self._dock("Bots", "dock.bots", self.bots_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.positions_dock = self._dock("Positions", "dock.positions", self.positions_panel,
+                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.scanner_dock = self._dock("Scanner", "dock.scanner", self.scanner_panel,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
         for dock in (self.bots_dock, self.positions_dock):
             self.tabifyDockWidget(self.health_dock, dock)
-        self.resizeDocks([self.scanner_dock], [300], Qt.Horizontal)  # readable columns (a saved layout wins)
+        # readable columns (a saved layout wins)
+        self.resizeDocks([self.scanner_dock], [300], Qt.Orientation.Horizontal)
         trading.bots.connect(self.bots_panel.show_bots)
         trading.accounts.connect(self.bots_panel.show_accounts)
         trading.positions.connect(self.positions_panel.show_positions)
@@ -178,14 +182,16 @@ class MainWindow(QMainWindow):
     def ask_unsaved_candles(self, pending: int, error: str, on_answer) -> QMessageBox:
         """Non-modal question (no nested event loop): keep waiting for the disk, or quit and lose them.
         `on_answer(True)` means quit anyway."""
-        box = QMessageBox(QMessageBox.Warning, "Candles not saved yet",
+        box = QMessageBox(QMessageBox.Icon.Warning, "Candles not saved yet",
                           f"{pending} candle write(s) are not on disk yet.\n\n{error or 'Still writing.'}\n\n"
                           "Free some space or fix the data folder's permissions, then choose Retry. "
-                          "Quit anyway loses them.", QMessageBox.Retry | QMessageBox.Discard, self)
-        box.button(QMessageBox.Discard).setText("Quit anyway")
-        box.setDefaultButton(QMessageBox.Retry)
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.finished.connect(lambda _r: on_answer(box.clickedButton() is box.button(QMessageBox.Discard)))
+                          "Quit anyway loses them.",
+                          QMessageBox.StandardButton.Retry | QMessageBox.StandardButton.Discard, self)
+        box.button(QMessageBox.StandardButton.Discard).setText("Quit anyway")
+        box.setDefaultButton(QMessageBox.StandardButton.Retry)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(
+            lambda _r: on_answer(box.clickedButton() is box.button(QMessageBox.StandardButton.Discard)))
         box.open()
         self.unsaved_box = box
         return box
@@ -197,7 +203,8 @@ class MainWindow(QMainWindow):
         from PySide6.QtGui import QAction, QKeySequence
 
         self._settings_args = (settings_path, symbol_lists, tester)
-        menu = next((a.menu() for a in self.menuBar().actions() if a.menu() and a.text() == "&File"), None)
+        menu = next((m for a in self.menuBar().actions() if isinstance(m := a.menu(), QMenu) and a.text() == "&File"),
+                    None)
         menu = menu or self.menuBar().addMenu("&File")
         self.settings_action = QAction("Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))

@@ -92,7 +92,7 @@ class ChartPanel(QWidget):
         self.rsi_plot.getViewBox().disableAutoRange(axis="y")
         self.rsi_plot.getAxis("right").setTicks([[(30, "30"), (50, "50"), (70, "70")]])
         for level in (30, 70):
-            self.rsi_plot.addItem(pg.InfiniteLine(level, angle=0, pen=pg.mkPen("#555a66", style=Qt.DashLine)),
+            self.rsi_plot.addItem(pg.InfiniteLine(level, angle=0, pen=pg.mkPen("#555a66", style=Qt.PenStyle.DashLine)),
                                   ignoreBounds=True)
 
         self.candles = CandlestickItem()
@@ -105,7 +105,7 @@ class ChartPanel(QWidget):
         self.sell_markers = pg.ScatterPlotItem(symbol="t", size=12, brush=SELL_BRUSH, pen=pg.mkPen(None))
         for m in (self.buy_markers, self.sell_markers):
             self.price_plot.addItem(m, ignoreBounds=True)
-        cross = pg.mkPen("#787b86", style=Qt.DashLine)
+        cross = pg.mkPen("#787b86", style=Qt.PenStyle.DashLine)
         self.vlines = [pg.InfiniteLine(angle=90, movable=False, pen=cross) for _ in range(3)]
         for plot, line in zip((self.price_plot, self.volume_plot, self.rsi_plot), self.vlines):
             plot.addItem(line, ignoreBounds=True)
@@ -304,7 +304,7 @@ class ChartPanel(QWidget):
             self._set_follow(False)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
-        if event.key() == Qt.Key_End:
+        if event.key() == Qt.Key.Key_End:
             self.resume_follow()
             event.accept()
             return
