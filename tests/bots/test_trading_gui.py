@@ -46,7 +46,8 @@ async def test_unified_bot_from_the_bots_panel_trades_and_the_kill_switch_stops_
             panel.start.click()
             await wait_for(lambda: panel.bot_names() == ["unified-ETHUSDT"], what="bot row")
             await wait_for(lambda: positions.open_table.rowCount() == 1, timeout=30, what="the position in the panel")
-            assert positions.open_table.item(0, 1).text() == "ETH/USDT:USDT" and positions.open_table.item(0, 2).text() == "long"
+            assert positions.open_table.item(0, 1).text() == "ETH/USDT:USDT"
+            assert positions.open_table.item(0, 2).text() == "long"
             assert positions.open_table.item(0, 7).text() != "-"  # its take profit
             await wait_for(lambda: positions.open_table.rowCount() == 0, timeout=40, what="closed at take profit")
             positions.refresh_history()

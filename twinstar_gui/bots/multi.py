@@ -34,7 +34,8 @@ class MultiTrader(Bot):
         closed = self._held - held
         if closed:
             self.trades_closed += len(closed)
-            log.info("%s: position(s) closed: %s; looking for the next", self.name, ", ".join(sorted(map(self.shown, closed))))
+            log.info("%s: position(s) closed: %s; looking for the next", self.name,
+                     ", ".join(sorted(map(self.shown, closed))))
             self._next_scan = now
         self._held = held
         if held:

@@ -256,7 +256,8 @@ class ScannerPanel(QWidget):
         self._rows = list(candidates)
         words = self.filter.text().strip().lower().split()
         shown = [(c, at) for c, at in self._rows
-                 if all(w in f"{at.unified} {c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower() for w in words)]
+                 if all(w in f"{at.unified} {c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower()
+                        for w in words)]
         rows, colours = [], {}
         for i, (c, at) in enumerate(shown):
             if math.isnan(c.rsi):  # a preset this exchange does not list: its name and why, nothing else
