@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _child(conn, make: Callable[..., Any], args: tuple) -> None:

@@ -16,28 +16,29 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from twinstar_gui.bots.base import BotContext  # noqa: E402
-from twinstar_gui.bots.market import LiveMarket  # noqa: E402
-from twinstar_gui.bots.unified import UnifiedBot  # noqa: E402
-from twinstar_gui.core.indicators import rsi_wilder  # noqa: E402
-from twinstar_gui.core.models import Candle  # noqa: E402
-from twinstar_gui.core.resample import resample_complete  # noqa: E402
-from twinstar_gui.core.strategy import StrategyConfig  # noqa: E402
-from twinstar_gui.core.timeframe import Timeframe  # noqa: E402
-from twinstar_gui.data.feed import MarketFeed  # noqa: E402
-from twinstar_gui.data.manager import SeriesManager  # noqa: E402
-from twinstar_gui.data.store import CandleStore  # noqa: E402
-from twinstar_gui.data.writer import CandleWriter  # noqa: E402
-from twinstar_gui.exchanges.registry import get_exchange  # noqa: E402
-from twinstar_gui.execution.base import InstrumentRules  # noqa: E402
-from twinstar_gui.execution.journal import Journal  # noqa: E402
-from twinstar_gui.execution.paper import PaperExecutor  # noqa: E402
-from twinstar_gui.execution.risk import RiskGuard, RiskLimits  # noqa: E402
-from twinstar_gui.sim.clock import SimClock  # noqa: E402
-from twinstar_gui.sim.market import Market  # noqa: E402
-from twinstar_gui.sim.server import SimThread  # noqa: E402
-from _report import add_json_option, row, write_json  # noqa: E402 (bench/ = the script's dir)
-from _simproc import SimProcess  # noqa: E402
+from twinstar_gui.bots.base import BotContext
+from twinstar_gui.bots.market import LiveMarket
+from twinstar_gui.bots.unified import UnifiedBot
+from twinstar_gui.core.indicators import rsi_wilder
+from twinstar_gui.core.models import Candle
+from twinstar_gui.core.resample import resample_complete
+from twinstar_gui.core.strategy import StrategyConfig
+from twinstar_gui.core.timeframe import Timeframe
+from twinstar_gui.data.feed import MarketFeed
+from twinstar_gui.data.manager import SeriesManager
+from twinstar_gui.data.store import CandleStore
+from twinstar_gui.data.writer import CandleWriter
+from twinstar_gui.exchanges.registry import get_exchange
+from twinstar_gui.execution.base import InstrumentRules
+from twinstar_gui.execution.journal import Journal
+from twinstar_gui.execution.paper import PaperExecutor
+from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+from twinstar_gui.sim.clock import SimClock
+from twinstar_gui.sim.market import Market
+from twinstar_gui.sim.server import SimThread
+
+from _report import add_json_option, row, write_json
+from _simproc import SimProcess
 
 T0 = 1_735_689_600_000
 Q = 900_000
@@ -201,7 +202,7 @@ def main() -> None:
         ours, sig_only, seed, placed = latency(args.candles, tmp)
         scans = [(rtt, *scan(tmp, rtt)) for rtt in (0.0, 0.05)]
         mem_ours, mem_seed = memory(100, tmp)
-    ms = lambda xs, q: float(np.percentile(xs, q)) * 1000  # noqa: E731
+    ms = lambda xs, q: float(np.percentile(xs, q)) * 1000
     print(f"{args.candles} closed candles, {placed} of them entered; paper executor + SQLite journal (WAL) on disk")
     print("| measure | TwinStar | baseline (same run) | ratio |")
     print("|---|---|---|---|")
@@ -210,9 +211,9 @@ def main() -> None:
           f"| {ms(seed, 50) / ms(ours, 50):.1f}x |")
     print(f"| closed candle -> no signal, p50 / p99 | {ms(sig_only, 50):.2f} / {ms(sig_only, 99):.2f} ms | - | - |")
     for rtt, scan_ours, scan_seq, floor, ok, budget in scans:
-        print(f"| stage-1 scan, 50 symbols x 496 candles, simulator + {rtt * 1000:.0f} ms per answer | {scan_ours:.2f} s "
-              f"({ok}/50, budget {budget}/s; the same GETs unparsed {floor:.2f} s) | {scan_seq:.2f} s one request "
-              f"at a time | {scan_seq / scan_ours:.1f}x |")
+        print(f"| stage-1 scan, 50 symbols x 496 candles, simulator + {rtt * 1000:.0f} ms per answer "
+              f"| {scan_ours:.2f} s ({ok}/50, budget {budget}/s; the same GETs unparsed {floor:.2f} s) "
+              f"| {scan_seq:.2f} s one request at a time | {scan_seq / scan_ours:.1f}x |")
     scan_ours = max(s[1] for s in scans)
     print(f"| memory, 100 UnifiedBots with their 15m/1h/4h/1d windows | {mem_ours / 2**20:.1f} MB "
           f"| {mem_seed / 2**20:.1f} MB: DataFrames 1000 15m + 300 1h per bot (seed: 6 MB) "

@@ -13,21 +13,22 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import QPointF, QRectF  # noqa: E402
-from PySide6.QtGui import QColor, QImage, QPainter, QPicture  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QColor, QImage, QPainter, QPicture
+from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from twinstar_gui.ui.chart import CandlestickItem  # noqa: E402
-from _report import add_json_option, row, write_json  # noqa: E402 (bench/ = the script's dir)
+from twinstar_gui.ui.chart import CandlestickItem
+
+from _report import add_json_option, row, write_json
 
 W = 900.0  # 15m candles, seconds
 SIZE = (1600, 900)
@@ -37,7 +38,7 @@ WINDOW = 300
 class QPictureCandles(pg.GraphicsObject):
     """The pyqtgraph example's approach: every candle painted once into a QPicture, replayed on each paint."""
 
-    def __init__(self, x: np.ndarray, o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray,  # noqa: E741
+    def __init__(self, x: np.ndarray, o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray,
                  bar_width: float) -> None:
         super().__init__()
         self.picture = QPicture()
@@ -175,7 +176,7 @@ def main() -> None:
         print("note:", note)
     if args.json:
         out = []
-        for n, load_ms, ours, naive, build_s, lod_columns in rows:
+        for n, load_ms, ours, naive, build_s, _lod_columns in rows:
             for k, label in enumerate((f"{WINDOW}-bar window", "all bars (per-pixel LOD)")):
                 out.append(row(f"chart: repaint {SIZE[0]}x{SIZE[1]}, {n:,} bars, {label}, median", f"{ours[k]:.2f} ms",
                                f"{naive[k]:,.1f} ms (one QPicture of all bars)" if naive else "skipped",

@@ -4,9 +4,9 @@
     (bench_chart_item.py's, reused), same run, PlotWidget 1600x900 offscreen, median whole-frame render.
 (b) Lag: the terminal window (MainWindow + presenters + the core on qasync) open while the simulator streams
     200 symbols to it from another process (a real exchange is another machine; `--sim-in-process` measures
-    the demo set-up, where the simulator's thread shares the GIL with the terminal); a 10 ms PreciseTimer records (actual - expected) interval. Baseline: the same
-    window, same process, before any stream is started. Two streaming phases: start-up (history backfill of
-    200 series by REST) and steady streaming.
+    the demo set-up, where the simulator's thread shares the GIL with the terminal); a 10 ms PreciseTimer
+    records (actual - expected) interval. Baseline: the same window, same process, before any stream is
+    started. Two streaming phases: start-up (history backfill of 200 series by REST) and steady streaming.
 (c) Cold start: `python -m twinstar_gui --demo` under QT_QPA_PLATFORM=offscreen until its log line
     "first candles on screen", median of N; baseline: a bare interpreter importing PySide6, pyqtgraph, pandas
     and pyarrow.
@@ -19,20 +19,20 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_API", "pyside6")
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import json
+import logging
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,9 +41,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from _simproc import SimProcess  # noqa: E402
-import bench_chart_item as chart_bench  # noqa: E402  (QPictureCandles, market, new_plot, views)
 from twinstar_gui.ui.chart import CandlestickItem  # noqa: E402
+
+import bench_chart_item as chart_bench  # noqa: E402  (QPictureCandles, market, new_plot, views)
+from _simproc import SimProcess  # noqa: E402
 
 N_SYMBOLS = 200
 TICK_MS = 10
@@ -123,7 +124,7 @@ class _StallSampler:
     """Debug aid (TWINSTAR_BENCH_STALLS=1): while the probe's timer is late by > 30 ms, sample the loop
     thread's stack every 5 ms and count the innermost frames of our code and of the libraries."""
 
-    def __init__(self, probe: "LagProbe") -> None:
+    def __init__(self, probe: LagProbe) -> None:
         import collections
         import threading
 
@@ -209,7 +210,8 @@ def bench_lag(app: QApplication, seconds: float, speed: float, in_process: bool 
         await asyncio.sleep(0.5)
         out = {"symbols": N_SYMBOLS, "sim_speed": speed, "simulator": "in process" if in_process else "own process",
                "baseline_no_streams": await probe.measure(seconds)}
-        print(f"  lag baseline (window open, no streams): max {out['baseline_no_streams']['max_ms']:.1f} ms", flush=True)
+        print(f"  lag baseline (window open, no streams): max {out['baseline_no_streams']['max_ms']:.1f} ms",
+              flush=True)
         t0 = time.perf_counter()
         await core.start()
         freeze_startup_objects()  # as run_gui does once the window is up
@@ -353,7 +355,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
             s = lag[key]
             where = "" if lag.get("simulator", "own process") == "own process" else ", simulator in process"
             rows.append((f"event-loop lag, {lag['symbols']} symbols, {label}{where} (max / p99)",
-                         f"{s['max_ms']:.1f} / {s['p99_ms']:.1f} ms", f"no streams {b['max_ms']:.1f} / {b['p99_ms']:.1f} ms",
+                         f"{s['max_ms']:.1f} / {s['p99_ms']:.1f} ms",
+                         f"no streams {b['max_ms']:.1f} / {b['p99_ms']:.1f} ms",
                          f"{s['max_ms'] / max(b['max_ms'], 0.1):.1f}x", "max <= 50 ms" if key == "streaming" else ""))
     cs = results.get("cold_start")
     if cs:

@@ -14,19 +14,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from websockets.asyncio.client import connect  # noqa: E402
-from websockets.asyncio.server import serve  # noqa: E402
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
 
-from twinstar_gui.core import Timeframe  # noqa: E402
-from twinstar_gui.data.feed import MarketFeed  # noqa: E402
-from twinstar_gui.data.store import CandleStore  # noqa: E402
-from twinstar_gui.data.writer import CandleWriter  # noqa: E402
-from twinstar_gui.exchanges import get_exchange  # noqa: E402
-from twinstar_gui.net.backoff import ReconnectPolicy  # noqa: E402
-from twinstar_gui.sim.clock import SimClock  # noqa: E402
-from twinstar_gui.sim.market import Market, SymbolSpec  # noqa: E402
-from twinstar_gui.sim.server import SimServer  # noqa: E402
-from _report import add_json_option, row, write_json  # noqa: E402 (bench/ = the script's dir)
+from twinstar_gui.core import Timeframe
+from twinstar_gui.data.feed import MarketFeed
+from twinstar_gui.data.store import CandleStore
+from twinstar_gui.data.writer import CandleWriter
+from twinstar_gui.exchanges import get_exchange
+from twinstar_gui.net.backoff import ReconnectPolicy
+from twinstar_gui.sim.clock import SimClock
+from twinstar_gui.sim.market import Market, SymbolSpec
+from twinstar_gui.sim.server import SimServer
+
+from _report import add_json_option, row, write_json
 
 SYMBOLS = [f"S{i:03d}USDT" for i in range(200)]
 
@@ -49,7 +50,8 @@ async def blast_server(payload: list[str]):
         async for raw in ws:  # the first subscribe message starts the blast
             if "subscribe" in str(raw) and not started:
                 started = True
-                await ws.send(json.dumps({"success": True, "ret_msg": "", "conn_id": "b", "req_id": "", "op": "subscribe"}))
+                await ws.send(json.dumps({"success": True, "ret_msg": "", "conn_id": "b", "req_id": "",
+                                          "op": "subscribe"}))
                 for f in payload:
                     await ws.send(f)
                 await ws.send("END")

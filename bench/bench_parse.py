@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from twinstar_gui.exchanges import get_exchange  # noqa: E402
+
 from _report import add_json_option, row, write_json  # noqa: E402 (bench/ = the script's dir)
 
 FIX = ROOT / "tests" / "fixtures"
@@ -57,10 +58,7 @@ def main() -> None:
         adapter = get_exchange(name)
         frames = frames_for(name)
         assert all(adapter.parse_ws_message(f) for f in frames)
-        if name == "bingx":
-            baseline = lambda f: json.loads(gzip.decompress(f))  # noqa: E731
-        else:
-            baseline = json.loads
+        baseline = (lambda f: json.loads(gzip.decompress(f))) if name == "bingx" else json.loads
         ours = rate(adapter.parse_ws_message, frames, args.seconds)
         base = rate(baseline, frames, args.seconds)
         print(f"| {name} | {ours:,.0f} | {base:,.0f} | {ours / base:.2f} |")

@@ -19,9 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from support.proxy import FlakyProxy  # noqa: E402
+
 from twinstar_gui.sim.clock import SimClock  # noqa: E402
 from twinstar_gui.sim.market import Market  # noqa: E402
 from twinstar_gui.sim.server import SimThread  # noqa: E402
+
 from _report import add_json_option, row, write_json  # noqa: E402
 
 GOAL_S = 3.0
@@ -86,7 +88,7 @@ def main() -> int:
                 ready = ready_when
                 if ready is None:  # the window is up once its requests reach the silent server
                     seen = silent.accepted
-                    ready = lambda o, e, seen=seen: silent.accepted >= seen + 2  # noqa: E731
+                    ready = lambda o, e, seen=seen: silent.accepted >= seen + 2
                 with tempfile.TemporaryDirectory(prefix="twinstar-stop-") as tmp:
                     work = Path(tmp)
                     extra = {"TWINSTAR_DATA_DIR": str(work / "data"), "TWINSTAR_CONFIG": str(work / "none.json")}

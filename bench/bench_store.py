@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from twinstar_gui.data.store import CandleStore  # noqa: E402
-from _report import add_json_option, row as json_row, write_json  # noqa: E402 (bench/ = the script's dir)
+from twinstar_gui.data.store import CandleStore
+
+from _report import add_json_option, row as json_row, write_json
 
 T0 = 1_704_067_200_000  # 2024-01-01 UTC
 Q = 900_000
@@ -28,7 +29,7 @@ def market(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     steps = rng.normal(0, 0.0025 / np.sqrt(30), size=(n, 30)).cumsum(axis=None).reshape(n, 30)
     path = 65000 * np.exp(steps)
-    tick = lambda x: np.round(x, 1)  # noqa: E731
+    tick = lambda x: np.round(x, 1)
     return pd.DataFrame({
         "timestamp": T0 + np.arange(n, dtype=np.int64) * Q,
         "open": tick(path[:, 0]), "high": tick(path.max(axis=1)), "low": tick(path.min(axis=1)),
@@ -83,11 +84,12 @@ def integer_ticks_size(data: pd.DataFrame, directory: Path) -> int:
     total = 0
     for name, part in data.groupby(month):
         cols = {"timestamp": pa.array(part["timestamp"].to_numpy(np.int64))}
-        cols |= {c: pa.array(np.round(part[c].to_numpy() * 10).astype(np.int64)) for c in ("open", "high", "low", "close")}
+        cols |= {c: pa.array(np.round(part[c].to_numpy() * 10).astype(np.int64))
+                 for c in ("open", "high", "low", "close")}
         cols["volume"] = pa.array(np.round(part["volume"].to_numpy() * 1000).astype(np.int64))
         path = directory / f"{name}.parquet"
         pq.write_table(pa.table(cols), path, compression="zstd", use_dictionary=False,
-                       column_encoding={c: "DELTA_BINARY_PACKED" for c in cols})
+                       column_encoding=dict.fromkeys(cols, "DELTA_BINARY_PACKED"))
         total += path.stat().st_size
     return total
 
@@ -115,7 +117,7 @@ def memory_per_symbol(n_symbols: int = 100) -> tuple[float, float]:
     base = tracemalloc.get_traced_memory()[0]
     frames = []
     h1 = market(300).drop(columns="source")
-    for i in range(n_symbols):  # the seed: one DataFrame per timeframe per bot
+    for _ in range(n_symbols):  # the seed: one DataFrame per timeframe per bot
         frames.append((hist.drop(columns="source").copy(), h1.copy()))
     seed = (tracemalloc.get_traced_memory()[0] - base) / n_symbols
     tracemalloc.stop()
@@ -190,8 +192,9 @@ def main() -> None:
         minute_run = None if args.no_minutes else five_years_of_minutes(root)
     mem_ours, mem_seed = memory_per_symbol()
 
-    med = lambda xs: statistics.median(xs) * 1000  # noqa: E731
-    print(f"history {args.history} candles, {args.appends} appends; seed baseline = pandas to_parquet of the whole series")
+    med = lambda xs: statistics.median(xs) * 1000
+    print(f"history {args.history} candles, {args.appends} appends; "
+          "seed baseline = pandas to_parquet of the whole series")
     print("| measure | ours | seed baseline (same run) | ratio |")
     print("|---|---|---|---|")
     print(f"| append one closed candle until durable (journal + fdatasync), median | {med(appends):.2f} ms "
@@ -203,7 +206,8 @@ def main() -> None:
           f"| {med(rewrite) / med(direct):.1f}x |")
     print(f"| load {args.history + args.appends} candles, median | {med(loads_ours):.2f} ms | {med(loads_seed):.2f} ms "
           f"| {med(loads_seed) / med(loads_ours):.2f}x |")
-    print(f"| bytes for 35,000 candles | {size / 1000:.0f} KB | {seed_size / 1000:.0f} KB | {seed_size / size:.2f}x smaller |")
+    print(f"| bytes for 35,000 candles | {size / 1000:.0f} KB | {seed_size / 1000:.0f} KB "
+          f"| {seed_size / size:.2f}x smaller |")
     print(f"| what-if: the same month files with integer ticks + delta encoding (not prices to other tools) "
           f"| {ticks_size / 1000:.0f} KB | {seed_size / 1000:.0f} KB | {seed_size / ticks_size:.2f}x smaller |")
     if minute_run is not None:
@@ -235,8 +239,9 @@ def main() -> None:
             json_row("store: bytes on disk for 35,000 candles", f"{size / 1000:.0f} KB", f"{seed_size / 1000:.0f} KB",
                      f"{seed_size / size:.2f}x smaller", goal="<= 280 KB", ours_bytes=size, baseline_bytes=seed_size),
             json_row("store: what-if: same month files as integer ticks + delta encoding (not prices to other tools)",
-                     f"{ticks_size / 1000:.0f} KB", f"{seed_size / 1000:.0f} KB", f"{seed_size / ticks_size:.2f}x smaller",
-                     goal="<= 280 KB", ours_bytes=ticks_size, baseline_bytes=seed_size),
+                     f"{ticks_size / 1000:.0f} KB", f"{seed_size / 1000:.0f} KB",
+                     f"{seed_size / ticks_size:.2f}x smaller", goal="<= 280 KB", ours_bytes=ticks_size,
+                     baseline_bytes=seed_size),
         ]
         if minute_run is not None:
             rows.append(json_row(f"store: load 5 years of 1m candles ({n1m:,}), median of 5", f"{med(m_ours):.0f} ms",

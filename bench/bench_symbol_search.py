@@ -17,20 +17,21 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
 
-from PySide6.QtCore import Qt, qInstallMessageHandler  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import Qt, qInstallMessageHandler
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from twinstar_gui.core.instrument import Catalog, Instrument  # noqa: E402
-from twinstar_gui.ui.symbol_search import SymbolSearch  # noqa: E402
-from _report import add_json_option, row, write_json  # noqa: E402 (bench/ = the script's dir)
+from twinstar_gui.core.instrument import Catalog, Instrument
+from twinstar_gui.ui.symbol_search import SymbolSearch
+
+from _report import add_json_option, row, write_json
 
 KEYS = "sol"
 

@@ -65,13 +65,13 @@ def table_rows(stdout: str) -> list[dict]:
         if all(set(c) <= set("-: ") for c in cells):
             continue
 
-        def col(words: tuple[str, ...], default: int) -> int:
+        def col(words: tuple[str, ...], default: int, header: list[str] = header) -> int:
             return next((k for k, h in enumerate(header) if any(w in h for w in words)), default)
 
         ours = col(("twinstar", "ours", "parse+"), 1)
         base, ratio, goal = col(("baseline", "naive", "seed", "json.loads"), ours + 1), col(("ratio",), ours + 2), \
             col(("goal",), -1)
-        get = lambda k: cells[k] if 0 <= k < len(cells) else "-"  # noqa: E731
+        get = lambda k, cells=cells: cells[k] if 0 <= k < len(cells) else "-"
         rows.append({"measure": " / ".join(c for c in cells[:ours] if c), "twinstar": get(ours),
                      "baseline": get(base), "ratio": get(ratio), "seed": None,
                      "goal": get(goal) if goal >= 0 else None})

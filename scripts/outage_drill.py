@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from support.proxy import FlakyProxy  # noqa: E402
+
 from twinstar_gui.data.store import CandleStore  # noqa: E402
 from twinstar_gui.sim.clock import SimClock  # noqa: E402
 from twinstar_gui.sim.market import Market  # noqa: E402
@@ -51,7 +52,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="twinstar-drill-"))
     sim = SimThread(Market(SimClock(speed=args.speed), seed=9, history_days=30)).start()
     proxy = FlakyProxy(sim.server.port)  # refusing from the start
-    via = lambda url: url.replace(f":{sim.server.port}/", f":{proxy.port}/")  # noqa: E731
+    via = lambda url: url.replace(f":{sim.server.port}/", f":{proxy.port}/")
     t0 = time.monotonic()
     direct = collector(ex, sim.rest_url(ex), sim.ws_url(ex), work / "direct", work / "direct.log")
     flaky = collector(ex, via(sim.rest_url(ex)), via(sim.ws_url(ex)), work / "flaky", work / "flaky.log")

@@ -32,8 +32,8 @@ def main() -> int:
 
         QTimer.singleShot(int(seconds * 1000), shoot)
 
-    rc = run_gui(settings_from_dict({"data_dir": data}), demo=True, exchanges=list(dict.fromkeys([venue, "bybit", "okx"])),
-                 quit_after=seconds + 30, on_ready=ready)
+    rc = run_gui(settings_from_dict({"data_dir": data}), demo=True,
+                 exchanges=list(dict.fromkeys([venue, "bybit", "okx"])), quit_after=seconds + 30, on_ready=ready)
     if not saved or not saved[0]:
         print(f"screenshot: could not save {out}", file=sys.stderr)
         return 1

@@ -40,7 +40,8 @@ def test_demo_runs_and_quits(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     files = list((tmp_path / "d").rglob("*.parquet"))
     exchanges = {p.parts[len((tmp_path / "d").parts)] for p in files}
-    assert exchanges == {f"exchange={e}" for e in ("bybit", "binance", "okx", "bitget", "bingx", "upbit", "bithumb")}, exchanges
+    venues = ("bybit", "binance", "okx", "bitget", "bingx", "upbit", "bithumb")
+    assert exchanges == {f"exchange={e}" for e in venues}, exchanges
 
 
 def test_unknown_exchange_is_refused_with_the_valid_ones():

@@ -36,9 +36,9 @@ def test_shard_and_symbol_arguments_are_checked():
 def _collect(sim, data, *args):
     env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.rest_url("bybit"), "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit"),
            "TWINSTAR_CONFIG": str(data / "no-settings.json")}
-    return subprocess.Popen([sys.executable, "-m", "twinstar_gui", "collect", "--exchange", "bybit", "--data", str(data),
-                             "--health-every", "0.5", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+    return subprocess.Popen([sys.executable, "-m", "twinstar_gui", "collect", "--exchange", "bybit",
+                             "--data", str(data), "--health-every", "0.5", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _held(data, symbol) -> bool:

@@ -10,7 +10,8 @@ def test_defaults_and_env_overrides(tmp_path, monkeypatch):
     assert s.symbols("bybit") == ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT") and s.window_15m == 1000
     assert s.rest_url("bybit") is None
     assert [n for n, e in s.exchanges.items() if e.enabled] == ["bybit"]
-    assert s.symbols("okx") == ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT") and s.symbols("bithumb") == ("BTC/KRW", "ETH/KRW", "SOL/KRW")
+    assert s.symbols("okx") == ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
+    assert s.symbols("bithumb") == ("BTC/KRW", "ETH/KRW", "SOL/KRW")
     monkeypatch.setenv("TWINSTAR_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("TWINSTAR_BYBIT_WS_URL", "ws://127.0.0.1:1/bybit/v5/public/linear")
     s = settings_from_dict({"exchanges": {"bybit": {"ws_url": "wss://file.example/ws"}}})
@@ -72,8 +73,10 @@ def test_choose_exchanges_symbols_and_testnet_urls():
     ({"trading": "lots"}, "trading: expected an object"),
     ({"data_dir": 42}, "data_dir: expected a folder path"),
     ({"data_dir": "x" * 5000}, "data_dir: expected a folder path"),
-    ({"exchanges": {"bybit": {"rest_url": "http://" + "a" * 3000}}}, "exchanges.bybit.rest_url: not a http(s)/ws(s) URL"),
-    ({"exchanges": {"bybit": {"rest_url": "http://host:99999/x"}}}, "exchanges.bybit.rest_url: not a http(s)/ws(s) URL"),
+    ({"exchanges": {"bybit": {"rest_url": "http://" + "a" * 3000}}},
+     "exchanges.bybit.rest_url: not a http(s)/ws(s) URL"),
+    ({"exchanges": {"bybit": {"rest_url": "http://host:99999/x"}}},
+     "exchanges.bybit.rest_url: not a http(s)/ws(s) URL"),
     ({"exchanges": {"bybit": {"symbols": ["BTCUSDT", "../../../x"]}}}, "exchanges.bybit.symbols: symbol name"),
     ({"exchanges": {"bybit": {"symbols": ["A" * 300]}}}, "exchanges.bybit.symbols: symbol name"),
     ({"exchanges": {"bybit": {"symbols": [f"S{i}USDT" for i in range(600)]}}}, "at most 500 symbols"),
@@ -93,7 +96,7 @@ def test_hostile_values_are_refused_naming_the_field(raw, message):
 
 @pytest.mark.parametrize("content, message", [
     (b"\xff\xfe{\x00}\x00", "not UTF-8 text"),
-    ('{"window_15m": 1000, "window_15m": 200}'.encode(), "appears twice"),
+    (b'{"window_15m": 1000, "window_15m": 200}', "appears twice"),
     (b'{"trading": {"order_usdt": NaN}}', "NaN is not a number a setting can take"),
     (b'{"trading": {"order_usdt": Infinity}}', "Infinity is not a number a setting can take"),
     (b'{"window_15m": ' + b"9" * 5000 + b"}", "cannot read"),

@@ -20,7 +20,7 @@ HOSTILE = ["../../../../x", "A" * 300, "BTC/../../USDT", ".."]
 class FakeBybit(BaseHTTPRequestHandler):
     """Bybit's REST envelope: tickers naming hostile symbols among good ones; klines empty."""
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):  # http.server's name
         now = int(time.time() * 1000)
         if self.path.startswith("/v5/market/tickers"):
             names = ["BTCUSDT", *HOSTILE, "ETHUSDT"]
@@ -61,7 +61,8 @@ def test_top_symbols_from_a_hostile_tickers_answer_never_leave_the_data_dir(tmp_
     for name in ("'../../../../x'", "'BTC/../../USDT'", "'..'", "'AAAAAAAA"):
         assert f"ticker for a symbol refused: symbol name {name}" in r.stderr, name
     assert "top 6 by 24h volume: BTCUSDT,ETHUSDT" in r.stderr
-    made = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if not p.is_relative_to(data))  # data itself too
+    # data itself too
+    made = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if not p.is_relative_to(data))
     assert made == ["work", "work/a", "work/a/b"], made
     assert not list(tmp_path.parent.glob("x"))
 

@@ -14,8 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "twinstar_gui"
 def test_every_venue_has_its_simulator_module_and_settings():
     assert list(SIMULATED) == list(VENUES)  # a simulator module per registry entry, nothing more
     assert list(settings_from_dict({}).exchanges) == list(VENUES)
-    assert DEFAULT_SYMBOLS == {n: v.default_symbols for n, v in VENUES.items()}
-    assert CCXT_IDS == {n: v.ccxt_id for n, v in VENUES.items()}
+    assert {n: v.default_symbols for n, v in VENUES.items()} == DEFAULT_SYMBOLS
+    assert {n: v.ccxt_id for n, v in VENUES.items()} == CCXT_IDS
     assert PASSPHRASE_EXCHANGES == {"okx", "bitget"} == {n for n, v in VENUES.items() if v.needs_passphrase}
     assert venue(" OKX ").name == "okx"
 

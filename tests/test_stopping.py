@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support.proxy import FlakyProxy
 
 HANG = 20.0  # a stop that takes longer than this is a hang (the budget is 3 s; CI machines are slow)
@@ -141,7 +140,8 @@ def test_a_signal_stops_even_while_the_disk_refuses_every_write(tmp_path, comman
     env = {"TWINSTAR_DATA_DIR": str(data), "TWINSTAR_OKX_REST_URL": sim.rest_url("okx"),
            "TWINSTAR_OKX_WS_URL": sim.ws_url("okx")}
     args = (["--exchanges", "okx", "--symbols", "BTC-USDT-SWAP"] if command == "window" else
-            ["collect", "--exchange", "okx", "--symbols", "BTC-USDT-SWAP", "--data", str(data), "--health-every", "0.3"])
+            ["collect", "--exchange", "okx", "--symbols", "BTC-USDT-SWAP", "--data", str(data),
+             "--health-every", "0.3"])
     try:
         proc, out, err = start(args, tmp_path, env)
         wait_until(lambda: "candle write failed" in err.read_text(), proc, err, what="failing writes")
@@ -154,8 +154,8 @@ def test_a_signal_stops_even_while_the_disk_refuses_every_write(tmp_path, comman
         assert "stopped: WRITES STILL QUEUED" in out.read_text()
 
 
-@pytest.mark.parametrize("command", [["collect", "--exchange", "okx", "--symbols", "BTC-USDT-SWAP"], ["sim", "--port", "0"],
-                                     ["--demo", "--exchanges", "okx"]])
+@pytest.mark.parametrize("command", [["collect", "--exchange", "okx", "--symbols", "BTC-USDT-SWAP"],
+                                     ["sim", "--port", "0"], ["--demo", "--exchanges", "okx"]])
 def test_a_signal_at_any_moment_of_the_start_stops_without_a_traceback(tmp_path, command):
     """However early the signal comes (imports, set-up, the loop's start), the command stops: with its clean exit,
     or before it began with a one-line message (it used to be a traceback, or a signal swallowed in an import)."""

@@ -40,7 +40,7 @@ def fake_bybit():
     pages: dict[str, tuple[list, str] | bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):
             cursor = parse_qs(urlparse(self.path).query).get("cursor", [""])[0]
             page = pages.get(cursor, ([], ""))
             data = page if isinstance(page, bytes) else json.dumps(

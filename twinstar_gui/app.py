@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from .config import Settings
 from .core.instrument import SymbolError
@@ -22,6 +23,11 @@ from .data.store import CandleStore
 from .data.writer import CandleWriter
 from .exchanges.registry import VENUES, get_exchange
 from .net.rest import RestClient
+
+if TYPE_CHECKING:
+    from .bots.market import LiveMarket
+    from .execution.journal import Journal
+    from .execution.risk import RiskGuard
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ class Core:
         for book in self.catalogs.values():
             book.refresh_in_background(keep_fresh=True)
         lead = self.feeds.get(first[0]) if first else None
-        if lead is not None:
+        if lead is not None and first is not None:
             await lead.start(first=first[1])
             series = lead.series.get(first[1])
             end = time.monotonic() + head_start
@@ -129,9 +135,9 @@ def resolve_symbols(book: CatalogBook, names: list[str]) -> list[str]:
 class Trading:
     """Journal, executor (paper by default) behind risk limits, market access for bots, and the bots."""
 
-    journal: object
-    executor: object
-    market: object
+    journal: Journal
+    executor: RiskGuard
+    market: LiveMarket
     bots: list = field(default_factory=list)
     threads: list = field(default_factory=list)
 
@@ -184,7 +190,7 @@ def build_trading(core: Core, exchange: str, *, executor=None, clock: Callable[[
     """Call on the running loop. Paper trading unless a (live) executor is given. `clock`: the market's time in
     UTC ms, when it is not the wall clock's (an accelerated simulator)."""
     clock = clock if clock is not None else core.clock
-    timing = {"clock": clock} if clock is not None else {}
+    timing: dict[str, Any] = {"clock": clock} if clock is not None else {}
     from .bots.market import LiveMarket
     from .execution.instruments import InstrumentBook
     from .execution.journal import Journal
@@ -221,8 +227,8 @@ async def rebuild_trading(core: Core, exchange: str, live: bool) -> Trading:
         executor = await asyncio.to_thread(LiveExecutor.connect, exchange, keys,
                                            rest_url=core.settings.rest_url(exchange))
     trading = build_trading(core, exchange, executor=executor)
-    if live:
-        await asyncio.to_thread(trading.executor.inner.reconcile)  # the exchange's view before any bot trades
+    if executor is not None:  # live
+        await asyncio.to_thread(executor.reconcile)  # the exchange's view before any bot trades
     return trading
 
 
@@ -272,7 +278,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     from .ui.theme import apply_dark_theme
 
     t_start = time.monotonic()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setApplicationName("TwinStar")
     icon = resource_path("twinstar.svg")
     if icon.exists():
@@ -364,8 +370,9 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         loop.add_signal_handler(sig, _on_signal, sig, done, signalled)
     from .stopsignal import early_signal
 
-    if early_signal() is not None:  # it came while the window was being built
-        _on_signal(early_signal(), done, signalled)
+    early = early_signal()
+    if early is not None:  # it came while the window was being built
+        _on_signal(early, done, signalled)
     if quit_after:
         QTimer.singleShot(int(quit_after * 1000), done.set)
 
@@ -416,10 +423,15 @@ def _on_signal(sig: int, done: asyncio.Event, signalled: asyncio.Event) -> None:
 async def _ask_unsaved(window, pending: int, error: str, signalled: asyncio.Event | None = None) -> bool:
     """The user's answer (True: quit and give them up); a signal meanwhile answers True."""
     answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    box = window.ask_unsaved_candles(pending, error,
-                                     lambda quit_anyway: answer.done() or answer.set_result(quit_anyway))
+
+    def on_answer(quit_anyway: bool) -> None:
+        if not answer.done():
+            answer.set_result(quit_anyway)
+
+    box = window.ask_unsaved_candles(pending, error, on_answer)
     halt = asyncio.ensure_future((signalled or asyncio.Event()).wait())
-    await asyncio.wait({answer, halt}, return_when=asyncio.FIRST_COMPLETED)
+    either: set[asyncio.Future[Any]] = {answer, halt}
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     halt.cancel()
     if not answer.done():
         box.reject()  # hidden (a message box without an Escape button ignores close())

@@ -16,13 +16,15 @@ log = logging.getLogger("twinstar.bot")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="twinstar bot", description="Run a trading bot headless (paper trading by default).")
+    p = argparse.ArgumentParser(prog="twinstar bot",
+                                description="Run a trading bot headless (paper trading by default).")
     p.add_argument("flow", choices=["unified", "scanner", "multi"],
                    help="unified: one bot per symbol, signal on each closed 15m candle; scanner: REST RSI scan of "
                         "the presets then WS watch of the best; multi: top symbols by volume, one position at a time")
     p.add_argument("--exchange", required=True, help="exchange name")
-    p.add_argument("--symbols", type=symbol_list, help="comma-separated: unified = its symbol(s); scanner = the presets; multi = a "
-                                     "fixed universe instead of the top by volume")
+    p.add_argument("--symbols", type=symbol_list,
+                   help="comma-separated: unified = its symbol(s); scanner = the presets; multi = a "
+                        "fixed universe instead of the top by volume")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--paper", action="store_true", help="paper trading (the default)")
     mode.add_argument("--live", action="store_true", help="real orders with the API keys in the OS keyring")

@@ -16,7 +16,8 @@ def _gui_parser() -> argparse.ArgumentParser:
                                 epilog="Other commands: `twinstar sim --port N [--speed X] [--seed S]`, "
                                        "`twinstar collect --exchange E --symbols A,B [--data DIR]`, "
                                        "`twinstar symbols --exchange E [--search TEXT]`, "
-                                       "`twinstar bot unified|scanner|multi --exchange E [--symbols ...] [--paper|--live]`.")
+                                       "`twinstar bot unified|scanner|multi --exchange E [--symbols ...] "
+                                       "[--paper|--live]`.")
     p.add_argument("--demo", action="store_true", help="run offline against the built-in exchange simulator")
     p.add_argument("--self-test", action="store_true", help="offscreen smoke test of the whole app; exit 0 if fine")
     p.add_argument("--exchanges", help="comma-separated exchanges to run (default: the enabled ones; in the demo, "
@@ -26,7 +27,8 @@ def _gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="settings file (default: the platform's config dir)")
     p.add_argument("--data-dir", metavar="DIR", help="candle data directory (default: TWINSTAR_DATA_DIR, the "
                                                      "settings file's data_dir, or the platform's data dir)")
-    p.add_argument("--speed", type=SPEED, default=300.0, help="demo time acceleration (default 300: a 15m candle every 3 s)")
+    p.add_argument("--speed", type=SPEED, default=300.0,
+                   help="demo time acceleration (default 300: a 15m candle every 3 s)")
     p.add_argument("--seed", type=int, default=7, help="demo market seed")
     p.add_argument("--quit-after", type=SECONDS, help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -70,8 +72,8 @@ def _collect(argv: list[str]) -> int:
     names = [e.strip().lower() for e in args.exchange.split(",") if e.strip()]
     bad = [e for e in names if e not in exchange_names()]
     if bad or not names:
-        print(f"twinstar collect: unknown exchange(s) {', '.join(bad) or '(none)'}; valid: {', '.join(exchange_names())}",
-              file=sys.stderr)
+        print(f"twinstar collect: unknown exchange(s) {', '.join(bad) or '(none)'}; "
+              f"valid: {', '.join(exchange_names())}", file=sys.stderr)
         return 2
     try:
         settings = load_settings(args.config)

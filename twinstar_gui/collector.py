@@ -130,8 +130,9 @@ def health_lines(core) -> list[str]:
 def _health_line(h, closed: int, failed: list[str], retrying: dict[str, str], queued: int) -> str:
     age = "-" if h.last_message_age is None else f"{h.last_message_age:.1f}s"
     rtt = "-" if h.ping_rtt is None else f"{h.ping_rtt * 1000:.0f}ms"
-    line = (f"{h.name}: state={h.state.value} topics={h.topics} last_msg={age} rate={h.messages_per_sec:.1f}/s rtt={rtt} "
-            f"reconnects={h.reconnects} bad_frames={h.bad_messages} closed_candles={closed} queued_writes={queued}")
+    line = (f"{h.name}: state={h.state.value} topics={h.topics} last_msg={age} rate={h.messages_per_sec:.1f}/s "
+            f"rtt={rtt} reconnects={h.reconnects} bad_frames={h.bad_messages} closed_candles={closed} "
+            f"queued_writes={queued}")
     if failed:
         line += f" rejected={','.join(failed)}"
     if retrying:
@@ -185,6 +186,7 @@ async def _choose(settings: Settings, exchanges: list[str], symbols: list[str] |
         if mine:
             chosen[name] = mine
     if not chosen:
+        assert shard is not None  # every exchange had symbols: only the shard can have left none
         print(f"twinstar collect: shard {shard[0]}/{shard[1]} has no symbols to collect; nothing to do",
               file=sys.stderr)
         return 0

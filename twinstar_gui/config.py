@@ -13,21 +13,22 @@ import logging
 import math
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
 
-from .files import write_text_atomic
 from .core.errors import excerpt
 from .core.names import BadName, check_symbol_text
 from .core.strategy import StrategyConfig
 from .core.timeframe import CHART_TIMEFRAMES, Timeframe
 from .exchanges.registry import DEFAULT_SCAN_BASES, VENUES, env_url, exchange_names
 from .execution.risk import RiskLimits
+from .files import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class Field:
         return f"{'>' if self.above else '>='} {self.low:g} and <= {self.high:g}"
 
     def in_bounds(self, v: float) -> bool:
+        if self.low is None or self.high is None:
+            raise TypeError(f"{self.key}: a number setting without bounds")
         return (self.low < v if self.above else self.low <= v) and v <= self.high
 
 
@@ -233,7 +236,8 @@ TRADING_GROUPS = (("Risk limits", RISK), ("Strategy", STRATEGY), ("Bots and pape
 
 
 def schema_field(path: tuple[str, ...]) -> Field:
-    """The Field at a path of the file, e.g. ("trading", "risk", "max_open_positions") or ("exchanges", "okx", "ws_url")."""
+    """The Field at a path of the file, e.g. ("trading", "risk", "max_open_positions") or
+    ("exchanges", "okx", "ws_url")."""
     if path[0] == "exchanges":
         return EXCHANGE.field(path[2])
     if path[0] == "trading":
@@ -440,7 +444,8 @@ def settings_to_dict(settings: Settings) -> dict[str, Any]:
     out["timeframes"] = list(settings.timeframes)
     strategy = {f.name: getattr(t.strategy, f.name) for f in fields(StrategyConfig)}
     strategy["rsi_timeframe"] = t.strategy.rsi_timeframe.label
-    trading: dict[str, Any] = {"strategy": strategy, "risk": {f.name: getattr(t.risk, f.name) for f in fields(RiskLimits)}}
+    risk = {f.name: getattr(t.risk, f.name) for f in fields(RiskLimits)}
+    trading: dict[str, Any] = {"strategy": strategy, "risk": risk}
     for f in fields(TradingSettings):
         if f.name not in ("strategy", "risk"):
             value = getattr(t, f.name)

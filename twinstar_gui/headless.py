@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -25,10 +26,8 @@ async def ticks(stop: asyncio.Event, every: float, duration: float | None) -> As
     deadline = None if duration is None else time.monotonic() + duration
     while not stop.is_set():
         wait = every if deadline is None else max(0.0, min(every, deadline - time.monotonic()))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), wait)
-        except TimeoutError:
-            pass
         yield
         if deadline is not None and time.monotonic() >= deadline:
             return

@@ -160,7 +160,8 @@ def _read_file(path: Path) -> dict[str, dict]:
         mode = os.fstat(fh.fileno()).st_mode
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise KeyStoreError(f"keys file {path} can be read by other users (mode {stat.S_IMODE(mode):o}); "
-                                f"refusing to use it. Run: chmod 600 '{path}' (and change the keys if others had access)")
+                                f"refusing to use it. Run: chmod 600 '{path}' "
+                                "(and change the keys if others had access)")
         try:
             data = json.load(fh)
         except (OSError, ValueError):

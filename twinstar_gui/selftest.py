@@ -25,7 +25,7 @@ def run_self_test(timeout: float = 20.0, config: str | None = None) -> int:
         checks.extend(_lazy_imports())
         try:
             checks.extend(_gui_and_stream(Path(tmp) / "data", timeout))
-        except Exception as exc:  # report, don't trace back
+        except Exception as exc:  # noqa: BLE001 - report, don't trace back
             checks.append(("gui + simulator", False, f"{type(exc).__name__}: {exc}"))
     for name, ok, detail in checks:
         print(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
@@ -61,7 +61,7 @@ def _lazy_imports() -> list[tuple[str, bool, str]]:
         name = f"{type(backend).__module__}.{type(backend).__name__}"
         out.append(("keyring", True, "no OS keyring on this machine (keyring.backends.fail)"
                     if name.startswith("keyring.backends.fail") else name))
-    except Exception as exc:  # report, don't trace back
+    except Exception as exc:  # noqa: BLE001 - report, don't trace back
         out.append(("keyring", False, f"{type(exc).__name__}: {exc}"))
     import importlib.util
 
@@ -72,7 +72,7 @@ def _lazy_imports() -> list[tuple[str, bool, str]]:
         import ccxt
 
         out.append(("live trading", True, f"ccxt {ccxt.__version__}"))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - report, don't trace back
         out.append(("live trading", False, f"ccxt is installed but does not import: {type(exc).__name__}: {exc}"))
     return out
 
@@ -135,7 +135,7 @@ def _gui_and_stream(data_dir: Path, timeout: float) -> list[tuple[str, bool, str
                 await asyncio.sleep(0.05)
             out.append(("ws round trip", feed.ws.connects >= 1 and series.closed_emitted >= 2,
                         f"{feed.ws.connects} connection(s), {series.closed_emitted} closed candles"))
-            img = QImage(window.size(), QImage.Format_ARGB32)
+            img = QImage(window.size(), QImage.Format.Format_ARGB32)
             window.render(img)
             colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
             out.append(("render", window.chart_panel.candle_count() > 0 and len(colours) > 10,

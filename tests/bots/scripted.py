@@ -73,10 +73,11 @@ async def trading_env(tmp_path, symbols, trends, *, feed_symbols=None, limits=No
     server = SimServer(market, push_interval=0.05)
     await server.start()
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "exchanges": {"bybit": {
-        "rest_url": server.trade_url("bybit") if trade_api else server.rest_url("bybit"), "ws_url": server.ws_url("bybit"), "symbols": feed_symbols or ["BTCUSDT"]}}})
+        "rest_url": server.trade_url("bybit") if trade_api else server.rest_url("bybit"),
+        "ws_url": server.ws_url("bybit"), "symbols": feed_symbols or ["BTCUSDT"]}}})
     core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.1, jitter=0.0), **feed_options})
     journal = Journal(tmp_path / "journal.sqlite3")
-    rules = lambda s: InstrumentRules(s, market.tick_size(s), market.lot_size(s), market.lot_size(s))  # noqa: E731
+    rules = lambda s: InstrumentRules(s, market.tick_size(s), market.lot_size(s), market.lot_size(s))
     paper = PaperExecutor(journal, rules=rules, clock=market.now_ms)
     risk = RiskGuard(paper, journal, limits or RiskLimits(max_position_usdt=1_000, max_open_positions=3,
                                                           daily_loss_limit_usdt=500))

@@ -6,6 +6,7 @@ import sys
 import time
 
 from scripted import SPEED, script_flat, script_trend
+
 from twinstar_gui.execution.journal import Journal
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
@@ -15,8 +16,9 @@ from twinstar_gui.sim.server import SimThread
 def bot(sim, data, *args):
     env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.rest_url("bybit"), "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit"),
            "TWINSTAR_CONFIG": str(data / "none.json"), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", *args, "--exchange", "bybit", "--data", str(data),
-                             "--status-every", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    return subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", *args, "--exchange", "bybit",
+                             "--data", str(data), "--status-every", "0.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
 def read_until(proc, needle, timeout):
@@ -80,7 +82,7 @@ def test_an_open_paper_position_survives_a_restart_and_exits_at_take_profit(tmp_
 def test_live_mode_refuses_without_keys_and_bad_input_is_a_message(tmp_path):
     env = {**os.environ, "TWINSTAR_CONFIG": str(tmp_path / "none.json"), "TWINSTAR_DATA_DIR": str(tmp_path / "d"),
            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "twinstar_gui", "bot", *a], capture_output=True,  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "twinstar_gui", "bot", *a], capture_output=True,
                                     text=True, env=env, timeout=60)
     r = run("scanner", "--exchange", "bybit", "--live", "--confirm-live")
     assert r.returncode == 2 and "live mode needs API keys for bybit" in r.stderr and "Traceback" not in r.stderr
@@ -106,12 +108,14 @@ def test_headless_live_bot_trades_through_the_signed_api_and_the_exchange_takes_
     keys = tmp_path / "keys.json"
     keys.write_text(json.dumps({"twinstar/bybit:api_key": "liveKey42", "twinstar/bybit:api_secret": "liveSecret42"}))
     support = Path(__file__).resolve().parents[1] / "support"
-    env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.trade_url("bybit"), "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit"),
-           "TWINSTAR_CONFIG": str(tmp_path / "none.json"), "PYTHONUNBUFFERED": "1", "TWINSTAR_TEST_KEYRING": str(keys),
+    env = {**os.environ, "TWINSTAR_BYBIT_REST_URL": sim.trade_url("bybit"),
+           "TWINSTAR_BYBIT_WS_URL": sim.ws_url("bybit"), "TWINSTAR_CONFIG": str(tmp_path / "none.json"),
+           "PYTHONUNBUFFERED": "1", "TWINSTAR_TEST_KEYRING": str(keys),
            "PYTHON_KEYRING_BACKEND": "file_keyring.JsonFileKeyring",
            "PYTHONPATH": os.pathsep.join([str(support), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", "unified", "--exchange", "bybit", "--symbols",
-                             "ETHUSDT", "--live", "--confirm-live", "--data", str(tmp_path / "d"), "--status-every", "0.5"],
+    proc = subprocess.Popen([sys.executable, "-m", "twinstar_gui", "bot", "unified", "--exchange", "bybit",
+                             "--symbols", "ETHUSDT", "--live", "--confirm-live", "--data", str(tmp_path / "d"),
+                             "--status-every", "0.5"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         text = read_until(proc, "reconciled with the exchange", 40)
@@ -138,6 +142,7 @@ def test_headless_scanner_and_multi_trader_trade_on_the_simulator(tmp_path):
     import json
 
     from scripted import scripted_market
+
     from twinstar_gui.sim.market import DEFAULT_SYMBOLS
 
     config = tmp_path / "settings.json"  # the multi trader on the 4h RSI the scripts shape, scanning every second

@@ -17,7 +17,6 @@ from twinstar_gui.execution.risk import RiskGuard, RiskLimits
 from twinstar_gui.presenters.trading import problem_text
 
 
-
 def bare_market(exchange: str) -> SimpleNamespace:
     """A market with no feed behind it (these tests drive the bot's order path only): names read as given and
     no instrument list, so prices read by significant digits."""
@@ -74,14 +73,17 @@ def test_a_journal_that_cannot_record_fills_is_reported_once_a_minute_and_the_fi
         caplog.set_level(logging.ERROR)
         for i in range(50):
             now[0] += 0.2
-            market._on_forming(SeriesKey("bybit", "BTCUSDT", "15m"), Candle(0, 100.0, 101.0, 99.0, 100.0 + i / 100, 1.0))
+            market._on_forming(SeriesKey("bybit", "BTCUSDT", "15m"),
+                               Candle(0, 100.0, 101.0, 99.0, 100.0 + i / 100, 1.0))
         errors = [r for r in caplog.records if "executor failed on a price" in r.getMessage()]
         assert len(errors) == 1 and "No space left" in errors[0].getMessage() and "BTCUSDT" in errors[0].getMessage()
         assert [o.client_id for o in paper.open_orders()] == ["c1"] and paper.positions() == []
         paper.place(OrderRequest("ETHUSDT", "buy", 1.0, "c2", bot="t", price=100.0))  # needs no price yet
-        market._on_forming(SeriesKey("bybit", "ETHUSDT", "15m"), Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))  # another symbol: said too
+        # another symbol: said too
+        market._on_forming(SeriesKey("bybit", "ETHUSDT", "15m"), Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0))
         now[0] += ERROR_REPEAT_S
-        market._on_forming(SeriesKey("bybit", "BTCUSDT", "15m"), Candle(0, 100.0, 101.0, 99.0, 100.0, 1.0))  # a minute on: with the count
+        # a minute on: with the count
+        market._on_forming(SeriesKey("bybit", "BTCUSDT", "15m"), Candle(0, 100.0, 101.0, 99.0, 100.0, 1.0))
         lines = [r.getMessage() for r in caplog.records if "executor failed on a price" in r.getMessage()]
         assert len(lines) == 3 and "ETHUSDT" in lines[1] and "49 more time(s) in the last minute" in lines[2]
         problems = market.executor_problems()  # what the account line shows while it lasts

@@ -3,14 +3,14 @@ paper executor -> journal; a known entry and a take-profit exit."""
 import asyncio
 
 import pytest
-
 from scripted import trading_env
+from waiting import wait_for
+
 from twinstar_gui.bots.base import BotThread
 from twinstar_gui.bots.multi import MultiTrader
 from twinstar_gui.bots.scanner import AutoScanner
 from twinstar_gui.bots.unified import UnifiedBot
 from twinstar_gui.sim.market import DEFAULT_SYMBOLS
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -36,11 +36,13 @@ def assert_long_closed_at_take_profit(fills, ctx):
     assert exit_.realized_pnl > 0
     order = next(o for o in ctx.journal.orders("paper") if o.id == entry.order_id)
     signal_price = order.price
-    assert order.take_profit == pytest.approx(signal_price * 1.02) and order.stop_loss == pytest.approx(signal_price * 0.99)
+    assert order.take_profit == pytest.approx(signal_price * 1.02)
+    assert order.stop_loss == pytest.approx(signal_price * 0.99)
     # closed at market on the first price after the take profit was touched (2 bps paper slippage)
     assert order.take_profit * 0.9997 <= exit_.price < order.take_profit * 1.01, (exit_.price, order.take_profit)
     lot = ctx.executor.rules(entry.symbol).lot_size
-    assert ctx.order_notional - lot * signal_price * 1.01 < entry.qty * signal_price <= ctx.order_notional * 1.01  # lot-rounded
+    # lot-rounded
+    assert ctx.order_notional - lot * signal_price * 1.01 < entry.qty * signal_price <= ctx.order_notional * 1.01
 
 
 async def test_unified_bot_enters_on_a_closed_candle_and_takes_profit(tmp_path, qapp):
@@ -121,6 +123,7 @@ async def test_an_exchange_out_of_reach_does_not_stop_a_bot(tmp_path, qapp):
     the bot says why and keeps running; once it answers, the next scan goes through. (A network error used to
     stop the bot for good, as a bug would.)"""
     from support.proxy import FlakyProxy
+
     from twinstar_gui.app import build_core
     from twinstar_gui.bots.base import BotContext
     from twinstar_gui.bots.market import LiveMarket
@@ -136,7 +139,7 @@ async def test_an_exchange_out_of_reach_does_not_stop_a_bot(tmp_path, qapp):
     server = SimServer(Market(SimClock(speed=60.0), seed=4, history_days=5), push_interval=0.05)
     await server.start()
     proxy = FlakyProxy(server.port)  # refusing
-    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")  # noqa: E731
+    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "exchanges": {"bybit": {
         "rest_url": via(server.rest_url("bybit")), "ws_url": via(server.ws_url("bybit")), "symbols": ["BTCUSDT"]}}})
     core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.2, cap=0.5, jitter=0.0,

@@ -2,8 +2,9 @@
 executor reconciles, a UnifiedBot sends signed orders to the simulator's Bybit account, the exchange takes
 profit; back to paper. Without keys the switch is refused with a message and nothing changes."""
 import pytest
-
 from scripted import trading_env
+from waiting import wait_for
+
 from twinstar_gui.app import Trading, rebuild_trading
 from twinstar_gui.execution.live import LiveExecutor
 from twinstar_gui.execution.paper import PaperExecutor
@@ -13,7 +14,6 @@ from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
 from twinstar_gui.secrets import ApiKeys, save_keys
 from twinstar_gui.ui.main_window import MainWindow
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 KEY, SECRET = "guiKey1234", "guiSecret5678"

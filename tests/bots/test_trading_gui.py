@@ -3,8 +3,9 @@ take-profit exit in the Positions panel, scanner candidates in the Scanner panel
 import asyncio
 
 import pytest
-
 from scripted import trading_env
+from waiting import wait_for
+
 from twinstar_gui.app import Trading
 from twinstar_gui.presenters.chart import ChartPresenter
 from twinstar_gui.presenters.health import HealthPresenter
@@ -12,7 +13,6 @@ from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
 from twinstar_gui.ui.main_window import MainWindow
 from twinstar_gui.ui.panels.table import SORT_ROLE
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,8 @@ async def test_unified_bot_from_the_bots_panel_trades_and_the_kill_switch_stops_
             panel.start.click()
             await wait_for(lambda: panel.bot_names() == ["unified-ETHUSDT"], what="bot row")
             await wait_for(lambda: positions.open_table.rowCount() == 1, timeout=30, what="the position in the panel")
-            assert positions.open_table.item(0, 1).text() == "ETH/USDT:USDT" and positions.open_table.item(0, 2).text() == "long"
+            assert positions.open_table.item(0, 1).text() == "ETH/USDT:USDT"
+            assert positions.open_table.item(0, 2).text() == "long"
             assert positions.open_table.item(0, 7).text() != "-"  # its take profit
             await wait_for(lambda: positions.open_table.rowCount() == 0, timeout=40, what="closed at take profit")
             positions.refresh_history()

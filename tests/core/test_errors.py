@@ -1,10 +1,23 @@
 """Domain errors: what the user reads (exchange, endpoint, symbol, code, excerpt) and how callers classify them."""
 import pytest
 
-from twinstar_gui.core.errors import (EXCERPT_CHARS, BadMessage, ConnectFailed, DnsFailed, ExchangeError,
-                                      HttpStatusError, RateLimited, RequestTimedOut, StaleStream, TlsFailed,
-                                      TransportError, TwinStarError, excerpt, is_transient, short_reason)
-
+from twinstar_gui.core.errors import (
+    EXCERPT_CHARS,
+    BadMessage,
+    ConnectFailed,
+    DnsFailed,
+    ExchangeError,
+    HttpStatusError,
+    RateLimited,
+    RequestTimedOut,
+    StaleStream,
+    TlsFailed,
+    TransportError,
+    TwinStarError,
+    excerpt,
+    is_transient,
+    short_reason,
+)
 
 # --- excerpt -------------------------------------------------------------------------------------------------------
 

@@ -4,8 +4,21 @@ import math
 import pytest
 
 from twinstar_gui.core.instrument import (
-    MAX_RULE_VALUE, SPOT, SWAP, TRADING, AmbiguousSymbol, Catalog, Instrument, SeriesKey, SymbolError, UnknownSymbol,
-    is_unified, split_unified, typed_symbol, unified_symbol)
+    MAX_RULE_VALUE,
+    SPOT,
+    SWAP,
+    TRADING,
+    AmbiguousSymbol,
+    Catalog,
+    Instrument,
+    SeriesKey,
+    SymbolError,
+    UnknownSymbol,
+    is_unified,
+    split_unified,
+    typed_symbol,
+    unified_symbol,
+)
 
 # Upbit's KRW price-unit table (lowest price, step), highest first
 KRW_TABLE = ((2_000_000.0, 1000.0), (1_000_000.0, 500.0), (500_000.0, 100.0), (100_000.0, 50.0), (10_000.0, 10.0),

@@ -3,8 +3,7 @@ import dataclasses
 
 import pytest
 
-from twinstar_gui.core.models import (Candle, CandleSource, KlineEvent, SubscriptionAck, TickerEvent,
-                                      TradeEvent)
+from twinstar_gui.core.models import Candle, CandleSource, KlineEvent, SubscriptionAck, TickerEvent, TradeEvent
 
 T0 = 1_736_899_200_000
 

@@ -4,8 +4,18 @@ import pandas as pd
 import pytest
 
 from twinstar_gui.core.models import Candle
-from twinstar_gui.core.strategy import (LONG, SHORT, StrategyConfig, as_array, detect_signal, exit_levels,
-                                        exit_reason, find_setup, group_closes, rsi_pair)
+from twinstar_gui.core.strategy import (
+    LONG,
+    SHORT,
+    StrategyConfig,
+    as_array,
+    detect_signal,
+    exit_levels,
+    exit_reason,
+    find_setup,
+    group_closes,
+    rsi_pair,
+)
 from twinstar_gui.core.timeframe import Timeframe
 
 T0 = 1_735_689_600_000  # 2025-01-01 00:00 UTC, a 4h boundary

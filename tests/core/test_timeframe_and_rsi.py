@@ -27,11 +27,11 @@ def test_rsi_hand_computed_period_2():
 def test_rsi_wilder_textbook_series_exact_arithmetic():
     # The classic tutorial series. Published tables round the averages to 2 decimals (first RSI "70.53");
     # here every step is done in exact fractions, independent of the float implementation.
-    from fractions import Fraction as F
+    from fractions import Fraction
 
     closes = [44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42, 45.84, 46.08, 45.89, 46.03, 45.61, 46.28,
               46.28, 46.00, 46.03, 46.41, 46.22, 45.64]
-    exact = [F(str(x)) for x in closes]
+    exact = [Fraction(str(x)) for x in closes]
     d = [b - a for a, b in zip(exact, exact[1:])]
     ag = sum(max(x, 0) for x in d[:14]) / 14
     al = sum(max(-x, 0) for x in d[:14]) / 14

@@ -13,7 +13,14 @@ from twinstar_gui.core.errors import ConnectFailed
 from twinstar_gui.core.instrument import SPOT, SWAP, Catalog, Instrument, UnknownSymbol
 from twinstar_gui.data import catalogs
 from twinstar_gui.data.catalogs import (
-    MAX_CACHE_BYTES, CatalogBook, CatalogError, cache_path, provisional, read_cache, write_cache)
+    MAX_CACHE_BYTES,
+    CatalogBook,
+    CatalogError,
+    cache_path,
+    provisional,
+    read_cache,
+    write_cache,
+)
 from twinstar_gui.exchanges.registry import get_exchange
 from twinstar_gui.net.rest import RestClient
 from twinstar_gui.sim.clock import SimClock

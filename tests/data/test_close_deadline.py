@@ -1,5 +1,6 @@
 """The close detector's deadline: a candle whose close never comes on the stream is confirmed by REST."""
 import numpy as np
+from waiting import wait_for
 
 from twinstar_gui.core import KlineEvent, Timeframe
 from twinstar_gui.data.manager import SeriesManager
@@ -10,7 +11,6 @@ from twinstar_gui.net.rest import RestClient
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
-from waiting import wait_for
 
 Q = Timeframe.M15.ms
 

@@ -2,8 +2,14 @@
 (Bybit/Binance/OKX), one without (a newer bucket ends the previous one: REST has its final values), one with only
 trades (Bithumb), and a silent stream (the deadline). No sockets here: the series tests cover the wiring."""
 from twinstar_gui.core.models import Candle
-from twinstar_gui.data.close import (MAX_CLOCK_SKEW_MS, STREAK_TO_FOLLOW, CloseDetector, ConfirmByRest, Forming,
-                                     StreamClosed)
+from twinstar_gui.data.close import (
+    MAX_CLOCK_SKEW_MS,
+    STREAK_TO_FOLLOW,
+    CloseDetector,
+    ConfirmByRest,
+    Forming,
+    StreamClosed,
+)
 
 M = 15 * 60_000
 T0 = 1_700_000_100_000 // M * M

@@ -3,8 +3,9 @@ live close never becomes a series' first candle while REST is down (the window b
 import asyncio
 
 import numpy as np
-
 from support.proxy import FlakyProxy
+from waiting import wait_for
+
 from twinstar_gui.core import KlineEvent, Timeframe
 from twinstar_gui.data.manager import SeriesManager
 from twinstar_gui.data.store import CandleStore
@@ -15,7 +16,6 @@ from twinstar_gui.net.rest import RestClient
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
-from waiting import wait_for
 
 Q = Timeframe.M15.ms
 Y2099 = 4_070_908_800_000
@@ -80,7 +80,8 @@ async def test_live_closes_while_rest_is_down_at_start_wait_for_the_history(tmp_
         market = server.market
         store = CandleStore(tmp_path)
         writer = CandleWriter(store)
-        rest = RestClient(get_exchange("bybit", rest_url=server.rest_url().replace(f":{server.port}/", f":{proxy.port}/")))
+        proxied = server.rest_url().replace(f":{server.port}/", f":{proxy.port}/")
+        rest = RestClient(get_exchange("bybit", rest_url=proxied))
         series = SeriesManager("bybit", "BTCUSDT", rest=rest, store=store, writer=writer, windows={Timeframe.M15: 100},
                                now_ms=market.now_ms, retry_policy=ReconnectPolicy(base=0.2, cap=0.4, max_tries=1000))
         closed = []

@@ -2,6 +2,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -31,7 +32,8 @@ def test_round_trip_layout_and_schema(tmp_path):
     np.testing.assert_array_equal(back["close"], rows(0, n)["close"])
     meta = pq.read_schema(tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/2025-01.parquet").metadata
     assert meta[b"twinstar.schema_version"] == b"1"
-    assert pq.ParquetFile(tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/2025-01.parquet").metadata.row_group(0).column(1).compression == "ZSTD"
+    part = pq.ParquetFile(tmp_path / "exchange=bybit/symbol=BTCUSDT/tf=15m/2025-01.parquet")
+    assert part.metadata.row_group(0).column(1).compression == "ZSTD"
     assert store.last_timestamp("bybit", "BTCUSDT") == T0 + (n - 1) * Q
     assert len(store.load_last("bybit", "BTCUSDT", 1000)) == 1000
     assert store.load_last("bybit", "BTCUSDT", 1000)["timestamp"].iloc[-1].value // 10**6 == T0 + (n - 1) * Q
@@ -154,7 +156,8 @@ def test_a_corrupt_journal_record_loses_only_itself_and_is_copied_aside(tmp_path
     assert q.path == journal and "53 unreadable bytes skipped (up to 1 record(s) lost)" in q.reason
     assert "9 record(s) recovered" in q.reason
     assert q.moved_to.is_relative_to(tmp_path / "_quarantine") and q.moved_to.read_bytes() == bytes(data)
-    assert any("damaged journal" in r.getMessage() and "up to 1 record(s) lost" in r.getMessage() for r in caplog.records)
+    assert any("damaged journal" in r.getMessage() and "up to 1 record(s) lost" in r.getMessage()
+               for r in caplog.records)
     assert journal.stat().st_size == 0  # emptied only after the copy and the fold into the month file
 
 
@@ -255,7 +258,7 @@ def test_tree_check_clears_the_way_for_other_tools(tmp_path):
     pd.DataFrame({"x": [1, 2]}).to_parquet(stray)
     broken = tmp_path / "exchange=okx/symbol=BTC-USDT-SWAP/tf=15m/2024-12.parquet"
     broken.write_bytes(b"PAR1 truncated")
-    with pytest.raises(Exception):
+    with pytest.raises(pa.ArrowException):
         ds.dataset(tmp_path, format="parquet", partitioning="hive").to_table()
     found = CandleStore(tmp_path).check_tree()
     assert sorted(q.path for q in found) == sorted([stray, broken])
@@ -300,7 +303,7 @@ def test_sound_records_are_found_inside_megabytes_of_garbage(tmp_path):
     journal = _journal_of_ten(tmp_path)
     records = journal.read_bytes()
     rng = np.random.default_rng(5)
-    noise = lambda n: rng.integers(0, 256, n, dtype=np.uint8).tobytes()  # noqa: E731
+    noise = lambda n: rng.integers(0, 256, n, dtype=np.uint8).tobytes()
     journal.write_bytes(noise(2_000_003) + records[:265] + noise(17) + records[265:] + noise(1_000_001))
     fresh = CandleStore(tmp_path)
     assert fresh.load("bybit", "BTCUSDT")["open"].tolist() == [100.0 + i for i in range(10)]

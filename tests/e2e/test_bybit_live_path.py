@@ -1,9 +1,9 @@
 """End to end over real loopback sockets: simulator -> WS/REST -> closed candles -> Parquet -> presenter."""
-import asyncio
 import contextlib
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
@@ -13,7 +13,6 @@ from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 Q = Timeframe.M15.ms
@@ -98,7 +97,7 @@ async def test_dropped_socket_loses_and_duplicates_nothing(tmp_path):
         for _ in range(2):
             before = ws.connects
             await sim.drop_connections()
-            await wait_for(lambda: ws.connects > before, what="reconnect")
+            await wait_for(lambda before=before: ws.connects > before, what="reconnect")
         n = len(closed)
         await wait_for(lambda: len(closed) >= n + 4, what="closes after reconnect")
         assert await core.shutdown()

@@ -4,6 +4,7 @@ import contextlib
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
@@ -14,7 +15,6 @@ from twinstar_gui.net.ws import StreamState
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 Q = Timeframe.M15.ms

@@ -6,9 +6,10 @@ import contextlib
 
 import numpy as np
 import pytest
-
 from support.proxy import FlakyProxy
 from test_all_exchanges import SYMBOL, one_exchange_core
+from waiting import wait_for
+
 from twinstar_gui.core import Timeframe
 from twinstar_gui.core.errors import ConnectFailed
 from twinstar_gui.data.feed import sync_summary
@@ -18,7 +19,6 @@ from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.krw import KrwBook
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 Q = Timeframe.M15.ms

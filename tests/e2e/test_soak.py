@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
@@ -14,7 +15,6 @@ from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 Q = Timeframe.M15.ms
@@ -34,7 +34,8 @@ async def test_soak_with_random_faults(tmp_path):
     feed = core.feeds["bybit"]
     closed = {s: [] for s in feed.series}
     for sym, series in feed.series.items():
-        series.listeners.closed.append(lambda ev, sym=sym: closed[sym].append(ev) if ev.timeframe is Timeframe.M15 else None)
+        series.listeners.closed.append(
+            lambda ev, sym=sym: closed[sym].append(ev) if ev.timeframe is Timeframe.M15 else None)
     faults_done = []
     try:
         await core.start()

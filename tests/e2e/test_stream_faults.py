@@ -5,6 +5,7 @@ import contextlib
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
@@ -14,7 +15,6 @@ from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 Q = Timeframe.M15.ms
@@ -56,7 +56,8 @@ def check(server, tmp_path, closed):
     np.testing.assert_array_equal(disk[["open", "high", "low", "close", "volume"]].to_numpy(), want)
 
 
-@pytest.mark.parametrize("faults", [("duplicate",), ("reorder",), ("malformed",), ("duplicate", "reorder", "malformed")])
+@pytest.mark.parametrize("faults", [("duplicate",), ("reorder",), ("malformed",),
+                                    ("duplicate", "reorder", "malformed")])
 async def test_garbled_frames(tmp_path, faults):
     async with collecting(tmp_path) as (server, core, closed):
         server.garble(*faults)

@@ -294,7 +294,8 @@ def test_rows_at_the_epoch_edges_are_accepted(t):
     ([[T0, 1, 2, 0.5, 1.5]], "kline rows are not 6+ finite numbers"),  # five columns
     ([[T0, 1, 2, 0.5, "NaN", 1]], "kline rows are not 6+ finite numbers"),
     ([[T0, 1, 2, 0.5, 1.5, "inf"]], "kline rows are not 6+ finite numbers"),
-    ([[T0, 1, 2, 0.5, 1.5, 1], ["x", 1, 2, 0.5, 1.5, 1]], "kline rows are not [time, open, high, low, close, volume, ...]"),
+    ([[T0, 1, 2, 0.5, 1.5, 1], ["x", 1, 2, 0.5, 1.5, 1]],
+     "kline rows are not [time, open, high, low, close, volume, ...]"),
     ([[T0, 1, 2, 0.5, 1.5, 1], [T0, 1]], "kline rows are not [time, open, high, low, close, volume, ...]"),
     ([[-M15, 1, 2, 0.5, 1.5, 1]], "kline open time is not epoch milliseconds"),
     ([[MAX_EPOCH_MS + 1, 1, 2, 0.5, 1.5, 1]], "kline open time is not epoch milliseconds"),
@@ -318,7 +319,8 @@ def test_rows_with_fractional_volume_below_one_are_fine():
 
 # -- tickers ----------------------------------------------------------------------------------------------------------
 def test_ticker_frame_from_base_volume():
-    top = make_toy()().parse_tickers([{"s": "ETHUSDT", "p": "2000", "v": "3"}, {"s": "BTCUSDT", "p": "100000", "v": "2"}])
+    top = make_toy()().parse_tickers([{"s": "ETHUSDT", "p": "2000", "v": "3"},
+                                      {"s": "BTCUSDT", "p": "100000", "v": "2"}])
     assert list(top.columns) == TICKER_COLUMNS
     assert top.to_dict("list") == {"symbol": ["BTCUSDT", "ETHUSDT"], "last_price": [100000.0, 2000.0],
                                    "quote_volume_24h": [200000.0, 6000.0]}

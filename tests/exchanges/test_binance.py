@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ticker_items import assert_item_left_out
 
-from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
+from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError
 from twinstar_gui.exchanges.base import RestRequest
 from twinstar_gui.exchanges.binance import BinanceAdapter
-from ticker_items import assert_item_left_out
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
 # the documented sample candles: 2025-01-15 11:30, 11:45 and 12:00 UTC (the last one still forming)
@@ -63,7 +63,8 @@ def test_the_budget_counts_binances_request_weight():
              for limit in (1, 99, 100, 499, 500, 1000, 1001, 1500)}
     assert costs == {1: 1, 99: 1, 100: 2, 499: 2, 500: 5, 1000: 5, 1001: 10, 1500: 10}
     assert a.request_cost(a.tickers_request()) == 40
-    assert a.request_cost(RestRequest("http://x/fapi/v1/ticker/24hr", {"symbol": "BTCUSDT"}, "/fapi/v1/ticker/24hr")) == 1
+    one = RestRequest("http://x/fapi/v1/ticker/24hr", {"symbol": "BTCUSDT"}, "/fapi/v1/ticker/24hr")
+    assert a.request_cost(one) == 1
     assert a.request_cost(RestRequest("http://x/fapi/v1/exchangeInfo", {}, "/fapi/v1/exchangeInfo")) == 1
 
 

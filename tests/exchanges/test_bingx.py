@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
-from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
 from ticker_items import assert_item_left_out
+
+from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
+from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bingx"
 KLINES = "/openApi/swap/v3/quote/klines"

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ticker_items import assert_item_left_out
 
-from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
+from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError
 from twinstar_gui.exchanges.bitget import BitgetAdapter
-from ticker_items import assert_item_left_out
 
 NAME = "bitget"
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bitget"

@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ticker_items import assert_item_left_out
 
-from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
+from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
 from twinstar_gui.core.instrument import Instrument
 from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
 from twinstar_gui.exchanges.base import MAX_EPOCH_MS
-from ticker_items import assert_item_left_out
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bybit"
 
@@ -67,7 +67,8 @@ def test_rest_klines_sample_ascending_typed(bybit):
     assert all(str(frame[c].dtype) == "float64" for c in frame.columns[1:])
     assert frame["timestamp"].is_monotonic_increasing and frame["timestamp"].is_unique
     assert frame["timestamp"].iloc[0] == pd.Timestamp("2025-01-15 11:30", tz="UTC")
-    assert frame.iloc[0][["open", "high", "low", "close", "volume"]].tolist() == [97012.3, 97188.0, 96950.1, 97120.5, 1523.412]
+    first = frame.iloc[0][["open", "high", "low", "close", "volume"]].tolist()
+    assert first == [97012.3, 97188.0, 96950.1, 97120.5, 1523.412]
     assert frame.attrs["server_time"] == 1736942587400
 
 
@@ -438,7 +439,7 @@ def test_ticker_symbol_fallback_and_delta_without_price(bybit):
     raw = '{"topic":"tickers.SOLUSDT","type":"delta","data":{"lastPrice":"150.5"},"cs":1,"ts":1786310817883}'
     assert bybit.parse_ws_message(raw) == [TickerEvent("bybit", "SOLUSDT", 150.5, 1786310817883)]
     for no_price in ('{"bid1Price":"1"}', '{"lastPrice":""}', '{"lastPrice":null}'):
-        assert bybit.parse_ws_message('{"topic":"tickers.SOLUSDT","type":"delta","data":%s,"ts":1}' % no_price) == []
+        assert bybit.parse_ws_message('{"topic":"tickers.SOLUSDT","type":"delta","data":' + no_price + ',"ts":1}') == []
 
 
 def test_rejected_unsubscribe_and_defaults(bybit):
@@ -476,7 +477,8 @@ def test_valid_frames_of_unused_topics_give_nothing(bybit):
     ('{"topic":"publicTrade.BTCUSDT","data":[{"p":"x","T":1}]}', "bybit: trade price is 'x', expected a number: {"),
     ('{"topic":"publicTrade.BTCUSDT","data":[{"p":"1","T":-1}]}',
      "bybit: trade time is -1, expected epoch milliseconds: {"),
-    ('{"topic":"publicTrade.BTCUSDT","data":[{"p":"1","T":1,"v":"?"}]}', "bybit: trade size is '?', expected a number: {"),
+    ('{"topic":"publicTrade.BTCUSDT","data":[{"p":"1","T":1,"v":"?"}]}',
+     "bybit: trade size is '?', expected a number: {"),
 ])
 def test_bad_frame_messages_name_the_field(bybit, raw, message):
     """What the user reads in the log: the exchange, what is wrong with which field, and the frame."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
+from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError, exchange_names, get_exchange
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
@@ -116,7 +116,8 @@ def test_documented_ws_samples(exchange):
 
 def test_no_close_flag_exchanges_say_none():
     for exchange in ("bitget", "bingx", "upbit"):
-        ev = get_exchange(exchange).parse_ws_message(wire(exchange, (FIX / exchange / "ws_kline_open.json").read_text()))
+        frame = wire(exchange, (FIX / exchange / "ws_kline_open.json").read_text())
+        ev = get_exchange(exchange).parse_ws_message(frame)
         assert ev[0].closed is None
 
 
@@ -157,9 +158,10 @@ def test_real_frame_values():
 
 
 def test_bithumb_legacy_rest_row_order_is_open_close_high_low():
-    frame = get_exchange("bithumb").parse_rest_klines(json.loads((FIX / "bithumb" / "rest_klines_legacy_30m.json").read_text()))
+    bithumb = get_exchange("bithumb")
+    frame = bithumb.parse_rest_klines(json.loads((FIX / "bithumb" / "rest_klines_legacy_30m.json").read_text()))
     assert frame.iloc[-1][["open", "high", "low", "close"]].tolist() == KRW_ROW2
-    frame = get_exchange("bithumb").parse_rest_klines(json.loads((FIX / "bithumb" / "rest_klines.ccxt-fixture.json").read_text()))
+    frame = bithumb.parse_rest_klines(json.loads((FIX / "bithumb" / "rest_klines.ccxt-fixture.json").read_text()))
     assert frame.iloc[0][["open", "high", "low", "close"]].tolist() == [81061000.0, 81062000.0, 80860000.0, 80860000.0]
 
 
@@ -185,7 +187,8 @@ def test_subscribe_messages_match_the_documented_samples():
 
 def test_heartbeats():
     bingx = get_exchange("bingx")
-    assert bingx.heartbeat_reply(gzip.compress(b"Ping")) == "Pong" and bingx.parse_ws_message(gzip.compress(b"Ping")) == []
+    assert bingx.heartbeat_reply(gzip.compress(b"Ping")) == "Pong"
+    assert bingx.parse_ws_message(gzip.compress(b"Ping")) == []
     assert bingx.heartbeat_reply(gzip.compress(b'{"code":0}')) is None
     assert get_exchange("okx").heartbeat_message() == "ping" and get_exchange("okx").parse_ws_message("pong") == []
     assert get_exchange("bitget").heartbeat_message() == "ping"

@@ -85,7 +85,8 @@ def test_documented_list_gives_usdt_perpetuals(exchange):
         assert instruments == EXPECTED[exchange] and cursor == ""
     natives = {i.native for i in instruments}
     assert natives.isdisjoint(FILTERED[exchange])
-    assert FILTERED[exchange] <= {str(it.get("symbol", it.get("instId"))) for it in items_of(exchange, json.loads(text))}
+    listed = {str(it.get("symbol", it.get("instId"))) for it in items_of(exchange, json.loads(text))}
+    assert FILTERED[exchange] <= listed
     catalog = Catalog(exchange, instruments, fetched_ms=1)
     assert catalog.resolve("btc").native == EXPECTED[exchange][0].native
     for inst in instruments:
@@ -129,7 +130,8 @@ def test_an_odd_item_is_left_out_and_the_rest_kept(exchange, how, caplog):
 
 
 # (Bitget's tick is a whole step at 0..18 decimal places: never finer than 1e-18)
-@pytest.mark.parametrize("exchange, where", [(e, w) for e in LOT for w in ("tick", "lot") if (e, w) != ("bitget", "tick")])
+@pytest.mark.parametrize("exchange, where",
+                         [(e, w) for e in LOT for w in ("tick", "lot") if (e, w) != ("bitget", "tick")])
 def test_a_step_finer_than_any_market_is_left_out_and_the_rest_kept(exchange, where, caplog):
     # "1e-320" is a float > 0: it was kept, and every order on that instrument then failed in rounding
     payload = documented(exchange)

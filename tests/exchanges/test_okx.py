@@ -7,12 +7,11 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-
-from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
-from twinstar_gui.exchanges import BadMessage, ExchangeError
-from twinstar_gui.exchanges import okx as okx_module
-from twinstar_gui.exchanges.okx import OkxAdapter
 from ticker_items import assert_item_left_out
+
+from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
+from twinstar_gui.exchanges import BadMessage, ExchangeError, okx as okx_module
+from twinstar_gui.exchanges.okx import OkxAdapter
 
 NAME = "okx"
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "okx"

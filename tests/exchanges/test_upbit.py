@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ticker_items import assert_item_left_out
 
-from twinstar_gui.core import KlineEvent, SubscriptionAck, Timeframe, TickerEvent, TradeEvent
+from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
 from twinstar_gui.exchanges.upbit import iso_utc, utc_ms
-from ticker_items import assert_item_left_out
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "upbit"
 T1200 = 1736942400000  # 2025-01-15 12:00:00 UTC = 21:00 KST

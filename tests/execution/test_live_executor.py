@@ -11,13 +11,13 @@ import pytest
 
 pytest.importorskip("ccxt")
 
-from twinstar_gui.execution.base import CANCELLED, FILLED, NEW, REJECTED, OrderRefused, OrderRequest  # noqa: E402
-from twinstar_gui.execution.journal import Journal  # noqa: E402
-from twinstar_gui.execution.live import LiveExecutor, LiveExecutorError  # noqa: E402
-from twinstar_gui.secrets import ApiKeys  # noqa: E402
-from twinstar_gui.sim.clock import SimClock  # noqa: E402
-from twinstar_gui.sim.market import Market  # noqa: E402
-from twinstar_gui.sim.server import SimThread  # noqa: E402
+from twinstar_gui.execution.base import CANCELLED, FILLED, NEW, REJECTED, OrderRefused, OrderRequest
+from twinstar_gui.execution.journal import Journal
+from twinstar_gui.execution.live import LiveExecutor, LiveExecutorError
+from twinstar_gui.secrets import ApiKeys
+from twinstar_gui.sim.clock import SimClock
+from twinstar_gui.sim.market import Market
+from twinstar_gui.sim.server import SimThread
 
 KEY, SECRET = "simKey7f3a9c21", "simSecret0b8d44e6a1f2c9"
 SYM = "BTCUSDT"

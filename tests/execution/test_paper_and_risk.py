@@ -126,7 +126,8 @@ def test_positions_and_balance_survive_a_restart_and_tpsl_closes(tmp_path):
 
 def test_risk_limits_and_the_kill_switch(tmp_path):
     ex = paper(tmp_path, balance=100_000)
-    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=1_500, max_open_positions=1, daily_loss_limit_usdt=50))
+    risk = RiskGuard(ex, ex.journal,
+                     RiskLimits(max_position_usdt=1_500, max_open_positions=1, daily_loss_limit_usdt=50))
     killed = []
     risk.on_kill.append(killed.append)
     risk.on_price("BTCUSDT", 50_000.0, 1)
@@ -194,10 +195,9 @@ def test_journal_transactions_nest_and_commit_once(tmp_path):
         reader = Journal(tmp_path / "j.sqlite3")
         assert reader.get_state("a") is None  # not visible before the outer commit
     assert (reader.get_state("a"), reader.get_state("b")) == (1, 2)
-    with pytest.raises(RuntimeError):
-        with journal.transaction():
-            journal.set_state("a", 3)
-            raise RuntimeError("bot crashed")
+    with pytest.raises(RuntimeError), journal.transaction():
+        journal.set_state("a", 3)
+        raise RuntimeError("bot crashed")
     assert reader.get_state("a") == 1
     reader.close()
     journal.close()
@@ -247,11 +247,10 @@ def test_a_fill_the_journal_refuses_does_not_stop_the_stop_loss(tmp_path):
 
 def test_the_real_error_surfaces_when_sqlite_rolled_back_by_itself(tmp_path):
     journal = Journal(tmp_path / "j.sqlite3")
-    with pytest.raises(RuntimeError, match="disk full"):
-        with journal.transaction():
-            journal.set_state("a", 1)
-            journal._db.execute("ROLLBACK")  # what SQLite does on its own after a full disk or an I/O error
-            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError, match="disk full"), journal.transaction():
+        journal.set_state("a", 1)
+        journal._db.execute("ROLLBACK")  # what SQLite does on its own after a full disk or an I/O error
+        raise RuntimeError("disk full")
     journal.set_state("b", 2)  # the connection is usable, not stuck in a transaction
     assert journal.get_state("a") is None and journal.get_state("b") == 2
     journal.close()

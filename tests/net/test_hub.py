@@ -2,6 +2,8 @@
 import asyncio
 import contextlib
 
+from waiting import wait_for
+
 from twinstar_gui.core import KlineEvent, TickerEvent
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.net.backoff import ReconnectPolicy
@@ -9,7 +11,6 @@ from twinstar_gui.net.hub import StreamHub
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market, SymbolSpec
 from twinstar_gui.sim.server import SimServer
-from waiting import wait_for
 
 SYMBOLS = {f"S{i:03d}USDT": SymbolSpec(10.0 + i, 0.01, 0.1, 50.0) for i in range(200)}
 

@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 import requests
 import urllib3
-
 from support.proxy import FlakyProxy
-from twinstar_gui.core.errors import (ConnectFailed, DnsFailed, HttpStatusError, RequestTimedOut, TlsFailed,
-                                      is_transient)
-from twinstar_gui.exchanges.base import RestRequest
 
 from twinstar_gui.core import Timeframe
+from twinstar_gui.core.errors import ConnectFailed, DnsFailed, HttpStatusError, RequestTimedOut, TlsFailed, is_transient
 from twinstar_gui.exchanges import BadMessage, ExchangeError, RateLimited, get_exchange
+from twinstar_gui.exchanges.base import RestRequest
 from twinstar_gui.net.ratelimit import TokenBucket
 from twinstar_gui.net.rest import RestClient, RestClosed, transport_error
 from twinstar_gui.sim.clock import SimClock
@@ -112,11 +110,13 @@ def test_tls_to_a_plain_http_server_is_a_tls_error(sim):
 def test_a_name_that_does_not_resolve_is_a_dns_error():
     # the exception requests raises for a failed lookup, built here: no test may ask a real DNS server
     pool = urllib3.HTTPConnectionPool("exchange.invalid")
-    cause = urllib3.exceptions.NameResolutionError("exchange.invalid", None, socket.gaierror(-2, "Name or service not known"))
+    cause = urllib3.exceptions.NameResolutionError("exchange.invalid", None,
+                                                   socket.gaierror(-2, "Name or service not known"))
     exc = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(pool, "/v5/market/kline", cause))
     err = transport_error("bybit", exc, "/v5/market/kline")
     assert isinstance(err, DnsFailed) and err.kind == "dns" and "/v5/market/kline" in str(err)
-    plain = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(pool, "/x", ConnectionRefusedError(111)))
+    plain = requests.exceptions.ConnectionError(
+        urllib3.exceptions.MaxRetryError(pool, "/x", ConnectionRefusedError(111)))
     assert type(transport_error("bybit", plain, "/x")) is ConnectFailed
 
 
@@ -143,7 +143,7 @@ def test_budget_is_shared_across_threads(sim):
         try:
             for _ in range(5):
                 c.get_json(c.adapter.tickers_request())
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion  # pragma: no cover
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
@@ -222,7 +222,7 @@ class _Hostile:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):  # http.server's name
                 outer.hits += 1
                 respond(self)
 

@@ -2,13 +2,13 @@
 import json
 import logging
 
+from waiting import wait_for
 from websockets.asyncio.server import serve
 
 from twinstar_gui.core import KlineEvent
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.net.ws import StreamState, WsConnection
-from waiting import wait_for
 
 KLINE = {"topic": "kline.15.BTCUSDT", "type": "snapshot", "ts": 1, "data": [{
     "start": 1736942400000, "end": 1736943299999, "interval": "15", "open": "1", "close": "2", "high": "3",
@@ -23,7 +23,8 @@ async def test_malformed_frame_is_logged_and_skipped_stream_goes_on(caplog):
     async def handler(ws):
         msg = json.loads(await ws.recv())
         received.append(msg)
-        await ws.send(json.dumps({"success": True, "ret_msg": "", "conn_id": "c", "req_id": msg["req_id"], "op": "subscribe"}))
+        await ws.send(json.dumps({"success": True, "ret_msg": "", "conn_id": "c", "req_id": msg["req_id"],
+                                  "op": "subscribe"}))
         await ws.send("{not json")
         await ws.send(json.dumps(KLINE))
         await ws.wait_closed()
@@ -52,7 +53,8 @@ async def test_heartbeat_reconnect_and_resubscribe():
             msg = json.loads(raw)
             if msg["op"] == "ping":
                 pings.append(msg)
-                await ws.send(json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c", "req_id": "", "op": "ping"}))
+                await ws.send(json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c", "req_id": "",
+                                          "op": "ping"}))
             elif msg["op"] == "subscribe":
                 subs.append(msg["args"])
                 if len(conns) == 1:
@@ -113,7 +115,7 @@ async def test_ping_rtt_is_measured_and_a_missing_pong_drops_the_connection():
                     await asyncio.sleep(PONG_DELAY)  # a slow exchange: the round trip is at least this long
                     await ws.send(json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c", "req_id": "",
                                               "op": "ping"}))
-        except Exception:
+        except Exception:  # noqa: BLE001 - the client hung up or the test ended: this connection is done
             pass
         finally:
             task.cancel()

@@ -16,7 +16,8 @@ START_MS = 1_786_310_818_440  # a fixed clock start: tests do not depend on toda
 
 
 @contextlib.asynccontextmanager
-async def running(speed: float = 3600.0, seed: int = 5, history_days: float = 2, **server_options) -> AsyncIterator[SimServer]:
+async def running(speed: float = 3600.0, seed: int = 5, history_days: float = 2,
+                  **server_options) -> AsyncIterator[SimServer]:
     """A started SimServer on 127.0.0.1:0 (not a fixture: sockets live and die on the test's own loop)."""
     market = Market(SimClock(speed=speed, start_ms=START_MS), seed=seed, history_days=history_days)
     server = SimServer(market, **{"push_interval": 0.05, **server_options})

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from sim_helpers import START_MS
+
 from twinstar_gui.sim import bybit
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import DAY_MS, Market
@@ -29,7 +29,8 @@ def get(sim, path, **params):
 
 
 def kline(sim, **params):
-    body = get(sim, "/v5/market/kline", **{"category": "linear", "symbol": "BTCUSDT", "interval": "15", **params}).json()
+    query = {"category": "linear", "symbol": "BTCUSDT", "interval": "15", **params}
+    body = get(sim, "/v5/market/kline", **query).json()
     assert body["retCode"] == 0, body
     return body, [int(r[0]) for r in body["result"]["list"]]
 
@@ -55,7 +56,8 @@ def test_kline_envelope_rows_and_forming_first(sim):
 def test_kline_closed_rows_equal_ground_truth(sim):
     body, starts = kline(sim, limit=300)
     m = sim.market
-    truth = {c.open_time: bybit.kline_row(m, "BTCUSDT", c) for c in m.closed_candles("BTCUSDT", Q, starts[-1], starts[1])}
+    truth = {c.open_time: bybit.kline_row(m, "BTCUSDT", c)
+             for c in m.closed_candles("BTCUSDT", Q, starts[-1], starts[1])}
     assert [truth[s] for s in starts[1:]] == body["result"]["list"][1:]
 
 

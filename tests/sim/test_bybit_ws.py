@@ -3,7 +3,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from sim_helpers import client, collect, recv_json, running, send, until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bybit"

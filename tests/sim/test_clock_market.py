@@ -1,12 +1,11 @@
 """SimClock and Market: speed, determinism, candle consistency, exact price text, tickers, trades."""
 import re
 import threading
-import time
 
 import numpy as np
 import pytest
-
 from sim_helpers import START_MS
+
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import DAY_MS, DEFAULT_SYMBOLS, Market
 

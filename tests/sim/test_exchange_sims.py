@@ -57,8 +57,8 @@ async def test_silent_clients_are_cut_after_the_exchange_timeout(exchange, timeo
         await server.stop()
     from twinstar_gui.sim import bitget, okx, upbit
 
-    assert {"okx": okx.OkxBusinessSession, "upbit": upbit.UpbitSession,
-            "bitget": bitget.BitgetPublicSession}[exchange].IDLE_TIMEOUT_S == timeout
+    assert timeout == {"okx": okx.OkxBusinessSession, "upbit": upbit.UpbitSession,
+            "bitget": bitget.BitgetPublicSession}[exchange].IDLE_TIMEOUT_S
 
 
 async def test_bingx_pings_and_bad_subscriptions_are_answered():

@@ -4,9 +4,9 @@ shows it. Real loopback sockets, parsed by our adapters."""
 import asyncio
 
 import pytest
+from sim_helpers import running
 from websockets.asyncio.client import connect
 
-from sim_helpers import running
 from twinstar_gui.core import KlineEvent, TickerEvent, Timeframe
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.net.rest import RestClient

@@ -8,9 +8,9 @@ import time
 
 import pytest
 import requests
+from sim_helpers import START_MS, client, collect, recv_json, running, send, until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from sim_helpers import START_MS, client, collect, recv_json, running, send, until
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer, SimThread
@@ -82,17 +82,16 @@ async def test_a_connection_opened_while_frozen_gets_its_acks_after_unfreeze():
 
 
 async def test_idle_connection_is_closed_but_pings_keep_it_open():
-    async with running(idle_timeout=0.4) as server:
-        async with client(server) as idle, client(server) as busy:
-            loop = asyncio.get_running_loop()
-            end = loop.time() + 0.9
-            while loop.time() < end:
-                await send(busy, op="ping")
-                await asyncio.sleep(0.1)
-            await asyncio.wait_for(idle.wait_closed(), 2)
-            assert idle.close_code == 1000
-            await send(busy, req_id="alive", op="ping")
-            assert (await until(busy, lambda f: f.get("req_id") == "alive"))[-1]["ret_msg"] == "pong"
+    async with running(idle_timeout=0.4) as server, client(server) as idle, client(server) as busy:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 0.9
+        while loop.time() < end:
+            await send(busy, op="ping")
+            await asyncio.sleep(0.1)
+        await asyncio.wait_for(idle.wait_closed(), 2)
+        assert idle.close_code == 1000
+        await send(busy, req_id="alive", op="ping")
+        assert (await until(busy, lambda f: f.get("req_id") == "alive"))[-1]["ret_msg"] == "pong"
 
 
 async def test_rejected_topics_and_bad_messages_never_kill_the_server(caplog):

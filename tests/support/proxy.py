@@ -3,6 +3,7 @@ connection (nothing listens: the client gets "connection refused") or to accept 
 server), then back. Plain threads, so it serves in-process tests and child processes alike."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -28,17 +29,17 @@ class FlakyProxy:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     # -- switching ----------------------------------------------------------------------------------------
-    def forward(self) -> "FlakyProxy":
+    def forward(self) -> FlakyProxy:
         """Accept and forward to the target."""
         self._listen("forward")
         return self
 
-    def silent(self) -> "FlakyProxy":
+    def silent(self) -> FlakyProxy:
         """Accept connections and never answer (nor close them)."""
         self._listen("silent")
         return self
 
-    def refuse(self) -> "FlakyProxy":
+    def refuse(self) -> FlakyProxy:
         """Stop listening and cut every open connection: new connects are refused."""
         with self._lock:
             self.mode = "down"
@@ -117,8 +118,6 @@ class FlakyProxy:
 
 
 def _close(s: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     s.close()

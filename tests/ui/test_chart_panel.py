@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PySide6.QtCore import Qt
+from waiting import wait_for
 
 from twinstar_gui.app import Trading, build_core
 from twinstar_gui.config import settings_from_dict
@@ -26,7 +27,6 @@ from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
 from twinstar_gui.ui.main_window import MainWindow
 from twinstar_gui.ui.panels.chart_panel import ChartPanel
-from waiting import wait_for
 
 W = 900.0  # 15m, seconds
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
@@ -142,7 +142,8 @@ def test_markers_sit_on_their_bars_and_move_with_the_timeframe(qtbot):
     panel.show_markers([FillMarker(t_buy, "buy", 1.0, 1.0), FillMarker(t_sell, "sell", 1.0, 1.0),
                         FillMarker(T0 - 86_400_000, "buy", 1.0, 1.0)], "BTCUSDT", "15m")  # a bar not loaded
     bars = panel.marker_bars()
-    assert bars == {"buy": [pytest.approx(row(frame, 350)[0] / 1000)], "sell": [pytest.approx(row(frame, 360)[0] / 1000)]}
+    assert bars == {"buy": [pytest.approx(row(frame, 350)[0] / 1000)],
+                    "sell": [pytest.approx(row(frame, 360)[0] / 1000)]}
     assert panel.buy_markers.getData()[1][0] < frame["low"].iloc[350]
     assert panel.sell_markers.getData()[1][0] > frame["high"].iloc[360]
 
@@ -239,7 +240,8 @@ async def test_journal_fills_become_markers_on_their_bars_and_new_fills_appear(t
         fill("BTCUSDT", "buy", 580, 7)
         fill("BTCUSDT", "sell", 590, 14)
         fill("ETHUSDT", "buy", 585, 1)  # another symbol: not on this chart
-        journal.add_fill("paper-other", Fill("o", "c", "BTCUSDT", "buy", 1.0, 1.0, 0.0, int(x[586] * 1000)))  # other executor
+        # another executor
+        journal.add_fill("paper-other", Fill("o", "c", "BTCUSDT", "buy", 1.0, 1.0, 0.0, int(x[586] * 1000)))
         await wait_for(lambda: panel.marker_bars()["buy"], what="buy marker")
         assert panel.marker_bars() == {"buy": [pytest.approx(x[580])], "sell": [pytest.approx(x[590])]}
         assert panel.buy_markers.getData()[1][0] < panel.candles.column(3)[580]  # below the low
@@ -250,7 +252,7 @@ async def test_journal_fills_become_markers_on_their_bars_and_new_fills_appear(t
         assert panel.marker_bars()["sell"] == [pytest.approx(x[590]), pytest.approx(x[595])]
 
         panel.tf_box.setCurrentText("1h")  # the same fills on the hourly bars that contain them
-        hour = lambda xs: xs - xs % 3600  # noqa: E731
+        hour = lambda xs: xs - xs % 3600
         await wait_for(lambda: panel.tf.label == "1h" and panel.marker_bars()["buy"], what="1h markers")
         assert panel.marker_bars() == {"buy": [pytest.approx(hour(x[580]))],
                                        "sell": [pytest.approx(hour(x[590])), pytest.approx(hour(x[595]))]}
@@ -266,7 +268,7 @@ async def test_a_symbol_added_at_run_time_appears_in_the_picker_and_charts_live(
         panel, feed = t.panel, t.core.feeds["bybit"]
         await wait_for(lambda: panel.candle_count() == 500, what="history")
         # the picker names series by their unified symbol; each item's data is the native id it selects
-        items = lambda: [panel.symbol_box.itemText(i) for i in range(panel.symbol_box.count())]  # noqa: E731
+        items = lambda: [panel.symbol_box.itemText(i) for i in range(panel.symbol_box.count())]
         assert items() == ["BTC/USDT:USDT"] and panel.symbol_box.itemData(0) == "BTCUSDT"
         series = await feed.add_symbol("SOLUSDT")  # as a bot does
         await wait_for(lambda: "SOL/USDT:USDT" in items(), what="the new symbol in the picker")

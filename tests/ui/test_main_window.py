@@ -4,8 +4,9 @@ import contextlib
 import logging
 
 import pandas as pd
-
 from support.proxy import FlakyProxy
+from waiting import wait_for
+
 from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
 from twinstar_gui.data.journal import RECORD_SIZE
@@ -18,9 +19,6 @@ from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
 from twinstar_gui.ui.main_window import MainWindow
-from waiting import wait_for
-
-
 
 
 # Not a fixture: pytest-qt processes Qt events between test phases, which would run the qasync loop's socket
@@ -107,7 +105,8 @@ async def test_a_failing_disk_is_shown_and_closing_asks_before_losing_candles(tm
             "volume": [10.0], "source": ["ws"]})))
         await wait_for(lambda: window.storage_label.isVisible(), what="storage problem in the status bar")
         assert "queued" in window.storage_label.text() and "XRPUSDT" in window.storage_label.text()
-        shutdown = asyncio.ensure_future(core.shutdown(budget=1.0, confirm_loss=lambda n, e: _ask_unsaved(window, n, e)))
+        shutdown = asyncio.ensure_future(core.shutdown(budget=1.0,
+                                                       confirm_loss=lambda n, e: _ask_unsaved(window, n, e)))
         await wait_for(lambda: getattr(window, "unsaved_box", None) is not None and window.unsaved_box.isVisible(),
                        what="the unsaved-candles question")
         assert "not on disk yet" in window.unsaved_box.text() and "XRPUSDT" in window.unsaved_box.text()
@@ -159,7 +158,7 @@ async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journ
     raw[RECORD_SIZE + 9] ^= 0x55
     journal.write_bytes(bytes(raw))
     proxy = FlakyProxy(server.port)  # refusing
-    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")  # noqa: E731
+    via = lambda url: url.replace(f":{server.port}/", f":{proxy.port}/")
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "window_15m": 200, "exchanges": {
         "bybit": {"enabled": False}, "okx": {"enabled": True, "rest_url": via(server.rest_url("okx")),
                                            "ws_url": via(server.ws_url("okx")), "symbols": ["BTC-USDT-SWAP"]}}})
@@ -172,8 +171,8 @@ async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journ
     window.show()
     try:
         await core.start()
-        await wait_for(lambda: "waiting for the exchange (okx BTC-USDT-SWAP: cannot connect)" in window.sync_label.text(),
-                       what="the outage in the status bar")
+        outage = "waiting for the exchange (okx BTC-USDT-SWAP: cannot connect)"
+        await wait_for(lambda: outage in window.sync_label.text(), what="the outage in the status bar")
         # no instrument list and no cache: the symbols are kept as typed, and the user is told
         await wait_for(lambda: window.catalog_label.isVisible(), what="the instrument list's absence")
         assert "okx: no instrument list yet (cannot connect); symbols are unverified" in window.catalog_label.toolTip()

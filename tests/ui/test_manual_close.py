@@ -3,6 +3,8 @@ live one is an HTTP round trip), a refusal is said, and the next click is a new 
 is never sent again, so reusing it would leave the position impossible to close from the app)."""
 import threading
 
+from waiting import wait_for
+
 from twinstar_gui.app import Trading
 from twinstar_gui.config import settings_from_dict
 from twinstar_gui.execution.base import OrderRefused, OrderRequest
@@ -10,7 +12,6 @@ from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.execution.risk import RiskGuard, RiskLimits
 from twinstar_gui.presenters.trading import TradingPresenter
-from waiting import wait_for
 
 
 class RefusesTheFirstClose(PaperExecutor):

@@ -17,8 +17,17 @@ from dataclasses import dataclass, field
 from ..core.errors import BadMessage, ExchangeError, RestClosed, TransportError, short_reason
 from ..core.prices import price_text
 from ..core.strategy import LONG, SHORT, Setup, Signal, StrategyConfig
-from ..execution.base import (BUY, CANCELLED, REJECTED, SELL, Executor, Order, OrderRefused, OrderRequest,
-                              symbols_in_play)
+from ..execution.base import (
+    BUY,
+    CANCELLED,
+    REJECTED,
+    SELL,
+    Executor,
+    Order,
+    OrderRefused,
+    OrderRequest,
+    symbols_in_play,
+)
 from ..execution.journal import Journal
 from .market import LiveMarket, RepeatLimiter
 

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..core.models import Candle
 from ..core.instrument import SPOT, Instrument, SeriesKey, SymbolError
+from ..core.models import Candle
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..data.catalogs import CatalogBook
 from ..data.feed import MarketFeed
@@ -147,7 +147,7 @@ class LiveMarket:
 
     async def _track_positions(self) -> None:
         """Symbols with positions or open orders stay streamed, so paper fills and TP/SL see prices."""
-        while True:
+        while self.executor is not None:  # None: closed (close() cancels this task too)
             try:
                 want = symbols_in_play(self.executor, entries_only=False)
                 for sym in set(self._failing) - want:  # nothing of it left to fill or protect

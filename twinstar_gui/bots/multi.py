@@ -4,6 +4,7 @@ lets TP/SL close it, then looks for the next."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Set
 
 from ..core.strategy import find_setup, signal_from
 from ..execution.base import symbols_in_play
@@ -33,7 +34,8 @@ class MultiTrader(Bot):
         closed = self._held - held
         if closed:
             self.trades_closed += len(closed)
-            log.info("%s: position(s) closed: %s; looking for the next", self.name, ", ".join(sorted(map(self.shown, closed))))
+            log.info("%s: position(s) closed: %s; looking for the next", self.name,
+                     ", ".join(sorted(map(self.shown, closed))))
             self._next_scan = now
         self._held = held
         if held:
@@ -46,7 +48,7 @@ class MultiTrader(Bot):
         self._next_scan = now + self.scan_every_s
         self.scan(exclude=held)
 
-    def scan(self, exclude: set[str] = frozenset()) -> None:
+    def scan(self, exclude: Set[str] = frozenset()) -> None:
         cfg, market = self.ctx.strategy, self.ctx.market
         if self.fixed_symbols:  # as typed (unified, native, base assets): those this exchange lists
             symbols, missing = market.resolve(self.fixed_symbols)

@@ -85,11 +85,10 @@ class AutoScanner(Bot):
         """Presets -> this exchange's instruments, at every scan (a listing changes); those it does not list
         (delisted, renamed, absent) are dropped with one log line when that set changes."""
         symbols, missing = self.ctx.market.resolve(self.presets)
-        if missing.keys() != self.not_listed.keys():
-            if missing:
-                log.warning("%s: %d preset(s) not on %s, left out: %s", self.name, len(missing),
-                            self.ctx.market.exchange, "; ".join(list(missing.values())[:5])
-                            + (f"; and {len(missing) - 5} more" if len(missing) > 5 else ""))
+        if missing and missing.keys() != self.not_listed.keys():
+            log.warning("%s: %d preset(s) not on %s, left out: %s", self.name, len(missing),
+                        self.ctx.market.exchange, "; ".join(list(missing.values())[:5])
+                        + (f"; and {len(missing) - 5} more" if len(missing) > 5 else ""))
         self.symbols, self.not_listed = symbols, missing
 
     def on_closed(self, symbol: str, candle, window=None) -> None:

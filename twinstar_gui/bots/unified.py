@@ -29,7 +29,7 @@ class UnifiedBot(Bot):
         market, need = self.ctx.market, self.ctx.strategy.history_needed
         self.history = market.watch(self.symbol, self.inbox)
         if len(self.history) < need:  # not enough on disk yet: fetch by REST (the series backfills too)
-            got = market.fetch_klines([self.symbol], need).get(self.symbol)
+            got = market.fetch_klines([self.symbol], need)[self.symbol]
             if isinstance(got, Exception):
                 raise got
             self.history = _merge(got, self.history)

@@ -1,6 +1,7 @@
 """Domain errors; each names the exchange and, where it helps, the symbol and an excerpt of the payload."""
 from __future__ import annotations
 
+from typing import Any
 
 EXCERPT_CHARS = 160
 
@@ -44,7 +45,7 @@ class TransportError(TwinStarError):
         self.symbol = symbol
         super().__init__(f"{_where(exchange, endpoint, symbol)}: {self.kind} error: {detail}")
 
-    def with_symbol(self, symbol: str) -> "TransportError":
+    def with_symbol(self, symbol: str) -> TransportError:
         return type(self)(self.exchange, self.detail, endpoint=self.endpoint, symbol=symbol)
 
 
@@ -87,7 +88,7 @@ class ExchangeError(TwinStarError):
         http = f" HTTP {status}" if status is not None else ""
         super().__init__(f"{_where(exchange, endpoint, symbol)}:{http}{code_txt} {message}".strip())
 
-    def with_symbol(self, symbol: str) -> "ExchangeError":
+    def with_symbol(self, symbol: str) -> ExchangeError:
         """The same error naming the symbol the request was for."""
         out = type(self).__new__(type(self))
         out.__dict__.update(self.__dict__)  # a subclass's own fields too (RateLimited.retry_after)
@@ -108,7 +109,7 @@ class HttpStatusError(ExchangeError):
 class RateLimited(HttpStatusError):
     """The exchange throttled us (HTTP 429/403/418 or an envelope code meaning the same)."""
 
-    def __init__(self, exchange: str, message: str, *, retry_after: float | None = None, **kw) -> None:
+    def __init__(self, exchange: str, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(exchange, message, **kw)
         self.retry_after = retry_after
 

@@ -9,7 +9,6 @@ error naming the exchange and the close matches.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -163,9 +162,9 @@ class Instrument:
 
 
 def _check_number(where: str, name: str, value: object) -> None:
-    # bool is an int to Python, and math.isfinite raises OverflowError (not ValueError) on a 400-digit int
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not (ok and 0 <= value <= MAX_RULE_VALUE):  # NaN fails both comparisons
+    # bool is an int to Python, and math.isfinite raises OverflowError (not ValueError) on a 400-digit int;
+    # NaN fails both comparisons
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_RULE_VALUE):
         shown = "a huge number" if isinstance(value, int) and value.bit_length() > 64 else repr(value)[:40]
         raise ValueError(f"{where}: {name} is {shown}, expected a number from 0 to {MAX_RULE_VALUE:g}")
 

@@ -16,7 +16,7 @@ class Candle:
     close: float
     volume: float
 
-    def merged_with(self, later: "Candle") -> "Candle":
+    def merged_with(self, later: Candle) -> Candle:
         """Combine with the next candle of the same group (for resampling)."""
         return Candle(
             self.open_time,

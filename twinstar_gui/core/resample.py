@@ -34,7 +34,7 @@ class GroupResampler:
     @property
     def forming(self) -> Candle | None:
         """The partial candle of the group in progress (for display only, never stored)."""
-        if not self._count:
+        if not self._count or self._group_start is None:
             return None
         return Candle(self._group_start, self._o, self._h, self._l, self._c, self._v)
 

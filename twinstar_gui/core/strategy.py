@@ -15,12 +15,15 @@ Strength (used to rank candidates) = |RSI - previous RSI|: how hard the RSI is m
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from .indicators import rsi_wilder
+from .models import Candle
 from .timeframe import BASE_TIMEFRAME, Timeframe
 
 LONG, SHORT = "long", "short"
@@ -94,7 +97,11 @@ class Signal:
     reason: str
 
 
-def as_array(history) -> np.ndarray:
+#: closed 15m candles: an (n, 6) array, a frame with timestamp + OHLCV, or Candles (see as_array)
+History: TypeAlias = np.ndarray | pd.DataFrame | Sequence[Candle]
+
+
+def as_array(history: History) -> np.ndarray:
     """Closed 15m candles as an (n, 6) float array: open_time ms, O, H, L, C, V (oldest first).
     Accepts such an array, a frame with timestamp (int ms, or datetimes: naive ones are UTC) + OHLCV, or a sequence
     of Candle."""
@@ -124,7 +131,8 @@ def group_closes(arr: np.ndarray, tf: Timeframe) -> np.ndarray:
     counts = np.diff(np.append(starts, len(ms)))
     ends = starts + counts - 1
     complete = counts == tf.ratio_to(BASE_TIMEFRAME)
-    return arr[ends[complete], 4]
+    closes: np.ndarray = arr[ends[complete], 4]
+    return closes
 
 
 def rsi_pair(arr: np.ndarray, cfg: StrategyConfig) -> tuple[float, float] | None:
@@ -137,7 +145,7 @@ def rsi_pair(arr: np.ndarray, cfg: StrategyConfig) -> tuple[float, float] | None
     return None if math.isnan(prev) or math.isnan(last) else (prev, last)
 
 
-def find_setup(history, cfg: StrategyConfig, symbol: str = "", *, upto: int | None = None) -> Setup | None:
+def find_setup(history: History, cfg: StrategyConfig, symbol: str = "", *, upto: int | None = None) -> Setup | None:
     """The candidate on the candles (up to index `upto`, exclusive), with the last of them as reference."""
     arr = as_array(history)
     if upto is not None:
@@ -166,7 +174,7 @@ def signal_from(setup: Setup, price: float, time_ms: int, cfg: StrategyConfig) -
     return Signal(setup.symbol, setup.side, price, tp, sl, setup.rsi, time_ms, reason)
 
 
-def detect_signal(history, cfg: StrategyConfig | None = None, symbol: str = "",
+def detect_signal(history: History, cfg: StrategyConfig | None = None, symbol: str = "",
                   price: float | None = None, time_ms: int | None = None) -> Signal | None:
     """On a closed candle (price None): does its close break the previous candle in the RSI's direction?
     On a live price: does `price` break the last closed candle? RSI from the candles the reference

@@ -27,14 +27,14 @@ class Timeframe(Enum):
         """Open time of the candle that contains `time_ms` (UTC epoch alignment, days at 00:00 UTC)."""
         return time_ms - (time_ms % self.ms)
 
-    def ratio_to(self, base: "Timeframe") -> int:
+    def ratio_to(self, base: Timeframe) -> int:
         """How many `base` candles make one candle of this timeframe."""
         if self.ms % base.ms:
             raise ValueError(f"{self.label} is not a whole multiple of {base.label}")
         return self.ms // base.ms
 
     @classmethod
-    def parse(cls, text: "str | Timeframe") -> "Timeframe":
+    def parse(cls, text: str | Timeframe) -> Timeframe:
         if isinstance(text, Timeframe):
             return text
         for tf in cls:

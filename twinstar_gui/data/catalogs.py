@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 from ..core.errors import BadMessage, TwinStarError, excerpt, short_reason
 from ..core.instrument import TRADING, Catalog, Instrument, UnknownSymbol, is_unified, typed_symbol
@@ -35,7 +36,7 @@ KEEP_FRESH_S = 6 * 3600.0  # a running app re-reads the lists this often (listin
 _FIELDS = ("symbol", "native", "base", "quote", "settle", "kind", "tick_size", "lot_size", "min_qty", "min_notional",
            "status", "contract_size", "tick_table")
 # a symbol kept as typed while there is no catalog: trades on a fine grid (as the paper executor did before)
-PROVISIONAL_RULES = dict(tick_size=1e-8, lot_size=1e-6, min_qty=1e-6, min_notional=0.0)
+PROVISIONAL_RULES: dict[str, Any] = dict(tick_size=1e-8, lot_size=1e-6, min_qty=1e-6, min_notional=0.0)
 
 
 class CatalogError(TwinStarError):
@@ -90,7 +91,7 @@ def read_cache(root: Path, adapter: ExchangeAdapter) -> Catalog | None:
         return None
 
 
-def _no_constant(name: str):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number here")
 
 
@@ -310,7 +311,7 @@ class CatalogBook:
                 log.warning("%s; %s", exc, {"cache": "using the cached list",
                                             "exchange": "using the list loaded before"}
                             .get(self.source, "symbols are kept as typed, unverified"))
-        except Exception:  # noqa: BLE001 - a background thread must say what killed it
+        except Exception:  # a background thread must say what killed it
             log.exception("%s: instrument list refresh failed", self.exchange)
             self._loaded.set()
         return False

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.models import KlineEvent, MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..exchanges.base import ExchangeAdapter
 from ..net.backoff import ReconnectPolicy
-from ..net.rest import RestClient
 from ..net.hub import StreamHub
-from ..net.ws import WsConnection
+from ..net.rest import RestClient
+from ..net.ws import StreamHealth, WsConnection
 from .manager import REST_CONCURRENCY, SeriesManager
 from .store import CandleStore
 from .writer import CandleWriter
@@ -50,7 +52,7 @@ class SyncSummary:
         return out
 
 
-def sync_summary(feeds: Iterable["MarketFeed"]) -> SyncSummary:
+def sync_summary(feeds: Iterable[MarketFeed]) -> SyncSummary:
     series = ready = done = total = retrying = rejected = 0
     problem = ""
     for feed in feeds:
@@ -88,8 +90,9 @@ class MarketFeed:
                              on_events=self._route, on_connect=self._on_connect, on_error=self._on_ws_error)
         extra = {"now_ms": now_ms} if now_ms else {}
         # one REST semaphore for all series of this exchange (asyncio binds it to the loop at first use)
-        self._series_args = dict(rest=self.rest, store=store, writer=writer, windows=windows,
-                                 rest_slots=asyncio.Semaphore(REST_CONCURRENCY), retry_policy=policy, **extra)
+        self._series_args: dict[str, Any] = dict(rest=self.rest, store=store, writer=writer, windows=windows,
+                                                 rest_slots=asyncio.Semaphore(REST_CONCURRENCY), retry_policy=policy,
+                                                 **extra)
         self.series: dict[str, SeriesManager] = {}
         for sym in dict.fromkeys(symbols):
             self.series[sym] = SeriesManager(adapter.name, sym, **self._series_args)
@@ -104,7 +107,7 @@ class MarketFeed:
         self.fallback_polls = 0
         self.close_grace_ms = int(close_grace * 1000)  # exchange-time grace after a bucket's end
         self._fallback: set[str] = set()  # names of connections whose symbols are polled by REST
-        self._supervisor: asyncio.Task | None = None
+        self._supervisor: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"MarketFeed({self.adapter.name}, {list(self.series)})"
@@ -118,7 +121,7 @@ class MarketFeed:
     def fallback_active(self) -> bool:
         return bool(self._fallback)
 
-    def health(self) -> list:
+    def health(self) -> list[StreamHealth]:
         return self.hub.health()
 
     def topics_for(self, symbol: str) -> list[str]:
@@ -138,9 +141,10 @@ class MarketFeed:
         await asyncio.gather(*(s.load_history() for s in self.series.values()))
         await self.hub.acquire([t for sym in self.series for t in self.topics_for(sym)])
         for conn in self.hub.connections:
-            conn.fallback_active = lambda c=conn: c.name in self._fallback  # shown in the stream's health
+            conn.fallback_active = functools.partial(self._in_fallback, conn)  # shown in the stream's health
         self.hub.start()
-        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name=f"fallback-{self.adapter.name}")
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(),
+                                                                  name=f"fallback-{self.adapter.name}")
         lead = self.series.get(first) if first else None
         if lead is not None:  # the series on screen fetches alone, its siblings right after
             others = [s for s in self.series.values() if s is not lead]
@@ -194,6 +198,9 @@ class MarketFeed:
         self._started = False
 
     # -- REST fallback ------------------------------------------------------------------------------
+    def _in_fallback(self, conn: WsConnection) -> bool:
+        return conn.name in self._fallback
+
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
         tick = max(0.05, min(1.0, self.fallback_poll / 2))
@@ -224,8 +231,8 @@ class MarketFeed:
                 last_poll = now
                 self.fallback_polls += 1
                 for sym, s in self.series.items():
-                    conn = self.hub.connection_of(self.adapter.kline_topic(sym, BASE_TIMEFRAME))
-                    if conn is not None and conn.name in self._fallback:
+                    via = self.hub.connection_of(self.adapter.kline_topic(sym, BASE_TIMEFRAME))
+                    if via is not None and via.name in self._fallback:
                         s.backfill()  # closed candles since the last one, by REST, within the budget
 
     # -- wiring -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class Replay:
 class SeriesJournal:
     def __init__(self, directory: Path) -> None:
         self.path = directory / JOURNAL_NAME
-        self._fh = None
+        self._fh: BinaryIO | None = None
 
     def append(self, ts: np.ndarray, ohlcv: np.ndarray, src: np.ndarray) -> None:
         body = np.empty(len(ts), _BODY)
@@ -137,7 +138,8 @@ def _plausible_offsets(data: bytes) -> np.ndarray:
     if count <= 0:
         return np.empty(0, np.int64)
     ts = np.ndarray((count,), "<i8", buffer=data, offset=0, strides=(1,))  # an int64 read at every offset
-    src = np.frombuffer(data, np.int8)[_BODY.fields["src"][1]:][:count]
+    # numpy types dtype.fields as optional; a record dtype has them
+    src = np.frombuffer(data, np.int8)[_BODY.fields["src"][1]:][:count]  # type: ignore[index]
     return np.flatnonzero((ts >= 0) & (ts <= MAX_TS_MS) & (src >= 0) & (src < SOURCE_CODES))
 
 
@@ -155,8 +157,9 @@ def _sound(data: bytes, recs: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):  # NaN compares False: refused below either way
         candle = ((l <= np.minimum(o, c)) & (np.maximum(o, c) <= h) & (v >= 0) & (l > 0)
                   & np.isfinite(body["ohlcv"]).all(axis=1))
-    return ((crc == recs["crc"]) & (body["ts"] >= 0) & (body["ts"] <= MAX_TS_MS) & (body["ts"] % 60_000 == 0)
-            & (body["src"] >= 0) & (body["src"] < SOURCE_CODES) & candle)
+    sound: np.ndarray = ((crc == recs["crc"]) & (body["ts"] >= 0) & (body["ts"] <= MAX_TS_MS)
+                         & (body["ts"] % 60_000 == 0) & (body["src"] >= 0) & (body["src"] < SOURCE_CODES) & candle)
+    return sound
 
 
 def _sound_at(data: bytes, pos: int) -> bool:

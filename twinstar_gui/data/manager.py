@@ -6,8 +6,9 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from ..core.window import CandleWindow
 from ..net.backoff import ReconnectPolicy
 from ..net.rest import RestClient
 from ..net.threads import in_daemon_thread
-from .close import CloseDetector, ConfirmByRest, Forming, StreamClosed, Verdict
+from .close import CloseDetector, Forming, StreamClosed, Verdict
 from .store import CandleStore
 from .writer import CandleWriter, WriteJob
 
@@ -60,13 +61,13 @@ class SyncStatus:
 
 @dataclass
 class SeriesListeners:
-    history: list[Callable[["SeriesManager"], None]] = field(default_factory=list)
+    history: list[Callable[[SeriesManager], None]] = field(default_factory=list)
     closed: list[Callable[[ClosedCandle], None]] = field(default_factory=list)
     forming: list[Callable[[SeriesKey, Candle], None]] = field(default_factory=list)  # (its key, candle)
     error: list[Callable[[str], None]] = field(default_factory=list)
 
 
-def frame_of(candles) -> pd.DataFrame:
+def frame_of(candles: Sequence[Candle]) -> pd.DataFrame:
     """Candles -> frame with timestamp (datetime64[ms, UTC]) + OHLCV."""
     arr = np.array([(c.open_time, c.open, c.high, c.low, c.close, c.volume) for c in candles],
                    dtype=np.float64).reshape(-1, 6)
@@ -117,7 +118,7 @@ class SeriesManager:
         self.closed_emitted = 0
         self._pending: dict[int, Candle] = {}
         self._disk_gaps: list[tuple[int, int]] = []
-        self._backfill: asyncio.Task | None = None
+        self._backfill: asyncio.Task[None] | None = None
         self._fetching = False  # a REST fetch is under way: stream closes wait for it (see _on_stream_close)
         self._retry_wake = asyncio.Event()
         self.rest_problem = ""  # why REST fails right now (retried with backoff until it answers)
@@ -213,7 +214,7 @@ class SeriesManager:
         return _frame_of_array(self.candles[tf].array())
 
     # -- REST backfill ----------------------------------------------------------------------------
-    def backfill(self) -> asyncio.Task:
+    def backfill(self) -> asyncio.Task[None]:
         """Fetch every closed candle between the last one we have and now; one run at a time. A run waiting to
         retry after a REST failure retries now (a reconnect or a new bucket says the exchange may be back)."""
         if self._backfill is None or self._backfill.done():
@@ -225,7 +226,7 @@ class SeriesManager:
         return self._backfill
 
     @property
-    def backfill_task(self) -> asyncio.Task | None:
+    def backfill_task(self) -> asyncio.Task[None] | None:
         return self._backfill
 
     def _stage(self, stage: str, total: int = 0) -> None:
@@ -296,7 +297,7 @@ class SeriesManager:
             if self._disk_gaps:
                 await self._repair_disk_gaps()
             self._stage("backfilling")
-            for attempt in range(rounds):
+            for _ in range(rounds):
                 await self._fetch_missing()
                 # live closes that arrived while we were fetching, in order, as long as they join up
                 for open_time in sorted(self._pending):
@@ -337,7 +338,7 @@ class SeriesManager:
                      "backfilled" if source == "backfill" else "fetched", len(accepted),
                      _fmt(accepted[-1].open_time))
 
-    def _fetch_candles(self, start: int, end: int | None = None, **kwargs) -> tuple[int | None, list[Candle]]:
+    def _fetch_candles(self, start: int, end: int | None = None, **kwargs: Any) -> tuple[int | None, list[Candle]]:
         """In a worker thread: one REST fetch, parsed down to candles there (not on the loop)."""
         frame = self.rest.fetch_klines(self.symbol, BASE_TIMEFRAME, start, end, **kwargs)
         return frame.attrs.get("server_time"), _candles_of(frame)
@@ -436,7 +437,7 @@ class SeriesManager:
         # plain candles: the writer thread builds the frame (a DataFrame per close here cost ~8 ms of GUI loop)
         self.writer.submit(WriteJob(self.exchange, self.symbol, candles=tuple(candles), source=source))
 
-    def _emit(self, listeners: list[Callable], *args) -> None:
+    def _emit(self, listeners: Sequence[Callable[..., None]], *args: Any) -> None:
         for fn in listeners:
             try:
                 fn(*args)
@@ -453,4 +454,4 @@ def _candles_of(frame: pd.DataFrame) -> list[Candle]:
 
 
 def _fmt(ms: int) -> str:
-    return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+    return str(pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC"))

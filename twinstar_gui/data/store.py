@@ -9,9 +9,10 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -19,13 +20,14 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from ..core.models import Candle
 from ..core.names import BadName, check_exchange, check_symbol, check_timeframe
 from .journal import JOURNAL_NAME, SeriesJournal
 
 try:
     import fcntl
 except ImportError:  # Windows: one process per data dir is the user's job there
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +44,20 @@ SCHEMA = pa.schema(
 # Same-timestamp rule: the higher rank wins; on a tie the later write wins.
 SOURCE_RANK = {"ws": 2, "rest": 1, "backfill": 1}
 # Doubles split by byte plane + zstd compress OHLCV about 2x better than plain; timestamps are a delta run.
-_ENCODING = {"timestamp": "DELTA_BINARY_PACKED", **{c: "BYTE_STREAM_SPLIT" for c in PRICE_COLUMNS}}
+_ENCODING = {"timestamp": "DELTA_BINARY_PACKED", **dict.fromkeys(PRICE_COLUMNS, "BYTE_STREAM_SPLIT")}
 
 
-def to_ms(values) -> np.ndarray:
+def to_ms(values: Any) -> np.ndarray:
     """Open times as int64 ms, whether given as ints or as datetime64 of any unit/zone."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
+    ms: np.ndarray
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ms]").to_numpy().view(np.int64)
-    if np.issubdtype(s.dtype, np.datetime64):
-        return s.astype("datetime64[ms]").to_numpy().view(np.int64)
-    return s.to_numpy(dtype=np.int64)
+        ms = s.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ms]").to_numpy().view(np.int64)
+    elif np.issubdtype(s.dtype, np.datetime64):
+        ms = s.astype("datetime64[ms]").to_numpy().view(np.int64)
+    else:
+        ms = s.to_numpy(dtype=np.int64)
+    return ms
 
 
 QUARANTINE_DIR = "_quarantine"  # at the root; names starting with "_" are skipped by Parquet dataset readers
@@ -95,11 +100,11 @@ class Rows:
         return len(self.ts)
 
     @classmethod
-    def empty(cls) -> "Rows":
+    def empty(cls) -> Rows:
         return cls(np.empty(0, np.int64), np.empty((0, 5)), np.empty(0, np.int8))
 
     @classmethod
-    def from_candles(cls, candles, source: str) -> "Rows":
+    def from_candles(cls, candles: Sequence[Candle], source: str) -> Rows:
         """Candle-like objects (open_time + OHLCV attributes) of one source, without a DataFrame."""
         if source not in SOURCE_RANK:
             raise ValueError(f"unknown candle source {source!r}; valid: {', '.join(SOURCE_RANK)}")
@@ -108,12 +113,12 @@ class Rows:
         return cls(ts, ohlcv, np.full(len(ts), SOURCES.index(source), np.int8))
 
     @classmethod
-    def concat(cls, parts: "list[Rows]") -> "Rows":
+    def concat(cls, parts: list[Rows]) -> Rows:
         return cls(np.concatenate([p.ts for p in parts]), np.concatenate([p.ohlcv for p in parts]),
                    np.concatenate([p.src for p in parts]))
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, source: str | None = None) -> "Rows":
+    def from_frame(cls, frame: pd.DataFrame, source: str | None = None) -> Rows:
         ts = to_ms(frame["timestamp"] if "timestamp" in frame else frame["ts"])
         ohlcv = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in PRICE_COLUMNS]).reshape(-1, 5)
         if source is None and "source" not in frame:
@@ -127,10 +132,10 @@ class Rows:
             src[labels == name] = code
         return cls(ts, ohlcv, src)
 
-    def take(self, idx) -> "Rows":
+    def take(self, idx: np.ndarray) -> Rows:
         return Rows(self.ts[idx], self.ohlcv[idx], self.src[idx])
 
-    def merge(self, new: "Rows") -> "Rows":
+    def merge(self, new: Rows) -> Rows:
         """Union unique by ts: higher source rank wins, on a tie the newer write wins; sorted ascending."""
         if not len(self):
             base = new
@@ -155,7 +160,7 @@ class Rows:
             schema=SCHEMA)
 
     @classmethod
-    def from_table(cls, table: pa.Table) -> "Rows":
+    def from_table(cls, table: pa.Table) -> Rows:
         ts = table.column("timestamp").cast(pa.int64()).to_numpy()
         ohlcv = np.column_stack([table.column(c).to_numpy() for c in PRICE_COLUMNS]).reshape(-1, 5)
         labels = table.column("source").to_numpy(zero_copy_only=False)
@@ -168,7 +173,7 @@ class Rows:
 class CandleStore:
     """Reads and writes the dataset. Thread-safe; callers should write from one writer thread."""
 
-    def __init__(self, root: str | os.PathLike, *, journaling: bool = True,
+    def __init__(self, root: str | os.PathLike[str], *, journaling: bool = True,
                  on_quarantine: Callable[[Quarantined], None] | None = None) -> None:
         self.root = Path(root)
         self.on_quarantine = on_quarantine
@@ -181,7 +186,7 @@ class CandleStore:
         self.journaling = journaling
         self._journals: dict[tuple[str, str, str], SeriesJournal] = {}
         self._dirty: set[tuple[str, str, str]] = set()
-        self._locks: dict[tuple[str, str, str], object] = {}  # open lock files, one per series we write
+        self._locks: dict[tuple[str, str, str], TextIO] = {}  # open lock files, one per series we write
         self._copied: dict[Path, tuple[int, int]] = {}  # damaged journals copied aside: (size, mtime) when copied
 
     def __repr__(self) -> str:
@@ -295,7 +300,7 @@ class CandleStore:
         return item
 
     # -- writing ----------------------------------------------------------------------------------
-    def append(self, exchange: str, symbol: str, rows: "pd.DataFrame | Rows", tf: str = "15m",
+    def append(self, exchange: str, symbol: str, rows: pd.DataFrame | Rows, tf: str = "15m",
                source: str | None = None) -> list[str]:
         """Make rows durable. Small batches (live closes) go to the series journal and reach their month
         files at the next `compact()`; large ones (backfills) are merged into the month files directly.
@@ -357,7 +362,8 @@ class CandleStore:
         """Give up the series this store writes (the journals stay; the next writer replays them). A file that
         cannot be closed cleanly (a failing disk) is logged; the others are still closed."""
         with self._lock:
-            for f in [*self._journals.values(), *self._locks.values()]:
+            files: list[SeriesJournal | TextIO] = [*self._journals.values(), *self._locks.values()]
+            for f in files:
                 try:
                     f.close()
                 except OSError as exc:
@@ -602,7 +608,7 @@ def _same_columns(a: pa.Schema, b: pa.Schema) -> bool:
     return [(f.name, f.type) for f in a] == [(f.name, f.type) for f in b]
 
 
-def _ms(value) -> int:
+def _ms(value: Any) -> int:
     """A timestamp statistic (datetime or int) as UTC ms."""
     if hasattr(value, "timestamp"):
         return int(round(value.timestamp() * 1000))

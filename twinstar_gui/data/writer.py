@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..core.models import Candle
 from .store import CandleStore, Rows
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class WriteJob:
     symbol: str
     rows: pd.DataFrame | None = None  # timestamp (ms or datetime) + OHLCV + source
     tf: str = "15m"
-    candles: tuple = ()  # Candle-like: open_time, open, high, low, close, volume
+    candles: tuple[Candle, ...] = ()
     source: str = ""
 
     def columns(self) -> Rows:
@@ -148,7 +149,7 @@ class CandleWriter:
         for (exchange, symbol, tf), jobs in groups.items():
             try:
                 rows = Rows.concat([j.columns() for j in jobs]) if len(jobs) > 1 else jobs[0].columns()
-            except Exception as exc:  # malformed rows will never write: drop them loudly, keep the thread
+            except Exception as exc:  # noqa: BLE001 - malformed rows will never write: drop them loudly, keep the thread
                 log.error("%s %s: cannot make rows to write (%d jobs dropped): %s", exchange, symbol, len(jobs), exc)
                 self._settle(jobs)
                 continue

@@ -3,18 +3,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.models import MarketEvent, SubscriptionAck
 
+if TYPE_CHECKING:
+    from .base import ExchangeAdapter as _Adapter  # what this mixin is mixed into
+else:
+    _Adapter = object
 
-class ArgChannelWs:
+
+class ArgChannelWs(_Adapter):
     """Mixin for ExchangeAdapter subclasses. Topics are "channel:instId" strings."""
 
     #: fields every subscription arg carries besides channel and instId (Bitget: instType)
     arg_extra: dict[str, str] = {}
 
-    def _args(self, topics: Sequence[str]) -> list[dict]:
+    def _args(self, topics: Sequence[str]) -> list[dict[str, str]]:
         return [{**self.arg_extra, "channel": channel, "instId": inst}
                 for channel, _, inst in (t.partition(":") for t in topics)]
 
@@ -24,7 +29,7 @@ class ArgChannelWs:
     def unsubscribe_message(self, topics: Sequence[str], request_id: str = "") -> str:
         return json.dumps({"op": "unsubscribe", "args": self._args(topics)})
 
-    def _channel_frame(self, raw: str | bytes) -> list[MarketEvent] | tuple[str, str, list, dict[str, Any]]:
+    def _channel_frame(self, raw: str | bytes) -> list[MarketEvent] | tuple[str, str, list[Any], dict[str, Any]]:
         """Control frames -> their events ([] or a rejected subscription); data pushes -> (channel, instId,
         data rows, whole message). Anything else raises BadMessage."""
         if raw in ("pong", b"pong"):

@@ -7,7 +7,7 @@ import logging
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +82,7 @@ class ExchangeAdapter(ABC):
     #: seconds between WebSocket protocol ping frames we send (None: the exchange pings, or JSON/text pings)
     protocol_ping_interval: float | None = None
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name in GUARDED_PARSERS:  # also those a mixin brings (Upbit-style candles, the OKX/Bitget dialect)
             fn = getattr(cls, name, None)
@@ -231,7 +231,8 @@ class ExchangeAdapter(ABC):
                             ("min notional", min_notional), ("contract size", contract_size)):
             numbers[what] = self._number(value, f"instrument {native}: {what}", item)
         if numbers["lot size"] <= 0 or numbers["contract size"] <= 0 or numbers["min qty"] < 0 \
-                or numbers["min notional"] < 0 or numbers["tick size"] < 0 or (numbers["tick size"] == 0 and not tick_table):
+                or numbers["min notional"] < 0 or numbers["tick size"] < 0 \
+                or (numbers["tick size"] == 0 and not tick_table):
             raise self._bad(f"instrument {native}: steps must be > 0 and minimums >= 0", item)
         b, q = assets
         # the native id is what goes on the wire and the unified symbol what people pick: they must name one market
@@ -256,7 +257,7 @@ class ExchangeAdapter(ABC):
             return TRADING
         return excerpt(str(word).strip().lower(), 30) if word not in (None, "") else "unknown"
 
-    def _instruments_kept(self, items: Any, build) -> list[Instrument]:
+    def _instruments_kept(self, items: Any, build: Callable[[Any], Instrument | None]) -> list[Instrument]:
         """`build(item)` -> Instrument, or None for an item of another market (spot on a swap list, USDC perps).
         An item it refuses (BadMessage) is left out; all of them are said in one log line."""
         if not isinstance(items, list):
@@ -407,16 +408,16 @@ class ExchangeAdapter(ABC):
 GUARDED_PARSERS = ("parse_rest_klines", "parse_tickers", "parse_instruments", "parse_ws_message")
 
 
-def _guarded(fn):
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
-    def parse(self: ExchangeAdapter, payload: Any, *args, **kwargs):
+    def parse(self: ExchangeAdapter, payload: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, payload, *args, **kwargs)
         except (TwinStarError, NotImplementedError):
             raise
-        except (Exception, RecursionError) as exc:  # noqa: BLE001 - a parser bug or a payload we did not foresee
+        except (Exception, RecursionError) as exc:  # a parser bug or a payload we did not foresee
             raise BadMessage(self.name, f"{fn.__name__}: {type(exc).__name__}: {excerpt(exc, 80)}", payload) from exc
-    parse._guarded = True
+    parse._guarded = True  # type: ignore[attr-defined]  # a marker attribute (mypy knows none on functions)
     return parse
 
 

@@ -113,7 +113,7 @@ class BinanceAdapter(ExchangeAdapter):
         if not isinstance(payload, dict) or not isinstance(payload.get("symbols"), list):
             raise self._bad("/fapi/v1/exchangeInfo: no symbols list", payload)
 
-        def build(it: dict) -> Instrument | None:
+        def build(it: dict[str, Any]) -> Instrument | None:
             if (it.get("contractType"), it.get("quoteAsset"), it.get("marginAsset")) != ("PERPETUAL", "USDT", "USDT"):
                 return None
             filters = {f.get("filterType"): f for f in it["filters"] if isinstance(f, dict)}
@@ -159,14 +159,15 @@ class BinanceAdapter(ExchangeAdapter):
                                 self._int_ms(msg.get("E"), "ticker E", raw))]
         if kind in ("aggTrade", "trade"):
             return [TradeEvent(self.name, str(msg.get("s", "")), self._number(msg.get("p"), "trade p", raw),
-                               self._int_ms(msg.get("T"), "trade T", raw), self._number(msg.get("q", 0), "trade q", raw))]
+                               self._int_ms(msg.get("T"), "trade T", raw),
+                               self._number(msg.get("q", 0), "trade q", raw))]
         if isinstance(kind, str):
             return []  # depthUpdate, bookTicker, markPriceUpdate...: valid, unused
         raise self._bad("frame has no event type", raw)
 
-    def _parse_kline(self, msg: dict, raw: str | bytes) -> list[MarketEvent]:
+    def _parse_kline(self, msg: dict[str, Any], raw: str | bytes) -> list[MarketEvent]:
         k = msg.get("k")
-        if not isinstance(k, dict) or not _KLINE_KEYS <= k.keys():
+        if not isinstance(k, dict) or not k.keys() >= _KLINE_KEYS:
             raise self._bad("kline without k.t/o/h/l/c/v/x/i", raw)
         if not isinstance(k["x"], bool):
             raise self._bad(f"kline x is {k['x']!r}, expected true/false", raw)

@@ -106,7 +106,7 @@ class BingxAdapter(ExchangeAdapter):
     def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
         items = self._data(payload, "/openApi/swap/v2/quote/contracts")
 
-        def build(it: dict) -> Instrument | None:
+        def build(it: dict[str, Any]) -> Instrument | None:
             base, quote = self.split_symbol(it["symbol"])  # ValueError (not BASE-QUOTE): left out
             if quote != "USDT" or it.get("currency") != "USDT":
                 return None  # USDC-margined contracts share the list
@@ -118,7 +118,7 @@ class BingxAdapter(ExchangeAdapter):
 
         return self._instruments_kept(items, build), ""
 
-    def _step(self, item: dict, key: str) -> float:
+    def _step(self, item: dict[str, Any], key: str) -> float:
         places = item[key]
         if isinstance(places, bool) or str(places) not in _PLACES:
             raise self._bad(f"instrument {item.get('symbol')}: {key} {excerpt(places, 20)!r} is not a number of "
@@ -173,7 +173,8 @@ class BingxAdapter(ExchangeAdapter):
         code = msg.get("code", 0)
         data_type = msg.get("dataType")
         if code not in (0, "0"):
-            return [SubscriptionAck(self.name, False, "subscribe", f"{code}: {msg.get('msg', '')}", str(msg.get("id", "")))]
+            return [SubscriptionAck(self.name, False, "subscribe", f"{code}: {msg.get('msg', '')}",
+                                    str(msg.get("id", "")))]
         if not data_type:
             if "id" in msg:
                 return []  # subscribe ack
@@ -191,7 +192,7 @@ class BingxAdapter(ExchangeAdapter):
                 raise self._bad("kline data is not a list", text)
             out: list[MarketEvent] = []
             for k in items:
-                if not isinstance(k, dict) or not _WS_KLINE_KEYS <= k.keys():
+                if not isinstance(k, dict) or not k.keys() >= _WS_KLINE_KEYS:
                     raise self._bad("kline item lacks T/o/h/l/c/v", text)
                 # T is the candle's open time; no close flag: the close detector decides
                 out.append(self._kline(symbol, interval, k["T"], k["o"], k["h"], k["l"], k["c"], k["v"], None, text))

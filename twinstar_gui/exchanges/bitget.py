@@ -99,7 +99,7 @@ class BitgetAdapter(ArgChannelWs, ExchangeAdapter):
     def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
         items = self._data(payload, "/api/v2/mix/market/contracts")
 
-        def build(it: dict) -> Instrument | None:
+        def build(it: dict[str, Any]) -> Instrument | None:
             if it.get("symbolType") != "perpetual" or it.get("quoteCoin") != "USDT":
                 return None  # delivery contracts (BTCUSDT250627) share the USDT-FUTURES list
             place, step = it["pricePlace"], self._number(it["priceEndStep"], "priceEndStep", it)
@@ -138,7 +138,8 @@ class BitgetAdapter(ArgChannelWs, ExchangeAdapter):
             return out
         if channel == "ticker":
             when = msg.get("ts")
-            return [TickerEvent(self.name, str(t.get("instId", inst)), self._number(t.get("lastPr", t.get("last")), "lastPr", raw),
+            return [TickerEvent(self.name, str(t.get("instId", inst)),
+                                self._number(t.get("lastPr", t.get("last")), "lastPr", raw),
                                 self._int_ms(t.get("ts", t.get("systemTime", when)), "ticker ts", raw))
                     for t in data if isinstance(t, dict)]
         if channel == "trade":

@@ -13,8 +13,7 @@ from ..core.instrument import SPOT, Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
 from .base import ExchangeAdapter, RestBudget, RestRequest
-from .upbit import KRW_TICKS as UPBIT_KRW_TICKS
-from .upbit import MARKET_LIST, UpbitStyleV1
+from .upbit import KRW_TICKS as UPBIT_KRW_TICKS, MARKET_LIST, UpbitStyleV1
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.bithumb.com"
@@ -78,7 +77,7 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
         from_status = found is not None and not isinstance(payload.get("error"), dict)
         return None if from_status and not isinstance(payload["status"], str) else found
 
-    def _check_status(self, payload: dict, endpoint: str) -> None:
+    def _check_status(self, payload: dict[str, Any], endpoint: str) -> None:
         """A legacy answer's status: "0000" is success, another is the exchange's error (code and message);
         an answer with no status is not one of Bithumb's, so no error the exchange reported: BadMessage."""
         if "status" not in payload:
@@ -97,7 +96,8 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
         if isinstance(payload, dict):
             if isinstance(payload.get("error"), dict):
                 err = payload["error"]
-                raise ExchangeError(self.name, str(err.get("message", "")), code=err.get("name"), endpoint="/v1/candles")
+                raise ExchangeError(self.name, str(err.get("message", "")), code=err.get("name"),
+                                    endpoint="/v1/candles")
             self._check_status(payload, "/public/candlestick")
             rows = payload.get("data")
             if not isinstance(rows, list):
@@ -106,7 +106,8 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
             try:
                 reordered = [[r[0], r[1], r[3], r[4], r[2], r[5]] for r in rows]
             except (TypeError, IndexError, KeyError):
-                raise self._bad("legacy candlestick row is not [time, open, close, high, low, volume]", payload) from None
+                raise self._bad("legacy candlestick row is not [time, open, close, high, low, volume]",
+                                payload) from None
             return self._rows_to_frame(reordered, payload)
         return self.candle_rows(payload, payload)
 
@@ -143,7 +144,7 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
     def ticker_topic(self, symbol: str) -> str:
         return f"ticker:{symbol}"
 
-    def _filter(self, topics: Sequence[str]) -> dict:
+    def _filter(self, topics: Sequence[str]) -> dict[str, Any]:
         kinds = {t.partition(":")[0] for t in topics}
         if len(kinds) != 1:
             raise ValueError("bithumb: one filter type per message")

@@ -72,7 +72,7 @@ class BybitAdapter(ExchangeAdapter):
             params["end"] = int(end_ms)
         return RestRequest(f"{self.rest_url}/v5/market/kline", params, "/v5/market/kline")
 
-    def _result(self, payload: Any, endpoint: str) -> dict:
+    def _result(self, payload: Any, endpoint: str) -> dict[str, Any]:
         if isinstance(payload, (str, bytes, bytearray)):
             payload = self._decode_json(payload)
         if not isinstance(payload, dict) or "retCode" not in payload:
@@ -108,7 +108,7 @@ class BybitAdapter(ExchangeAdapter):
     def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
         result = self._result(payload, "/v5/market/instruments-info")
 
-        def build(it: dict) -> Instrument | None:
+        def build(it: dict[str, Any]) -> Instrument | None:
             # linear also lists USDC perpetuals and dated USDT futures: only USDT perpetuals are ours
             if it.get("contractType") != "LinearPerpetual" or it.get("settleCoin") != "USDT":
                 return None
@@ -161,7 +161,7 @@ class BybitAdapter(ExchangeAdapter):
             return []  # successful acks, pongs, auth replies
         raise self._bad("frame has neither topic nor op", raw)
 
-    def _parse_kline(self, msg: dict, rest: str, raw: str | bytes) -> list[MarketEvent]:
+    def _parse_kline(self, msg: dict[str, Any], rest: str, raw: str | bytes) -> list[MarketEvent]:
         interval, _, symbol = rest.partition(".")
         label = INTERVAL_LABELS.get(interval)
         data = msg.get("data")
@@ -171,7 +171,7 @@ class BybitAdapter(ExchangeAdapter):
             raise self._bad("kline data is not a list", raw)
         events: list[MarketEvent] = []
         for item in data:
-            if not isinstance(item, dict) or not _KLINE_KEYS <= item.keys():
+            if not isinstance(item, dict) or not item.keys() >= _KLINE_KEYS:
                 raise self._bad(f"kline item lacks one of {', '.join(KLINE_FIELDS)}", raw)
             confirm = item["confirm"]
             if not isinstance(confirm, bool):
@@ -180,16 +180,17 @@ class BybitAdapter(ExchangeAdapter):
                                       item["close"], item["volume"], confirm, raw))
         return events
 
-    def _parse_ticker(self, msg: dict, symbol: str, raw: str | bytes) -> list[MarketEvent]:
+    def _parse_ticker(self, msg: dict[str, Any], symbol: str, raw: str | bytes) -> list[MarketEvent]:
         data = msg.get("data")
         if not isinstance(data, dict):
             raise self._bad("tickers data is not an object", raw)
         if data.get("lastPrice") in (None, ""):
             return []  # a delta without a new last price (book or funding fields only)
         when = self._int_ms(msg.get("ts"), "ticker ts", raw)
-        return [TickerEvent(self.name, data.get("symbol") or symbol, self._number(data["lastPrice"], "lastPrice", raw), when)]
+        return [TickerEvent(self.name, data.get("symbol") or symbol, self._number(data["lastPrice"], "lastPrice", raw),
+                            when)]
 
-    def _parse_trades(self, msg: dict, symbol: str, raw: str | bytes) -> list[MarketEvent]:
+    def _parse_trades(self, msg: dict[str, Any], symbol: str, raw: str | bytes) -> list[MarketEvent]:
         data = msg.get("data")
         if not isinstance(data, list):
             raise self._bad("publicTrade data is not a list", raw)
@@ -198,7 +199,8 @@ class BybitAdapter(ExchangeAdapter):
             if not isinstance(t, dict) or "p" not in t or "T" not in t:
                 raise self._bad("publicTrade item lacks p/T", raw)
             out.append(TradeEvent(self.name, t.get("s") or symbol, self._number(t["p"], "trade price", raw),
-                                  self._int_ms(t["T"], "trade time", raw), self._number(t.get("v", 0), "trade size", raw)))
+                                  self._int_ms(t["T"], "trade time", raw),
+                                  self._number(t.get("v", 0), "trade size", raw)))
         return out
 
     # -- heartbeat ------------------------------------------------------------------------------

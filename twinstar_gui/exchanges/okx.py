@@ -66,7 +66,7 @@ class OkxAdapter(ArgChannelWs, ExchangeAdapter):
             params["after"] = int(end_ms) + 1  # rows older than this
         return RestRequest(f"{self.rest_url}{path}", params, path)
 
-    def _data(self, payload: Any, endpoint: str) -> list:
+    def _data(self, payload: Any, endpoint: str) -> list[Any]:
         if isinstance(payload, (str, bytes, bytearray)):
             payload = self._decode_json(payload)
         if not isinstance(payload, dict) or "code" not in payload:
@@ -75,7 +75,8 @@ class OkxAdapter(ArgChannelWs, ExchangeAdapter):
             raise ExchangeError(self.name, str(payload.get("msg", "")), code=payload["code"], endpoint=endpoint)
         if not isinstance(payload.get("data"), list):
             raise self._bad(f"{endpoint}: data is not a list", payload)
-        return payload["data"]
+        data: list[Any] = payload["data"]
+        return data
 
     def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
         rows = self._data(payload, "/api/v5/market/candles")
@@ -114,7 +115,7 @@ class OkxAdapter(ArgChannelWs, ExchangeAdapter):
     def parse_instruments(self, payload: Any) -> tuple[list[Instrument], str]:
         items = self._data(payload, "/api/v5/public/instruments")
 
-        def build(it: dict) -> Instrument | None:
+        def build(it: dict[str, Any]) -> Instrument | None:
             if it.get("instType") != "SWAP" or it.get("settleCcy") != "USDT" or it.get("ctType") != "linear":
                 return None
             base, quote = self.split_symbol(it["instId"])  # ValueError (not BTC-USDT-SWAP): left out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.instrument import SPOT, SWAP
 from .base import ExchangeAdapter
@@ -44,8 +45,9 @@ class Venue:
     ccxt_total: str = ""
 
 
-_PERP = dict(kind=SWAP, quote="USDT", default_symbols=("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"))
-_KRW = dict(kind=SPOT, quote="KRW", default_symbols=("BTC/KRW", "ETH/KRW", "SOL/KRW"))
+_PERP: dict[str, Any] = dict(kind=SWAP, quote="USDT",
+                             default_symbols=("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"))
+_KRW: dict[str, Any] = dict(kind=SPOT, quote="KRW", default_symbols=("BTC/KRW", "ETH/KRW", "SOL/KRW"))
 
 VENUES: dict[str, Venue] = {
     "bybit": Venue("bybit", BybitAdapter, "bybit", ccxt_total="wallet", **_PERP),

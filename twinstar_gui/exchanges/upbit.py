@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -52,19 +52,25 @@ def utc_ms(text: Any) -> int:
         raise ValueError(f"not a date-time string: {text!r}")
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
 
 
 def iso_utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class UpbitStyleV1:
+if TYPE_CHECKING:
+    _Adapter = ExchangeAdapter  # what the mixin below is mixed into
+else:
+    _Adapter = object
+
+
+class UpbitStyleV1(_Adapter):
     """What Upbit and Bithumb's v1 API share: error objects, candle objects (newest first, open time in
     candle_date_time_utc) and the market list."""
 
-    def v1_answer(self: ExchangeAdapter, payload: Any, endpoint: str) -> Any:
+    def v1_answer(self, payload: Any, endpoint: str) -> Any:
         """The decoded answer, or ExchangeError for an {"error": {"name", "message"}} object."""
         if isinstance(payload, (str, bytes, bytearray)):
             payload = self._decode_json(payload)
@@ -73,7 +79,7 @@ class UpbitStyleV1:
             raise ExchangeError(self.name, str(err.get("message", "")), code=err.get("name"), endpoint=endpoint)
         return payload
 
-    def v1_instruments(self: ExchangeAdapter, payload: Any, tick_table: tuple[tuple[float, float], ...],
+    def v1_instruments(self, payload: Any, tick_table: tuple[tuple[float, float], ...],
                        lot: float, min_notional: float) -> list[Instrument]:
         """The KRW markets of a /v1/market/all answer (`[{"market": "KRW-BTC", ...}]`) under this adapter's own
         native names; the other quote markets (BTC-ETH, USDT-BTC) are not ours. An item whose name is not
@@ -87,7 +93,7 @@ class UpbitStyleV1:
         if not isinstance(items, list):
             raise self._bad(f"{MARKET_LIST}: answer is not a list of markets", payload)
 
-        def build(item: dict) -> Instrument | None:
+        def build(item: dict[str, Any]) -> Instrument | None:
             market = item["market"]
             parts = market.split("-") if isinstance(market, str) else []
             if len(parts) != 2 or not all(parts):
@@ -100,7 +106,7 @@ class UpbitStyleV1:
 
         return self._instruments_kept(items, build)
 
-    def candle_rows(self: ExchangeAdapter, items: Any, payload: object) -> pd.DataFrame:
+    def candle_rows(self, items: Any, payload: object) -> pd.DataFrame:
         if not isinstance(items, list):
             raise self._bad("candles are not a list", payload)
         rows = []
@@ -115,7 +121,7 @@ class UpbitStyleV1:
                          it["candle_acc_trade_volume"]])
         return self._rows_to_frame(rows, payload)
 
-    def candle_request(self: ExchangeAdapter, market: str, tf: Timeframe, end_ms: int | None,
+    def candle_request(self, market: str, tf: Timeframe, end_ms: int | None,
                        limit: int | None) -> RestRequest:
         path = CANDLE_PATHS[tf]
         params: dict[str, Any] = {"market": market, "count": min(limit or self.rest_row_cap, self.rest_row_cap)}
@@ -193,7 +199,7 @@ class UpbitAdapter(UpbitStyleV1, ExchangeAdapter):
         for t in topics:
             kind, _, code = t.partition(":")
             by_type.setdefault(kind, []).append(code)
-        req: list[dict] = [{"ticket": request_id or f"twinstar-{uuid.uuid4().hex[:12]}"}]
+        req: list[dict[str, Any]] = [{"ticket": request_id or f"twinstar-{uuid.uuid4().hex[:12]}"}]
         req += [{"type": kind, "codes": codes} for kind, codes in by_type.items()]
         req.append({"format": "DEFAULT"})
         return json.dumps(req)
@@ -226,7 +232,8 @@ class UpbitAdapter(UpbitStyleV1, ExchangeAdapter):
             return [self._kline(code, label, opened, msg["opening_price"], msg["high_price"], msg["low_price"],
                                 msg["trade_price"], msg["candle_acc_trade_volume"], None, raw)]
         if kind == "ticker":
-            return [TickerEvent(self.name, code, self._number(msg.get("trade_price", msg.get("tp")), "trade_price", raw),
+            return [TickerEvent(self.name, code,
+                                self._number(msg.get("trade_price", msg.get("tp")), "trade_price", raw),
                                 self._int_ms(msg.get("timestamp", msg.get("tms")), "timestamp", raw))]
         if kind == "trade":
             price = msg.get("trade_price", msg.get("tp"))

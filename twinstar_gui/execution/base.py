@@ -139,7 +139,7 @@ class Position:
     def unrealized_pnl(self) -> float:
         return 0.0 if not self.mark_price else (self.mark_price - self.entry_price) * self.qty
 
-    def copy(self) -> "Position":
+    def copy(self) -> Position:
         return replace(self)
 
 

@@ -11,9 +11,10 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .base import REJECTED, Fill, Order, OrderRefused, OrderRequest, Position
 

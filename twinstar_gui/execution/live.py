@@ -15,10 +15,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..exchanges.registry import VENUES
-from .base import (BUY, CANCELLED, FILLED, NEW, REJECTED, Fill, InstrumentRules, Order, OrderRefused, OrderRequest,
-                   Position)
+from .base import (
+    BUY,
+    CANCELLED,
+    FILLED,
+    NEW,
+    REJECTED,
+    Fill,
+    InstrumentRules,
+    Order,
+    OrderRefused,
+    OrderRequest,
+    Position,
+)
 from .journal import Journal
 
 log = logging.getLogger(__name__)
@@ -49,7 +61,7 @@ class LiveExecutor:
         self._positions: list[Position] = []
         self._orders: list[Order] = []
         self._balance = 0.0
-        self._by_id = {}  # native symbol -> ccxt market
+        self._by_id: dict[str, dict[str, Any]] = {}  # native symbol -> ccxt market
         for m in client.markets.values():
             if m.get("spot") if self.currency == "KRW" else m.get("swap"):
                 self._by_id.setdefault(m["id"], m)
@@ -73,7 +85,7 @@ class LiveExecutor:
     # -- construction ---------------------------------------------------------------------------------
     @classmethod
     def connect(cls, exchange: str, keys, rest_url: str | None = None, *, journal: Journal | None = None,
-                timeout_s: float = 10.0, refresh_s: float = 1.0) -> "LiveExecutor":
+                timeout_s: float = 10.0, refresh_s: float = 1.0) -> LiveExecutor:
         try:
             import ccxt
         except ImportError:
@@ -91,7 +103,7 @@ class LiveExecutor:
         if rest_url:  # simulator or testnet: every API family at that base
             base = rest_url.rstrip("/")
             api = client.urls.get("api")
-            client.urls["api"] = {k: base for k in api} if isinstance(api, dict) else base
+            client.urls["api"] = dict.fromkeys(api, base) if isinstance(api, dict) else base
         if exchange == "bybit":
             client.options["fetchMarkets"] = {"types": ["linear"]}
         hide = tuple(s for s in (keys.key, keys.secret, keys.passphrase) if s)
@@ -181,7 +193,7 @@ class LiveExecutor:
                 filled = float((found or {}).get("filled") or 0.0)
                 if filled > 0:
                     o.status, o.filled_qty, o.reason = FILLED, filled, "filled while the app was away"
-                    o.avg_price = float(found.get("average") or o.avg_price or 0.0)
+                    o.avg_price = float((found or {}).get("average") or o.avg_price or 0.0)
                 else:
                     o.status, o.reason = CANCELLED, "not open at the exchange after restart"
                 self.journal.save_order(self.name, o)
@@ -257,7 +269,7 @@ class LiveExecutor:
                 raise
             self._save(order)  # before sending: a crash now leaves a record to look up, not a blind resend
             self._bot_of_order[req.client_id] = req.bot
-        params = {"clientOrderId": req.client_id}
+        params: dict[str, Any] = {"clientOrderId": req.client_id}
         if req.reduce_only:
             params["reduceOnly"] = True
         if req.take_profit is not None:

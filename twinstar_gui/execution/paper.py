@@ -17,8 +17,19 @@ import uuid
 from collections.abc import Callable
 
 from ..core.strategy import LONG, SHORT, exit_reason
-from .base import (BUY, CANCELLED, FILLED, NEW, REJECTED, Fill, InstrumentRules, Order, OrderRefused, OrderRequest,
-                   Position)
+from .base import (
+    BUY,
+    CANCELLED,
+    FILLED,
+    NEW,
+    REJECTED,
+    Fill,
+    InstrumentRules,
+    Order,
+    OrderRefused,
+    OrderRequest,
+    Position,
+)
 from .journal import Journal
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,24 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
-from .base import (BUY, SELL, Executor, Fill, InstrumentRules, Order, OrderRefused, OrderRequest, Position,
-                   symbols_in_play)
+from .base import (
+    BUY,
+    SELL,
+    Executor,
+    Fill,
+    InstrumentRules,
+    Order,
+    OrderRefused,
+    OrderRequest,
+    Position,
+    symbols_in_play,
+)
 from .journal import Journal
+
+if TYPE_CHECKING:
+    from .live import LiveExecutor
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -169,7 +183,7 @@ class RiskGuard:
             return self.journal.realized_since(self.name, day) + unrealized
         if not self._measurable():
             return unrealized  # no balance read yet: no baseline to set from a zero
-        equity = self.inner.equity()
+        equity = cast("LiveExecutor", self.inner).equity()  # fills at the exchange: a live executor
         if equity is None:
             if not self._no_equity_said:
                 self._no_equity_said = True

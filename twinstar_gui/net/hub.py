@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -53,7 +54,7 @@ class StreamHub:
         conn = WsConnection(self.adapter, name=name, policy=copy.copy(self.policy),
                             heartbeat_interval=self.heartbeat_interval, max_silence=self.max_silence,
                             on_events=self.on_events, on_error=self.on_error)
-        conn.on_connect = (lambda c=conn: self.on_connect(c)) if self.on_connect else None
+        conn.on_connect = functools.partial(self.on_connect, conn) if self.on_connect else None
         self.connections.append(conn)
         return conn
 

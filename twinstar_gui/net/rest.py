@@ -14,6 +14,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import requests
@@ -22,8 +23,19 @@ import urllib3
 import urllib3.connection
 import urllib3.exceptions
 
-from ..core.errors import (BadMessage, ConnectFailed, DnsFailed, ExchangeError, HttpStatusError, RateLimited,
-                           RequestTimedOut, RestClosed, TlsFailed, TransportError, excerpt)
+from ..core.errors import (
+    BadMessage,
+    ConnectFailed,
+    DnsFailed,
+    ExchangeError,
+    HttpStatusError,
+    RateLimited,
+    RequestTimedOut,
+    RestClosed,
+    TlsFailed,
+    TransportError,
+    excerpt,
+)
 from ..core.instrument import Instrument
 from ..core.timeframe import Timeframe
 from ..exchanges.base import ExchangeAdapter, RestRequest, empty_klines
@@ -136,7 +148,7 @@ class RestClient:
         assert last_exc is not None
         raise last_exc
 
-    def _error_body(self, resp: requests.Response, body: bytes) -> tuple[object, str]:
+    def _error_body(self, resp: requests.Response, body: bytes) -> tuple[int | str | None, str]:
         """The exchange's own error code and message from an HTTP error body, else the body's excerpt."""
         try:
             parsed = self.adapter.error_of(json.loads(body))
@@ -297,11 +309,13 @@ def _read_body(resp: requests.Response, exchange: str, endpoint: str, deadline: 
     """The whole body, within a deadline and a size cap: a server that sends a byte every few seconds (each
     read inside the read timeout) or gigabytes would otherwise hold a fetch, and a REST slot, for ever. Reads
     return what has arrived (read1), so the deadline is checked however slowly the bytes come."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     try:
         while True:
             try:
-                chunk = resp.raw.read1(BODY_CHUNK, decode_content=True)  # gzip decoded: the cap counts what it inflates to
+                # gzip decoded: the cap counts what it inflates to
+                chunk = resp.raw.read1(BODY_CHUNK, decode_content=True)
             except urllib3.exceptions.ReadTimeoutError as exc:
                 raise RequestTimedOut(exchange, f"reading the answer: {excerpt(exc, 80)}", endpoint=endpoint) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -311,13 +325,15 @@ def _read_body(resp: requests.Response, exchange: str, endpoint: str, deadline: 
                 break
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise BadMessage(exchange, f"{endpoint}: response larger than {MAX_BODY_BYTES:,} bytes", b"".join(chunks))
+                raise BadMessage(exchange, f"{endpoint}: response larger than {MAX_BODY_BYTES:,} bytes",
+                                 b"".join(chunks))
             chunks.append(chunk)
             if time.monotonic() > deadline:
                 raise RequestTimedOut(exchange, f"the answer took longer than {BODY_DEADLINE_FACTOR:g}x the timeout "
                                                 f"({size:,} bytes so far)", endpoint=endpoint)
         body = b"".join(chunks)
-        resp._content, resp._content_consumed = body, True  # read through: the connection goes back to the pool
+        # read through: the connection goes back to the pool (private fields of requests, not in its stubs)
+        resp._content, resp._content_consumed = body, True  # type: ignore[attr-defined]
         return body
     finally:
         resp.close()  # not read through: the connection is closed, never reused half-read
@@ -367,7 +383,14 @@ def _shut(conn: object) -> None:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: TLS ones too
 
 
-class _TrackedPool:
+if TYPE_CHECKING:  # what the two mixins below are mixed into (pool_classes)
+    _PoolBase = urllib3.HTTPConnectionPool
+    _ConnectionBase = urllib3.connection.HTTPConnection
+else:
+    _PoolBase = _ConnectionBase = object
+
+
+class _TrackedPool(_PoolBase):
     registry: InFlight
 
     def _get_conn(self, timeout=None):
@@ -381,7 +404,7 @@ class _TrackedPool:
         super()._put_conn(conn)
 
 
-class _TrackedConnection:
+class _TrackedConnection(_ConnectionBase):
     registry: InFlight
 
     def connect(self) -> None:

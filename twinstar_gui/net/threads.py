@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -27,14 +28,13 @@ async def in_daemon_thread(fn: Callable[..., T], *args, **kwargs) -> T:
             future.set_exception(value)
 
     def work() -> None:
+        result: tuple[bool, Any]
         try:
             result = (True, fn(*args, **kwargs))
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
             result = (False, exc)
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits for this any more
             loop.call_soon_threadsafe(deliver, *result)
-        except RuntimeError:  # the loop is closed: nobody waits for this any more
-            pass
 
     threading.Thread(target=work, name=f"rest-{getattr(fn, '__name__', 'call')}", daemon=True).start()
     return await future

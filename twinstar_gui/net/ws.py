@@ -296,7 +296,8 @@ class WsConnection:
             waited = None if self._ping_sent is None else time.monotonic() - self._ping_sent
             if (age is not None and age > self.max_silence) or (waited is not None and waited > self.pong_timeout):
                 self.state = StreamState.STALE
-                self._stale_reason = (f"no data for {self.max_silence:.0f}s" if age is not None and age > self.max_silence
+                self._stale_reason = (f"no data for {self.max_silence:.0f}s"
+                                      if age is not None and age > self.max_silence
                                       else f"no pong for {waited:.1f}s")
                 log.warning("%s: %s; dropping the connection", self.name, self._stale_reason)
                 ws.transport.abort()  # a half-open socket would never finish a close handshake

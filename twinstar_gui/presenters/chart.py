@@ -208,7 +208,7 @@ class ChartPresenter(QObject):
         exchange = feed.adapter.name
         try:
             series = await feed.add_symbol(native)
-        except Exception as exc:  # noqa: BLE001 - a symbol that cannot be added must not take the chart down
+        except Exception as exc:  # a symbol that cannot be added must not take the chart down
             log.exception("chart: adding %s failed", name)
             if not self._closed:
                 self._problem(exchange, f"{name}: could not be added ({type(exc).__name__}: {str(exc)[:120]})")
@@ -300,7 +300,7 @@ class ChartPresenter(QObject):
             self._markers_busy = False
         try:
             result = future.result()
-        except Exception:  # noqa: BLE001 - a damaged file or a closed journal must not stop the chart
+        except Exception:  # a damaged file or a closed journal must not stop the chart
             log.exception("chart: reading %s for %s failed", kind, key)
             return
         if key[:3] != self.key():

@@ -11,14 +11,14 @@ MAX_BATCH = 500
 
 
 class _QueueHandler(logging.Handler):
-    def __init__(self, sink: "queue.SimpleQueue[tuple[int, str]]") -> None:
+    def __init__(self, sink: queue.SimpleQueue[tuple[int, str]]) -> None:
         super().__init__()
         self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.sink.put((record.levelno, self.format(record)))
-        except Exception:  # logging must never raise into the caller
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
             self.handleError(record)
 
 
@@ -38,7 +38,7 @@ class LogPresenter(QObject):
         self._timer.start()
 
     def drain(self) -> None:
-        batch = []
+        batch: list[tuple[int, str]] = []
         while len(batch) < MAX_BATCH:
             try:
                 batch.append(self._queue.get_nowait())

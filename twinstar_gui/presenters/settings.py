@@ -6,8 +6,10 @@ back through a queued signal to its GUI-thread object, which re-emits it; the GU
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
@@ -44,10 +46,8 @@ class _Job(QRunnable):
             ok, result = True, self._work()
         except Exception as exc:  # noqa: BLE001 - reported to the user, scrubbed of secrets
             ok, result = False, self._scrub(str(exc) or type(exc).__name__)
-        try:
+        with contextlib.suppress(RuntimeError):  # the receiver is gone (window closed meanwhile): nobody to tell
             self._done.emit(self._tag, ok, result)
-        except RuntimeError:  # the receiver is gone (window closed meanwhile): nobody to tell
-            pass
 
 
 _POOL: QThreadPool | None = None
@@ -116,7 +116,7 @@ class SymbolCatalog(_Background):
         self._submit(exchange, lambda: self._fetch(exchange, rest_url))
 
     @Slot(str, bool, object)
-    def _on_done(self, exchange: str, ok: bool, result: object) -> None:
+    def _on_done(self, exchange: str, ok: bool, result: Any) -> None:
         self._pending.discard(exchange)
         if ok:
             self._lists[exchange] = result if isinstance(result, Catalog) else frozenset(str(s).upper() for s in result)
@@ -147,7 +147,7 @@ class KeyStatus(_Background):
             return exchange, "unknown", str(exc) or type(exc).__name__
 
     @Slot(str, bool, object)
-    def _on_done(self, _tag: str, ok: bool, result: object) -> None:
+    def _on_done(self, _tag: str, ok: bool, result: Any) -> None:
         if ok:
             for exchange, status, error in result:
                 self.changed.emit(exchange, status, error)
@@ -228,7 +228,7 @@ class ConnectionTester(_Background):
         return True
 
     @Slot(str, bool, object)
-    def _on_done(self, exchange: str, ok: bool, result: object) -> None:
+    def _on_done(self, exchange: str, ok: bool, result: Any) -> None:
         self.busy.discard(exchange)
         passed, text = result if ok else (False, str(result))
         log.info("%s: connection test %s: %s", exchange, "passed" if passed else "failed", text)

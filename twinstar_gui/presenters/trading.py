@@ -140,7 +140,8 @@ class TradingPresenter(QObject):
             self.message.emit(f"{exchange}: not connected; enable it in the settings")
             return None
         kind = FLOWS.get(flow, flow)
-        taken = {b.name for t in self.tradings.values() for b in t.bots if b.snapshot().state in ("starting", "running")}
+        taken = {b.name for t in self.tradings.values() for b in t.bots
+                 if b.snapshot().state in ("starting", "running")}
         try:
             bot = make_bot(kind, trading, self.settings.trading, symbols or None)
         except ValueError as exc:
@@ -202,7 +203,7 @@ class TradingPresenter(QObject):
     def close_position(self, exchange: str, symbol: str) -> None:
         trading = self.tradings.get(exchange)
         pos = next((p for p in trading.executor.positions() if p.symbol == symbol), None) if trading else None
-        if pos is None:
+        if trading is None or pos is None:
             self.message.emit(f"{exchange} {symbol}: no open position")
             return
         # One id per attempt: a second click while the first is under way is the same order (sent once); after
@@ -219,7 +220,7 @@ class TradingPresenter(QObject):
                 return
             except OrderRefused as exc:
                 self.message.emit(str(exc))
-            except Exception as exc:  # noqa: BLE001 - e.g. the journal's disk: said, not swallowed
+            except Exception as exc:  # e.g. the journal's disk: said, not swallowed
                 log.exception("%s %s: closing the position failed", exchange, symbol)
                 self.message.emit(f"{exchange} {symbol}: closing the position failed: {exc}")
             self._close_attempts[attempt_key] = max(self._close_attempts.get(attempt_key, 0), attempt + 1)

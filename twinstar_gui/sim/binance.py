@@ -77,7 +77,7 @@ class _Invalid(BadParam):
 
 def _ticker(market: Market, sym: str, name: str = "") -> dict:
     t = market.ticker(sym)
-    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(sym, v)
     return {"symbol": name or sym, "lastPrice": p(t["lastPrice"]),
             "priceChangePercent": f"{t['price24hPcnt'] * 100:.3f}",
             "openPrice": p(t["prevPrice24h"]), "highPrice": p(t["highPrice24h"]), "lowPrice": p(t["lowPrice24h"]),
@@ -144,7 +144,8 @@ class BinanceMarketSession:
                 self.klines.pop(stream, None)
                 self.tickers.pop(stream, None)
             elif not self._add(str(stream)):
-                return [dumps({"error": {"code": 2, "msg": f"Invalid request: invalid stream {stream!r}"}, "id": req_id})]
+                return [dumps({"error": {"code": 2, "msg": f"Invalid request: invalid stream {stream!r}"},
+                               "id": req_id})]
         return [dumps({"result": None, "id": req_id})]
 
     def _add(self, stream: str) -> bool:

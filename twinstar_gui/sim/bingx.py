@@ -70,14 +70,14 @@ def _klines(market: Market, query: dict[str, str]) -> list:
         raise BadParam(f"interval {interval!r} invalid")
     rows = window(market, msym, INTERVAL_MS[interval], int_param(query, "startTime"), int_param(query, "endTime"),
                   limit_param(query, "limit", 500, 1440), oldest_first_from_start=True)
-    p = lambda v: market.fmt_price(msym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(msym, v)
     return [{"open": p(c.open), "close": p(c.close), "high": p(c.high), "low": p(c.low),
              "volume": market.fmt_qty(msym, c.volume), "time": c.open_time} for c in rows]
 
 
 def _ticker(market: Market, msym: str, name: str = "") -> dict:
     t = market.ticker(msym)
-    p = lambda v: market.fmt_price(msym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(msym, v)
     return {"symbol": name or f"{msym[:-4]}-USDT", "lastPrice": p(t["lastPrice"]), "openPrice": p(t["prevPrice24h"]),
             "highPrice": p(t["highPrice24h"]), "lowPrice": p(t["lowPrice24h"]),
             "volume": market.fmt_qty(msym, t["volume24h"]), "quoteVolume": market.fmt_turnover(msym, t["turnover24h"]),
@@ -124,9 +124,9 @@ class BingxSwapSession:
             return [_gz(dumps({"id": "", "code": 100400, "msg": "invalid request", "dataType": "", "data": None}))]
         sym, _, stream = data_type.partition("@")
         msym = market_symbol(self.market, sym)
-        good = msym is not None and data_type not in self.rejected and (
+        good = data_type not in self.rejected and (
             (stream.startswith("kline_") and stream[6:] in INTERVAL_MS) or stream == "ticker")
-        if req_type not in ("sub", "unsub") or not good:
+        if req_type not in ("sub", "unsub") or not good or msym is None:
             return [_gz(dumps({"id": req_id, "code": 100400, "msg": f"dataType {data_type} invalid", "dataType": "",
                                "data": None}))]
         if req_type == "unsub":
@@ -146,7 +146,7 @@ class BingxSwapSession:
         for data_type, feed in self.feeds.items():
             rows, _ = feed.due(self.market)
             sym = data_type.partition("@")[0]
-            p = lambda v: self.market.fmt_price(feed.symbol, v)  # noqa: E731
+            p = lambda v, sym=feed.symbol: self.market.fmt_price(sym, v)
             for c in rows:
                 frames.append(_gz(dumps({"code": 0, "dataType": data_type, "s": sym, "data": [{
                     "c": p(c.close), "o": p(c.open), "h": p(c.high), "l": p(c.low),

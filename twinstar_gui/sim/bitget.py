@@ -57,7 +57,7 @@ class _NoSymbol(BadParam):
 
 
 def _row(market: Market, sym: str, c, ws: bool = False) -> list[str]:
-    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(sym, v)
     row = [str(c.open_time), p(c.open), p(c.high), p(c.low), p(c.close), market.fmt_qty(sym, c.volume),
            market.fmt_turnover(sym, c.turnover)]
     return row + [row[-1]] if ws else row
@@ -77,17 +77,18 @@ def _candles(market: Market, query: dict[str, str]) -> list:
 
 def _ticker(market: Market, sym: str, name: str = "") -> dict:
     t = market.ticker(sym)
-    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(sym, v)
     return {"symbol": name or sym, "lastPr": p(t["lastPrice"]), "open24h": p(t["prevPrice24h"]),
             "high24h": p(t["highPrice24h"]), "low24h": p(t["lowPrice24h"]),
-            "baseVolume": market.fmt_qty(sym, t["volume24h"]), "quoteVolume": market.fmt_turnover(sym, t["turnover24h"]),
+            "baseVolume": market.fmt_qty(sym, t["volume24h"]),
+            "quoteVolume": market.fmt_turnover(sym, t["turnover24h"]),
             "usdtVolume": market.fmt_turnover(sym, t["turnover24h"]), "ts": str(market.now_ms())}
 
 
 def _contract(market: Market, sym: str, base: str, trading: bool) -> dict:
     spec = market.spec(sym)
     places = decimals(spec.tick)  # tick = priceEndStep x 10^-pricePlace (0.05 -> 5 and 2)
-    q = lambda v: market.fmt_qty(sym, v)  # noqa: E731
+    q = lambda v: market.fmt_qty(sym, v)
     return {"symbol": f"{base}USDT", "baseCoin": base, "quoteCoin": "USDT", "buyLimitPriceRatio": "0.05",
             "sellLimitPriceRatio": "0.05", "feeRateUpRatio": "0.005", "makerFeeRate": "0.0002",
             "takerFeeRate": "0.0006", "openCostUpRatio": "0.01", "supportMarginCoins": ["USDT"],
@@ -126,9 +127,9 @@ class BitgetPublicSession:
             channel, inst = str(arg.get("channel", "")), str(arg.get("instId", ""))
             key = {"instType": str(arg.get("instType", "")), "channel": channel, "instId": inst}
             sym = served_concat(self.market, inst)  # the market's symbol behind the listed name
-            good = (key["instType"] == PRODUCT and sym is not None and f"{channel}:{inst}" not in self.rejected
+            good = (key["instType"] == PRODUCT and f"{channel}:{inst}" not in self.rejected
                     and ((channel.startswith("candle") and channel[6:] in GRAN_MS) or channel == "ticker"))
-            if op not in ("subscribe", "unsubscribe") or not good:
+            if op not in ("subscribe", "unsubscribe") or not good or sym is None:
                 out.append(dumps({"event": "error", "arg": key, "code": 30001, "msg": f"instType:{key['instType']},"
                                   f"channel:{channel},instId:{inst} doesn't exist"}))
                 continue
@@ -162,8 +163,9 @@ class BitgetPublicSession:
             t = _ticker(self.market, served_concat(self.market, inst) or inst, inst)
             if t["lastPr"] != last:
                 self.tickers[inst] = t["lastPr"]
-                frames.append(dumps({"action": "snapshot", "arg": {"instType": PRODUCT, "channel": "ticker",
-                                                                    "instId": inst}, "data": [t], "ts": self.market.now_ms()}))
+                frames.append(dumps({"action": "snapshot",
+                                     "arg": {"instType": PRODUCT, "channel": "ticker", "instId": inst},
+                                     "data": [t], "ts": self.market.now_ms()}))
         return frames
 
 

@@ -54,6 +54,7 @@ def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
 
 def _ticker(book: KrwBook, symbol: str) -> dict:
     usdt = _usdt(book, symbol)
+    assert usdt is not None, symbol  # callers pass listed KRW markets only
     t = book.market.ticker(usdt)
     return {"closing_price": f"{book.price(t['lastPrice']):g}", "opening_price": f"{book.price(t['prevPrice24h']):g}",
             "max_price": f"{book.price(t['highPrice24h']):g}", "min_price": f"{book.price(t['lowPrice24h']):g}",
@@ -102,6 +103,7 @@ class BithumbPubSession:
         now = self.market.now_ms()
         for sym, since in self.trades.items():
             usdt = _usdt(self.book, sym)
+            assert usdt is not None, sym  # checked when it was subscribed
             trades = self.market.trades(usdt, since, now, limit=500)
             if not trades:
                 continue

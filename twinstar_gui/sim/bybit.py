@@ -23,7 +23,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Container
-from typing import Any
+from typing import Any, Literal, overload
 
 from .listing import listed_usdt, served_concat
 from .market import DAY_MS, Candle, Market, decimals
@@ -90,6 +90,10 @@ def _int(query: dict[str, str], name: str) -> int | None:
         raise ParamsError(f"{name} invalid") from None
 
 
+@overload
+def _symbol(market: Market, query: dict[str, str], required: Literal[True] = True) -> tuple[str, str]: ...
+@overload
+def _symbol(market: Market, query: dict[str, str], required: bool) -> tuple[str, str] | None: ...
 def _symbol(market: Market, query: dict[str, str], required: bool = True) -> tuple[str, str] | None:
     """(the symbol asked for, the market's symbol serving it: RENDERUSDT -> RNDRUSDT)."""
     sym = query.get("symbol")
@@ -257,7 +261,8 @@ class BybitPublicSession:
             return [self._reply(op, req_id, False, "error:args must be a list of topic strings")]
         if op == "unsubscribe":
             bad = [a for a in args if not self._drop(a)]
-            return [self._reply(op, req_id, not bad, f"error:topic not subscribed,topic:{','.join(bad)}" if bad else "")]
+            return [self._reply(op, req_id, not bad,
+                                f"error:topic not subscribed,topic:{','.join(bad)}" if bad else "")]
         current = set(self.topics)
         new = [a for a in dict.fromkeys(args) if a not in current]
         if sum(map(len, current)) + sum(map(len, new)) > MAX_ARGS_CHARS:
@@ -290,7 +295,7 @@ class BybitPublicSession:
     def _drop(self, topic: str) -> bool:
         for table in (self.klines, self.tickers, self.trades):
             if topic in table:
-                del table[topic]  # type: ignore[attr-defined]
+                del table[topic]
                 self.served.pop(topic, None)
                 return True
         return False

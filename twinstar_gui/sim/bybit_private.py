@@ -25,6 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Literal, overload
 from urllib.parse import parse_qsl
 
 from .bybit import envelope
@@ -215,6 +216,10 @@ class BybitAccount:
         return self.balance + min(0.0, self._upnl(now)) - self._used_margin(now)
 
     # -- endpoints ------------------------------------------------------------------------------------------
+    @overload
+    def _symbol(self, params: dict, required: Literal[True] = True) -> str: ...
+    @overload
+    def _symbol(self, params: dict, required: bool) -> str | None: ...
     def _symbol(self, params: dict, required: bool = True) -> str | None:
         if (params.get("category") or "") != "linear":
             raise BybitError(10001, "params error: category only support linear here")

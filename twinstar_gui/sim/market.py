@@ -275,6 +275,7 @@ class Market:
         path = self._paths.get(symbol)
         if path is None:
             self.spec(symbol)  # KeyError naming the symbol
+            raise KeyError(symbol)  # (a symbol with a spec has a path)
         n = (upto_ms - self.genesis) // self.step_ms + 1 if upto_ms >= self.genesis else 0
         with self._lock:
             path.ensure(n)

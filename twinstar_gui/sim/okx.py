@@ -80,14 +80,14 @@ def _candles(market: Market, query: dict[str, str], cap: int) -> list:
 
 
 def _row(market: Market, sym: str, c) -> list[str]:
-    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(sym, v)
     return [str(c.open_time), p(c.open), p(c.high), p(c.low), p(c.close), f"{c.volume / CT_VAL:g}",
             market.fmt_qty(sym, c.volume), market.fmt_turnover(sym, c.turnover), "1" if c.closed else "0"]
 
 
 def _ticker(market: Market, sym: str) -> dict:
     t = market.ticker(sym)
-    p = lambda v: market.fmt_price(sym, v)  # noqa: E731
+    p = lambda v: market.fmt_price(sym, v)
     return {"instType": "SWAP", "instId": f"{sym[:-4]}-USDT-SWAP", "last": p(t["lastPrice"]),
             "open24h": p(t["prevPrice24h"]), "high24h": p(t["highPrice24h"]), "low24h": p(t["lowPrice24h"]),
             "volCcy24h": market.fmt_qty(sym, t["volume24h"]), "vol24h": f"{t['volume24h'] / CT_VAL:g}",
@@ -149,9 +149,8 @@ class OkxBusinessSession:
         for arg in args:
             channel, inst = str(arg.get("channel", "")), str(arg.get("instId", ""))
             sym = market_symbol(self.market, inst)
-            ok = (channel.startswith("candle") and channel[6:] in BAR_MS and sym is not None
-                  and f"{channel}:{inst}" not in self.rejected)
-            if op not in ("subscribe", "unsubscribe") or not ok:
+            ok = channel.startswith("candle") and channel[6:] in BAR_MS and f"{channel}:{inst}" not in self.rejected
+            if op not in ("subscribe", "unsubscribe") or not ok or sym is None:
                 out.append(dumps({"event": "error", "code": "60018",
                                   "msg": f"Wrong URL or channel:{channel},instId:{inst} doesn't exist",
                                   "connId": self.conn_id}))

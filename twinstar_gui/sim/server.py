@@ -53,7 +53,8 @@ class ExchangeSim(Protocol):
     def fault_response(self, status: int, now_ms: int) -> tuple[dict, dict[str, str]]: ...
 
 
-EXCHANGES: dict[str, Any] = {m.NAME: m for m in (bybit, binance, okx, bitget, bingx, upbit, bithumb)}  # prefix -> module
+# prefix -> module
+EXCHANGES: dict[str, Any] = {m.NAME: m for m in (bybit, binance, okx, bitget, bingx, upbit, bithumb)}
 
 
 def _split(path: str) -> tuple[Any, str]:
@@ -118,7 +119,7 @@ class SimServer:
         if self._trade_server is not None:
             self._trade_server.close()
         tasks = list(self._trade_tasks)
-        for task, writer in tasks:
+        for _task, writer in tasks:
             writer.transport.abort()  # its readline() ends; cancelling would upset asyncio's stream callback
         if tasks:
             await asyncio.wait([t for t, _ in tasks], timeout=3)
@@ -197,8 +198,9 @@ class SimServer:
 
     def garble(self, *faults: str) -> None:
         """Apply frame faults to every push until cleared with garble(): `duplicate` sends each frame twice,
-        `reorder` holds every other push back and sends it after the next one, `malformed` adds an undecodable frame to each push, `huge_number` a copy of its first frame whose first
-        number has 5,000 digits (past Python's limit for int conversion)."""
+        `reorder` holds every other push back and sends it after the next one, `malformed` adds an undecodable
+        frame to each push, `huge_number` a copy of its first frame whose first number has 5,000 digits (past
+        Python's limit for int conversion)."""
         self._check_faults(faults)
         self.frame_faults = set(faults)
 
@@ -312,7 +314,9 @@ class SimServer:
 
     # -- the trading API (HTTP/1.1, keep-alive) -----------------------------------------------------------
     async def _trade_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        me = (asyncio.current_task(), writer)
+        task = asyncio.current_task()
+        assert task is not None  # a coroutine's own
+        me = (task, writer)
         self._trade_tasks.add(me)
         try:
             while True:
@@ -373,6 +377,7 @@ class SimServer:
 
     # -- WebSocket ----------------------------------------------------------------------------------------
     async def _handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None  # the handshake is done when a handler runs
         exchange, sub = _split(ws.request.path)
         session = exchange.WS_SESSIONS[sub](self.market, self._rejected)
         self._conns.add(ws)
@@ -487,7 +492,7 @@ class SimThread:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self.server.start())
-        except BaseException as exc:  # e.g. the port is taken
+        except BaseException as exc:  # noqa: BLE001 - e.g. the port is taken: start() raises it in the caller
             self._error = exc
             self._loop.close()
             return
@@ -530,7 +535,7 @@ def _with_huge_number(frame: str | bytes) -> str | bytes:
     """The frame with its first JSON number (quoted or not) replaced by 5,000 nines, in the frame's own encoding
     (gzip stays gzip, binary stays binary)."""
     gz = isinstance(frame, bytes) and frame[:2] == b"\x1f\x8b"
-    text = gzip.decompress(frame).decode() if gz else frame.decode() if isinstance(frame, bytes) else frame
+    text = frame if isinstance(frame, str) else (gzip.decompress(frame) if gz else frame).decode()
     text = re.sub(r'(?<=[:\[,]) ?"?-?\d+(\.\d+)?"?', "9" * 5000, text, count=1)
     if gz:
         return gzip.compress(text.encode())

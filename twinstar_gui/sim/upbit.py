@@ -68,12 +68,14 @@ def _market_event(base: str) -> dict:
 
 def fault_response(status: int, now_ms: int) -> tuple[dict, dict[str, str]]:
     if status == 429:
-        return {"error": {"name": "too_many_requests", "message": "Too many API requests."}}, {"Remaining-Req": "group=candles; min=0; sec=0"}
+        return ({"error": {"name": "too_many_requests", "message": "Too many API requests."}},
+                {"Remaining-Req": "group=candles; min=0; sec=0"})
     return {"error": {"name": "server_error", "message": "internal error"}}, {}
 
 
 def _ticker(book: KrwBook, code: str) -> dict:
     usdt = _code(book, code)
+    assert usdt is not None, code  # callers pass listed KRW markets only
     t = book.market.ticker(usdt)
     return {"market": code, "trade_price": book.price(t["lastPrice"]),
             "opening_price": book.price(t["prevPrice24h"]), "high_price": book.price(t["highPrice24h"]),
@@ -136,7 +138,8 @@ class UpbitSession:
             t = _ticker(self.book, code)
             if t["trade_price"] != last:
                 self.tickers[code] = t["trade_price"]
-                frames.append(json.dumps({"type": "ticker", "code": code, **{k: v for k, v in t.items() if k != "market"},
+                frames.append(json.dumps({"type": "ticker", "code": code,
+                                          **{k: v for k, v in t.items() if k != "market"},
                                           "stream_type": "REALTIME"}).encode())
         return frames
 

@@ -27,7 +27,7 @@ class ExceptionReporter(QObject):
         self.count = 0
         self.box: QMessageBox | None = None
         self._previous: tuple | None = None
-        self.reported.connect(self._show, Qt.QueuedConnection)
+        self.reported.connect(self._show, Qt.ConnectionType.QueuedConnection)
 
     # -- install / uninstall --------------------------------------------------------------------------
     def install(self, loop=None) -> ExceptionReporter:
@@ -66,7 +66,8 @@ class ExceptionReporter(QObject):
             log.warning("asyncio: %s", context.get("message"))
             return
         task = context.get("task") or context.get("future")
-        where = f"in task {task.get_name()}" if hasattr(task, "get_name") else "in an asyncio callback"
+        name = getattr(task, "get_name", None)
+        where = f"in task {name()}" if name is not None else "in an asyncio callback"
         self.report(exc, where)
 
     def report(self, exc: BaseException, where: str) -> None:
@@ -83,8 +84,9 @@ class ExceptionReporter(QObject):
         message = (f"TwinStar hit an unexpected error and kept running:\n\n{summary}{more}\n\n"
                    "It is in the log. If something looks wrong, save your work and restart.")
         if self.box is None:
-            box = QMessageBox(QMessageBox.Critical, "Unexpected error", message, QMessageBox.Ok, self.parent_widget)
-            box.setAttribute(Qt.WA_DeleteOnClose)
+            box = QMessageBox(QMessageBox.Icon.Critical, "Unexpected error", message, QMessageBox.StandardButton.Ok,
+                              self.parent_widget)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.finished.connect(self._forget_box)
             box.setDetailedText(text)
             box.open()

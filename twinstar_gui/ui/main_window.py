@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QWidget
 
 from ..presenters.chart import ChartPresenter
 from ..presenters.health import HealthPresenter
@@ -41,14 +41,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.chart_panel)
         self.health_panel = HealthPanel(self)
         self.log_panel = LogPanel(self)
-        self.health_dock = self._dock("WS health", "dock.health", self.health_panel, Qt.BottomDockWidgetArea)
-        self.log_dock = self._dock("Log", "dock.log", self.log_panel, Qt.BottomDockWidgetArea)
+        self.health_dock = self._dock("WS health", "dock.health", self.health_panel,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.log_dock = self._dock("Log", "dock.log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.health_dock, self.log_dock)
         self.trading = trading
         if trading is not None:
             self._add_trading_docks(trading)
         self.health_dock.raise_()
-        self.resizeDocks([self.health_dock], [170], Qt.Vertical)  # the chart gets the room
+        self.resizeDocks([self.health_dock], [170], Qt.Orientation.Vertical)  # the chart gets the room
 
         self.base_mode = mode
         self.mode_label = QLabel(f"Mode: {mode}")
@@ -65,8 +66,8 @@ class MainWindow(QMainWindow):
         self.catalog_label = QLabel("")  # an instrument list from an old cache, or none: symbols unverified
         self.catalog_label.setStyleSheet("color: #c8a24a;")
         self.catalog_label.hide()
-        for w in (self.storage_label, self.catalog_label, self.sync_label, self.sync_bar, self.mode_label, self.conn_label,
-                  self.data_label):
+        for w in (self.storage_label, self.catalog_label, self.sync_label, self.sync_bar, self.mode_label,
+                  self.conn_label, self.data_label):
             self.statusBar().addPermanentWidget(w)
 
         chart.history.connect(self.chart_panel.show_history)
@@ -97,12 +98,15 @@ class MainWindow(QMainWindow):
         self.bots_panel = BotsPanel(list(FLOWS), list(self.chart_presenter.feeds), self)
         self.positions_panel = PositionsPanel(trading.fills, self)
         self.scanner_panel = ScannerPanel(self)
-        self.bots_dock = self._dock("Bots", "dock.bots", self.bots_panel, Qt.BottomDockWidgetArea)
-        self.positions_dock = self._dock("Positions", "dock.positions", self.positions_panel, Qt.BottomDockWidgetArea)
-        self.scanner_dock = self._dock("Scanner", "dock.scanner", self.scanner_panel, Qt.RightDockWidgetArea)
+        self.bots_dock = self._dock("Bots", "dock.bots", self.bots_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.positions_dock = self._dock("Positions", "dock.positions", self.positions_panel,
+                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.scanner_dock = self._dock("Scanner", "dock.scanner", self.scanner_panel,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
         for dock in (self.bots_dock, self.positions_dock):
             self.tabifyDockWidget(self.health_dock, dock)
-        self.resizeDocks([self.scanner_dock], [300], Qt.Horizontal)  # readable columns (a saved layout wins)
+        # readable columns (a saved layout wins)
+        self.resizeDocks([self.scanner_dock], [300], Qt.Orientation.Horizontal)
         trading.bots.connect(self.bots_panel.show_bots)
         trading.accounts.connect(self.bots_panel.show_accounts)
         trading.positions.connect(self.positions_panel.show_positions)
@@ -128,7 +132,8 @@ class MainWindow(QMainWindow):
     def open_chart(self, exchange: str, symbol: str) -> None:
         choices = self.chart_presenter.choices()
         if symbol not in choices.get(exchange, []):
-            self._show_message(f"{exchange} {symbol} is not streamed for the chart; add it to the symbols in the settings")
+            self._show_message(f"{exchange} {symbol} is not streamed for the chart; "
+                               "add it to the symbols in the settings")
             return
         self.chart_panel.show_series(exchange, symbol)
 
@@ -147,7 +152,8 @@ class MainWindow(QMainWindow):
 
     def _on_selection(self, exchange: str, symbol: str, tf: str) -> None:
         self.chart_presenter.select(exchange, symbol, tf)
-        self.setWindowTitle(f"TwinStar — {exchange} {self.chart_presenter.unified(exchange, symbol)} — {self.base_mode}")
+        unified = self.chart_presenter.unified(exchange, symbol)
+        self.setWindowTitle(f"TwinStar — {exchange} {unified} — {self.base_mode}")
 
     def _on_health(self, rows) -> None:
         live = sum(1 for r in rows if r.state.value == "live")
@@ -176,14 +182,16 @@ class MainWindow(QMainWindow):
     def ask_unsaved_candles(self, pending: int, error: str, on_answer) -> QMessageBox:
         """Non-modal question (no nested event loop): keep waiting for the disk, or quit and lose them.
         `on_answer(True)` means quit anyway."""
-        box = QMessageBox(QMessageBox.Warning, "Candles not saved yet",
+        box = QMessageBox(QMessageBox.Icon.Warning, "Candles not saved yet",
                           f"{pending} candle write(s) are not on disk yet.\n\n{error or 'Still writing.'}\n\n"
                           "Free some space or fix the data folder's permissions, then choose Retry. "
-                          "Quit anyway loses them.", QMessageBox.Retry | QMessageBox.Discard, self)
-        box.button(QMessageBox.Discard).setText("Quit anyway")
-        box.setDefaultButton(QMessageBox.Retry)
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.finished.connect(lambda _r: on_answer(box.clickedButton() is box.button(QMessageBox.Discard)))
+                          "Quit anyway loses them.",
+                          QMessageBox.StandardButton.Retry | QMessageBox.StandardButton.Discard, self)
+        box.button(QMessageBox.StandardButton.Discard).setText("Quit anyway")
+        box.setDefaultButton(QMessageBox.StandardButton.Retry)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(
+            lambda _r: on_answer(box.clickedButton() is box.button(QMessageBox.StandardButton.Discard)))
         box.open()
         self.unsaved_box = box
         return box
@@ -195,7 +203,8 @@ class MainWindow(QMainWindow):
         from PySide6.QtGui import QAction, QKeySequence
 
         self._settings_args = (settings_path, symbol_lists, tester)
-        menu = next((a.menu() for a in self.menuBar().actions() if a.menu() and a.text() == "&File"), None)
+        menu = next((m for a in self.menuBar().actions() if isinstance(m := a.menu(), QMenu) and a.text() == "&File"),
+                    None)
         menu = menu or self.menuBar().addMenu("&File")
         self.settings_action = QAction("Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
@@ -204,9 +213,9 @@ class MainWindow(QMainWindow):
 
     def open_settings(self):
         """Non-modal (open(), never exec(): no nested event loop under qasync); one dialog at a time."""
-        from .settings_dialog import SettingsDialog
-
         from shiboken6 import isValid
+
+        from .settings_dialog import SettingsDialog
 
         current = getattr(self, "settings_dialog", None)
         if current is not None and isValid(current) and current.isVisible():

@@ -13,13 +13,40 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..config import (DEFAULT_SYMBOLS, EXCHANGE, PASSPHRASE_EXCHANGES, STRATEGY, TOP, TRADING_GROUPS, Settings, SettingsError, load_settings,
-                      read_settings_file, save_settings, schema_field, settings_from_dict, settings_to_dict,
-                      trading_from_dict)
+from ..config import (
+    DEFAULT_SYMBOLS,
+    EXCHANGE,
+    PASSPHRASE_EXCHANGES,
+    STRATEGY,
+    TOP,
+    TRADING_GROUPS,
+    Settings,
+    SettingsError,
+    load_settings,
+    read_settings_file,
+    save_settings,
+    schema_field,
+    settings_from_dict,
+    settings_to_dict,
+    trading_from_dict,
+)
 from ..core.instrument import Catalog, SymbolError
 from ..core.timeframe import CHART_TIMEFRAMES
 from ..presenters.settings import ConnectionTester, KeyStatus, KeyWriter
@@ -100,7 +127,7 @@ class SettingsDialog(QDialog):
         self.key_writer = KeyWriter(save_keys, lambda ex: delete_keys(ex, self.keys_file), self)
         self.key_writer.finished.connect(self._on_keys_written)
         self.saving = False  # keys are being stored or removed in the background: OK and Remove wait
-        self._pending_settings = None  # what OK writes once the typed keys are stored
+        self._pending_settings: Settings | None = None  # what OK writes once the typed keys are stored
 
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self._scrolled(self._exchanges_tab()), "Exchanges")
@@ -108,7 +135,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._scrolled(self._trading_tab()), "Trading")
         self.tabs.addTab(self._scrolled(self._keys_tab()), "API keys")
         self.key_status.request(list(self.stored_labels))
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
+                                        self)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self.busy_label = QLabel("")  # "Saving keys…" while the keyring works (it may ask to be unlocked)
@@ -263,7 +291,7 @@ class SettingsDialog(QDialog):
             parts = ("key", "secret") + (("passphrase",) if name in PASSPHRASE_EXCHANGES else ())
             for part in parts:
                 edit = QLineEdit()
-                edit.setEchoMode(QLineEdit.Password)
+                edit.setEchoMode(QLineEdit.EchoMode.Password)
                 edit.setObjectName(f"keys.{name}.{part}")
                 edit.setPlaceholderText("unchanged")
                 edits[part] = edit
@@ -550,7 +578,7 @@ class SettingsDialog(QDialog):
         self.busy_label.setText(text)
         self.busy_label.setVisible(bool(text))
         self.tabs.setEnabled(not text)  # no edits while the typed keys are being stored
-        self.buttons.button(QDialogButtonBox.Ok).setEnabled(not text)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not text)
 
     def _on_keys_written(self, job: str, results: list) -> None:
         self._busy("")

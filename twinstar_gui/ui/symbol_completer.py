@@ -5,9 +5,15 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QStringListModel, Qt
-from PySide6.QtWidgets import QCompleter, QLineEdit
+from PySide6.QtWidgets import QCompleter, QLineEdit, QListView
 
 _LAST = re.compile(r"[^,;\s]*$")
+
+
+def _last_word(text: str) -> str:
+    """The name being typed at the end of `text` ("" after a comma or a blank; the pattern always matches)."""
+    found = _LAST.search(text)
+    return found.group(0) if found else ""
 
 
 class SymbolCompleter(QCompleter):
@@ -16,20 +22,24 @@ class SymbolCompleter(QCompleter):
 
     def __init__(self, edit: QLineEdit, *, many: bool = True) -> None:
         super().__init__(edit)
+        self._edit = edit
         self.many = many
         self._model = QStringListModel(self)
         self.setModel(self._model)
-        self.setCaseSensitivity(Qt.CaseInsensitive)
-        self.setFilterMode(Qt.MatchContains)
-        self.setCompletionMode(QCompleter.PopupCompletion)
+        self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.setMaxVisibleItems(12)
         # every row is one line of text: without this the popup measures each of thousands of matches (the first
         # letter typed matches nearly all, "s" is in every "/USDT"): 17 ms -> 0.8 ms a keystroke over 5,000
-        self.popup().setUniformItemSizes(True)
+        popup = self.popup()
+        if isinstance(popup, QListView):  # Qt's default popup
+            popup.setUniformItemSizes(True)
         if many:  # a list: complete the name after the last comma, put the choice in its place
             self.setWidget(edit)
             edit.textEdited.connect(self._typed)
-            self.activated[str].connect(self._chosen)
+            # the str overload of activated (PySide6's stubs do not know signal overloads)
+            self.activated[str].connect(self._chosen)  # type: ignore[index]
         else:
             edit.setCompleter(self)
 
@@ -40,19 +50,23 @@ class SymbolCompleter(QCompleter):
         return self._model.stringList()
 
     def _typed(self, text: str) -> None:
-        prefix = _LAST.search(text[: self.widget().cursorPosition()]).group(0)
+        prefix = _last_word(text[: self._edit.cursorPosition()])
         if not prefix:
-            self.popup().hide()
+            popup = self.popup()
+            if popup is not None:
+                popup.hide()
             return
         self.setCompletionPrefix(prefix)
         self.complete()
 
     def _chosen(self, symbol: str) -> None:
-        edit = self.widget()
+        edit = self._edit
         text, pos = edit.text(), edit.cursorPosition()
-        start = pos - len(_LAST.search(text[:pos]).group(0))
+        start = pos - len(_last_word(text[:pos]))
         rest = text[pos:].lstrip()
-        rest = rest[len(_LAST.match(rest).group(0)):] if rest and rest[0] not in ",;" else rest  # the rest of that word
+        if rest and rest[0] not in ",;":  # the rest of that word
+            # (match() is None, and this raises, when the list goes on after the word)
+            rest = rest[len(_LAST.match(rest).group(0)):]  # type: ignore[union-attr]
         head = text[:start] + symbol
         edit.setText(head + (rest if rest.startswith((",", ";")) else (", " + rest if rest else "")))
         edit.setCursorPosition(len(head))

@@ -34,7 +34,8 @@ class SymbolSearch(QWidget):
         lay.addWidget(self.status)
         self._pending: str | None = None
         # Enter in the popup both activates the completion and may reach the edit as returnPressed: one pick
-        self.completer.activated[str].connect(self._queue)
+        # the str overload of activated (PySide6's stubs do not know signal overloads)
+        self.completer.activated[str].connect(self._queue)  # type: ignore[index]
         self.edit.returnPressed.connect(lambda: self._queue(self.edit.text()))
         self.edit.textEdited.connect(lambda _text: self.clear_error())
 

@@ -19,14 +19,15 @@ STATE_COLOURS = {"live": "#26a69a", "connecting": "#f0b90b", "backoff": "#ef8a3a
 def apply_dark_theme(app: QApplication) -> None:
     app.setStyle("Fusion")
     pal = QPalette()
+    r = QPalette.ColorRole
     for role, colour in (
-        (QPalette.Window, PANEL), (QPalette.WindowText, TEXT), (QPalette.Base, BACKGROUND),
-        (QPalette.AlternateBase, PANEL), (QPalette.ToolTipBase, PANEL), (QPalette.ToolTipText, TEXT),
-        (QPalette.Text, TEXT), (QPalette.Button, PANEL), (QPalette.ButtonText, TEXT),
-        (QPalette.Highlight, "#2962ff"), (QPalette.HighlightedText, "#ffffff"),
+        (r.Window, PANEL), (r.WindowText, TEXT), (r.Base, BACKGROUND),
+        (r.AlternateBase, PANEL), (r.ToolTipBase, PANEL), (r.ToolTipText, TEXT),
+        (r.Text, TEXT), (r.Button, PANEL), (r.ButtonText, TEXT),
+        (r.Highlight, "#2962ff"), (r.HighlightedText, "#ffffff"),
     ):
         pal.setColor(role, QColor(colour))
-    for role in (QPalette.WindowText, QPalette.Text, QPalette.ButtonText):  # disabled must look disabled
-        pal.setColor(QPalette.Disabled, role, QColor(DISABLED_TEXT))
+    for role in (r.WindowText, r.Text, r.ButtonText):  # disabled must look disabled
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor(DISABLED_TEXT))
     app.setPalette(pal)
     pg.setConfigOptions(background=BACKGROUND, foreground=TEXT, antialias=False)

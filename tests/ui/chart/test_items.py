@@ -3,13 +3,13 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-import pyqtgraph as pg  # noqa: E402
-import pytest  # noqa: E402
-from PySide6.QtCore import QRectF  # noqa: E402
-from PySide6.QtGui import QColor, QImage, QPainter  # noqa: E402
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QImage, QPainter
 
-from twinstar_gui.ui.chart import CandlestickItem, VolumeItem  # noqa: E402
+from twinstar_gui.ui.chart import CandlestickItem, VolumeItem
 
 W = 900.0  # 15m bars, seconds
 GREEN, RED, BLACK = (38, 166, 154), (239, 83, 80), (0, 0, 0)

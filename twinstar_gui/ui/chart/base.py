@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QPainter, QPainterPath, QPen, QColor
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 
 LOD_PIXELS = 3.0  # bars narrower than this many device pixels are aggregated per pixel column
 BODY_FRACTION = 0.7  # share of bar_width taken by a candle body / volume bar
@@ -212,7 +212,7 @@ class SeriesItem(pg.GraphicsObject):
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         return QRectF(self._rect)
 
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Sequence[float] | None = None):  # noqa: N802
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Sequence[float] | None = None):  # noqa: N802, N803 - pyqtgraph's names
         """x: the whole series. y: the rows overlapping `orthoRange` (an x-range) when given, so auto-range
         with auto-visible fits the candles on screen; else the whole series."""
         n = self._store.n

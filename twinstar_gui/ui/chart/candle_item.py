@@ -34,7 +34,7 @@ class CandlestickItem(SeriesItem):
         """Replace all candles. Arrays are copied (float64); x must be ascending."""
         self._replace((x, open_, high, low, close), bar_width)
 
-    def update_last(self, x: float, o: float, h: float, l: float, c: float) -> None:  # noqa: E741
+    def update_last(self, x: float, o: float, h: float, l: float, c: float) -> None:
         """Rewrite the last candle when x equals its x, else append one (x must not be older)."""
         self._upsert((float(x), float(o), float(h), float(l), float(c)))
 
@@ -54,7 +54,7 @@ class CandlestickItem(SeriesItem):
         return [self._store.column(k)[frame.i0:frame.i1] for k in range(self.N_COLUMNS)]
 
     def _draw_bars(self, p: QPainter, frame: PaintFrame) -> None:
-        x, o, h, l, c = self._rows(frame)  # noqa: E741
+        x, o, h, l, c = self._rows(frame)
         self.last_painted = len(x)
         centre = x + self._bar_width / 2
         half_body = self._bar_width * BODY_FRACTION / 2
@@ -67,7 +67,7 @@ class CandlestickItem(SeriesItem):
                          for xc, b, t in zip(centre[mask].tolist(), bottom[mask].tolist(), top[mask].tolist())])
 
     def _draw_columns(self, p: QPainter, frame: PaintFrame) -> None:
-        x, o, h, l, c = self._rows(frame)  # noqa: E741
+        x, o, h, l, c = self._rows(frame)
         starts, line_x = self._pixel_columns(frame)
         self.last_painted = len(starts)
         ends = np.r_[starts[1:], len(x)] - 1

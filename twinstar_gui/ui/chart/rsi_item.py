@@ -5,8 +5,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtGui import QColor, QPainter
 import pyqtgraph as pg
+from PySide6.QtGui import QColor, QPainter
 
 from ...core.indicators import rsi_wilder
 from .base import Extent, PaintFrame, SeriesItem, pen, vertical_segments
@@ -62,7 +62,7 @@ class IncrementalRsi:
         """The last close is final now; a new one follows. The new one's RSI."""
         n = len(self._closes)
         if self._base is not None and n >= 2:  # fold the now-final last delta into the averages
-            g, l = self._base  # noqa: E741
+            g, l = self._base
             d = self._closes[-1] - self._closes[-2]
             p = self.period
             self._base = ((g * (p - 1) + max(d, 0.0)) / p, (l * (p - 1) + max(-d, 0.0)) / p)
@@ -77,7 +77,7 @@ class IncrementalRsi:
             return math.nan
         if self._base is None:  # n - 1 == p: the seed itself
             return float(rsi_wilder(self._closes, p)[-1])
-        g, l = self._base  # noqa: E741
+        g, l = self._base
         d = self._closes[-1] - self._closes[-2]
         return _rsi_of((g * (p - 1) + max(d, 0.0)) / p, (l * (p - 1) + max(-d, 0.0)) / p)
 

@@ -92,7 +92,7 @@ class ChartPanel(QWidget):
         self.rsi_plot.getViewBox().disableAutoRange(axis="y")
         self.rsi_plot.getAxis("right").setTicks([[(30, "30"), (50, "50"), (70, "70")]])
         for level in (30, 70):
-            self.rsi_plot.addItem(pg.InfiniteLine(level, angle=0, pen=pg.mkPen("#555a66", style=Qt.DashLine)),
+            self.rsi_plot.addItem(pg.InfiniteLine(level, angle=0, pen=pg.mkPen("#555a66", style=Qt.PenStyle.DashLine)),
                                   ignoreBounds=True)
 
         self.candles = CandlestickItem()
@@ -105,7 +105,7 @@ class ChartPanel(QWidget):
         self.sell_markers = pg.ScatterPlotItem(symbol="t", size=12, brush=SELL_BRUSH, pen=pg.mkPen(None))
         for m in (self.buy_markers, self.sell_markers):
             self.price_plot.addItem(m, ignoreBounds=True)
-        cross = pg.mkPen("#787b86", style=Qt.DashLine)
+        cross = pg.mkPen("#787b86", style=Qt.PenStyle.DashLine)
         self.vlines = [pg.InfiniteLine(angle=90, movable=False, pen=cross) for _ in range(3)]
         for plot, line in zip((self.price_plot, self.volume_plot, self.rsi_plot), self.vlines):
             plot.addItem(line, ignoreBounds=True)
@@ -218,7 +218,7 @@ class ChartPanel(QWidget):
         if symbol != self.symbol or tf != self.tf.label:
             return
         appended = False
-        for t_ms, o, h, l, c, v, _closed in batch:  # noqa: E741
+        for t_ms, o, h, l, c, v, _closed in batch:
             x = t_ms / 1000.0
             n = self.candle_count()
             if n and x < self._x[-1]:
@@ -304,7 +304,7 @@ class ChartPanel(QWidget):
             self._set_follow(False)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
-        if event.key() == Qt.Key_End:
+        if event.key() == Qt.Key.Key_End:
             self.resume_follow()
             event.accept()
             return
@@ -359,12 +359,12 @@ class ChartPanel(QWidget):
             self._readout(self._hover if self._hover is not None and self._hover < n else n - 1)
 
     def _readout(self, i: int) -> None:
-        _x, o, h, l, c = self.candles.row(i)  # noqa: E741
+        _x, o, h, l, c = self.candles.row(i)
         v = self.volume.row(i)[1]
         rsi = self.rsi.value_at_row(i)
         when = pd.Timestamp(self._x[i], unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
         colour = "#26a69a" if c >= o else "#ef5350"
         rsi_text = f"{rsi:.1f}" if np.isfinite(rsi) else "-"
-        self.readout.setText(f"<span style='color:{colour}'>{self.series_name()} {when} UTC  O {price_text(o)}  H {price_text(h)}  "
-                             f"L {price_text(l)}  C {price_text(c)}  V {v:,.3f}</span>  <span style='color:#b39ddb'>"
-                             f"RSI({RSI_PERIOD}) {rsi_text}</span>")
+        self.readout.setText(f"<span style='color:{colour}'>{self.series_name()} {when} UTC  "
+                             f"O {price_text(o)}  H {price_text(h)}  L {price_text(l)}  C {price_text(c)}  "
+                             f"V {v:,.3f}</span>  <span style='color:#b39ddb'>RSI({RSI_PERIOD}) {rsi_text}</span>")

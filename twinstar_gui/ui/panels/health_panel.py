@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from ..theme import STATE_COLOURS
+from .table import cell
 
 COLUMNS = ["Exchange", "Connection", "State", "Topics", "Last msg", "Msg/s", "Rate (1 min)", "Ping RTT", "Reconnects",
            "REST fallback", "Bad frames", "Last error"]
@@ -27,7 +28,7 @@ class Sparkline(QWidget):
         self.colour = QColor(STATE_COLOURS["live"])
         self.setMinimumWidth(90)
 
-    def show(self, values: deque[float], colour: str) -> None:
+    def set_values(self, values: deque[float], colour: str) -> None:
         self.values = values
         self.colour = QColor(colour)
         self.update()
@@ -42,7 +43,7 @@ class Sparkline(QWidget):
         x0 = 1 + w - step * (n - 1)
         line = QPolygonF([QPointF(x0 + i * step, 2 + h - h * v / top) for i, v in enumerate(self.values)])
         p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(QPen(self.colour, 1.2))
         p.drawPolyline(line)
         p.end()
@@ -55,9 +56,9 @@ class HealthPanel(QWidget):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(SPARK_COL, QHeaderView.Fixed)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(SPARK_COL, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(SPARK_COL, 110)
         self.table.horizontalHeader().setStretchLastSection(True)
         self._rates: dict[str, deque[float]] = {}  # connection name -> its rate history (survives row changes)
@@ -81,28 +82,28 @@ class HealthPanel(QWidget):
                 if item is None:
                     item = QTableWidgetItem()
                     if c in _RIGHT:
-                        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     self.table.setItem(r, c, item)
                 if item.text() != text:
                     item.setText(text)
                     if c == len(COLUMNS) - 1:
                         item.setToolTip(text)
-            topics = self.table.item(r, COLUMNS.index("Topics"))
+            topics = cell(self.table, r, COLUMNS.index("Topics"))
             tip = "\n".join(h.topic_names[:40]) + (f"\n… {len(h.topic_names) - 40} more" if len(h.topic_names) > 40
                                                    else "")
             if topics.toolTip() != tip:
                 topics.setToolTip(tip)
             colour = STATE_COLOURS.get(h.state.value, "#d1d4dc")
-            self.table.item(r, STATE_COL).setForeground(QColor(colour))
-            self.table.item(r, COLUMNS.index("REST fallback")).setForeground(
+            cell(self.table, r, STATE_COL).setForeground(QColor(colour))
+            cell(self.table, r, COLUMNS.index("REST fallback")).setForeground(
                 QColor(STATE_COLOURS["fallback"] if h.fallback else "#787b86"))
             rates = self._rates.setdefault(h.name, deque(maxlen=SPARK_POINTS))
             rates.append(max(0.0, h.messages_per_sec))
-            spark = self.table.cellWidget(r, SPARK_COL)
+            spark = self.sparkline_at(r)
             if spark is None:
                 spark = Sparkline()
                 self.table.setCellWidget(r, SPARK_COL, spark)
-            spark.show(rates, colour)
+            spark.set_values(rates, colour)
 
     def state_of(self, row: int) -> str:
         return self.text(row, "State")
@@ -115,4 +116,5 @@ class HealthPanel(QWidget):
         return list(self._rates.get(name, ()))
 
     def sparkline_at(self, row: int) -> Sparkline | None:
-        return self.table.cellWidget(row, SPARK_COL)
+        spark = self.table.cellWidget(row, SPARK_COL)
+        return spark if isinstance(spark, Sparkline) else None

@@ -30,7 +30,7 @@ class SeriesPicker(QWidget):
         self.exchange_box.addItems(list(choices))
         self.symbol_box = QComboBox(self)
         # room for `BTC/USDT:USDT`; a longer name is elided, not a wider tool bar (the docks keep their width)
-        self.symbol_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.symbol_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.symbol_box.setMinimumContentsLength(10)
         self.search = SymbolSearch(self)
         self.tf_box = QComboBox(self)

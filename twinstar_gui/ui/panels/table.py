@@ -5,14 +5,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-SORT_ROLE = Qt.UserRole + 1
-COLOUR_ROLE = Qt.UserRole + 2  # the text colour last set (setForeground is not cheap)
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2  # the text colour last set (setForeground is not cheap)
 
 
 class Item(QTableWidgetItem):
     """Sorts by the value it was given (numbers as numbers), shows the text."""
 
-    def __lt__(self, other: QTableWidgetItem) -> bool:  # noqa: D105
+    def __lt__(self, other: QTableWidgetItem) -> bool:
         a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
             return a < b
@@ -24,11 +24,11 @@ def make_table(columns: list[str], parent: QWidget, *, sortable: bool = False) -
     t.setHorizontalHeaderLabels(columns)
     t.verticalHeader().setVisible(False)
     t.verticalHeader().setDefaultSectionSize(22)
-    t.setEditTriggers(QTableWidget.NoEditTriggers)
-    t.setSelectionBehavior(QTableWidget.SelectRows)
+    t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
     # Interactive, sized by `fill` once per update: ResizeToContents re-measured every row on each cell's
     # change, which made an 80-row refresh take seconds of the GUI thread
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     t.horizontalHeader().setStretchLastSection(True)
     t.setSortingEnabled(sortable)
     return t
@@ -55,7 +55,8 @@ def fill(table: QTableWidget, rows: list[list[tuple[str, object]]], *, colours: 
                 if item.data(SORT_ROLE) != value:
                     item.setData(SORT_ROLE, value)
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)  # a cell may turn numeric later
+                        # a cell may turn numeric later
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if colour is not None and item.data(COLOUR_ROLE) != colour:
                     item.setData(COLOUR_ROLE, colour)
                     item.setForeground(QColor(colour))
@@ -68,4 +69,12 @@ def fill(table: QTableWidget, rows: list[list[tuple[str, object]]], *, colours: 
 
 
 def texts(table: QTableWidget, column: int) -> list[str]:
-    return [table.item(r, column).text() for r in range(table.rowCount()) if table.item(r, column)]
+    return [item.text() for r in range(table.rowCount()) if (item := table.item(r, column))]
+
+
+def cell(table: QTableWidget, row: int, column: int) -> QTableWidgetItem:
+    """The item of a cell that fill() filled (it puts one in every cell)."""
+    item = table.item(row, column)
+    if item is None:
+        raise LookupError(f"no item at row {row}, column {column}")
+    return item

@@ -5,10 +5,19 @@ import math
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from .table import SORT_ROLE, fill, make_table
+from .table import SORT_ROLE, cell, fill, make_table
 
 GREEN, RED, GREY = "#26a69a", "#ef5350", "#8a8f98"
 STATE_COLOURS = {"running": GREEN, "starting": "#f0b90b", "stopped": GREY, "failed": RED}
@@ -95,14 +104,14 @@ class BotsPanel(QWidget):
         if self.is_live(ex):  # leaving live trading needs no confirmation
             self.mode_requested.emit(ex, False)
             return
-        box = QMessageBox(QMessageBox.Warning, "Live trading",
+        box = QMessageBox(QMessageBox.Icon.Warning, "Live trading",
                           f"Switch {ex} to LIVE trading?\n\nBots started from now on send real orders with real "
                           f"money, using the API keys saved for {ex}. Open positions and orders at {ex} are read "
-                          "first. Paper positions stay in the journal.", QMessageBox.Cancel, self)
-        go = box.addButton(f"Trade live on {ex}", QMessageBox.AcceptRole)
-        box.setDefaultButton(QMessageBox.Cancel)
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.finished.connect(lambda _r: box.clickedButton() is go and self.mode_requested.emit(ex, True))
+                          "first. Paper positions stay in the journal.", QMessageBox.StandardButton.Cancel, self)
+        go = box.addButton(f"Trade live on {ex}", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _r: self.mode_requested.emit(ex, True) if box.clickedButton() is go else None)
         box.open()  # non-modal: no nested event loop
         self.confirm_box = box
 
@@ -113,7 +122,7 @@ class BotsPanel(QWidget):
     def _stop(self) -> None:
         rows = {i.row() for i in self.table.selectedItems()}
         for r in rows:
-            self.stop_requested.emit(self.table.item(r, 0).text())
+            self.stop_requested.emit(cell(self.table, r, 0).text())
 
     def show_bots(self, bots) -> None:
         rows, colours = [], {}
@@ -138,7 +147,7 @@ class BotsPanel(QWidget):
         self.account.setStyleSheet(f"color: {RED};" if any(a.kill_switch or a.problem for a in accounts) else "")
 
     def bot_names(self) -> list[str]:
-        return [self.table.item(r, 0).text() for r in range(self.table.rowCount())]
+        return [cell(self.table, r, 0).text() for r in range(self.table.rowCount())]
 
 
 class PositionsPanel(QWidget):
@@ -176,7 +185,8 @@ class PositionsPanel(QWidget):
 
     def show_positions(self, positions) -> None:
         """`positions`: the presenter's PositionViews (the row's symbol cell keeps the native id for a close)."""
-        rows, colours, totals = [], {}, {}
+        rows, colours = [], {}
+        totals: dict[str, float] = {}
         for i, view in enumerate(positions):
             p, at, currency = view.position, view.listing, view.currency
             u = p.unrealized_pnl
@@ -206,16 +216,20 @@ class PositionsPanel(QWidget):
         if not rows:
             return
         # (exchange, native id): the symbol cell shows the unified symbol and keeps the native id to act on
-        picks = [(self.open_table.item(r, 0).text(), str(self.open_table.item(r, 1).data(SORT_ROLE))) for r in rows]
-        shown = {(self.open_table.item(r, 0).text(), self.open_table.item(r, 1).text()) for r in rows}
+        picks = [(cell(self.open_table, r, 0).text(), str(cell(self.open_table, r, 1).data(SORT_ROLE)))
+                 for r in rows]
+        shown = {(cell(self.open_table, r, 0).text(), cell(self.open_table, r, 1).text()) for r in rows}
         if self.live:  # real money: ask first (non-modal, no nested loop)
-            box = QMessageBox(QMessageBox.Warning, "Close live positions",
+            box = QMessageBox(QMessageBox.Icon.Warning, "Close live positions",
                               "Close at market: " + ", ".join(f"{e} {s}" for e, s in sorted(shown)) + "?",
-                              QMessageBox.Yes | QMessageBox.Cancel, self)
-            box.setAttribute(Qt.WA_DeleteOnClose)
-            box.accepted.connect(lambda: [self.close_requested.emit(e, s) for e, s in picks])
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.accepted.connect(lambda: self._close(picks))
             box.open()
             return
+        self._close(picks)
+
+    def _close(self, picks: list[tuple[str, str]]) -> None:
         for e, s in picks:
             self.close_requested.emit(e, s)
 
@@ -242,7 +256,8 @@ class ScannerPanel(QWidget):
         self._rows = list(candidates)
         words = self.filter.text().strip().lower().split()
         shown = [(c, at) for c, at in self._rows
-                 if all(w in f"{at.unified} {c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower() for w in words)]
+                 if all(w in f"{at.unified} {c.symbol} {c.side} {c.status} {c.exchange} {c.bot}".lower()
+                        for w in words)]
         rows, colours = [], {}
         for i, (c, at) in enumerate(shown):
             if math.isnan(c.rsi):  # a preset this exchange does not list: its name and why, nothing else
@@ -259,6 +274,6 @@ class ScannerPanel(QWidget):
         fill(self.table, rows, colours=colours)
 
     def _open(self, row: int, _col: int) -> None:
-        native = self.table.item(row, 0).data(SORT_ROLE)
+        native = cell(self.table, row, 0).data(SORT_ROLE)
         if native:  # "" for a preset that is not listed: no chart to open
-            self.open_chart.emit(self.table.item(row, 1).text(), str(native))
+            self.open_chart.emit(cell(self.table, row, 1).text(), str(native))
