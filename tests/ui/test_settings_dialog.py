@@ -460,3 +460,14 @@ def test_typing_part_of_a_name_offers_the_catalogs_symbols_and_picking_one_compl
     completer.activated[str].emit("SOL/USDT:USDT")
     assert f.edit.text() == "BTCUSDT, SOL/USDT:USDT"
     assert dialog._check_symbols_of("bybit") and not f.refused
+
+
+def test_picking_a_completion_inside_a_word_with_more_of_the_list_after_it_replaces_that_word(qtbot, paths, catalog):
+    """`SOL|ANA, BTC` (cursor after SOL): the pick replaces the whole word and keeps what follows (it raised)."""
+    dialog = make_dialog(qtbot, paths, catalog)
+    f = field(dialog, "exchanges", "bybit", "symbols")
+    completer = dialog.completers["bybit"]
+    f.edit.setText("ETHUSDT, SOLANA, BTCUSDT")
+    f.edit.setCursorPosition(len("ETHUSDT, SOL"))
+    completer.activated[str].emit("SOL/USDT:USDT")
+    assert f.edit.text() == "ETHUSDT, SOL/USDT:USDT, BTCUSDT"

@@ -8,11 +8,17 @@ from PySide6.QtCore import QStringListModel, Qt
 from PySide6.QtWidgets import QCompleter, QLineEdit, QListView
 
 _LAST = re.compile(r"[^,;\s]*$")
+_WORD = re.compile(r"[^,;\s]*")  # a name from the start of a text (always matches, maybe empty)
 
 
 def _last_word(text: str) -> str:
     """The name being typed at the end of `text` ("" after a comma or a blank; the pattern always matches)."""
     found = _LAST.search(text)
+    return found.group(0) if found else ""
+
+
+def _word_at_start(text: str) -> str:
+    found = _WORD.match(text)
     return found.group(0) if found else ""
 
 
@@ -65,8 +71,7 @@ class SymbolCompleter(QCompleter):
         start = pos - len(_last_word(text[:pos]))
         rest = text[pos:].lstrip()
         if rest and rest[0] not in ",;":  # the rest of that word
-            # (match() is None, and this raises, when the list goes on after the word)
-            rest = rest[len(_LAST.match(rest).group(0)):]  # type: ignore[union-attr]
+            rest = rest[len(_word_at_start(rest)):]
         head = text[:start] + symbol
         edit.setText(head + (rest if rest.startswith((",", ";")) else (", " + rest if rest else "")))
         edit.setCursorPosition(len(head))
