@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
-from twinstar_gui.core import Timeframe
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.data.feed import MarketFeed
 from twinstar_gui.data.store import CandleStore
 from twinstar_gui.data.writer import CandleWriter

@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinstar_gui.core import Candle, GroupResampler, Timeframe, resample_complete
+from twinstar_gui.core.models import Candle
+from twinstar_gui.core.resample import GroupResampler, resample_complete
+from twinstar_gui.core.timeframe import Timeframe
 
 T0 = 1_736_899_200_000  # 2025-01-15 00:00 UTC
 Q = 900_000

@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from twinstar_gui.core import Timeframe, rsi_wilder
+from twinstar_gui.core.indicators import rsi_wilder
+from twinstar_gui.core.timeframe import Timeframe
 
 
 def test_timeframe_lengths_and_alignment():

@@ -1,4 +1,6 @@
-from twinstar_gui.core import Candle, Timeframe, TradeCandles
+from twinstar_gui.core.models import Candle
+from twinstar_gui.core.timeframe import Timeframe
+from twinstar_gui.core.trades import TradeCandles
 
 T0 = 1_736_942_400_000  # 12:00 UTC
 Q = Timeframe.M15.ms

@@ -2,7 +2,8 @@
 import numpy as np
 from waiting import wait_for
 
-from twinstar_gui.core import KlineEvent, Timeframe
+from twinstar_gui.core.models import KlineEvent
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.data.manager import SeriesManager
 from twinstar_gui.data.store import CandleStore
 from twinstar_gui.data.writer import CandleWriter

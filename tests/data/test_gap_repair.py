@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from twinstar_gui.core import Timeframe
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.data.manager import SeriesManager
 from twinstar_gui.data.store import CandleStore
 from twinstar_gui.data.writer import CandleWriter

@@ -3,8 +3,8 @@ list in the exchange's own format over loopback, and the catalog built from it i
 exchange would list it (MATIC delisted, RNDR renamed RENDER), down to the candles of the new name."""
 import pytest
 
-from twinstar_gui.core import Timeframe
 from twinstar_gui.core.instrument import Catalog, UnknownSymbol
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.net.rest import RestClient
 from twinstar_gui.sim.clock import SimClock

@@ -6,8 +6,8 @@ import json
 import pytest
 from websockets.sync.client import connect
 
-from twinstar_gui.core import Timeframe
 from twinstar_gui.core.instrument import Catalog, UnknownSymbol
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.exchanges import ExchangeError, get_exchange
 from twinstar_gui.net.rest import RestClient
 from twinstar_gui.sim.clock import SimClock

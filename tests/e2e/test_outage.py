@@ -10,8 +10,8 @@ from support.proxy import FlakyProxy
 from test_all_exchanges import SYMBOL, one_exchange_core
 from waiting import wait_for
 
-from twinstar_gui.core import Timeframe
 from twinstar_gui.core.errors import ConnectFailed
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.data.feed import sync_summary
 from twinstar_gui.data.store import CandleStore
 from twinstar_gui.net.backoff import ReconnectPolicy

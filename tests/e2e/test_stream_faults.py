@@ -9,7 +9,7 @@ from waiting import wait_for
 
 from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
-from twinstar_gui.core import Timeframe
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.data.store import CandleStore
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.sim.clock import SimClock

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinstar_gui.core import KlineEvent
+from twinstar_gui.core.models import KlineEvent
 from twinstar_gui.exchanges import BadMessage, ExchangeAdapter, ExchangeError, RateLimited, empty_klines, get_exchange
 from twinstar_gui.exchanges.base import KLINE_COLUMNS, MAX_EPOCH_MS, TICKER_COLUMNS
 

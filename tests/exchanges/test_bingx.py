@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from ticker_items import assert_item_left_out
 
-from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
+from twinstar_gui.core.models import KlineEvent, SubscriptionAck, TickerEvent, TradeEvent
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bingx"

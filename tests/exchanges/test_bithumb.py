@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twinstar_gui.core import SubscriptionAck, TickerEvent, Timeframe, TradeEvent
+from twinstar_gui.core.models import SubscriptionAck, TickerEvent, TradeEvent
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.exchanges import BadMessage, ExchangeError, get_exchange
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bithumb"

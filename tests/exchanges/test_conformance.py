@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, Timeframe, TradeEvent
+from twinstar_gui.core.models import KlineEvent, SubscriptionAck, TickerEvent, TradeEvent
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.exchanges import BadMessage, ExchangeError, exchange_names, get_exchange
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from twinstar_gui.core import KlineEvent, SubscriptionAck, TickerEvent, TradeEvent
+from twinstar_gui.core.models import KlineEvent, SubscriptionAck, TickerEvent, TradeEvent
 from twinstar_gui.exchanges import BadMessage, get_exchange
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"

@@ -3,8 +3,8 @@ request for a symbol it does not list the way its exchange does, and nothing els
 server error, an error whose text says "symbol") is ever taken for one."""
 import pytest
 
-from twinstar_gui.core import Timeframe
 from twinstar_gui.core.errors import ConnectFailed, ExchangeError, HttpStatusError, RateLimited
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.exchanges.registry import exchange_names
 from twinstar_gui.net.rest import RestClient

@@ -4,7 +4,7 @@ import contextlib
 
 from waiting import wait_for
 
-from twinstar_gui.core import KlineEvent, TickerEvent
+from twinstar_gui.core.models import KlineEvent, TickerEvent
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.net.hub import StreamHub

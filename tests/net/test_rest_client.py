@@ -10,8 +10,8 @@ import requests
 import urllib3
 from support.proxy import FlakyProxy
 
-from twinstar_gui.core import Timeframe
 from twinstar_gui.core.errors import ConnectFailed, DnsFailed, HttpStatusError, RequestTimedOut, TlsFailed, is_transient
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.exchanges import BadMessage, ExchangeError, RateLimited, get_exchange
 from twinstar_gui.exchanges.base import RestRequest
 from twinstar_gui.net.ratelimit import TokenBucket

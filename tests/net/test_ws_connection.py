@@ -5,7 +5,7 @@ import logging
 from waiting import wait_for
 from websockets.asyncio.server import serve
 
-from twinstar_gui.core import KlineEvent
+from twinstar_gui.core.models import KlineEvent
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.net.ws import StreamState, WsConnection

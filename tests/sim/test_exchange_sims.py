@@ -5,7 +5,7 @@ import json
 import pytest
 from websockets.asyncio.client import connect
 
-from twinstar_gui.core import Timeframe
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.exchanges import ExchangeError, get_exchange
 from twinstar_gui.net.rest import RestClient
 from twinstar_gui.sim.clock import SimClock

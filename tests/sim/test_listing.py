@@ -7,7 +7,8 @@ import pytest
 from sim_helpers import running
 from websockets.asyncio.client import connect
 
-from twinstar_gui.core import KlineEvent, TickerEvent, Timeframe
+from twinstar_gui.core.models import KlineEvent, TickerEvent
+from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.exchanges import get_exchange
 from twinstar_gui.net.rest import RestClient
 from twinstar_gui.sim.listing import listed_usdt, served_concat, served_symbol

@@ -1,14 +1,4 @@
-"""Pure trading domain: candles, timeframes, events, resampling, indicators. Imports nothing of ours."""
-from .errors import BadMessage, ExchangeError, RateLimited, StaleStream, TwinStarError
-from .indicators import rsi_wilder
-from .models import Candle, CandleSource, KlineEvent, MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
-from .resample import GroupResampler, resample_complete
-from .timeframe import BASE_TIMEFRAME, CHART_TIMEFRAMES, DERIVED_TIMEFRAMES, Timeframe
-from .trades import TradeCandles
+"""Pure trading domain: candles, timeframes, events, resampling, indicators. Imports nothing of ours.
 
-__all__ = [
-    "BadMessage", "ExchangeError", "RateLimited", "StaleStream", "TwinStarError", "rsi_wilder",
-    "Candle", "CandleSource", "KlineEvent", "MarketEvent", "SubscriptionAck", "TickerEvent", "TradeEvent",
-    "GroupResampler", "resample_complete", "BASE_TIMEFRAME", "CHART_TIMEFRAMES", "DERIVED_TIMEFRAMES",
-    "Timeframe", "TradeCandles",
-]
+Import from the submodules (`core.models`, `core.timeframe`, ...): this package imports none of them, so that
+reading a setting or an error class does not pay for pandas (core.resample) or numpy (core.indicators)."""
