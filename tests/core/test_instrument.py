@@ -256,6 +256,7 @@ def test_search_leaves_out_what_does_not_trade_and_honours_limit(bybit):
     assert bybit.search("usdt", limit=0) == [] and bybit.search("usdt", limit=-5) == []
     everything = bybit.search("")
     assert [i.symbol for i in everything] == sorted(bybit.symbols()) and len(everything) == 7
+    assert bybit.search("  ") == everything == bybit.search("-")  # blank and separators alone: no filter
 
 
 @pytest.mark.parametrize("text", ["ВТС", "x" * 100_000, "\x00", None, "é"])

@@ -330,7 +330,8 @@ class Catalog:
         by symbol within each group. Text no symbol could contain finds nothing."""
         limit = max(0, limit)
         try:
-            key = _compact(typed_symbol(self.exchange, text)) if text else ""
+            blank = not text or (isinstance(text, str) and not text.strip())
+            key = "" if blank else _compact(typed_symbol(self.exchange, text))  # blank: everything
         except SymbolError:
             return []
         if not key:

@@ -264,6 +264,9 @@ class CatalogBook:
             self._loaded.set()
             raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})")
         fetched = int(self.clock() * 1000)
+        if len(instruments) > MAX_INSTRUMENTS:
+            log.warning("%s: the exchange listed %d instruments; the first %d are kept", self.exchange,
+                        len(instruments), MAX_INSTRUMENTS)
         catalog = Catalog(self.exchange, instruments[:MAX_INSTRUMENTS], fetched_ms=fetched,
                           primary_quote=primary_quote(self.adapter))
         with self._lock:

@@ -111,7 +111,7 @@ class BingxAdapter(ExchangeAdapter):
             if quote != "USDT" or it.get("currency") != "USDT":
                 return None  # USDC-margined contracts share the list
             code = str(it.get("status"))
-            status = TRADING if code == "1" else CONTRACT_STATUS.get(code, f"status {excerpt(code, 12)}")
+            status = TRADING if code == "1" else CONTRACT_STATUS.get(code, f"status {excerpt(code, 12)}".strip())
             return self._instrument(it, it["symbol"], base, quote, tick=self._step(it, "pricePrecision"),
                                     lot=self._step(it, "quantityPrecision"), min_qty=it["tradeMinQuantity"],
                                     min_notional=it.get("tradeMinUSDT") or 0, status=status)
