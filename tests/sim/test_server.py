@@ -167,9 +167,11 @@ def test_module_cli_serves_until_interrupted():
         deadline = time.monotonic() + 15
         while base is None and time.monotonic() < deadline:
             line = proc.stdout.readline()
-            if "REST base:" in line:
-                base = line.split("REST base:")[1].strip()
+            words = line.split()
+            if words[:2] == ["bybit", "REST"]:  # "  bybit    REST http://...   WS ws://..."
+                base, ws = words[2], words[4]
         assert base and base.startswith("http://127.0.0.1:") and base.endswith("/bybit")
+        assert ws.startswith("ws://127.0.0.1:") and ws.endswith("/bybit/v5/public/linear")
         body = requests.get(f"{base}/v5/market/kline", params={"symbol": "BTCUSDT", "interval": "1", "limit": 3},
                             timeout=5).json()
         assert body["retCode"] == 0 and len(body["result"]["list"]) == 3

@@ -30,8 +30,12 @@ def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7, *, trade
     if api_key:
         sim.server.add_account(api_key, api_secret, balance=balance)
     print(f"TwinStar simulator on 127.0.0.1:{sim.server.port} (speed x{speed:g}, seed {seed})")
-    print(f"  Bybit REST base: {sim.rest_url('bybit')}")
-    print(f"  Bybit WS:        {sim.ws_url('bybit')}")
+    from .server import EXCHANGES
+
+    for name in EXCHANGES:  # each exchange's base URLs: the values of TWINSTAR_<EXCHANGE>_REST_URL / _WS_URL
+        print(f"  {name:<8} REST {sim.rest_url(name):<34} WS {sim.ws_url(name)}")
+    print("  (point a command at one: TWINSTAR_OKX_REST_URL=<REST> TWINSTAR_OKX_WS_URL=<WS> twinstar symbols "
+          "--exchange okx)")
     print(f"  Bybit trading API (signed, public REST too): {sim.trade_url('bybit')}"
           + (f"  key {api_key[:4]}…, {balance:g} USDT" if api_key else "  (no key: pass --api-key/--api-secret)"))
     print("Ctrl-C to stop.", flush=True)
