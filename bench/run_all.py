@@ -31,7 +31,7 @@ ARGS: dict[str, tuple[list[str], list[str]]] = {
     "bench_hub.py": ([], ["--frames", "20000"]),
     "bench_bots.py": ([], ["--candles", "100"]),
     "bench_chart_item.py": ([], ["--sizes", "100000", "--renders", "5"]),
-    "bench_gui.py": ([], ["--quick"]),
+    "bench_gui.py": (["--all"], ["--quick", "--all"]),
     "bench_symbol_search.py": ([], ["--repeats", "10"]),
 }
 ORDER = list(ARGS)
