@@ -68,7 +68,7 @@ def imports() -> int:
     import qasync  # noqa: F401
 
     import twinstar_gui.entry  # noqa: F401
-    from twinstar_gui import app, cli, config, presenters, secrets, ui  # noqa: F401
+    from twinstar_gui import cli, config, gui, presenters, secrets, trading_stack, ui, wiring  # noqa: F401
     from twinstar_gui.presenters import chart, health, log, settings, trading  # noqa: F401
     from twinstar_gui.ui import crash, main_window, theme  # noqa: F401
 

@@ -287,8 +287,8 @@ def main(spec_path: str) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from twinstar_gui.app import run_gui
     from twinstar_gui.config import load_settings
+    from twinstar_gui.gui import run_gui
 
     from _loopprobe import LagProbe, StallSampler  # bench/ is sys.path[0]: this file is run as a script
 

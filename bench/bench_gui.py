@@ -133,12 +133,13 @@ def _make_sim(speed: float):
 def bench_lag(app: QApplication, seconds: float, speed: float, in_process: bool = False) -> dict:
     import qasync
 
-    from twinstar_gui.app import build_core, freeze_startup_objects
     from twinstar_gui.config import settings_from_dict
+    from twinstar_gui.gui import freeze_startup_objects
     from twinstar_gui.presenters.chart import ChartPresenter
     from twinstar_gui.presenters.health import HealthPresenter
     from twinstar_gui.presenters.log import LogPresenter
     from twinstar_gui.ui.main_window import MainWindow
+    from twinstar_gui.wiring import build_core
 
     symbols = _bench_symbols()
     sim = _make_sim(speed) if in_process else SimProcess(_make_sim, speed)

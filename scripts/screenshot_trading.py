@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 
-from twinstar_gui.app import run_gui
 from twinstar_gui.config import settings_from_dict
+from twinstar_gui.gui import run_gui
 
 
 def main() -> int:

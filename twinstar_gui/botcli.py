@@ -7,10 +7,11 @@ import logging
 import math
 import sys
 
-from .app import build_core, build_trading, check_data_dir, make_bot
 from .cliargs import SECONDS, symbol_list
 from .collector import data_dir_setting
 from .headless import stop_event, ticks
+from .trading_stack import build_trading, make_bot
+from .wiring import build_core, check_data_dir
 
 log = logging.getLogger("twinstar.bot")
 

@@ -150,7 +150,7 @@ def run_command(argv: list[str] | None) -> int:
         return 2
     first = (exchanges or ["bybit"])[0]
     symbols = {first: args.symbols} if args.symbols else None
-    from .app import run_gui
+    from .gui import run_gui
 
     return run_gui(settings, demo=args.demo, speed=args.speed, seed=args.seed, quit_after=args.quit_after,
                    symbols=symbols, exchanges=exchanges)

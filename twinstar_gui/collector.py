@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from .app import build_core, check_data_dir
 from .cliargs import symbol_list
 from .config import Settings
 from .core.errors import excerpt
@@ -20,6 +19,7 @@ from .core.instrument import SymbolError
 from .data.feed import sync_summary
 from .data.store import SeriesBusy
 from .headless import stop_event, ticks
+from .wiring import build_core, check_data_dir
 
 log = logging.getLogger("twinstar.collector")
 

@@ -102,13 +102,13 @@ def _gui_and_stream(data_dir: Path, timeout: float) -> list[tuple[str, bool, str
     from PySide6.QtGui import QImage
     from PySide6.QtWidgets import QApplication
 
-    from .app import build_core
     from .config import settings_from_dict
     from .presenters.chart import ChartPresenter
     from .presenters.health import HealthPresenter
     from .presenters.log import LogPresenter
     from .sim.demo import start_demo_simulator
     from .ui.main_window import MainWindow
+    from .wiring import build_core
 
     out: list[tuple[str, bool, str]] = []
     sim = start_demo_simulator(speed=600.0, seed=3)

@@ -3,7 +3,6 @@ import asyncio
 import contextlib
 import time
 
-from twinstar_gui.app import build_core
 from twinstar_gui.bots.base import BotContext
 from twinstar_gui.bots.market import LiveMarket
 from twinstar_gui.config import settings_from_dict
@@ -16,6 +15,7 @@ from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
+from twinstar_gui.wiring import build_core
 
 H4 = 4 * 3_600_000
 SPEED = 3600.0  # a 15m candle every 0.25 s, a 4h group every 4 s

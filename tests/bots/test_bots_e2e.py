@@ -124,7 +124,6 @@ async def test_an_exchange_out_of_reach_does_not_stop_a_bot(tmp_path, qapp):
     stop the bot for good, as a bug would.)"""
     from support.proxy import FlakyProxy
 
-    from twinstar_gui.app import build_core
     from twinstar_gui.bots.base import BotContext
     from twinstar_gui.bots.market import LiveMarket
     from twinstar_gui.config import settings_from_dict
@@ -135,6 +134,7 @@ async def test_an_exchange_out_of_reach_does_not_stop_a_bot(tmp_path, qapp):
     from twinstar_gui.sim.clock import SimClock
     from twinstar_gui.sim.market import Market
     from twinstar_gui.sim.server import SimServer
+    from twinstar_gui.wiring import build_core
 
     server = SimServer(Market(SimClock(speed=60.0), seed=4, history_days=5), push_interval=0.05)
     await server.start()

@@ -5,7 +5,6 @@ import pytest
 from scripted import trading_env
 from waiting import wait_for
 
-from twinstar_gui.app import Trading, rebuild_trading
 from twinstar_gui.execution.live import LiveExecutor
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.presenters.chart import ChartPresenter
@@ -13,6 +12,7 @@ from twinstar_gui.presenters.health import HealthPresenter
 from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
 from twinstar_gui.secrets import ApiKeys, save_keys
+from twinstar_gui.trading_stack import Trading, rebuild_trading
 from twinstar_gui.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.e2e

@@ -6,11 +6,11 @@ import pytest
 from scripted import trading_env
 from waiting import wait_for
 
-from twinstar_gui.app import Trading
 from twinstar_gui.presenters.chart import ChartPresenter
 from twinstar_gui.presenters.health import HealthPresenter
 from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
+from twinstar_gui.trading_stack import Trading
 from twinstar_gui.ui.main_window import MainWindow
 from twinstar_gui.ui.panels.table import SORT_ROLE
 

@@ -13,12 +13,13 @@ import pytest
 from scripted import scripted_market
 from waiting import wait_for
 
-from twinstar_gui.app import build_core, build_trading, make_bot
 from twinstar_gui.bots.base import BotThread
 from twinstar_gui.config import settings_from_dict
 from twinstar_gui.exchanges.registry import VENUES
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.sim.server import SimServer
+from twinstar_gui.trading_stack import build_trading, make_bot
+from twinstar_gui.wiring import build_core
 
 pytestmark = pytest.mark.e2e
 TYPED = ["sol", "BTC", "eth", "MATIC", "RNDR"]  # as a user types them; MATIC is delisted, RNDR renamed RENDER

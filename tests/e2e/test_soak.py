@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from waiting import wait_for
 
-from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
 from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.data.store import CandleStore
@@ -15,6 +14,7 @@ from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
+from twinstar_gui.wiring import build_core
 
 pytestmark = pytest.mark.e2e
 Q = Timeframe.M15.ms

@@ -10,7 +10,6 @@ import pytest
 from PySide6.QtCore import Qt
 from waiting import wait_for
 
-from twinstar_gui.app import Trading, build_core
 from twinstar_gui.config import settings_from_dict
 from twinstar_gui.core.indicators import rsi_wilder
 from twinstar_gui.core.models import KlineEvent
@@ -25,8 +24,10 @@ from twinstar_gui.presenters.chart import ChartPresenter, FillMarker
 from twinstar_gui.presenters.health import HealthPresenter
 from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
+from twinstar_gui.trading_stack import Trading
 from twinstar_gui.ui.main_window import MainWindow
 from twinstar_gui.ui.panels.chart_panel import ChartPanel
+from twinstar_gui.wiring import build_core
 
 W = 900.0  # 15m, seconds
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC

@@ -10,7 +10,6 @@ from PySide6.QtTest import QTest
 from test_chart_panel import close_terminal, open_terminal
 from waiting import wait_for
 
-from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
 from twinstar_gui.core.instrument import Catalog, Instrument
 from twinstar_gui.data.catalogs import write_cache
@@ -22,6 +21,7 @@ from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
 from twinstar_gui.ui.main_window import MainWindow
+from twinstar_gui.wiring import build_core
 
 NAMED = ["BTC", "ETH", "SOL", "SOLV", "XRP", "1000PEPE"]
 

@@ -7,7 +7,6 @@ import pandas as pd
 from support.proxy import FlakyProxy
 from waiting import wait_for
 
-from twinstar_gui.app import build_core
 from twinstar_gui.config import settings_from_dict
 from twinstar_gui.data.journal import RECORD_SIZE
 from twinstar_gui.data.store import CandleStore
@@ -19,6 +18,7 @@ from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimServer
 from twinstar_gui.ui.main_window import MainWindow
+from twinstar_gui.wiring import build_core
 
 
 # Not a fixture: pytest-qt processes Qt events between test phases, which would run the qasync loop's socket
@@ -90,8 +90,8 @@ async def test_a_failing_disk_is_shown_and_closing_asks_before_losing_candles(tm
     import pandas as pd
     from PySide6.QtWidgets import QMessageBox
 
-    from twinstar_gui.app import _ask_unsaved
     from twinstar_gui.data.writer import WriteJob
+    from twinstar_gui.gui import _ask_unsaved
 
     async with running(tmp_path) as (window, core, server):
         await wait_for(lambda: window.chart_panel.candle_count() >= 200, what="history on the chart")
@@ -119,8 +119,8 @@ async def test_a_failing_disk_is_shown_and_closing_asks_before_losing_candles(tm
 async def test_a_signal_answers_the_unsaved_candles_question_open_on_screen(tmp_path, qapp):
     """Closing the window asked whether to give up candles a failing disk holds; a SIGTERM then must not wait for
     a click that may never come: it answers "give them up" and the shutdown ends within its budget."""
-    from twinstar_gui.app import _ask_unsaved
     from twinstar_gui.data.writer import WriteJob
+    from twinstar_gui.gui import _ask_unsaved
 
     async with running(tmp_path) as (window, core, server):
         await wait_for(lambda: window.chart_panel.candle_count() >= 200, what="history on the chart")

@@ -10,8 +10,8 @@ KINDS = ("unified", "scanner", "multi")
 
 
 def make_bot(kind: str, trading, t, symbols: list[str] | None, name: str = "") -> Bot:
-    """`trading`: journal + executor + market (app.Trading); `t`: config.TradingSettings. Orders are sized in
-    the venue's quote currency (the risk guard's `currency`: USDT, or KRW on the KRW venues)."""
+    """`trading`: journal + executor + market (trading_stack.Trading); `t`: config.TradingSettings. Orders are
+    sized in the venue's quote currency (the risk guard's `currency`: USDT, or KRW on the KRW venues)."""
     notional = t.order_notional(getattr(trading.executor, "currency", "USDT"))
     long_only = getattr(trading.market, "long_only", False)  # spot venues: no shorts
     if kind == "unified":

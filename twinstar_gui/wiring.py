@@ -1,0 +1,137 @@
+"""Headless wiring: settings -> candle store, durable writer, instrument catalogs and one market feed per
+exchange (the `Core`). No Qt: the collector and the bot command run on it as the window does."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Settings
+from .core.instrument import SymbolError
+from .core.timeframe import Timeframe
+from .data.catalogs import CatalogBook
+from .data.feed import MarketFeed
+from .data.store import CandleStore
+from .data.writer import CandleWriter
+from .exchanges.registry import get_exchange
+from .net.rest import RestClient
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_BUDGET_S = 3.0
+HEAD_START_S = 2.0  # longest the other feeds wait for the charted series' history at start
+
+
+@dataclass
+class Core:
+    """Everything long-lived below the presenters; usable without Qt."""
+
+    settings: Settings
+    store: CandleStore
+    writer: CandleWriter
+    feeds: dict[str, MarketFeed] = field(default_factory=dict)
+    catalogs: dict[str, CatalogBook] = field(default_factory=dict)
+    clock: Callable[[], int] | None = None  # the market's time in UTC ms when not the wall clock's (the demo's)
+
+    async def start(self, first: tuple[str, str] | None = None, head_start: float = HEAD_START_S) -> None:
+        """Start every feed. The series on screen (`first` = exchange, symbol) gets a head start: its feed
+        starts first and the others wait until its history is in (at most `head_start` s), so the chart
+        fills before a dozen other REST fetches compete with it. Each exchange's instrument list is refreshed
+        in the background meanwhile (the cached one is in use until then)."""
+        for book in self.catalogs.values():
+            book.refresh_in_background(keep_fresh=True)
+        lead = self.feeds.get(first[0]) if first else None
+        if lead is not None and first is not None:
+            await lead.start(first=first[1])
+            series = lead.series.get(first[1])
+            end = time.monotonic() + head_start
+            while series is not None and series.sync.busy and time.monotonic() < end:
+                await asyncio.sleep(0.02)
+        await asyncio.gather(*(f.start() for f in self.feeds.values() if f is not lead))
+
+    def interrupt(self) -> None:
+        """Stopping: every REST call of the feeds (history, bots' scans) ends now, in flight or waiting."""
+        for feed in self.feeds.values():
+            feed.rest.close()
+
+    async def shutdown(self, budget: float = SHUTDOWN_BUDGET_S,
+                       confirm_loss: Callable[[int, str], Awaitable[bool]] | None = None) -> bool:
+        """Close sockets, then flush every queued candle to disk; True when nothing was lost.
+        If writes are still queued at the end of the budget, `confirm_loss(pending, error)` decides:
+        False = keep trying (the disk may be fixed meanwhile), True = give up on them."""
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(f.stop() for f in self.feeds.values()),
+                                                  return_exceptions=True), budget / 2)
+        except TimeoutError:
+            log.warning("streams did not stop within %.1fs", budget / 2)
+        left = max(0.5, budget - (time.monotonic() - t0))
+        while confirm_loss is not None and not await asyncio.to_thread(self.writer.flush, left):
+            if await confirm_loss(self.writer.pending, self.writer.last_error):
+                log.error("quitting with %d candle write(s) not on disk (user's choice): %s", self.writer.pending,
+                          self.writer.last_error)
+                left = 0.5
+                break
+            left = budget
+        ok = await asyncio.to_thread(self.writer.close, left)
+        log.info("shutdown in %.2fs (%s)", time.monotonic() - t0, "all candles flushed" if ok else "WRITES PENDING")
+        return ok
+
+
+def build_core(settings: Settings, *, exchanges: list[str] | None = None,
+               symbols: dict[str, list[str]] | None = None, feed_options: dict | None = None,
+               allow_empty: bool = False) -> Core:
+    store = CandleStore(settings.data_dir)
+    writer = CandleWriter(store)
+    core = Core(settings, store, writer)
+    windows = {Timeframe.M15: settings.window_15m, Timeframe.H1: settings.window_1h}
+    for name in exchanges or [n for n, e in settings.exchanges.items() if e.enabled]:
+        adapter = get_exchange(name, rest_url=settings.rest_url(name), ws_url=settings.ws_url(name))
+        options = dict(feed_options or {})
+        rest = options.pop("rest", None) or RestClient(adapter)  # one client (one request budget) for both
+        book = CatalogBook(rest, settings.data_dir)
+        syms = resolve_symbols(book, (symbols or {}).get(name) or list(settings.symbols(name)))
+        if not syms and not allow_empty:
+            log.warning("%s: no symbols configured; skipped", name)
+            rest.close()
+            continue
+        core.feeds[name] = MarketFeed(adapter, store, writer, syms, windows=windows, rest=rest, **options)
+        core.catalogs[name] = book
+    return core
+
+
+def resolve_symbols(book: CatalogBook, names: list[str]) -> list[str]:
+    """Names as given (unified, native, a base asset) -> the exchange's native ids, through its catalog (the cached
+    one at start; by the naming rule when there is none yet, said once). A name that fits nothing or several is
+    left out with a log line naming the exchange and the close matches; the others go on."""
+    out = []
+    for text in names:
+        try:
+            out.append(book.resolve(text).native)
+        except SymbolError as exc:
+            log.error("%s; left out", exc)
+    if names and not book.verified:  # the first start: the list is being fetched (the status bar says if it fails)
+        log.info("%s: no instrument list cached yet; symbols taken by the exchange's naming rule until it arrives",
+                 book.exchange)
+    return list(dict.fromkeys(out))
+
+
+def trading_dir(settings: Settings) -> Path:
+    """Journal and other trading state, inside the data dir but out of the Parquet dataset's way."""
+    return settings.data_dir / "_trading"
+
+
+def check_data_dir(path: Path) -> str | None:
+    """None if we can write there, else a message saying why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".twinstar-write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        return f"data directory {path} is not writable: {exc.strerror or exc}"
+    return None
