@@ -22,6 +22,7 @@ from twinstar_gui.bots.unified import UnifiedBot
 from twinstar_gui.core.indicators import rsi_wilder
 from twinstar_gui.core.models import Candle
 from twinstar_gui.core.resample import resample_complete
+from twinstar_gui.core.risk_limits import RiskLimits
 from twinstar_gui.core.strategy import StrategyConfig
 from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.data.feed import MarketFeed
@@ -32,7 +33,7 @@ from twinstar_gui.exchanges.registry import get_exchange
 from twinstar_gui.execution.base import InstrumentRules
 from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
-from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+from twinstar_gui.execution.risk import RiskGuard
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimThread

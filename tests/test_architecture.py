@@ -23,6 +23,9 @@ FORBIDDEN = {
     "trading_stack": {"sim", "presenters", "ui", "gui", "cli"},
 }
 NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters", "bots", "execution", "wiring", "trading_stack"}
+# settings sit low: config reads the registry and domain types, never the engine, executors or bots above them
+# (files: the atomic write helper, which imports nothing of ours)
+CONFIG_MAY_IMPORT = {"core", "exchanges", "files"}
 CLIS = {"collector", "botcli", "symbolscli", "selftest", "headless", "cliargs"}  # cli.py: see the test below
 NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "headless", "wiring",
          "trading_stack"}
@@ -59,6 +62,9 @@ def test_layers_import_only_downwards():
             problems.append(f"{path.relative_to(PKG)} imports widgets")
         if layer in NO_QT and any(i.startswith("PySide6") or i == "qasync" for i in imps):
             problems.append(f"{path.relative_to(PKG)} imports Qt")
+        if layer == "config":
+            problems += [f"config imports {i[5:]}" for i in imps
+                         if i.startswith("ours:") and i[5:] not in CONFIG_MAY_IMPORT]
         if layer not in ("gui", "cli") and "ours:gui" in imps:
             problems.append(f"{path.relative_to(PKG)} imports the window (gui)")
     assert problems == []

@@ -24,10 +24,10 @@ import platformdirs
 
 from .core.errors import excerpt
 from .core.names import BadName, check_symbol_text
+from .core.risk_limits import RiskLimits
 from .core.strategy import StrategyConfig
 from .core.timeframe import CHART_TIMEFRAMES, Timeframe
 from .exchanges.registry import DEFAULT_SCAN_BASES, VENUES, env_url, exchange_names
-from .execution.risk import RiskLimits
 from .files import write_text_atomic
 
 log = logging.getLogger(__name__)

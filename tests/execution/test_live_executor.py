@@ -186,8 +186,9 @@ def test_take_profit_closes_at_the_exchange_and_restart_reconciles(sim, account,
 
 def test_orders_and_positions_keep_their_bot_and_a_closed_loss_counts_toward_the_daily_limit(sim, account,
                                                                                              tmp_path):
+    from twinstar_gui.core.risk_limits import RiskLimits
     from twinstar_gui.execution.base import symbols_in_play
-    from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+    from twinstar_gui.execution.risk import RiskGuard
 
     market = sim.market
     now, p0 = market.now_ms(), market.last_price(SYM)
@@ -223,7 +224,8 @@ def test_orders_and_positions_keep_their_bot_and_a_closed_loss_counts_toward_the
 def test_the_kill_switch_closes_live_positions_off_the_callers_thread(sim, account, tmp_path):
     """The kill switch is pressed on the GUI's thread (or tripped there by a price): live closes are HTTP round
     trips, so they are sent from a thread of their own and the caller returns at once."""
-    from twinstar_gui.execution.risk import RiskGuard, RiskLimits
+    from twinstar_gui.core.risk_limits import RiskLimits
+    from twinstar_gui.execution.risk import RiskGuard
 
     ex = connect(sim, tmp_path)
     risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000))
