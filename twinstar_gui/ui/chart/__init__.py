@@ -1,6 +1,6 @@
 """Chart drawing items (pyqtgraph): candles, volume and RSI, fast with large histories."""
 from .candle_item import CandlestickItem
-from .rsi_item import IncrementalRsi, RsiItem
+from .rsi_item import RsiItem
 from .volume_item import VolumeItem
 
-__all__ = ["CandlestickItem", "IncrementalRsi", "RsiItem", "VolumeItem"]
+__all__ = ["CandlestickItem", "RsiItem", "VolumeItem"]

@@ -11,8 +11,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from ...core.indicators import IncrementalRsi
 from ...core.timeframe import Timeframe
-from ..chart import CandlestickItem, IncrementalRsi, RsiItem, VolumeItem
+from ..chart import CandlestickItem, RsiItem, VolumeItem
 from ..chart.candle_item import CLOSE, HIGH, LOW, OPEN
 from ..chart.price_axis import PriceAxis, price_text
 from .series_picker import SeriesPicker
