@@ -31,9 +31,9 @@ from twinstar_gui.data.store import CandleStore
 from twinstar_gui.data.writer import CandleWriter
 from twinstar_gui.exchanges.registry import get_exchange
 from twinstar_gui.execution.base import InstrumentRules
-from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.execution.risk import RiskGuard
+from twinstar_gui.execution.trade_journal import Journal
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimThread

@@ -12,9 +12,9 @@ from .bots.base import Bot, BotThread
 from .bots.market import LiveMarket
 from .exchanges.registry import VENUES
 from .execution.instruments import InstrumentBook
-from .execution.journal import Journal
 from .execution.paper import PaperExecutor
 from .execution.risk import RiskGuard
+from .execution.trade_journal import Journal
 from .wiring import Core, trading_dir
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from twinstar_gui.config import settings_from_dict
 from twinstar_gui.core.risk_limits import RiskLimits
 from twinstar_gui.core.strategy import StrategyConfig
 from twinstar_gui.execution.base import InstrumentRules
-from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.execution.risk import RiskGuard
+from twinstar_gui.execution.trade_journal import Journal
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market

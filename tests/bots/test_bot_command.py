@@ -7,7 +7,7 @@ import time
 
 from scripted import SPEED, script_flat, script_trend
 
-from twinstar_gui.execution.journal import Journal
+from twinstar_gui.execution.trade_journal import Journal
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market
 from twinstar_gui.sim.server import SimThread

@@ -12,9 +12,9 @@ from twinstar_gui.bots.market import ERROR_REPEAT_S
 from twinstar_gui.core.instrument import SeriesKey
 from twinstar_gui.core.risk_limits import RiskLimits
 from twinstar_gui.core.strategy import LONG, Signal
-from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.execution.risk import RiskGuard
+from twinstar_gui.execution.trade_journal import Journal
 from twinstar_gui.presenters.trading import problem_text
 
 

@@ -128,9 +128,9 @@ async def test_an_exchange_out_of_reach_does_not_stop_a_bot(tmp_path, qapp):
     from twinstar_gui.bots.market import LiveMarket
     from twinstar_gui.config import settings_from_dict
     from twinstar_gui.core.risk_limits import RiskLimits
-    from twinstar_gui.execution.journal import Journal
     from twinstar_gui.execution.paper import PaperExecutor
     from twinstar_gui.execution.risk import RiskGuard
+    from twinstar_gui.execution.trade_journal import Journal
     from twinstar_gui.net.backoff import ReconnectPolicy
     from twinstar_gui.sim.clock import SimClock
     from twinstar_gui.sim.market import Market

@@ -142,7 +142,7 @@ def _journal_of_ten(tmp_path):
 
 @pytest.mark.parametrize("bad_record, lost_at", [(0, "start"), (3, "middle"), (9, "end")])
 def test_a_corrupt_journal_record_loses_only_itself_and_is_copied_aside(tmp_path, caplog, bad_record, lost_at):
-    from twinstar_gui.data.journal import RECORD_SIZE
+    from twinstar_gui.data.candle_wal import RECORD_SIZE
 
     journal = _journal_of_ten(tmp_path)
     data = bytearray(journal.read_bytes())
@@ -164,7 +164,7 @@ def test_a_corrupt_journal_record_loses_only_itself_and_is_copied_aside(tmp_path
 def test_records_after_inserted_garbage_are_found_again(tmp_path):
     journal = _journal_of_ten(tmp_path)
     data = journal.read_bytes()
-    from twinstar_gui.data.journal import RECORD_SIZE
+    from twinstar_gui.data.candle_wal import RECORD_SIZE
 
     # 7 stray bytes between records 4 and 5 (a torn write followed by later appends), and a torn tail
     journal.write_bytes(data[:5 * RECORD_SIZE] + b"\x00garbag" + data[5 * RECORD_SIZE:] + b"\x01\x02")
@@ -360,7 +360,7 @@ def test_a_damaged_journal_is_copied_aside_once_while_its_fold_keeps_failing(tmp
 def test_a_journal_record_with_a_right_crc_but_impossible_values_is_not_a_candle(tmp_path):
     import zlib
 
-    from twinstar_gui.data.journal import _BODY, _RECORD
+    from twinstar_gui.data.candle_wal import _BODY, _RECORD
 
     journal = _journal_of_ten(tmp_path)
     good = journal.read_bytes()

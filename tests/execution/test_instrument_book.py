@@ -127,8 +127,8 @@ def test_a_cached_list_serves_without_asking_the_exchange(tmp_path):
 
 
 def test_paper_orders_follow_the_catalog_rules(tmp_path):
-    from twinstar_gui.execution.journal import Journal
     from twinstar_gui.execution.paper import PaperExecutor
+    from twinstar_gui.execution.trade_journal import Journal
 
     book, _ = book_of(tmp_path, "bybit", perp("bybit", "BTC", "BTCUSDT", min_notional=100))
     paper = PaperExecutor(Journal(tmp_path / "j.sqlite3"), rules=book, clock=lambda: 1_000)

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("ccxt")
 
 from twinstar_gui.execution.base import CANCELLED, FILLED, NEW, REJECTED, OrderRefused, OrderRequest
-from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.live import LiveExecutor, LiveExecutorError
+from twinstar_gui.execution.trade_journal import Journal
 from twinstar_gui.secrets import ApiKeys
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import Market

@@ -11,9 +11,9 @@ import pytest
 
 from twinstar_gui.core.risk_limits import RiskLimits
 from twinstar_gui.execution.base import OrderRequest, symbols_in_play
-from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.live import LiveExecutor
 from twinstar_gui.execution.risk import RiskGuard
+from twinstar_gui.execution.trade_journal import Journal
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 MARKETS = {s: {"id": s.split("/")[0] + "USDT", "symbol": s, "swap": True,

@@ -6,9 +6,9 @@ import pytest
 
 from twinstar_gui.core.risk_limits import RiskLimits
 from twinstar_gui.execution.base import FILLED, REJECTED, InstrumentRules, OrderRefused, OrderRequest, symbols_in_play
-from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.execution.risk import RiskGuard
+from twinstar_gui.execution.trade_journal import Journal
 
 RULES = {"BTCUSDT": InstrumentRules("BTCUSDT", 0.1, 0.001, 0.001, 5.0),
          "ETHUSDT": InstrumentRules("ETHUSDT", 0.01, 0.01, 0.01, 5.0)}

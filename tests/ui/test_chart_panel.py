@@ -16,9 +16,9 @@ from twinstar_gui.core.models import KlineEvent
 from twinstar_gui.core.resample import resample_complete
 from twinstar_gui.core.timeframe import Timeframe
 from twinstar_gui.execution.base import Fill
-from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.execution.risk import RiskGuard
+from twinstar_gui.execution.trade_journal import Journal
 from twinstar_gui.presenters import chart as chart_presenter
 from twinstar_gui.presenters.chart import ChartPresenter, FillMarker
 from twinstar_gui.presenters.health import HealthPresenter

@@ -8,7 +8,7 @@ from support.proxy import FlakyProxy
 from waiting import wait_for
 
 from twinstar_gui.config import settings_from_dict
-from twinstar_gui.data.journal import RECORD_SIZE
+from twinstar_gui.data.candle_wal import RECORD_SIZE
 from twinstar_gui.data.store import CandleStore
 from twinstar_gui.net.backoff import ReconnectPolicy
 from twinstar_gui.presenters.chart import ChartPresenter

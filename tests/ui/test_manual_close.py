@@ -8,9 +8,9 @@ from waiting import wait_for
 from twinstar_gui.config import settings_from_dict
 from twinstar_gui.core.risk_limits import RiskLimits
 from twinstar_gui.execution.base import OrderRefused, OrderRequest
-from twinstar_gui.execution.journal import Journal
 from twinstar_gui.execution.paper import PaperExecutor
 from twinstar_gui.execution.risk import RiskGuard
+from twinstar_gui.execution.trade_journal import Journal
 from twinstar_gui.presenters.trading import TradingPresenter
 from twinstar_gui.trading_stack import Trading
 

@@ -28,7 +28,7 @@ from ..execution.base import (
     OrderRequest,
     symbols_in_play,
 )
-from ..execution.journal import Journal
+from ..execution.trade_journal import Journal
 from .market import LiveMarket, RepeatLimiter
 
 log = logging.getLogger(__name__)

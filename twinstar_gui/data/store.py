@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from ..core.models import Candle
 from ..core.names import BadName, check_exchange, check_symbol, check_timeframe
-from .journal import JOURNAL_NAME, SeriesJournal
+from .candle_wal import JOURNAL_NAME, SeriesJournal
 
 try:
     import fcntl

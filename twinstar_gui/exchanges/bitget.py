@@ -10,8 +10,8 @@ from ..core.errors import ExchangeError, excerpt
 from ..core.instrument import Instrument
 from ..core.models import MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .argproto import ArgChannelWs
 from .base import ExchangeAdapter, RestBudget, RestRequest
+from .op_args_ws import OpArgsWs
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.bitget.com"
@@ -23,7 +23,7 @@ CHANNEL_LABELS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h"
                   "1Dutc": "1d", "6Hutc": "6h", "12Hutc": "12h", "1Wutc": "1w"}
 
 
-class BitgetAdapter(ArgChannelWs, ExchangeAdapter):
+class BitgetAdapter(OpArgsWs, ExchangeAdapter):
     name = "bitget"
     default_rest_url = REST_URL
     default_ws_url = WS_URL

@@ -10,8 +10,8 @@ from ..core.errors import ExchangeError, excerpt
 from ..core.instrument import Instrument
 from ..core.models import MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .argproto import ArgChannelWs
 from .base import ExchangeAdapter, RestBudget, RestRequest
+from .op_args_ws import OpArgsWs
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://www.okx.com"
@@ -24,7 +24,7 @@ CANDLES_ROWS = 300  # max rows of one /market/candles answer
 HISTORY_ROWS = 100  # max rows of one /market/history-candles answer
 
 
-class OkxAdapter(ArgChannelWs, ExchangeAdapter):
+class OkxAdapter(OpArgsWs, ExchangeAdapter):
     name = "okx"
     default_rest_url = REST_URL
     default_ws_url = WS_URL

@@ -30,7 +30,7 @@ from .base import (
     OrderRequest,
     Position,
 )
-from .journal import Journal
+from .trade_journal import Journal
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from .base import (
     Position,
     symbols_in_play,
 )
-from .journal import Journal
+from .trade_journal import Journal
 
 if TYPE_CHECKING:
     from .live import LiveExecutor

@@ -14,9 +14,9 @@ import secrets
 import time
 from collections.abc import Container
 
+from .kline_endpoints import BadParam, KlineFeed, dumps, int_param, limit_param, window
 from .listing import listed_usdt, served_symbol
 from .market import Market, decimals
-from .venue import BadParam, KlineFeed, dumps, int_param, limit_param, window
 
 NAME = "bingx"
 DEFAULT_WS_PATH = "/swap-market"

@@ -12,9 +12,9 @@ import secrets
 import time
 from collections.abc import Container
 
+from .kline_endpoints import BadParam, KlineFeed, dumps, int_param, limit_param, window
 from .listing import listed_usdt, served_concat
 from .market import Market, decimals
-from .venue import BadParam, KlineFeed, dumps, int_param, limit_param, window
 
 NAME = "bitget"
 DEFAULT_WS_PATH = "/v2/ws/public"

@@ -12,9 +12,9 @@ import time
 from collections.abc import Container
 from datetime import datetime
 
+from .kline_endpoints import BadParam, limit_param
 from .krw import KST, KrwBook, candles_page, market_list, parse_to
 from .market import Market
-from .venue import BadParam, limit_param
 
 NAME = "bithumb"
 DEFAULT_WS_PATH = "/pub/ws"

@@ -25,9 +25,9 @@ import uuid
 from collections.abc import Callable, Container
 from typing import Any, Literal, overload
 
+from .kline_endpoints import BadParam, KlineFeed, int_param
 from .listing import listed_usdt, served_concat
 from .market import DAY_MS, Candle, Market, decimals
-from .venue import BadParam, KlineFeed, int_param
 
 log = logging.getLogger(__name__)
 

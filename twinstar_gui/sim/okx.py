@@ -13,9 +13,9 @@ import time
 from collections.abc import Container
 from decimal import Decimal
 
+from .kline_endpoints import BadParam, KlineFeed, dumps, int_param, limit_param
 from .listing import listed_usdt, served_symbol
 from .market import Market
-from .venue import BadParam, KlineFeed, dumps, int_param, limit_param
 
 NAME = "okx"
 DEFAULT_WS_PATH = "/ws/v5/business"

@@ -12,9 +12,9 @@ import secrets
 import time
 from collections.abc import Container
 
+from .kline_endpoints import BadParam, KlineFeed, limit_param
 from .krw import KrwBook, candle_object, candles_page, market_list, parse_to
 from .market import Market
-from .venue import BadParam, KlineFeed, limit_param
 
 NAME = "upbit"
 DEFAULT_WS_PATH = "/websocket/v1"

@@ -13,7 +13,7 @@ else:
     _Adapter = object
 
 
-class ArgChannelWs(_Adapter):
+class OpArgsWs(_Adapter):
     """Mixin for ExchangeAdapter subclasses. Topics are "channel:instId" strings."""
 
     #: fields every subscription arg carries besides channel and instId (Bitget: instType)

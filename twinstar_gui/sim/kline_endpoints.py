@@ -1,4 +1,5 @@
-"""Helpers shared by the simulated exchanges: query parsing, candle windows, per-topic push state."""
+"""What the simulated exchanges' kline endpoints share: query parameters, the candle window of a REST request,
+compact JSON, and the push state of a WebSocket kline topic."""
 from __future__ import annotations
 
 import json
