@@ -10,7 +10,6 @@ from twinstar_gui.core.errors import (
     HttpStatusError,
     RateLimited,
     RequestTimedOut,
-    StaleStream,
     TlsFailed,
     TransportError,
     TwinStarError,
@@ -130,7 +129,6 @@ def test_bad_message_is_a_value_error_naming_the_reason_and_payload():
     (ExchangeError("okx", "x", code=51001), False),
     (ExchangeError("okx", "x", status=503), False),  # an envelope error, not an HTTP status error
     (BadMessage("okx", "x", "y"), False),
-    (StaleStream("quiet"), False),
     (ValueError("x"), False),
 ])
 def test_is_transient_by_type_and_status(exc, transient):

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from twinstar_gui.core.models import Candle, CandleSource, KlineEvent, SubscriptionAck, TickerEvent, TradeEvent
+from twinstar_gui.core.models import Candle, KlineEvent, SubscriptionAck, TickerEvent, TradeEvent
 
 T0 = 1_736_899_200_000
 
@@ -35,8 +35,3 @@ def test_defaults_a_parser_may_leave_out():
     assert TradeEvent("bithumb", "BTC_KRW", 100.0, T0).size == 0.0
     ack = SubscriptionAck("okx", False, "subscribe", "60012: Invalid request")
     assert ack.request_id == "" and ack.ok is False and ack.message == "60012: Invalid request"
-
-
-def test_candle_sources_are_the_stored_column_values():
-    assert [s.value for s in CandleSource] == ["ws", "rest", "backfill"]
-    assert CandleSource("rest") is CandleSource.REST and CandleSource.WS == "ws"

@@ -128,10 +128,6 @@ class RestClosed(TwinStarError):
     """A REST client was closed (the app is stopping): no more requests, no more waiting."""
 
 
-class StaleStream(TwinStarError):
-    """A stream went silent longer than its liveness limit."""
-
-
 def is_transient(exc: BaseException) -> bool:
     """True for failures that say nothing about the request and pass by themselves: no answer (transport),
     throttling, or the exchange's own server error (HTTP 5xx). Decided by type and status, never by text."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +84,6 @@ class SubscriptionAck:
     op: str
     message: str
     request_id: str = ""
-
-
-class CandleSource(str, Enum):
-    """Where a stored row came from; a later final `ws` value wins over `rest` (see data.store)."""
-
-    WS = "ws"
-    REST = "rest"
-    BACKFILL = "backfill"
 
 
 MarketEvent = KlineEvent | TickerEvent | TradeEvent | SubscriptionAck

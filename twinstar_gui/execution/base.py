@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Protocol, runtime_checkable
 
@@ -155,16 +155,6 @@ class Fill:
     time_ms: int
     realized_pnl: float = 0.0
     bot: str = ""
-
-
-@dataclass
-class AccountSnapshot:
-    balance: float
-    positions: list[Position] = field(default_factory=list)
-
-    @property
-    def equity(self) -> float:
-        return self.balance + sum(p.unrealized_pnl for p in self.positions)
 
 
 @runtime_checkable

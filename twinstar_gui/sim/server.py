@@ -16,7 +16,6 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Container
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -40,17 +39,6 @@ class WsSession(Protocol):
 
     def on_message(self, raw: str | bytes) -> list[str]: ...
     def push(self) -> list[str]: ...
-
-
-class ExchangeSim(Protocol):
-    """What an exchange module provides (sim/bybit.py is one)."""
-
-    NAME: str
-    DEFAULT_WS_PATH: str
-    WS_SESSIONS: dict[str, Callable[[Market, Container[str]], WsSession]]
-
-    def handle_rest(self, market: Market, path: str, query: dict[str, str]) -> tuple[int, dict]: ...
-    def fault_response(self, status: int, now_ms: int) -> tuple[dict, dict[str, str]]: ...
 
 
 # prefix -> module

@@ -38,14 +38,6 @@ class CandlestickItem(SeriesItem):
         """Rewrite the last candle when x equals its x, else append one (x must not be older)."""
         self._upsert((float(x), float(o), float(h), float(l), float(c)))
 
-    def point_at(self, x: float) -> tuple[float, float, float, float, float] | None:
-        """(x, o, h, l, c) of the candle at or before x (the first one before the data), for readouts."""
-        n = len(self)
-        if not n:
-            return None
-        i = int(np.clip(np.searchsorted(self.x_values(), x, side="right") - 1, 0, n - 1))
-        return self._store.row(i)  # type: ignore[return-value]
-
     def _extent(self, i0: int, i1: int) -> Extent:
         s = self._store
         return float(s.column(LOW)[i0:i1].min()), float(s.column(HIGH)[i0:i1].max())

@@ -68,10 +68,6 @@ def fill(table: QTableWidget, rows: list[list[tuple[str, object]]], *, colours: 
         table.setSortingEnabled(sorting)
 
 
-def texts(table: QTableWidget, column: int) -> list[str]:
-    return [item.text() for r in range(table.rowCount()) if (item := table.item(r, column))]
-
-
 def cell(table: QTableWidget, row: int, column: int) -> QTableWidgetItem:
     """The item of a cell that fill() filled (it puts one in every cell)."""
     item = table.item(row, column)
