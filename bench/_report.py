@@ -13,11 +13,11 @@ def add_json_option(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--json", metavar="PATH", help="also write the measured figures as JSON (bench/run_all.py)")
 
 
-def row(measure: str, twinstar: str, baseline: str = "-", ratio: str = "-", seed: str | None = None,
+def row(measure: str, twinstar: str, baseline: str = "-", ratio: str = "-", expected: str | None = None,
         goal: str | None = None, **values: float) -> dict:
     """One line of the performance table: display strings as printed, plus the raw numbers in `values`."""
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
-    return {"measure": measure, "twinstar": twinstar, "baseline": baseline, "ratio": ratio, "seed": seed,
+    return {"measure": measure, "twinstar": twinstar, "baseline": baseline, "ratio": ratio, "expected": expected,
             "goal": goal, "values": clean}
 
 

@@ -71,7 +71,7 @@ class _NoMarket:
 
 def latency(n_candles: int, tmp: Path) -> tuple[list[float], list[float], list[float], int]:
     """Per closed candle: UnifiedBot.on_closed (signal + paper order incl. the SQLite journal) vs the
-    seed's way of getting a signal: pandas resample of the whole window + RSI, every candle."""
+    pandas way of getting a signal: resample the whole window + RSI, every candle."""
     data = trending(1000 + n_candles)
     journal = Journal(tmp / "lat.sqlite3")
     paper = PaperExecutor(journal, balance=1e12, rules=lambda s: InstrumentRules(s, 1e-4, 1e-3, 1e-3))
@@ -79,7 +79,7 @@ def latency(n_candles: int, tmp: Path) -> tuple[list[float], list[float], list[f
                                                 daily_loss_limit_usdt=1e12))
     cfg = StrategyConfig(rsi_high=90)
     bots = []
-    ours, signal_only, seed = [], [], []
+    ours, signal_only, pandas_way = [], [], []
     placed = 0
     for i in range(1000, 1000 + n_candles):
         window = data[max(0, i + 1 - 1000): i + 1]
@@ -104,9 +104,9 @@ def latency(n_candles: int, tmp: Path) -> tuple[list[float], list[float], list[f
         t = time.perf_counter()
         h4 = resample_complete(frame, Timeframe.H4)
         rsi_wilder(h4["close"].to_numpy(), 14)
-        seed.append(time.perf_counter() - t)
+        pandas_way.append(time.perf_counter() - t)
     journal.close()
-    return ours, signal_only, seed, placed
+    return ours, signal_only, pandas_way, placed
 
 
 def _scan_sim(rtt: float):
@@ -118,7 +118,7 @@ def _scan_sim(rtt: float):
 def scan(tmp: Path, rtt: float) -> tuple[float, float, float, int, int]:
     """Stage 1 of the AutoScanner (496 15m candles x 50 symbols) against the simulator over loopback, each
     answer delayed by `rtt` s (a real exchange is tens of ms away): concurrent requests within the token
-    bucket vs one after another (the seed), same client, same run, both after a first scan (what the
+    bucket vs one after another, same client, same run, both after a first scan (what the
     AutoScanner's periodic re-scan meets: connections open, the simulator's price paths built). The simulator
     runs in its own process (a real exchange's work is not ours); the same 50 GETs without parsing, as
     concurrent, give the floor that the simulator itself sets."""
@@ -140,7 +140,7 @@ def scan(tmp: Path, rtt: float) -> tuple[float, float, float, int, int]:
         ok = sum(1 for v in got.values() if not isinstance(v, Exception))
         time.sleep(1.1)
         t = time.perf_counter()
-        for sym in symbols:  # the seed: one request after another
+        for sym in symbols:  # the baseline: one request after another
             feed.rest.fetch_klines(sym, Timeframe.M15, Timeframe.M15.bucket_start(sim.now_ms()) - need * Q)
         seq = time.perf_counter() - t
         time.sleep(1.1)
@@ -165,8 +165,8 @@ def _bare_gets(rest, symbols: list[str], need: int, now: int, workers: int) -> f
 
 
 def memory(n_bots: int, tmp: Path) -> tuple[float, float]:
-    """100 UnifiedBots with their symbols' memory windows (1000 15m + derived) vs the seed's 100 bots
-    holding DataFrames of 1000 15m + 300 1h rows, both measured with tracemalloc here."""
+    """100 UnifiedBots with their symbols' memory windows (1000 15m + derived) vs 100 bots
+    holding pandas DataFrames of 1000 15m + 300 1h rows, both measured with tracemalloc here."""
     data = trending(1000)
     candles = [Candle(int(r[0]), *map(float, r[1:6])) for r in data]
     journal = Journal(tmp / "mem.sqlite3")
@@ -185,12 +185,12 @@ def memory(n_bots: int, tmp: Path) -> tuple[float, float]:
     base = tracemalloc.get_traced_memory()[0]
     frame = pd.DataFrame(data[:, 1:], columns=["open", "high", "low", "close", "volume"])
     frame.insert(0, "timestamp", pd.to_datetime(data[:, 0].astype(np.int64), unit="ms", utc=True))
-    seed = [(frame.copy(), frame.iloc[:300].copy()) for _ in range(n_bots)]
-    seed_bytes = tracemalloc.get_traced_memory()[0] - base
+    frames = [(frame.copy(), frame.iloc[:300].copy()) for _ in range(n_bots)]
+    frames_bytes = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
-    del keep, seed
+    del keep, frames
     journal.close()
-    return ours, seed_bytes
+    return ours, frames_bytes
 
 
 def main() -> None:
@@ -200,16 +200,16 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        ours, sig_only, seed, placed = latency(args.candles, tmp)
+        ours, sig_only, pandas_way, placed = latency(args.candles, tmp)
         scans = [(rtt, *scan(tmp, rtt)) for rtt in (0.0, 0.05)]
-        mem_ours, mem_seed = memory(100, tmp)
+        mem_ours, mem_baseline = memory(100, tmp)
     ms = lambda xs, q: float(np.percentile(xs, q)) * 1000
     print(f"{args.candles} closed candles, {placed} of them entered; paper executor + SQLite journal (WAL) on disk")
     print("| measure | TwinStar | baseline (same run) | ratio |")
     print("|---|---|---|---|")
     print(f"| closed candle -> signal -> paper order placed, p50 / p99 | {ms(ours, 50):.2f} / {ms(ours, 99):.2f} ms "
-          f"| seed: pandas resample + RSI alone {ms(seed, 50):.2f} / {ms(seed, 99):.2f} ms "
-          f"| {ms(seed, 50) / ms(ours, 50):.1f}x |")
+          f"| pandas resample + RSI alone {ms(pandas_way, 50):.2f} / {ms(pandas_way, 99):.2f} ms "
+          f"| {ms(pandas_way, 50) / ms(ours, 50):.1f}x |")
     print(f"| closed candle -> no signal, p50 / p99 | {ms(sig_only, 50):.2f} / {ms(sig_only, 99):.2f} ms | - | - |")
     for rtt, scan_ours, scan_seq, floor, ok, budget in scans:
         print(f"| stage-1 scan, 50 symbols x 496 candles, simulator + {rtt * 1000:.0f} ms per answer "
@@ -217,16 +217,17 @@ def main() -> None:
               f"| {scan_seq:.2f} s one request at a time | {scan_seq / scan_ours:.1f}x |")
     scan_ours = max(s[1] for s in scans)
     print(f"| memory, 100 UnifiedBots with their 15m/1h/4h/1d windows | {mem_ours / 2**20:.1f} MB "
-          f"| {mem_seed / 2**20:.1f} MB: DataFrames 1000 15m + 300 1h per bot (seed: 6 MB) "
-          f"| {mem_seed / mem_ours:.2f}x |")
+          f"| {mem_baseline / 2**20:.1f} MB: DataFrames 1000 15m + 300 1h per bot (expected: 6 MB) "
+          f"| {mem_baseline / mem_ours:.2f}x |")
     print(f"goals: p99 <= 5 ms ({'met' if ms(ours, 99) <= 5 else 'NOT met'}), scan <= 1 s "
           f"({'met' if scan_ours <= 1 else 'NOT met'})")
     if args.json:
         rows = [row("bots: closed candle -> signal -> paper order placed, p50 / p99",
                     f"{ms(ours, 50):.2f} / {ms(ours, 99):.2f} ms",
-                    f"{ms(seed, 50):.2f} / {ms(seed, 99):.2f} ms (pandas resample + RSI alone)",
-                    f"{ms(seed, 50) / ms(ours, 50):.1f}x", goal="p99 <= 5 ms", p50_ms=ms(ours, 50), p99_ms=ms(ours, 99),
-                    baseline_p50_ms=ms(seed, 50), baseline_p99_ms=ms(seed, 99)),
+                    f"{ms(pandas_way, 50):.2f} / {ms(pandas_way, 99):.2f} ms (pandas resample + RSI alone)",
+                    f"{ms(pandas_way, 50) / ms(ours, 50):.1f}x", goal="p99 <= 5 ms", p50_ms=ms(ours, 50),
+                    p99_ms=ms(ours, 99),
+                    baseline_p50_ms=ms(pandas_way, 50), baseline_p99_ms=ms(pandas_way, 99)),
                 row("bots: closed candle -> no signal, p50 / p99",
                     f"{ms(sig_only, 50):.2f} / {ms(sig_only, 99):.2f} ms",
                     p50_ms=ms(sig_only, 50), p99_ms=ms(sig_only, 99))]
@@ -237,9 +238,9 @@ def main() -> None:
                             ours_s=s_ours, baseline_s=s_seq, unparsed_s=floor))
         rows.append(row("bots: memory, 100 UnifiedBots with their 15m/1h/4h/1d windows",
                         f"{mem_ours / 2**20:.1f} MB",
-                        f"{mem_seed / 2**20:.1f} MB (DataFrames 1000 15m + 300 1h per bot)",
-                        f"{mem_seed / mem_ours:.2f}x", "6 MB for 100 bots (~60 KB each)",
-                        ours_bytes=mem_ours, baseline_bytes=mem_seed))
+                        f"{mem_baseline / 2**20:.1f} MB (DataFrames 1000 15m + 300 1h per bot)",
+                        f"{mem_baseline / mem_ours:.2f}x", "6 MB for 100 bots (~60 KB each)",
+                        ours_bytes=mem_ours, baseline_bytes=mem_baseline))
         write_json(args.json, "bench_bots", rows, [f"{args.candles} closed candles, {placed} entered"])
 
 

@@ -340,7 +340,7 @@ def notes(results: dict) -> list[str]:
 
 def json_doc(results: dict) -> dict:
     """bench/_report.py's shape (rows of display strings, for bench/run_all.py) plus every raw figure."""
-    rows = [{"measure": m, "twinstar": t, "baseline": b, "ratio": r, "goal": g, "seed": None, "values": {}}
+    rows = [{"measure": m, "twinstar": t, "baseline": b, "ratio": r, "goal": g, "expected": None, "values": {}}
             for m, t, b, r, g in table_rows(results)]
     return {"bench": "bench_gui", "rows": rows, "notes": notes(results), "figures": results,
             "python": platform.python_version(), "machine": platform.machine(),

@@ -1,4 +1,4 @@
-"""Store benchmark: append one closed candle to a 35k-candle history vs the seed's whole-file rewrite.
+"""Store benchmark: append one closed candle to a 35k-candle history vs rewriting the whole series file (pandas).
 
 Prints medians/p99 and ratios against the baseline measured in the same run. Usage:
     .venv/bin/python bench/bench_store.py [--appends 300] [--history 35000]
@@ -50,26 +50,26 @@ def minutes(n: int, seed: int = 2) -> pd.DataFrame:
 
 
 def five_years_of_minutes(root: Path) -> tuple[int, list[float], list[float]]:
-    """Load 5 years of 1m candles: our month files vs the seed's single file, same data, same run."""
+    """Load 5 years of 1m candles: our month files vs one Parquet file of the whole series, same data, same run."""
     data = minutes(5 * 365 * 1440)
     store = CandleStore(root / "m1", journaling=False)
     step = 31 * 1440
     for i in range(0, len(data), step):
         store.append("bybit", "BTCUSDT", data.iloc[i:i + step], tf="1m")
-    seed_file = root / "seed_1m.parquet"
+    baseline_file = root / "baseline_1m.parquet"
     data.drop(columns="source").assign(timestamp=pd.to_datetime(data["timestamp"], unit="ms", utc=True)).to_parquet(
-        seed_file, compression="zstd")
-    ours, seed = [], []
+        baseline_file, compression="zstd")
+    ours, baseline = [], []
     for _ in range(5):
         fresh = CandleStore(root / "m1")
         t = time.perf_counter()
         got = fresh.load("bybit", "BTCUSDT", tf="1m")
         ours.append(time.perf_counter() - t)
         t = time.perf_counter()
-        pd.read_parquet(seed_file)
-        seed.append(time.perf_counter() - t)
+        pd.read_parquet(baseline_file)
+        baseline.append(time.perf_counter() - t)
     assert len(got) == len(data)
-    return len(data), ours, seed
+    return len(data), ours, baseline
 
 
 def integer_ticks_size(data: pd.DataFrame, directory: Path) -> int:
@@ -95,8 +95,8 @@ def integer_ticks_size(data: pd.DataFrame, directory: Path) -> int:
 
 
 def memory_per_symbol(n_symbols: int = 100) -> tuple[float, float]:
-    """Bytes per symbol of a full memory window (1000 15m + derived 1h/4h/1d) vs the seed's DataFrames
-    (1000 15m + 300 1h rows), measured with tracemalloc in this run."""
+    """Bytes per symbol of a full memory window (1000 15m + derived 1h/4h/1d) vs pandas DataFrames
+    of 1000 15m + 300 1h rows per symbol, measured with tracemalloc in this run."""
     import tracemalloc
 
     from twinstar_gui.core.timeframe import Timeframe
@@ -117,11 +117,11 @@ def memory_per_symbol(n_symbols: int = 100) -> tuple[float, float]:
     base = tracemalloc.get_traced_memory()[0]
     frames = []
     h1 = market(300).drop(columns="source")
-    for _ in range(n_symbols):  # the seed: one DataFrame per timeframe per bot
+    for _ in range(n_symbols):  # the baseline: one DataFrame per timeframe per bot
         frames.append((hist.drop(columns="source").copy(), h1.copy()))
-    seed = (tracemalloc.get_traced_memory()[0] - base) / n_symbols
+    baseline = (tracemalloc.get_traced_memory()[0] - base) / n_symbols
     tracemalloc.stop()
-    return ours, seed
+    return ours, baseline
 
 
 def p99(xs: list[float]) -> float:
@@ -139,9 +139,9 @@ def main() -> None:
     hist, extra = data.iloc[: args.history], data.iloc[args.history:]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        # Baseline: the seed's method, one file per symbol rewritten whole on each update.
-        seed_file = root / "seed" / "BTCUSDT_15m.parquet"
-        seed_file.parent.mkdir()
+        # Baseline: one file per symbol, rewritten whole on each update (pandas to_parquet).
+        baseline_file = root / "baseline" / "BTCUSDT_15m.parquet"
+        baseline_file.parent.mkdir()
         frame = hist.drop(columns="source").copy()
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
         rewrite = []
@@ -149,7 +149,7 @@ def main() -> None:
             frame = pd.concat([frame, extra.iloc[i:i + 1].drop(columns="source").assign(
                 timestamp=lambda d: pd.to_datetime(d["timestamp"], unit="ms", utc=True))], ignore_index=True)
             t = time.perf_counter()
-            frame.to_parquet(seed_file, compression="zstd")
+            frame.to_parquet(baseline_file, compression="zstd")
             rewrite.append(time.perf_counter() - t)
 
         store = CandleStore(root / "ours")
@@ -173,29 +173,29 @@ def main() -> None:
             direct_store.append("bybit", "BTCUSDT", row)
             direct.append(time.perf_counter() - t)
 
-        loads_ours, loads_seed = [], []
+        loads_ours, loads_baseline = [], []
         for _ in range(30):
             fresh = CandleStore(root / "ours")
             t = time.perf_counter()
             got = fresh.load("bybit", "BTCUSDT")
             loads_ours.append(time.perf_counter() - t)
             t = time.perf_counter()
-            pd.read_parquet(seed_file)
-            loads_seed.append(time.perf_counter() - t)
+            pd.read_parquet(baseline_file)
+            loads_baseline.append(time.perf_counter() - t)
         assert len(got) == args.history + args.appends
         n35 = CandleStore(root / "size")
         n35.append("bybit", "BTCUSDT", market(35_000))
         size = sum(p.stat().st_size for p in (root / "size").rglob("*.parquet"))
-        seed_size = (market(35_000).drop(columns="source").to_parquet(root / "s.parquet", compression="zstd"),
+        baseline_size = (market(35_000).drop(columns="source").to_parquet(root / "s.parquet", compression="zstd"),
                      (root / "s.parquet").stat().st_size)[1]
         ticks_size = integer_ticks_size(market(35_000), root / "ticks")
         minute_run = None if args.no_minutes else five_years_of_minutes(root)
-    mem_ours, mem_seed = memory_per_symbol()
+    mem_ours, mem_baseline = memory_per_symbol()
 
     med = lambda xs: statistics.median(xs) * 1000
     print(f"history {args.history} candles, {args.appends} appends; "
-          "seed baseline = pandas to_parquet of the whole series")
-    print("| measure | ours | seed baseline (same run) | ratio |")
+          "baseline = pandas to_parquet of the whole series")
+    print("| measure | ours | baseline (same run) | ratio |")
     print("|---|---|---|---|")
     print(f"| append one closed candle until durable (journal + fdatasync), median | {med(appends):.2f} ms "
           f"| {med(rewrite):.2f} ms (whole-file rewrite) | {med(rewrite) / med(appends):.1f}x faster |")
@@ -204,18 +204,19 @@ def main() -> None:
     print(f"| then: fold journal into the month file (writer thread, idle), median | {med(folds):.2f} ms | - | - |")
     print(f"| append straight into the month file (no journal), median | {med(direct):.2f} ms | {med(rewrite):.2f} ms "
           f"| {med(rewrite) / med(direct):.1f}x |")
-    print(f"| load {args.history + args.appends} candles, median | {med(loads_ours):.2f} ms | {med(loads_seed):.2f} ms "
-          f"| {med(loads_seed) / med(loads_ours):.2f}x |")
-    print(f"| bytes for 35,000 candles | {size / 1000:.0f} KB | {seed_size / 1000:.0f} KB "
-          f"| {seed_size / size:.2f}x smaller |")
+    print(f"| load {args.history + args.appends} candles, median | {med(loads_ours):.2f} ms "
+          f"| {med(loads_baseline):.2f} ms "
+          f"| {med(loads_baseline) / med(loads_ours):.2f}x |")
+    print(f"| bytes for 35,000 candles | {size / 1000:.0f} KB | {baseline_size / 1000:.0f} KB "
+          f"| {baseline_size / size:.2f}x smaller |")
     print(f"| what-if: the same month files with integer ticks + delta encoding (not prices to other tools) "
-          f"| {ticks_size / 1000:.0f} KB | {seed_size / 1000:.0f} KB | {seed_size / ticks_size:.2f}x smaller |")
+          f"| {ticks_size / 1000:.0f} KB | {baseline_size / 1000:.0f} KB | {baseline_size / ticks_size:.2f}x smaller |")
     if minute_run is not None:
-        n1m, m_ours, m_seed = minute_run
-        print(f"| load 5 years of 1m candles ({n1m:,}), median of 5 | {med(m_ours):.0f} ms | {med(m_seed):.0f} ms "
-              f"(one file) | {med(m_seed) / med(m_ours):.2f}x |")
+        n1m, m_ours, m_baseline = minute_run
+        print(f"| load 5 years of 1m candles ({n1m:,}), median of 5 | {med(m_ours):.0f} ms | {med(m_baseline):.0f} ms "
+              f"(one file) | {med(m_baseline) / med(m_ours):.2f}x |")
     print(f"| memory per symbol window (1000 15m + derived 1h/4h/1d) | {mem_ours / 1024:.0f} KB "
-          f"| {mem_seed / 1024:.0f} KB (DataFrames 1000 15m + 300 1h) | {mem_seed / mem_ours:.2f}x |")
+          f"| {mem_baseline / 1024:.0f} KB (DataFrames 1000 15m + 300 1h) | {mem_baseline / mem_ours:.2f}x |")
     print(f"targets: append >= 15x faster ({'met' if med(rewrite) / med(appends) >= 15 else 'NOT met'}), "
           f"load <= 10 ms ({'met' if med(loads_ours) <= 10 else 'NOT met'}), "
           f"<= 280 KB ({'met' if size <= 280_000 else 'NOT met'})")
@@ -234,22 +235,24 @@ def main() -> None:
                      f"{med(rewrite):.2f} ms", f"{med(rewrite) / med(direct):.1f}x",
                      ours_ms=med(direct), baseline_ms=med(rewrite)),
             json_row(f"store: load {args.history + args.appends:,} 15m candles, median", f"{med(loads_ours):.2f} ms",
-                     f"{med(loads_seed):.2f} ms", f"{med(loads_seed) / med(loads_ours):.2f}x", goal="<= 10 ms",
-                     ours_ms=med(loads_ours), baseline_ms=med(loads_seed)),
-            json_row("store: bytes on disk for 35,000 candles", f"{size / 1000:.0f} KB", f"{seed_size / 1000:.0f} KB",
-                     f"{seed_size / size:.2f}x smaller", goal="<= 280 KB", ours_bytes=size, baseline_bytes=seed_size),
+                     f"{med(loads_baseline):.2f} ms", f"{med(loads_baseline) / med(loads_ours):.2f}x", goal="<= 10 ms",
+                     ours_ms=med(loads_ours), baseline_ms=med(loads_baseline)),
+            json_row("store: bytes on disk for 35,000 candles", f"{size / 1000:.0f} KB",
+                     f"{baseline_size / 1000:.0f} KB", f"{baseline_size / size:.2f}x smaller", goal="<= 280 KB",
+                     ours_bytes=size, baseline_bytes=baseline_size),
             json_row("store: what-if: same month files as integer ticks + delta encoding (not prices to other tools)",
-                     f"{ticks_size / 1000:.0f} KB", f"{seed_size / 1000:.0f} KB",
-                     f"{seed_size / ticks_size:.2f}x smaller", goal="<= 280 KB", ours_bytes=ticks_size,
-                     baseline_bytes=seed_size),
+                     f"{ticks_size / 1000:.0f} KB", f"{baseline_size / 1000:.0f} KB",
+                     f"{baseline_size / ticks_size:.2f}x smaller", goal="<= 280 KB", ours_bytes=ticks_size,
+                     baseline_bytes=baseline_size),
         ]
         if minute_run is not None:
             rows.append(json_row(f"store: load 5 years of 1m candles ({n1m:,}), median of 5", f"{med(m_ours):.0f} ms",
-                                 f"{med(m_seed):.0f} ms (one file)", f"{med(m_seed) / med(m_ours):.2f}x",
-                                 ours_ms=med(m_ours), baseline_ms=med(m_seed)))
+                                 f"{med(m_baseline):.0f} ms (one file)", f"{med(m_baseline) / med(m_ours):.2f}x",
+                                 ours_ms=med(m_ours), baseline_ms=med(m_baseline)))
         rows.append(json_row("memory per symbol window (1000 15m + derived 1h/4h/1d)", f"{mem_ours / 1024:.0f} KB",
-                             f"{mem_seed / 1024:.0f} KB (DataFrames 1000 15m + 300 1h)", f"{mem_seed / mem_ours:.2f}x",
-                             "~60 KB per symbol", ours_bytes=mem_ours, baseline_bytes=mem_seed))
+                             f"{mem_baseline / 1024:.0f} KB (DataFrames 1000 15m + 300 1h)",
+                             f"{mem_baseline / mem_ours:.2f}x",
+                             "~60 KB per symbol", ours_bytes=mem_ours, baseline_bytes=mem_baseline))
         write_json(args.json, "bench_store", rows, [f"history {args.history} candles, {args.appends} appends"])
 
 

@@ -264,7 +264,7 @@ class TradingSettings:
     scanner_rescan_s: float = 900.0
     multi_top_n: int = 50
     multi_scan_s: float = 30.0
-    multi_rsi_timeframe: str = "15m"  # the seed's MultiTrader reads its RSI pattern on 15m candles
+    multi_rsi_timeframe: str = "15m"  # the MultiTrader reads its RSI pattern on 15m candles by default
 
     def order_notional(self, currency: str) -> float:
         """A bot's order size in the venue's quote currency (USDT or KRW)."""
@@ -426,7 +426,7 @@ def trading_from_dict(raw: Any) -> TradingSettings:
     out = _build(TradingSettings, {**values, "strategy": _build(StrategyConfig, strategy, STRATEGY.name),
                                    "risk": _build(RiskLimits, risk, RISK.name)}, TRADING.name)
     if not 5 <= out.scanner_watch <= 10:
-        log.info("trading.scanner_watch=%d (the seed watched 5-10)", out.scanner_watch)
+        log.info("trading.scanner_watch=%d: stage 2 usually watches 5-10 candidates", out.scanner_watch)
     return out
 
 

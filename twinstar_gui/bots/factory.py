@@ -1,4 +1,5 @@
-"""One of the three seed flows, configured from the trading settings (strategy, sizes, cadences)."""
+"""One of the three trading flows (unified, scanner, multi), configured from the trading settings (strategy,
+sizes, cadences)."""
 from __future__ import annotations
 
 from .base import Bot, BotContext

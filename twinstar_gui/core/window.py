@@ -1,7 +1,8 @@
 """A fixed-capacity window of candles in one numpy ring buffer: 48 bytes per candle, O(1) append.
 
 A deque of Candle objects costs ~220 bytes per candle (object headers, boxed floats); a bot holds
-~1,300 candles per symbol, so the ring keeps a symbol's windows near the seed's ~60 KB of DataFrames.
+~1,300 candles per symbol, so the ring keeps a symbol's windows near the ~60 KB its pandas DataFrames
+would take.
 """
 from __future__ import annotations
 
