@@ -68,6 +68,12 @@ class _NoMarket:
     def unwatch(self, symbol, inbox):
         pass
 
+    def unified(self, native):
+        return native
+
+    def listed(self, native):
+        return None
+
 
 def latency(n_candles: int, tmp: Path) -> tuple[list[float], list[float], list[float], int]:
     """Per closed candle: UnifiedBot.on_closed (signal + paper order incl. the SQLite journal) vs the
@@ -87,7 +93,7 @@ def latency(n_candles: int, tmp: Path) -> tuple[list[float], list[float], list[f
         c = data[i]
         candle = Candle(int(c[0]), *map(float, c[1:6]))
         # a fresh bot per candle so every candle may enter (no "already in a trade" short cut)
-        bot = UnifiedBot(f"b{i}", BotContext(_NoMarket(), risk, journal, cfg, order_usdt=50.0), f"S{i}")
+        bot = UnifiedBot(f"b{i}", BotContext(_NoMarket(), risk, journal, cfg, order_notional=50.0), f"S{i}")
         bots.append(bot)
         risk.on_price(f"S{i}", float(c[4]), int(c[0]))
         before = len(paper.open_orders())
