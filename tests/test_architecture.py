@@ -1,4 +1,5 @@
-"""The import direction of STYLE.md: ui -> presenters -> (bots, execution, data, net) -> exchanges -> core."""
+"""The import direction of STYLE.md: ui -> presenters -> (bots, execution, data, net) -> exchanges -> core; config
+below the engine; the headless commands without the window (gui.py) or a widget toolkit."""
 import ast
 import subprocess
 import sys
@@ -88,3 +89,5 @@ def test_the_checker_sees_a_violation(tmp_path):
     # guard against a checker that can never fail
     assert "ours:ui" in imports_of(PKG / "gui.py") or "ours:presenters" in imports_of(PKG / "selftest.py")
     assert "ours:core" in imports_of(PKG / "exchanges" / "bybit.py")
+    assert "ours:core" in imports_of(PKG / "config.py")
+    assert "ours:gui" in imports_of(PKG / "cli.py")  # inside a function: what module_level_only leaves out
