@@ -430,3 +430,30 @@ def test_a_reset_accepts_the_days_loss_so_far_and_the_limit_counts_from_there(tm
     risk.on_price("BTCUSDT", 47_000.0, t + 5)
     risk.on_price("BTCUSDT", 44_000.0, t + 6)  # about -60 since the reset: tripped again
     assert risk.kill_switch is not None and "daily loss -6" in risk.kill_switch["reason"]
+
+
+def test_prices_that_cannot_move_the_days_result_do_not_read_the_journal_each_time(tmp_path):
+    """Every streamed series sends its prices through the risk guard: a symbol with no position and no fill
+    cannot move the day's result, so the journal is read for it at most every IDLE_CHECK_S (it was read 2-3
+    times per price, a quarter of the GUI thread with 350 series); a held symbol is checked on every price."""
+
+    class Counting(Journal):
+        reads = 0
+
+        def get_state(self, key, *args):
+            Counting.reads += 1
+            return super().get_state(key, *args)
+
+    journal = Counting(tmp_path / "j.sqlite3")
+    ex = PaperExecutor(journal, rules=RULES.__getitem__, clock=clock, slippage_bps=10, fee_rate=0.001)
+    risk = RiskGuard(ex, journal, RiskLimits(max_position_usdt=5_000, daily_loss_limit_usdt=50))
+    t = NOW[0] + 3_600_000
+    for i in range(1000):
+        risk.on_price("ETHUSDT", 3_000.0 + i % 7, t + i)
+    assert Counting.reads <= 3, Counting.reads  # once, maybe twice if the run crossed IDLE_CHECK_S
+    risk.on_price("BTCUSDT", 50_000.0, t)
+    risk.place(OrderRequest("BTCUSDT", "buy", 0.02, "held", price=50_000.0))
+    risk.on_price("BTCUSDT", 50_000.0, t + 1)  # filled: a position to watch
+    risk.on_price("BTCUSDT", 47_000.0, t + 2)  # -60 on the held symbol: tripped at once, no waiting
+    assert risk.kill_switch is not None and "daily loss" in risk.kill_switch["reason"]
+    journal.close()

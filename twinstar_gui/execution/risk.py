@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
+IDLE_CHECK_S = 0.25  # the daily loss on prices that cannot move it: read this often at most
 
 
 class RiskGuard:
@@ -47,6 +49,7 @@ class RiskGuard:
         self._no_equity_said = False
         # live: fills (TP/SL too) happen at the exchange, not in our journal, and orders are round trips
         self._at_exchange = getattr(executor, "fills_at_exchange", False)
+        self._next_idle_check = 0.0  # monotonic time the daily loss is next read on a price that cannot move it
 
     def __repr__(self) -> str:
         return f"RiskGuard({self.inner!r}, {self.limits})"
@@ -203,14 +206,35 @@ class RiskGuard:
                                                f"the limit of {cap:,g} {self.currency}")
 
     def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]:
+        fills: list[Fill] = []
         try:
-            return self.inner.on_price(symbol, price, time_ms)
+            fills = self.inner.on_price(symbol, price, time_ms)
+            return fills
         finally:  # also when a fill could not be journaled: the daily loss limit is still watched
-            if self.kill_switch is None:
-                pnl = self.daily_pnl()
-                limit = self.limits.daily_loss_limit(self.currency)
-                if pnl <= -limit:
-                    self.trip(f"daily loss {pnl:,.2f} {self.currency} reached the limit of -{limit:,g}")
+            if self._may_move_pnl(symbol, fills):
+                self._check_daily_loss()
+
+    def _may_move_pnl(self, symbol: str, fills: list[Fill]) -> bool:
+        """Whether this price can have moved the day's result: a fill, or a position in that symbol. Other prices
+        (most of them: every streamed series sends its forming candles here) read the journal at most every
+        IDLE_CHECK_S, which still watches a live account's equity as its sync updates it. Reading the journal on
+        each of them cost about a quarter of the GUI thread with 350 series streaming (bench/bench_gui.py)."""
+        if fills:
+            return True
+        if any(p.symbol == symbol for p in self.inner.positions()):
+            return True
+        now = time.monotonic()
+        if now < self._next_idle_check:
+            return False
+        self._next_idle_check = now + IDLE_CHECK_S
+        return True
+
+    def _check_daily_loss(self) -> None:
+        if self.kill_switch is None:
+            pnl = self.daily_pnl()
+            limit = self.limits.daily_loss_limit(self.currency)
+            if pnl <= -limit:
+                self.trip(f"daily loss {pnl:,.2f} {self.currency} reached the limit of -{limit:,g}")
 
     def cancel(self, order_id: str) -> Order:
         return self.inner.cancel(order_id)
@@ -232,6 +256,4 @@ class RiskGuard:
         return getattr(self.inner, "last_price", {})
 
     def _now(self) -> int:
-        import time
-
         return self.clock() if self.clock else int(time.time() * 1000)
