@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import math
 import sys
 
 from .cliargs import SECONDS, symbol_list
@@ -139,7 +138,7 @@ def status_lines(trading) -> list[str]:
         line = f"{s.name}: state={s.state} entries={s.entries} {s.detail}"
         if s.candidates:
             line += " candidates=" + ",".join(
-                f"{c.unified or c.symbol}({c.status})" if math.isnan(c.rsi) else
+                f"{c.unified or c.symbol}({c.status})" if not c.listed else
                 f"{c.unified or market.unified(c.symbol)}({c.side} rsi {c.rsi:.1f} {c.status})"
                 for c in s.candidates[:10])
         if s.errors:

@@ -80,12 +80,12 @@ def main(argv: list[str]) -> int:
     catalog = book.catalog
     if book.error:
         if not book.verified:
-            print(f"twinstar symbols: {name}: instrument list not loaded ({book.error}); no cached list either",
+            print(f"twinstar symbols: {book.load_failure()}; no cached list either",
                   file=sys.stderr)
             return 1
         # the status line repeats the reason: said once
         cached = book.status().split(": ", 1)[1].removesuffix(f" ({book.error})")
-        print(f"twinstar symbols: {name}: instrument list not loaded ({book.error}); showing the {cached}",
+        print(f"twinstar symbols: {book.load_failure()}; showing the {cached}",
               file=sys.stderr)
     return _print(catalog, args.search, args.all)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import queue
 import threading
 import time
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core.errors import BadMessage, ExchangeError, RestClosed, TransportError, short_reason
-from ..core.prices import price_text
+from ..core.prices import instrument_price_text
 from ..core.strategy import LONG, SHORT, Setup, Signal, StrategyConfig
 from ..execution.base import (
     BUY,
@@ -49,6 +50,11 @@ class Candidate:
     bot: str = ""  # which bot found it (a scanner and a multi trader may both list a symbol)
     rsi_timeframe: str = ""  # the candles its RSI is on ("4h"; the multi trader's default is 15m)
     unified: str = ""  # what the trader reads: the unified symbol (or the preset as given when it is not listed)
+
+    @property
+    def listed(self) -> bool:
+        """False for a preset this exchange does not list (its row carries only its name and why: no RSI)."""
+        return not math.isnan(self.rsi)
 
 
 @dataclass
@@ -102,8 +108,7 @@ class Bot:
 
     def price_shown(self, native: str, price: float) -> str:
         """A price of `native` at its instrument's tick (as the exchange writes it)."""
-        inst = self.ctx.market.listed(native)
-        return price_text(price, inst.tick_at(price) if inst is not None else 0.0)
+        return instrument_price_text(self.ctx.market.listed(native), price)
 
     # -- lifecycle (bot thread) -----------------------------------------------------------------------
     def start(self) -> None: ...

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .instrument import Instrument
 
 SIGNIFICANT = 8  # digits a price shows at most when its tick is unknown (84,500,000; 0.0000089)
 MAX_DECIMALS = 10
@@ -35,6 +39,12 @@ def price_text(value: float, tick: float = 0.0) -> str:
     places = min(MAX_DECIMALS, max(0, SIGNIFICANT - 1 - math.floor(math.log10(abs(value)))))
     text = f"{value:,.{places}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def instrument_price_text(inst: Instrument | None, value: float) -> str:
+    """`value` at the tick `inst` has at that price (the KRW venues' steps grow with it); significant digits when
+    the instrument is not known."""
+    return price_text(value, inst.tick_at(value) if inst is not None else 0.0)
 
 
 def size_text(value: float, lot: float = 0.0) -> str:

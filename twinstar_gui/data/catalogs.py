@@ -247,6 +247,11 @@ class CatalogBook:
             return f"{self.exchange}: {len(cat)} instruments from a cache {age}{why}"
         return f"{self.exchange}: no instrument list yet{why}; symbols are unverified"
 
+    def load_failure(self) -> str:
+        """What the last failed fetch means, in one line: "<exchange>: instrument list not loaded (<why>)"; "" after
+        a success."""
+        return f"{self.exchange}: instrument list not loaded ({self.error})" if self.error else ""
+
     def refresh(self) -> Catalog:
         """Fetch the list from the exchange now (in the calling thread); the cache is rewritten. On failure the
         current catalog stays, the error is kept for `status`, and it is raised again as CatalogError."""
@@ -258,11 +263,11 @@ class CatalogBook:
             detail = f": {excerpt(f'{exc.reason}: {exc.excerpt}', 120)}" if isinstance(exc, BadMessage) else ""
             self.error = short_reason(exc) + detail
             self._loaded.set()
-            raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})") from exc
+            raise CatalogError(self.load_failure()) from exc
         if not instruments:
             self.error = "the exchange listed no instruments"
             self._loaded.set()
-            raise CatalogError(f"{self.exchange}: instrument list not loaded ({self.error})")
+            raise CatalogError(self.load_failure())
         fetched = int(self.clock() * 1000)
         if len(instruments) > MAX_INSTRUMENTS:
             log.warning("%s: the exchange listed %d instruments; the first %d are kept", self.exchange,

@@ -27,7 +27,7 @@ def fetch_symbols(exchange: str, rest_url: str | None) -> Catalog:
 
     book = fetch_book(exchange, rest_url, None, retries=1, timeout=10.0)
     if book.error:
-        raise CatalogError(f"{exchange}: instrument list not loaded ({book.error})")
+        raise CatalogError(book.load_failure())
     return book.catalog
 
 

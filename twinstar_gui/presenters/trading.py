@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from ..bots.base import Candidate, run_bot
 from ..core.instrument import Instrument
-from ..core.prices import price_text, size_text
+from ..core.prices import instrument_price_text, size_text
 from ..execution.base import BUY, SELL, Fill, OrderRefused, OrderRequest, Position
 
 log = logging.getLogger(__name__)
@@ -61,10 +60,7 @@ class Listing:
     instrument: Instrument | None = None  # None when the exchange's list does not have it (yet)
 
     def price(self, value: float | None) -> str:
-        if value is None:
-            return "-"
-        inst = self.instrument
-        return price_text(value, inst.tick_at(value) if inst is not None else 0.0)
+        return "-" if value is None else instrument_price_text(self.instrument, value)
 
     def size(self, value: float) -> str:
         return size_text(value, self.instrument.lot_size if self.instrument is not None else 0.0)
@@ -276,7 +272,7 @@ class TradingPresenter(QObject):
         self.candidates.emit(candidates)
 
     def _candidate_listing(self, c: Candidate) -> Listing:
-        if math.isnan(c.rsi):  # a preset this exchange does not list: its name as given, nothing to open
+        if not c.listed:  # a preset this exchange does not list: its name as given, nothing to open
             return Listing(c.exchange, "", c.unified or c.symbol)
         return self.listing(c.exchange, c.symbol)
 

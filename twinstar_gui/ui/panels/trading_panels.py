@@ -260,7 +260,7 @@ class ScannerPanel(QWidget):
                         for w in words)]
         rows, colours = [], {}
         for i, (c, at) in enumerate(shown):
-            if math.isnan(c.rsi):  # a preset this exchange does not list: its name and why, nothing else
+            if not c.listed:  # a preset this exchange does not list: its name and why, nothing else
                 rows.append([(at.unified, ""), (c.exchange, c.exchange), ("-", -1.0), ("", ""),
                              ("-", -1.0), ("-", -1.0), ("-", math.inf), (c.status, c.status), (c.bot, c.bot)])
                 colours[i] = GREY
