@@ -26,6 +26,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -143,14 +144,20 @@ class FrameTrace:
         self.loaded: dict[tuple[str, str], float] = {}  # (exchange, symbol) -> end of its first REST catch-up
 
     def install(self) -> None:
+        """Frames arrive and reach the shown series' tap on the market engine's thread; the tap publishes a batch
+        there; the presenter shows it on the GUI thread; the candle item paints it."""
         from twinstar_gui.data.manager import SeriesManager
+        from twinstar_gui.data.tap import SeriesTap
         from twinstar_gui.net.ws import WsConnection
         from twinstar_gui.presenters.chart import ChartPresenter
         from twinstar_gui.ui.chart.candle_item import CandlestickItem
 
         trace = self
+        lock = threading.Lock()
+        published: list[tuple[float, str]] = []  # handed over by the tap, not yet shown
         on_frame, init = WsConnection._on_frame, ChartPresenter.__init__
-        on_forming, on_closed, flush = ChartPresenter._on_forming, ChartPresenter._on_closed, ChartPresenter._flush
+        on_forming, on_closed, publish = SeriesTap._on_forming, SeriesTap._on_closed, SeriesTap._publish
+        show = ChartPresenter._show
         paint = CandlestickItem.paint
         run_backfill = SeriesManager._run_backfill
 
@@ -172,26 +179,33 @@ class FrameTrace:
             init(self, *args, **kwargs)
             trace.presenter = self
 
+        def _shown(tap) -> bool:
+            return trace.presenter is not None and tap is trace.presenter._tap
+
         def _on_forming(self, key, candle):
             on_forming(self, key, candle)
-            s = self._series
-            if trace.current is not None and s is not None and (key.exchange, key.symbol) == (s.exchange, s.symbol):
+            if trace.current is not None and _shown(self):
                 trace.hit = True
 
         def _on_closed(self, ev):
             on_closed(self, ev)
-            s = self._series
-            if (trace.current is not None and s is not None and (ev.exchange, ev.symbol) == (s.exchange, s.symbol)
-                    and ev.timeframe is self.tf):
+            if trace.current is not None and _shown(self) and ev.timeframe is self.tf:
                 trace.hit = True
 
-        def _flush(self):
-            before = self.flushes
-            flush(self)
-            if self.flushes != before and trace.pending:
-                t = time.monotonic()
-                trace.applied += [(r, d, t) for r, d in trace.pending]
+        def _publish(self):
+            publish(self)
+            if _shown(self) and trace.pending:
+                with lock:
+                    published.extend(trace.pending)
                 trace.pending.clear()
+
+        def _show(self, update):
+            show(self, update)
+            with lock:
+                if published:
+                    t = time.monotonic()
+                    trace.applied += [(r, d, t) for r, d in published]
+                    published.clear()
 
         def _paint(self, p, *args):
             paint(self, p, *args)
@@ -207,7 +221,8 @@ class FrameTrace:
         SeriesManager._run_backfill = _run_backfill
         WsConnection._on_frame = _on_frame
         ChartPresenter.__init__ = __init__
-        ChartPresenter._on_forming, ChartPresenter._on_closed, ChartPresenter._flush = _on_forming, _on_closed, _flush
+        SeriesTap._on_forming, SeriesTap._on_closed, SeriesTap._publish = _on_forming, _on_closed, _publish
+        ChartPresenter._show = _show
         CandlestickItem.paint = _paint
 
 
@@ -246,7 +261,7 @@ class Phases:
         presenter = self.trace.presenter
         if self.t_start is None or presenter is None or self.t_end is not None:
             return
-        series = [s for f in presenter.feeds.values() for s in f.series.values()]
+        series = [s for f in presenter.feeds.values() for s in list(f.series.values())]
         if self.t_loaded is None:
             loaded = self.trace.loaded
             waiting = [s for s in series if (s.exchange, s.symbol) not in loaded]

@@ -148,8 +148,8 @@ def bench_lag(app: QApplication, seconds: float, speed: float, in_process: bool 
         "rest_url": sim.rest_url("bybit"), "ws_url": sim.ws_url("bybit"), "symbols": list(symbols)}}})
     core = build_core(settings)
     logs = LogPresenter()
-    chart = ChartPresenter(core.feeds, catalogs=core.catalogs)
-    window = MainWindow(chart, HealthPresenter(core.feeds, writer=core.writer), logs, mode="BENCH",
+    chart = ChartPresenter(core.feeds, catalogs=core.catalogs, engine=core.engine)
+    window = MainWindow(chart, HealthPresenter(core.feeds, writer=core.writer, engine=core.engine), logs, mode="BENCH",
                         data_dir=data_dir, persist_layout=False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

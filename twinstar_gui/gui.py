@@ -91,8 +91,8 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     core = build_core(settings, exchanges=exchanges, symbols=symbols, feed_options=market_time)
     if sim is not None:
         core.clock = sim.market.now_ms
-    chart = ChartPresenter(core.feeds, catalogs=core.catalogs)
-    health = HealthPresenter(core.feeds, writer=core.writer, catalogs=core.catalogs)
+    chart = ChartPresenter(core.feeds, catalogs=core.catalogs, engine=core.engine)
+    health = HealthPresenter(core.feeds, writer=core.writer, catalogs=core.catalogs, engine=core.engine)
     mode = "DEMO (local simulator)" if demo else "LIVE market data"
     from .presenters.trading import TradingPresenter
 

@@ -108,8 +108,13 @@ def build_trading(core: Core, exchange: str, *, executor: LiveExecutor | None = 
         executor.attach_journal(journal)
         executor.start()
     guard = RiskGuard(inner, journal, t.risk, currency=currency)
-    market = LiveMarket(feed, asyncio.get_running_loop(), guard, catalog=core.catalogs[exchange], **timing)
-    market.start()
+    # the market hooks the feed's series where they live: the engine's loop (or this one, without an engine)
+    loop = core.engine.loop if core.engine is not None else asyncio.get_running_loop()
+    market = LiveMarket(feed, loop, guard, catalog=core.catalogs[exchange], **timing)
+    if core.engine is not None:
+        core.engine.post(market.start)
+    else:
+        market.start()
     return Trading(journal, guard, market)
 
 

@@ -1,19 +1,22 @@
 """Headless wiring: settings -> candle store, durable writer, instrument catalogs and one market feed per
-exchange (the `Core`). No Qt: the collector and the bot command run on it as the window does."""
+exchange, run by the market data engine's thread (the `Core`). No Qt: the collector and the bot command run on
+it as the window does."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .config import Settings
 from .core.instrument import SymbolError
 from .core.timeframe import Timeframe
 from .data.catalogs import CatalogBook
+from .data.engine import MarketEngine
 from .data.feed import MarketFeed
 from .data.store import CandleStore
 from .data.writer import CandleWriter
@@ -21,6 +24,7 @@ from .exchanges.registry import get_exchange
 from .net.rest import RestClient
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SHUTDOWN_BUDGET_S = 3.0
 HEAD_START_S = 2.0  # longest the other feeds wait for the charted series' history at start
@@ -28,7 +32,10 @@ HEAD_START_S = 2.0  # longest the other feeds wait for the charted series' histo
 
 @dataclass
 class Core:
-    """Everything long-lived below the presenters; usable without Qt."""
+    """Everything long-lived below the presenters; usable without Qt.
+
+    The feeds live on `engine`'s thread and loop (None: on the loop that calls `start`, for tests of the parts);
+    `on_engine` runs a coroutine there from any loop."""
 
     settings: Settings
     store: CandleStore
@@ -36,8 +43,21 @@ class Core:
     feeds: dict[str, MarketFeed] = field(default_factory=dict)
     catalogs: dict[str, CatalogBook] = field(default_factory=dict)
     clock: Callable[[], int] | None = None  # the market's time in UTC ms when not the wall clock's (the demo's)
+    engine: MarketEngine | None = None
+
+    async def on_engine(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await `coro` where the feeds live (the engine's loop), from the caller's loop."""
+        if self.engine is None:
+            return await coro
+        return await self.engine.run(coro)
 
     async def start(self, first: tuple[str, str] | None = None, head_start: float = HEAD_START_S) -> None:
+        """Start the engine's thread (if any) and every feed on it; see `_start`."""
+        if self.engine is not None:
+            self.engine.start()
+        await self.on_engine(self._start(first, head_start))
+
+    async def _start(self, first: tuple[str, str] | None, head_start: float) -> None:
         """Start every feed. The series on screen (`first` = exchange, symbol) gets a head start: its feed
         starts first and the others wait until its history is in (at most `head_start` s), so the chart
         fills before a dozen other REST fetches compete with it. Each exchange's instrument list is refreshed
@@ -65,10 +85,11 @@ class Core:
         False = keep trying (the disk may be fixed meanwhile), True = give up on them."""
         t0 = time.monotonic()
         try:
-            await asyncio.wait_for(asyncio.gather(*(f.stop() for f in self.feeds.values()),
-                                                  return_exceptions=True), budget / 2)
+            await asyncio.wait_for(self.on_engine(self._stop_feeds()), budget / 2)
         except TimeoutError:
             log.warning("streams did not stop within %.1fs", budget / 2)
+        except RuntimeError as exc:  # the engine is not running (stopped already, or never started)
+            log.warning("streams: %s", exc)
         left = max(0.5, budget - (time.monotonic() - t0))
         while confirm_loss is not None and not await asyncio.to_thread(self.writer.flush, left):
             if await confirm_loss(self.writer.pending, self.writer.last_error):
@@ -78,16 +99,24 @@ class Core:
                 break
             left = budget
         ok = await asyncio.to_thread(self.writer.close, left)
+        if self.engine is not None:
+            await asyncio.to_thread(self.engine.stop, 2.0)
         log.info("shutdown in %.2fs (%s)", time.monotonic() - t0, "all candles flushed" if ok else "WRITES PENDING")
         return ok
 
 
+    async def _stop_feeds(self) -> None:
+        await asyncio.gather(*(f.stop() for f in self.feeds.values()), return_exceptions=True)
+
+
 def build_core(settings: Settings, *, exchanges: list[str] | None = None,
                symbols: dict[str, list[str]] | None = None, feed_options: dict | None = None,
-               allow_empty: bool = False) -> Core:
+               allow_empty: bool = False, engine: bool = True) -> Core:
+    """`engine`: run the feeds on a market engine thread of their own (the app); False: on the loop that starts
+    them (tests of the parts)."""
     store = CandleStore(settings.data_dir)
     writer = CandleWriter(store)
-    core = Core(settings, store, writer)
+    core = Core(settings, store, writer, engine=MarketEngine() if engine else None)
     windows = {Timeframe.M15: settings.window_15m, Timeframe.H1: settings.window_1h}
     for name in exchanges or [n for n, e in settings.exchanges.items() if e.enabled]:
         adapter = get_exchange(name, rest_url=settings.rest_url(name), ws_url=settings.ws_url(name))

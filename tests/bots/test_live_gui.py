@@ -22,7 +22,8 @@ KEY, SECRET = "guiKey1234", "guiSecret5678"
 def open_window(core, ctx, tmp_path):
     presenter = TradingPresenter(core.settings, rebuild=lambda ex, live: rebuild_trading(core, ex, live))
     logs = LogPresenter()
-    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds), logs, mode="TEST",
+    window = MainWindow(ChartPresenter(core.feeds, engine=core.engine),
+                        HealthPresenter(core.feeds, engine=core.engine), logs, mode="TEST",
                         data_dir=str(tmp_path), persist_layout=False, trading=presenter)
     presenter.attach({"bybit": Trading(ctx.journal, ctx.executor, ctx.market)})
     window.show()

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.e2e
 def open_window(core, ctx, tmp_path):
     presenter = TradingPresenter(core.settings)
     logs = LogPresenter()
-    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds), logs, mode="TEST",
+    window = MainWindow(ChartPresenter(core.feeds, engine=core.engine),
+                        HealthPresenter(core.feeds, engine=core.engine), logs, mode="TEST",
                         data_dir=str(tmp_path), persist_layout=False, trading=presenter)
     trading = Trading(ctx.journal, ctx.executor, ctx.market)
     presenter.attach({"bybit": trading})

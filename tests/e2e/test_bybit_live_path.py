@@ -55,7 +55,7 @@ async def test_live_candles_reach_disk_and_chart_exactly(tmp_path, qapp):
         from twinstar_gui.presenters.chart import ChartPresenter
 
         core = make_core(sim, tmp_path, ["BTCUSDT", "ETHUSDT"])
-        chart = ChartPresenter(core.feeds)
+        chart = ChartPresenter(core.feeds, engine=core.engine)
         chart.select("bybit", "BTCUSDT", "15m")
         histories, updates = [], []
         chart.history.connect(lambda f, s, tf: histories.append((len(f), s, tf)))

@@ -154,14 +154,14 @@ async def open_terminal(tmp_path, symbols=("BTCUSDT",), stored=("BTCUSDT",), n=5
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "window_15m": window, "window_1h": 300,
                                    "exchanges": {"bybit": {"rest_url": "http://127.0.0.1:9",
                                                            "ws_url": "ws://127.0.0.1:9/ws", "symbols": list(symbols)}}})
-    core = build_core(settings)
+    core = build_core(settings, engine=False)  # series driven by hand on this loop
     for seed, sym in enumerate(stored):
         core.store.append("bybit", sym, candles(n, seed=seed), source="rest")
     for s in core.feeds["bybit"].series.values():
         await s.load_history()
-    presenter = ChartPresenter(core.feeds, catalogs=core.catalogs)
+    presenter = ChartPresenter(core.feeds, catalogs=core.catalogs, engine=core.engine)
     logs = LogPresenter()
-    win = MainWindow(presenter, HealthPresenter(core.feeds, writer=core.writer), logs, mode="TEST",
+    win = MainWindow(presenter, HealthPresenter(core.feeds, writer=core.writer, engine=core.engine), logs, mode="TEST",
                      data_dir=str(tmp_path), persist_layout=False, trading=trading)
     win.show()
     return SimpleNamespace(core=core, presenter=presenter, window=win, panel=win.chart_panel, logs=logs)
@@ -301,12 +301,12 @@ async def test_the_chart_shows_only_its_own_exchanges_candles_when_two_stream_th
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "window_15m": 500, "exchanges": {
         "bybit": {"rest_url": closed, "ws_url": "ws://127.0.0.1:9/ws", "symbols": ["BTCUSDT"]},
         "binance": {"enabled": True, "rest_url": closed, "ws_url": "ws://127.0.0.1:9/ws", "symbols": ["BTCUSDT"]}}})
-    core = build_core(settings)
+    core = build_core(settings, engine=False)  # series driven by hand on this loop
     frame = candles(600)
     for name in ("bybit", "binance"):
         core.store.append(name, "BTCUSDT", frame, source="rest")
         await core.feeds[name].series["BTCUSDT"].load_history()
-    presenter = ChartPresenter(core.feeds)
+    presenter = ChartPresenter(core.feeds, engine=core.engine)
     shown = []
     presenter.candles.connect(lambda rows, symbol, tf: shown.extend(rows))
     presenter.select("bybit", "BTCUSDT")

@@ -115,8 +115,8 @@ async def simulated_terminal(tmp_path):
         "rest_url": server.rest_url("bybit"), "ws_url": server.ws_url("bybit"), "symbols": ["BTCUSDT"]}}})
     core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.1, jitter=0.0)})
     logs = LogPresenter()
-    chart = ChartPresenter(core.feeds, catalogs=core.catalogs)
-    window = MainWindow(chart, HealthPresenter(core.feeds, writer=core.writer), logs, mode="TEST",
+    chart = ChartPresenter(core.feeds, catalogs=core.catalogs, engine=core.engine)
+    window = MainWindow(chart, HealthPresenter(core.feeds, writer=core.writer, engine=core.engine), logs, mode="TEST",
                         data_dir=str(tmp_path), persist_layout=False)
     window.show()
     try:

@@ -31,7 +31,8 @@ async def running(tmp_path):
         "rest_url": server.rest_url("bybit"), "ws_url": server.ws_url("bybit"), "symbols": ["BTCUSDT", "ETHUSDT"]}}})
     core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.1, jitter=0.0)})
     logs = LogPresenter()
-    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds, writer=core.writer), logs, mode="TEST",
+    window = MainWindow(ChartPresenter(core.feeds, engine=core.engine),
+                        HealthPresenter(core.feeds, writer=core.writer, engine=core.engine), logs, mode="TEST",
                         data_dir=str(tmp_path), persist_layout=False)
     window.show()
     await core.start()
@@ -165,8 +166,9 @@ async def test_status_bar_says_when_the_exchange_is_unreachable_and_when_a_journ
     core = build_core(settings, feed_options={"policy": ReconnectPolicy(base=0.2, cap=0.5, jitter=0.0,
                                                                           max_tries=1000)})
     logs = LogPresenter()
-    window = MainWindow(ChartPresenter(core.feeds), HealthPresenter(core.feeds, writer=core.writer,
-                                                                    catalogs=core.catalogs), logs,
+    window = MainWindow(ChartPresenter(core.feeds, engine=core.engine),
+                        HealthPresenter(core.feeds, writer=core.writer, engine=core.engine,
+                                        catalogs=core.catalogs), logs,
                         mode="TEST", data_dir=str(tmp_path), persist_layout=False)
     window.show()
     try:

@@ -8,6 +8,7 @@ loop. Prices reach the executor here too: every live price of every streamed sym
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import time
@@ -80,19 +81,29 @@ class LiveMarket:
 
     # -- asyncio side -----------------------------------------------------------------------------------
     def start(self) -> None:
-        """Call on the loop: hook the feed's series and keep position symbols streamed."""
+        """Call on the market's loop: hook the feed's series and keep position symbols streamed."""
+        if self.closed:
+            return
         for sym in list(self.feed.series):
             self._hook(sym)
         if self.executor is not None:
             self._tracker = self.loop.create_task(self._track_positions(), name=f"positions-{self.exchange}")
 
     async def close(self) -> None:
+        """From any loop: the hooks and the position tracker are dropped on the market's own loop."""
         self.closed = True  # a bot thread still winding down must not wait on a loop that may stop next
         self.executor = None  # no more prices to it (its journal may close next)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if asyncio.get_running_loop() is self.loop:
+            self._drop()
+            return
+        with contextlib.suppress(RuntimeError):  # its loop is closed already: nothing runs there any more
+            self.loop.call_soon_threadsafe(self._drop)
+
+    def _drop(self) -> None:
         self._inboxes.clear()
         if self._tracker is not None:
             self._tracker.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _hook(self, symbol: str) -> None:
         if symbol in self._hooked:

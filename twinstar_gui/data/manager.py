@@ -144,6 +144,17 @@ class SeriesManager:
         """The exchange's clock minus ours, as its REST answers and forming candles told."""
         return self.close.clock_offset_ms
 
+    def forming_in(self, tf: Timeframe, candle: Candle) -> Candle:
+        """The forming candle of `tf` given the base timeframe's forming `candle`: the closed members of its
+        group so far merged with it (display only)."""
+        if tf is BASE_TIMEFRAME:
+            return candle
+        partial = self._resamplers[tf].forming
+        group = tf.bucket_start(candle.open_time)
+        if partial is None or partial.open_time != group:
+            return Candle(group, candle.open, candle.high, candle.low, candle.close, candle.volume)
+        return partial.merged_with(candle)
+
     # -- history ----------------------------------------------------------------------------------
     async def load_history(self) -> None:
         """Load the newest window of 15m candles from disk (in a thread)."""

@@ -12,19 +12,19 @@ from dataclasses import dataclass
 import pandas as pd
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core.instrument import SeriesKey, SymbolError
-from ..core.models import Candle
+from ..core.instrument import SymbolError
 from ..core.resample import resample_complete
 from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..data.catalogs import CatalogBook
+from ..data.engine import MarketEngine
 from ..data.feed import MarketFeed
-from ..data.manager import ClosedCandle, SeriesManager, frame_of
+from ..data.manager import SeriesManager, frame_of
 from ..data.store import CandleStore
+from ..data.tap import SeriesTap, SeriesUpdate
 
 log = logging.getLogger(__name__)
 
-FLUSH_MS = 50  # 20 Hz at most
-RESET_OVER = 50  # more closed candles than this in one flush (a backfill): resend the window instead
+FLUSH_MS = 50  # polls (series list, catalogs, markers); candles come when the engine's tap wakes us (<= 20 Hz)
 OLDER_CHUNK = 1000  # candles per lazy load of older history
 SERIES_EVERY = 10  # flushes between looks for series added at run time (0.5 s)
 MARKERS_EVERY = 20  # flushes between journal reads for trade markers (1 s)
@@ -71,12 +71,17 @@ def read_fills(trading, symbol: str) -> list[FillMarker]:
 
 
 class ChartPresenter(QObject):
-    """`history(frame, symbol, tf)` resets the chart; `candles(list[tuple], symbol, tf)` updates it in place.
+    """`history(array, symbol, tf)` resets the chart ((n, 6) open time ms + OHLCV, read-only);
+    `candles(list[tuple], symbol, tf)` updates it in place.
 
     Each tuple is (open_time_ms, open, high, low, close, volume, closed). `older(frame, symbol, tf)` answers
     `load_older` (an empty frame: nothing older on disk); `markers(list[FillMarker], symbol, tf)` follows the
     journal; `choices_changed(dict)` fires when a series is added (bots, the search) or fails. Disk and journal
     reads run on a worker thread; their results come back through a queue drained by the flush timer.
+
+    The series live on the market engine's thread (`engine`; None: on this thread's loop, as in unit tests): the
+    shown one is watched through a `SeriesTap` that batches its changes there and wakes this object, which only
+    forwards them to the view.
 
     Symbol search (`catalogs`: {exchange: CatalogBook}, optional): `unified(exchange, native)` names a series on
     screen, `catalog_symbols(exchange)` is what the search offers and `catalog_changed(exchange)` says a refresh
@@ -92,11 +97,15 @@ class ChartPresenter(QObject):
     catalog_changed = Signal(str)
     opened = Signal(str, str)
     problem = Signal(str, str)
+    _wake = Signal()  # emitted by the tap on the engine's thread: queued to this object's thread
 
     def __init__(self, feeds: dict[str, MarketFeed], parent: QObject | None = None, *,
-                 catalogs: dict[str, CatalogBook] | None = None) -> None:
+                 catalogs: dict[str, CatalogBook] | None = None, engine: MarketEngine | None = None) -> None:
         super().__init__(parent)
         self.feeds = feeds
+        self.engine = engine
+        self._tap: SeriesTap | None = None
+        self._wake.connect(self._take)
         self.catalogs = dict(catalogs or {})
         self._catalog_seen = {name: book.catalog for name, book in self.catalogs.items()}
         self._adding: set[tuple[str, str]] = set()  # (exchange, native) being added for the search
@@ -106,8 +115,6 @@ class ChartPresenter(QObject):
         self.symbol = ""
         self.tf = BASE_TIMEFRAME
         self._series: SeriesManager | None = None
-        self._history_dirty = False
-        self._updates: dict[int, tuple] = {}
         self.flushes = 0
         self.older_loads = 0
         self._results: queue.SimpleQueue = queue.SimpleQueue()  # (kind, key, Future) from the worker
@@ -126,7 +133,8 @@ class ChartPresenter(QObject):
         self._known = self._sync_series()
 
     def choices(self) -> dict[str, list[str]]:
-        return {name: [s for s, m in feed.series.items() if not m.failed] for name, feed in self.feeds.items()}
+        # a copy of each feed's series at once (the engine's thread adds and drops them)
+        return {name: [s for s, m in list(feed.series.items()) if not m.failed] for name, feed in self.feeds.items()}
 
     def select(self, exchange: str, symbol: str, tf: Timeframe | str = BASE_TIMEFRAME) -> None:
         feed = self.feeds.get(exchange)
@@ -134,8 +142,7 @@ class ChartPresenter(QObject):
             raise ValueError(f"no series {exchange}:{symbol}; have {self.choices()}")
         self.exchange, self.symbol, self.tf = exchange, symbol, Timeframe.parse(tf)
         self._series = feed.series[symbol]
-        self._history_dirty = True
-        self._updates.clear()
+        self._watch(SeriesTap(self._series, self.tf, self._wake.emit))
         self._markers_sent = None
         self._ticks = MARKERS_EVERY - 1  # markers with the first flush, not a second later
 
@@ -207,7 +214,7 @@ class ChartPresenter(QObject):
     async def _add(self, feed: MarketFeed, native: str, name: str) -> None:
         exchange = feed.adapter.name
         try:
-            series = await feed.add_symbol(native)
+            series = await (self.engine.run(feed.add_symbol(native)) if self.engine else feed.add_symbol(native))
         except Exception as exc:  # a symbol that cannot be added must not take the chart down
             log.exception("chart: adding %s failed", name)
             if not self._closed:
@@ -237,9 +244,13 @@ class ChartPresenter(QObject):
                 self.catalog_changed.emit(name)
 
     def current_frame(self) -> pd.DataFrame:
-        if self._series is None:
+        """The shown series' window as a frame (read on the engine's thread; for scripts and tests)."""
+        series, tf = self._series, self.tf
+        if series is None:
             return frame_of([])
-        return self._series.frame(self.tf)
+        if self.engine is None or not self.engine.running:  # nothing changes the series meanwhile
+            return series.frame(tf)
+        return self.engine.call(series.frame, tf).result(10.0)
 
     def key(self) -> tuple[str, str, str]:
         return self.exchange, self.symbol, self.tf.label
@@ -318,6 +329,7 @@ class ChartPresenter(QObject):
     def close(self) -> None:
         self._closed = True
         self._timer.stop()
+        self._watch(None)
         for task in list(self._tasks):
             task.cancel()
         if self._pool is not None:
@@ -325,43 +337,35 @@ class ChartPresenter(QObject):
 
     # -- series added at run time --------------------------------------------------------------------
     def _sync_series(self) -> dict[str, list[str]]:
-        for feed in self.feeds.values():
-            for s in list(feed.series.values()):
-                if self._on_closed not in s.listeners.closed:
-                    s.listeners.history.append(self._on_history)
-                    s.listeners.closed.append(self._on_closed)
-                    s.listeners.forming.append(self._on_forming)
         return self.choices()
 
-    # -- listeners (asyncio loop == GUI thread under qasync) -----------------------------------------
-    def _mine(self, series: SeriesManager) -> bool:
-        return series is self._series
+    # -- the shown series, through its tap on the engine's thread ------------------------------------
+    def _watch(self, tap: SeriesTap | None) -> None:
+        """Stop watching the series shown so far and start watching `tap`'s (attach/detach run where the series
+        lives: the engine's thread, or here without an engine)."""
+        old, self._tap = self._tap, tap
+        for fn in ([old.detach] if old is not None else []) + ([tap.attach] if tap is not None else []):
+            if self.engine is None:
+                fn()
+            else:
+                self.engine.post(fn)
 
-    def _on_history(self, series: SeriesManager) -> None:
-        if self._mine(series):
-            self._history_dirty = True
-
-    def _on_closed(self, ev: ClosedCandle) -> None:
-        s = self._series
-        if s is None or ev.symbol != s.symbol or ev.exchange != s.exchange or ev.timeframe is not self.tf:
+    def _take(self) -> None:
+        tap = self._tap
+        update = tap.take() if tap is not None else None
+        if update is None or self._closed:
             return
-        c = ev.candle
-        self._updates[c.open_time] = (c.open_time, c.open, c.high, c.low, c.close, c.volume, True)
+        self._show(update)
 
-    def _on_forming(self, key: SeriesKey, candle: Candle) -> None:
-        s = self._series
-        if s is None or key.symbol != s.symbol or key.exchange != s.exchange:  # BTCUSDT is on several exchanges
-            return
-        shown = candle if self.tf is BASE_TIMEFRAME else self._derived_forming(s, candle)
-        if shown is not None:
-            self._updates[-1] = (shown.open_time, shown.open, shown.high, shown.low, shown.close, shown.volume, False)
-
-    def _derived_forming(self, s: SeriesManager, candle: Candle) -> Candle | None:
-        partial = s._resamplers[self.tf].forming
-        group = self.tf.bucket_start(candle.open_time)
-        if partial is None or partial.open_time != group:
-            return Candle(group, candle.open, candle.high, candle.low, candle.close, candle.volume)
-        return partial.merged_with(candle)
+    def _show(self, update: SeriesUpdate) -> None:
+        key = update.key
+        if (key.exchange, key.symbol, key.timeframe) != self.key():
+            return  # a batch of the series shown before
+        self.flushes += 1
+        if update.history is not None:
+            self.history.emit(update.history, self.symbol, self.tf.label)
+        if update.rows:
+            self.candles.emit(list(update.rows), self.symbol, self.tf.label)
 
     def _flush(self) -> None:
         self._ticks += 1
@@ -376,22 +380,3 @@ class ChartPresenter(QObject):
             return
         if self._trading is not None and self._ticks % MARKERS_EVERY == 0:
             self._poll_markers()
-        if len(self._updates) > RESET_OVER:
-            self._history_dirty = True
-        if self._history_dirty:
-            self._history_dirty = False
-            forming = self._updates.get(-1)
-            self._updates.clear()
-            self.flushes += 1
-            self.history.emit(self.current_frame(), self.symbol, self.tf.label)
-            if forming is not None:
-                self.candles.emit([forming], self.symbol, self.tf.label)
-            return
-        if self._updates:
-            forming = self._updates.pop(-1, None)
-            batch = [self._updates[k] for k in sorted(self._updates)]
-            if forming is not None and (not batch or forming[0] > batch[-1][0]):
-                batch.append(forming)
-            self._updates.clear()
-            self.flushes += 1
-            self.candles.emit(batch, self.symbol, self.tf.label)

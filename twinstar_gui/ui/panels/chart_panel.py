@@ -3,9 +3,10 @@ crosshair readout, trade markers, auto-follow that pauses while the user looks b
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
@@ -18,6 +19,9 @@ from ..chart.candle_item import CLOSE, HIGH, LOW, OPEN
 from ..chart.price_axis import PriceAxis, price_text
 from .series_picker import SeriesPicker
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 DEFAULT_VISIBLE_BARS = 120
 RIGHT_MARGIN_BARS = 3  # room right of the live candle while following
 LOAD_MARGIN_BARS = 50  # ask for older history when the view's left edge comes this close to the oldest candle
@@ -26,10 +30,13 @@ MARKER_GAP_PX = 9  # markers sit this many pixels below the low (buy) / above th
 BUY_BRUSH, SELL_BRUSH = pg.mkBrush("#2962ff"), pg.mkBrush("#ff9800")
 
 
-def _arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(x seconds, OHLCV rows) of a frame with timestamp (datetime64[ms, UTC]) + OHLCV."""
+def _arrays(frame: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x seconds, OHLCV rows) of an (n, 6) array (open time ms + OHLCV, what the engine hands over) or of a
+    frame with timestamp (datetime64[ms, UTC]) + OHLCV (older history read from disk)."""
     if not len(frame):
         return np.empty(0), np.empty((0, 5))
+    if isinstance(frame, np.ndarray):
+        return frame[:, 0] / 1000.0, frame[:, 1:6].astype(np.float64)
     x = frame["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy() / 1000.0
     return x, frame[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)
 
@@ -177,7 +184,7 @@ class ChartPanel(QWidget):
     def bar_width(self) -> float:
         return self.tf.ms / 1000.0
 
-    def show_history(self, frame: pd.DataFrame, symbol: str, tf: str) -> None:
+    def show_history(self, frame: pd.DataFrame | np.ndarray, symbol: str, tf: str) -> None:
         """The presenter's window of a series. Same series as shown: older candles loaded from disk stay, and
         so does the view while the user looks at the past."""
         key = (self.exchange_box.currentText(), symbol, Timeframe.parse(tf).label)
@@ -363,7 +370,7 @@ class ChartPanel(QWidget):
         _x, o, h, l, c = self.candles.row(i)
         v = self.volume.row(i)[1]
         rsi = self.rsi.value_at_row(i)
-        when = pd.Timestamp(self._x[i], unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
+        when = datetime.fromtimestamp(float(self._x[i]), UTC).strftime("%Y-%m-%d %H:%M")
         colour = "#26a69a" if c >= o else "#ef5350"
         rsi_text = f"{rsi:.1f}" if np.isfinite(rsi) else "-"
         self.readout.setText(f"<span style='color:{colour}'>{self.series_name()} {when} UTC  "
