@@ -129,7 +129,8 @@ async def test_a_tap_batches_a_series_changes_on_the_engine_thread_into_read_onl
     assert tap.published - published <= 3  # <= 20 Hz, not one per push
 
     # a close and the next forming candle: in order, the closed one marked so
-    engine.call(series.on_kline, KlineEvent("bybit", "BTCUSDT", "15m", T0 + 100 * Q, 100, 110, 90, 105, 2, True)).result(5)
+    engine.call(series.on_kline, KlineEvent("bybit", "BTCUSDT", "15m", T0 + 100 * Q, 100, 110, 90, 105, 2, True)
+                ).result(5)
     engine.call(series.on_kline, KlineEvent("bybit", "BTCUSDT", "15m", T0 + 101 * Q, 105, 106, 104, 105.5, 1, False)
                 ).result(5)
     rows: list = []
