@@ -118,9 +118,10 @@ async def top_symbols_when_up(settings: Settings, exchange: str, n: int, stop: a
 def health_lines(core) -> list[str]:
     out = []
     for feed in core.feeds.values():
-        closed = sum(s.closed_emitted for s in feed.series.values())
-        failed = [sym for sym, s in feed.series.items() if s.failed]
-        retrying = {sym: s.rest_problem for sym, s in feed.series.items() if s.rest_problem and not s.failed}
+        series = list(feed.series.items())  # one look (the engine's thread adds and drops series)
+        closed = sum(s.closed_emitted for _, s in series)
+        failed = [sym for sym, s in series if s.failed]
+        retrying = {sym: s.rest_problem for sym, s in series if s.rest_problem and not s.failed}
         out += [_health_line(h, closed, failed, retrying, core.writer.pending) for h in feed.health()]
     if core.writer.failing:
         out.append(f"storage: {core.writer.pending} write(s) queued, not on disk yet: {core.writer.last_error}")

@@ -152,6 +152,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
 
     async def main() -> int:
         window.show()
+        freeze_startup_objects()  # modules, Qt wrappers, the window: out of the scans before the engine allocates
         await core.start(first=(chart.exchange, chart.symbol))
         tradings = {name: build_trading(core, name) for name in core.feeds}  # paper trading per exchange
         trading.attach(tradings)

@@ -56,7 +56,7 @@ def sync_summary(feeds: Iterable[MarketFeed]) -> SyncSummary:
     series = ready = done = total = retrying = rejected = 0
     problem = ""
     for feed in feeds:
-        for s in feed.series.values():
+        for s in list(feed.series.values()):
             sync = s.sync
             series += 1
             if s.failed:
