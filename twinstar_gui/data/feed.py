@@ -178,12 +178,15 @@ class MarketFeed:
     async def set_symbols(self, symbols: Iterable[str]) -> tuple[list[str], list[str]]:
         """The settings' symbols change while running: new ones stream (history from disk, subscribe, REST catch
         up), those left out stop, unless a bot, scanner or the chart still holds them (`add_symbol`): they
-        stream until released. Returns (started, stopped)."""
+        stream until released. Before `start`, only the list changes. Returns (started, stopped)."""
         wanted = list(dict.fromkeys(symbols))
         old, self.configured = self.configured, set(wanted)
         started = [sym for sym in wanted if sym not in self.series]
         for sym in started:
-            await self._stream(sym)
+            if self._started:
+                await self._stream(sym)
+            else:  # start() loads, subscribes and catches up every series
+                self.series[sym] = SeriesManager(self.adapter.name, sym, **self._series_args)
         stopped = [sym for sym in old - self.configured if sym in self.series and not self._added.get(sym)]
         for sym in stopped:
             await self._drop(sym)
@@ -197,12 +200,11 @@ class MarketFeed:
 
     async def _stream(self, symbol: str) -> SeriesManager:
         s = self.series[symbol] = SeriesManager(self.adapter.name, symbol, **self._series_args)
-        if not self._started:
-            return s  # start() loads, subscribes and catches up every series
         s.listeners.error.append(self._on_series_error)
         await s.load_history()
         await self.hub.acquire(self.topics_for(symbol))
-        s.backfill()  # REST catches up now; a (re)connect of its socket backfills again
+        if self._started:
+            s.backfill()  # REST catches up now; a (re)connect of its socket backfills again
         log.info("%s: now streaming", s.label)
         return s
 
@@ -213,8 +215,7 @@ class MarketFeed:
         task = gone.backfill_task
         if task is not None and not task.done():
             task.cancel()
-        if self._started:
-            await self.hub.release(self.topics_for(symbol))
+        await self.hub.release(self.topics_for(symbol))
         log.info("%s: stopped streaming", gone.label)
 
     async def stop(self) -> None:
