@@ -97,7 +97,7 @@ class ChartPresenter(QObject):
                  catalogs: dict[str, CatalogBook] | None = None) -> None:
         super().__init__(parent)
         self.feeds = feeds
-        self.catalogs = dict(catalogs or {})
+        self.catalogs = catalogs if catalogs is not None else {}  # the core's: exchanges added at run time show up
         self._catalog_seen = {name: book.catalog for name, book in self.catalogs.items()}
         self._adding: set[tuple[str, str]] = set()  # (exchange, native) being added for the search
         self._tasks: set[asyncio.Task] = set()
@@ -230,7 +230,7 @@ class ChartPresenter(QObject):
         self.problem.emit(exchange, message)
 
     def _poll_catalogs(self) -> None:
-        for name, book in self.catalogs.items():
+        for name, book in list(self.catalogs.items()):
             catalog = book.catalog  # replaced as a whole by a refresh (in its own thread)
             if self._catalog_seen.get(name) is not catalog:
                 self._catalog_seen[name] = catalog
