@@ -171,7 +171,7 @@ async def _update_symbols(core: Core, name: str, new: Settings, report: _Report)
     feed, book = core.feeds[name], core.catalogs[name]
     names = new.symbols(name)
     before = set(feed.configured)
-    if {book.instrument(s).native for s in names} == before:
+    if _natives_known(book, names) == before:
         return  # the same symbols (perhaps written another way): nothing to look up
     await _checked_catalog(book, report)
     natives = _resolve(book, names, report)
@@ -185,6 +185,14 @@ async def _update_symbols(core: Core, name: str, new: Settings, report: _Report)
     report.symbols_added += [(name, s) for s in started]
     report.symbols_removed += [(name, s) for s in stopped]
     report.symbols_held += [(name, s) for s in held]
+
+
+def _natives_known(book: CatalogBook, names: tuple[str, ...]) -> set[str] | None:
+    """The native ids of `names` by the catalog at hand (no fetch); None when one of them is not known."""
+    try:
+        return {book.instrument(s).native for s in names}
+    except ValueError:  # SymbolError too: a name outside the exchange's naming rule
+        return None
 
 
 async def _add_exchange(core: Core, name: str, new: Settings, report: _Report, build: BuildFeed) -> bool:
