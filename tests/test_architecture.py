@@ -7,8 +7,9 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "twinstar_gui"
 
-# the composition modules above every layer: wiring (headless core), trading_stack (bots + executor), gui (window)
-TOP = {"gui", "wiring", "trading_stack", "cli"}
+# the composition modules above every layer: wiring (headless core), live_settings (settings applied to it),
+# trading_stack (bots + executor), gui (window)
+TOP = {"gui", "wiring", "live_settings", "trading_stack", "cli"}
 # layer -> packages of ours it must not import
 FORBIDDEN = {
     "core": {"exchanges", "net", "data", "sim", "presenters", "ui", "config", "bots", "execution"} | TOP,
@@ -20,7 +21,8 @@ FORBIDDEN = {
     "bots": {"sim", "presenters", "ui", "config"} | TOP,
     "presenters": {"ui"} | TOP,
     "ui": {"net", "exchanges"} | TOP,
-    "wiring": {"sim", "presenters", "ui", "bots", "execution", "gui", "trading_stack", "cli"},
+    "wiring": {"sim", "presenters", "ui", "bots", "execution", "gui", "trading_stack", "cli", "live_settings"},
+    "live_settings": {"sim", "presenters", "ui", "bots", "execution", "gui", "trading_stack", "cli"},
     "trading_stack": {"sim", "presenters", "ui", "gui", "cli"},
 }
 NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters", "bots", "execution", "wiring", "trading_stack"}
@@ -29,7 +31,7 @@ NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters", "bots", "
 CONFIG_MAY_IMPORT = {"core", "exchanges", "files"}
 CLIS = {"collector", "botcli", "symbolscli", "selftest", "headless", "cliargs"}  # cli.py: see the test below
 NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "headless", "wiring",
-         "trading_stack"}
+         "live_settings", "trading_stack"}
 
 
 def imports_of(path: Path, module_level_only: bool = False) -> set[str]:

@@ -101,11 +101,16 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
                         timeframes=settings.timeframes)
     # -- settings dialog (File > Settings…): symbol lists and key tests run in worker threads
     from .config import default_config_path
-    from .presenters.settings import ConnectionTester, SymbolCatalog
+    from .live_settings import apply_settings
+    from .presenters.settings import ConnectionTester, SettingsPresenter, SymbolCatalog
     from .secrets import load_keys
 
-    window.enable_settings(settings.source_path or default_config_path(), SymbolCatalog(parent=window),
-                           ConnectionTester(load_keys, parent=window))
+    settings_path = settings.source_path or default_config_path()
+    symbol_catalog = SymbolCatalog(parent=window)
+    # saved settings apply to the running core at OK; the demo's simulated exchanges are not the file's: a restart
+    live_apply = None if demo else (lambda s: apply_settings(core, s))
+    window.enable_settings(settings_path, symbol_catalog, ConnectionTester(load_keys, parent=window),
+                           SettingsPresenter(settings_path, symbol_catalog, apply=live_apply, parent=window))
     # -- end settings dialog
     first_paint: list[float] = []
 

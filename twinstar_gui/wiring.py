@@ -44,6 +44,7 @@ class Core:
     catalogs: dict[str, CatalogBook] = field(default_factory=dict)
     clock: Callable[[], int] | None = None  # the market's time in UTC ms when not the wall clock's (the demo's)
     engine: MarketEngine | None = None
+    feed_options: dict = field(default_factory=dict)  # build_core's, for feeds built later (live settings)
 
     async def on_engine(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await `coro` where the feeds live (the engine's loop), from the caller's loop."""
@@ -116,21 +117,35 @@ def build_core(settings: Settings, *, exchanges: list[str] | None = None,
     them (tests of the parts)."""
     store = CandleStore(settings.data_dir)
     writer = CandleWriter(store)
-    core = Core(settings, store, writer, engine=MarketEngine() if engine else None)
-    windows = {Timeframe.M15: settings.window_15m, Timeframe.H1: settings.window_1h}
+    core = Core(settings, store, writer, engine=MarketEngine() if engine else None,
+                feed_options=dict(feed_options or {}))
     for name in exchanges or [n for n, e in settings.exchanges.items() if e.enabled]:
-        adapter = get_exchange(name, rest_url=settings.rest_url(name), ws_url=settings.ws_url(name))
-        options = dict(feed_options or {})
-        rest = options.pop("rest", None) or RestClient(adapter)  # one client (one request budget) for both
-        book = CatalogBook(rest, settings.data_dir)
-        syms = resolve_symbols(book, (symbols or {}).get(name) or list(settings.symbols(name)))
-        if not syms and not allow_empty:
-            log.warning("%s: no symbols configured; skipped", name)
-            rest.close()
-            continue
-        core.feeds[name] = MarketFeed(adapter, store, writer, syms, windows=windows, rest=rest, **options)
-        core.catalogs[name] = book
+        built = build_feed(core, name, settings, (symbols or {}).get(name), allow_empty=allow_empty)
+        if built is not None:
+            core.feeds[name], core.catalogs[name] = built
     return core
+
+
+def feed_windows(settings: Settings) -> dict[Timeframe, int]:
+    """The memory windows the settings ask for, per timeframe."""
+    return {Timeframe.M15: settings.window_15m, Timeframe.H1: settings.window_1h}
+
+
+def build_feed(core: Core, name: str, settings: Settings, symbols: list[str] | None = None, *,
+               allow_empty: bool = False) -> tuple[MarketFeed, CatalogBook] | None:
+    """One exchange's feed (not started) and instrument catalog, on the core's store and writer; None when it has
+    no symbols (unless `allow_empty`). Reads the catalog's disk cache: off the event loop when it runs."""
+    adapter = get_exchange(name, rest_url=settings.rest_url(name), ws_url=settings.ws_url(name))
+    options = dict(core.feed_options)
+    rest = options.pop("rest", None) or RestClient(adapter)  # one client (one request budget) for both
+    book = CatalogBook(rest, settings.data_dir)
+    syms = resolve_symbols(book, symbols or list(settings.symbols(name)))
+    if not syms and not allow_empty:
+        log.warning("%s: no symbols configured; skipped", name)
+        rest.close()
+        return None
+    return MarketFeed(adapter, core.store, core.writer, syms, windows=feed_windows(settings), rest=rest,
+                      **options), book
 
 
 def resolve_symbols(book: CatalogBook, names: list[str]) -> list[str]:

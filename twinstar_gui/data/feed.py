@@ -96,7 +96,8 @@ class MarketFeed:
         self.series: dict[str, SeriesManager] = {}
         for sym in dict.fromkeys(symbols):
             self.series[sym] = SeriesManager(adapter.name, sym, **self._series_args)
-        self._added: dict[str, int] = {}  # symbols added at run time (bots, scanners) -> reference count
+        self.configured: set[str] = set(self.series)  # the settings' symbols (see set_symbols)
+        self._added: dict[str, int] = {}  # symbols added at run time (bots, scanners, chart) -> reference count
         self.errors: list[str] = []
         self._started = False
         # REST fallback with hysteresis: on after the stream has been unhealthy for `fallback_after` s,
@@ -155,21 +156,13 @@ class MarketFeed:
 
     async def add_symbol(self, symbol: str) -> SeriesManager:
         """Start streaming (and storing) one more symbol while running; reference-counted with
-        `remove_symbol`. The symbols the feed was built with stay for its lifetime."""
+        `remove_symbol`. A symbol of the settings (`configured`) streams until `set_symbols` leaves it out and
+        no run-time user holds it any more."""
+        self._added[symbol] = self._added.get(symbol, 0) + 1
         s = self.series.get(symbol)
         if s is not None:
-            if symbol in self._added:
-                self._added[symbol] += 1
             return s
-        s = self.series[symbol] = SeriesManager(self.adapter.name, symbol, **self._series_args)
-        self._added[symbol] = 1
-        s.listeners.error.append(self._on_series_error)
-        await s.load_history()
-        await self.hub.acquire(self.topics_for(symbol))
-        if self._started:
-            s.backfill()  # REST catches up now; a (re)connect of its socket backfills again
-        log.info("%s: now streaming", s.label)
-        return s
+        return await self._stream(symbol)
 
     async def remove_symbol(self, symbol: str) -> None:
         n = self._added.get(symbol)
@@ -179,7 +172,46 @@ class MarketFeed:
             self._added[symbol] = n - 1
             return
         del self._added[symbol]
-        gone = self.series.pop(symbol)
+        if symbol not in self.configured:
+            await self._drop(symbol)
+
+    async def set_symbols(self, symbols: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The settings' symbols change while running: new ones stream (history from disk, subscribe, REST catch
+        up), those left out stop, unless a bot, scanner or the chart still holds them (`add_symbol`): they
+        stream until released. Before `start`, only the list changes. Returns (started, stopped)."""
+        wanted = list(dict.fromkeys(symbols))
+        old, self.configured = self.configured, set(wanted)
+        started = [sym for sym in wanted if sym not in self.series]
+        for sym in started:
+            if self._started:
+                await self._stream(sym)
+            else:  # start() loads, subscribes and catches up every series
+                self.series[sym] = SeriesManager(self.adapter.name, sym, **self._series_args)
+        stopped = [sym for sym in old - self.configured if sym in self.series and not self._added.get(sym)]
+        for sym in stopped:
+            await self._drop(sym)
+        return started, stopped
+
+    async def resize_windows(self, windows: dict[Timeframe, int]) -> None:
+        """New memory windows for every series (and those added later); a grown one reloads history from disk."""
+        self._series_args["windows"] = {**(self._series_args.get("windows") or {}), **windows}
+        for s in list(self.series.values()):
+            await s.resize_windows(windows)
+
+    async def _stream(self, symbol: str) -> SeriesManager:
+        s = self.series[symbol] = SeriesManager(self.adapter.name, symbol, **self._series_args)
+        s.listeners.error.append(self._on_series_error)
+        await s.load_history()
+        await self.hub.acquire(self.topics_for(symbol))
+        if self._started:
+            s.backfill()  # REST catches up now; a (re)connect of its socket backfills again
+        log.info("%s: now streaming", s.label)
+        return s
+
+    async def _drop(self, symbol: str) -> None:
+        gone = self.series.pop(symbol, None)
+        if gone is None:
+            return
         task = gone.backfill_task
         if task is not None and not task.done():
             task.cancel()

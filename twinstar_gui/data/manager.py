@@ -221,6 +221,33 @@ class SeriesManager:
         log.info("%s: repaired %d stored candles", self.label, len(found))
         self._emit(self.listeners.history, self)
 
+    async def resize_windows(self, windows: dict[Timeframe, int]) -> None:
+        """New memory windows (the settings changed): kept candles are cut to a smaller window; a grown 15m
+        window is filled from disk (in a thread), then every window is rebuilt and `history` listeners told."""
+        wanted = {**self.windows, **windows}
+        if wanted == self.windows:
+            return
+        grown = wanted[BASE_TIMEFRAME] > self.windows[BASE_TIMEFRAME]
+        self.windows = wanted
+        stored: list[Candle] = []
+        if grown:
+            n = wanted[BASE_TIMEFRAME]
+            try:
+                stored = await asyncio.to_thread(
+                    lambda: _candles_of(self.store.load_last(self.exchange, self.symbol, n)))
+            except OSError as exc:
+                log.error("%s: cannot read the stored history to grow the window (%s)", self.label, exc)
+        # read after the await: closes that came meanwhile are in the window already
+        held = {c.open_time: c for c in [*stored, *self.candles[BASE_TIMEFRAME]]}
+        window = [held[t] for t in sorted(held)][-wanted[BASE_TIMEFRAME]:]
+        self.candles = {tf: CandleWindow(wanted[tf]) for tf in self.candles}
+        self._resamplers = {tf: GroupResampler(tf) for tf in DERIVED_TIMEFRAMES}
+        for c in window:  # older than the newest closed: the close detector's mark stays where it is
+            self._add_closed(c, notify=False)
+        log.info("%s: windows now %s (%d candles of 15m in memory)", self.label,
+                 ", ".join(f"{tf.label}={n}" for tf, n in wanted.items()), len(window))
+        self._emit(self.listeners.history, self)
+
     def frame(self, tf: Timeframe = BASE_TIMEFRAME) -> pd.DataFrame:
         return _frame_of_array(self.candles[tf].array())
 

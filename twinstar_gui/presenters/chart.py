@@ -106,7 +106,7 @@ class ChartPresenter(QObject):
         self.engine = engine
         self._tap: SeriesTap | None = None
         self._wake.connect(self._take)
-        self.catalogs = dict(catalogs or {})
+        self.catalogs = catalogs if catalogs is not None else {}  # the core's: exchanges added at run time show up
         self._catalog_seen = {name: book.catalog for name, book in self.catalogs.items()}
         self._adding: set[tuple[str, str]] = set()  # (exchange, native) being added for the search
         self._tasks: set[asyncio.Task] = set()
@@ -134,7 +134,7 @@ class ChartPresenter(QObject):
 
     def choices(self) -> dict[str, list[str]]:
         # a copy of each feed's series at once (the engine's thread adds and drops them)
-        return {name: [s for s, m in list(feed.series.items()) if not m.failed] for name, feed in self.feeds.items()}
+        return {name: [s for s, m in list(feed.series.items()) if not m.failed] for name, feed in list(self.feeds.items())}
 
     def select(self, exchange: str, symbol: str, tf: Timeframe | str = BASE_TIMEFRAME) -> None:
         feed = self.feeds.get(exchange)
@@ -237,7 +237,7 @@ class ChartPresenter(QObject):
         self.problem.emit(exchange, message)
 
     def _poll_catalogs(self) -> None:
-        for name, book in self.catalogs.items():
+        for name, book in list(self.catalogs.items()):
             catalog = book.catalog  # replaced as a whole by a refresh (in its own thread)
             if self._catalog_seen.get(name) is not catalog:
                 self._catalog_seen[name] = catalog

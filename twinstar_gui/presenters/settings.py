@@ -1,24 +1,42 @@
-"""Settings dialog's helpers off the GUI thread: each exchange's symbol list, the stored-keys status, storing
-and removing keys, and the API-key connection test.
+"""The settings dialog's presenters: the settings file (load, checks, save, then applied to the running terminal:
+SettingsPresenter) and the helpers off the GUI thread: each exchange's symbol list, the stored-keys status,
+storing and removing keys, and the API-key connection test.
 
 Each runs its blocking work (requests, ccxt, the OS keyring) in the shared background pool and hands the result
 back through a queued signal to its GUI-thread object, which re-emits it; the GUI never waits on them.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from ..core.instrument import Catalog
+from ..config import (
+    Settings,
+    SettingsError,
+    load_settings,
+    read_settings_file,
+    save_settings,
+    settings_from_dict,
+    settings_to_dict,
+    trading_from_dict,
+)
+from ..core.instrument import Catalog, SymbolError
 from ..secrets import KeyStoreError
 
 log = logging.getLogger(__name__)
 
 FetchSymbols = Callable[[str, "str | None"], object]
+# exchange -> its catalog (or a set of names); None while unknown
+SymbolLists = Callable[[str], "Catalog | Collection[str] | None"]
+# applies saved settings to the running terminal (gui.py: live_settings.apply_settings on the core) -> a change report
+ApplySettings = Callable[[Settings], Awaitable[Any]]
 
 
 def fetch_symbols(exchange: str, rest_url: str | None) -> Catalog:
@@ -256,3 +274,186 @@ def _check_keys(exchange: str, keys, rest_url: str | None, load) -> tuple[bool, 
     except Exception as exc:  # noqa: BLE001 - ccxt's and our errors, worded for the user
         return False, scrub(str(exc) or type(exc).__name__)
     return True, f"OK: {exchange} accepted the keys (balance {executor.balance():,.2f})"
+
+
+class SettingsPresenter(QObject):
+    """The settings file behind the dialog: loads it, checks values by config.py's rules (one field, the strategy's
+    fields together, each exchange's symbols against its catalog, the whole form), writes it, and then applies it
+    to the running terminal through `apply` (a coroutine function, run as a task on the running asyncio loop).
+    The dialog only shows and edits fields and shows the refusals this returns.
+
+    `saved(Settings)` once written; `applied(SettingsChange)` when applied; `apply_failed(str)` when applying
+    raised (the file is written: a restart applies it)."""
+
+    saved = Signal(object)
+    applied = Signal(object)
+    apply_failed = Signal(str)
+
+    def __init__(self, settings_path: str | Path, symbol_lists: SymbolLists | None = None, *,
+                 apply: ApplySettings | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings_path = Path(settings_path)
+        self.symbol_lists: SymbolLists = symbol_lists or (lambda _exchange: None)
+        self.apply = apply
+        self.original = settings_from_dict({})
+        self.file_data_dir: str | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self.applying = False
+
+    def __repr__(self) -> str:
+        return f"SettingsPresenter({self.settings_path})"
+
+    @property
+    def applies_live(self) -> bool:
+        return self.apply is not None
+
+    # -- loading ----------------------------------------------------------------------------------------------
+    def load(self) -> str:
+        """Read the file (a small one, as the dialog opens); "" or why it could not be used (defaults shown)."""
+        problem = ""
+        try:
+            self.original = load_settings(self.settings_path)
+        except SettingsError as exc:
+            problem = f"{exc}. Showing defaults; OK replaces the file."
+            self.original = settings_from_dict({})
+        data_dir = None
+        if self.settings_path.exists():
+            try:
+                data_dir = read_settings_file(self.settings_path).get("data_dir")
+            except SettingsError:
+                data_dir = None
+        self.file_data_dir = data_dir if isinstance(data_dir, str) else None
+        return problem
+
+    def base_dict(self) -> dict[str, Any]:
+        """The loaded settings as the file's dict, with the file's own data dir (not an environment override)."""
+        raw = settings_to_dict(self.original)
+        raw.pop("data_dir", None)
+        if self.file_data_dir is not None:
+            raw["data_dir"] = self.file_data_dir
+        return raw
+
+    # -- checking ---------------------------------------------------------------------------------------------
+    def check_value(self, path: tuple[str, ...], value: Any) -> str:
+        """config.py's rule for one value (the others at their defaults): "" when accepted, else why not."""
+        probe: dict[str, Any] = {}
+        put_value(probe, path, value)
+        try:
+            if path[0] == "trading":
+                trading_from_dict(probe["trading"])
+            else:
+                settings_from_dict(probe)
+        except SettingsError as exc:
+            return str(exc)
+        return ""
+
+    def check_strategy(self, values: dict[str, Any]) -> str:
+        """The strategy's values depend on each other (rsi_low < rsi_high): "" or the refusal."""
+        try:
+            trading_from_dict({"strategy": values})
+        except SettingsError as exc:
+            return str(exc)
+        return ""
+
+    def check_symbols(self, exchange: str, names: list, enabled: bool) -> tuple[str, str]:
+        """(verdict, message) for an exchange's symbols: "ok"; "refused" (not listed, ambiguous: with the close
+        matches); "loading" (its list is not here yet: ask for it; the message is a note, not a refusal)."""
+        message = self.check_value(("exchanges", exchange, "symbols"), names)
+        if message:
+            return "refused", message
+        if not enabled or not names:
+            return "ok", ""
+        listed = self.symbol_lists(exchange)
+        if listed is None:
+            error = getattr(self.symbol_lists, "error", lambda _e: "")(exchange)
+            return "loading", (f"not checked: {exchange}'s symbol list is not available ({error})" if error else
+                               f"not checked yet: loading {exchange}'s symbol list…")
+        if isinstance(listed, Catalog):  # each name resolved through the catalog: unknown/ambiguous, with matches
+            problems = []
+            for name in names:
+                try:
+                    listed.resolve(name)
+                except SymbolError as exc:
+                    problems.append(str(exc).removeprefix(f"{exchange}: "))
+            return ("refused", f"not on {exchange}: " + "; ".join(problems)) if problems else ("ok", "")
+        upper = {s.upper() for s in listed}
+        unknown = [s for s in (v.strip().upper() for v in names) if s not in upper]
+        return ("refused", f"not listed on {exchange}: {', '.join(unknown)}") if unknown else ("ok", "")
+
+    def unified(self, exchange: str, names: list) -> list:
+        """The names as unified symbols when the exchange's catalog resolves every one (what OK saves), else as
+        typed (a list not loaded is saved unchecked)."""
+        listed = self.symbol_lists(exchange)
+        if not isinstance(listed, Catalog) or not isinstance(names, list):
+            return names
+        try:
+            return list(dict.fromkeys(listed.resolve(n).symbol for n in names))
+        except SymbolError:
+            return names
+
+    def check_form(self, raw: dict[str, Any]) -> str:
+        """Each value passed alone: the whole file must pass too. "" or why not."""
+        try:
+            settings_from_dict(raw)
+        except SettingsError as exc:
+            return str(exc)
+        return ""
+
+    def settings_of(self, raw: dict[str, Any]) -> Settings:
+        """The checked form's Settings; the file's own data dir, not an environment override of it."""
+        settings = settings_from_dict(raw, source=self.settings_path)
+        if "data_dir" in raw:
+            settings = replace(settings, data_dir=Path(raw["data_dir"]).expanduser())
+        return settings
+
+    # -- saving and applying ----------------------------------------------------------------------------------
+    def save(self, settings: Settings) -> str:
+        """Write the file; "" when written (then `saved`, and the change is applied in the background), else why
+        not (nothing applied)."""
+        try:
+            save_settings(settings, self.settings_path)
+        except SettingsError as exc:
+            return str(exc)
+        self.original = settings
+        self.saved.emit(settings)
+        if self.apply is not None:
+            self._start_apply(settings)
+        return ""
+
+    def _start_apply(self, settings: Settings) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.apply_failed.emit("settings saved but not applied (the event loop is not running); restart to "
+                                   "apply them")
+            return
+        self.applying = True
+        task = loop.create_task(self._apply(settings), name="apply-settings")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _apply(self, settings: Settings) -> None:
+        assert self.apply is not None
+        try:
+            change = await self.apply(settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # told to the user; the file is written, a restart applies it
+            log.exception("applying the settings failed")
+            self.applying = False
+            self.apply_failed.emit(f"settings saved but not applied ({type(exc).__name__}: {exc}); restart to "
+                                   "apply them")
+            return
+        self.applying = False
+        self.applied.emit(change)
+
+    def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def put_value(raw: dict, path: tuple[str, ...], value: Any) -> None:
+    """Set `value` at `path` of a settings dict, making the sections on the way."""
+    for key in path[:-1]:
+        raw = raw.setdefault(key, {})
+    raw[path[-1]] = value

@@ -197,12 +197,17 @@ class MainWindow(QMainWindow):
         return box
 
     # -- settings dialog (File > Settings…, Ctrl+,) -------------------------------------------------------
-    def enable_settings(self, settings_path, symbol_lists, tester=None) -> None:
+    def enable_settings(self, settings_path, symbol_lists, tester=None, presenter=None) -> None:
         """Add File > Settings…: edits the settings file at `settings_path`; symbols are checked against
-        `symbol_lists(exchange)` (a presenters.settings.SymbolCatalog in the app)."""
+        `symbol_lists(exchange)` (a presenters.settings.SymbolCatalog in the app). `presenter`: a
+        SettingsPresenter that applies saved settings to the running terminal (none: they apply at a restart)."""
         from PySide6.QtGui import QAction, QKeySequence
 
         self._settings_args = (settings_path, symbol_lists, tester)
+        self.settings_presenter = presenter
+        if presenter is not None:
+            presenter.applied.connect(self.show_settings_change)
+            presenter.apply_failed.connect(self._show_message)
         menu = next((m for a in self.menuBar().actions() if isinstance(m := a.menu(), QMenu) and a.text() == "&File"),
                     None)
         menu = menu or self.menuBar().addMenu("&File")
@@ -222,12 +227,30 @@ class MainWindow(QMainWindow):
             current.raise_()
             return current
         path, symbol_lists, tester = self._settings_args
-        dialog = SettingsDialog(path, symbol_lists, tester=tester, parent=self)
+        presenter = self.settings_presenter
+        dialog = SettingsDialog(path, symbol_lists, tester=tester, presenter=presenter, parent=self)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
-        dialog.saved.connect(lambda _s: self._show_message(f"Settings saved to {path}; restart to apply them"))
+        if presenter is None or not presenter.applies_live:
+            dialog.saved.connect(lambda _s: self._show_message(f"Settings saved to {path}; restart to apply them"))
+        else:
+            dialog.saved.connect(lambda _s: self.statusBar().showMessage("Settings saved; applying…", 10_000))
         dialog.open()
         self.settings_dialog = dialog
         return dialog
+
+    def show_settings_change(self, change) -> None:
+        """A SettingsChange (live_settings): what changed in the status bar and the log, each failure on its own
+        line; the chart's timeframes follow (its series list follows the feeds by itself)."""
+        import logging
+
+        log = logging.getLogger("twinstar.ui")
+        text = f"Settings applied: {change.text()}"
+        self.statusBar().showMessage(text, 15_000)
+        log.info(text)
+        for failure in change.failures:
+            log.error("Settings not applied for %s", failure)
+        if change.timeframes is not None:
+            self.chart_panel.set_timeframes(change.timeframes)
 
     # -- layout persistence ----------------------------------------------------------------------------
     def _restore_layout(self) -> None:

@@ -1,15 +1,15 @@
 """Settings dialog: exchanges, symbols, timeframes, memory windows, trading limits and API keys.
 
-Values are checked by config.py's own rules (settings_from_dict / trading_from_dict) field by field, and a
-refusal is shown at the field. OK writes the settings file; API keys go only to the OS keyring (or, on
-the user's explicit opt-in where there is none, a 0600 keys file), never to the settings file or the log.
+Widgets only: the settings presenter (presenters.settings.SettingsPresenter) loads the file, checks each value by
+config.py's own rules and writes it at OK (then applies it to the running terminal); this shows its refusals at
+the fields. API keys go only to the OS keyring (or, on the user's explicit opt-in where there is none, a 0600 keys
+file), never to the settings file or the log.
 """
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +38,18 @@ from ..config import (
     TOP,
     TRADING_GROUPS,
     Settings,
-    SettingsError,
-    load_settings,
-    read_settings_file,
-    save_settings,
     schema_field,
-    settings_from_dict,
-    settings_to_dict,
-    trading_from_dict,
 )
-from ..core.instrument import Catalog, SymbolError
+from ..core.instrument import Catalog
 from ..core.timeframe import CHART_TIMEFRAMES
-from ..presenters.settings import ConnectionTester, KeyStatus, KeyWriter
+from ..presenters.settings import (
+    ConnectionTester,
+    KeyStatus,
+    KeyWriter,
+    SettingsPresenter,
+    SymbolLists,
+    put_value,
+)
 from ..secrets import ApiKeys, default_keys_file, delete_keys, keyring_problem, load_keys, save_keys
 from .symbol_completer import SymbolCompleter
 
@@ -59,8 +59,6 @@ BAD_STYLE = "border: 1px solid #ff6b6b;"
 ERROR_STYLE = "color: #ff6b6b;"
 NOTE_STYLE = "color: #c8a24a;"
 STRATEGY_FIELDS = tuple(f.key for f in STRATEGY.fields)
-
-SymbolLists = Callable[[str], "Collection[str] | None"]
 
 
 @dataclass
@@ -89,18 +87,20 @@ class _Field:
 
 
 class SettingsDialog(QDialog):
-    """Open with open()/show() (never exec() from a coroutine). `saved` carries the Settings written."""
+    """Open with open()/show() (never exec() from a coroutine). `saved` carries the Settings written. `presenter`:
+    the terminal's settings presenter (one without `apply` is made when none is given: the file only)."""
 
     saved = Signal(object)
     saving_finished = Signal(bool)  # each save past the form checks: True written and closed, False refused
 
     def __init__(self, settings_path: str | Path, symbol_lists: SymbolLists, *,
                  tester: ConnectionTester | None = None, keys_file: str | Path | None = None,
-                 parent: QWidget | None = None) -> None:
+                 presenter: SettingsPresenter | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.resize(720, 620)
         self.settings_path = Path(settings_path)
+        self.presenter = presenter or SettingsPresenter(self.settings_path, symbol_lists, parent=self)
         self.keys_file = Path(keys_file) if keys_file is not None else default_keys_file()
         self.symbol_lists = symbol_lists
         self.tester = tester or ConnectionTester(lambda ex: load_keys(ex, self.keys_file), self)
@@ -119,7 +119,10 @@ class SettingsDialog(QDialog):
         self.general_error = QLabel("")  # a problem no single field owns (file not writable, ...)
         self.general_error.setStyleSheet(ERROR_STYLE)
         self.general_error.setWordWrap(True)
-        self._original, self._file_data_dir = self._load_original()
+        problem = self.presenter.load()
+        self._original = self.presenter.original
+        if problem:
+            self._show_general(problem)
 
         self._keys_changed: set[str] = set()  # exchanges whose keys this dialog saved or removed
         self.key_status = KeyStatus(lambda ex: load_keys(ex, self.keys_file), self)
@@ -141,7 +144,8 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.busy_label = QLabel("")  # "Saving keys…" while the keyring works (it may ask to be unlocked)
         self.busy_label.hide()
-        note = QLabel("Changes to exchanges, symbols and windows apply after a restart.")
+        note = QLabel("Changes apply at OK, without a restart." if self.presenter.applies_live else
+                      "Changes to exchanges, symbols and windows apply after a restart.")
         note.setStyleSheet("color: #8a8f98;")
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
@@ -164,20 +168,6 @@ class SettingsDialog(QDialog):
         return f"SettingsDialog({self.settings_path})"
 
     # -- building -----------------------------------------------------------------------------------------
-    def _load_original(self) -> tuple[Settings, str | None]:
-        try:
-            settings = load_settings(self.settings_path)
-        except SettingsError as exc:
-            self._show_general(f"{exc}. Showing defaults; OK replaces the file.")
-            settings = settings_from_dict({})
-        data_dir = None
-        if self.settings_path.exists():
-            try:
-                data_dir = read_settings_file(self.settings_path).get("data_dir")
-            except SettingsError:
-                data_dir = None
-        return settings, data_dir if isinstance(data_dir, str) else None
-
     @staticmethod
     def _scrolled(widget: QWidget) -> QScrollArea:
         area = QScrollArea()
@@ -347,15 +337,12 @@ class SettingsDialog(QDialog):
 
     def form_dict(self) -> dict[str, Any]:
         """The settings file's dict as the form shows it now (the original's other values kept)."""
-        raw = settings_to_dict(self._original)
-        raw.pop("data_dir", None)
-        if self._file_data_dir is not None:
-            raw["data_dir"] = self._file_data_dir
+        raw = self.presenter.base_dict()
         for path, field in self.fields.items():
             value = self._value(field)
             if path[0] == "exchanges" and path[2] == "symbols":
-                value = self._unified(path[1], value)
-            _put(raw, path, value)
+                value = self.presenter.unified(path[1], value)
+            put_value(raw, path, value)
         for name, box in self.enabled.items():
             raw["exchanges"][name]["enabled"] = box.isChecked()
         raw["timeframes"] = [label for label, box in self.timeframe_boxes.items() if box.isChecked()]
@@ -363,7 +350,7 @@ class SettingsDialog(QDialog):
 
     # -- checking -------------------------------------------------------------------------------------------
     def _check_field(self, field: _Field) -> bool:
-        """config.py's rule for this one value (the others at their defaults); True when accepted."""
+        """The presenter's verdict on this one value, shown at the field; True when accepted."""
         value = self._value(field)
         if isinstance(value, _NotANumber):
             field.show(f"{field.path[-1]}: not a number: {value.text!r}")
@@ -371,17 +358,10 @@ class SettingsDialog(QDialog):
         path = field.path
         if path[:2] == ("trading", "strategy"):
             return self._check_strategy()
-        probe: dict[str, Any] = {}
-        _put(probe, path, value)
-        try:
-            if path[0] == "trading":
-                trading_from_dict(probe["trading"])
-            else:
-                settings_from_dict(probe)
-        except SettingsError as exc:
-            field.show(str(exc))
+        message = self.presenter.check_value(path, value)
+        field.show(message)
+        if message:
             return False
-        field.show("")
         if path[0] == "exchanges" and path[2] == "symbols":
             return self._check_symbols_of(path[1])
         return True
@@ -395,12 +375,10 @@ class SettingsDialog(QDialog):
             f.show(f"{f.path[-1]}: not a number: {values[f.path[-1]].text!r}" if f.path[-1] in bad else "")
         if bad:
             return False
-        try:
-            trading_from_dict({"strategy": values})
-        except SettingsError as exc:
-            named = [f for f in fields if f.path[-1] in str(exc)] or fields[:1]
-            for f in named:
-                f.show(str(exc))
+        message = self.presenter.check_strategy(values)
+        if message:
+            for f in [f for f in fields if f.path[-1] in message] or fields[:1]:
+                f.show(message)
             return False
         return True
 
@@ -410,54 +388,18 @@ class SettingsDialog(QDialog):
         if field is None:
             return True
         value = self._value(field)
-        try:
-            settings_from_dict({"exchanges": {exchange: {"symbols": value}}})
-        except SettingsError as exc:
-            field.show(str(exc))
-            return False
-        if not self.enabled[exchange].isChecked() or not value:
-            field.show("")
-            return True
-        listed = self.symbol_lists(exchange)
+        enabled = self.enabled[exchange].isChecked()
+        listed = self.symbol_lists(exchange) if enabled else None
         completer = self.completers.get(exchange)
         if isinstance(listed, Catalog) and completer is not None and len(completer.symbols()) != len(listed):
             completer.set_symbols(listed.symbols())
-        if listed is None:
+        verdict, message = self.presenter.check_symbols(exchange, value, enabled)
+        if verdict == "loading":
             self._request_symbols(exchange)
-            error = getattr(self.symbol_lists, "error", lambda _e: "")(exchange)
-            field.note(f"not checked: {exchange}'s symbol list is not available ({error})" if error else
-                       f"not checked yet: loading {exchange}'s symbol list…")
+            field.note(message)
             return True
-        if isinstance(listed, Catalog):  # each name resolved through the catalog: unknown/ambiguous, with matches
-            problems = []
-            for name in value:
-                try:
-                    listed.resolve(name)
-                except SymbolError as exc:
-                    problems.append(str(exc).removeprefix(f"{exchange}: "))
-            if problems:
-                field.show(f"not on {exchange}: " + "; ".join(problems))
-                return False
-            field.show("")
-            return True
-        listed = {s.upper() for s in listed}
-        unknown = [s for s in (v.strip().upper() for v in value) if s not in listed]
-        if unknown:
-            field.show(f"not listed on {exchange}: {', '.join(unknown)}")
-            return False
-        field.show("")
-        return True
-
-    def _unified(self, exchange: str, names: list) -> list:
-        """The names as unified symbols when the exchange's catalog resolves every one (what OK saves), else as
-        typed (a list not loaded is saved unchecked)."""
-        listed = self.symbol_lists(exchange)
-        if not isinstance(listed, Catalog) or not isinstance(names, list):
-            return names
-        try:
-            return list(dict.fromkeys(listed.resolve(n).symbol for n in names))
-        except SymbolError:
-            return names
+        field.show(message)
+        return verdict == "ok"
 
     def _url_changed(self, exchange: str) -> None:
         """Another REST URL may list other symbols (a testnet, the simulator): fetch again and re-check."""
@@ -508,10 +450,9 @@ class SettingsDialog(QDialog):
         ok = ok and not no_tf
         keys_ok = self._check_keys()
         if ok:  # each value passed alone: the whole file must pass too
-            try:
-                settings_from_dict(self.form_dict())
-            except SettingsError as exc:
-                self._show_general(str(exc))
+            problem = self.presenter.check_form(self.form_dict())
+            if problem:
+                self._show_general(problem)
                 ok = False
         if not ok or not keys_ok:
             first = next((f for f in self.fields.values() if f.refused), None)
@@ -533,10 +474,7 @@ class SettingsDialog(QDialog):
         self._show_keys_error("")
         if not self.validate():
             return False
-        raw = self.form_dict()
-        settings = settings_from_dict(raw, source=self.settings_path)
-        if "data_dir" in raw:  # the file's own data dir, not an environment override of it
-            settings = replace(settings, data_dir=Path(raw["data_dir"]).expanduser())
+        settings = self.presenter.settings_of(self.form_dict())
         typed = self._typed_keys()
         if not typed:
             return self._write_settings(settings)
@@ -554,11 +492,10 @@ class SettingsDialog(QDialog):
                 out.append(ApiKeys(name, values["key"], values["secret"], values.get("passphrase", "")))
         return out
 
-    def _write_settings(self, settings) -> bool:
-        try:
-            save_settings(settings, self.settings_path)
-        except SettingsError as exc:
-            self._show_general(str(exc))
+    def _write_settings(self, settings: Settings) -> bool:
+        problem = self.presenter.save(settings)  # written, then applied to the running terminal in the background
+        if problem:
+            self._show_general(problem)
             self.saving_finished.emit(False)
             return False
         self.saved.emit(settings)
@@ -662,9 +599,3 @@ def _to_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return str(value)
-
-
-def _put(raw: dict, path: tuple[str, ...], value: Any) -> None:
-    for key in path[:-1]:
-        raw = raw.setdefault(key, {})
-    raw[path[-1]] = value

@@ -152,6 +152,9 @@ class ChartPanel(QWidget):
     def set_choices(self, choices: dict[str, list[str]]) -> None:
         self.picker.set_choices(choices)
 
+    def set_timeframes(self, labels) -> None:
+        self.picker.set_timeframes(labels)
+
     def show_series(self, exchange: str, native: str) -> None:
         self.picker.show_series(exchange, native)
 

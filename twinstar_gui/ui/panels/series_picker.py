@@ -49,9 +49,11 @@ class SeriesPicker(QWidget):
         self.search.picked.connect(lambda text: self.symbol_wanted.emit(self.exchange_box.currentText(), text))
 
     def set_choices(self, choices: dict[str, list[str]]) -> None:
-        """New series list (e.g. a bot added a symbol); keeps the current pick, emits one if there was none."""
+        """New series list (e.g. a bot added a symbol, the settings changed); keeps the current pick, emits one if
+        there was none or the one shown is gone."""
         self._choices = choices
         had = self.symbol_box.currentData() is not None
+        before = (self.exchange_box.currentText(), self.symbol_box.currentData())
         exchanges = list(choices)
         if [self.exchange_box.itemText(i) for i in range(self.exchange_box.count())] != exchanges:
             current = self.exchange_box.currentText()
@@ -69,6 +71,25 @@ class SeriesPicker(QWidget):
             self.show_series(*self._pending)
         elif self.symbol_box.count() and not had:
             self._on_exchange(self.exchange_box.currentText())
+        elif had and (self.exchange_box.currentText(), self.symbol_box.currentData()) != before:
+            self.search.set_symbols(self._catalogs.get(self.exchange_box.currentText(), []))
+            self.emit_selection()  # the series shown was removed: the chart shows the one now picked
+
+    def set_timeframes(self, labels) -> None:
+        """The timeframes offered (the settings changed); the current one stays if still offered."""
+        wanted = set(labels)
+        offered = [tf.label for tf in CHART_TIMEFRAMES if tf.label in wanted] or [tf.label for tf in CHART_TIMEFRAMES]
+        if [self.tf_box.itemText(i) for i in range(self.tf_box.count())] == offered:
+            return
+        current = self.tf_box.currentText()
+        self.tf_box.blockSignals(True)
+        self.tf_box.clear()
+        self.tf_box.addItems(offered)
+        if current in offered:
+            self.tf_box.setCurrentText(current)
+        self.tf_box.blockSignals(False)
+        if self.tf_box.currentText() != current:
+            self.emit_selection()
 
     def show_series(self, exchange: str, native: str) -> None:
         """Select a series (the scanner's double click, a search's answer); one `selection_changed`. A series not
