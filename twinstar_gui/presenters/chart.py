@@ -134,7 +134,8 @@ class ChartPresenter(QObject):
 
     def choices(self) -> dict[str, list[str]]:
         # a copy of each feed's series at once (the engine's thread adds and drops them)
-        return {name: [s for s, m in list(feed.series.items()) if not m.failed] for name, feed in list(self.feeds.items())}
+        feeds = list(self.feeds.items())
+        return {name: [s for s, m in list(feed.series.items()) if not m.failed] for name, feed in feeds}
 
     def select(self, exchange: str, symbol: str, tf: Timeframe | str = BASE_TIMEFRAME) -> None:
         feed = self.feeds.get(exchange)
