@@ -62,6 +62,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     apply_dark_theme(app)
     logs = LogPresenter()
     sim = tmp_dir = None
+    cleanup: list[str] = []  # temporary dirs of the demo
     if demo:
         from .sim.demo import start_demo_simulator
         from .sim.server import EXCHANGES as SIMULATED
@@ -106,9 +107,14 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     from .secrets import load_keys
 
     settings_path = settings.source_path or default_config_path()
+    if demo:  # the demo's settings (simulated exchanges, its data dir) in a file of its own, never the user's
+        from .config import save_settings
+
+        demo_dir = tmp_dir or tempfile.mkdtemp(prefix="twinstar-demo-settings-")
+        cleanup.append(demo_dir)
+        settings_path = save_settings(settings, Path(demo_dir) / "demo-settings.json")
     symbol_catalog = SymbolCatalog(parent=window)
-    # saved settings apply to the running core at OK; the demo's simulated exchanges are not the file's: a restart
-    live_apply = None if demo else (lambda s: apply_settings(core, s))
+    live_apply = lambda s: apply_settings(core, s)  # saved settings apply to the running core at OK
     window.enable_settings(settings_path, symbol_catalog, ConnectionTester(load_keys, parent=window),
                            SettingsPresenter(settings_path, symbol_catalog, apply=live_apply, parent=window))
     # -- end settings dialog
@@ -188,8 +194,8 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         logs.close()
         if sim is not None:
             sim.stop()
-        if tmp_dir:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
+        for path in dict.fromkeys([*cleanup, *([tmp_dir] if tmp_dir else [])]):
+            shutil.rmtree(path, ignore_errors=True)
     return rc
 
 
