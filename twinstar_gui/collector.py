@@ -74,10 +74,10 @@ def top_symbols(settings: Settings, exchange: str, n: int) -> list[str]:
     adapter = get_exchange(exchange, rest_url=settings.rest_url(exchange), ws_url=settings.ws_url(exchange))
     rest = RestClient(adapter)
     try:
-        tickers = rest.fetch_tickers()
+        tickers = rest.fetch_ticker_rows()
     finally:
         rest.close()
-    return list(dict.fromkeys(tickers["symbol"].tolist()))[:n]
+    return list(dict.fromkeys(t.symbol for t in tickers))[:n]
 
 
 async def until_stopped(stop: asyncio.Event, fn, *args):

@@ -39,14 +39,14 @@ def make_toy():
         def kline_request(self, symbol, tf, start_ms, end_ms, limit=None):
             raise NotImplementedError
 
-        def parse_rest_klines(self, payload):
-            return self._rows_to_frame(payload, payload)
+        def parse_kline_rows(self, payload):
+            return self._kline_rows(payload, payload)
 
         def tickers_request(self):
             raise NotImplementedError
 
-        def parse_tickers(self, payload):
-            return self._ticker_frame(payload, "s", "p", "v", volume_in_base=True)
+        def parse_ticker_rows(self, payload):
+            return self._ticker_rows(payload, "s", "p", "v", volume_in_base=True)
 
         def instruments_request(self, cursor=""):
             raise NotImplementedError

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .models import Candle
 from .timeframe import BASE_TIMEFRAME, Timeframe
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class GroupResampler:
@@ -84,6 +87,8 @@ def resample_complete(frame: pd.DataFrame, target: Timeframe, base: Timeframe = 
     Rows in time order; a repeated open time counts once, with its first row (as GroupResampler does): a hole and a
     duplicate in one group never pass for a complete group.
     """
+    import pandas as pd  # loaded already: the caller made a frame
+
     cols = ["timestamp", "open", "high", "low", "close", "volume"]
     if frame.empty:
         return frame.loc[:, cols].iloc[0:0].copy()

@@ -15,16 +15,19 @@ Strength (used to rank candidates) = |RSI - previous RSI|: how hard the RSI is m
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, TypeGuard
 
 import numpy as np
-import pandas as pd
 
 from .indicators import rsi_wilder
 from .models import Candle
 from .timeframe import BASE_TIMEFRAME, Timeframe
+
+if TYPE_CHECKING:  # a frame is one accepted form of history; pandas is never imported here for it
+    import pandas as pd
 
 LONG, SHORT = "long", "short"
 
@@ -98,7 +101,7 @@ class Signal:
 
 
 #: closed 15m candles: an (n, 6) array, a frame with timestamp + OHLCV, or Candles (see as_array)
-History: TypeAlias = np.ndarray | pd.DataFrame | Sequence[Candle]
+History: TypeAlias = "np.ndarray | pd.DataFrame | Sequence[Candle]"
 
 
 def as_array(history: History) -> np.ndarray:
@@ -107,7 +110,9 @@ def as_array(history: History) -> np.ndarray:
     of Candle."""
     if isinstance(history, np.ndarray):
         return history
-    if isinstance(history, pd.DataFrame):
+    if _is_frame(history):
+        import pandas as pd  # loaded already: the caller made a frame
+
         ts = history["timestamp"]
         if isinstance(ts.dtype, pd.DatetimeTZDtype) or np.issubdtype(ts.dtype, np.datetime64):
             ms = pd.to_datetime(ts, utc=True).astype("datetime64[ms, UTC]").astype("int64").to_numpy()  # naive: UTC
@@ -117,6 +122,12 @@ def as_array(history: History) -> np.ndarray:
                                                            for c in ("open", "high", "low", "close", "volume")])
     return np.array([(c.open_time, c.open, c.high, c.low, c.close, c.volume) for c in history],
                     dtype=np.float64).reshape(-1, 6)
+
+
+def _is_frame(history: object) -> TypeGuard[pd.DataFrame]:
+    """A pandas DataFrame, told without importing pandas (no frame can exist before it is imported)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(history, pd.DataFrame)
 
 
 def group_closes(arr: np.ndarray, tf: Timeframe) -> np.ndarray:

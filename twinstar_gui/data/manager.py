@@ -8,10 +8,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..core.errors import RestClosed, TwinStarError, is_transient, short_reason
 from ..core.instrument import SeriesKey
@@ -19,12 +19,16 @@ from ..core.models import Candle, KlineEvent
 from ..core.resample import GroupResampler
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
 from ..core.window import CandleWindow
+from ..exchanges.base import KlineRows
 from ..net.backoff import ReconnectPolicy
 from ..net.rest import RestClient
 from ..net.threads import in_daemon_thread
 from .close import CloseDetector, Forming, StreamClosed, Verdict
 from .store import CandleStore
 from .writer import CandleWriter, WriteJob
+
+if TYPE_CHECKING:  # frames are for the chart and the bots: the engine itself works on candles and arrays
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ def frame_of(candles: Sequence[Candle]) -> pd.DataFrame:
 
 
 def _frame_of_array(arr: np.ndarray) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({
         "timestamp": pd.to_datetime(arr[:, 0].astype(np.int64), unit="ms", utc=True).astype("datetime64[ms, UTC]"),
         "open": arr[:, 1], "high": arr[:, 2], "low": arr[:, 3], "close": arr[:, 4], "volume": arr[:, 5],
@@ -160,7 +166,8 @@ class SeriesManager:
         """Load the newest window of 15m candles from disk (in a thread)."""
         n = self.windows[BASE_TIMEFRAME]
         try:
-            candles = await asyncio.to_thread(lambda: _candles_of(self.store.load_last(self.exchange, self.symbol, n)))
+            candles = await asyncio.to_thread(
+                lambda: _candles_of(self.store.load_last_rows(self.exchange, self.symbol, n)))
         except OSError as exc:  # the disk refuses (permissions, a file in the folder's place): REST brings it all
             log.error("%s: cannot read the stored history (%s); fetching it by REST", self.label,
                       exc)
@@ -483,13 +490,20 @@ class SeriesManager:
                 log.exception("%s: listener %r failed", self.label, fn)
 
 
-def _candles_of(frame: pd.DataFrame) -> list[Candle]:
-    if frame is None or frame.empty:
+def _candles_of(rows: np.ndarray | KlineRows | pd.DataFrame | None) -> list[Candle]:
+    """Candles of (n, 6) rows [open time ms, o, h, l, c, v] (the store's, or REST's KlineRows), or of a frame."""
+    if rows is None:
         return []
-    ts = frame["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
-    cols = [frame[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")]
+    if isinstance(rows, KlineRows):
+        return rows.candles()
+    if isinstance(rows, np.ndarray):
+        return [Candle(int(t), o, h, l, c, v) for t, o, h, l, c, v in rows.tolist()]
+    if rows.empty:
+        return []
+    ts = rows["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+    cols = [rows[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")]
     return [Candle(int(t), float(o), float(h), float(l), float(c), float(v)) for t, o, h, l, c, v in zip(ts, *cols)]
 
 
 def _fmt(ms: int) -> str:
-    return str(pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC"))
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,6 +1,11 @@
-"""Parquet candle dataset: <root>/exchange=<x>/symbol=<s>/tf=<tf>/<yyyy-mm>.parquet, zstd, atomic writes."""
+"""Parquet candle dataset: <root>/exchange=<x>/symbol=<s>/tf=<tf>/<yyyy-mm>.parquet, zstd, atomic writes.
+
+Writing and `load_last_rows` go through pyarrow.parquet and numpy only: pandas (`load`, `load_last`) and pyarrow's
+dataset layer (their fast multi-file scan) are imported on first use. Arrow's own `pa.array` and `to_numpy` import
+pandas, so the columns go to and from Arrow by their buffers here."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -12,17 +17,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..core.models import Candle
 from ..core.names import BadName, check_exchange, check_symbol, check_timeframe
 from .candle_wal import JOURNAL_NAME, SeriesJournal
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow.dataset as ds
 
 try:
     import fcntl
@@ -49,6 +56,8 @@ _ENCODING = {"timestamp": "DELTA_BINARY_PACKED", **dict.fromkeys(PRICE_COLUMNS, 
 
 def to_ms(values: Any) -> np.ndarray:
     """Open times as int64 ms, whether given as ints or as datetime64 of any unit/zone."""
+    import pandas as pd  # a frame's column came in: pandas is loaded already
+
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     ms: np.ndarray
     if isinstance(s.dtype, pd.DatetimeTZDtype):
@@ -86,6 +95,9 @@ class Quarantined:
 
 SOURCES = tuple(SOURCE_RANK)  # codes 0, 1, 2 in memory
 _RANK_OF_CODE = np.array([SOURCE_RANK[s] for s in SOURCES], dtype=np.int8)
+_CODE_OF = {name: code for code, name in enumerate(SOURCES)}  # a label we do not know reads as code 0, as ever
+_SOURCE_LENGTHS = np.array([len(s.encode()) for s in SOURCES], dtype=np.int32)
+_TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
 
 class Rows:
@@ -153,21 +165,22 @@ class Rows:
         return base.take(order[keep])
 
     def to_table(self) -> pa.Table:
-        src = pa.DictionaryArray.from_arrays(pa.array(self.src, pa.int8()), pa.array(SOURCES, pa.string()))
         return pa.Table.from_arrays(
-            [pa.array(self.ts, pa.timestamp("ms", tz="UTC"))]
-            + [pa.array(self.ohlcv[:, i]) for i in range(5)] + [src.cast(pa.string())],
+            [_arrow_of(self.ts, np.int64, _TIMESTAMP)]
+            + [_arrow_of(self.ohlcv[:, i], np.float64, pa.float64()) for i in range(5)] + [_source_array(self.src)],
             schema=SCHEMA)
 
     @classmethod
     def from_table(cls, table: pa.Table) -> Rows:
-        ts = table.column("timestamp").cast(pa.int64()).to_numpy()
-        ohlcv = np.column_stack([table.column(c).to_numpy() for c in PRICE_COLUMNS]).reshape(-1, 5)
-        labels = table.column("source").to_numpy(zero_copy_only=False)
-        src = np.zeros(len(ts), np.int8)
-        for code, name in enumerate(SOURCES):
-            src[labels == name] = code
-        return cls(ts, ohlcv, src)
+        """A table of our columns (`source` plain or dictionary-encoded); ValueError for other column types or
+        nulls in any of them."""
+        types = {f.name: f.type for f in table.schema}
+        if types.get("timestamp") != _TIMESTAMP or any(types.get(c) != pa.float64() for c in PRICE_COLUMNS) \
+                or "source" not in types:
+            raise ValueError(f"foreign columns: {', '.join(f'{n}:{t}' for n, t in types.items())}")
+        ts = _numpy_of(table.column("timestamp"), np.int64)
+        ohlcv = np.column_stack([_numpy_of(table.column(c), np.float64) for c in PRICE_COLUMNS]).reshape(-1, 5)
+        return cls(ts, ohlcv, _source_codes(table.column("source")))
 
 
 class CandleStore:
@@ -265,7 +278,8 @@ class CandleStore:
         for i in range(meta.num_row_groups):
             stats = meta.row_group(i).column(0).statistics
             if stats is not None and stats.has_min_max:
-                lo, hi = (_month_name(int(_month_index(np.array([_ms(v)]))[0])) for v in (stats.min, stats.max))
+                # the raw ints (ms, the column's checked type): the decoded min/max would import pandas
+                lo, hi = (_month_name(int(_month_index(np.array([int(v)]))[0])) for v in (stats.min_raw, stats.max_raw))
                 if lo != month or hi != month:
                     return f"rows of {lo}..{hi} in the file of {month}"
         self._checked[path] = (st.st_mtime_ns, st.st_size)
@@ -443,6 +457,10 @@ class CandleStore:
         return None
 
     @staticmethod
+    def _plus_rows(rows: Rows, extra: Rows | None) -> Rows:
+        return rows if extra is None else rows.merge(extra)
+
+    @staticmethod
     def _plus(frame: pd.DataFrame, extra: Rows | None) -> pd.DataFrame:
         if extra is None:
             return frame
@@ -476,7 +494,7 @@ class CandleStore:
         reason = self._problem_of(path)
         if reason is None:
             try:
-                return Rows.from_table(pq.read_table(path, schema=SCHEMA))
+                return Rows.from_table(_read_file(path))
             except Exception as exc:  # noqa: BLE001 - damaged pages: the footer was fine, the data is not
                 reason = f"unreadable Parquet: {type(exc).__name__}: {exc}"
         self._quarantine(path, reason)
@@ -502,6 +520,24 @@ class CandleStore:
     def load_last(self, exchange: str, symbol: str, n: int, tf: str = "15m") -> pd.DataFrame:
         """The newest `n` stored candles, reading months from the newest backwards only as needed."""
         extra = self._settle(exchange, symbol, tf)
+        frame = self._plus(self._frame_of(exchange, symbol, tf, self._newest_months(exchange, symbol, n, tf)), extra)
+        return frame.iloc[-n:].reset_index(drop=True) if n > 0 else frame.iloc[0:0]
+
+    def load_last_rows(self, exchange: str, symbol: str, n: int, tf: str = "15m") -> np.ndarray:
+        """The newest `n` stored candles (fewer if fewer are stored), oldest first, as an (m, 6) float64 array of
+        [open time ms, open, high, low, close, volume]: what `load_last` gives, through pyarrow.parquet and numpy
+        alone (no pandas, no dataset layer), with the same checks (a damaged month is quarantined, the rest loads)
+        and journaled rows merged in."""
+        extra = self._settle(exchange, symbol, tf)
+        rows = self._plus_rows(self._rows_of(exchange, symbol, tf, self._newest_months(exchange, symbol, n, tf)), extra)
+        if n <= 0:
+            return np.empty((0, 6), np.float64)
+        rows = rows.take(np.arange(max(0, len(rows) - n), len(rows)))
+        return np.column_stack([rows.ts.astype(np.float64), rows.ohlcv]).reshape(-1, 6)
+
+    def _newest_months(self, exchange: str, symbol: str, n: int, tf: str) -> list[str]:
+        """The newest months holding at least `n` rows between them (by their footers); a file whose footer cannot
+        be read is quarantined and skipped."""
         months = self.months(exchange, symbol, tf)
         chosen: list[str] = []
         count = 0
@@ -519,30 +555,55 @@ class CandleStore:
             chosen.insert(0, m)
             if count >= n:
                 break
-        frame = self._plus(self._frame_of(exchange, symbol, tf, chosen), extra)
-        return frame.iloc[-n:].reset_index(drop=True) if n > 0 else frame.iloc[0:0]
+        return chosen
 
     def last_timestamp(self, exchange: str, symbol: str, tf: str = "15m") -> int | None:
         extra = self._settle(exchange, symbol, tf)
         months = self.months(exchange, symbol, tf)
-        frame = self._plus(self._frame_of(exchange, symbol, tf, months[-1:]), extra)
-        return int(frame["timestamp"].iloc[-1].value // 1_000_000) if len(frame) else None
+        rows = self._plus_rows(self._rows_of(exchange, symbol, tf, months[-1:]), extra)
+        return int(rows.ts[-1]) if len(rows) else None
 
     def _frame_of(self, exchange: str, symbol: str, tf: str, months: list[str]) -> pd.DataFrame:
         if not months:
             return _READ_SCHEMA.empty_table().to_pandas()
+        import pyarrow.dataset as ds  # ~50 MiB of libraries: only where a frame of many months is read
+
         paths = [self.month_path(exchange, symbol, m, tf) for m in months]
         try:
             # One dataset scan over the month files is ~2x cheaper than read_table per file; `source` comes
             # back as a categorical (3-4x cheaper than millions of Python strings).
-            table = ds.dataset([str(p) for p in paths], format=_READ_FORMAT, schema=_READ_SCHEMA).to_table()
-            if not _looks_whole(table, months):
+            table = ds.dataset([str(p) for p in paths], format=_read_format(), schema=_READ_SCHEMA).to_table()
+            if table.column("timestamp").null_count or table.column("close").null_count:
+                raise ValueError("columns missing")  # a foreign file: missing columns come back null
+            if not _looks_whole(_numpy_of(table.column("timestamp"), np.int64), months):
                 raise ValueError("rows out of place")
         except Exception:  # noqa: BLE001 - a damaged or foreign file: find it, move it away, load the rest
-            table = self._read_checked(paths)
+            good = [t for _, t in self._read_checked(paths)]
+            table = pa.concat_tables(good).cast(_READ_SCHEMA) if good else _READ_SCHEMA.empty_table()
         return table.to_pandas()
 
-    def _read_checked(self, paths: list[Path]) -> pa.Table:
+    def _rows_of(self, exchange: str, symbol: str, tf: str, months: list[str]) -> Rows:
+        """The rows of these month files, read one by one (footer + pages) without the dataset layer."""
+        if not months:
+            return Rows.empty()
+        paths = [self.month_path(exchange, symbol, m, tf) for m in months]
+        try:
+            rows = Rows.concat([Rows.from_table(_read_file(p)) for p in paths])
+            if not _looks_whole(rows.ts, months):
+                raise ValueError("rows out of place")
+            return rows
+        except Exception:  # noqa: BLE001 - a damaged or foreign file: find it, move it away, load the rest
+            pass
+        parts = []
+        for path, table in self._read_checked(paths):
+            try:
+                parts.append(Rows.from_table(table))
+            except ValueError as exc:  # nulls or odd types behind a sound footer and schema
+                with self._lock:
+                    self._quarantine(path, f"unusable rows: {exc}")
+        return Rows.concat(parts) if parts else Rows.empty()
+
+    def _read_checked(self, paths: list[Path]) -> list[tuple[Path, pa.Table]]:
         """The slow, careful read: each file opened and checked on its own; bad ones quarantined."""
         good = []
         for p in paths:
@@ -552,28 +613,74 @@ class CandleStore:
                 reason = self._problem_of(p)
                 if reason is None:
                     try:
-                        good.append(pq.read_table(p, schema=SCHEMA))
+                        good.append((p, _read_file(p)))
                         continue
                     except Exception as exc:  # noqa: BLE001 - damaged pages behind a sound footer
                         reason = f"unreadable Parquet: {type(exc).__name__}: {exc}"
                 self._quarantine(p, reason)
-        if not good:
-            return _READ_SCHEMA.empty_table()
-        return pa.concat_tables(good).cast(_READ_SCHEMA)
+        return good
 
 
 _READ_SCHEMA = pa.schema([pa.field("source", pa.dictionary(pa.int32(), pa.string()), nullable=False)
                           if f.name == "source" else f for f in SCHEMA], metadata=SCHEMA.metadata)
-_READ_FORMAT = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=["source"]))
 
 
-def _looks_whole(table: pa.Table, months: list[str]) -> bool:
-    """Cheap check after a fast read: timestamps present, strictly increasing, first and last in the
-    months asked for. A foreign file (missing columns come back null) or misplaced rows fail it."""
-    ts = table.column("timestamp")
-    if ts.null_count or table.column("close").null_count:
-        return False
-    t = ts.cast(pa.int64()).to_numpy()
+@functools.cache
+def _read_format() -> ds.ParquetFileFormat:
+    import pyarrow.dataset as ds
+
+    return ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=["source"]))
+
+
+def _read_file(path: Path) -> pa.Table:
+    """One month file's columns as stored (`source` dictionary-encoded); no dataset layer."""
+    with pq.ParquetFile(path, read_dictionary=["source"]) as f:
+        return f.read(columns=list(SCHEMA.names))
+
+
+def _numpy_of(column: pa.ChunkedArray | pa.Array, dtype: type[np.generic]) -> np.ndarray:
+    """A fixed-width column without nulls as a numpy array (a copy), read from its buffers."""
+    dt = np.dtype(dtype)
+    parts = []
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        if chunk.null_count:
+            raise ValueError(f"{chunk.null_count} null(s) in a {chunk.type} column")
+        if chunk.type.bit_width != dt.itemsize * 8:
+            raise ValueError(f"a {chunk.type} column read as {dt}")
+        parts.append(np.frombuffer(chunk.buffers()[1], dt, len(chunk), chunk.offset * dt.itemsize))
+    return np.concatenate(parts) if parts else np.empty(0, dt)
+
+
+def _arrow_of(values: np.ndarray, dtype: type[np.generic], arrow_type: pa.DataType) -> pa.Array:
+    """A numpy column as an Arrow array of `arrow_type` sharing its memory."""
+    data = np.ascontiguousarray(values, dtype=dtype)
+    return pa.Array.from_buffers(arrow_type, len(data), [None, pa.py_buffer(data)])
+
+
+def _source_array(codes: np.ndarray) -> pa.Array:
+    """Source codes -> the `source` strings column."""
+    offsets = np.zeros(len(codes) + 1, np.int32)
+    np.cumsum(_SOURCE_LENGTHS[codes], out=offsets[1:])
+    data = "".join([SOURCES[c] for c in codes.tolist()]).encode()
+    return pa.Array.from_buffers(pa.string(), len(codes), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _source_codes(column: pa.ChunkedArray) -> np.ndarray:
+    """The `source` column (plain or dictionary-encoded strings) -> codes; a label we do not know reads as 0."""
+    parts = []
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            lut = np.array([_CODE_OF.get(s, 0) for s in chunk.dictionary.to_pylist()] or [0], np.int8)
+            width = chunk.type.index_type.bit_width
+            parts.append(lut[_numpy_of(chunk.indices, np.dtype(f"int{width}").type)])
+        else:
+            parts.append(np.array([_CODE_OF.get(s, 0) for s in chunk.to_pylist()], np.int8).reshape(-1))
+    return np.concatenate(parts) if parts else np.empty(0, np.int8)
+
+
+def _looks_whole(t: np.ndarray, months: list[str]) -> bool:
+    """Cheap check after a fast read (open times in ms): strictly increasing, first and last in the months asked
+    for. Misplaced rows fail it."""
     if len(t) == 0:
         return True
     if not (t[1:] > t[:-1]).all():
@@ -606,13 +713,6 @@ def _hostname() -> str:
 
 def _same_columns(a: pa.Schema, b: pa.Schema) -> bool:
     return [(f.name, f.type) for f in a] == [(f.name, f.type) for f in b]
-
-
-def _ms(value: Any) -> int:
-    """A timestamp statistic (datetime or int) as UTC ms."""
-    if hasattr(value, "timestamp"):
-        return int(round(value.timestamp() * 1000))
-    return int(value)
 
 
 def _month_index(ts_ms: np.ndarray) -> np.ndarray:

@@ -8,11 +8,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..core.models import Candle
 from .store import CandleStore, Rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 # Journals are durable already; folding them into the month files (what other tools read) rewrites a file

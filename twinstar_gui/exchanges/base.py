@@ -9,16 +9,18 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from ..core.errors import BadMessage, ExchangeError, TwinStarError, excerpt
 from ..core.instrument import SWAP, TRADING, Instrument, is_unified, split_unified, unified_symbol
-from ..core.models import KlineEvent, MarketEvent
+from ..core.models import Candle, KlineEvent, MarketEvent
 from ..core.names import BadName, check_symbol
 from ..core.timeframe import Timeframe
+
+if TYPE_CHECKING:  # pandas is imported where a frame is asked for, not on the way to the window or the collector
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,49 @@ class RestRequest:
     url: str
     params: Mapping[str, Any] = field(default_factory=dict)
     endpoint: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KlineRows:
+    """REST klines as plain arrays: `rows` is (n, 6) float64 [open time ms, open, high, low, close, volume] with
+    ascending unique open times; `server_time` is the exchange's clock (ms) when the answer told it, so callers can
+    tell the still-forming last row (open time + tf > server_time) from closed ones."""
+
+    rows: np.ndarray
+    server_time: int | None = None
+
+    @classmethod
+    def empty(cls, server_time: int | None = None) -> KlineRows:
+        return cls(np.empty((0, 6), np.float64), server_time)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def open_times(self) -> np.ndarray:
+        return self.rows[:, 0].astype(np.int64)
+
+    def candles(self) -> list[Candle]:
+        return [Candle(int(t), o, h, l, c, v) for t, o, h, l, c, v in self.rows.tolist()]
+
+    def frame(self) -> pd.DataFrame:
+        """As a frame with KLINE_COLUMNS (timestamp datetime64[ms, UTC]); `attrs["server_time"]` when known."""
+        import pandas as pd
+
+        frame = pd.DataFrame({
+            "timestamp": pd.DatetimeIndex(self.open_times.view("datetime64[ms]")).tz_localize("UTC"),
+            **{c: self.rows[:, i] for i, c in enumerate(KLINE_COLUMNS[1:], start=1)}})
+        if self.server_time is not None:
+            frame.attrs["server_time"] = self.server_time
+        return frame
+
+
+class TickerRow(NamedTuple):
+    """One instrument's ticker, as `parse_ticker_rows` gives them (TICKER_COLUMNS)."""
+
+    symbol: str
+    last_price: float
+    quote_volume_24h: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,19 +170,28 @@ class ExchangeAdapter(ABC):
                       limit: int | None = None) -> RestRequest: ...
 
     @abstractmethod
-    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
-        """Decoded kline JSON -> frame with KLINE_COLUMNS, ascending unique timestamps.
+    def parse_kline_rows(self, payload: Any) -> KlineRows:
+        """Decoded kline JSON -> rows with ascending unique open times, and the exchange's clock when the
+        payload carries it (see KlineRows)."""
 
-        `frame.attrs["server_time"]` holds the exchange's clock (ms) when the payload carries it, so
-        callers can tell the still-forming last row (open_time + tf > server_time) from closed ones.
-        """
+    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+        """`parse_kline_rows` as a frame with KLINE_COLUMNS; `frame.attrs["server_time"]` when the payload
+        carries the exchange's clock. Imports pandas: the collector and the chart's start use the rows."""
+        return self.parse_kline_rows(payload).frame()
 
     @abstractmethod
     def tickers_request(self) -> RestRequest: ...
 
     @abstractmethod
+    def parse_ticker_rows(self, payload: Any) -> list[TickerRow]:
+        """Decoded tickers JSON -> one row per instrument, by 24 h quote volume, largest first (the exchange's
+        order among equals)."""
+
     def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        """Decoded tickers JSON -> frame with TICKER_COLUMNS sorted by 24 h quote volume, largest first."""
+        """`parse_ticker_rows` as a frame with TICKER_COLUMNS (imports pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.parse_ticker_rows(payload), columns=TICKER_COLUMNS)
 
     def request_cost(self, req: RestRequest) -> float:
         """What one request costs against `rest_budget` (1 each, unless the exchange weighs them)."""
@@ -338,8 +392,8 @@ class ExchangeAdapter(ABC):
             raise self._bad("inconsistent candle (need low <= open, close <= high and volume >= 0)", raw)
         return ev
 
-    def _ticker_frame(self, items: Any, symbol_key: str, price_key: str, volume_key: str,
-                      volume_in_base: bool = False) -> pd.DataFrame:
+    def _ticker_rows(self, items: Any, symbol_key: str, price_key: str, volume_key: str,
+                     volume_in_base: bool = False) -> list[TickerRow]:
         """Ticker objects -> TICKER_COLUMNS sorted by 24 h quote volume (base volume x last when asked)."""
         if not isinstance(items, list):
             raise self._bad("tickers are not a list", items)
@@ -356,7 +410,7 @@ class ExchangeAdapter(ABC):
             rows.append((it[symbol_key], last, volume * last if volume_in_base else volume))
         return self._tickers_by_volume(rows)
 
-    def _tickers_by_volume(self, rows: list[tuple[Any, float, float]]) -> pd.DataFrame:
+    def _tickers_by_volume(self, rows: list[tuple[Any, float, float]]) -> list[TickerRow]:
         """(symbol, last, quote volume) rows -> TICKER_COLUMNS, largest volume first. A symbol name that could
         not be a folder name (`../x`, 300 characters) is logged and left out: these names become paths; so is
         an item whose numbers are not numbers (one line for all of them)."""
@@ -370,14 +424,13 @@ class ExchangeAdapter(ABC):
             except BadName as exc:
                 log.error("%s: ticker for a symbol refused: %s", self.name, exc)
                 continue
-            good.append(row)
-        frame = pd.DataFrame(good, columns=TICKER_COLUMNS)
-        return frame.sort_values("quote_volume_24h", ascending=False, kind="stable").reset_index(drop=True)
+            good.append(TickerRow(*row))
+        return sorted(good, key=lambda r: -r.quote_volume_24h)  # stable: the exchange's order among equals
 
-    def _rows_to_frame(self, rows: Sequence[Sequence[Any]], payload: object) -> pd.DataFrame:
-        """Rows of [open_time_ms, o, h, l, c, v, ...] in any order -> normalised ascending frame."""
+    def _kline_rows(self, rows: Sequence[Sequence[Any]], payload: object, server_time: int | None = None) -> KlineRows:
+        """Rows of [open_time_ms, o, h, l, c, v, ...] in any order -> normalised ascending rows."""
         if not rows:
-            return empty_klines()
+            return KlineRows.empty(server_time)
         try:
             arr = np.array([r[:6] for r in rows], dtype=np.float64)
         except (TypeError, ValueError, IndexError, OverflowError):
@@ -397,15 +450,14 @@ class ExchangeAdapter(ABC):
         keep = np.ones(len(ts), dtype=bool)  # a repeated open time: the row sent last wins
         keep[:-1] = ts[1:] != ts[:-1]
         if not keep.all():
-            ts, arr = ts[keep], arr[keep]
-        return pd.DataFrame({  # numpy does the sorting and dedupe: pandas' sort/drop cost 2 ms per page
-            "timestamp": pd.DatetimeIndex(ts.view("datetime64[ms]")).tz_localize("UTC"), "open": arr[:, 1],
-            "high": arr[:, 2], "low": arr[:, 3], "close": arr[:, 4], "volume": arr[:, 5]})
+            arr = arr[keep]
+        return KlineRows(arr, server_time)  # open times are exact ms in the float column (checked above)
 
 
 # Methods that decode what came from the network: whatever they raise that is not one of our errors (a KeyError,
 # a ValueError from a 5,000-digit number, a TypeError from a field of the wrong type) becomes BadMessage.
-GUARDED_PARSERS = ("parse_rest_klines", "parse_tickers", "parse_instruments", "parse_ws_message")
+GUARDED_PARSERS = ("parse_kline_rows", "parse_rest_klines", "parse_ticker_rows", "parse_tickers", "parse_instruments",
+                   "parse_ws_message")
 
 
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -422,7 +474,5 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def empty_klines() -> pd.DataFrame:
-    return pd.DataFrame({
-        "timestamp": pd.Series([], dtype="datetime64[ms, UTC]"),
-        **{c: pd.Series([], dtype="float64") for c in KLINE_COLUMNS[1:]},
-    })
+    """A frame of no klines with KLINE_COLUMNS and their dtypes."""
+    return KlineRows.empty().frame()

@@ -6,13 +6,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
-
 from ..core.errors import ExchangeError
 from ..core.instrument import Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, KlineRows, RestBudget, RestRequest, TickerRow
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://fapi.binance.com"
@@ -85,15 +83,15 @@ class BinanceAdapter(ExchangeAdapter):
             raise self._bad(f"{endpoint}: expected a JSON array", payload)
         return payload
 
-    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+    def parse_kline_rows(self, payload: Any) -> KlineRows:
         rows = self._check(payload, "/fapi/v1/klines")  # oldest first; the last row may be forming
-        return self._rows_to_frame(rows, payload)
+        return self._kline_rows(rows, payload)
 
     def tickers_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/fapi/v1/ticker/24hr", {}, "/fapi/v1/ticker/24hr")
 
-    def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        return self._ticker_frame(self._check(payload, "/fapi/v1/ticker/24hr"), "symbol", "lastPrice", "quoteVolume")
+    def parse_ticker_rows(self, payload: Any) -> list[TickerRow]:
+        return self._ticker_rows(self._check(payload, "/fapi/v1/ticker/24hr"), "symbol", "lastPrice", "quoteVolume")
 
     # Instrument list: GET /fapi/v1/exchangeInfo, one answer for every symbol (weight 1). Checked against
     # https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Exchange-Information

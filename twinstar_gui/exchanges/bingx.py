@@ -8,13 +8,11 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
-
 from ..core.errors import ExchangeError, excerpt
 from ..core.instrument import TRADING, Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, KlineRows, RestBudget, RestRequest, TickerRow
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://open-api.bingx.com"
@@ -72,7 +70,7 @@ class BingxAdapter(ExchangeAdapter):
             raise ExchangeError(self.name, str(payload.get("msg", "")), code=payload["code"], endpoint=endpoint)
         return payload.get("data")
 
-    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+    def parse_kline_rows(self, payload: Any) -> KlineRows:
         data = self._data(payload, "/openApi/swap/v3/quote/klines")
         if isinstance(data, dict):
             data = [data]  # the latest kline alone may come back as one object
@@ -83,14 +81,14 @@ class BingxAdapter(ExchangeAdapter):
             if not isinstance(r, dict) or any(k not in r for k in ("time", "open", "high", "low", "close", "volume")):
                 raise self._bad("kline row lacks time/open/high/low/close/volume", payload)
             rows.append([r["time"], r["open"], r["high"], r["low"], r["close"], r["volume"]])
-        return self._rows_to_frame(rows, payload)
+        return self._kline_rows(rows, payload)
 
     def tickers_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/openApi/swap/v2/quote/ticker", {}, "/openApi/swap/v2/quote/ticker")
 
-    def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        # data that is not a list is a malformed answer (BadMessage from _ticker_frame), never "no tickers"
-        return self._ticker_frame(self._data(payload, "/openApi/swap/v2/quote/ticker"), "symbol", "lastPrice",
+    def parse_ticker_rows(self, payload: Any) -> list[TickerRow]:
+        # data that is not a list is a malformed answer (BadMessage from _ticker_rows), never "no tickers"
+        return self._ticker_rows(self._data(payload, "/openApi/swap/v2/quote/ticker"), "symbol", "lastPrice",
                                   "quoteVolume")
 
     # Instrument list: GET /openApi/swap/v2/quote/contracts, one answer. Checked against the field table of

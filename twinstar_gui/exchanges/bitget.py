@@ -4,13 +4,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pandas as pd
-
 from ..core.errors import ExchangeError, excerpt
 from ..core.instrument import Instrument
 from ..core.models import MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, KlineRows, RestBudget, RestRequest, TickerRow
 from .op_args_ws import OpArgsWs
 
 # -- constants ------------------------------------------------------------------------------------
@@ -72,18 +70,17 @@ class BitgetAdapter(OpArgsWs, ExchangeAdapter):
             raise self._bad(f"{endpoint}: data is not a list", payload)
         return payload["data"]
 
-    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
-        frame = self._rows_to_frame(self._data(payload, "/api/v2/mix/market/candles"), payload)  # order varies: sorted
-        if isinstance(payload, dict) and isinstance(payload.get("requestTime"), int):
-            frame.attrs["server_time"] = payload["requestTime"]
-        return frame
+    def parse_kline_rows(self, payload: Any) -> KlineRows:
+        rows = self._data(payload, "/api/v2/mix/market/candles")
+        server_time = payload.get("requestTime") if isinstance(payload, dict) else None
+        return self._kline_rows(rows, payload, server_time if isinstance(server_time, int) else None)  # sorted
 
     def tickers_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/api/v2/mix/market/tickers", {"productType": PRODUCT},
                            "/api/v2/mix/market/tickers")
 
-    def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        return self._ticker_frame(self._data(payload, "/api/v2/mix/market/tickers"), "symbol", "lastPr", "usdtVolume")
+    def parse_ticker_rows(self, payload: Any) -> list[TickerRow]:
+        return self._ticker_rows(self._data(payload, "/api/v2/mix/market/tickers"), "symbol", "lastPr", "usdtVolume")
 
     # Instrument list: GET /api/v2/mix/market/contracts?productType=USDT-FUTURES, one answer. Checked against
     # https://www.bitget.com/api-doc/contract/market/Get-All-Symbols-Contracts : symbol, baseCoin, quoteCoin,

@@ -6,13 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pandas as pd
-
 from ..core.errors import ExchangeError
 from ..core.instrument import SPOT, Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, KlineRows, RestBudget, RestRequest, TickerRow
 from .upbit import KRW_TICKS as UPBIT_KRW_TICKS, MARKET_LIST, UpbitStyleV1
 
 # -- constants ------------------------------------------------------------------------------------
@@ -90,7 +88,7 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
         # legacy /public/candlestick has no 15m or 4h: the v1 (Upbit-style) endpoints do
         return self.candle_request(self.v1_market(symbol), tf, end_ms, limit)
 
-    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+    def parse_kline_rows(self, payload: Any) -> KlineRows:
         if isinstance(payload, (str, bytes, bytearray)):
             payload = self._decode_json(payload)
         if isinstance(payload, dict):
@@ -108,13 +106,13 @@ class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
             except (TypeError, IndexError, KeyError):
                 raise self._bad("legacy candlestick row is not [time, open, close, high, low, volume]",
                                 payload) from None
-            return self._rows_to_frame(reordered, payload)
+            return self._kline_rows(reordered, payload)
         return self.candle_rows(payload, payload)
 
     def tickers_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/public/ticker/ALL_KRW", {}, "/public/ticker/ALL_KRW")
 
-    def parse_tickers(self, payload: Any) -> pd.DataFrame:
+    def parse_ticker_rows(self, payload: Any) -> list[TickerRow]:
         answer = payload
         if isinstance(payload, (str, bytes, bytearray)):
             payload = self._decode_json(payload)

@@ -6,13 +6,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
-
 from ..core.errors import ExchangeError
 from ..core.instrument import Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import MAX_EPOCH_MS, ExchangeAdapter, RestBudget, RestRequest
+from .base import MAX_EPOCH_MS, ExchangeAdapter, KlineRows, RestBudget, RestRequest, TickerRow
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.bybit.com"
@@ -84,21 +82,20 @@ class BybitAdapter(ExchangeAdapter):
             raise self._bad(f"{endpoint}: result.list missing", payload)
         return result
 
-    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+    def parse_kline_rows(self, payload: Any) -> KlineRows:
         if isinstance(payload, (str, bytes, bytearray)):
             payload = self._decode_json(payload)  # here, not only in _result: the server time is read from it too
         result = self._result(payload, "/v5/market/kline")
-        frame = self._rows_to_frame(result["list"], payload)  # rows arrive newest-first
         server_time = payload.get("time")
-        if type(server_time) is int and 0 < server_time <= MAX_EPOCH_MS:  # not a bool, not garbage
-            frame.attrs["server_time"] = server_time
-        return frame
+        if not (type(server_time) is int and 0 < server_time <= MAX_EPOCH_MS):  # not a bool, not garbage
+            server_time = None
+        return self._kline_rows(result["list"], payload, server_time)  # rows arrive newest-first
 
     def tickers_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/v5/market/tickers", {"category": CATEGORY}, "/v5/market/tickers")
 
-    def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        return self._ticker_frame(self._result(payload, "/v5/market/tickers")["list"], "symbol", "lastPrice",
+    def parse_ticker_rows(self, payload: Any) -> list[TickerRow]:
+        return self._ticker_rows(self._result(payload, "/v5/market/tickers")["list"], "symbol", "lastPrice",
                                   "turnover24h")
 
     def instruments_request(self, cursor: str = "") -> RestRequest:

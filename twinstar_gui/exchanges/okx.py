@@ -4,13 +4,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pandas as pd
-
 from ..core.errors import ExchangeError, excerpt
 from ..core.instrument import Instrument
 from ..core.models import MarketEvent, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, KlineRows, RestBudget, RestRequest, TickerRow
 from .op_args_ws import OpArgsWs
 
 # -- constants ------------------------------------------------------------------------------------
@@ -78,7 +76,7 @@ class OkxAdapter(OpArgsWs, ExchangeAdapter):
         data: list[Any] = payload["data"]
         return data
 
-    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+    def parse_kline_rows(self, payload: Any) -> KlineRows:
         rows = self._data(payload, "/api/v5/market/candles")
         # [ts, o, h, l, c, vol(contracts), volCcy(base), volCcyQuote, confirm]: volume in base coin
         norm = []
@@ -86,19 +84,19 @@ class OkxAdapter(OpArgsWs, ExchangeAdapter):
             if not isinstance(r, list) or len(r) < 7:
                 raise self._bad("candle row is not [ts, o, h, l, c, vol, volCcy, ...]", payload)
             norm.append([r[0], r[1], r[2], r[3], r[4], r[6]])
-        frame = self._rows_to_frame(norm, payload)
+        parsed = self._kline_rows(norm, payload)
         forming = [int(r[0]) for r in rows if len(r) >= 9 and r[8] == "0"]
         if forming:  # OKX flags the forming row itself: tell callers where "now" is
-            frame.attrs["server_time"] = min(forming)
-        return frame
+            return KlineRows(parsed.rows, min(forming))
+        return parsed
 
     def tickers_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/api/v5/market/tickers", {"instType": "SWAP"}, "/api/v5/market/tickers")
 
-    def parse_tickers(self, payload: Any) -> pd.DataFrame:
+    def parse_ticker_rows(self, payload: Any) -> list[TickerRow]:
         swaps = [it for it in self._data(payload, "/api/v5/market/tickers")
                  if not isinstance(it, dict) or str(it.get("instId", "")).endswith("-USDT-SWAP")]
-        return self._ticker_frame(swaps, "instId", "last", "volCcy24h", volume_in_base=True)  # no USDT field
+        return self._ticker_rows(swaps, "instId", "last", "volCcy24h", volume_in_base=True)  # no USDT field
 
     # Instrument list: GET /api/v5/public/instruments?instType=SWAP, one answer. Checked against
     # https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments : instId, settleCcy, ctType

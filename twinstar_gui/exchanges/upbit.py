@@ -7,13 +7,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from ..core.errors import ExchangeError, excerpt
 from ..core.instrument import SPOT, TRADING, Instrument
 from ..core.models import MarketEvent, SubscriptionAck, TickerEvent, TradeEvent
 from ..core.timeframe import Timeframe
-from .base import ExchangeAdapter, RestBudget, RestRequest
+from .base import ExchangeAdapter, KlineRows, RestBudget, RestRequest, TickerRow
 
 # -- constants ------------------------------------------------------------------------------------
 REST_URL = "https://api.upbit.com"
@@ -106,7 +104,7 @@ class UpbitStyleV1(_Adapter):
 
         return self._instruments_kept(items, build)
 
-    def candle_rows(self, items: Any, payload: object) -> pd.DataFrame:
+    def candle_rows(self, items: Any, payload: object) -> KlineRows:
         if not isinstance(items, list):
             raise self._bad("candles are not a list", payload)
         rows = []
@@ -119,7 +117,7 @@ class UpbitStyleV1(_Adapter):
                 raise self._bad("candle_date_time_utc is not a UTC date-time", payload) from None
             rows.append([opened, it["opening_price"], it["high_price"], it["low_price"], it["trade_price"],
                          it["candle_acc_trade_volume"]])
-        return self._rows_to_frame(rows, payload)
+        return self._kline_rows(rows, payload)
 
     def candle_request(self, market: str, tf: Timeframe, end_ms: int | None,
                        limit: int | None) -> RestRequest:
@@ -165,14 +163,14 @@ class UpbitAdapter(UpbitStyleV1, ExchangeAdapter):
                       limit: int | None = None) -> RestRequest:
         return self.candle_request(symbol, tf, end_ms, limit)  # no start: pages go backwards from `to`
 
-    def parse_rest_klines(self, payload: Any) -> pd.DataFrame:
+    def parse_kline_rows(self, payload: Any) -> KlineRows:
         return self.candle_rows(self.v1_answer(payload, "/v1/candles"), payload)
 
     def tickers_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/v1/ticker/all", {"quote_currencies": "KRW"}, "/v1/ticker/all")
 
-    def parse_tickers(self, payload: Any) -> pd.DataFrame:
-        return self._ticker_frame(self.v1_answer(payload, "/v1/ticker/all"), "market", "trade_price",
+    def parse_ticker_rows(self, payload: Any) -> list[TickerRow]:
+        return self._ticker_rows(self.v1_answer(payload, "/v1/ticker/all"), "market", "trade_price",
                                   "acc_trade_price_24h")
 
     def instruments_request(self, cursor: str = "") -> RestRequest:

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 import requests
 import requests.adapters
 import urllib3
@@ -38,8 +38,11 @@ from ..core.errors import (
 )
 from ..core.instrument import Instrument
 from ..core.timeframe import Timeframe
-from ..exchanges.base import ExchangeAdapter, RestRequest, empty_klines
+from ..exchanges.base import ExchangeAdapter, KlineRows, RestRequest, TickerRow
 from .ratelimit import TokenBucket
+
+if TYPE_CHECKING:  # frames are for the bots and tests; the engine and the collector take the rows (no pandas)
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +174,17 @@ class RestClient:
     def fetch_klines(self, symbol: str, tf: Timeframe, start_ms: int, end_ms: int | None = None,
                      *, closed_only: bool = True, max_pages: int = 1000, now_ms: int | None = None,
                      on_page: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+        """`fetch_kline_rows` as a frame (KLINE_COLUMNS, `attrs["server_time"]`: None when not known); imports
+        pandas."""
+        rows = self.fetch_kline_rows(symbol, tf, start_ms, end_ms, closed_only=closed_only, max_pages=max_pages,
+                                     now_ms=now_ms, on_page=on_page)
+        frame = rows.frame()
+        frame.attrs["server_time"] = rows.server_time
+        return frame
+
+    def fetch_kline_rows(self, symbol: str, tf: Timeframe, start_ms: int, end_ms: int | None = None,
+                         *, closed_only: bool = True, max_pages: int = 1000, now_ms: int | None = None,
+                         on_page: Callable[[int, int], None] | None = None) -> KlineRows:
         """Candles with open time in [start_ms, end_ms], paged oldest to newest past the row cap.
 
         Each page asks for an explicit [start, start + cap*tf) window, so it works whichever end of the
@@ -181,7 +195,7 @@ class RestClient:
         fallback_now = now_ms if now_ms is not None else int(time.time() * 1000)
         adapter, cap = self.adapter, self.adapter.rest_row_cap
         start_ms = tf.bucket_start(start_ms) if start_ms % tf.ms else start_ms
-        pages: list[pd.DataFrame] = []
+        pages: list[np.ndarray] = []
         server_time: int | None = None
         cursor = start_ms
         for _ in range(max_pages):
@@ -197,12 +211,13 @@ class RestClient:
             except (ExchangeError, TransportError) as exc:
                 raise exc.with_symbol(symbol) from None
             try:
-                frame = adapter.parse_rest_klines(payload)
+                page = adapter.parse_kline_rows(payload)
             except ExchangeError as exc:
                 raise self._typed(exc).with_symbol(symbol) from None
-            server_time = frame.attrs.get("server_time", server_time)
-            if not frame.empty:
-                pages.append(frame)
+            if page.server_time is not None:
+                server_time = page.server_time
+            if len(page):
+                pages.append(page.rows)
             now = server_time if server_time is not None else fallback_now
             cursor = page_end + 1
             if on_page is not None:
@@ -212,12 +227,12 @@ class RestClient:
             if cursor > now or (end_ms is not None and cursor > end_ms):
                 break
         if not pages:
-            return empty_klines()
-        out = pages[0] if len(pages) == 1 else pd.concat(pages, ignore_index=True)
-        ts = out["timestamp"].astype("int64").to_numpy()
+            return KlineRows.empty(server_time)
+        out = pages[0] if len(pages) == 1 else np.concatenate(pages)
+        ts = out[:, 0].astype(np.int64)
         if len(pages) > 1 and not (ts[1:] > ts[:-1]).all():  # pages overlap: the later page's row wins
-            out = out.drop_duplicates("timestamp", keep="last").sort_values("timestamp", kind="stable")
-            ts = out["timestamp"].astype("int64").to_numpy()
+            final = len(ts) - 1 - np.unique(ts[::-1], return_index=True)[1]  # sorted by time, each its last row
+            out, ts = out[final], ts[final]
         keep = ts >= start_ms  # each page is sorted and unique already (adapter contract)
         if end_ms is not None:
             keep &= ts <= end_ms
@@ -225,13 +240,19 @@ class RestClient:
             keep &= ts + tf.ms <= (server_time if server_time is not None else fallback_now)
         if not keep.all():
             out = out[keep]
-        out = out.reset_index(drop=True)
-        out.attrs["server_time"] = server_time
-        return out
+        return KlineRows(out, server_time)
 
     def fetch_tickers(self) -> pd.DataFrame:
+        """`fetch_ticker_rows` as a frame (TICKER_COLUMNS); imports pandas."""
         try:
             return self.adapter.parse_tickers(self.get_json(self.adapter.tickers_request()))
+        except ExchangeError as exc:
+            raise self._typed(exc) from None
+
+    def fetch_ticker_rows(self) -> list[TickerRow]:
+        """Every instrument's ticker, by 24 h quote volume, largest first."""
+        try:
+            return self.adapter.parse_ticker_rows(self.get_json(self.adapter.tickers_request()))
         except ExchangeError as exc:
             raise self._typed(exc) from None
 
