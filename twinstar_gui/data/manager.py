@@ -385,8 +385,8 @@ class SeriesManager:
 
     def _fetch_candles(self, start: int, end: int | None = None, **kwargs: Any) -> tuple[int | None, list[Candle]]:
         """In a worker thread: one REST fetch, parsed down to candles there (not on the loop)."""
-        frame = self.rest.fetch_klines(self.symbol, BASE_TIMEFRAME, start, end, **kwargs)
-        return frame.attrs.get("server_time"), _candles_of(frame)
+        rows = self.rest.fetch_kline_rows(self.symbol, BASE_TIMEFRAME, start, end, **kwargs)
+        return rows.server_time, rows.candles()
 
     @staticmethod
     async def _in_slices(candles: list[Candle], fn: Callable[[Candle], object]) -> list[Candle]:
