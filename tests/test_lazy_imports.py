@@ -11,8 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("pandas", "pyarrow.dataset", "ccxt", "keyring")
 
-# what `twinstar` imports before the window paints (gui.run_gui imports presenters.chart and ui/ inside; those two
-# still import pandas at module level: the chart's frames, being rewritten with the engine's thread)
+# what `twinstar` imports before the window paints its first chart (gui.run_gui imports presenters and ui/ inside)
 GUI_START = ["twinstar_gui.cli", "twinstar_gui.gui", "twinstar_gui.config", "twinstar_gui.wiring",
              "twinstar_gui.trading_stack", "twinstar_gui.exchanges.registry", "twinstar_gui.exchanges",
              "twinstar_gui.presenters.health", "twinstar_gui.presenters.log", "twinstar_gui.presenters.settings",
@@ -20,7 +19,9 @@ GUI_START = ["twinstar_gui.cli", "twinstar_gui.gui", "twinstar_gui.config", "twi
              "twinstar_gui.data.store", "twinstar_gui.data.writer", "twinstar_gui.data.catalogs",
              "twinstar_gui.net.rest", "twinstar_gui.net.hub", "twinstar_gui.core.strategy",
              "twinstar_gui.core.resample", "twinstar_gui.bots.market", "twinstar_gui.secrets",
-             "twinstar_gui.execution.live"]
+             "twinstar_gui.execution.live", "twinstar_gui.presenters.chart", "twinstar_gui.ui.main_window",
+             "twinstar_gui.ui.panels.chart_panel", "twinstar_gui.data.engine", "twinstar_gui.data.tap",
+             "twinstar_gui.live_settings", "twinstar_gui.ui.settings_dialog"]
 COLLECTOR = ["twinstar_gui.collector"]
 
 PROBE = """

@@ -8,8 +8,9 @@ import logging
 import queue
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.instrument import SymbolError
@@ -21,6 +22,9 @@ from ..data.feed import MarketFeed
 from ..data.manager import SeriesManager, frame_of
 from ..data.store import CandleStore
 from ..data.tap import SeriesTap, SeriesUpdate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ def read_older(store: CandleStore, exchange: str, symbol: str, tf: Timeframe, be
     base = store.load(exchange, symbol, BASE_TIMEFRAME.label, start_ms=start, end_ms=before_ms - 1)
     if base.empty:
         months = store.months(exchange, symbol, BASE_TIMEFRAME.label)
-        if not months or months[0] > pd.Timestamp(start, unit="ms", tz="UTC").strftime("%Y-%m"):
+        if not months or months[0] > datetime.fromtimestamp(start / 1000, UTC).strftime("%Y-%m"):
             return frame_of([])
         base = store.load(exchange, symbol, BASE_TIMEFRAME.label, end_ms=start - 1)  # behind a wide gap
         if base.empty:
