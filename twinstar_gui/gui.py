@@ -21,6 +21,7 @@ from .wiring import build_core, check_data_dir
 
 log = logging.getLogger(__name__)
 
+GIL_SWITCH_S = 0.0005  # see run_gui
 FIRST_PAINT_WATCH_S = 120.0  # how long the "first candles on screen" mark is looked for
 DEMO_SYMBOLS = {name: v.default_symbols for name, v in VENUES.items()}  # unified; every venue's defaults
 
@@ -28,10 +29,10 @@ DEMO_SYMBOLS = {name: v.default_symbols for name, v in VENUES.items()}  # unifie
 def freeze_startup_objects() -> None:
     """Once the window is up: the objects made so far (modules, classes, Qt wrappers, the window) live until
     exit, so take them out of the garbage collector's scans. A full collection walked them all each time
-    and froze the GUI for up to 160 ms while candles streamed."""
+    and froze the GUI for up to 160 ms while candles streamed. No collection first: it would walk them all once
+    more, on the GUI thread, while the engine starts (the little garbage frozen with them is a few KB)."""
     import gc
 
-    gc.collect()
     gc.freeze()
 
 
@@ -41,6 +42,10 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     """The terminal. `on_ready(window, trading_presenter)` is called once the streams and the paper trading
     stacks are up (scripts use it, e.g. to start bots for a screenshot)."""
     os.environ.setdefault("QT_API", "pyside6")
+    # The GUI thread shares the GIL with the market engine's thread: each call into Qt releases it, and getting it
+    # back waits for the engine to drop it, up to one switch interval (5 ms by default): a paint making a hundred
+    # Qt calls waited half a second while the engine was busy. A short interval bounds those waits.
+    sys.setswitchinterval(float(os.environ.get("TWINSTAR_GIL_SWITCH_S", GIL_SWITCH_S)))
     import qasync
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -115,8 +120,11 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         settings_path = save_settings(settings, Path(demo_dir) / "demo-settings.json")
     symbol_catalog = SymbolCatalog(parent=window)
     live_apply = lambda s: apply_settings(core, s)  # saved settings apply to the running core at OK
+    settings_presenter = SettingsPresenter(settings_path, symbol_catalog, apply=live_apply, parent=window)
     window.enable_settings(settings_path, symbol_catalog, ConnectionTester(load_keys, parent=window),
-                           SettingsPresenter(settings_path, symbol_catalog, apply=live_apply, parent=window))
+                           settings_presenter)
+    # exchanges added or removed at run time: their trading stacks follow (one rebuilt for new URLs is both)
+    settings_presenter.applied.connect(trading.follow_change)
     # -- end settings dialog
     first_paint: list[float] = []
 
@@ -165,7 +173,8 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         window.show()
         freeze_startup_objects()  # modules, Qt wrappers, the window: out of the scans before the engine allocates
         await core.start(first=(chart.exchange, chart.symbol))
-        tradings = {name: build_trading(core, name) for name in core.feeds}  # paper trading per exchange
+        # paper trading per exchange, built off the GUI thread (journals open, catalogs read); nothing of Qt in it
+        tradings = await asyncio.to_thread(lambda: {name: build_trading(core, name) for name in list(core.feeds)})
         trading.attach(tradings)
         freeze_startup_objects()
         if on_ready is not None:

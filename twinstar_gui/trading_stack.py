@@ -90,7 +90,8 @@ class Trading:
 
 def build_trading(core: Core, exchange: str, *, executor: LiveExecutor | None = None,
                   clock: Callable[[], int] | None = None) -> Trading:
-    """Call on the running loop. Paper trading unless a (live) executor is given. `clock`: the market's time in
+    """Call on the running loop, or on any thread when the core has an engine (its feeds' loop is the engine's).
+    Paper trading unless a (live) executor is given. `clock`: the market's time in
     UTC ms, when it is not the wall clock's (an accelerated simulator)."""
     clock = clock if clock is not None else core.clock
     timing: dict[str, Any] = {"clock": clock} if clock is not None else {}

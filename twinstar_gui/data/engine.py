@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -65,9 +66,19 @@ class MarketEngine:
         asyncio.set_event_loop(self.loop)
         self._probe = self.loop.create_task(self._measure_lag(), name=f"{self.name}-lag")
         self.loop.call_soon(self._ready.set)
+        profile_to = os.environ.get("TWINSTAR_ENGINE_PROFILE")  # a path: cProfile of this thread (diagnostics)
+        profiler = None
+        if profile_to:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         try:
             self.loop.run_forever()
         finally:
+            if profiler is not None and profile_to:
+                profiler.disable()
+                profiler.dump_stats(profile_to)
             self._wind_down()
 
     def _wind_down(self) -> None:

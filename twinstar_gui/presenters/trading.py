@@ -95,6 +95,7 @@ class TradingPresenter(QObject):
     candidates = Signal(object)  # list[(Candidate, Listing)]
     message = Signal(str)  # something the user must read (refusals, errors)
     mode_changed = Signal(str, bool)  # exchange, live
+    exchanges_changed = Signal(object)  # list[str]: the exchanges with a trading stack, after a settings change
 
     def __init__(self, settings, parent: QObject | None = None, *, rebuild=None) -> None:
         super().__init__(parent)
@@ -125,6 +126,42 @@ class TradingPresenter(QObject):
 
     def exchanges(self) -> list[str]:
         return list(self.tradings)
+
+    def follow_change(self, change) -> None:
+        """A live_settings.SettingsChange applied: exchanges added, removed or rebuilt (new URLs: both) take their
+        trading stacks along (a task on the running loop)."""
+        task = asyncio.ensure_future(self.follow(added=change.exchanges_added + change.exchanges_rebuilt,
+                                                 removed=change.exchanges_removed + change.exchanges_rebuilt))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def follow(self, added: tuple[str, ...] | list[str], removed: tuple[str, ...] | list[str]) -> None:
+        """Exchanges a settings change added or removed (one rebuilt is both): each removed one's bots and stack
+        stop (its journal stays on disk), each added one gets a paper trading stack. One that cannot be built is
+        said, the others go on."""
+        for exchange in removed:
+            old = self.tradings.pop(exchange, None)
+            self.live.pop(exchange, None)
+            if old is None:
+                continue
+            running = [b.name for b in old.bots if b.snapshot().state in ("starting", "running")]
+            if running:
+                self.message.emit(f"{exchange}: left the settings; its bots stop ({', '.join(running)})")
+            await old.stop()
+            old.journal.close()
+        for exchange in added:
+            if exchange in self.tradings or self.rebuild is None:
+                continue
+            try:
+                self.tradings[exchange] = await self.rebuild(exchange, False)
+            except Exception as exc:
+                log.exception("%s: paper trading not started", exchange)
+                self.message.emit(f"{exchange}: paper trading not started: {exc}")
+                continue
+            self.live[exchange] = False
+            self.mode_changed.emit(exchange, False)
+        self.exchanges_changed.emit(self.exchanges())
+        self.poll()
 
     # -- intents ------------------------------------------------------------------------------------------
     def start_bot(self, flow: str, exchange: str, symbols: list[str] | None) -> str | None:

@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.bots_panel.reset_kill_requested.connect(trading.reset_kill_switch)
         self.bots_panel.mode_requested.connect(trading.set_live)
         trading.mode_changed.connect(self._on_mode)
+        trading.exchanges_changed.connect(self.bots_panel.set_exchanges)
         self.positions_panel.close_requested.connect(trading.close_position)
         self.scanner_panel.open_chart.connect(self.open_chart)
         self.chart_presenter.attach_trading(trading)  # entry/exit markers from the journal

@@ -86,6 +86,19 @@ class BotsPanel(QWidget):
     def is_live(self, exchange: str | None = None) -> bool:
         return self.modes.get(exchange or self.exchange.currentText(), False)
 
+    def set_exchanges(self, exchanges: list[str]) -> None:
+        """The exchanges bots can run on (a settings change added or removed some); the selection stays if it can."""
+        current = self.exchange.currentText()
+        self.exchange.blockSignals(True)
+        self.exchange.clear()
+        self.exchange.addItems(exchanges)
+        if current in exchanges:
+            self.exchange.setCurrentText(current)
+        self.exchange.blockSignals(False)
+        for gone in set(self.modes) - set(exchanges):
+            del self.modes[gone]
+        self._show_mode()
+
     def set_mode(self, exchange: str, live: bool) -> None:
         self.modes[exchange] = live
         self._show_mode()
