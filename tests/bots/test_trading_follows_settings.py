@@ -1,6 +1,7 @@
 """Trading stacks follow a settings change at run time: an exchange added gets paper trading and shows in the Bots
 panel; one removed stops its bots and leaves the panel (simulator on loopback, real window offscreen)."""
 import pytest
+from test_live_settings import running_core, with_exchange
 from waiting import wait_for
 
 from twinstar_gui.live_settings import apply_settings
@@ -10,8 +11,6 @@ from twinstar_gui.presenters.log import LogPresenter
 from twinstar_gui.presenters.trading import TradingPresenter
 from twinstar_gui.trading_stack import build_trading, rebuild_trading
 from twinstar_gui.ui.main_window import MainWindow
-
-from test_live_settings import running_core, with_exchange  # noqa: I001 - tests/ is on the path
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +26,7 @@ async def test_an_added_exchange_gets_paper_trading_and_a_removed_one_stops_its_
         window.show()
         panel = window.bots_panel
         try:
-            items = lambda: [panel.exchange.itemText(i) for i in range(panel.exchange.count())]  # noqa: E731
+            items = lambda: [panel.exchange.itemText(i) for i in range(panel.exchange.count())]
             assert items() == ["bybit"]
             panel.flow.setCurrentText("UnifiedBot")
             panel.symbols.setText("BTCUSDT")
