@@ -176,7 +176,7 @@ async def test_a_burst_of_closes_is_handed_over_as_a_whole_window_and_derived_fo
         for i in range(100, 130):
             series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", T0 + i * Q, 100, 101, 99, 100, 1, True))
     engine.call(burst).result(5)
-    await wait_for(lambda: (u := tap.take()) is not None and _keep(u), what="the burst")
+    await wait_for(lambda: (u := tap.take()) is not None and u.history is not None and _keep(u), what="the burst")
     burst_update = _kept[-1]
     assert burst_update.history is not None and burst_update.history[-1, 0] == T0 + 129 * Q
 

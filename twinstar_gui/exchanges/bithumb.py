@@ -30,7 +30,20 @@ MIN_ORDER_KRW = 5_000.0
 
 
 def kst_ms(text: str, fmt: str) -> int:
-    return int(datetime.strptime(text, fmt).replace(tzinfo=KST).timestamp() * 1000)
+    """A KST wall time without a zone -> UTC ms. The two formats of the stream are read without strptime (a
+    tenth of the engine's time with 50 Bithumb symbols streaming); anything else, or a text that does not fit
+    them, goes through strptime (which refuses it with ValueError)."""
+    if fmt == "%Y%m%d%H%M%S" and len(text) == 14 and text.isascii() and text.isdigit():
+        when = datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
+                        int(text[12:14]), tzinfo=KST)
+    elif fmt == "%Y-%m-%d %H:%M:%S.%f" and len(text) == 26 and text.isascii() and text[10] == " ":
+        when = datetime.fromisoformat(text)
+        if when.tzinfo is not None:  # fromisoformat takes an offset; the format has none
+            raise ValueError(f"time data {text!r} does not match format {fmt!r}")
+        when = when.replace(tzinfo=KST)
+    else:
+        when = datetime.strptime(text, fmt).replace(tzinfo=KST)
+    return int(when.timestamp() * 1000)
 
 
 class BithumbAdapter(UpbitStyleV1, ExchangeAdapter):
