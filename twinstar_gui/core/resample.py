@@ -71,6 +71,13 @@ class GroupResampler:
             return Candle(group, self._o, self._h, self._l, self._c, self._v)
         return None
 
+    def resume_after(self, last_open: int) -> None:
+        """Continue after `last_open`, whose group was emitted or given up already (a window loaded in bulk, see
+        `complete_groups`): the next candle is taken as following it."""
+        self._last_open = last_open
+        self._group_start = last_open - last_open % self._target_ms
+        self._count = 0
+
     def add_many(self, candles: Iterable[Candle]) -> list[Candle]:
         out = []
         for c in candles:
@@ -114,3 +121,33 @@ def resample_complete(frame: pd.DataFrame, target: Timeframe, base: Timeframe = 
     if is_dt:
         agg["timestamp"] = pd.to_datetime(agg["timestamp"], unit="ms", utc=True).astype("datetime64[ms, UTC]")
     return agg[cols]
+
+
+def complete_groups(rows: np.ndarray, target: Timeframe, base: Timeframe = BASE_TIMEFRAME) -> tuple[np.ndarray, int]:
+    """The complete `target` groups of base candles `rows` ((n, 6): open time ms, O, H, L, C, V; unique, sorted,
+    aligned to `base`) as (m, 6) rows, and the index in `rows` where the trailing group starts when it is not
+    complete (n when it is): what a GroupResampler fed the same rows one by one emits, and what it still holds.
+    Vectorised: a window of a thousand candles in a fraction of a millisecond instead of a thousand calls."""
+    n = len(rows)
+    if not n:
+        return np.empty((0, 6), np.float64), 0
+    opens = rows[:, 0].astype(np.int64)
+    group = opens - opens % target.ms
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    full = counts == target.ratio_to(base)
+    ends = starts + counts - 1
+    out = np.empty((int(full.sum()), 6), np.float64)
+    out[:, 0] = group[starts[full]]
+    out[:, 1] = rows[starts[full], 1]
+    out[:, 2] = np.maximum.reduceat(rows[:, 2], starts)[full]
+    out[:, 3] = np.minimum.reduceat(rows[:, 3], starts)[full]
+    out[:, 4] = rows[ends[full], 4]
+    vols = rows[:, 5].tolist()
+    for i, (a, k) in enumerate(zip(starts[full].tolist(), counts[full].tolist(), strict=True)):
+        v = 0.0
+        for x in vols[a:a + k]:  # in order, as GroupResampler adds them (a pairwise sum differs in the last bits)
+            v += x
+        out[i, 5] = v
+    tail = n if full[-1] else int(starts[-1])
+    return out, tail

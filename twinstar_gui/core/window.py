@@ -47,6 +47,14 @@ class CandleWindow:
             buf[self._start] = row
             self._start = (self._start + 1) % len(buf)
 
+    def extend(self, rows: np.ndarray) -> None:
+        """(n, 6) rows after those held, oldest first, in one go (the oldest beyond the capacity drop out)."""
+        if not len(rows):
+            return
+        held = np.concatenate([self.array(), rows]) if self._len else rows
+        keep = np.array(held[-self._cap:], dtype=np.float64)  # a copy of its own, contiguous
+        self._buf, self._start, self._len = keep, 0, len(keep)
+
     def clear(self) -> None:
         self._start = self._len = 0
 

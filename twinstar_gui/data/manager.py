@@ -16,7 +16,7 @@ import numpy as np
 from ..core.errors import RestClosed, TwinStarError, is_transient, short_reason
 from ..core.instrument import SeriesKey
 from ..core.models import Candle, KlineEvent
-from ..core.resample import GroupResampler
+from ..core.resample import GroupResampler, complete_groups
 from ..core.timeframe import BASE_TIMEFRAME, DERIVED_TIMEFRAMES, Timeframe
 from ..core.window import CandleWindow
 from ..exchanges.base import KlineRows
@@ -166,25 +166,23 @@ class SeriesManager:
         """Load the newest window of 15m candles from disk (in a thread)."""
         n = self.windows[BASE_TIMEFRAME]
         try:
-            candles = await asyncio.to_thread(
-                lambda: _candles_of(self.store.load_last_rows(self.exchange, self.symbol, n)))
+            rows = await asyncio.to_thread(self.store.load_last_rows, self.exchange, self.symbol, n)
         except OSError as exc:  # the disk refuses (permissions, a file in the folder's place): REST brings it all
             log.error("%s: cannot read the stored history (%s); fetching it by REST", self.label,
                       exc)
             self._emit(self.listeners.error, f"{self.exchange} {self.symbol}: stored history unreadable: {exc}")
-            candles = []
-        await self._in_slices(candles, lambda c: self._add_closed(c, notify=False))
-        if candles:
-            log.info("%s: loaded %d candles from disk (last %s)", self.label,
-                     len(candles), _fmt(candles[-1].open_time))
-        opens = np.array([c.open_time for c in candles], dtype=np.int64)
+            rows = np.empty((0, 6), np.float64)
+        self._add_loaded(rows)
+        opens = rows[:, 0].astype(np.int64)
+        if len(rows):
+            log.info("%s: loaded %d candles from disk (last %s)", self.label, len(rows), _fmt(int(opens[-1])))
         holes = np.flatnonzero(np.diff(opens) > BASE_TIMEFRAME.ms)
         self._disk_gaps = [(int(opens[i]) + BASE_TIMEFRAME.ms, int(opens[i + 1]) - BASE_TIMEFRAME.ms) for i in holes]
         # The window wants the last n candles; a stored history that starts later (a month quarantined or
         # deleted, an earlier run that fetched less) is fetched again from the window's start.
         want_from = BASE_TIMEFRAME.bucket_start(self.now_ms()) - n * BASE_TIMEFRAME.ms
-        if candles and len(candles) < n and candles[0].open_time > want_from:
-            self._disk_gaps.insert(0, (want_from, candles[0].open_time - BASE_TIMEFRAME.ms))
+        if len(rows) and len(rows) < n and opens[0] > want_from:
+            self._disk_gaps.insert(0, (want_from, int(opens[0]) - BASE_TIMEFRAME.ms))
         if self._disk_gaps:
             log.warning("%s: %d gap(s) in the stored history; repairing by REST", self.label,
                         len(self._disk_gaps))
@@ -213,6 +211,27 @@ class SeriesManager:
         finally:
             if found:
                 self._merge_into_window(found)
+
+    def _add_loaded(self, rows: np.ndarray) -> None:
+        """Stored candles into the windows in one go, as `_add_closed` one by one (nothing emitted) would leave
+        them: 15m as they are, the derived timeframes from complete groups, each resampler holding the group in
+        progress. 350 series x 1000 candles one by one held the engine's thread (and the GIL) for seconds.
+        Rows not on the 15m grid (never written by us) take the one-by-one path."""
+        if not len(rows):
+            return
+        if self.last_closed is not None or (rows[:, 0].astype(np.int64) % BASE_TIMEFRAME.ms).any():
+            for r in rows.tolist():
+                self._add_closed(Candle(int(r[0]), r[1], r[2], r[3], r[4], r[5]), notify=False)
+            return
+        self.candles[BASE_TIMEFRAME].extend(rows)
+        for tf, rs in self._resamplers.items():
+            groups, tail = complete_groups(rows, tf)
+            self.candles[tf].extend(groups)
+            if tail:
+                rs.resume_after(int(rows[tail - 1, 0]))
+            for r in rows[tail:].tolist():  # the group in progress: fewer candles than it needs
+                rs.add(Candle(int(r[0]), r[1], r[2], r[3], r[4], r[5]))
+        self.close.closed_through(int(rows[-1, 0]))
 
     def _merge_into_window(self, found: list[Candle]) -> None:
         """Older candles (repaired holes) into the window: rebuilt with the derived groups the holes had spoiled."""
