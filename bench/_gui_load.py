@@ -171,9 +171,14 @@ class FrameTrace:
             try:
                 on_frame(self, raw, ws)
             finally:
-                if trace.hit:
-                    trace.pending.append((trace.recv, digest(raw)))
                 trace.current = None
+
+        def _hit(tap) -> None:
+            """The frame being handled reaches the shown series' tap: stamped before the tap sees it (it may
+            publish at once, inside this very call)."""
+            if trace.current is not None and not trace.hit and _shown(tap):
+                trace.hit = True
+                trace.pending.append((trace.recv, digest(trace.current)))
 
         def __init__(self, *args, **kwargs):  # noqa: N807
             init(self, *args, **kwargs)
@@ -183,14 +188,13 @@ class FrameTrace:
             return trace.presenter is not None and tap is trace.presenter._tap
 
         def _on_forming(self, key, candle):
+            _hit(self)
             on_forming(self, key, candle)
-            if trace.current is not None and _shown(self):
-                trace.hit = True
 
         def _on_closed(self, ev):
+            if ev.timeframe is self.tf:
+                _hit(self)
             on_closed(self, ev)
-            if trace.current is not None and _shown(self) and ev.timeframe is self.tf:
-                trace.hit = True
 
         def _publish(self):
             publish(self)

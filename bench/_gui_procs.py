@@ -27,7 +27,7 @@ COLLECTOR_FLOORS = {
     "numpy": "import numpy",
     "numpy+pandas": "import numpy, pandas",
     "numpy+pandas+pyarrow": "import numpy, pandas, pyarrow.parquet",
-    "deps": "import numpy, pandas, pyarrow.parquet, websockets.asyncio.client, requests, platformdirs",
+    "deps": "import numpy, pyarrow.parquet, websockets.asyncio.client, requests, platformdirs",
 }
 
 

@@ -15,7 +15,7 @@ from ..core.models import Candle
 from ..core.timeframe import Timeframe
 from .manager import ClosedCandle, SeriesManager
 
-PUBLISH_EVERY_S = 0.033  # 30 Hz at most; the first change after a quiet spell goes out at once
+PUBLISH_EVERY_S = 1 / 60  # one display frame: the first change after a quiet spell goes out at once
 RESET_OVER = 50  # more closed candles than this in one batch (a backfill): hand over the whole window instead
 
 F = TypeVar("F")

@@ -1,4 +1,4 @@
-"""Chart presenter: one series' history/closes/forming updates at <= 30 Hz, older history from disk on demand,
+"""Chart presenter: one series' history/closes/forming updates at <= 60 Hz, older history from disk on demand,
 trade markers from the journal, the list of series (which grows when bots add symbols at run time), and the
 symbol search: unified names, each exchange's catalog, a series added by name at run time."""
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FLUSH_MS = 50  # polls (series list, catalogs, markers); candles come when the engine's tap wakes us (<= 30 Hz)
+FLUSH_MS = 50  # polls (series list, catalogs, markers); candles come when the engine's tap wakes us (<= 60 Hz)
 OLDER_CHUNK = 1000  # candles per lazy load of older history
 SERIES_EVERY = 10  # flushes between looks for series added at run time (0.5 s)
 MARKERS_EVERY = 20  # flushes between journal reads for trade markers (1 s)
