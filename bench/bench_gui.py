@@ -11,9 +11,9 @@ DEFAULT_SCAN_BASES resolved through it to unified symbols in a settings file (7 
     (`--steady-seconds`, 60 s). Frame -> pixel of the charted series (bybit BTC/USDT:USDT): from the simulator
     writing the frame to the socket to the chart's CandlestickItem.paint() returning with it drawn (see
     bench/_gui_load.py for both ends and the stamps in between; the series' tap on the engine's thread hands the
-    first change over at once, then at most one batch per 1/60 s). Baseline of both, same run, before: the same app streaming the
-    charted series alone (its own fresh data dir). RSS (VmRSS) of that process at the end of the steady phase;
-    floor: a process that imports PySide6.QtWidgets and pyqtgraph and shows an empty QMainWindow.
+    first change over at once, then at most one batch per 1/60 s). Baseline of both, same run, before: the same app
+    streaming the charted series alone (its own fresh data dir). RSS (VmRSS) of that process at the end of the
+    steady phase; floor: a process that imports PySide6.QtWidgets and pyqtgraph and shows an empty QMainWindow.
 (e) cold start (bench/_first_paint.py): spawning `twinstar --config <the settings>` (history on disk from (d)) to
     its chart's first paint with candles, median of `--starts`; floor, interleaved: spawning
     `import PySide6.QtWidgets, pyqtgraph` + an empty QMainWindow's first paint. `--first-paint demo`: `--demo`.
@@ -410,7 +410,8 @@ def engine_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                          f"{t['p99_ms'] / b['p99_ms']:.1f}x" if b else "-",
                          f"p99 <= {ENGINE_GOALS['frame_to_pixel_p99_ms']:g} ms" if phase == "steady" else ""))
             for key, label in (("socket_to_receive", "socket -> app's WS receive loop"),
-                               ("receive_to_emit", "receive -> chart presenter emits (tap: first change at once, then <= 60 Hz)"),
+                               ("receive_to_emit",
+                                "receive -> chart presenter emits (tap: first change at once, then <= 60 Hz)"),
                                ("emit_to_paint", "emit -> candle item painted")):
                 t = f[key]
                 b = ((one or {}).get("frame_to_pixel", {}).get(phase) or {}).get(key)
