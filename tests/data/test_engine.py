@@ -218,3 +218,28 @@ async def test_a_started_core_runs_frames_and_closes_on_the_engine_thread_not_th
     finally:
         WsConnection._on_frame = real
         await server.stop()
+
+
+async def test_a_change_arriving_while_the_loop_is_held_is_published_without_waiting_for_the_late_timer(
+        engine, tmp_path):
+    series, writer = _series(tmp_path, 100)
+    await engine.run(series.load_history())
+    tap = SeriesTap(series, Timeframe.M15, lambda: None)
+    engine.call(tap.attach).result(5)
+    await wait_for(lambda: tap.take() is not None, what="the first update")
+    await asyncio.sleep(0.05)
+
+    def burst() -> int:
+        def push(close: float) -> None:
+            series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", T0 + 100 * Q, 100, 110, 90, close, 1, False))
+        before = tap.published
+        push(101.0)  # at once
+        push(102.0)  # within the interval: a timer is set
+        time.sleep(0.1)  # the loop is held (a burst of other series' frames): the timer cannot fire
+        push(103.0)  # the timer is late: published now, with what waited
+        return tap.published - before
+    assert engine.call(burst).result(5) == 2
+    await asyncio.sleep(0.1)  # the late timer fires and finds nothing left to publish
+    update = tap.take()
+    assert update is not None and update.rows[-1][4] == 103.0 and tap.published == 3
+    writer.close()

@@ -61,6 +61,7 @@ class SeriesTap:
         self._forming: Row | None = None
         self._since = 0.0
         self._scheduled = False
+        self._due = 0.0
         self._last_publish = 0.0
         self._attached = False
         # handed over under the lock
@@ -115,11 +116,15 @@ class SeriesTap:
         if self._loop is None:
             self._publish()
             return
+        now = time.monotonic()
         if self._scheduled:
+            if now >= self._due + self.every:  # its timer is late (a burst holds the loop): do not wait for it
+                self._publish()
             return
-        delay = self._last_publish + self.every - time.monotonic()
+        delay = self._last_publish + self.every - now
         if delay > 0:
             self._scheduled = True
+            self._due = now + delay
             self._loop.call_later(delay, self._publish)
         else:
             # at once, not behind the other callbacks ready on the loop (a burst of frames from 350 series at a
@@ -128,8 +133,8 @@ class SeriesTap:
 
     def _publish(self) -> None:
         self._scheduled = False
-        if not self._attached:
-            return
+        if not self._attached or not (self._reset or self._closed or self._forming is not None):
+            return  # detached, or published already (a late timer after an early publish)
         history = None
         if self._reset:
             history = self.series.candles[self.tf].array()
