@@ -29,7 +29,11 @@ async def test_an_added_exchange_gets_paper_trading_and_a_removed_one_stops_its_
             items = lambda: [panel.exchange.itemText(i) for i in range(panel.exchange.count())]
             assert items() == ["bybit"]
             panel.flow.setCurrentText("UnifiedBot")
-            panel.symbols.setText("BTCUSDT")
+            panel.symbols.setText("nosuchcoin")  # refused before any bot starts, with the exchange named
+            panel.start.click()
+            await wait_for(lambda: "bybit" in window.statusBar().currentMessage(), what="the refusal")
+            assert "NOSUCHCOIN" in window.statusBar().currentMessage().upper() and panel.bot_names() == []
+            panel.symbols.setText("btc")  # resolved through the catalog
             panel.start.click()
             await wait_for(lambda: panel.bot_names() == ["unified-BTCUSDT"], what="the bybit bot")
             bot = presenter.tradings["bybit"].bots[0]

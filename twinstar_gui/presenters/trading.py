@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from ..bots.base import Candidate, run_bot
-from ..core.instrument import Instrument
+from ..core.instrument import Instrument, SymbolError
 from ..core.prices import instrument_price_text, size_text
 from ..execution.base import BUY, SELL, Fill, OrderRefused, OrderRequest, Position
 
@@ -173,6 +173,12 @@ class TradingPresenter(QObject):
             self.message.emit(f"{exchange}: not connected; enable it in the settings")
             return None
         kind = FLOWS.get(flow, flow)
+        if kind == "unified" and symbols:  # what the user typed ("btc", "BTC/USDT:USDT") -> the exchange's id
+            try:
+                symbols = [trading.market.catalog.resolve(name).native for name in symbols]
+            except SymbolError as exc:
+                self.message.emit(f"{flow}: {exc}")
+                return None
         taken = {b.name for t in self.tradings.values() for b in t.bots
                  if b.snapshot().state in ("starting", "running")}
         try:
