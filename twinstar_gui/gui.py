@@ -125,6 +125,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
                            settings_presenter)
     # exchanges added or removed at run time: their trading stacks follow (one rebuilt for new URLs is both)
     settings_presenter.applied.connect(trading.follow_change)
+    settings_presenter.saved.connect(trading.use_settings)
     # -- end settings dialog
     first_paint: list[float] = []
 

@@ -127,6 +127,11 @@ class TradingPresenter(QObject):
     def exchanges(self) -> list[str]:
         return list(self.tradings)
 
+    def use_settings(self, settings) -> None:
+        """Settings saved at run time: bots started from now on take their trading parameters from them (running
+        bots and the risk limits of the stacks already built keep theirs until those are rebuilt)."""
+        self.settings = settings
+
     def follow_change(self, change) -> None:
         """A live_settings.SettingsChange applied: exchanges added, removed or rebuilt (new URLs: both) take their
         trading stacks along (a task on the running loop)."""
