@@ -193,3 +193,26 @@ async def test_an_unreachable_exchange_is_reported_and_the_others_keep_streaming
         # it is started anyway (its streams retry); the others never stopped
         assert "okx" in core.feeds and core.feeds["bybit"] is bybit
         await closes.more(("bybit", "BTCUSDT"), ("bybit", "XRPUSDT"))
+
+
+async def test_two_changes_given_at_once_apply_one_after_the_other(tmp_path, qapp):
+    """OK pressed twice while the first change is still starting okx: one okx feed is built and started, the
+    second change finds it there (no second feed left streaming outside the core)."""
+    from twinstar_gui.wiring import build_feed
+
+    built = []
+
+    def counting(core, name, settings, *args, **kwargs):
+        built.append(name)
+        return build_feed(core, name, settings, *args, **kwargs)
+
+    async with running_core(tmp_path) as (core, settings, _market):
+        added = with_exchange(settings, "okx", enabled=True)
+        first, second = await asyncio.gather(apply_settings(core, added, build_feed=counting),
+                                             apply_settings(core, added, build_feed=counting))
+        assert first.exchanges_added == ("okx",) and second.exchanges_added == ()
+        assert built == ["okx"] and not first.failures and not second.failures
+        removed = with_exchange(added, "okx", enabled=False)
+        first, second = await asyncio.gather(apply_settings(core, removed), apply_settings(core, removed))
+        assert first.exchanges_removed == ("okx",) and second.exchanges_removed == () and not second.failures
+        assert list(core.feeds) == ["bybit"]

@@ -175,7 +175,7 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         freeze_startup_objects()  # modules, Qt wrappers, the window: out of the scans before the engine allocates
         await core.start(first=(chart.exchange, chart.symbol))
         # paper trading per exchange, built off the GUI thread (journals open, catalogs read); nothing of Qt in it
-        tradings = await asyncio.to_thread(lambda: {name: build_trading(core, name) for name in list(core.feeds)})
+        tradings = await asyncio.to_thread(_build_tradings, core)
         trading.attach(tradings)
         freeze_startup_objects()
         if on_ready is not None:
@@ -207,6 +207,18 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         for path in dict.fromkeys([*cleanup, *([tmp_dir] if tmp_dir else [])]):
             shutil.rmtree(path, ignore_errors=True)
     return rc
+
+
+def _build_tradings(core) -> dict:
+    """Paper trading for every exchange streamed now (on a worker thread): one a settings change removes meanwhile
+    is left out."""
+    out = {}
+    for name in list(core.feeds):
+        try:
+            out[name] = build_trading(core, name)
+        except KeyError:
+            log.info("%s: left the settings while trading was being set up; no trading stack", name)
+    return out
 
 
 def _on_signal(sig: int, done: asyncio.Event, signalled: asyncio.Event) -> None:

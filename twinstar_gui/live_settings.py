@@ -98,6 +98,11 @@ async def apply_settings(core: Core, new: Settings, *, build_feed: BuildFeed = b
     market engine's."""
     if core.engine is not None and not core.engine.in_engine():
         return await core.engine.run(apply_settings(core, new, build_feed=build_feed))
+    async with core.changing():  # one change at a time, never into a start half done
+        return await _apply(core, new, build_feed)
+
+
+async def _apply(core: Core, new: Settings, build_feed: BuildFeed) -> SettingsChange:
     old = core.settings
     report = _Report()
     wanted = [n for n, e in new.exchanges.items() if e.enabled]

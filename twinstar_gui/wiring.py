@@ -45,6 +45,14 @@ class Core:
     clock: Callable[[], int] | None = None  # the market's time in UTC ms when not the wall clock's (the demo's)
     engine: MarketEngine | None = None
     feed_options: dict = field(default_factory=dict)  # build_core's, for feeds built later (live settings)
+    _changing: asyncio.Lock | None = field(default=None, repr=False)
+
+    def changing(self) -> asyncio.Lock:
+        """Held while the feeds are started or a settings change is applied (on the engine's loop): one at a time,
+        so two changes never both add (or remove) the same exchange, and none runs into a start half done."""
+        if self._changing is None:
+            self._changing = asyncio.Lock()
+        return self._changing
 
     async def on_engine(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await `coro` where the feeds live (the engine's loop), from the caller's loop."""
@@ -63,7 +71,11 @@ class Core:
         starts first and the others wait until its history is in (at most `head_start` s), so the chart
         fills before a dozen other REST fetches compete with it. Each exchange's instrument list is refreshed
         in the background meanwhile (the cached one is in use until then)."""
-        for book in self.catalogs.values():
+        async with self.changing():
+            await self._start_feeds(first, head_start)
+
+    async def _start_feeds(self, first: tuple[str, str] | None, head_start: float) -> None:
+        for book in list(self.catalogs.values()):
             book.refresh_in_background(keep_fresh=True)
         lead = self.feeds.get(first[0]) if first else None
         if lead is not None and first is not None:
@@ -76,7 +88,7 @@ class Core:
 
     def interrupt(self) -> None:
         """Stopping: every REST call of the feeds (history, bots' scans) ends now, in flight or waiting."""
-        for feed in self.feeds.values():
+        for feed in list(self.feeds.values()):  # a copy: a settings change may be adding one on the engine's thread
             feed.rest.close()
 
     async def shutdown(self, budget: float = SHUTDOWN_BUDGET_S,
@@ -86,7 +98,10 @@ class Core:
         False = keep trying (the disk may be fixed meanwhile), True = give up on them."""
         t0 = time.monotonic()
         try:
-            await asyncio.wait_for(self.on_engine(self._stop_feeds()), budget / 2)
+            if self.engine is not None and not self.engine.running:  # never started (or stopped): nothing streams
+                await self._stop_feeds()
+            else:
+                await asyncio.wait_for(self.on_engine(self._stop_feeds()), budget / 2)
         except TimeoutError:
             log.warning("streams did not stop within %.1fs", budget / 2)
         except RuntimeError as exc:  # the engine is not running (stopped already, or never started)
@@ -107,7 +122,7 @@ class Core:
 
 
     async def _stop_feeds(self) -> None:
-        await asyncio.gather(*(f.stop() for f in self.feeds.values()), return_exceptions=True)
+        await asyncio.gather(*(f.stop() for f in list(self.feeds.values())), return_exceptions=True)
 
 
 def build_core(settings: Settings, *, exchanges: list[str] | None = None,

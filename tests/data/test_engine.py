@@ -243,3 +243,24 @@ async def test_a_change_arriving_while_the_loop_is_held_is_published_without_wai
     update = tap.take()
     assert update is not None and update.rows[-1][4] == 103.0 and tap.published == 3
     writer.close()
+
+
+async def test_after_a_reset_a_forming_row_of_the_bucket_just_closed_is_not_handed_over(tmp_path):
+    """The forming tick of bucket b, then b's close, then a history reset in one batch: the update is the window
+    ending with b closed, without b's stale forming row after it (the chart would overwrite the close with it)."""
+    series, writer = _series(tmp_path, 100)
+    await series.load_history()
+    got = []
+    tap = SeriesTap(series, Timeframe.M15, lambda: got.append(tap.take()), every=0.2)
+    tap.attach()  # on this loop (no engine): the first look goes out at once
+    await asyncio.sleep(0.25)
+    b = T0 + 100 * Q
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 101, 99, 100.5, 1, False))  # at once
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 102, 99, 101.5, 2, False))  # batched
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 105, 95, 104.0, 9, True))  # batched
+    series._emit(series.listeners.history, series)  # e.g. a repaired gap merged into the window
+    await asyncio.sleep(0.4)
+    last = got[-1]
+    assert last.history is not None and last.history[-1].tolist() == [b, 100, 105, 95, 104.0, 9]
+    assert all(r[0] > b for r in last.rows), last.rows
+    writer.close()

@@ -8,7 +8,7 @@ loop. Prices reach the executor here too: every live price of every streamed sym
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import logging
 import queue
 import time
@@ -27,6 +27,7 @@ from ..execution.base import Executor, symbols_in_play
 
 log = logging.getLogger(__name__)
 
+CLOSE_WAIT_S = 5.0  # longest close() waits for the market's loop to drop the executor
 ERROR_REPEAT_S = 60.0  # the same error message is reported at most once a minute
 MAX_KEPT_ERRORS = 200  # distinct messages remembered for that
 
@@ -90,17 +91,28 @@ class LiveMarket:
             self._tracker = self.loop.create_task(self._track_positions(), name=f"positions-{self.exchange}")
 
     async def close(self) -> None:
-        """From any loop: the hooks and the position tracker are dropped on the market's own loop."""
+        """From any loop: the executor, the hooks and the position tracker are dropped on the market's own loop
+        (where prices reach the executor), and this returns once they are: the journal may close next."""
         self.closed = True  # a bot thread still winding down must not wait on a loop that may stop next
-        self.executor = None  # no more prices to it (its journal may close next)
         self._pool.shutdown(wait=False, cancel_futures=True)
         if asyncio.get_running_loop() is self.loop:
             self._drop()
             return
-        with contextlib.suppress(RuntimeError):  # its loop is closed already: nothing runs there any more
-            self.loop.call_soon_threadsafe(self._drop)
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def drop() -> None:
+            try:
+                self._drop()
+            finally:
+                done.set_result(None)
+        try:
+            self.loop.call_soon_threadsafe(drop)
+            await asyncio.wait_for(asyncio.wrap_future(done), CLOSE_WAIT_S)
+        except (RuntimeError, TimeoutError):  # its loop is closed, or stuck: nothing more reaches the executor
+            self._drop()
 
     def _drop(self) -> None:
+        self.executor = None  # no more prices to it (its journal may close next)
         self._inboxes.clear()
         if self._tracker is not None:
             self._tracker.cancel()
@@ -158,9 +170,9 @@ class LiveMarket:
 
     async def _track_positions(self) -> None:
         """Symbols with positions or open orders stay streamed, so paper fills and TP/SL see prices."""
-        while self.executor is not None:  # None: closed (close() cancels this task too)
+        while (executor := self.executor) is not None:  # None: closed (close() cancels this task too)
             try:
-                want = symbols_in_play(self.executor, entries_only=False)
+                want = symbols_in_play(executor, entries_only=False)
                 for sym in set(self._failing) - want:  # nothing of it left to fill or protect
                     del self._failing[sym]
                 for sym in want - self._tracked:

@@ -64,6 +64,7 @@ class MarketEngine:
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
+        self.loop.set_exception_handler(self._on_error)
         self._probe = self.loop.create_task(self._measure_lag(), name=f"{self.name}-lag")
         self.loop.call_soon(self._ready.set)
         profile_to = os.environ.get("TWINSTAR_ENGINE_PROFILE")  # a path: cProfile of this thread (diagnostics)
@@ -80,6 +81,13 @@ class MarketEngine:
                 profiler.disable()
                 profiler.dump_stats(profile_to)
             self._wind_down()
+
+    def _on_error(self, _loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """An exception nobody awaited (a task's, a posted callback's): logged as an error (the window's log panel
+        shows it), never lost in asyncio's own logger."""
+        exc = context.get("exception")
+        what = context.get("message") or "unhandled error"
+        log.error("%s: %s", self.name, what, exc_info=exc if isinstance(exc, BaseException) else None)
 
     def _wind_down(self) -> None:
         """The loop stopped: cancel what is left on it, let those tasks see their cancellation, close it."""
@@ -134,12 +142,12 @@ class MarketEngine:
         """Fire and forget: `fn(*args)` on the engine's thread soon (before `start`: once it starts). Dropped
         (with a debug line) once stopped."""
         if self._stopped:
-            log.debug("%s: stopped; %r dropped", self.name, fn)
+            log.warning("%s: stopped; %r not run", self.name, fn)
             return
         try:
             self.loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:  # closed between the check and the call
-            log.debug("%s: stopped; %r dropped", self.name, fn)
+            log.warning("%s: stopped; %r not run", self.name, fn)
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the loop (tasks still on it are cancelled) and wait for the thread; True when it ended."""

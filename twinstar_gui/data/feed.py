@@ -140,6 +140,8 @@ class MarketFeed:
         for s in self.series.values():
             s.listeners.error.append(self._on_series_error)
         await asyncio.gather(*(s.load_history() for s in self.series.values()))
+        if not self._started:  # stopped while the history loaded (a settings change removed the exchange)
+            return
         await self.hub.acquire([t for sym in self.series for t in self.topics_for(sym)])
         for conn in self.hub.connections:
             conn.fallback_active = functools.partial(self._in_fallback, conn)  # shown in the stream's health

@@ -140,9 +140,7 @@ class SeriesTap:
             history = self.series.candles[self.tf].array()
             history.flags.writeable = False
         rows = [self._closed[k] for k in sorted(self._closed)]
-        forming = self._forming
-        if forming is not None and (not rows or forming[0] > rows[-1][0]):
-            rows.append(forming)
+        _add_forming(rows, self._forming, history)
         update = SeriesUpdate(self.key, history, tuple(rows), self._since)
         self._reset, self._forming, self._since = False, None, 0.0
         self._closed.clear()
@@ -165,15 +163,29 @@ def _drop(group: list[F], fn: F) -> None:
         group.remove(fn)
 
 
+def _add_forming(rows: list[Row], forming: Row | None, history: np.ndarray | None) -> None:
+    """The forming candle goes last, and only when it is newer than every closed candle handed over with it (a
+    forming row of the bucket that has just closed would overwrite the closed candle on the chart)."""
+    if forming is None:
+        return
+    newest = rows[-1][0] if rows else (history[-1, 0] if history is not None and len(history) else None)
+    if newest is None or forming[0] > newest:
+        rows.append(forming)
+
+
+def _forming_of(update: SeriesUpdate) -> Row | None:
+    return next((r for r in reversed(update.rows) if not r[6]), None)
+
+
 def _merged(old: SeriesUpdate, new: SeriesUpdate) -> SeriesUpdate:
-    """Two batches the view has not taken yet, as one: a newer whole window replaces everything before it."""
+    """Two batches the view has not taken yet, as one: a newer whole window replaces everything before it (the
+    older batch's forming candle stays if the newer one has none and it is still newer than all it holds)."""
     if new.history is not None:
-        return SeriesUpdate(new.key, new.history, new.rows, old.since)
+        rows = [r for r in new.rows if r[6]]
+        _add_forming(rows, _forming_of(new) or _forming_of(old), new.history)
+        return SeriesUpdate(new.key, new.history, tuple(rows), old.since)
     closed = {r[0]: r for r in old.rows if r[6]}
     closed.update((r[0], r) for r in new.rows if r[6])
     rows = [closed[k] for k in sorted(closed)]
-    forming = next((r for r in reversed(new.rows) if not r[6]), None) or next(
-        (r for r in reversed(old.rows) if not r[6]), None)
-    if forming is not None and (not rows or forming[0] > rows[-1][0]):
-        rows.append(forming)
+    _add_forming(rows, _forming_of(new) or _forming_of(old), old.history)
     return SeriesUpdate(new.key, old.history, tuple(rows), old.since)

@@ -153,7 +153,8 @@ class WsConnection:
 
     def messages_per_sec(self, window: float = 5.0) -> float:
         cutoff = time.monotonic() - window
-        return sum(1 for t in self._arrivals if t >= cutoff) / window
+        arrivals = list(self._arrivals)  # one copy (atomic): the connection's thread appends meanwhile
+        return sum(1 for t in arrivals if t >= cutoff) / window
 
     def health(self) -> StreamHealth:
         state = StreamState.FALLBACK if self.fallback_active() and self.state is not StreamState.STOPPED else self.state

@@ -143,10 +143,11 @@ class ChartPresenter(QObject):
 
     def select(self, exchange: str, symbol: str, tf: Timeframe | str = BASE_TIMEFRAME) -> None:
         feed = self.feeds.get(exchange)
-        if feed is None or symbol not in feed.series:
+        series = feed.series.get(symbol) if feed is not None else None  # one look: the engine may drop it
+        if series is None:
             raise ValueError(f"no series {exchange}:{symbol}; have {self.choices()}")
         self.exchange, self.symbol, self.tf = exchange, symbol, Timeframe.parse(tf)
-        self._series = feed.series[symbol]
+        self._series = series
         self._watch(SeriesTap(self._series, self.tf, self._wake.emit))
         self._markers_sent = None
         self._ticks = MARKERS_EVERY - 1  # markers with the first flush, not a second later

@@ -45,7 +45,7 @@ class HealthPresenter(QObject):
         self.feeds = feeds
         self.writer = writer
         self.engine = engine
-        self.catalog_books = catalogs or {}
+        self.catalog_books = catalogs if catalogs is not None else {}  # the core's: exchanges added later show
         self._answers: queue.SimpleQueue[Future[HealthSnapshot]] = queue.SimpleQueue()
         self._asked = False
         self._last: HealthSnapshot | None = None
@@ -69,7 +69,7 @@ class HealthPresenter(QObject):
             self.sync.emit(snap.sync)
         if self.writer is not None or engine is not None:
             self.storage.emit(storage_problem(self.writer, engine))
-        self.catalogs.emit(catalog_problem(self.catalog_books.values()))
+        self.catalogs.emit(catalog_problem(list(self.catalog_books.values())))  # a copy: changed on the engine
         return list(snap.rows) if snap is not None else []
 
     def _drain(self) -> None:

@@ -115,7 +115,8 @@ class TradingPresenter(QObject):
         self._timer.start()
 
     def attach(self, tradings: dict) -> None:
-        self.tradings = tradings
+        """The stacks built at start; one a settings change built meanwhile (follow) is kept, not replaced."""
+        self.tradings = {**tradings, **self.tradings}
         self._timer.start()
         self.poll()
 

@@ -152,7 +152,11 @@ class MainWindow(QMainWindow):
         return dock
 
     def _on_selection(self, exchange: str, symbol: str, tf: str) -> None:
-        self.chart_presenter.select(exchange, symbol, tf)
+        try:
+            self.chart_presenter.select(exchange, symbol, tf)
+        except ValueError as exc:  # the series went away meanwhile (a settings change, a bot released it)
+            self._show_message(f"chart: {exc}")
+            return
         unified = self.chart_presenter.unified(exchange, symbol)
         self.setWindowTitle(f"TwinStar — {exchange} {unified} — {self.base_mode}")
 
