@@ -1,9 +1,12 @@
 """Trading stacks follow a settings change at run time: an exchange added gets paper trading and shows in the Bots
 panel; one removed stops its bots and leaves the panel (simulator on loopback, real window offscreen)."""
+from dataclasses import replace
+
 import pytest
 from test_live_settings import running_core, with_exchange
 from waiting import wait_for
 
+from twinstar_gui.core.risk_limits import RiskLimits
 from twinstar_gui.live_settings import apply_settings
 from twinstar_gui.presenters.chart import ChartPresenter
 from twinstar_gui.presenters.health import HealthPresenter
@@ -46,6 +49,11 @@ async def test_an_added_exchange_gets_paper_trading_and_a_removed_one_stops_its_
             okx = presenter.tradings["okx"]
             assert okx.executor.name == "paper-okx" and okx.market.feed is core.feeds["okx"]
             assert bot.snapshot().state in ("starting", "running")  # bybit's bot goes on
+
+            # risk limits saved at run time apply to the stacks already built
+            tighter = replace(added, trading=replace(added.trading, risk=RiskLimits(max_open_positions=1)))
+            presenter.use_settings(tighter)
+            assert all(t.executor.limits.max_open_positions == 1 for t in presenter.tradings.values())
 
             removed = with_exchange(added, "bybit", enabled=False)
             change = await apply_settings(core, removed)

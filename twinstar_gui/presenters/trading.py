@@ -129,9 +129,13 @@ class TradingPresenter(QObject):
         return list(self.tradings)
 
     def use_settings(self, settings) -> None:
-        """Settings saved at run time: bots started from now on take their trading parameters from them (running
-        bots and the risk limits of the stacks already built keep theirs until those are rebuilt)."""
+        """Settings saved at run time: the risk limits apply to every exchange's orders from now on; bots started
+        from now on take their trading parameters from them (running bots keep theirs)."""
         self.settings = settings
+        for t in list(self.tradings.values()):
+            if t.executor.limits != settings.trading.risk:
+                t.executor.limits = settings.trading.risk  # one frozen value: read whole by each order's check
+                log.info("%s: risk limits now %s", t.executor.name, settings.trading.risk)
 
     def follow_change(self, change) -> None:
         """A live_settings.SettingsChange applied: exchanges added, removed or rebuilt (new URLs: both) take their
