@@ -104,23 +104,14 @@ def resample_complete(frame: pd.DataFrame, target: Timeframe, base: Timeframe = 
     ms = pd.to_datetime(ts, utc=True).astype("datetime64[ms, UTC]").astype("int64").to_numpy() if is_dt \
         else ts.to_numpy(np.int64)
     first = ~pd.Index(ms).duplicated()
-    ms = ms[first]
-    work = pd.DataFrame({
-        "group": ms - ms % target.ms,
-        "open": frame["open"].to_numpy()[first],
-        "high": frame["high"].to_numpy()[first],
-        "low": frame["low"].to_numpy()[first],
-        "close": frame["close"].to_numpy()[first],
-        "volume": frame["volume"].to_numpy()[first],
-    })
-    agg = work.groupby("group", sort=True).agg(
-        open=("open", "first"), high=("high", "max"), low=("low", "min"),
-        close=("close", "last"), volume=("volume", "sum"), n=("open", "size"),
-    )
-    agg = agg[agg["n"] == target.ratio_to(base)].drop(columns="n").reset_index(names="timestamp")
-    if is_dt:
-        agg["timestamp"] = pd.to_datetime(agg["timestamp"], unit="ms", utc=True).astype("datetime64[ms, UTC]")
-    return agg[cols]
+    rows = np.column_stack([ms[first].astype(np.float64)]
+                           + [frame[c].to_numpy(np.float64)[first] for c in cols[1:]])
+    groups, _ = complete_groups(rows, target, base)  # the one rule, as GroupResampler applies it
+    out = pd.DataFrame(groups[:, 1:], columns=cols[1:])
+    stamps = groups[:, 0].astype(np.int64)
+    out.insert(0, "timestamp", pd.to_datetime(stamps, unit="ms", utc=True).astype("datetime64[ms, UTC]")
+               if is_dt else stamps)
+    return out
 
 
 def complete_groups(rows: np.ndarray, target: Timeframe, base: Timeframe = BASE_TIMEFRAME) -> tuple[np.ndarray, int]:
