@@ -10,6 +10,7 @@ from shiboken6 import isValid
 
 from ...core.timeframe import CHART_TIMEFRAMES
 from ..symbol_search import SymbolSearch
+from .combo import items_of, refill
 
 
 class SeriesPicker(QWidget):
@@ -55,14 +56,8 @@ class SeriesPicker(QWidget):
         had = self.symbol_box.currentData() is not None
         before = (self.exchange_box.currentText(), self.symbol_box.currentData())
         exchanges = list(choices)
-        if [self.exchange_box.itemText(i) for i in range(self.exchange_box.count())] != exchanges:
-            current = self.exchange_box.currentText()
-            self.exchange_box.blockSignals(True)
-            self.exchange_box.clear()
-            self.exchange_box.addItems(exchanges)
-            if current in exchanges:
-                self.exchange_box.setCurrentText(current)
-            self.exchange_box.blockSignals(False)
+        if items_of(self.exchange_box) != exchanges:
+            refill(self.exchange_box, exchanges)
         natives = choices.get(self.exchange_box.currentText(), [])
         if self._natives() != natives:
             current = self.symbol_box.currentData()
@@ -79,15 +74,9 @@ class SeriesPicker(QWidget):
         """The timeframes offered (the settings changed); the current one stays if still offered."""
         wanted = set(labels)
         offered = [tf.label for tf in CHART_TIMEFRAMES if tf.label in wanted] or [tf.label for tf in CHART_TIMEFRAMES]
-        if [self.tf_box.itemText(i) for i in range(self.tf_box.count())] == offered:
+        if items_of(self.tf_box) == offered:
             return
-        current = self.tf_box.currentText()
-        self.tf_box.blockSignals(True)
-        self.tf_box.clear()
-        self.tf_box.addItems(offered)
-        if current in offered:
-            self.tf_box.setCurrentText(current)
-        self.tf_box.blockSignals(False)
+        current = refill(self.tf_box, offered)
         if self.tf_box.currentText() != current:
             self.emit_selection()
 

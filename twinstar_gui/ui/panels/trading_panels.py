@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .combo import refill
 from .table import SORT_ROLE, cell, fill, make_table
 
 GREEN, RED, GREY = "#26a69a", "#ef5350", "#8a8f98"
@@ -88,13 +89,7 @@ class BotsPanel(QWidget):
 
     def set_exchanges(self, exchanges: list[str]) -> None:
         """The exchanges bots can run on (a settings change added or removed some); the selection stays if it can."""
-        current = self.exchange.currentText()
-        self.exchange.blockSignals(True)
-        self.exchange.clear()
-        self.exchange.addItems(exchanges)
-        if current in exchanges:
-            self.exchange.setCurrentText(current)
-        self.exchange.blockSignals(False)
+        refill(self.exchange, exchanges)
         for gone in set(self.modes) - set(exchanges):
             del self.modes[gone]
         self._show_mode()
