@@ -134,7 +134,7 @@ class ChartPresenter(QObject):
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._flush)
         self._timer.start()
-        self._known = self._sync_series()
+        self._known = self.choices()
 
     def choices(self) -> dict[str, list[str]]:
         # a copy of each feed's series at once (the engine's thread adds and drops them)
@@ -231,7 +231,7 @@ class ChartPresenter(QObject):
         if self._closed:
             return
         log.info("chart: %s added for the chart", name)
-        self._known = self._sync_series()
+        self._known = self.choices()
         self.choices_changed.emit(self._known)  # the picker lists it before it is selected
         if series.failed:
             self._problem(exchange, f"{name}: refused by the exchange ({series.failed})")
@@ -341,10 +341,6 @@ class ChartPresenter(QObject):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    # -- series added at run time --------------------------------------------------------------------
-    def _sync_series(self) -> dict[str, list[str]]:
-        return self.choices()
-
     # -- the shown series, through its tap on the engine's thread ------------------------------------
     def _watch(self, tap: SeriesTap | None) -> None:
         """Stop watching the series shown so far and start watching `tap`'s (attach/detach run where the series
@@ -377,7 +373,7 @@ class ChartPresenter(QObject):
         self._ticks += 1
         self._drain()
         if self._ticks % SERIES_EVERY == 0:
-            choices = self._sync_series()
+            choices = self.choices()
             if choices != self._known:
                 self._known = choices
                 self.choices_changed.emit(choices)
