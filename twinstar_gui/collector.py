@@ -115,11 +115,6 @@ async def top_symbols_when_up(settings: Settings, exchange: str, n: int, stop: a
     return None
 
 
-async def _on_engine(fn, *args):
-    """`fn(*args)` as a coroutine, for Core.on_engine (a plain function, run on the engine's thread)."""
-    return fn(*args)
-
-
 def health_lines(core) -> list[str]:
     out = []
     for feed in core.feeds.values():
@@ -260,12 +255,12 @@ async def _collect(settings: Settings, exchanges: list[str], symbols: list[str] 
     await core.start()
     synced = False
     async for _ in ticks(stop, health_every, duration):
-        for line in await core.on_engine(_on_engine(health_lines, core)):  # read where the streams live
+        for line in await core.read(health_lines, core):  # read where the streams live
             print(line, flush=True)
         for q in core.store.quarantined[told:]:  # found while running (a damaged journal, an unreadable month)
             print(f"quarantined {q.path} -> {q.moved_to}: {q.reason}", flush=True)
         told = len(core.store.quarantined)
-        sync = await core.on_engine(_on_engine(sync_summary, list(core.feeds.values())))
+        sync = await core.read(sync_summary, list(core.feeds.values()))
         if sync.busy or not synced:
             print(sync.text(), flush=True)
             synced = not sync.busy

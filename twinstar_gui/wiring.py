@@ -60,6 +60,13 @@ class Core:
             return await coro
         return await self.engine.run(coro)
 
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` run where the feeds live (the engine's thread), awaited from the caller's loop: for readers of
+        the feeds' state (health lines, sync progress) outside the engine."""
+        if self.engine is None or self.engine.in_engine():
+            return fn(*args)
+        return await asyncio.wrap_future(self.engine.call(fn, *args))
+
     async def start(self, first: tuple[str, str] | None = None, head_start: float = HEAD_START_S) -> None:
         """Start the engine's thread (if any) and every feed on it; see `_start`."""
         if self.engine is not None:
