@@ -76,6 +76,8 @@ async def test_work_handed_over_before_start_runs_once_started_and_nothing_after
         e.submit(coro)
     e.post(ran.append, "too late")  # dropped, not raised
     assert ran == ["posted"]
+    with pytest.raises(EngineStopped):  # a call after stop fails at once instead of never answering
+        e.call(ran.append, "too late").result(1)
 
 
 async def test_queued_work_shows_as_lag_and_clears(engine):

@@ -135,6 +135,9 @@ class MarketEngine:
             except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
                 future.set_exception(exc)
 
+        if self._stopped:  # nothing will run it: say so now rather than leave the caller waiting
+            future.set_exception(EngineStopped(f"{self.name}: stopped"))
+            return future
         self.post(go)
         return future
 
