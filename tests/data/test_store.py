@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from support.damage import scribble_over_pages
 
 from twinstar_gui.data.store import CandleStore
 
@@ -220,11 +221,7 @@ def test_corrupt_month_file_is_quarantined_and_the_rest_loads(tmp_path, caplog):
 def test_damaged_pages_behind_a_sound_footer_are_found_on_read(tmp_path):
     CandleStore(tmp_path).append("bybit", "BTCUSDT", rows(0, 4000))
     jan = _series(tmp_path) / "2025-01.parquet"
-    raw = bytearray(jan.read_bytes())
-    footer = int.from_bytes(raw[-8:-4], "little") + 8
-    for i in range(4, len(raw) - footer - 4):  # scribble over every data page, keep magic + footer intact
-        raw[i] = (raw[i] * 7 + 13) % 256
-    jan.write_bytes(bytes(raw))
+    scribble_over_pages(jan)
     store = CandleStore(tmp_path)
     assert pq.ParquetFile(jan).metadata.num_rows == 2976  # the footer still opens
     back = store.load("bybit", "BTCUSDT")

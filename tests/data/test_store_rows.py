@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.damage import scribble_over_pages
 
 from twinstar_gui.data.store import CandleStore
 
@@ -79,11 +80,7 @@ def test_a_corrupt_month_is_quarantined_and_the_rest_loads(tmp_path):
 def test_damaged_pages_behind_a_sound_footer_are_found(tmp_path):
     CandleStore(tmp_path).append("bybit", "BTCUSDT", rows(0, 4000))
     jan = series(tmp_path) / "2025-01.parquet"
-    raw = bytearray(jan.read_bytes())
-    footer = int.from_bytes(raw[-8:-4], "little") + 8
-    for i in range(4, len(raw) - footer - 4):  # scribble over every data page, keep magic + footer intact
-        raw[i] = (raw[i] * 7 + 13) % 256
-    jan.write_bytes(bytes(raw))
+    scribble_over_pages(jan)
     store = CandleStore(tmp_path)
     got = store.load_last_rows("bybit", "BTCUSDT", 4000)
     assert len(got) == 4000 - 2976
