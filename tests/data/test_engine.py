@@ -118,17 +118,17 @@ async def test_a_tap_batches_a_series_changes_on_the_engine_thread_into_read_onl
     assert first.history[-1, 0] == _candle(99).open_time
     assert set(woken) == {"test-engine"} and tap.take() is None
 
-    # 200 forming pushes in one go: far fewer batches, the latest price last
+    # 200 forming pushes in one go: one wake-up, one batch, the latest price last
     def push_forming() -> None:
         for k in range(200):
             series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", T0 + 100 * Q, 100, 110, 90, 100 + k * 0.01, 1, False))
-    published = tap.published
+    wakes = tap.wakes
     engine.call(push_forming).result(5)
-    await asyncio.sleep(0.2)
+    assert tap.wakes == wakes + 1 and len(woken) == wakes + 1
     update = tap.take()
-    assert update is not None and update.history is None
+    assert update is not None and update.history is None and len(update.rows) == 1
     assert update.rows[-1][4] == pytest.approx(101.99) and update.rows[-1][6] is False
-    assert tap.published - published <= 3  # <= 20 Hz, not one per push
+    assert tap.take() is None
 
     # a close and the next forming candle: in order, the closed one marked so
     engine.call(series.on_kline, KlineEvent("bybit", "BTCUSDT", "15m", T0 + 100 * Q, 100, 110, 90, 105, 2, True)
@@ -180,7 +180,9 @@ async def test_a_burst_of_closes_is_handed_over_as_a_whole_window_and_derived_fo
     engine.call(burst).result(5)
     await wait_for(lambda: (u := tap.take()) is not None and u.history is not None and _keep(u), what="the burst")
     burst_update = _kept[-1]
-    assert burst_update.history is not None and burst_update.history[-1, 0] == T0 + 129 * Q
+    assert burst_update.history is not None  # a copy of the window, not 30 rows
+    times = [*burst_update.history[:, 0].tolist(), *(r[0] for r in burst_update.rows)]
+    assert times == [T0 + i * Q for i in range(130)][-len(times):]  # then the closes after it, in order
 
     # the 1h view's forming candle: 128, 129 closed in its group (T0+128Q is a group start), 130 forming
     engine.call(series.on_kline, KlineEvent("bybit", "BTCUSDT", "15m", T0 + 130 * Q, 100, 250, 99, 120, 3, False)
@@ -222,28 +224,39 @@ async def test_a_started_core_runs_frames_and_closes_on_the_engine_thread_not_th
         await server.stop()
 
 
-async def test_a_change_arriving_while_the_loop_is_held_is_published_without_waiting_for_the_late_timer(
-        engine, tmp_path):
+async def test_a_change_reaches_the_view_while_the_engine_loop_is_held(engine, tmp_path):
+    """Nothing waits for the engine's loop to come round (a timer there was late by the whole burst of other
+    series' frames at a bucket's close): the view is woken from inside the change and takes it at once."""
     series, writer = _series(tmp_path, 100)
     await engine.run(series.load_history())
-    tap = SeriesTap(series, Timeframe.M15, lambda: None)
+    woke, pushed, taken = threading.Event(), threading.Event(), threading.Event()
+    tap = SeriesTap(series, Timeframe.M15, woke.set)
     engine.call(tap.attach).result(5)
-    await wait_for(lambda: tap.take() is not None, what="the first update")
-    await asyncio.sleep(0.05)
+    await asyncio.to_thread(woke.wait, 5)
+    assert tap.take() is not None
+    woke.clear()
 
-    def burst() -> int:
-        def push(close: float) -> None:
-            series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", T0 + 100 * Q, 100, 110, 90, close, 1, False))
-        before = tap.published
-        push(101.0)  # at once
-        push(102.0)  # within the interval: a timer is set
-        time.sleep(0.1)  # the loop is held (a burst of other series' frames): the timer cannot fire
-        push(103.0)  # the timer is late: published now, with what waited
-        return tap.published - before
-    assert engine.call(burst).result(5) == 2
-    await asyncio.sleep(0.1)  # the late timer fires and finds nothing left to publish
+    def push(close: float) -> None:
+        series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", T0 + 100 * Q, 100, 110, 90, close, 1, False))
+
+    def held() -> None:
+        push(101.0)
+        push(102.0)
+        pushed.set()
+        assert taken.wait(5), "the view did not take while the loop was held"
+        push(103.0)
+
+    done = engine.call(held)
+    assert await asyncio.to_thread(pushed.wait, 5) and woke.is_set()
     update = tap.take()
-    assert update is not None and update.rows[-1][4] == 103.0 and tap.published == 3
+    assert not done.done()  # the engine's loop is still held by the call
+    assert update is not None and [r[4] for r in update.rows] == [102.0]
+    woke.clear()
+    taken.set()
+    done.result(5)
+    assert woke.is_set() and tap.wakes == 3  # the first look, then one per take
+    update = tap.take()
+    assert update is not None and update.rows[-1][4] == 103.0 and tap.take() is None
     writer.close()
 
 
@@ -252,17 +265,16 @@ async def test_after_a_reset_a_forming_row_of_the_bucket_just_closed_is_not_hand
     ending with b closed, without b's stale forming row after it (the chart would overwrite the close with it)."""
     series, writer = _series(tmp_path, 100)
     await series.load_history()
-    got = []
-    tap = SeriesTap(series, Timeframe.M15, lambda: got.append(tap.take()), every=0.2)
-    tap.attach()  # on this loop (no engine): the first look goes out at once
-    await asyncio.sleep(0.25)
+    tap = SeriesTap(series, Timeframe.M15, lambda: None)
+    tap.attach()  # on this loop (no engine)
+    assert tap.take() is not None  # the first look
     b = T0 + 100 * Q
-    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 101, 99, 100.5, 1, False))  # at once
-    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 102, 99, 101.5, 2, False))  # batched
-    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 105, 95, 104.0, 9, True))  # batched
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 101, 99, 100.5, 1, False))
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 102, 99, 101.5, 2, False))
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 105, 95, 104.0, 9, True))
     series._emit(series.listeners.history, series)  # e.g. a repaired gap merged into the window
-    await asyncio.sleep(0.4)
-    last = got[-1]
+    last = tap.take()
+    assert last is not None and tap.take() is None
     assert last.history is not None and last.history[-1].tolist() == [b, 100, 105, 95, 104.0, 9]
     assert all(r[0] > b for r in last.rows), last.rows
     writer.close()

@@ -325,3 +325,37 @@ async def test_the_chart_shows_only_its_own_exchanges_candles_when_two_stream_th
     finally:
         presenter.close()
         await core.shutdown(budget=2.0)
+
+
+async def test_the_presenter_shows_a_stream_of_changes_at_most_once_per_display_frame_and_ends_on_the_last(
+        tmp_path, qapp):
+    """Every push wakes nothing more until the presenter has taken (the tap); the presenter takes at most once per
+    display frame, by a timer when woken sooner, so a flood of frames costs the GUI thread a bounded number of
+    updates and the chart still ends on the newest price."""
+    closed = "http://127.0.0.1:9"
+    settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "window_15m": 500, "exchanges": {
+        "bybit": {"rest_url": closed, "ws_url": "ws://127.0.0.1:9/ws", "symbols": ["BTCUSDT"]}}})
+    core = build_core(settings, engine=False)  # series driven by hand on this loop
+    frame = candles(300)
+    core.store.append("bybit", "BTCUSDT", frame, source="rest")
+    series = core.feeds["bybit"].series["BTCUSDT"]
+    await series.load_history()
+    presenter = ChartPresenter(core.feeds, engine=core.engine)
+    shown: list = []
+    presenter.candles.connect(lambda rows, symbol, tf: shown.append(rows[-1][4]))
+    presenter.select("bybit", "BTCUSDT")
+    try:
+        await wait_for(lambda: presenter.flushes >= 1, what="the first look")
+        t_next = int(frame["timestamp"].iloc[-1].value // 1_000_000) + 900_000
+        flushes, t0 = presenter.flushes, asyncio.get_running_loop().time()
+        for k in range(300):  # 300 pushes over ~0.15 s
+            series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", t_next, 100.0, 110.0, 90.0, 100 + k, 1.0, False))
+            if k % 20 == 19:
+                await asyncio.sleep(0.01)
+        await wait_for(lambda: shown and shown[-1] == 399, what="the last price on the chart")
+        elapsed = asyncio.get_running_loop().time() - t0
+        assert 1 <= presenter.flushes - flushes <= elapsed * 60 + 2
+        assert shown == sorted(shown)  # never an older price after a newer one
+    finally:
+        presenter.close()
+        await core.shutdown(budget=2.0)

@@ -1,7 +1,6 @@
 """What a view watches of one series, handed over from the engine's thread in immutable batches at a bounded rate."""
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -15,8 +14,8 @@ from ..core.models import Candle
 from ..core.timeframe import Timeframe
 from .manager import ClosedCandle, SeriesManager
 
-PUBLISH_EVERY_S = 1 / 60  # one display frame: the first change after a quiet spell goes out at once
-RESET_OVER = 50  # more closed candles than this in one batch (a backfill): hand over the whole window instead
+SHOW_EVERY_S = 1 / 60  # a view takes at most once per display frame (60 Hz); see ChartPresenter
+RESET_OVER = 50  # more closed candles than this waiting (a backfill): hand over the whole window instead
 
 F = TypeVar("F")
 Row = tuple[int, float, float, float, float, float, bool]  # open_time ms, O, H, L, C, V, closed
@@ -41,48 +40,46 @@ def _row(c: Candle, closed: bool) -> Row:
 
 
 class SeriesTap:
-    """Collects one series' changes on the engine's thread and publishes them as a `SeriesUpdate` at most every
-    `every` s, calling `wake()` (thread-safe, e.g. a queued Qt signal) so the view `take()`s it. `attach` and
-    `detach` run on the engine's thread; `take` on any thread."""
+    """Collects one series' changes as they happen on the engine's thread; the view takes them, batched, when it
+    is ready (`take`, any thread).
+
+    The first change after a take calls `wake()` (thread-safe, e.g. a queued Qt signal), once: nothing more is
+    signalled until the view has taken what waits, so a burst of frames costs the view one wake-up and the rate
+    is the view's to bound (it takes at most once per display frame). The engine never holds a change back on
+    a timer of its own: its loop may be busy for a while with other series (350 series' frames at a bucket's
+    close), and a change that waited for a timer behind them reached the screen 200 ms late.
+
+    `attach` and `detach` run on the engine's thread; `take` on any thread."""
 
     def __init__(self, series: SeriesManager, tf: Timeframe, wake: Callable[[], None], *,
-                 every: float = PUBLISH_EVERY_S, reset_over: int = RESET_OVER) -> None:
+                 reset_over: int = RESET_OVER) -> None:
         self.series = series
         self.tf = tf
         self.key = SeriesKey(series.exchange, series.symbol, tf.label)
         self.wake = wake
-        self.every = every
         self.reset_over = reset_over
-        self.published = 0
-        # engine thread only
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._reset = False
-        self._closed: dict[int, Row] = {}
+        self.published = 0  # batches taken
+        self.wakes = 0
+        self._attached = False
+        # written on the engine's thread, taken on the view's: under the lock
+        self._lock = threading.Lock()
+        self._history: np.ndarray | None = None  # the window to start over from (a copy, read-only)
+        self._closed: dict[int, Row] = {}  # closed candles after it (or after what the view has)
         self._forming: Row | None = None
         self._since = 0.0
-        self._scheduled = False
-        self._due = 0.0
-        self._last_publish = 0.0
-        self._attached = False
-        # handed over under the lock
-        self._lock = threading.Lock()
-        self._out: SeriesUpdate | None = None
+        self._woken = False
 
     def __repr__(self) -> str:
         return f"SeriesTap({self.key})"
 
     # -- engine thread ------------------------------------------------------------------------------------
     def attach(self) -> SeriesTap:
-        try:
-            self._loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop here (a plain script or test): every change is handed over at once
-            self._loop = None
         listeners = self.series.listeners
         listeners.history.append(self._on_history)
         listeners.closed.append(self._on_closed)
         listeners.forming.append(self._on_forming)
         self._attached = True
-        self._changed(reset=True)  # the view starts from the whole window
+        self._start_over()  # the view starts from the whole window
         return self
 
     def detach(self) -> None:
@@ -93,69 +90,71 @@ class SeriesTap:
         _drop(listeners.history, self._on_history)
         _drop(listeners.closed, self._on_closed)
         _drop(listeners.forming, self._on_forming)
+        with self._lock:
+            self._history, self._forming, self._since = None, None, 0.0
+            self._closed.clear()
 
     def _on_history(self, _series: SeriesManager) -> None:
-        self._changed(reset=True)
+        self._start_over()
 
     def _on_closed(self, cc: ClosedCandle) -> None:
         if cc.timeframe is not self.tf:
             return
-        self._closed[cc.candle.open_time] = _row(cc.candle, True)
-        self._changed(reset=len(self._closed) > self.reset_over)
+        with self._lock:
+            self._closed[cc.candle.open_time] = _row(cc.candle, True)
+            burst = len(self._closed) > self.reset_over
+            wake = burst or self._note()
+        if burst:
+            self._start_over()  # one copy of the window instead of hundreds of rows
+        elif wake:
+            self._wake()
 
     def _on_forming(self, _key: SeriesKey, candle: Candle) -> None:
-        self._forming = _row(self.series.forming_in(self.tf, candle), False)
-        self._changed()
+        row = _row(self.series.forming_in(self.tf, candle), False)
+        with self._lock:
+            self._forming = row
+            wake = self._note()
+        if wake:
+            self._wake()
 
-    def _changed(self, reset: bool = False) -> None:
-        if reset:
-            self._reset = True
+    def _start_over(self) -> None:
+        history = self.series.candles[self.tf].array()  # a copy: the engine goes on changing its window
+        history.flags.writeable = False
+        with self._lock:
+            self._history = history
             self._closed.clear()
+            wake = self._note()
+        if wake:
+            self._wake()
+
+    def _note(self) -> bool:
+        """(Under the lock.) A change waits: stamp it; True when the view is to be woken for it."""
         if not self._since:
             self._since = time.monotonic()
-        if self._loop is None:
-            self._publish()
-            return
-        now = time.monotonic()
-        if self._scheduled:
-            if now >= self._due + self.every:  # its timer is late (a burst holds the loop): do not wait for it
-                self._publish()
-            return
-        delay = self._last_publish + self.every - now
-        if delay > 0:
-            self._scheduled = True
-            self._due = now + delay
-            self._loop.call_later(delay, self._publish)
-        else:
-            # at once, not behind the other callbacks ready on the loop (a burst of frames from 350 series at a
-            # bucket's close queued the chart's update for 200 ms); what follows within `every` is batched
-            self._publish()
+        if self._woken or not self._attached:
+            return False
+        self._woken = True
+        return True
 
-    def _publish(self) -> None:
-        self._scheduled = False
-        if not self._attached or not (self._reset or self._closed or self._forming is not None):
-            return  # detached, or published already (a late timer after an early publish)
-        history = None
-        if self._reset:
-            history = self.series.candles[self.tf].array()
-            history.flags.writeable = False
-        rows = [self._closed[k] for k in sorted(self._closed)]
-        _add_forming(rows, self._forming, history)
-        update = SeriesUpdate(self.key, history, tuple(rows), self._since)
-        self._reset, self._forming, self._since = False, None, 0.0
-        self._closed.clear()
-        self._last_publish = time.monotonic()
-        with self._lock:
-            self._out = update if self._out is None else _merged(self._out, update)
-        self.published += 1
+    def _wake(self) -> None:
+        self.wakes += 1
         self.wake()
 
     # -- any thread ---------------------------------------------------------------------------------------
     def take(self) -> SeriesUpdate | None:
-        """The changes published since the last take (None: nothing new)."""
+        """The changes since the last take, as one batch (None: nothing new). The next change wakes the view
+        again."""
         with self._lock:
-            out, self._out = self._out, None
-        return out
+            self._woken = False
+            history, forming, since = self._history, self._forming, self._since
+            if history is None and forming is None and not self._closed:
+                return None
+            rows = [self._closed[k] for k in sorted(self._closed)]
+            self._history, self._forming, self._since = None, None, 0.0
+            self._closed.clear()
+        _add_forming(rows, forming, history)
+        self.published += 1
+        return SeriesUpdate(self.key, history, tuple(rows), since)
 
 
 def _drop(group: list[F], fn: F) -> None:
@@ -171,21 +170,3 @@ def _add_forming(rows: list[Row], forming: Row | None, history: np.ndarray | Non
     newest = rows[-1][0] if rows else (history[-1, 0] if history is not None and len(history) else None)
     if newest is None or forming[0] > newest:
         rows.append(forming)
-
-
-def _forming_of(update: SeriesUpdate) -> Row | None:
-    return next((r for r in reversed(update.rows) if not r[6]), None)
-
-
-def _merged(old: SeriesUpdate, new: SeriesUpdate) -> SeriesUpdate:
-    """Two batches the view has not taken yet, as one: a newer whole window replaces everything before it (the
-    older batch's forming candle stays if the newer one has none and it is still newer than all it holds)."""
-    if new.history is not None:
-        rows = [r for r in new.rows if r[6]]
-        _add_forming(rows, _forming_of(new) or _forming_of(old), new.history)
-        return SeriesUpdate(new.key, new.history, tuple(rows), old.since)
-    closed = {r[0]: r for r in old.rows if r[6]}
-    closed.update((r[0], r) for r in new.rows if r[6])
-    rows = [closed[k] for k in sorted(closed)]
-    _add_forming(rows, _forming_of(new) or _forming_of(old), old.history)
-    return SeriesUpdate(new.key, old.history, tuple(rows), old.since)

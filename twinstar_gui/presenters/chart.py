@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from ..core.instrument import SymbolError
 from ..core.resample import resample_complete
@@ -21,7 +22,7 @@ from ..data.engine import MarketEngine
 from ..data.feed import MarketFeed
 from ..data.manager import SeriesManager, frame_of
 from ..data.store import CandleStore
-from ..data.tap import SeriesTap, SeriesUpdate
+from ..data.tap import SHOW_EVERY_S, SeriesTap, SeriesUpdate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,6 +111,11 @@ class ChartPresenter(QObject):
         self.engine = engine
         self._tap: SeriesTap | None = None
         self._wake.connect(self._take)
+        self._shown_at = 0.0
+        self._take_timer = QTimer(self)  # the next take, when a wake-up comes within a display frame of the last
+        self._take_timer.setSingleShot(True)
+        self._take_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._take_timer.timeout.connect(self._take)
         self.catalogs = catalogs if catalogs is not None else {}  # the core's: exchanges added at run time show up
         self._catalog_seen = {name: book.catalog for name, book in self.catalogs.items()}
         self._adding: set[tuple[str, str]] = set()  # (exchange, native) being added for the search
@@ -335,6 +341,7 @@ class ChartPresenter(QObject):
     def close(self) -> None:
         self._closed = True
         self._timer.stop()
+        self._take_timer.stop()
         self._watch(None)
         for task in list(self._tasks):
             task.cancel()
@@ -353,6 +360,16 @@ class ChartPresenter(QObject):
                 self.engine.post(fn)
 
     def _take(self) -> None:
+        """The tap woke us: show what waits there, at most once per display frame (a wake-up sooner than that
+        is answered by a timer at the frame's end; the tap does not wake us again before we take)."""
+        if self._closed:
+            return
+        wait = self._shown_at + SHOW_EVERY_S - time.monotonic()
+        if wait > 0:
+            if not self._take_timer.isActive():
+                self._take_timer.start(max(1, round(wait * 1000)))
+            return
+        self._shown_at = time.monotonic()
         tap = self._tap
         update = tap.take() if tap is not None else None
         if update is None or self._closed:
