@@ -144,8 +144,8 @@ class FrameTrace:
         self.loaded: dict[tuple[str, str], float] = {}  # (exchange, symbol) -> end of its first REST catch-up
 
     def install(self) -> None:
-        """Frames arrive and reach the shown series' tap on the market engine's thread; the tap publishes a batch
-        there; the presenter shows it on the GUI thread; the candle item paints it."""
+        """Frames arrive and reach the shown series' tap on the market engine's thread; the presenter takes what
+        waits there and shows it on the GUI thread; the candle item paints it."""
         from twinstar_gui.data.manager import SeriesManager
         from twinstar_gui.data.tap import SeriesTap
         from twinstar_gui.net.ws import WsConnection
@@ -154,12 +154,12 @@ class FrameTrace:
 
         trace = self
         lock = threading.Lock()
-        published: list[tuple[float, str]] = []  # handed over by the tap, not yet shown
         on_frame, init = WsConnection._on_frame, ChartPresenter.__init__
-        on_forming, on_closed, publish = SeriesTap._on_forming, SeriesTap._on_closed, SeriesTap._publish
+        on_forming, on_closed, take = SeriesTap._on_forming, SeriesTap._on_closed, SeriesTap.take
         show = ChartPresenter._show
         paint = CandlestickItem.paint
         run_backfill = SeriesManager._run_backfill
+        taken: list[tuple[float, str]] = []  # taken from the tap by the presenter, not yet shown
 
         async def _run_backfill(self):
             await run_backfill(self)  # its history is in (or the exchange rejected the symbol): stage ready/failed
@@ -174,11 +174,12 @@ class FrameTrace:
                 trace.current = None
 
         def _hit(tap) -> None:
-            """The frame being handled reaches the shown series' tap: stamped before the tap sees it (it may
-            publish at once, inside this very call)."""
+            """The frame being handled has reached the shown series' tap (stamped after the tap holds the change:
+            a take in between counts it with the next take, never with an earlier one)."""
             if trace.current is not None and not trace.hit and _shown(tap):
                 trace.hit = True
-                trace.pending.append((trace.recv, digest(trace.current)))
+                with lock:
+                    trace.pending.append((trace.recv, digest(trace.current)))
 
         def __init__(self, *args, **kwargs):  # noqa: N807
             init(self, *args, **kwargs)
@@ -188,28 +189,30 @@ class FrameTrace:
             return trace.presenter is not None and tap is trace.presenter._tap
 
         def _on_forming(self, key, candle):
-            _hit(self)
             on_forming(self, key, candle)
+            _hit(self)
 
         def _on_closed(self, ev):
+            on_closed(self, ev)
             if ev.timeframe is self.tf:
                 _hit(self)
-            on_closed(self, ev)
 
-        def _publish(self):
-            publish(self)
-            if _shown(self) and trace.pending:
+        def _take(self):
+            with lock:  # what reached the tap before this take is in it
+                before = len(trace.pending) if _shown(self) else 0
+            update = take(self)
+            if before:
                 with lock:
-                    published.extend(trace.pending)
-                trace.pending.clear()
+                    taken.extend(trace.pending[:before])
+                    del trace.pending[:before]
+            return update
 
         def _show(self, update):
             show(self, update)
-            with lock:
-                if published:
-                    t = time.monotonic()
-                    trace.applied += [(r, d, t) for r, d in published]
-                    published.clear()
+            if taken:
+                t = time.monotonic()
+                trace.applied += [(r, d, t) for r, d in taken]
+                taken.clear()
 
         def _paint(self, p, *args):
             paint(self, p, *args)
@@ -225,9 +228,37 @@ class FrameTrace:
         SeriesManager._run_backfill = _run_backfill
         WsConnection._on_frame = _on_frame
         ChartPresenter.__init__ = __init__
-        SeriesTap._on_forming, SeriesTap._on_closed, SeriesTap._publish = _on_forming, _on_closed, _publish
+        SeriesTap._on_forming, SeriesTap._on_closed, SeriesTap.take = _on_forming, _on_closed, _take
         ChartPresenter._show = _show
         CandlestickItem.paint = _paint
+
+
+class GcPauses:
+    """Every garbage collection of this process, whichever thread triggered it: (start, duration s, generation,
+    thread name). The collector stops every thread that wants the GIL for its whole run, so a long one is a stall
+    of the GUI thread even when the engine's thread triggered it."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, float, int, str]] = []
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t0 = time.monotonic()
+        else:
+            self.pauses.append((self._t0, time.monotonic() - self._t0, info.get("generation", -1),
+                                threading.current_thread().name))
+
+    def summary(self, t0: float, t1: float) -> dict:
+        ps = [p for p in self.pauses if t0 <= p[0] < t1]
+        by_gen: dict = {}
+        for _t, d, g, _n in ps:
+            e = by_gen.setdefault(str(g), {"n": 0, "total_ms": 0.0, "max_ms": 0.0})
+            e["n"] += 1
+            e["total_ms"] += d * 1000
+            e["max_ms"] = max(e["max_ms"], d * 1000)
+        long = sorted(ps, key=lambda p: -p[1])[:10]
+        return {"by_generation": by_gen, "longest": [(round(d * 1000, 1), g, n) for _t, d, g, n in long]}
 
 
 class Phases:
@@ -325,6 +356,10 @@ def main(spec_path: str) -> int:
 
     trace = FrameTrace()
     trace.install()
+    import gc
+
+    gc_pauses = GcPauses()
+    gc.callbacks.append(gc_pauses)
     sampler = (StallSampler(probe, threshold_ms=spec["sample_threshold_ms"], every_s=0.004, always=True)
                if spec["sample"] else None)
     out: dict = {}
@@ -338,7 +373,10 @@ def main(spec_path: str) -> int:
                     "startup": probe.summary(t_start, t_loaded), "steady": probe.summary(t_loaded, t_end),
                     "rss_end_kib": phases.rss_end,
                     "rss_peak_during_run_kib": max((r for _t, r in phases.rss), default=0), **phases.end_state,
-                    "loading": phases.loading, "frames_received": trace.frames, "candle_paints": trace.paints,
+                    "loading": phases.loading,
+                    "gc": {"startup": gc_pauses.summary(t_start, t_loaded),
+                           "steady": gc_pauses.summary(t_loaded, t_end)},
+                    "frames_received": trace.frames, "candle_paints": trace.paints,
                     "frame_samples": {"startup": _phase_samples(trace.samples, t_start, t_loaded),
                                       "steady": _phase_samples(trace.samples, t_loaded, t_end)}})
         if sampler is not None:

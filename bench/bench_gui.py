@@ -411,7 +411,7 @@ def engine_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                          f"p99 <= {ENGINE_GOALS['frame_to_pixel_p99_ms']:g} ms" if phase == "steady" else ""))
             for key, label in (("socket_to_receive", "socket -> app's WS receive loop"),
                                ("receive_to_emit",
-                                "receive -> chart presenter emits (tap: first change at once, then <= 60 Hz)"),
+                                "receive -> chart presenter takes it from the tap and emits (<= 60 Hz)"),
                                ("emit_to_paint", "emit -> candle item painted")):
                 t = f[key]
                 b = ((one or {}).get("frame_to_pixel", {}).get(phase) or {}).get(key)

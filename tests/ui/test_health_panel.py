@@ -48,6 +48,13 @@ def test_fallback_and_the_rate_sparkline_follow_each_connection(qtbot):
     assert panel.text(0, "Connection") == "bybit:1" and panel.text(0, "REST fallback") == "active"
     assert panel.rate_history("bybit:1")[-1] == 0.0 and panel.rate_history("okx:1")[-1] == 50.0
     assert list(panel.sparkline_at(1).values) == panel.rate_history("okx:1")  # the history moved with the row
+    # only changed cells are touched: the colours moved with the rows too
+    state = COLUMNS.index("State")
+    assert panel.table.item(0, state).foreground().color() == QColor(STATE_COLOURS["fallback"])
+    assert panel.table.item(1, state).foreground().color() == QColor(STATE_COLOURS["live"])
+    assert panel.table.item(0, COLUMNS.index("REST fallback")).foreground().color() == QColor(
+        STATE_COLOURS["fallback"])
+    assert panel.text(1, "Exchange") == "okx" and panel.text(1, "Msg/s") == "50.0"
     for _ in range(SPARK_POINTS + 10):
         panel.show_rows([health("okx:1", rate=1.0, exchange="okx")])
     assert len(panel.rate_history("okx:1")) == SPARK_POINTS and panel.rate_history("bybit:1") == []

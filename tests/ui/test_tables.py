@@ -116,3 +116,29 @@ def test_positions_and_fills_read_in_unified_symbols_at_each_instruments_tick_an
     table.selectRow(k)
     panel._close_selected()
     assert asked == [("upbit", "KRW-BTC")]
+
+
+def test_an_unchanged_refresh_touches_no_cell_and_a_changed_row_or_a_cleared_table_is_redrawn(qtbot):
+    """fill() keeps what it showed: the same rows again cost no call into Qt (a cell changed behind its back stays
+    as it is, which shows nothing was rewritten); a changed row is rewritten, and only it; a table emptied by
+    someone else is filled again."""
+    from PySide6.QtWidgets import QWidget
+
+    from twinstar_gui.ui.panels.table import fill, make_table
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    table = make_table(["Symbol", "Price"], parent)
+    rows = [[("BTCUSDT", "BTCUSDT"), ("1.0", 1.0)], [("ETHUSDT", "ETHUSDT"), ("2.0", 2.0)]]
+    fill(table, rows, colours={1: GREEN})
+    table.item(0, 0).setText("marker")  # behind fill's back
+    fill(table, [list(r) for r in rows], colours={1: GREEN})
+    assert table.item(0, 0).text() == "marker"
+    fill(table, [rows[0], [("ETHUSDT", "ETHUSDT"), ("2.5", 2.5)]], colours={1: RED})
+    assert table.item(1, 1).text() == "2.5" and table.item(1, 0).foreground().color() == QColor(RED)
+    assert table.item(0, 0).text() == "marker"  # row 0 did not change: not rewritten
+    fill(table, [[("XRPUSDT", "XRPUSDT"), ("0.5", 0.5)], rows[1]])
+    assert table.item(0, 0).text() == "XRPUSDT"
+    table.setRowCount(0)
+    fill(table, [[("XRPUSDT", "XRPUSDT"), ("0.5", 0.5)], rows[1]])
+    assert table.rowCount() == 2 and table.item(0, 0).text() == "XRPUSDT" and table.item(1, 1).text() == "2.0"

@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
 
         self.base_mode = mode
         self.mode_label = QLabel(f"Mode: {mode}")
+        self._status_shown: dict[str, object] = {}  # what each part of the status bar says now
         self.conn_label = QLabel("Connections: -")
         self.data_label = QLabel(f"Data: {data_dir}")
         self.sync_bar = QProgressBar()  # history backfill / gap repair, shown only while it runs
@@ -160,17 +161,27 @@ class MainWindow(QMainWindow):
         unified = self.chart_presenter.unified(exchange, symbol)
         self.setWindowTitle(f"TwinStar — {exchange} {unified} — {self.base_mode}")
 
+    # the status bar's parts are set only when what they say changes: polled a few times a second, and every
+    # call into Qt from the GUI thread may wait for the interpreter lock while the engine's thread holds it
     def _on_health(self, rows) -> None:
         live = sum(1 for r in rows if r.state.value == "live")
-        self.conn_label.setText(f"Connections: {live}/{len(rows)} live")
+        text = f"Connections: {live}/{len(rows)} live"
+        if text != self._status_shown.get("conn"):
+            self._status_shown["conn"] = text
+            self.conn_label.setText(text)
 
     def show_sync(self, summary) -> None:
         busy = summary.busy
+        text = summary.text()[0].upper() + summary.text()[1:] if busy else ""
+        shown = (busy, summary.total, summary.done, text)
+        if shown == self._status_shown.get("sync"):
+            return
+        self._status_shown["sync"] = shown
         self.sync_bar.setVisible(busy)
         if busy:
             self.sync_bar.setRange(0, max(1, summary.total))
             self.sync_bar.setValue(min(summary.done, summary.total))
-        self.sync_label.setText(summary.text()[0].upper() + summary.text()[1:] if busy else "")
+        self.sync_label.setText(text)
 
     def show_catalog_problem(self, text: str) -> None:
         if text == self.catalog_label.toolTip():
@@ -180,6 +191,9 @@ class MainWindow(QMainWindow):
         self.catalog_label.setToolTip(text)
 
     def show_storage_problem(self, text: str) -> None:
+        if text == self._status_shown.get("storage"):
+            return
+        self._status_shown["storage"] = text
         self.storage_label.setVisible(bool(text))
         self.storage_label.setText(f"Storage: {text}" if text else "")
         self.storage_label.setToolTip(text)

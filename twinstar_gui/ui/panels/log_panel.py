@@ -37,29 +37,37 @@ class LogPanel(QWidget):
     def append_lines(self, batch) -> None:
         self._lines.extend(batch)
         del self._lines[:-MAX_LINES]
-        threshold = self.min_level()
-        for levelno, text in batch:
-            if levelno >= threshold:
-                self._write(levelno, text)
+        self._write([line for line in batch if line[0] >= self.min_level()][-MAX_LINES:])
 
-    def _write(self, levelno: int, text: str) -> None:
-        fmt = QTextCharFormat()
-        colour = COLOURS.get(levelno)
-        if colour:
-            fmt.setForeground(QColor(colour))
+    def _write(self, lines: list[tuple[int, str]]) -> None:
+        """Lines of one colour go in with one insert (a burst of 350 series' warnings was thousands of calls into
+        Qt, each one a chance to wait for the interpreter lock)."""
+        if not lines:
+            return
         cursor = self.text.textCursor()
         cursor.movePosition(cursor.MoveOperation.End)
-        if not self.text.document().isEmpty():
-            cursor.insertBlock()
-        cursor.insertText(text, fmt)
+        cursor.beginEditBlock()
+        first = self.text.document().isEmpty()
+        start = 0
+        for i in range(1, len(lines) + 1):
+            if i < len(lines) and COLOURS.get(lines[i][0]) == COLOURS.get(lines[start][0]):
+                continue
+            fmt = QTextCharFormat()
+            colour = COLOURS.get(lines[start][0])
+            if colour:
+                fmt.setForeground(QColor(colour))
+            if not first:
+                cursor.insertBlock()
+            first = False
+            cursor.insertText("\n".join(text for _level, text in lines[start:i]), fmt)
+            start = i
+        cursor.endEditBlock()
         self.text.setTextCursor(cursor)
 
     def _refilter(self) -> None:
         self.text.clear()
         threshold = self.min_level()
-        for levelno, text in self._lines:
-            if levelno >= threshold:
-                self._write(levelno, text)
+        self._write([line for line in self._lines if line[0] >= threshold])
 
     def visible_text(self) -> str:
         return self.text.toPlainText()

@@ -34,16 +34,55 @@ def make_table(columns: list[str], parent: QWidget, *, sortable: bool = False) -
     return t
 
 
+_FILLED = "_twinstar_filled"  # on a table: (rows, colours) as fill() last showed them
+
+
 def fill(table: QTableWidget, rows: list[list[tuple[str, object]]], *, colours: dict[int, str] | None = None) -> None:
-    """rows: per row, per column (text, sort value). Numbers align right. `colours`: row -> text colour."""
+    """rows: per row, per column (text, sort value). Numbers align right. `colours`: row -> text colour.
+
+    Panels call this a few times a second with mostly the same rows: what it showed last is kept on the Python
+    side, and unchanged rows cost no call into Qt (each such call from the GUI thread can wait for the
+    interpreter lock while the market engine's thread holds it)."""
+    rows = [list(r) for r in rows]  # a copy to compare the next call with (rows may come as tuples)
+    colours = dict(colours or {})
+    last = getattr(table, _FILLED, None)
+    setattr(table, _FILLED, (rows, colours))
+    if last is not None and table.rowCount() == len(last[0]):
+        if last[0] == rows and last[1] == colours:
+            return
+        if not table.isSortingEnabled() and len(last[0]) == len(rows):
+            _fill_changed(table, rows, colours, last)
+            return
+    _fill_all(table, rows, colours)
+
+
+def _fill_changed(table: QTableWidget, rows: list[list[tuple[str, object]]], colours: dict[int, str],
+                  last: tuple[list, dict]) -> None:
+    """Only the rows that differ from `last` (same row count, no sorting: row r is rows[r])."""
+    before, before_colours = last
+    changed = [r for r, row in enumerate(rows) if row != before[r] or colours.get(r) != before_colours.get(r)]
+    if changed:
+        _fill_rows(table, rows, colours, changed)
+
+
+def _fill_all(table: QTableWidget, rows: list[list[tuple[str, object]]], colours: dict[int, str]) -> None:
     sorting = table.isSortingEnabled()
     table.setSortingEnabled(False)  # no re-sort while filling
+    try:
+        table.setRowCount(len(rows))
+        _fill_rows(table, rows, colours, range(len(rows)))
+    finally:
+        table.setSortingEnabled(sorting)
+
+
+def _fill_rows(table: QTableWidget, rows: list[list[tuple[str, object]]], colours: dict[int, str],
+               which) -> None:
     table.setUpdatesEnabled(False)  # one repaint at the end, not one per cell
     grew = False
     try:
-        table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            colour = colours.get(r) if colours else None
+        for r in which:
+            row = rows[r]
+            colour = colours.get(r)
             for c, (text, value) in enumerate(row):
                 item = table.item(r, c)
                 if item is None:
@@ -65,7 +104,6 @@ def fill(table: QTableWidget, rows: list[list[tuple[str, object]]], *, colours: 
             table.horizontalHeader().setStretchLastSection(True)
     finally:
         table.setUpdatesEnabled(True)
-        table.setSortingEnabled(sorting)
 
 
 def cell(table: QTableWidget, row: int, column: int) -> QTableWidgetItem:
