@@ -14,7 +14,8 @@ from ..core.models import Candle
 from ..core.timeframe import Timeframe
 from .manager import ClosedCandle, SeriesManager
 
-SHOW_EVERY_S = 1 / 60  # a view takes at most once per display frame (60 Hz); see ChartPresenter
+SHOW_EVERY_S = 1 / 60  # a view takes on average at most once per display frame (60 Hz); see ChartPresenter
+SHOW_BURST = 2  # ... and at most this many at once
 RESET_OVER = 50  # more closed candles than this waiting (a backfill): hand over the whole window instead
 
 F = TypeVar("F")

@@ -22,7 +22,7 @@ from ..data.engine import MarketEngine
 from ..data.feed import MarketFeed
 from ..data.manager import SeriesManager, frame_of
 from ..data.store import CandleStore
-from ..data.tap import SHOW_EVERY_S, SeriesTap, SeriesUpdate
+from ..data.tap import SHOW_BURST, SHOW_EVERY_S, SeriesTap, SeriesUpdate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,8 +111,8 @@ class ChartPresenter(QObject):
         self.engine = engine
         self._tap: SeriesTap | None = None
         self._wake.connect(self._take)
-        self._shown_at = 0.0
-        self._take_timer = QTimer(self)  # the next take, when a wake-up comes within a display frame of the last
+        self._tokens, self._tokens_at = float(SHOW_BURST), 0.0  # takes allowed now (a bucket refilled at 60 Hz)
+        self._take_timer = QTimer(self)  # the next take, when woken with no take left in the bucket
         self._take_timer.setSingleShot(True)
         self._take_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._take_timer.timeout.connect(self._take)
@@ -360,16 +360,20 @@ class ChartPresenter(QObject):
                 self.engine.post(fn)
 
     def _take(self) -> None:
-        """The tap woke us: show what waits there, at most once per display frame (a wake-up sooner than that
-        is answered by a timer at the frame's end; the tap does not wake us again before we take)."""
+        """The tap woke us: show what waits there. On average at most once per display frame, with a burst of
+        SHOW_BURST (an exchange's kline and ticker frames arrive together: the second is not held a whole frame);
+        woken with no take left, a timer takes when the next one is due (the tap does not wake us again before
+        we take)."""
         if self._closed:
             return
-        wait = self._shown_at + SHOW_EVERY_S - time.monotonic()
-        if wait > 0:
+        now = time.monotonic()
+        self._tokens = min(float(SHOW_BURST), self._tokens + (now - self._tokens_at) / SHOW_EVERY_S)
+        self._tokens_at = now
+        if self._tokens < 1.0:
             if not self._take_timer.isActive():
-                self._take_timer.start(max(1, round(wait * 1000)))
+                self._take_timer.start(max(1, round((1.0 - self._tokens) * SHOW_EVERY_S * 1000)))
             return
-        self._shown_at = time.monotonic()
+        self._tokens -= 1.0
         tap = self._tap
         update = tap.take() if tap is not None else None
         if update is None or self._closed:
