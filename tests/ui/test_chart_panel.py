@@ -360,3 +360,42 @@ async def test_the_presenter_shows_a_stream_of_changes_at_most_once_per_display_
     finally:
         presenter.close()
         await core.shutdown(budget=2.0)
+
+
+def _drawn_price_labels(panel: ChartPanel) -> list[str]:
+    """The price labels pyqtgraph actually draws (it leaves out every label wider than its axis)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    axis = panel.price_plot.getAxis("right")
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [text for _rect, _flags, text in (specs[2] if specs else [])]
+
+
+def test_krw_prices_of_eight_digits_get_their_labels_and_the_axes_stay_aligned(qtbot):
+    """BTC/KRW near 84,945,000: the right axes widen until its labels fit (at 70 px pyqtgraph drew none), all
+    three plots alike; a USDT chart shown after it gets the narrow axes back (under Xvfb, the default font, 70 px
+    showed no label of BTC/KRW at all; checked by a screenshot)."""
+    krw = candles(300)
+    for col in ("open", "high", "low", "close"):
+        krw[col] = krw[col] * 849_450.0
+    panel = panel_with(qtbot, krw)
+    qtbot.waitUntil(lambda: bool(_drawn_price_labels(panel)), timeout=3000)
+    labels = _drawn_price_labels(panel)
+    assert all(len(text.replace(",", "")) >= 8 for text in labels), labels
+    # a new high far above: still fits
+    t_next = row(krw, -1)[0] + 900_000
+    panel.apply_candles([(t_next, 9.0e8, 9.9e8, 9.0e8, 9.5e8, 1.0, False)], "BTCUSDT", "15m")
+    panel.price_plot.getViewBox().autoRange()
+    qtbot.waitUntil(lambda: any(float(t.replace(",", "")) >= 9e8 for t in _drawn_price_labels(panel)), timeout=3000)
+    qtbot.waitUntil(lambda: len(_axis_widths(panel)) == 1 and _axis_widths(panel).pop() > 70, timeout=3000)
+    panel.show_history(candles(300), "BTCUSDT", "15m")
+    qtbot.waitUntil(lambda: _axis_widths(panel) == {70.0}, timeout=3000)
+
+
+def _axis_widths(panel: ChartPanel) -> set[float]:
+    return {p.getAxis("right").width() for p in (panel.price_plot, panel.volume_plot, panel.rsi_plot)}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QFontMetrics, QKeyEvent
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ...core.indicators import IncrementalRsi
@@ -26,6 +26,7 @@ DEFAULT_VISIBLE_BARS = 120
 RIGHT_MARGIN_BARS = 3  # room right of the live candle while following
 LOAD_MARGIN_BARS = 50  # ask for older history when the view's left edge comes this close to the oldest candle
 RSI_PERIOD = 14
+AXIS_WIDTH = 70  # px of the right axes: the least; wider when the prices' labels need it
 MARKER_GAP_PX = 9  # markers sit this many pixels below the low (buy) / above the high (sell)
 BUY_BRUSH, SELL_BRUSH = pg.mkBrush("#2962ff"), pg.mkBrush("#ff9800")
 
@@ -85,7 +86,7 @@ class ChartPanel(QWidget):
             p.getAxis("bottom").setStyle(showValues=False)
         for p in (self.price_plot, self.volume_plot, self.rsi_plot):
             p.showGrid(x=True, y=True, alpha=0.15)
-            p.getAxis("right").setWidth(70)
+            p.getAxis("right").setWidth(AXIS_WIDTH)
             p.showAxis("right")
             p.hideAxis("left")
             p.setMouseEnabled(x=True, y=False)
@@ -137,6 +138,8 @@ class ChartPanel(QWidget):
         self._hover: int | None = None  # row under the crosshair
         self._programmatic = False
         self._quiet = False
+        self._axis_fits = 0.0  # the highest price the right axes are wide enough for
+        self._axis_width = AXIS_WIDTH
         self._asked_older: float | None = None  # oldest x when older history was asked for, until answered
         self.no_older = False  # the store has nothing before the oldest candle shown
         self.picker.selection_changed.connect(self.selection_changed)
@@ -240,6 +243,8 @@ class ChartPanel(QWidget):
                 rsi = self._rsi.append(c)
                 appended = True
             self.candles.update_last(x, o, h, l, c)
+            if h > self._axis_fits:
+                self._fit_price_axis(h)
             self.volume.update_last(x, v, o, c)
             self.rsi.update_last(x, rsi)
         if appended and self.follow:
@@ -269,7 +274,24 @@ class ChartPanel(QWidget):
             self.rsi.set_data(x, rsi, width)
         finally:
             self._quiet = False
+        self._fit_price_axis(float(np.nanmax(ohlcv[:, 1])) if len(ohlcv) else 0.0)
         self._place_markers()
+
+    def _fit_price_axis(self, high: float) -> None:
+        """The right axes wide enough for the widest price label (a KRW price of 84,945,000 did not fit the 70
+        pixels a USDT price needs, and pyqtgraph then drew no price labels at all); the three plots keep one
+        width so their x-axes stay aligned."""
+        if not np.isfinite(high):
+            return
+        axis = self.price_plot.getAxis("right")
+        # big prices: their digits and one more (the price may grow); below 1,000 the least width has done
+        label = f"{high * 10:,.0f}" if high >= 1000 else ""
+        width = max(AXIS_WIDTH, QFontMetrics(axis.font()).horizontalAdvance(label) + 16 if label else 0)
+        self._axis_fits = high * 10
+        if width != self._axis_width:  # (the axes' geometry follows at the next layout pass)
+            self._axis_width = width
+            for p in (self.price_plot, self.volume_plot, self.rsi_plot):
+                p.getAxis("right").setWidth(width)
 
     def rsi_values(self) -> np.ndarray:
         return self.rsi.column(1)
