@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -135,6 +136,8 @@ class CandleWriter:
             self._write_batch(batch)
             if self._queue.empty() and time.monotonic() - self._last_compact >= self.compact_every:
                 self._compact()  # idle: fold journals into the month files other tools read
+            if self._queue.empty():
+                _release_arrow_memory()
 
     def _compact(self, deadline: float | None = None) -> None:
         self._last_compact = time.monotonic()
@@ -186,3 +189,15 @@ class CandleWriter:
         with self._idle:
             self._pending -= len(jobs)
             self._idle.notify_all()
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow's allocator keeps after a write back to the OS (mimalloc held on to ~9 MiB of a
+    collector's 115 MiB between writes that come every 15 minutes). Idle only: a no-op when pyarrow is not loaded."""
+    pa = sys.modules.get("pyarrow")
+    if pa is not None:
+        try:
+            pa.default_memory_pool().release_unused()
+        except Exception as exc:  # noqa: BLE001 - an allocator that cannot release keeps its memory, nothing more
+            log.debug("arrow memory not released: %s", exc)
+
