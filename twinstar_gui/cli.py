@@ -150,10 +150,12 @@ def run_command(argv: list[str] | None) -> int:
         return 2
     first = (exchanges or ["bybit"])[0]
     symbols = {first: args.symbols} if args.symbols else None
-    from .gui import run_gui
+    from .gui import early_window, run_gui
 
+    # a returning user's window, with the chart they watched last, before the back end is imported
+    window = None if args.demo else early_window(settings, exchanges)
     return run_gui(settings, demo=args.demo, speed=args.speed, seed=args.seed, quit_after=args.quit_after,
-                   symbols=symbols, exchanges=exchanges)
+                   symbols=symbols, exchanges=exchanges, window=window)
 
 
 if __name__ == "__main__":

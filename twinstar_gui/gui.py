@@ -2,7 +2,6 @@
 trading stack per exchange (trading), then runs the qasync loop until the window closes or a stop signal."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shutil
@@ -12,12 +11,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .config import Settings
 from .exchanges.registry import VENUES
-from .trading_stack import build_trading, rebuild_trading
-from .wiring import build_core, check_data_dir
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -36,28 +36,19 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, seed: int = 7,
-            quit_after: float | None = None, symbols: dict[str, list[str]] | None = None,
-            exchanges: list[str] | None = None, on_ready: Callable[[object, object], None] | None = None) -> int:
-    """The terminal. `on_ready(window, trading_presenter)` is called once the streams and the paper trading
-    stacks are up (scripts use it, e.g. to start bots for a screenshot)."""
-    os.environ.setdefault("QT_API", "pyside6")
-    # The GUI thread shares the GIL with the market engine's thread: each call into Qt releases it, and getting it
-    # back waits for the engine to drop it, up to one switch interval (5 ms by default): a paint making a hundred
-    # Qt calls waited half a second while the engine was busy. A short interval bounds those waits.
-    sys.setswitchinterval(float(os.environ.get("TWINSTAR_GIL_SWITCH_S", GIL_SWITCH_S)))
-    import qasync
-    from PySide6.QtCore import QTimer
+EARLY_PAINT_WAIT_S = 0.5  # the longest the start waits for the last session's chart to paint
+
+
+def _qt_app():
+    """The QApplication (made once), named, with its icon and the dark theme."""
     from PySide6.QtWidgets import QApplication
 
-    from .presenters.chart import ChartPresenter
-    from .presenters.health import HealthPresenter
-    from .presenters.log import LogPresenter
-    from .ui.main_window import MainWindow
     from .ui.theme import apply_dark_theme
 
-    t_start = time.monotonic()
-    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
+    app = QApplication.instance()
+    if app is not None and app.property("twinstar_ready"):
+        return app
+    app = cast(QApplication, app or QApplication(sys.argv[:1]))
     app.setApplicationName("TwinStar")
     icon = resource_path("twinstar.svg")
     if icon.exists():
@@ -65,6 +56,71 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
 
         app.setWindowIcon(QIcon(str(icon)))
     apply_dark_theme(app)
+    app.setProperty("twinstar_ready", True)
+    return app
+
+
+def early_window(settings: Settings, exchanges: list[str] | None = None):
+    """`twinstar` (not the demo): the window on screen before the market data and trading back end is imported,
+    its chart painting the series the user watched last (ui/last_view.py), as it was when the window closed. The
+    rest is imported and built after, and attached to this window (run_gui(window=...)). Only Qt, pyqtgraph,
+    numpy and the widgets are imported here."""
+    os.environ.setdefault("QT_API", "pyside6")
+    from PySide6.QtCore import QEventLoop
+
+    from .ui.last_view import load_last_view
+    from .ui.main_window import MainWindow
+
+    app = _qt_app()
+    view = load_last_view(settings.data_dir)
+    names = exchanges or [n for n in settings.exchanges if settings.exchanges[n].enabled]
+    window = MainWindow(mode="LIVE market data", data_dir=str(settings.data_dir), timeframes=settings.timeframes,
+                        early=view, trading_exchanges=names)
+    window.show()
+    # before the qasync loop exists (nothing is nested in a coroutine): let the window come up and paint
+    deadline = time.monotonic() + (EARLY_PAINT_WAIT_S if view is not None else 0.0)
+    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
+    while view is not None and not window.chart_panel.candles.last_painted and time.monotonic() < deadline:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
+    return window
+
+
+def keep_last_view(window, chart, data_dir) -> None:
+    """At shutdown: the series on the chart, for the next start's first look (early_window)."""
+    from .ui.last_view import LastView, save_last_view
+
+    rows = window.chart_panel.shown_rows()
+    if chart.exchange and chart.symbol and len(rows):
+        save_last_view(data_dir, LastView(chart.exchange, chart.symbol, chart.unified(chart.exchange, chart.symbol),
+                                          chart.tf.label, rows))
+
+
+def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, seed: int = 7,
+            quit_after: float | None = None, symbols: dict[str, list[str]] | None = None,
+            exchanges: list[str] | None = None, on_ready: Callable[[object, object], None] | None = None,
+            window=None) -> int:
+    """The terminal. `on_ready(window, trading_presenter)` is called once the streams and the paper trading
+    stacks are up (scripts use it, e.g. to start bots for a screenshot). `window`: one early_window() showed
+    already (the presenters are attached to it)."""
+    import asyncio  # here, not at the top: early_window paints before asyncio (and ssl with it) is imported
+
+    os.environ.setdefault("QT_API", "pyside6")
+    # The GUI thread shares the GIL with the market engine's thread: each call into Qt releases it, and getting it
+    # back waits for the engine to drop it, up to one switch interval (5 ms by default): a paint making a hundred
+    # Qt calls waited half a second while the engine was busy. A short interval bounds those waits.
+    sys.setswitchinterval(float(os.environ.get("TWINSTAR_GIL_SWITCH_S", GIL_SWITCH_S)))
+    import qasync
+    from PySide6.QtCore import QTimer
+
+    from .presenters.chart import ChartPresenter
+    from .presenters.health import HealthPresenter
+    from .presenters.log import LogPresenter
+    from .trading_stack import rebuild_trading
+    from .ui.main_window import MainWindow
+    from .wiring import build_core, check_data_dir
+
+    t_start = time.monotonic()
+    app = _qt_app()
     logs = LogPresenter()
     sim = tmp_dir = None
     cleanup: list[str] = []  # temporary dirs of the demo
@@ -103,8 +159,11 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
     from .presenters.trading import TradingPresenter
 
     trading = TradingPresenter(core.settings, rebuild=lambda ex, live: rebuild_trading(core, ex, live))
-    window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir), trading=trading,
-                        timeframes=settings.timeframes)
+    if window is None:
+        window = MainWindow(chart, health, logs, mode=mode, data_dir=str(settings.data_dir), trading=trading,
+                            timeframes=settings.timeframes)
+    else:
+        window.attach(chart, health, logs, trading)
     # -- settings dialog (File > Settings…): symbol lists and key tests run in worker threads
     from .config import default_config_path
     from .live_settings import apply_settings
@@ -184,6 +243,8 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         core.interrupt()  # REST in flight ends now: the bots' scans and the history fetches stop at once
         tradings = trading.tradings  # the user may have switched an exchange to live (or back) meanwhile
         trading.close()  # no more polls of journals about to close
+        if not demo:  # the demo's data dir is a temporary one
+            keep_last_view(window, chart, settings.data_dir)
         chart.close()
         await asyncio.gather(*(t.stop() for t in tradings.values()), return_exceptions=True)
         # closing the window asks before candles a failing disk still holds are given up; a signal decided
@@ -212,6 +273,8 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
 def _build_tradings(core) -> dict:
     """Paper trading for every exchange streamed now (on a worker thread): one a settings change removes meanwhile
     is left out."""
+    from .trading_stack import build_trading
+
     out = {}
     for name in list(core.feeds):
         try:
@@ -230,6 +293,8 @@ def _on_signal(sig: int, done: asyncio.Event, signalled: asyncio.Event) -> None:
 
 async def _ask_unsaved(window, pending: int, error: str, signalled: asyncio.Event | None = None) -> bool:
     """The user's answer (True: quit and give them up); a signal meanwhile answers True."""
+    import asyncio
+
     answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     def on_answer(quit_anyway: bool) -> None:

@@ -15,10 +15,10 @@ from ..bots.base import Candidate, run_bot
 from ..core.instrument import Instrument, SymbolError
 from ..core.prices import instrument_price_text, size_text
 from ..execution.base import BUY, SELL, Fill, OrderRefused, OrderRequest, Position
+from .flows import FLOWS
 
 log = logging.getLogger(__name__)
 POLL_MS = 250
-FLOWS = {"UnifiedBot": "unified", "AutoScanner": "scanner", "MultiTrader": "multi"}
 
 
 class BotWorker(QThread):

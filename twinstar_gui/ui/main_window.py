@@ -1,17 +1,22 @@
 """Main window: chart in the centre, WS health and log as docks, status bar; layout persisted in QSettings."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QWidget
 
-from ..presenters.chart import ChartPresenter
-from ..presenters.health import HealthPresenter
-from ..presenters.log import LogPresenter
 from .panels.chart_panel import ChartPanel
 from .panels.health_panel import HealthPanel
 from .panels.log_panel import LogPanel
 from .panels.trading_panels import BotsPanel, PositionsPanel, ScannerPanel
+
+if TYPE_CHECKING:  # the window is built before the back end is imported (see `attach`)
+    from ..presenters.chart import ChartPresenter
+    from ..presenters.health import HealthPresenter
+    from ..presenters.log import LogPresenter
+    from .last_view import LastView
 
 SETTINGS_ORG = "TwinStar"
 SETTINGS_APP = "TwinStar"
@@ -22,14 +27,19 @@ class MainWindow(QMainWindow):
 
     close_requested = Signal()
 
-    def __init__(self, chart: ChartPresenter, health: HealthPresenter, logs: LogPresenter, *,
-                 mode: str, data_dir: str, persist_layout: bool | None = None, trading=None,
-                 timeframes=None, parent: QWidget | None = None) -> None:
+    def __init__(self, chart: ChartPresenter | None = None, health: HealthPresenter | None = None,
+                 logs: LogPresenter | None = None, *, mode: str, data_dir: str, persist_layout: bool | None = None,
+                 trading=None, timeframes=None, parent: QWidget | None = None, early: LastView | None = None,
+                 trading_exchanges: list[str] | None = None) -> None:
+        """With presenters: the whole window at once. Without (`twinstar` at start): the widgets only, the chart
+        showing `early` (the series on screen when the window last closed) while the back end is imported and
+        built; `attach` then connects the presenters. `trading_exchanges`: the Bots panel's exchanges, when
+        the trading docks are to be there from the start (the saved layout places them)."""
         super().__init__(parent)
         self.setWindowTitle(f"TwinStar — {mode}")
         self.resize(1280, 800)
-        self.chart_presenter = chart
-        self.presenters = (chart, health, logs)  # the window owns them: their timers live as long as it does
+        self.chart_presenter: ChartPresenter | None = None
+        self.presenters: tuple = ()  # the window owns them: their timers live as long as it does
         # persist_layout None = on a real screen only: an offscreen or minimal platform (self-test, CI's frozen
         # checks) has no screen worth remembering, and its layout must never replace the user's
         if persist_layout is None:
@@ -37,7 +47,10 @@ class MainWindow(QMainWindow):
         self.persist_layout = persist_layout
         self._may_close = False
 
-        self.chart_panel = ChartPanel(chart.choices(), self, timeframes=timeframes, name_of=chart.unified)
+        self.chart_panel = ChartPanel(early.choices() if early is not None else {}, self, timeframes=timeframes,
+                                      name_of=early.name_of if early is not None else None)
+        if early is not None:
+            self.chart_panel.show_stored(early.exchange, early.symbol, early.timeframe, early.rows)
         self.setCentralWidget(self.chart_panel)
         self.health_panel = HealthPanel(self)
         self.log_panel = LogPanel(self)
@@ -45,9 +58,9 @@ class MainWindow(QMainWindow):
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
         self.log_dock = self._dock("Log", "dock.log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.health_dock, self.log_dock)
-        self.trading = trading
-        if trading is not None:
-            self._add_trading_docks(trading)
+        self.trading = None
+        if trading is not None or trading_exchanges is not None:
+            self._add_trading_docks(list(chart.feeds) if chart is not None else list(trading_exchanges or []))
         self.health_dock.raise_()
         self.resizeDocks([self.health_dock], [170], Qt.Orientation.Vertical)  # the chart gets the room
 
@@ -70,7 +83,18 @@ class MainWindow(QMainWindow):
         for w in (self.storage_label, self.catalog_label, self.sync_label, self.sync_bar, self.mode_label,
                   self.conn_label, self.data_label):
             self.statusBar().addPermanentWidget(w)
+        self._restore_layout()
+        if chart is not None:
+            if health is None or logs is None:
+                raise TypeError("MainWindow: a chart presenter comes with the health and log presenters")
+            self.attach(chart, health, logs, trading)
 
+    def attach(self, chart: ChartPresenter, health: HealthPresenter, logs: LogPresenter, trading=None) -> None:
+        """Connect the presenters: from here on everything the window shows comes from their signals."""
+        self.chart_presenter = chart
+        self.presenters = (chart, health, logs)
+        self.chart_panel.picker.name_of = chart.unified
+        self.chart_panel.set_choices(chart.choices())
         chart.history.connect(self.chart_panel.show_history)
         chart.candles.connect(self.chart_panel.apply_candles)
         self.chart_panel.selection_changed.connect(self._on_selection)
@@ -90,14 +114,19 @@ class MainWindow(QMainWindow):
         health.storage.connect(self.show_storage_problem)
         health.catalogs.connect(self.show_catalog_problem)
         logs.lines.connect(self.log_panel.append_lines)
-        self._restore_layout()
+        if trading is not None:
+            if not hasattr(self, "bots_panel"):
+                self._add_trading_docks(list(chart.feeds))
+            else:  # built before the core: its exchanges as the core has them
+                self.bots_panel.set_exchanges(list(chart.feeds))
+            self._connect_trading(trading)
         QTimer.singleShot(0, self.chart_panel.emit_selection)
 
-    def _add_trading_docks(self, trading) -> None:
-        from ..presenters.trading import FLOWS
+    def _add_trading_docks(self, exchanges: list[str]) -> None:
+        from ..presenters.flows import FLOWS
 
-        self.bots_panel = BotsPanel(list(FLOWS), list(self.chart_presenter.feeds), self)
-        self.positions_panel = PositionsPanel(trading.fills, self)
+        self.bots_panel = BotsPanel(list(FLOWS), exchanges, self)
+        self.positions_panel = PositionsPanel(self._fills, self)
         self.scanner_panel = ScannerPanel(self)
         self.bots_dock = self._dock("Bots", "dock.bots", self.bots_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.positions_dock = self._dock("Positions", "dock.positions", self.positions_panel,
@@ -108,6 +137,12 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(self.health_dock, dock)
         # readable columns (a saved layout wins)
         self.resizeDocks([self.scanner_dock], [300], Qt.Orientation.Horizontal)
+
+    def _fills(self, limit: int = 200) -> list:
+        return self.trading.fills(limit) if self.trading is not None else []
+
+    def _connect_trading(self, trading) -> None:
+        self.trading = trading
         trading.bots.connect(self.bots_panel.show_bots)
         trading.accounts.connect(self.bots_panel.show_accounts)
         trading.positions.connect(self.positions_panel.show_positions)
@@ -122,7 +157,8 @@ class MainWindow(QMainWindow):
         trading.exchanges_changed.connect(self.bots_panel.set_exchanges)
         self.positions_panel.close_requested.connect(trading.close_position)
         self.scanner_panel.open_chart.connect(self.open_chart)
-        self.chart_presenter.attach_trading(trading)  # entry/exit markers from the journal
+        if self.chart_presenter is not None:
+            self.chart_presenter.attach_trading(trading)  # entry/exit markers from the journal
 
     def _on_mode(self, exchange: str, live: bool) -> None:
         self.bots_panel.set_mode(exchange, live)
@@ -132,6 +168,8 @@ class MainWindow(QMainWindow):
         self.mode_label.setStyleSheet("color: #ef5350; font-weight: bold;" if self.positions_panel.live else "")
 
     def open_chart(self, exchange: str, symbol: str) -> None:
+        if self.chart_presenter is None:
+            return
         choices = self.chart_presenter.choices()
         if symbol not in choices.get(exchange, []):
             self._show_message(f"{exchange} {symbol} is not streamed for the chart; "
@@ -153,6 +191,8 @@ class MainWindow(QMainWindow):
         return dock
 
     def _on_selection(self, exchange: str, symbol: str, tf: str) -> None:
+        if self.chart_presenter is None:  # (connected by attach)
+            return
         try:
             self.chart_presenter.select(exchange, symbol, tf)
         except ValueError as exc:  # the series went away meanwhile (a settings change, a bot released it)

@@ -155,6 +155,15 @@ class ChartPanel(QWidget):
     def set_choices(self, choices: dict[str, list[str]]) -> None:
         self.picker.set_choices(choices)
 
+    def show_stored(self, exchange: str, native: str, tf: str, rows: np.ndarray) -> bool:
+        """Before any presenter: the candles kept from the last session (ui/last_view.py) on screen, that series
+        and timeframe picked (the presenter then streams the same series, the user's last one). False when the
+        picker does not offer that series or timeframe."""
+        if not self.picker.pick_quietly(exchange, native, tf):
+            return False
+        self.show_history(rows, native, tf)
+        return True
+
     def set_timeframes(self, labels) -> None:
         self.picker.set_timeframes(labels)
 
@@ -260,6 +269,12 @@ class ChartPanel(QWidget):
             return
         self._markers = list(markers)
         self._place_markers()
+
+    def shown_rows(self) -> np.ndarray:
+        """(n, 6) open time ms, O, H, L, C, V of the candles on screen (the live one too), oldest first."""
+        if not self.candle_count():
+            return np.empty((0, 6))
+        return np.column_stack([np.round(self._x * 1000.0), self._ohlcv()])
 
     def _ohlcv(self) -> np.ndarray:
         cols = [self.candles.column(k) for k in (OPEN, HIGH, LOW, CLOSE)] + [self.volume.column(1)]

@@ -100,6 +100,27 @@ class SeriesPicker(QWidget):
         else:
             self.emit_selection()
 
+    def pick_quietly(self, exchange: str, native: str, tf: str) -> bool:
+        """Pick a series and timeframe without announcing it (nobody listens yet: the window's first look at the
+        last session's chart). False when the picker does not offer them."""
+        if native not in self._choices.get(exchange, []) or self.tf_box.findText(tf) < 0:
+            return False
+        boxes = (self.exchange_box, self.symbol_box, self.tf_box)
+        for box in boxes:
+            box.blockSignals(True)
+        try:
+            if self.exchange_box.currentText() != exchange:
+                self.exchange_box.setCurrentText(exchange)
+                self._fill_symbols(exchange, native)
+            index = self.symbol_box.findData(native)
+            if index >= 0:
+                self.symbol_box.setCurrentIndex(index)
+            self.tf_box.setCurrentText(tf)
+        finally:
+            for box in boxes:
+                box.blockSignals(False)
+        return True
+
     def show_problem(self, exchange: str, message: str) -> None:
         """Why a searched name was not charted (not listed, ambiguous with its close matches, refused)."""
         self._pending = None
