@@ -6,6 +6,7 @@ text naming the series. The file comes from disk, so it is checked as untrusted 
 odd file is said in the log and ignored (the chart then waits for the stored history as before)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -56,7 +57,8 @@ def save_last_view(data_dir: str | Path, view: LastView) -> bool:
         return True
     except OSError as exc:
         log.warning("could not keep the chart's last view in %s: %s", path, exc)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         return False
 
 
