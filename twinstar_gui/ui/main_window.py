@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
             persist_layout = QGuiApplication.platformName() not in ("offscreen", "minimal")
         self.persist_layout = persist_layout
         self._may_close = False
+        self.menuBar().addMenu("&File")  # now, not when the settings are wired: the window's layout never jumps
 
         self.chart_panel = ChartPanel(early.choices() if early is not None else {}, self, timeframes=timeframes,
                                       name_of=early.name_of if early is not None else None)
