@@ -278,3 +278,37 @@ async def test_after_a_reset_a_forming_row_of_the_bucket_just_closed_is_not_hand
     assert last.history is not None and last.history[-1].tolist() == [b, 100, 105, 95, 104.0, 9]
     assert all(r[0] > b for r in last.rows), last.rows
     writer.close()
+
+
+async def test_a_close_confirmed_after_the_next_bar_reached_the_view_comes_as_the_window(tmp_path):
+    """Exchanges without a close flag: the next bucket's forming bar reaches the chart before REST confirms the
+    previous close; that close is older than the chart's last bar (the chart ignores such rows), so the tap hands
+    the window over again, with the final values, and the bar in progress after it."""
+    series, writer = _series(tmp_path, 100)
+    await series.load_history()
+    tap = SeriesTap(series, Timeframe.M15, lambda: None)
+    tap.attach()  # on this loop (no engine)
+    assert tap.take() is not None
+    b = T0 + 100 * Q
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 101, 99, 100.5, 1, False))
+    assert tap.take().rows[-1][:2] == (b, 100)
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b + Q, 100.5, 101, 100, 100.7, 1, False))  # rollover
+    assert tap.take().rows[-1][0] == b + Q
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 103, 99, 102.0, 5, True))  # the final b, later
+    update = tap.take()
+    assert update is not None and update.history is not None
+    assert update.history[-1].tolist() == [b, 100, 103, 99, 102.0, 5]
+    assert update.rows and update.rows[-1][0] == b + Q and update.rows[-1][6] is False  # the bar in progress
+    writer.close()
+
+
+async def test_a_view_starting_over_gets_the_bar_in_progress_with_the_window(tmp_path):
+    series, writer = _series(tmp_path, 100)
+    await series.load_history()
+    b = T0 + 100 * Q
+    series.on_kline(KlineEvent("bybit", "BTCUSDT", "15m", b, 100, 101, 99, 100.5, 1, False))
+    tap = SeriesTap(series, Timeframe.M15, lambda: None)
+    tap.attach()  # a chart opened mid-bucket: the forming bar at once, not at the next tick
+    first = tap.take()
+    assert first is not None and first.history is not None and first.rows == ((b, 100, 101, 99, 100.5, 1, False),)
+    writer.close()

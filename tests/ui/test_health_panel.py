@@ -62,3 +62,16 @@ def test_fallback_and_the_rate_sparkline_follow_each_connection(qtbot):
     background = image.pixelColor(image.width() // 2, image.height() - 1)
     columns = {x for x in range(image.width()) for y in range(image.height()) if image.pixelColor(x, y) != background}
     assert len(columns) > image.width() * 0.9  # a full minute of history spans the cell
+
+
+def test_a_column_the_user_widened_stays_wide_while_the_same_connections_refresh(qtbot):
+    panel = HealthPanel()
+    qtbot.addWidget(panel)
+    rows = [health("bybit:1"), health("okx:1", exchange="okx")]
+    panel.show_rows(rows)
+    panel.table.setColumnWidth(COLUMNS.index("Connection"), 333)  # the user drags it wider
+    for i in range(60):  # 15 s of polls
+        panel.show_rows([health("bybit:1", rate=float(i)), health("okx:1", rate=1.0, exchange="okx")])
+    assert panel.table.columnWidth(COLUMNS.index("Connection")) == 333
+    panel.show_rows(rows[:1])  # a connection went away: the columns are fitted again
+    assert panel.table.columnWidth(COLUMNS.index("Connection")) < 333

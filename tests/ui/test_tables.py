@@ -142,3 +142,23 @@ def test_an_unchanged_refresh_touches_no_cell_and_a_changed_row_or_a_cleared_tab
     table.setRowCount(0)
     fill(table, [[("XRPUSDT", "XRPUSDT"), ("0.5", 0.5)], rows[1]])
     assert table.rowCount() == 2 and table.item(0, 0).text() == "XRPUSDT" and table.item(1, 1).text() == "2.0"
+
+
+def test_a_fill_that_fails_halfway_is_not_taken_for_done(qtbot):
+    """A row that cannot be shown (a text that is not text) raises; the same rows again must raise again, not be
+    skipped as 'shown already' with the table half filled."""
+    import pytest
+    from PySide6.QtWidgets import QWidget
+
+    from twinstar_gui.ui.panels.table import fill, make_table
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    table = make_table(["Symbol", "Price"], parent)
+    bad = [[("BTCUSDT", "BTCUSDT"), (object(), 1.0)]]
+    with pytest.raises(TypeError):
+        fill(table, bad)
+    with pytest.raises(TypeError):
+        fill(table, bad)
+    fill(table, [[("BTCUSDT", "BTCUSDT"), ("1.0", 1.0)]])
+    assert table.item(0, 1).text() == "1.0"

@@ -69,6 +69,7 @@ class SeriesTap:
         self._forming: Row | None = None
         self._since = 0.0
         self._woken = False
+        self._view_newest = -1  # open time of the newest row the view has taken
 
     def __repr__(self) -> str:
         return f"SeriesTap({self.key})"
@@ -103,7 +104,10 @@ class SeriesTap:
             return
         with self._lock:
             self._closed[cc.candle.open_time] = _row(cc.candle, True)
-            burst = len(self._closed) > self.reset_over
+            # a close the view can no longer place: it has the next bucket's forming bar already (exchanges
+            # without a close flag confirm by REST after the rollover); it gets the window, with the final values
+            late = cc.candle.open_time < self._view_newest
+            burst = late or len(self._closed) > self.reset_over
             wake = burst or self._note()
         if burst:
             self._start_over()  # one copy of the window instead of hundreds of rows
@@ -121,9 +125,13 @@ class SeriesTap:
     def _start_over(self) -> None:
         history = self.series.candles[self.tf].array()  # a copy: the engine goes on changing its window
         history.flags.writeable = False
+        base = self.series.forming  # the bar in progress goes with the window (take() drops it if not newer)
+        forming = _row(self.series.forming_in(self.tf, base), False) if base is not None else None
         with self._lock:
             self._history = history
             self._closed.clear()
+            if forming is not None:
+                self._forming = forming
             wake = self._note()
         if wake:
             self._wake()
@@ -153,7 +161,9 @@ class SeriesTap:
             rows = [self._closed[k] for k in sorted(self._closed)]
             self._history, self._forming, self._since = None, None, 0.0
             self._closed.clear()
-        _add_forming(rows, forming, history)
+            _add_forming(rows, forming, history)
+            newest = rows[-1][0] if rows else (int(history[-1, 0]) if history is not None and len(history) else -1)
+            self._view_newest = newest if history is not None else max(self._view_newest, newest)
         self.published += 1
         return SeriesUpdate(self.key, history, tuple(rows), since)
 

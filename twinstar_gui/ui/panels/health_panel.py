@@ -21,9 +21,6 @@ SPARK_POINTS = 240  # one per poll (4 Hz): the last minute
 _RIGHT = {COLUMNS.index(c) for c in ("Topics", "Last msg", "Msg/s", "Ping RTT", "Reconnects", "Bad frames")}
 
 
-RESIZE_EVERY = 20  # polls between re-fitting the columns to their contents (and whenever the rows change)
-
-
 class Sparkline(QWidget):
     """A small line of recent values, scaled to its own maximum."""
 
@@ -70,12 +67,11 @@ class HealthPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        # Interactive, fitted now and then: ResizeToContents re-measures every row on each cell's change
+        # Interactive, fitted when the rows change: ResizeToContents re-measured every row on each cell's change
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self._rates: dict[str, deque[float]] = {}  # connection name -> its rate history (survives row changes)
         self._shown: list[tuple | None] = []  # per row: what its cells show now
-        self._polls = 0
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.table)
@@ -110,8 +106,7 @@ class HealthPanel(QWidget):
                 spark = Sparkline()
                 self.table.setCellWidget(r, SPARK_COL, spark)
             spark.set_values(rates, colour)
-        self._polls += 1
-        if resize or self._polls % RESIZE_EVERY == 0:
+        if resize:  # fitted when the connections change, never behind the back of a user who dragged a column
             self.table.resizeColumnsToContents()
             self.table.setColumnWidth(SPARK_COL, 110)
 
