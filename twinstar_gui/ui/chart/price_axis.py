@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 
-import pyqtgraph as pg
-
 from ...core.prices import MAX_DECIMALS, price_text
+from .axes import Axis
 
 __all__ = ["PriceAxis", "price_text"]
 
-class PriceAxis(pg.AxisItem):
+class PriceAxis(Axis):
     """Tick labels with as many decimals as the tick spacing needs, thousands separated, no exponent."""
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name

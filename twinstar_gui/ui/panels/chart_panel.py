@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QToolButton, Q
 from ...core.indicators import IncrementalRsi
 from ...core.timeframe import Timeframe
 from ..chart import CandlestickItem, RsiItem, VolumeItem
+from ..chart.axes import Axis, DateAxis
 from ..chart.candle_item import CLOSE, HIGH, LOW, OPEN
 from ..chart.price_axis import PriceAxis, price_text
 from .series_picker import SeriesPicker
@@ -74,10 +75,12 @@ class ChartPanel(QWidget):
         bar.addWidget(self.readout)
 
         self.plots = pg.GraphicsLayoutWidget(self)
-        self.price_plot = self.plots.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0),
+        self.price_plot = self.plots.addPlot(row=0, col=0, axisItems={"bottom": DateAxis(utcOffset=0),
                                                                       "right": PriceAxis(orientation="right")})
-        self.volume_plot = self.plots.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.rsi_plot = self.plots.addPlot(row=2, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.volume_plot = self.plots.addPlot(row=1, col=0, axisItems={"bottom": DateAxis(utcOffset=0),
+                                                                       "right": Axis(orientation="right")})
+        self.rsi_plot = self.plots.addPlot(row=2, col=0, axisItems={"bottom": DateAxis(utcOffset=0),
+                                                                    "right": Axis(orientation="right")})
         for row, stretch in enumerate((5, 1, 2)):
             self.plots.ci.layout.setRowStretchFactor(row, stretch)
         for p in (self.volume_plot, self.rsi_plot):
