@@ -21,9 +21,10 @@ class CachedBounds:
         self.geometryChanged.connect(self.forget_bounds)  # type: ignore[attr-defined]
 
     def forget_bounds(self, *_: object) -> None:
-        if self._bounds is not None:
-            self.prepareGeometryChange()  # type: ignore[attr-defined]  # (the area it covered is redrawn)
-            self._bounds = None
+        """Python only, no call into Qt: it runs from other items' signals, also while a window is torn down.
+        (The axis's own geometry changes are announced by Qt before they happen; a view that moves or resizes
+        repaints its plot, as with pyqtgraph's own axes.)"""
+        self._bounds = None
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         if self._bounds is None:
