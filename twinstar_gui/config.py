@@ -308,6 +308,10 @@ class Settings:
         ex = self.exchanges.get(exchange)
         return ex.symbols if ex else ()
 
+    def enabled_exchanges(self) -> list[str]:
+        """The exchanges switched on, in the settings' order."""
+        return [name for name, ex in self.exchanges.items() if ex.enabled]
+
 
 def default_config_path() -> Path:
     override = os.environ.get("TWINSTAR_CONFIG", "").strip()

@@ -73,7 +73,7 @@ def early_window(settings: Settings, exchanges: list[str] | None = None):
 
     app = _qt_app()
     view = load_last_view(settings.data_dir)
-    names = exchanges or [n for n in settings.exchanges if settings.exchanges[n].enabled]
+    names = exchanges or settings.enabled_exchanges()
     window = MainWindow(mode="LIVE market data", data_dir=str(settings.data_dir), timeframes=settings.timeframes,
                         early=view, trading_exchanges=names)
     window.show()

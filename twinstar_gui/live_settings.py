@@ -105,7 +105,7 @@ async def apply_settings(core: Core, new: Settings, *, build_feed: BuildFeed = b
 async def _apply(core: Core, new: Settings, build_feed: BuildFeed) -> SettingsChange:
     old = core.settings
     report = _Report()
-    wanted = [n for n, e in new.exchanges.items() if e.enabled]
+    wanted = new.enabled_exchanges()
     running = list(core.feeds)
     moved = [n for n in running if n in wanted and _urls(old, n) != _urls(new, n)]
     for name in [n for n in running if n not in wanted] + moved:

@@ -46,7 +46,7 @@ def _settings_file(path: str | None) -> tuple[bool, str]:
         settings = load_settings(p)
     except SettingsError as exc:
         return False, str(exc)
-    enabled = [n for n, e in settings.exchanges.items() if e.enabled]
+    enabled = settings.enabled_exchanges()
     return True, f"{p}: valid ({', '.join(enabled) or 'no exchange'} enabled)"
 
 

@@ -141,7 +141,7 @@ def build_core(settings: Settings, *, exchanges: list[str] | None = None,
     writer = CandleWriter(store)
     core = Core(settings, store, writer, engine=MarketEngine() if engine else None,
                 feed_options=dict(feed_options or {}))
-    for name in exchanges or [n for n, e in settings.exchanges.items() if e.enabled]:
+    for name in exchanges or settings.enabled_exchanges():
         built = build_feed(core, name, settings, (symbols or {}).get(name), allow_empty=allow_empty)
         if built is not None:
             core.feeds[name], core.catalogs[name] = built
