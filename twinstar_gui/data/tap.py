@@ -162,7 +162,8 @@ class SeriesTap:
             self._history, self._forming, self._since = None, None, 0.0
             self._closed.clear()
             _add_forming(rows, forming, history)
-            newest = rows[-1][0] if rows else (int(history[-1, 0]) if history is not None and len(history) else -1)
+            newest = _newest(rows, history)
+            newest = -1 if newest is None else newest
             self._view_newest = newest if history is not None else max(self._view_newest, newest)
         self.published += 1
         return SeriesUpdate(self.key, history, tuple(rows), since)
@@ -178,6 +179,13 @@ def _add_forming(rows: list[Row], forming: Row | None, history: np.ndarray | Non
     forming row of the bucket that has just closed would overwrite the closed candle on the chart)."""
     if forming is None:
         return
-    newest = rows[-1][0] if rows else (history[-1, 0] if history is not None and len(history) else None)
+    newest = _newest(rows, history)
     if newest is None or forming[0] > newest:
         rows.append(forming)
+
+
+def _newest(rows: list[Row], history: np.ndarray | None) -> int | None:
+    """Open time of the newest candle in a batch (its rows after its window), None when it has none."""
+    if rows:
+        return rows[-1][0]
+    return int(history[-1, 0]) if history is not None and len(history) else None

@@ -200,4 +200,3 @@ def _release_arrow_memory() -> None:
             pa.default_memory_pool().release_unused()
         except Exception as exc:  # noqa: BLE001 - an allocator that cannot release keeps its memory, nothing more
             log.debug("arrow memory not released: %s", exc)
-

@@ -67,7 +67,7 @@ class MainWindow(QMainWindow):
 
         self.base_mode = mode
         self.mode_label = QLabel(f"Mode: {mode}")
-        self._status_shown: dict[str, object] = {}  # what each part of the status bar says now
+        self._status_shown: dict[str, object] = {"catalogs": ""}  # what each part of the status bar says now
         self.conn_label = QLabel("Connections: -")
         self.data_label = QLabel(f"Data: {data_dir}")
         self.sync_bar = QProgressBar()  # history backfill / gap repair, shown only while it runs
@@ -204,20 +204,24 @@ class MainWindow(QMainWindow):
 
     # the status bar's parts are set only when what they say changes: polled a few times a second, and every
     # call into Qt from the GUI thread may wait for the interpreter lock while the engine's thread holds it
+    def _status_changed(self, part: str, shown: object) -> bool:
+        """True (and remembered) when the status bar's `part` is to show something else than it does."""
+        if self._status_shown.get(part) == shown:
+            return False
+        self._status_shown[part] = shown
+        return True
+
     def _on_health(self, rows) -> None:
         live = sum(1 for r in rows if r.state.value == "live")
         text = f"Connections: {live}/{len(rows)} live"
-        if text != self._status_shown.get("conn"):
-            self._status_shown["conn"] = text
+        if self._status_changed("conn", text):
             self.conn_label.setText(text)
 
     def show_sync(self, summary) -> None:
         busy = summary.busy
         text = summary.text()[0].upper() + summary.text()[1:] if busy else ""
-        shown = (busy, summary.total, summary.done, text)
-        if shown == self._status_shown.get("sync"):
+        if not self._status_changed("sync", (busy, summary.total, summary.done, text)):
             return
-        self._status_shown["sync"] = shown
         self.sync_bar.setVisible(busy)
         if busy:
             self.sync_bar.setRange(0, max(1, summary.total))
@@ -225,16 +229,15 @@ class MainWindow(QMainWindow):
         self.sync_label.setText(text)
 
     def show_catalog_problem(self, text: str) -> None:
-        if text == self.catalog_label.toolTip():
+        if not self._status_changed("catalogs", text):
             return
         self.catalog_label.setVisible(bool(text))
         self.catalog_label.setText(f"Instruments: {text}" if len(text) < 90 else f"Instruments: {text[:87]}...")
         self.catalog_label.setToolTip(text)
 
     def show_storage_problem(self, text: str) -> None:
-        if text == self._status_shown.get("storage"):
+        if not self._status_changed("storage", text):
             return
-        self._status_shown["storage"] = text
         self.storage_label.setVisible(bool(text))
         self.storage_label.setText(f"Storage: {text}" if text else "")
         self.storage_label.setToolTip(text)

@@ -105,20 +105,12 @@ class SeriesPicker(QWidget):
         last session's chart). False when the picker does not offer them."""
         if native not in self._choices.get(exchange, []) or self.tf_box.findText(tf) < 0:
             return False
-        boxes = (self.exchange_box, self.symbol_box, self.tf_box)
-        for box in boxes:
-            box.blockSignals(True)
+        was = self.blockSignals(True)  # the picker's own selection_changed: the boxes' signals run as ever
         try:
-            if self.exchange_box.currentText() != exchange:
-                self.exchange_box.setCurrentText(exchange)
-                self._fill_symbols(exchange, native)
-            index = self.symbol_box.findData(native)
-            if index >= 0:
-                self.symbol_box.setCurrentIndex(index)
             self.tf_box.setCurrentText(tf)
+            self.show_series(exchange, native)
         finally:
-            for box in boxes:
-                box.blockSignals(False)
+            self.blockSignals(was)
         return True
 
     def show_problem(self, exchange: str, message: str) -> None:

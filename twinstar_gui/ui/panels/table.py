@@ -46,11 +46,12 @@ def fill(table: QTableWidget, rows: list[list[tuple[str, object]]], *, colours: 
     rows = [list(r) for r in rows]  # a copy to compare the next call with (rows may come as tuples)
     colours = dict(colours or {})
     last = getattr(table, _FILLED, None)
-    if last is not None and table.rowCount() == len(last[0]) and last[0] == rows and last[1] == colours:
+    if last is not None and table.rowCount() != len(last[0]):
+        last = None  # the table was changed behind fill's back (emptied): what it showed is not known
+    if last == (rows, colours):
         return
     setattr(table, _FILLED, None)  # until this fill has succeeded: one that fails is not taken for done
-    if last is not None and table.rowCount() == len(last[0]) and not table.isSortingEnabled() \
-            and len(last[0]) == len(rows):
+    if last is not None and not table.isSortingEnabled() and len(last[0]) == len(rows):
         _fill_changed(table, rows, colours, last)
     else:
         _fill_all(table, rows, colours)
