@@ -17,7 +17,9 @@ def _gui_parser() -> argparse.ArgumentParser:
                                        "`twinstar collect --exchange E --symbols A,B [--data DIR]`, "
                                        "`twinstar symbols --exchange E [--search TEXT]`, "
                                        "`twinstar bot unified|scanner|multi --exchange E [--symbols ...] "
-                                       "[--paper|--live]`.")
+                                       "[--paper|--live]`, "
+                                       "`twinstar order buy|sell --exchange E --symbol S --qty Q|--notional N "
+                                       "[--price P] ...`, `twinstar orders --exchange E [--cancel ID|--cancel-all]`.")
     p.add_argument("--demo", action="store_true", help="run offline against the built-in exchange simulator")
     p.add_argument("--self-test", action="store_true", help="offscreen smoke test of the whole app; exit 0 if fine")
     p.add_argument("--exchanges", help="comma-separated exchanges to run (default: the enabled ones; in the demo, "
@@ -109,6 +111,14 @@ def run_command(argv: list[str] | None) -> int:
         from .botcli import main as bot_main
 
         return bot_main(argv[1:])
+    if argv[:1] == ["order"]:
+        from .ordercli import order_main
+
+        return order_main(argv[1:])
+    if argv[:1] == ["orders"]:
+        from .ordercli import orders_main
+
+        return orders_main(argv[1:])
     if argv[:1] == ["sim"]:
         args = _sim_parser().parse_args(argv[1:])
         if not 0 <= args.port <= 65535 or not 0 <= (args.trade_port or 0) <= 65535:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .bots.base import Bot, BotThread
 from .bots.market import LiveMarket
 from .exchanges.registry import VENUES
+from .execution.base import InstrumentRules
 from .execution.instruments import InstrumentBook
 from .execution.paper import PaperExecutor
 from .execution.risk import RiskGuard
@@ -98,12 +99,10 @@ def build_trading(core: Core, exchange: str, *, executor: LiveExecutor | None = 
     t = core.settings.trading
     feed = core.feeds[exchange]
     currency = VENUES[exchange].quote  # balances, order sizes, PnL and limits: USDT, or KRW on the KRW venues
-    journal = Journal(trading_dir(core.settings) / "journal.sqlite3")
+    journal = open_journal(core.settings)
     inner: PaperExecutor | LiveExecutor
     if executor is None:
-        inner = PaperExecutor(journal, name=f"paper-{exchange}", balance=t.paper_start_balance(currency),
-                              fee_rate=t.fee_rate, slippage_bps=t.slippage_bps,
-                              rules=InstrumentBook(core.catalogs[exchange]), currency=currency, **timing)
+        inner = paper_executor(core.settings, exchange, journal, InstrumentBook(core.catalogs[exchange]), clock)
     else:  # live: its journal, then its background account sync
         inner = executor
         executor.attach_journal(journal)
@@ -117,6 +116,20 @@ def build_trading(core: Core, exchange: str, *, executor: LiveExecutor | None = 
     else:
         market.start()
     return Trading(journal, guard, market)
+
+
+def open_journal(settings: Settings) -> Journal:
+    """The trading journal of this data dir (every exchange's paper and live accounts, the GUI's and the CLI's)."""
+    return Journal(trading_dir(settings) / "journal.sqlite3")
+
+
+def paper_executor(settings: Settings, exchange: str, journal: Journal, rules: Callable[[str], InstrumentRules],
+                   clock: Callable[[], int] | None = None) -> PaperExecutor:
+    """The paper account of one exchange, as the window, the bots and `twinstar order --paper` all see it."""
+    t, currency = settings.trading, VENUES[exchange].quote
+    timing: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    return PaperExecutor(journal, name=f"paper-{exchange}", balance=t.paper_start_balance(currency),
+                         fee_rate=t.fee_rate, slippage_bps=t.slippage_bps, rules=rules, currency=currency, **timing)
 
 
 async def rebuild_trading(core: Core, exchange: str, live: bool) -> Trading:

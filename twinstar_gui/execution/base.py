@@ -7,6 +7,12 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Protocol, runtime_checkable
 
 BUY, SELL = "buy", "sell"
+MARKET, LIMIT, STOP = "market", "limit", "stop"  # stop: a market order sent when the price reaches `price`
+ORDER_TYPES = (MARKET, LIMIT, STOP)
+#: no price or quantity of any instrument comes near (1e12 BTC; a price of 1e12 KRW): beyond it a number is a typo
+#: or hostile, and the grid arithmetic (28 significant digits) would fail on it
+MAX_NUMBER = 1e12
+MANUAL = "manual"  # the owner of an order a trader placed by hand (bots' orders carry the bot's name)
 # order states
 NEW, FILLED, CANCELLED, REJECTED = "new", "filled", "cancelled", "rejected"
 
@@ -15,8 +21,8 @@ class OrderRefused(ValueError):
     """An order that must not leave the app (or that the exchange refused), with the reason for the user."""
 
     def __init__(self, symbol: str, message: str, *, exchange: str = "", code: object = None) -> None:
-        where = f"{exchange} " if exchange else ""
-        super().__init__(f"{where}{symbol}: {message}")
+        where = " ".join(part for part in (exchange, symbol) if part)
+        super().__init__(f"{where}: {message}" if where else message)
         self.symbol, self.reason, self.exchange, self.code = symbol, message, exchange, code
 
 
@@ -45,14 +51,18 @@ class InstrumentRules:
     def round_qty(self, qty: float) -> float:
         return _to_step(qty, self.lot_size, ROUND_DOWN)
 
+    def check_price(self, price: float, what: str = "price") -> float:
+        """A price on the tick grid; refused unless a positive finite number."""
+        if not (math.isfinite(price) and 0 < price <= MAX_NUMBER):
+            raise OrderRefused(self.symbol, f"{what} must be a positive number up to {MAX_NUMBER:g}, got {price!r}")
+        return self.round_price(price)
+
     def check(self, qty: float, price: float) -> tuple[float, float]:
         """(qty, price) on the exchange's grid: price to the nearest tick, quantity down to the lot
         (never more than asked); refused with a clear message when that leaves less than the minimums."""
-        if not (math.isfinite(qty) and qty > 0):
-            raise OrderRefused(self.symbol, f"quantity must be a positive number, got {qty!r}")
-        if not (math.isfinite(price) and price > 0):
-            raise OrderRefused(self.symbol, f"price must be a positive number, got {price!r}")
-        q, p = self.round_qty(qty), self.round_price(price)
+        if not (math.isfinite(qty) and 0 < qty <= MAX_NUMBER):
+            raise OrderRefused(self.symbol, f"quantity must be a positive number up to {MAX_NUMBER:g}, got {qty!r}")
+        q, p = self.round_qty(qty), self.check_price(price)
         if q < self.min_qty:
             raise OrderRefused(self.symbol, f"quantity {qty:g} is below the minimum {self.min_qty:g} "
                                             f"(lot {self.lot_size:g})")
@@ -73,20 +83,24 @@ class OrderRequest:
     side: str  # buy / sell
     qty: float
     client_id: str  # idempotency key: the same id is never placed twice
-    type: str = "market"
-    price: float | None = None  # limit price; for market orders the reference price (sizing, checks)
+    type: str = MARKET
+    #: limit: the limit price; stop: the trigger price; market: the reference price (sizing, checks)
+    price: float | None = None
     reduce_only: bool = False
     bot: str = ""
     take_profit: float | None = None
     stop_loss: float | None = None
+    post_only: bool = False  # limit only: refused rather than taking liquidity
 
     def __post_init__(self) -> None:
         if self.side not in (BUY, SELL):
             raise OrderRefused(self.symbol, f"side must be buy or sell, got {self.side!r}")
-        if self.type not in ("market", "limit"):
-            raise OrderRefused(self.symbol, f"order type must be market or limit, got {self.type!r}")
-        if self.type == "limit" and self.price is None:
-            raise OrderRefused(self.symbol, "a limit order needs a price")
+        if self.type not in ORDER_TYPES:
+            raise OrderRefused(self.symbol, f"order type must be market, limit or stop, got {self.type!r}")
+        if self.type != MARKET and self.price is None:
+            raise OrderRefused(self.symbol, f"a {self.type} order needs a price")
+        if self.post_only and self.type != LIMIT:
+            raise OrderRefused(self.symbol, "post-only applies to limit orders only")
         if not self.client_id:
             raise OrderRefused(self.symbol, "an order needs a client id (idempotency key)")
 
@@ -111,6 +125,7 @@ class Order:
     reason: str = ""  # why rejected/cancelled, in the exchange's or our words
     take_profit: float | None = None
     stop_loss: float | None = None
+    post_only: bool = False
 
     @property
     def done(self) -> bool:
@@ -165,6 +180,9 @@ class Executor(Protocol):
 
     def place(self, req: OrderRequest) -> Order: ...
     def cancel(self, order_id: str) -> Order: ...
+    def cancel_all(self, symbol: str | None = None) -> list[Order]: ...
+    def amend(self, order_id: str, *, price: float | None = None, qty: float | None = None) -> Order: ...
+    def set_tpsl(self, symbol: str, take_profit: float | None, stop_loss: float | None) -> Position: ...
     def positions(self) -> list[Position]: ...
     def balance(self) -> float: ...
     def open_orders(self) -> list[Order]: ...
@@ -185,3 +203,36 @@ def symbols_in_play(executor: Executor, *, bot: str | None = None, entries_only:
     positions = executor.positions()
     held = {o.symbol for o in orders if (bot is None or o.bot == bot) and not (entries_only and o.reduce_only)}
     return held | {p.symbol for p in positions if bot is None or p.bot == bot}
+
+
+def crosses(side: str, order_type: str, trigger: float, price: float) -> bool:
+    """Whether `price` reaches a resting order: a limit buys at or below its price and sells at or above it; a
+    stop buys once the price has risen to its trigger and sells once it has fallen to it."""
+    if order_type == STOP:
+        return price >= trigger if side == BUY else price <= trigger
+    return price <= trigger if side == BUY else price >= trigger
+
+
+def check_resting(symbol: str, side: str, order_type: str, price: float, last: float | None, *,
+                  post_only: bool = False) -> None:
+    """A resting order's price against the last price: a stop on the wrong side would fire at once, a post-only
+    limit that would take is refused (the exchange would cancel it). Nothing to check without a last price."""
+    if last is None or order_type == MARKET:
+        return
+    if order_type == STOP and crosses(side, STOP, price, last):
+        where = "above" if side == BUY else "below"
+        raise OrderRefused(symbol, f"a {side} stop must be {where} the last price {last:.12g}, got {price:.12g}")
+    if order_type == LIMIT and post_only and crosses(side, LIMIT, price, last):
+        where = "below" if side == BUY else "above"
+        raise OrderRefused(symbol, f"post-only {side} limit at {price:.12g} would take liquidity: it must be "
+                                   f"{where} the last price {last:.12g}")
+
+
+def check_tpsl(symbol: str, long: bool, take_profit: float | None, stop_loss: float | None, ref: float) -> None:
+    """Take profit on the winning side of `ref` (entry or last price), stop loss on the losing side."""
+    if take_profit is not None and (take_profit <= ref if long else take_profit >= ref):
+        raise OrderRefused(symbol, f"take profit {take_profit:.12g} must be {'above' if long else 'below'} {ref:.12g} "
+                                   f"for a {'long' if long else 'short'}")
+    if stop_loss is not None and (stop_loss >= ref if long else stop_loss <= ref):
+        raise OrderRefused(symbol, f"stop loss {stop_loss:.12g} must be {'below' if long else 'above'} {ref:.12g} "
+                                   f"for a {'long' if long else 'short'}")

@@ -22,20 +22,27 @@ from .base import (
     BUY,
     CANCELLED,
     FILLED,
+    LIMIT,
+    MARKET,
     NEW,
     REJECTED,
+    STOP,
     Fill,
     InstrumentRules,
     Order,
     OrderRefused,
     OrderRequest,
     Position,
+    check_resting,
+    check_tpsl,
 )
 from .trade_journal import Journal
 
 log = logging.getLogger(__name__)
 
 CCXT_IDS = {name: v.ccxt_id for name, v in VENUES.items()}  # the registry says which ccxt class
+# venues that keep trigger (stop) orders in a book of their own: ccxt lists them with params {"trigger": True}
+TRIGGER_BOOK = frozenset({"bybit", "okx", "bitget"})
 
 
 class LiveExecutorError(RuntimeError):
@@ -127,13 +134,16 @@ class LiveExecutor:
         return m
 
     def rules(self, symbol: str) -> InstrumentRules:
+        """In base units (BTC), as every executor counts: where the exchange counts contracts (OKX: 0.01 BTC
+        each), its steps and minimums are multiplied by the contract size."""
         m = self._market(symbol)
         prec, limits = m.get("precision") or {}, m.get("limits") or {}
+        size = _contract_size(m)
         tick = float(prec.get("price") or 1e-8)
-        lot = float(prec.get("amount") or 1e-8)
-        min_qty = float((limits.get("amount") or {}).get("min") or lot)
+        lot = float(prec.get("amount") or 1e-8) * size
+        min_qty = float((limits.get("amount") or {}).get("min") or 0.0) * size or lot
         min_cost = float((limits.get("cost") or {}).get("min") or 0.0)
-        return InstrumentRules(symbol, tick, lot, min_qty, min_cost)
+        return InstrumentRules(symbol, tick, lot, min_qty, min_cost, currency=self.currency)
 
     # -- the account, refreshed in the background ---------------------------------------------------------
     def start(self) -> None:
@@ -160,7 +170,7 @@ class LiveExecutor:
         order, so two may overlap: only the newest started one is kept. Orders are fetched before positions:
         an order filling between the two calls is then seen at least once (as in symbols_in_play)."""
         seq = self._refresh_started = next(self._refreshes)
-        orders = [self._order(o) for o in self.client.fetch_open_orders()]
+        orders = [self._order(o) for o in self._fetch_open()]
         raw_positions = self.client.fetch_positions()
         bal = self.client.fetch_balance()
         usdt = bal.get(self.currency) or {}
@@ -261,8 +271,10 @@ class LiveExecutor:
                 if ref is None:
                     raise OrderRefused(req.symbol, "no price known yet for this symbol", exchange=self.exchange)
                 order.qty, price = rules.check(req.qty, ref)
-                if req.type == "limit":
+                if req.type != MARKET:
                     order.price = price
+                    check_resting(req.symbol, req.side, req.type, price, self.last_price.get(req.symbol),
+                                  post_only=req.post_only)
             except OrderRefused as exc:
                 order.status, order.reason = REJECTED, exc.reason
                 self._save(order)
@@ -272,13 +284,18 @@ class LiveExecutor:
         params: dict[str, Any] = {"clientOrderId": req.client_id}
         if req.reduce_only:
             params["reduceOnly"] = True
+        if req.post_only:
+            params["postOnly"] = True
+        if req.type == STOP:
+            params.update(self._trigger_params(req.side, order.price))
         if req.take_profit is not None:
             params["takeProfit"] = {"triggerPrice": rules.round_price(req.take_profit)}
         if req.stop_loss is not None:
             params["stopLoss"] = {"triggerPrice": rules.round_price(req.stop_loss)}
         try:
-            raw = self.client.create_order(market["symbol"], req.type, req.side, order.qty,
-                                           order.price if req.type == "limit" else None, params)
+            raw = self.client.create_order(market["symbol"], LIMIT if req.type == LIMIT else MARKET, req.side,
+                                           self._contracts(market, order.qty),
+                                           order.price if req.type == LIMIT else None, params)
         except (ccxt.NetworkError, ccxt.RequestTimeout) as exc:
             found = self._find(market["symbol"], req.client_id)
             if found is None:
@@ -294,7 +311,7 @@ class LiveExecutor:
             raw = self._find(market["symbol"], req.client_id) or raw
         order.id = str(raw.get("id") or order.id)
         order.status = FILLED if raw.get("status") == "closed" else NEW
-        order.filled_qty = float(raw.get("filled") or 0.0)
+        order.filled_qty = float(raw.get("filled") or 0.0) * _contract_size(market)
         order.avg_price = float(raw.get("average") or 0.0)
         self._save(order)
         if not req.reduce_only and (order.filled_qty > 0 or not self._bot_of_symbol.get(req.symbol)):
@@ -315,21 +332,139 @@ class LiveExecutor:
 
         order = next((o for o in self.open_orders() if o.id == order_id), None)
         if order is None:
-            raise OrderRefused("?", f"no open order {order_id}", exchange=self.exchange)
+            raise OrderRefused("", f"no open order {order_id}", exchange=self.exchange)
         try:
             self.client.cancel_order(order_id, self._market(order.symbol)["symbol"])
         except ccxt.BaseError as exc:
             raise OrderRefused(order.symbol, self._msg(exc), exchange=self.exchange) from None
         order.status, order.updated_ms = CANCELLED, self.clock()
         self._save(order)
+        self._refresh_quietly()
+        return order
+
+    def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        """Open orders of `symbol` (or of every symbol) cancelled: by the exchange's cancel-all where ccxt has
+        it (one request per symbol), else one by one (said in the log). The orders that were open."""
+        import ccxt
+
+        orders = [o for o in self.open_orders() if symbol is None or o.symbol == symbol]
+        symbols = sorted({o.symbol for o in orders} | ({symbol} if symbol else set()))
+        native_all = bool(self.client.has.get("cancelAllOrders"))
+        if not native_all:
+            log.info("%s: no cancel-all in this exchange's API; cancelling %d order(s) one by one", self.name,
+                     len(orders))
+        for sym in symbols:
+            market = self._market(sym)
+            try:
+                if native_all:
+                    self.client.cancel_all_orders(market["symbol"])
+                    if sym in self._trigger_symbols(orders):
+                        self.client.cancel_all_orders(market["symbol"], {"trigger": True})
+                else:
+                    for o in orders:
+                        if o.symbol == sym:
+                            self.client.cancel_order(o.id, market["symbol"], self._trigger_flag(o))
+            except ccxt.BaseError as exc:
+                self._refresh_quietly()
+                raise OrderRefused(sym, self._msg(exc), exchange=self.exchange, code=type(exc).__name__) from None
+        now = self.clock()
+        for o in orders:
+            o.status, o.updated_ms, o.reason = CANCELLED, now, "cancelled (all)"
+            self._save(o)
+        self._refresh_quietly()
+        return orders
+
+    def amend(self, order_id: str, *, price: float | None = None, qty: float | None = None) -> Order:
+        """A resting order's new price and/or size: the exchange's amend where ccxt has one (the order keeps its
+        id), else cancel and place again with a new client id (said in the log). What the exchange answers is
+        what the order is: a refusal leaves it as it was and says the exchange's words."""
+        import ccxt
+
+        order = next((o for o in self.open_orders() if o.id == order_id), None)
+        if order is None:
+            raise OrderRefused("", f"no open order {order_id}", exchange=self.exchange)
+        if order.type == MARKET:
+            raise OrderRefused(order.symbol, "a market order cannot be amended", exchange=self.exchange)
+        market, rules = self._market(order.symbol), self.rules(order.symbol)
+        new_qty, new_price = rules.check(order.qty if qty is None else qty,
+                                         order.price if price is None else price)  # type: ignore[arg-type]
+        check_resting(order.symbol, order.side, order.type, new_price, self.last_price.get(order.symbol),
+                      post_only=order.post_only)
+        if not self.client.has.get("editOrder") or self.client.has.get("editOrder") == "emulated":
+            return self._replace(order, new_qty, new_price)
+        params: dict[str, Any] = {}
+        if order.type == STOP:
+            params.update(self._trigger_params(order.side, new_price))
+        try:
+            self.client.edit_order(order.id, market["symbol"], LIMIT if order.type == LIMIT else MARKET, order.side,
+                                   self._contracts(market, new_qty), new_price if order.type == LIMIT else None,
+                                   params)
+        except ccxt.BaseError as exc:
+            self._refresh_quietly()
+            raise OrderRefused(order.symbol, self._msg(exc), exchange=self.exchange,
+                               code=type(exc).__name__) from None
+        order.qty, order.price, order.updated_ms = new_qty, new_price, self.clock()
+        self._save(order)
+        log.info("%s: amended %s %s %s -> %g @ %g", self.name, order.symbol, order.side, order.id, new_qty, new_price)
+        self._refresh_quietly()
+        return order
+
+    def _replace(self, order: Order, qty: float, price: float) -> Order:
+        """Amend where the exchange has none: cancel, then the same order with the new values and a new client
+        id. If the new one is refused, the old one is gone: said plainly."""
+        log.info("%s: %s has no order amend; cancelling %s and placing it again at %g x %g", self.name,
+                 self.exchange, order.id, price, qty)
+        self.cancel(order.id)
+        req = OrderRequest(order.symbol, order.side, qty, f"{order.client_id[:24]}-r{self.clock() % 100_000}",
+                           order.type, price, order.reduce_only, order.bot, order.take_profit, order.stop_loss,
+                           order.post_only)
+        try:
+            return self.place(req)
+        except OrderRefused as exc:
+            raise OrderRefused(order.symbol, f"the old order was cancelled, the new one refused: {exc.reason}",
+                               exchange=self.exchange, code=exc.code) from None
+
+    def set_tpsl(self, symbol: str, take_profit: float | None, stop_loss: float | None) -> Position:
+        """The position's take profit and stop loss at the exchange (Bybit's trading-stop; elsewhere not yet)."""
+        import ccxt
+
+        pos = next((p for p in self.positions() if p.symbol == symbol), None)
+        if pos is None:
+            raise OrderRefused(symbol, "no open position to set a take profit or stop loss on", exchange=self.exchange)
+        rules = self.rules(symbol)
+        tp = None if take_profit is None else rules.check_price(take_profit, "take profit")
+        sl = None if stop_loss is None else rules.check_price(stop_loss, "stop loss")
+        check_tpsl(symbol, pos.qty > 0, tp, sl, self.last_price.get(symbol) or pos.mark_price or pos.entry_price)
+        if self.exchange != "bybit":
+            raise OrderRefused(symbol, "changing a live position's take profit / stop loss is not supported on "
+                                       f"{self.exchange} yet; place a reduce-only stop or limit order instead",
+                               exchange=self.exchange)
+        market = self._market(symbol)
+        try:
+            self.client.private_post_v5_position_trading_stop({
+                "category": "linear", "symbol": market["id"], "tpslMode": "Full", "positionIdx": 0,
+                "takeProfit": self.client.price_to_precision(market["symbol"], tp) if tp else "0",
+                "stopLoss": self.client.price_to_precision(market["symbol"], sl) if sl else "0"})
+        except ccxt.BaseError as exc:
+            raise OrderRefused(symbol, self._msg(exc), exchange=self.exchange, code=type(exc).__name__) from None
+        self._refresh_quietly()
+        with self._lock:
+            pos = next((p for p in self._positions if p.symbol == symbol), pos)
+            pos.take_profit, pos.stop_loss = tp, sl
+            return pos.copy()
+
+    def _refresh_quietly(self) -> None:
         try:
             self.refresh()
-        except Exception as exc:  # noqa: BLE001 - the cancel is done; the background sync will catch up
+        except Exception as exc:  # noqa: BLE001 - the change is done; the background sync will catch up
             self.last_error = self._msg(exc)
-        return order
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _msg(self, exc: BaseException) -> str:
+        return self.error_text(exc)
+
+    def error_text(self, exc: BaseException) -> str:
+        """An error's message for the user, with the key, secret and passphrase masked."""
         return _text(exc, self._hide)
 
     def _save(self, order: Order) -> None:
@@ -346,6 +481,31 @@ class LiveExecutor:
             except Exception as exc:  # noqa: BLE001
                 log.warning("%s: looking up %s failed: %s", self.name, client_id, self._msg(exc))
         return None
+
+    def _fetch_open(self) -> list[dict]:
+        """Open orders, the trigger (stop) orders too where the exchange keeps them apart (one list, by id)."""
+        found: dict[str, dict] = {}
+        if self.exchange in TRIGGER_BOOK:
+            found.update((str(o.get("id")), o) for o in self.client.fetch_open_orders(params={"trigger": True}))
+        found.update((str(o.get("id")), o) for o in self.client.fetch_open_orders())
+        return list(found.values())
+
+    def _trigger_params(self, side: str, trigger: float | None) -> dict[str, Any]:
+        """ccxt's parameters of a stop-market order: triggered when the price rises to a buy stop, falls to a sell."""
+        params: dict[str, Any] = {"triggerPrice": trigger}
+        if self.exchange == "bybit":
+            params["triggerDirection"] = "ascending" if side == BUY else "descending"
+        return params
+
+    def _trigger_flag(self, order: Order) -> dict[str, Any]:
+        return {"trigger": True} if order.type == STOP and self.exchange in TRIGGER_BOOK else {}
+
+    def _trigger_symbols(self, orders: list[Order]) -> set[str]:
+        return {o.symbol for o in orders if self._trigger_flag(o)}
+
+    def _contracts(self, market: dict, qty: float) -> float:
+        """Base units -> the exchange's amount (contracts where it counts them)."""
+        return round(qty / _contract_size(market), 10)
 
     def _native(self, ccxt_symbol: str) -> str:
         m = self.client.markets.get(ccxt_symbol)
@@ -368,11 +528,15 @@ class LiveExecutor:
     def _order(self, o: dict) -> Order:
         oid = str(o.get("id"))  # orders placed elsewhere (the exchange's web page, a TP/SL) have no client id
         cid = str(o.get("clientOrderId") or f"exchange-{oid}")
+        size = _contract_size(self.client.markets.get(o["symbol"]) or {})
+        trigger = _num(o.get("triggerPrice"))
+        kind = STOP if trigger and o.get("type") != LIMIT else (o.get("type") or LIMIT)
         return Order(oid, cid, self._native(o["symbol"]),
-                     o.get("side") or BUY, float(o.get("amount") or 0.0), o.get("type") or "limit",
-                     _num(o.get("price")), NEW, float(o.get("filled") or 0.0), float(o.get("average") or 0.0),
-                     created_ms=int(o.get("timestamp") or 0), updated_ms=int(o.get("timestamp") or 0),
-                     reduce_only=bool(o.get("reduceOnly")), bot=self._bot_of_client_id(cid))
+                     o.get("side") or BUY, float(o.get("amount") or 0.0) * size, kind,
+                     trigger if kind == STOP else _num(o.get("price")), NEW, float(o.get("filled") or 0.0) * size,
+                     float(o.get("average") or 0.0), created_ms=int(o.get("timestamp") or 0),
+                     updated_ms=int(o.get("timestamp") or 0), reduce_only=bool(o.get("reduceOnly")),
+                     bot=self._bot_of_client_id(cid), post_only=bool(o.get("postOnly")))
 
     def _bot_of_client_id(self, client_id: str) -> str:
         """Which of our bots sent an order, by its client id ("" for orders placed elsewhere); the journal
@@ -409,6 +573,15 @@ class LiveExecutor:
             filled = [o for o in entries if o.filled_qty > 0] or entries
             bot = self._bot_of_symbol[symbol] = max(filled, key=lambda o: o.created_ms).bot if filled else ""
         return bot
+
+
+def _contract_size(market: dict) -> float:
+    """Base units per contract of a ccxt market (1 where the exchange counts in coins)."""
+    try:
+        size = float(market.get("contractSize") or 1.0)
+    except (TypeError, ValueError):
+        return 1.0
+    return size if size > 0 else 1.0
 
 
 def _size(p: dict) -> float:

@@ -1,9 +1,11 @@
 """Paper trading (the default): orders fill on the next price the market shows, with fees and slippage.
 
 Market orders wait for the next price update of their symbol and fill there, worse by `slippage_bps`;
-limit orders fill when the price reaches them (at the limit price). Quantities and prices are put on the
-instrument's grid first and refused below its minimums. Orders, fills and positions go to the journal, so
-open positions and the balance come back after a restart. Thread-safe (bots call it from their threads).
+limit orders fill when the price reaches them (at the limit price); stop orders turn into market orders when
+the price reaches their trigger and fill at that price, worse by the slippage (as a stop-market would).
+Quantities and prices are put on the instrument's grid first and refused below its minimums. Orders, fills
+and positions go to the journal, so open positions and the balance come back after a restart. Thread-safe
+(bots call it from their threads).
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from .base import (
     BUY,
     CANCELLED,
     FILLED,
+    LIMIT,
+    MARKET,
     NEW,
     REJECTED,
     Fill,
@@ -29,6 +33,9 @@ from .base import (
     OrderRefused,
     OrderRequest,
     Position,
+    check_resting,
+    check_tpsl,
+    crosses,
 )
 from .trade_journal import Journal
 
@@ -99,7 +106,7 @@ class PaperExecutor:
             order = Order(f"P{now}-{next(self._ids)}-{uuid.uuid4().hex[:4]}", req.client_id, req.symbol, req.side,
                           req.qty, req.type, req.price, NEW, created_ms=now, updated_ms=now,
                           reduce_only=req.reduce_only, bot=req.bot, take_profit=req.take_profit,
-                          stop_loss=req.stop_loss)
+                          stop_loss=req.stop_loss, post_only=req.post_only)
             try:
                 self._check(req, order)
             except OrderRefused as exc:
@@ -109,14 +116,71 @@ class PaperExecutor:
             self._open[order.id] = order
             self.journal.save_order(self.name, order)
             log.info("%s: %s %s %g %s%s (%s)", self.name, req.side, req.symbol, order.qty, req.type,
-                     f" @ {order.price:g}" if req.type == "limit" else "", req.bot or "manual")
+                     f" @ {order.price:g}" if req.type != MARKET else "", req.bot or "manual")
             return order
+
+    def amend(self, order_id: str, *, price: float | None = None, qty: float | None = None) -> Order:
+        """A resting order's new price and/or size, put on the grid and checked as a new order would be; the
+        order keeps its id and client id. Refused (the order unchanged) with the reason."""
+        with self._lock:
+            order = self._open.get(order_id)
+            if order is None:
+                raise OrderRefused("", f"no open order {order_id}")
+            if order.type == MARKET:
+                raise OrderRefused(order.symbol, "a market order cannot be amended")
+            rules = self.rules(order.symbol)
+            new_qty, new_price = rules.check(order.qty if qty is None else qty,
+                                             order.price if price is None else price)  # type: ignore[arg-type]
+            check_resting(order.symbol, order.side, order.type, new_price, self.last_price.get(order.symbol),
+                          post_only=order.post_only)
+            if not order.reduce_only and new_qty > order.qty:
+                pos = self._positions.get(order.symbol)
+                grows = pos is None or (pos.qty > 0) == (order.side == BUY)
+                if grows:
+                    self._check_margin(order.symbol, new_qty - order.qty, new_price)
+            was = copy.copy(order)
+            order.qty, order.price, order.updated_ms = new_qty, new_price, self.clock()
+            try:
+                self.journal.save_order(self.name, order)
+            except BaseException:
+                _put_back(order, was)
+                raise
+            log.info("%s: amended %s %s %s -> %g @ %g", self.name, order.symbol, order.side, order.id, order.qty,
+                     new_price)
+            return copy.copy(order)
+
+    def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        """Every open order (of `symbol`, if given) cancelled; the cancelled orders."""
+        with self._lock:
+            ids = [o.id for o in self._open.values() if symbol is None or o.symbol == symbol]
+            return [self.cancel(i) for i in ids]
+
+    def set_tpsl(self, symbol: str, take_profit: float | None, stop_loss: float | None) -> Position:
+        """The position's take profit and stop loss (None: none), on the tick grid, each on its side of the
+        last price (a level already passed would close the position at once: refused instead)."""
+        with self._lock:
+            pos = self._positions.get(symbol)
+            if pos is None:
+                raise OrderRefused(symbol, "no open position to set a take profit or stop loss on")
+            rules = self.rules(symbol)
+            tp = None if take_profit is None else rules.check_price(take_profit, "take profit")
+            sl = None if stop_loss is None else rules.check_price(stop_loss, "stop loss")
+            check_tpsl(symbol, pos.qty > 0, tp, sl, self.last_price.get(symbol) or pos.mark_price or pos.entry_price)
+            was = copy.copy(pos)
+            pos.take_profit, pos.stop_loss = tp, sl
+            try:
+                self.journal.save_position(self.name, pos)
+            except BaseException:
+                _put_back(pos, was)
+                raise
+            log.info("%s: %s take profit %s, stop loss %s", self.name, symbol, _level(tp), _level(sl))
+            return pos.copy()
 
     def cancel(self, order_id: str) -> Order:
         with self._lock:
             order = self._open.pop(order_id, None)
             if order is None:
-                raise OrderRefused("?", f"no open order {order_id}")
+                raise OrderRefused("", f"no open order {order_id}")
             order.status, order.updated_ms, order.reason = CANCELLED, self.clock(), "cancelled"
             self.journal.save_order(self.name, order)
             return order
@@ -165,8 +229,10 @@ class PaperExecutor:
         if ref is None:
             raise OrderRefused(req.symbol, "no price known yet for this symbol; wait for market data")
         order.qty, p = rules.check(req.qty, ref)
-        if req.type == "limit":
+        if req.type != MARKET:
             order.price = p
+            check_resting(req.symbol, req.side, req.type, p, self.last_price.get(req.symbol),
+                          post_only=req.post_only)
         pos = self._positions.get(req.symbol)
         signed = order.qty if req.side == BUY else -order.qty
         if req.reduce_only:
@@ -175,14 +241,17 @@ class PaperExecutor:
             order.qty = min(order.qty, abs(pos.qty))
             return
         current = 0.0 if pos is None else pos.qty
-        grows = abs(current + signed) > abs(current)
-        if grows:
-            margin_used = sum(abs(x.qty) * x.entry_price for x in self._positions.values()) / self.leverage
-            need = abs(signed) * ref / self.leverage
-            free = self._balance - margin_used
-            if need > free:
-                raise OrderRefused(req.symbol, f"insufficient balance: order needs {need:,.2f} {self.currency} "
-                                               f"margin, {free:,.2f} available")
+        if abs(current + signed) > abs(current):
+            self._check_margin(req.symbol, abs(signed), ref)
+
+    def _check_margin(self, symbol: str, qty: float, price: float) -> None:
+        """Refused when opening `qty` more at `price` needs more margin than is free."""
+        margin_used = sum(abs(x.qty) * x.entry_price for x in self._positions.values()) / self.leverage
+        need = qty * price / self.leverage
+        free = self._balance - margin_used
+        if need > free:
+            raise OrderRefused(symbol, f"insufficient balance: order needs {need:,.2f} {self.currency} "
+                                       f"margin, {free:,.2f} available")
 
     def _still_reduces(self, order: Order, time_ms: int) -> bool:
         """A reduce-only order is checked again when it fills, as the exchange does: another close may have
@@ -207,13 +276,14 @@ class PaperExecutor:
 
     def _fill_price(self, order: Order, price: float) -> float | None:
         rules = self.rules(order.symbol)
-        if order.type == "market":
-            worse = price * (1 + self.slippage) if order.side == BUY else price * (1 - self.slippage)
-            return rules.round_price(worse)
-        assert order.price is not None
-        if (order.side == BUY and price <= order.price) or (order.side != BUY and price >= order.price):
-            return order.price
-        return None
+        if order.type != MARKET:
+            assert order.price is not None
+            if not crosses(order.side, order.type, order.price, price):
+                return None
+            if order.type == LIMIT:
+                return order.price
+        worse = price * (1 + self.slippage) if order.side == BUY else price * (1 - self.slippage)
+        return rules.round_price(worse)  # market, or a stop reached: taken at this price, worse by the slippage
 
     def _fill(self, order: Order, price: float, time_ms: int) -> Fill:
         """Fill `order` at `price`; if the journal cannot record it (disk full, ...), memory is put back as it
@@ -280,6 +350,10 @@ class PaperExecutor:
         log.info("%s: filled %s %s %g @ %g (fee %.4f, realized %.4f)", self.name, order.side, order.symbol,
                  order.qty, price, fee, realized)
         return fill
+
+
+def _level(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
 
 
 def _put_back(obj, saved) -> None:

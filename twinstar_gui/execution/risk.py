@@ -197,13 +197,19 @@ class RiskGuard:
         positions = {p.symbol: p for p in self.inner.positions()}
         if req.symbol not in positions and len(in_play | set(positions)) >= self.limits.max_open_positions:
             raise OrderRefused(req.symbol, f"max open positions reached ({self.limits.max_open_positions})")
-        price = req.price or getattr(self.inner, "last_price", {}).get(req.symbol)
+        self._check_size(req.symbol, req.qty if req.side == BUY else -req.qty, req.price, positions)
+
+    def _check_size(self, symbol: str, signed: float, price: float | None, positions: dict[str, Position]) -> None:
+        """A position that grows by `signed` (base units, < 0 sells) at `price` (else the last price) stays within the
+        size limit; an order against the position (a sell while long) only reduces it, or turns it over by the rest."""
+        price = price or getattr(self.inner, "last_price", {}).get(symbol)
         if price:
-            held = abs(positions[req.symbol].qty) * price if req.symbol in positions else 0.0
+            before = positions[symbol].qty if symbol in positions else 0.0
+            after = abs(before + signed) * price
             cap = self.limits.max_position(self.currency)
-            if held + req.qty * price > cap * (1 + 1e-9):
-                raise OrderRefused(req.symbol, f"position would be {held + req.qty * price:,.2f} {self.currency}, over "
-                                               f"the limit of {cap:,g} {self.currency}")
+            if abs(before + signed) > abs(before) and after > cap * (1 + 1e-9):
+                raise OrderRefused(symbol, f"position would be {after:,.2f} {self.currency}, over "
+                                           f"the limit of {cap:,g} {self.currency}")
 
     def on_price(self, symbol: str, price: float, time_ms: int) -> list[Fill]:
         fills: list[Fill] = []
@@ -238,6 +244,25 @@ class RiskGuard:
 
     def cancel(self, order_id: str) -> Order:
         return self.inner.cancel(order_id)
+
+    def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        return self.inner.cancel_all(symbol)
+
+    def amend(self, order_id: str, *, price: float | None = None, qty: float | None = None) -> Order:
+        """An entry that grows is checked as a new entry of the difference would be (kill switch, size limit)."""
+        order = next((o for o in self.inner.open_orders() if o.id == order_id), None)
+        if order is None or order.reduce_only or qty is None or qty <= order.qty:
+            return self.inner.amend(order_id, price=price, qty=qty)
+        with self._lock:
+            ks = self.kill_switch
+            if ks is not None:
+                raise OrderRefused(order.symbol, f"kill switch is on ({ks['reason']}); entries cannot grow")
+            positions = {p.symbol: p for p in self.inner.positions()}
+            self._check_size(order.symbol, qty if order.side == BUY else -qty, price or order.price, positions)
+            return self.inner.amend(order_id, price=price, qty=qty)
+
+    def set_tpsl(self, symbol: str, take_profit: float | None, stop_loss: float | None) -> Position:
+        return self.inner.set_tpsl(symbol, take_profit, stop_loss)
 
     def positions(self) -> list[Position]:
         return self.inner.positions()

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS orders (
     side TEXT NOT NULL, qty REAL NOT NULL, type TEXT NOT NULL, price REAL, status TEXT NOT NULL,
     filled_qty REAL NOT NULL, avg_price REAL NOT NULL, fee REAL NOT NULL, created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL, reduce_only INTEGER NOT NULL, bot TEXT NOT NULL, reason TEXT NOT NULL,
-    take_profit REAL, stop_loss REAL,
+    take_profit REAL, stop_loss REAL, post_only INTEGER NOT NULL DEFAULT 0,
     UNIQUE (executor, client_id)
 );
 CREATE TABLE IF NOT EXISTS fills (
@@ -43,7 +43,10 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS fills_time ON fills (executor, time_ms);
 """
 _ORDER_FIELDS = ("id", "client_id", "symbol", "side", "qty", "type", "price", "status", "filled_qty", "avg_price",
-                 "fee", "created_ms", "updated_ms", "reduce_only", "bot", "reason", "take_profit", "stop_loss")
+                 "fee", "created_ms", "updated_ms", "reduce_only", "bot", "reason", "take_profit", "stop_loss",
+                 "post_only")
+# columns added since the first journals: (name, definition) added to a journal that lacks them
+_ADDED_ORDER_COLUMNS = (("post_only", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 class Journal:
@@ -57,6 +60,10 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(orders)")}
+            for name, definition in _ADDED_ORDER_COLUMNS:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE orders ADD COLUMN {name} {definition}")
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -164,5 +171,5 @@ class Journal:
 
 def _order(row: tuple) -> Order:
     d = dict(zip(_ORDER_FIELDS, row))
-    d["reduce_only"] = bool(d["reduce_only"])
+    d["reduce_only"], d["post_only"] = bool(d["reduce_only"]), bool(d["post_only"])
     return Order(**d)
