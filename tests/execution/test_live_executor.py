@@ -247,3 +247,85 @@ def test_the_kill_switch_closes_live_positions_off_the_callers_thread(sim, accou
         ex.refresh()
     assert ex.positions() == [] and account.positions[SYM].qty == 0
     assert senders == [f"kill-{ex.name}"]
+
+
+# -- manual trading: stops, amend, cancel-all, a position's TP/SL (issue 18) --------------------------------------
+def test_a_resting_limit_is_amended_in_place_at_the_exchange(sim, account, tmp_path):
+    ex = connect(sim, tmp_path)
+    price = ex.last_price[SYM]
+    order = ex.place(OrderRequest(SYM, "buy", 0.01, "t-am-1", type="limit", price=price * 0.8, post_only=True))
+    assert creates(account, "t-am-1")[0].time_in_force == "PostOnly"
+    sent = len(account.requests)
+    amended = ex.amend(order.id, price=price * 0.85, qty=0.02)
+    assert (amended.id, amended.client_id) == (order.id, "t-am-1")
+    assert ("POST", "/v5/order/amend") in account.requests[sent:]
+    assert ("POST", "/v5/order/create") not in account.requests[sent:]  # amended, not replaced
+    at_exchange = creates(account, "t-am-1")[0]
+    assert (at_exchange.order_id, at_exchange.qty) == (order.id, 0.02)
+    assert at_exchange.price == pytest.approx(round(price * 0.85, 1))
+    [seen] = ex.open_orders()
+    assert (seen.id, seen.qty, seen.price, seen.post_only) == (order.id, 0.02, at_exchange.price, True)
+    assert ex.journal.order_by_client_id(ex.name, "t-am-1").price == at_exchange.price
+    with pytest.raises(OrderRefused, match="would take liquidity"):  # checked here, never sent
+        ex.amend(order.id, price=price * 1.1)
+    assert creates(account, "t-am-1")[0].price == at_exchange.price
+
+
+def test_the_exchanges_refusal_of_an_amend_is_shown_and_the_order_stays(sim, account, tmp_path):
+    ex = connect(sim, tmp_path)
+    price = ex.last_price[SYM]
+    order = ex.place(OrderRequest(SYM, "buy", 0.01, "t-am-2", type="limit", price=price * 0.8))
+    with pytest.raises(OrderRefused, match="ab not enough for new order") as err:
+        ex.amend(order.id, qty=12.0)  # ~ 500k USDT on 10k at 10x
+    assert err.value.code == "InsufficientFunds"
+    [seen] = ex.open_orders()
+    assert seen.qty == 0.01 and creates(account, "t-am-2")[0].qty == 0.01
+
+
+def test_a_stop_order_waits_untriggered_is_moved_and_cancel_all_takes_every_kind(sim, account, tmp_path):
+    ex = connect(sim, tmp_path)
+    price = ex.last_price[SYM]
+    stop = ex.place(OrderRequest(SYM, "buy", 0.01, "t-stop-1", type="stop", price=price * 1.2))
+    limit = ex.place(OrderRequest(SYM, "sell", 0.01, "t-lim-2", type="limit", price=price * 1.3))
+    held = creates(account, "t-stop-1")[0]
+    assert (held.status, held.trigger_direction) == ("Untriggered", 1)
+    assert held.trigger == pytest.approx(price * 1.2, abs=0.1)
+    kinds = {o.client_id: (o.type, o.price) for o in ex.open_orders()}
+    assert kinds["t-stop-1"] == ("stop", held.trigger) and kinds["t-lim-2"][0] == "limit"
+    moved = ex.amend(stop.id, price=price * 1.25)
+    assert creates(account, "t-stop-1")[0].trigger == pytest.approx(price * 1.25, abs=0.1) and moved.type == "stop"
+    with pytest.raises(OrderRefused, match="stop must be above the last price"):
+        ex.place(OrderRequest(SYM, "buy", 0.01, "t-stop-2", type="stop", price=price * 0.9))
+    assert not creates(account, "t-stop-2")
+    done = ex.cancel_all(SYM)
+    assert sorted(o.client_id for o in done) == ["t-lim-2", "t-stop-1"]
+    assert ("POST", "/v5/order/cancel-all") in account.requests
+    assert {o.status for o in account.orders.values()} == {"Cancelled", "Deactivated"}
+    assert ex.open_orders() == [] and limit.id in {o.id for o in done}
+
+
+def test_a_positions_take_profit_and_stop_loss_are_set_at_the_exchange(sim, account, tmp_path):
+    ex = connect(sim, tmp_path)
+    price = ex.last_price[SYM]
+    ex.place(OrderRequest(SYM, "buy", 0.01, "t-pos-1", bot="manual"))
+    pos = ex.set_tpsl(SYM, price * 1.1, price * 0.9)
+    sim_pos = account.positions[SYM]
+    assert sim_pos.take_profit == pytest.approx(price * 1.1, abs=0.1) == pos.take_profit
+    assert sim_pos.stop_loss == pytest.approx(price * 0.9, abs=0.1) == pos.stop_loss
+    ex.set_tpsl(SYM, None, price * 0.95)  # take profit removed, stop moved up
+    assert (account.positions[SYM].take_profit, account.positions[SYM].stop_loss) == (
+        0.0, pytest.approx(price * 0.95, abs=0.1))
+    [seen] = ex.positions()
+    assert seen.take_profit is None and seen.stop_loss == pytest.approx(price * 0.95, abs=0.1)
+    with pytest.raises(OrderRefused, match="stop loss .* must be below"):
+        ex.set_tpsl(SYM, None, price * 1.05)
+
+
+def test_a_stale_timestamp_is_the_exchanges_refusal_not_a_resend(sim, account, tmp_path):
+    ex = connect(sim, tmp_path)
+    ex.client.options["timeDifference"] = 120_000  # ccxt signs with a clock two minutes behind
+    with pytest.raises(OrderRefused, match="timestamp") as err:
+        ex.place(OrderRequest(SYM, "buy", 0.01, "t-late-1"))
+    assert err.value.exchange == "bybit"
+    assert not creates(account, "t-late-1")
+    assert ex.journal.order_by_client_id(ex.name, "t-late-1").status == "rejected"

@@ -83,8 +83,9 @@ class BotContext:
 
 def client_id(*parts: object) -> str:
     """A deterministic order id for one intent: a retry (or a restart that replays the same candle)
-    produces the same id, and the executor refuses to place it twice. 34 chars: fits Bybit's 36."""
-    return "TS" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:32]
+    produces the same id, and the executor refuses to place it twice. 32 letters and digits: OKX takes at most
+    32 alphanumerics, Bybit and Binance 36."""
+    return "TS" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:30]
 
 
 class Bot:

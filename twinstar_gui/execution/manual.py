@@ -110,6 +110,10 @@ def prepare(order: ManualOrder, rules: InstrumentRules, last: float | None, posi
     else:
         qty = _positive(sym, "notional", order.notional, "order value") / ref
     field = "qty" if order.qty is not None else "notional"
+    if field == "notional" and rules.round_qty(qty) < rules.min_qty:
+        least = f"{fmt(rules.min_qty)} (about {fmt(rules.min_qty * ref)} {rules.currency})"
+        raise refuse(field, f"{fmt(order.notional or 0.0)} {rules.currency} buys {fmt(rules.round_qty(qty))}, below "
+                            f"the minimum size {least}")
     try:
         qty, _ = rules.check(qty, ref)
     except OrderRefused as exc:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from ..bots.base import Candidate, run_bot
+from ..bots.base import Candidate, client_id, run_bot
 from ..core.instrument import Instrument, SymbolError
 from ..core.prices import instrument_price_text, size_text
 from ..execution.base import BUY, SELL, Fill, OrderRefused, OrderRequest, Position
@@ -260,7 +260,7 @@ class TradingPresenter(QObject):
         attempt_key = (exchange, symbol, pos.opened_ms)
         attempt = self._close_attempts.get(attempt_key, 0)
         req = OrderRequest(symbol, SELL if pos.qty > 0 else BUY, abs(pos.qty),
-                           f"manual-close-{symbol}-{pos.opened_ms}-{attempt}", reduce_only=True, bot="manual",
+                           client_id("manual-close", symbol, pos.opened_ms, attempt), reduce_only=True, bot="manual",
                            price=pos.mark_price or pos.entry_price)
 
         async def close() -> None:

@@ -8,7 +8,13 @@ wall clock (clients sign with their own clock), not the market's accelerated clo
 
 Errors (HTTP 200, Bybit envelope): 10003 unknown key, 10004 bad signature, 10002 timestamp outside the
 receive window, 10001 bad parameters, 110001 unknown order, 110007 insufficient balance, 110072 duplicate
-orderLinkId, 110017 reduce-only that would open a position, 10005 no trading account configured.
+orderLinkId, 110017 reduce-only that would open a position, 110092 / 110093 a rising / falling trigger
+already passed, 10005 no trading account configured.
+
+Orders: market, limit (timeInForce PostOnly: cancelled instead of taking, as Bybit does), conditional
+market orders (triggerPrice + triggerDirection: "Untriggered" until the last price reaches the trigger),
+amend (price, qty, triggerPrice), cancel, cancel-all, a position's TP/SL (trading-stop). Open orders with
+orderFilter=Order or StopOrder list one kind; without it, every open order.
 
 Documented simplifications: fills happen at the market's last price when a request comes in (market orders
 at once; a resting limit order, and a position's take-profit / stop-loss, when the price has crossed it at
@@ -62,6 +68,9 @@ class SimOrder:
     updated_ms: int = 0
     reject_reason: str = "EC_NoError"
     stop_type: str = ""
+    trigger: float = 0.0  # conditional orders: the trigger price
+    trigger_direction: int = 0  # 1: when the price rises to it, 2: when it falls to it
+    time_in_force: str = ""
 
 
 @dataclass
@@ -149,6 +158,12 @@ class BybitAccount:
     # -- the matching engine (lazy: runs on each private request) ------------------------------------------
     def _settle(self, now: int) -> None:
         for o in list(self.orders.values()):
+            if o.status == "Untriggered":
+                last = self.market.last_price(o.symbol, now)
+                if (o.trigger_direction == 1 and last >= o.trigger) or (o.trigger_direction == 2 and last <= o.trigger):
+                    o.status = "Triggered"
+                    self._fill(o, last, now, maker=False)
+                continue
             if o.status == "New" and o.type == "Limit":
                 last = self.market.last_price(o.symbol, now)
                 if (o.side == "Buy" and last <= o.price) or (o.side == "Sell" and last >= o.price):
@@ -206,7 +221,8 @@ class BybitAccount:
     # -- margin -------------------------------------------------------------------------------------------
     def _used_margin(self, now: int) -> float:
         im = sum(abs(p.qty) * self.market.last_price(p.symbol, now) for p in self.positions.values() if p.qty)
-        im += sum((o.qty - o.filled) * o.price for o in self.orders.values() if o.status in OPEN and not o.reduce_only)
+        im += sum((o.qty - o.filled) * (o.price or o.trigger) for o in self.orders.values()
+                  if o.status in OPEN and not o.reduce_only)
         return im / self.leverage
 
     def _upnl(self, now: int) -> float:
@@ -253,7 +269,12 @@ class BybitAccount:
         sl = _optional_price(params.get("stopLoss"), spec.tick, "stopLoss")
         reduce = params.get("reduceOnly") in (True, "true", "True")
         last = self.market.last_price(sym, now)
-        ref = price or last
+        trigger = _optional_price(params.get("triggerPrice"), spec.tick, "triggerPrice") or 0.0
+        direction = 0
+        if trigger:
+            direction = _trigger_direction(params.get("triggerDirection"))
+            _check_trigger(trigger, direction, last)
+        ref = price or trigger or last
         pos = self.positions.get(sym)
         pos_qty = pos.qty if pos else 0.0
         signed = qty if side == "Buy" else -qty
@@ -273,14 +294,84 @@ class BybitAccount:
             need = qty * ref / self.leverage + qty * ref * TAKER_FEE
             if need > self.available(now):
                 raise BybitError(110007, "ab not enough for new order")
+        tif = str(params.get("timeInForce") or "")
         order = SimOrder(self._new_id(), link, sym, side, otype, qty, price, reduce, tp or 0.0, sl or 0.0, now,
-                         updated_ms=now)
+                         updated_ms=now, trigger=trigger, trigger_direction=direction, time_in_force=tif)
         self.orders[order.order_id] = order
-        if otype == "Market":
+        marketable = (side == "Buy" and last <= price) or (side == "Sell" and last >= price)
+        if trigger:
+            order.status, order.stop_type = "Untriggered", "Stop"
+        elif otype == "Market":
             self._fill(order, last, now, maker=False)
-        elif (side == "Buy" and last <= price) or (side == "Sell" and last >= price):
+        elif marketable and tif == "PostOnly":  # Bybit accepts it, then cancels it rather than let it take
+            order.status, order.reject_reason = "Cancelled", "EC_PostOnlyWillTakeLiquidity"
+        elif marketable:
             self._fill(order, last, now, maker=False)  # marketable limit: takes at the last price
         return {"orderId": order.order_id, "orderLinkId": order.link_id}
+
+    def amend_order(self, params: dict, now: int) -> dict:
+        sym = self._symbol(params)
+        o = self._find(params)
+        if o.symbol != sym or o.status not in OPEN:
+            raise BybitError(110001, "order not exists or too late to replace")
+        spec = self.market.spec(sym)
+        last = self.market.last_price(sym, now)
+        qty = _on_grid(params["qty"], spec.lot, "Qty") if params.get("qty") not in (None, "") else o.qty
+        price = _on_grid(params["price"], spec.tick, "Price") if params.get("price") not in (None, "") else o.price
+        trigger = o.trigger
+        if params.get("triggerPrice") not in (None, ""):
+            if o.status != "Untriggered":
+                raise BybitError(10001, "params error: triggerPrice can only be modified on a conditional order")
+            trigger = _on_grid(params["triggerPrice"], spec.tick, "triggerPrice")
+            _check_trigger(trigger, o.trigger_direction, last)
+        if (qty, price, trigger) == (o.qty, o.price, o.trigger):
+            raise BybitError(10001, "The order remains unchanged as the parameters entered match the existing ones.")
+        if qty < spec.lot:
+            raise BybitError(10001, f"The number of contracts exceeds minimum limit allowed (min {spec.lot:g})")
+        if qty > o.qty and not o.reduce_only:
+            need = (qty - o.qty) * (price or trigger or last) / self.leverage
+            if need > self.available(now):
+                raise BybitError(110007, "ab not enough for new order")
+        o.qty, o.price, o.trigger, o.updated_ms = qty, price, trigger, now
+        if o.type == "Limit" and o.status == "New" and (
+                (o.side == "Buy" and last <= price) or (o.side == "Sell" and last >= price)):
+            if o.time_in_force == "PostOnly":
+                o.status, o.reject_reason = "Cancelled", "EC_PostOnlyWillTakeLiquidity"
+            else:
+                self._fill(o, last, now, maker=False)
+        return {"orderId": o.order_id, "orderLinkId": o.link_id}
+
+    def cancel_all(self, params: dict, now: int) -> dict:
+        sym = self._symbol(params, required=False)
+        if sym is None and not params.get("settleCoin") and not params.get("baseCoin"):
+            raise BybitError(10001, "params error: symbol, settleCoin or baseCoin is required")
+        kind = params.get("orderFilter") or ""
+        done = [o for o in self.orders.values() if o.status in OPEN and sym in (None, o.symbol) and _kind_ok(o, kind)]
+        for o in done:
+            o.status, o.updated_ms = ("Deactivated" if o.status == "Untriggered" else "Cancelled"), now
+        return {"list": [{"orderId": o.order_id, "orderLinkId": o.link_id} for o in done], "success": "1"}
+
+    def trading_stop(self, params: dict, now: int) -> dict:
+        sym = self._symbol(params)
+        pos = self.positions.get(sym)
+        if pos is None or not pos.qty:
+            raise BybitError(10001, "can not set tp/sl/ts for zero position")
+        spec = self.market.spec(sym)
+        last = self.market.last_price(sym, now)
+        long = pos.qty > 0
+        tp, sl = pos.take_profit, pos.stop_loss
+        if params.get("takeProfit") not in (None, ""):
+            tp = _optional_price(params["takeProfit"], spec.tick, "takeProfit") or 0.0
+        if params.get("stopLoss") not in (None, ""):
+            sl = _optional_price(params["stopLoss"], spec.tick, "stopLoss") or 0.0
+        if tp and (tp <= last if long else tp >= last):
+            raise BybitError(10001, f"TakeProfit:{tp:g} set for {'Buy' if long else 'Sell'} position should be "
+                                    f"{'higher' if long else 'lower'} than base_price:{last:g}??LastPrice")
+        if sl and (sl >= last if long else sl <= last):
+            raise BybitError(10001, f"StopLoss:{sl:g} set for {'Buy' if long else 'Sell'} position should be "
+                                    f"{'lower' if long else 'higher'} than base_price:{last:g}??LastPrice")
+        pos.take_profit, pos.stop_loss, pos.updated_ms = tp, sl, now
+        return {}
 
     def _find(self, params: dict) -> SimOrder:
         oid, link = params.get("orderId") or "", params.get("orderLinkId") or ""
@@ -304,7 +395,8 @@ class BybitAccount:
         if sym is None and not params.get("settleCoin") and not params.get("baseCoin"):
             raise BybitError(10001, "params error: symbol, settleCoin or baseCoin is required")
         wanted = params.get("orderId") or params.get("orderLinkId")
-        rows = [o for o in self.orders.values() if sym in (None, o.symbol)]
+        kind = params.get("orderFilter") or ""
+        rows = [o for o in self.orders.values() if sym in (None, o.symbol) and _kind_ok(o, kind)]
         if wanted:  # by id: recent closed orders too, as Bybit does
             rows = [o for o in rows if wanted in (o.order_id, o.link_id)]
         else:
@@ -339,10 +431,12 @@ class BybitAccount:
             "leavesQty": fq(o.qty - o.filled if o.status in OPEN else 0.0),
             "leavesValue": f"{(o.qty - o.filled) * o.price:.8f}" if o.status in OPEN else "0",
             "cumExecQty": fq(o.filled), "cumExecValue": f"{value:.8f}", "cumExecFee": f"{o.fee:.8f}",
-            "timeInForce": "IOC" if o.type == "Market" else "GTC", "orderType": o.type,
-            "stopOrderType": o.stop_type, "orderIv": "", "triggerPrice": "", "takeProfit": fp(o.take_profit),
+            "timeInForce": "IOC" if o.type == "Market" else (o.time_in_force or "GTC"), "orderType": o.type,
+            "stopOrderType": o.stop_type, "orderIv": "", "triggerPrice": fp(o.trigger) if o.trigger else "",
+            "takeProfit": fp(o.take_profit),
             "stopLoss": fp(o.stop_loss), "tpTriggerBy": "LastPrice" if o.take_profit else "",
-            "slTriggerBy": "LastPrice" if o.stop_loss else "", "triggerDirection": 0, "triggerBy": "",
+            "slTriggerBy": "LastPrice" if o.stop_loss else "", "triggerDirection": o.trigger_direction,
+            "triggerBy": "LastPrice" if o.trigger else "",
             "lastPriceOnCreated": "", "reduceOnly": o.reduce_only, "closeOnTrigger": bool(o.stop_type),
             "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": "Full" if o.take_profit or o.stop_loss
             else "", "tpLimitPrice": "", "slLimitPrice": "", "placeType": "", "createdTime": str(o.created_ms),
@@ -450,6 +544,29 @@ def _optional_price(raw, tick: float, what: str) -> float | None:
     return _on_grid(raw, tick, what)
 
 
+def _trigger_direction(raw) -> int:
+    if str(raw) in ("1", "2"):
+        return int(str(raw))
+    raise BybitError(10001, f"params error: triggerDirection must be 1 (rise) or 2 (fall), got {raw!r}")
+
+
+def _check_trigger(trigger: float, direction: int, last: float) -> None:
+    """A rising trigger must be above the last price, a falling one below (else it would fire at once)."""
+    if direction == 1 and trigger <= last:
+        raise BybitError(110092, f"expect Rising, but trigger_price[{trigger:g}] <= current[{last:g}]??LastPrice")
+    if direction == 2 and trigger >= last:
+        raise BybitError(110093, f"expect Falling, but trigger_price[{trigger:g}] >= current[{last:g}]??LastPrice")
+
+
+def _kind_ok(o: SimOrder, order_filter: str) -> bool:
+    """orderFilter: Order (active orders), StopOrder (conditional ones); none: both."""
+    if order_filter == "StopOrder":
+        return bool(o.stop_type == "Stop")
+    if order_filter == "Order":
+        return o.stop_type != "Stop"
+    return True
+
+
 def _limit(params: dict, default: int, cap: int) -> int:
     try:
         return max(1, min(cap, int(params.get("limit") or default)))
@@ -460,6 +577,9 @@ def _limit(params: dict, default: int, cap: int) -> int:
 _ROUTES = {
     ("POST", "/v5/order/create"): BybitAccount.create_order,
     ("POST", "/v5/order/cancel"): BybitAccount.cancel_order,
+    ("POST", "/v5/order/amend"): BybitAccount.amend_order,
+    ("POST", "/v5/order/cancel-all"): BybitAccount.cancel_all,
+    ("POST", "/v5/position/trading-stop"): BybitAccount.trading_stop,
     ("GET", "/v5/order/realtime"): BybitAccount.open_orders,
     ("GET", "/v5/order/history"): BybitAccount.order_history,
     ("GET", "/v5/position/list"): BybitAccount.position_list,
