@@ -10,12 +10,15 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageB
 from .panels.chart_panel import ChartPanel
 from .panels.health_panel import HealthPanel
 from .panels.log_panel import LogPanel
+from .panels.order_ticket import OrderTicket
+from .panels.orders_panel import OrdersPanel
 from .panels.trading_panels import BotsPanel, PositionsPanel, ScannerPanel
 
 if TYPE_CHECKING:  # the window is built before the back end is imported (see `attach`)
     from ..presenters.chart import ChartPresenter
     from ..presenters.health import HealthPresenter
     from ..presenters.log import LogPresenter
+    from ..presenters.manual import ManualTradingPresenter
     from .last_view import LastView
 
 SETTINGS_ORG = "TwinStar"
@@ -60,6 +63,7 @@ class MainWindow(QMainWindow):
         self.log_dock = self._dock("Log", "dock.log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.health_dock, self.log_dock)
         self.trading = None
+        self.manual: ManualTradingPresenter | None = None  # trading by hand (ticket, orders, chart lines)
         if trading is not None or trading_exchanges is not None:
             self._add_trading_docks(list(chart.feeds) if chart is not None else list(trading_exchanges or []))
         self.health_dock.raise_()
@@ -129,18 +133,28 @@ class MainWindow(QMainWindow):
         self.bots_panel = BotsPanel(list(FLOWS), exchanges, self)
         self.positions_panel = PositionsPanel(self._fills, self)
         self.scanner_panel = ScannerPanel(self)
+        self.ticket = OrderTicket(exchanges, parent=self)
+        self.orders_panel = OrdersPanel(self._order_history, self._fills, self)
+        self.orders_panel.set_exchanges(exchanges)
         self.bots_dock = self._dock("Bots", "dock.bots", self.bots_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.positions_dock = self._dock("Positions", "dock.positions", self.positions_panel,
                                          Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.orders_dock = self._dock("Orders", "dock.orders", self.orders_panel,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
         self.scanner_dock = self._dock("Scanner", "dock.scanner", self.scanner_panel,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
-        for dock in (self.bots_dock, self.positions_dock):
+        self.ticket_dock = self._dock("Order ticket", "dock.ticket", self.ticket, Qt.DockWidgetArea.RightDockWidgetArea)
+        for dock in (self.bots_dock, self.positions_dock, self.orders_dock):
             self.tabifyDockWidget(self.health_dock, dock)
+        self.splitDockWidget(self.ticket_dock, self.scanner_dock, Qt.Orientation.Vertical)
         # readable columns (a saved layout wins)
         self.resizeDocks([self.scanner_dock], [300], Qt.Orientation.Horizontal)
 
     def _fills(self, limit: int = 200) -> list:
         return self.trading.fills(limit) if self.trading is not None else []
+
+    def _order_history(self, limit: int = 500) -> list:
+        return self.manual.history(limit) if self.manual is not None else []
 
     def _connect_trading(self, trading) -> None:
         self.trading = trading
@@ -160,9 +174,53 @@ class MainWindow(QMainWindow):
         self.scanner_panel.open_chart.connect(self.open_chart)
         if self.chart_presenter is not None:
             self.chart_presenter.attach_trading(trading)  # entry/exit markers from the journal
+        self._connect_manual(trading)
+
+    def _connect_manual(self, trading) -> None:
+        """Trading by hand: the ticket, the orders panel and the chart's lines, through one presenter."""
+        from ..presenters.manual import ManualTradingPresenter
+
+        manual = self.manual = ManualTradingPresenter(trading, self)
+        self.ticket.check, self.ticket.lookup = manual.check, manual.ticket
+        self.ticket.submitted.connect(manual.place)
+        manual.orders.connect(self.orders_panel.show_orders)
+        manual.levels.connect(self.chart_panel.levels.show)
+        manual.settled.connect(self.chart_panel.levels.settle)
+        manual.done.connect(self._show_message)
+        manual.refused.connect(self._show_message)
+        self.orders_panel.cancel_requested.connect(manual.cancel)
+        self.orders_panel.cancel_all_requested.connect(manual.cancel_all)
+        self.orders_panel.amend_requested.connect(lambda ex, oid, price, size: manual.amend(ex, oid, price=price,
+                                                                                           qty=size))
+        self.orders_panel.message.connect(self._show_message)
+        self.chart_panel.levels.moved.connect(manual.move_level)
+        self.chart_panel.levels.removed.connect(manual.remove_level)
+        self.chart_panel.selection_changed.connect(self._manual_series)
+        self.chart_panel.order_at.connect(self._order_from_chart)
+        trading.exchanges_changed.connect(self.ticket.set_exchanges)
+        trading.exchanges_changed.connect(self.orders_panel.set_exchanges)
+        if self.chart_panel.symbol:
+            self._manual_series(self.chart_panel.exchange_box.currentText(), self.chart_panel.symbol, "")
+
+    def _manual_series(self, exchange: str, native: str, _tf: str) -> None:
+        if self.manual is None:
+            return
+        self.manual.show_series(exchange, native)
+        name = self.chart_presenter.unified(exchange, native) if self.chart_presenter is not None else native
+        self.ticket.prefill(exchange, name)
+
+    def _order_from_chart(self, side: str, kind: str, price: float) -> None:
+        """The chart's right-click: a limit or stop at that price, the ticket's size; checked and sent (or
+        confirmed first, live) as from the ticket."""
+        self.ticket.prefill(self.chart_panel.exchange_box.currentText(), "", kind, price)
+        self.ticket_dock.raise_()
+        self.ticket.request(side)
+        if self.ticket.error:
+            self._show_message(f"order not sent: {self.ticket.error}")
 
     def _on_mode(self, exchange: str, live: bool) -> None:
         self.bots_panel.set_mode(exchange, live)
+        self.ticket.set_mode(exchange, live)
         self.positions_panel.live = any(self.bots_panel.modes.values())  # closing real positions asks first
         live_on = ", ".join(e for e, on in self.bots_panel.modes.items() if on)
         self.mode_label.setText(f"Mode: {self.base_mode}" + (f" + LIVE ORDERS on {live_on}" if live_on else ""))

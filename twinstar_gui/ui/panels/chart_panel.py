@@ -17,6 +17,7 @@ from ...core.timeframe import Timeframe
 from ..chart import CandlestickItem, RsiItem, VolumeItem
 from ..chart.axes import Axis, DateAxis
 from ..chart.candle_item import CLOSE, HIGH, LOW, OPEN
+from ..chart.levels import ChartLevels
 from ..chart.price_axis import PriceAxis, price_text
 from .series_picker import SeriesPicker
 
@@ -51,6 +52,7 @@ class ChartPanel(QWidget):
     selection_changed = Signal(str, str, str)
     older_wanted = Signal(object)  # int ms; object: Qt's int is 32-bit
     symbol_wanted = Signal(str, str)
+    order_at = Signal(str, str, float)  # side, order type (limit / stop), price: the chart's right-click menu
 
     def __init__(self, choices: dict[str, list[str]], parent: QWidget | None = None, *,
                  timeframes: Sequence[str] | None = None, name_of: Callable[[str, str], str] | None = None) -> None:
@@ -126,6 +128,14 @@ class ChartPanel(QWidget):
         self.price_plot.addItem(self.hline, ignoreBounds=True)
         self.hline.hide()
         self.plots.scene().sigMouseMoved.connect(self._on_mouse)
+        self.levels = ChartLevels(self.price_plot, self)  # open orders, entry, TP, SL (the trading presenter's)
+        self.menu_price: float | None = None  # the price under the mouse when the chart's menu opened
+        menu = self.price_plot.getViewBox().menu
+        menu.addSeparator()
+        self.order_actions = [menu.addAction(""), menu.addAction("")]
+        for action in self.order_actions:
+            action.triggered.connect(lambda _c=False, a=action: self._order_action(a))
+        menu.aboutToShow.connect(self._prepare_order_actions)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
@@ -386,6 +396,33 @@ class ChartPanel(QWidget):
             self._asked_older = float(self._x[0])
             self.older_wanted.emit(int(round(self._x[0] * 1000)))
 
+    # -- orders from the chart -------------------------------------------------------------------------
+    def last_price(self) -> float | None:
+        return float(self.candles.column(CLOSE)[-1]) if self.candle_count() else None
+
+    def order_choices(self, price: float) -> list[tuple[str, str]]:
+        """(side, type) the chart offers at `price`: below the last price a buy limit and a sell stop, above it a
+        sell limit and a buy stop."""
+        last = self.last_price()
+        if last is None:
+            return []
+        return [("buy", "limit"), ("sell", "stop")] if price < last else [("sell", "limit"), ("buy", "stop")]
+
+    def _prepare_order_actions(self) -> None:
+        price = self.menu_price
+        choices = self.order_choices(price) if price is not None else []
+        for action, choice in zip(self.order_actions, choices + [None] * (2 - len(choices))):
+            action.setVisible(choice is not None and bool(self.symbol))
+            if choice is not None and price is not None:
+                action.setText(f"{choice[0].capitalize()} {choice[1]} at {price_text(price)}")
+                action.setData((choice[0], choice[1], price))
+
+    def _order_action(self, action) -> None:
+        data = action.data()
+        if data:
+            side, kind, price = data
+            self.order_at.emit(side, kind, float(price))
+
     # -- crosshair and readout ------------------------------------------------------------------------
     def _on_mouse(self, pos) -> None:
         plot = next((p for p in (self.price_plot, self.volume_plot, self.rsi_plot)
@@ -396,6 +433,8 @@ class ChartPanel(QWidget):
             self._show_readout()
             return
         point = plot.getViewBox().mapSceneToView(pos)
+        if plot is self.price_plot:
+            self.menu_price = float(point.y())
         self._hover = int(np.clip(np.searchsorted(self._x, point.x(), side="right") - 1, 0, self.candle_count() - 1))
         for line in self.vlines:
             line.setPos(self._x[self._hover] + self.bar_width() / 2)
