@@ -143,12 +143,12 @@ class OrderTicket(QWidget):
     def order(self, side: str) -> dict[str, Any]:
         """The fields as an order (FieldError for a field that is not a number)."""
         kind = TYPES[self.type.currentText()]
-        size = _number(self.amount, "qty" if self.unit.currentText() == "base" else "notional", "size")
-        out: dict[str, Any] = {"side": side, "type": kind, "post_only": self.post_only.isChecked(),
+        size = _number(self.amount, "qty" if self.unit.currentIndex() == 0 else "notional", "size")
+        out: dict[str, Any] = {"side": side, "type": kind, "post_only": self.post_only.isChecked() and kind == "limit",
                                "reduce_only": self.reduce_only.isChecked(),
                                "take_profit": _number(self.tp, "take_profit", "take profit"),
                                "stop_loss": _number(self.sl, "stop_loss", "stop loss")}
-        out["qty" if self.unit.currentText() == "base" else "notional"] = size
+        out["qty" if self.unit.currentIndex() == 0 else "notional"] = size
         out["price"] = _number(self.price, "price", "price") if kind != "market" else None
         return out
 
@@ -186,9 +186,10 @@ class OrderTicket(QWidget):
 
     def _show_error(self, field: str, text: str) -> None:
         self.error_field, self.error = field, text
-        for name, w in self.fields.items():
-            w.setStyleSheet(BAD if name == field else "")
-            w.setToolTip(text if name == field else "")
+        bad = self.fields.get(field)
+        for w in set(self.fields.values()):
+            w.setStyleSheet(BAD if w is bad else "")
+            w.setToolTip(text if w is bad else "")
         if text:
             self.summary.setText(text)
             self.summary.setStyleSheet(f"color: {RED};")
