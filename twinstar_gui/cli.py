@@ -44,8 +44,9 @@ def _sim_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=SPEED, default=1.0, help="time acceleration factor")
     p.add_argument("--seed", type=int, default=7, help="price process seed")
     p.add_argument("--trade-port", type=int, help="port of the signed trading API (default: --port + 1)")
-    p.add_argument("--api-key", default="", help="API key the simulated Bybit account accepts")
+    p.add_argument("--api-key", default="", help="API key the simulated Bybit, Binance and OKX accounts accept")
     p.add_argument("--api-secret", default="", help="its secret (HMAC-SHA256 signatures are checked)")
+    p.add_argument("--api-passphrase", default="", help="OKX's passphrase (without it, no OKX account)")
     p.add_argument("--balance", type=number(0.0, 1e12), default=10_000.0,
                    help="USDT in the simulated account (default 10000)")
     return p
@@ -127,10 +128,14 @@ def run_command(argv: list[str] | None) -> int:
         if bool(args.api_key) != bool(args.api_secret):
             print("twinstar sim: --api-key and --api-secret go together", file=sys.stderr)
             return 2
+        if args.api_passphrase and not args.api_key:
+            print("twinstar sim: --api-passphrase needs --api-key and --api-secret", file=sys.stderr)
+            return 2
         from .sim.demo import run_simulator_forever
 
         return run_simulator_forever(port=args.port, speed=args.speed, seed=args.seed, trade_port=args.trade_port,
-                                     api_key=args.api_key, api_secret=args.api_secret, balance=args.balance)
+                                     api_key=args.api_key, api_secret=args.api_secret,
+                                     api_passphrase=args.api_passphrase, balance=args.balance)
     args = _gui_parser().parse_args(argv)
     if args.verbose:
         logging.getLogger().setLevel(logging.DEBUG)

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..exchanges.registry import VENUES
 from .base import (
@@ -42,7 +43,13 @@ log = logging.getLogger(__name__)
 
 CCXT_IDS = {name: v.ccxt_id for name, v in VENUES.items()}  # the registry says which ccxt class
 # venues that keep trigger (stop) orders in a book of their own: ccxt lists them with params {"trigger": True}
-TRIGGER_BOOK = frozenset({"bybit", "okx", "bitget"})
+# (Binance USD-M's conditional orders live in its Algo Service since 2025-12: ccxt 4.5 sends them there)
+TRIGGER_BOOK = frozenset({"bybit", "binance", "okx", "bitget"})
+# venues where a position's take profit / stop loss cannot ride on the entry order (Binance USD-M has no
+# attached TP/SL: it reads no such parameter and refuses the order)
+NO_ATTACHED_TPSL = frozenset({"binance"})
+# venues whose stop orders cannot be amended (Binance's Algo Service has no modify): cancelled and placed again
+NO_STOP_AMEND = frozenset({"binance"})
 
 
 class LiveExecutorError(RuntimeError):
@@ -107,12 +114,13 @@ class LiveExecutor:
         if keys.passphrase:
             config["password"] = keys.passphrase
         client = getattr(ccxt, cid)(config)
-        if rest_url:  # simulator or testnet: every API family at that base
-            base = rest_url.rstrip("/")
-            api = client.urls.get("api")
-            client.urls["api"] = dict.fromkeys(api, base) if isinstance(api, dict) else base
+        if rest_url:  # simulator or testnet: every API family at that base, each keeping its own path
+            client.urls["api"] = _rebased(client.urls.get("api"), rest_url.rstrip("/"))
         if exchange == "bybit":
             client.options["fetchMarkets"] = {"types": ["linear"]}
+        if exchange == "binance":  # every symbol's open orders in one request (the refresh asks for all)
+            client.options["fetchOpenOrders"] = {**(client.options.get("fetchOpenOrders") or {}),
+                                                 "warnWithoutSymbol": False}
         hide = tuple(s for s in (keys.key, keys.secret, keys.passphrase) if s)
         try:
             client.load_markets()
@@ -270,6 +278,10 @@ class LiveExecutor:
             try:
                 if ref is None:
                     raise OrderRefused(req.symbol, "no price known yet for this symbol", exchange=self.exchange)
+                if self.exchange in NO_ATTACHED_TPSL and (req.take_profit is not None or req.stop_loss is not None):
+                    raise OrderRefused(req.symbol, f"{self.exchange} takes no take profit / stop loss with the order; "
+                                                   "place reduce-only stop orders after the entry",
+                                       exchange=self.exchange)
                 order.qty, price = rules.check(req.qty, ref)
                 if req.type != MARKET:
                     order.price = price
@@ -334,7 +346,7 @@ class LiveExecutor:
         if order is None:
             raise OrderRefused("", f"no open order {order_id}", exchange=self.exchange)
         try:
-            self.client.cancel_order(order_id, self._market(order.symbol)["symbol"])
+            self.client.cancel_order(order_id, self._market(order.symbol)["symbol"], self._trigger_flag(order))
         except ccxt.BaseError as exc:
             raise OrderRefused(order.symbol, self._msg(exc), exchange=self.exchange) from None
         order.status, order.updated_ms = CANCELLED, self.clock()
@@ -390,13 +402,17 @@ class LiveExecutor:
                                          order.price if price is None else price)  # type: ignore[arg-type]
         check_resting(order.symbol, order.side, order.type, new_price, self.last_price.get(order.symbol),
                       post_only=order.post_only)
-        if not self.client.has.get("editOrder") or self.client.has.get("editOrder") == "emulated":
+        if not self.client.has.get("editOrder") or self.client.has.get("editOrder") == "emulated" or (
+                order.type == STOP and self.exchange in NO_STOP_AMEND):
             return self._replace(order, new_qty, new_price)
         params: dict[str, Any] = {}
+        kind = LIMIT if order.type == LIMIT else MARKET
         if order.type == STOP:
             params.update(self._trigger_params(order.side, new_price))
+            if self.exchange == "okx":  # ccxt amends OKX's trigger orders (amend-algos) when told their type
+                kind = "trigger"
         try:
-            self.client.edit_order(order.id, market["symbol"], LIMIT if order.type == LIMIT else MARKET, order.side,
+            self.client.edit_order(order.id, market["symbol"], kind, order.side,
                                    self._contracts(market, new_qty), new_price if order.type == LIMIT else None,
                                    params)
         except ccxt.BaseError as exc:
@@ -573,6 +589,16 @@ class LiveExecutor:
             filled = [o for o in entries if o.filled_qty > 0] or entries
             bot = self._bot_of_symbol[symbol] = max(filled, key=lambda o: o.created_ms).bot if filled else ""
         return bot
+
+
+def _rebased(api: Any, base: str) -> Any:
+    """ccxt's API URLs moved to `base`, each keeping its path (Binance's families differ only by it: /fapi/v1,
+    /fapi/v2, /sapi/v1...; Bybit's and OKX's have none)."""
+    if isinstance(api, dict):
+        return {name: _rebased(url, base) for name, url in api.items()}
+    if isinstance(api, str):
+        return base + urlsplit(api.replace("{hostname}", "host")).path.rstrip("/")
+    return base
 
 
 def _contract_size(market: dict) -> float:

@@ -6,7 +6,7 @@ import threading
 
 from .clock import SimClock
 from .market import Market
-from .server import SimThread
+from .server import SimServer, SimThread
 
 
 def start_demo_simulator(speed: float = 300.0, seed: int = 7, port: int = 0,
@@ -16,10 +16,21 @@ def start_demo_simulator(speed: float = 300.0, seed: int = 7, port: int = 0,
                      trade_port=trade_port).start()
 
 
+def add_accounts(server: SimServer, api_key: str, api_secret: str, api_passphrase: str = "",
+                 balance: float = 10_000.0) -> list[str]:
+    """The same key pair on every venue with a signed trading API (OKX's only with a passphrase): the venues."""
+    venues = ["bybit", "binance"] + (["okx"] if api_passphrase else [])
+    for venue in venues:
+        server.add_account(api_key, api_secret, balance=balance, exchange=venue, passphrase=api_passphrase)
+    return venues
+
+
 def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7, *, trade_port: int | None = None,
-                          api_key: str = "", api_secret: str = "", balance: float = 10_000.0) -> int:
+                          api_key: str = "", api_secret: str = "", api_passphrase: str = "",
+                          balance: float = 10_000.0) -> int:
     """Serve until SIGINT/SIGTERM; returns the process exit code. Call from the main thread.
-    With a key pair, the signed Bybit trading API accepts it (an account holding `balance` USDT)."""
+    With a key pair, the signed Bybit, Binance and (with a passphrase) OKX trading APIs accept it (an account
+    holding `balance` USDT on each)."""
     if trade_port is None:
         trade_port = port + 1 if port else 0
     try:
@@ -27,8 +38,7 @@ def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7, *, trade
     except RuntimeError as exc:
         print(f"twinstar sim: {exc}")
         return 1
-    if api_key:
-        sim.server.add_account(api_key, api_secret, balance=balance)
+    venues = add_accounts(sim.server, api_key, api_secret, api_passphrase, balance) if api_key else []
     print(f"TwinStar simulator on 127.0.0.1:{sim.server.port} (speed x{speed:g}, seed {seed})")
     from .server import EXCHANGES
 
@@ -36,8 +46,10 @@ def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7, *, trade
         print(f"  {name:<8} REST {sim.rest_url(name):<34} WS {sim.ws_url(name)}")
     print("  (point a command at one: TWINSTAR_OKX_REST_URL=<REST> TWINSTAR_OKX_WS_URL=<WS> twinstar symbols "
           "--exchange okx)")
-    print(f"  Bybit trading API (signed, public REST too): {sim.trade_url('bybit')}"
-          + (f"  key {api_key[:4]}…, {balance:g} USDT" if api_key else "  (no key: pass --api-key/--api-secret)"))
+    for venue in ("bybit", "binance", "okx"):
+        state = (f"key {api_key[:4]}…, {balance:g} USDT" if venue in venues else
+                 "(no key: pass --api-key/--api-secret)" if not api_key else "(no account: pass --api-passphrase)")
+        print(f"  {venue:<8} trading API (signed, public REST too): {sim.trade_url(venue)}  {state}")
     print("Ctrl-C to stop.", flush=True)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -24,9 +24,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from . import binance, bingx, bitget, bithumb, bybit, okx, upbit
-from .bybit_private import PRIVATE_PATHS, BybitAccount
+from . import binance, binance_private, bingx, bitget, bithumb, bybit, bybit_private, okx, okx_private, upbit
+from .binance_private import BinanceAccount
+from .bybit_private import BybitAccount
 from .market import Market
+from .okx_private import OkxAccount
 
 log = logging.getLogger(__name__)
 _ws_log = logging.getLogger(f"{__name__}.websockets")
@@ -77,7 +79,8 @@ class SimServer:
         self._runner: SimThread | None = None
         # signed trading API (Bybit): a second small HTTP/1.1 server, because the WebSocket server's HTTP
         # parser takes GET only; it serves the public REST routes too, so one base URL covers both
-        self.accounts: dict[str, BybitAccount] = {}  # API key -> account
+        self.accounts: dict[str, BybitAccount] = {}  # API key -> Bybit account
+        self.venue_accounts: dict[str, dict[str, Any]] = {"bybit": self.accounts, "binance": {}, "okx": {}}
         self.trade_port = trade_port
         self._trade_server: asyncio.Server | None = None
         self._lose_answers = 0
@@ -128,13 +131,25 @@ class SimServer:
         self._exchange(exchange)
         return f"http://{self.host}:{self.trade_port}/{exchange}"
 
-    def add_account(self, api_key: str, api_secret: str, balance: float = 10_000.0,
-                    leverage: float = 10.0) -> BybitAccount:
-        """A Bybit unified account reachable with this key pair (requests are checked with HMAC)."""
+    def add_account(self, api_key: str, api_secret: str, balance: float = 10_000.0, leverage: float = 10.0,
+                    exchange: str = "bybit", passphrase: str = "") -> Any:
+        """A trading account of `exchange` (bybit, binance, okx) reachable with this key pair (requests are checked
+        with the venue's HMAC scheme; OKX's needs the passphrase too)."""
         if not api_key or not api_secret:
             raise ValueError("the simulator's API key and secret must not be empty")
-        account = BybitAccount(self.market, api_key, api_secret, balance=balance, leverage=leverage)
-        self.accounts[api_key] = account
+        if exchange not in self.venue_accounts:
+            raise ValueError(f"the simulator has no trading API for {exchange!r} "
+                             f"(has: {', '.join(self.venue_accounts)})")
+        account: Any
+        if exchange == "okx":
+            if not passphrase:
+                raise ValueError("an OKX account needs a passphrase")
+            account = OkxAccount(self.market, api_key, api_secret, passphrase, balance=balance, leverage=leverage)
+        elif exchange == "binance":
+            account = BinanceAccount(self.market, api_key, api_secret, balance=balance, leverage=leverage)
+        else:
+            account = BybitAccount(self.market, api_key, api_secret, balance=balance, leverage=leverage)
+        self.venue_accounts[exchange][api_key] = account
         return account
 
     def lose_answers(self, times: int = 1) -> None:
@@ -341,15 +356,17 @@ class SimServer:
 
     def _trade_answer(self, method: str, target: str, headers: Headers, body: bytes) -> Response | None:
         exchange, sub = _split(target)
-        if exchange is bybit and sub.rstrip("/") in PRIVATE_PATHS:
+        private = _PRIVATE.get(getattr(exchange, "NAME", ""))
+        if exchange is not None and private is not None and sub.rstrip("/") in private.PRIVATE_PATHS:
             self.rest_requests += 1
             fault = self._next_fault(exchange)
             if fault is not None:
                 return fault
-            key = headers.get("X-BAPI-API-KEY") or ""
-            account = self.accounts.get(key) or next(iter(self.accounts.values()), None)
+            accounts = self.venue_accounts[exchange.NAME]
+            key = headers.get(_KEY_HEADER[exchange.NAME]) or ""
+            account = accounts.get(key) or next(iter(accounts.values()), None)
             if account is None:
-                return _json(200, bybit.envelope(None, int(time.time() * 1000), 10003, "API key is invalid."))
+                return _json(*_no_account(exchange.NAME))
             try:
                 status, answer = account.handle(method, sub, urlsplit(target).query, body, headers)
             except Exception:
@@ -432,7 +449,20 @@ class SimServer:
             await ws.close(1011, "simulator error")
 
 
-def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+_PRIVATE: dict[str, Any] = {"bybit": bybit_private, "binance": binance_private, "okx": okx_private}
+_KEY_HEADER = {"bybit": "X-BAPI-API-KEY", "binance": "X-MBX-APIKEY", "okx": "OK-ACCESS-KEY"}
+
+
+def _no_account(exchange: str) -> tuple[int, dict]:
+    """What the venue answers a key it does not know (no account of that venue in this simulator)."""
+    if exchange == "binance":
+        return 401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1"}
+    if exchange == "okx":
+        return 401, {"code": "50111", "msg": "Invalid OK-ACCESS-KEY.", "data": []}
+    return 200, bybit.envelope(None, int(time.time() * 1000), 10003, "API key is invalid.")
+
+
+def _json(status: int, body: dict | list, headers: dict[str, str] | None = None) -> Response:
     data = json.dumps(body, separators=(",", ":")).encode()
     try:
         reason = http.HTTPStatus(status).phrase
