@@ -29,9 +29,9 @@ NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters", "bots", "
 # settings sit low: config reads the registry and domain types, never the engine, executors or bots above them
 # (files: the atomic write helper, which imports nothing of ours)
 CONFIG_MAY_IMPORT = {"core", "exchanges", "files"}
-CLIS = {"collector", "botcli", "symbolscli", "selftest", "headless", "cliargs"}  # cli.py: see the test below
-NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "headless", "wiring",
-         "live_settings", "trading_stack"}
+CLIS = {"collector", "botcli", "ordercli", "symbolscli", "selftest", "headless", "cliargs"}  # cli.py: see the test below
+NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "ordercli", "headless",
+         "wiring", "live_settings", "trading_stack"}
 
 
 def imports_of(path: Path, module_level_only: bool = False) -> set[str]:

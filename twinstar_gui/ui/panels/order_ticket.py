@@ -180,8 +180,10 @@ class OrderTicket(QWidget):
         self.unit.setItemText(0, base or "base")
         self.unit.setItemText(1, ready.currency)
         last = "" if ticket.last is None else f"; last {fmt(ticket.last)}"
-        self.summary.setText(f"{fmt(ready.qty)} {base} ≈ {ready.notional:,.2f} {ready.currency}, "
-                             f"fee ≈ {ready.fee:,.4f} {ready.currency}{last}")
+        money = ",.0f" if ready.currency == "KRW" else ",.2f"  # won have no fractions worth showing
+        fee = ",.0f" if ready.currency == "KRW" else ",.4f"
+        self.summary.setText(f"{fmt(ready.qty)} {base} ≈ {ready.notional:{money}} {ready.currency}, "
+                             f"fee ≈ {ready.fee:{fee}} {ready.currency}{last}")
         self.summary.setStyleSheet("")
 
     def _show_error(self, field: str, text: str) -> None:
