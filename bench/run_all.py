@@ -33,6 +33,7 @@ ARGS: dict[str, tuple[list[str], list[str]]] = {
     "bench_chart_item.py": ([], ["--sizes", "100000", "--renders", "5"]),
     "bench_gui.py": (["--all"], ["--quick", "--all"]),
     "bench_symbol_search.py": ([], ["--repeats", "10"]),
+    "bench_manual.py": ([], ["--amends", "30"]),
 }
 ORDER = list(ARGS)
 
