@@ -26,10 +26,10 @@ from PySide6.QtCore import QEvent, QPointF, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from _report import add_json_option, row, write_json  # noqa: E402
-
 from twinstar_gui.config import settings_from_dict  # noqa: E402
 from twinstar_gui.gui import run_gui  # noqa: E402
+
+from _report import add_json_option, row, write_json  # noqa: E402
 
 SYM = "BTCUSDT"
 
