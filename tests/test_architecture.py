@@ -29,7 +29,8 @@ NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters", "bots", "
 # settings sit low: config reads the registry and domain types, never the engine, executors or bots above them
 # (files: the atomic write helper, which imports nothing of ours)
 CONFIG_MAY_IMPORT = {"core", "exchanges", "files"}
-CLIS = {"collector", "botcli", "ordercli", "symbolscli", "selftest", "headless", "cliargs"}  # cli.py: see the test below
+# the headless commands (cli.py: see the test below)
+CLIS = {"collector", "botcli", "ordercli", "symbolscli", "selftest", "headless", "cliargs"}
 NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "ordercli", "headless",
          "wiring", "live_settings", "trading_stack"}
 
