@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 
-from .cliargs import SECONDS, symbol_list
+from .cliargs import SECONDS, add_account_flags, symbol_list
 from .collector import data_dir_setting
 from .headless import stop_event, ticks
 from .trading_stack import build_trading, make_bot
@@ -25,12 +25,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--symbols", type=symbol_list,
                    help="comma-separated: unified = its symbol(s); scanner = the presets; multi = a "
                         "fixed universe instead of the top by volume")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--paper", action="store_true", help="paper trading (the default)")
-    mode.add_argument("--live", action="store_true", help="real orders with the API keys in the OS keyring")
-    p.add_argument("--confirm-live", action="store_true", help="confirm live trading without the typed prompt")
-    p.add_argument("--data", help="data directory (candles and the trading journal)")
-    p.add_argument("--config", help="settings file")
+    add_account_flags(p, paper="paper trading (the default)", live="real orders with the API keys in the OS keyring",
+                      confirm="confirm live trading without the typed prompt",
+                      data="data directory (candles and the trading journal)")
     p.add_argument("--duration", type=SECONDS, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
     p.add_argument("--status-every", type=SECONDS, default=10.0, help="seconds between status lines (default 10)")
     return p

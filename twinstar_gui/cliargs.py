@@ -45,3 +45,13 @@ def symbol_list(text: str) -> list[str]:
 
 SECONDS = number(0.05, 30 * 86_400.0)  # an interval or a duration: 50 ms (20 lines a second) to 30 days
 SPEED = number(0.001, 1_000_000.0)  # simulator time acceleration
+
+
+def add_account_flags(p: argparse.ArgumentParser, *, paper: str, live: str, confirm: str, data: str) -> None:
+    """--paper | --live, --confirm-live, --data, --config: what every trading command takes."""
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--paper", action="store_true", help=paper)
+    mode.add_argument("--live", action="store_true", help=live)
+    p.add_argument("--confirm-live", action="store_true", help=confirm)
+    p.add_argument("--data", help=data)
+    p.add_argument("--config", help="settings file")

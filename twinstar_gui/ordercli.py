@@ -12,7 +12,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from .cliargs import number
+from .cliargs import add_account_flags, number
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -31,12 +31,10 @@ class CommandError(Exception):
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exchange", required=True, help="exchange name")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--paper", action="store_true", help="the paper account (the default)")
-    mode.add_argument("--live", action="store_true", help="the exchange account, with the API keys in the OS keyring")
-    p.add_argument("--confirm-live", action="store_true", help="confirm a live order (required to place live)")
-    p.add_argument("--data", help="data directory (the trading journal)")
-    p.add_argument("--config", help="settings file")
+    add_account_flags(p, paper="the paper account (the default)",
+                      live="the exchange account, with the API keys in the OS keyring",
+                      confirm="confirm a live order (required to place live)",
+                      data="data directory (the trading journal)")
 
 
 def order_parser() -> argparse.ArgumentParser:

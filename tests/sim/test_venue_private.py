@@ -116,7 +116,7 @@ def okx(acct, method, path, params=None, *, secret=SECRET, key=KEY, phrase=PHRAS
 
 @pytest.fixture
 def ok(market):
-    return OkxAccount(market, KEY, SECRET, PHRASE)
+    return OkxAccount(market, KEY, SECRET, passphrase=PHRASE)
 
 
 def test_okx_signature_passphrase_and_timestamp(ok):

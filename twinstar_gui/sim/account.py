@@ -9,8 +9,9 @@ funding, no liquidation.
 """
 from __future__ import annotations
 
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .market import Market
 
@@ -67,15 +68,21 @@ class SimExecution:
     is_maker: bool
 
 
+@dataclass
 class MatchingEngine:
-    """Mixed into a venue's account dataclass, which provides these fields."""
+    """One API key's account: what every venue's account keeps (each venue's module adds its wire format)."""
 
     market: Market
-    balance: float
-    leverage: float
-    orders: dict[str, SimOrder]
-    positions: dict[str, SimPosition]
-    executions: list[SimExecution]
+    api_key: str
+    api_secret: str = field(repr=False)
+    balance: float = 10_000.0  # USDT wallet balance
+    leverage: float = 10.0
+    recv_window_max_ms: int = 60_000
+    orders: dict[str, SimOrder] = field(default_factory=dict, repr=False)
+    positions: dict[str, SimPosition] = field(default_factory=dict, repr=False)
+    executions: list[SimExecution] = field(default_factory=list, repr=False)
+    requests: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (method, path) served
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     taker_fee = TAKER_FEE
     maker_fee = MAKER_FEE
 

@@ -30,16 +30,15 @@ import hashlib
 import hmac
 import itertools
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 
-from .account import OPEN, MatchingEngine, SimExecution, SimOrder, SimPosition
+from .account import OPEN, MatchingEngine, SimOrder, SimPosition
 from .listing import listed_usdt
-from .market import Market, decimals
+from .market import decimals
 
 MIN_NOTIONAL = 5.0
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")  # Binance's newClientOrderId pattern
@@ -62,17 +61,6 @@ def _missing(name: str) -> BinanceError:
 class BinanceAccount(MatchingEngine):
     """One API key's USD-M futures account."""
 
-    market: Market
-    api_key: str
-    api_secret: str = field(repr=False)
-    balance: float = 10_000.0
-    leverage: float = 10.0
-    recv_window_max_ms: int = 60_000
-    orders: dict[str, SimOrder] = field(default_factory=dict, repr=False)
-    positions: dict[str, SimPosition] = field(default_factory=dict, repr=False)
-    executions: list[SimExecution] = field(default_factory=list, repr=False)
-    requests: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (method, path) served
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(8_389_765_000_000_000_001), repr=False)
     taker_fee = 0.0005
     maker_fee = 0.0002

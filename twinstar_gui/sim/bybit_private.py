@@ -24,16 +24,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal, overload
 from urllib.parse import parse_qsl
 
-from .account import MAKER_FEE, OPEN, TAKER_FEE, MatchingEngine, SimExecution, SimOrder, SimPosition
+from .account import MAKER_FEE, OPEN, TAKER_FEE, MatchingEngine, SimOrder, SimPosition
 from .bybit import envelope
-from .market import Market
 
 
 class BybitError(Exception):
@@ -45,18 +43,6 @@ class BybitError(Exception):
 @dataclass
 class BybitAccount(MatchingEngine):
     """One API key's unified trading account."""
-
-    market: Market
-    api_key: str
-    api_secret: str = field(repr=False)
-    balance: float = 10_000.0  # USDT wallet balance
-    leverage: float = 10.0
-    recv_window_max_ms: int = 60_000
-    orders: dict[str, SimOrder] = field(default_factory=dict, repr=False)
-    positions: dict[str, SimPosition] = field(default_factory=dict, repr=False)
-    executions: list[SimExecution] = field(default_factory=list, repr=False)
-    requests: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (method, path) served
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- entry point ----------------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: str, body: bytes, headers) -> tuple[int, dict]:
@@ -153,12 +139,7 @@ class BybitAccount(MatchingEngine):
         if qty * ref < 5 and not reduce:
             raise BybitError(110094, "Order does not meet minimum order value 5USDT")
         long = signed > 0
-        if tp and (tp <= ref if long else tp >= ref):
-            raise BybitError(10001, f"TakeProfit:{tp:g} set for {'Buy' if long else 'Sell'} position should be "
-                                    f"{'higher' if long else 'lower'} than base_price:{ref:g}??LastPrice")
-        if sl and (sl >= ref if long else sl <= ref):
-            raise BybitError(10001, f"StopLoss:{sl:g} set for {'Buy' if long else 'Sell'} position should be "
-                                    f"{'lower' if long else 'higher'} than base_price:{ref:g}??LastPrice")
+        _check_tpsl(tp, sl, long, ref)
         opening = not pos_qty or (pos_qty > 0) == long
         if opening and not reduce:
             need = qty * ref / self.leverage + qty * ref * TAKER_FEE
@@ -234,12 +215,7 @@ class BybitAccount(MatchingEngine):
             tp = _optional_price(params["takeProfit"], spec.tick, "takeProfit") or 0.0
         if params.get("stopLoss") not in (None, ""):
             sl = _optional_price(params["stopLoss"], spec.tick, "stopLoss") or 0.0
-        if tp and (tp <= last if long else tp >= last):
-            raise BybitError(10001, f"TakeProfit:{tp:g} set for {'Buy' if long else 'Sell'} position should be "
-                                    f"{'higher' if long else 'lower'} than base_price:{last:g}??LastPrice")
-        if sl and (sl >= last if long else sl <= last):
-            raise BybitError(10001, f"StopLoss:{sl:g} set for {'Buy' if long else 'Sell'} position should be "
-                                    f"{'lower' if long else 'higher'} than base_price:{last:g}??LastPrice")
+        _check_tpsl(tp, sl, long, last)
         pos.take_profit, pos.stop_loss, pos.updated_ms = tp, sl, now
         return {}
 
@@ -412,6 +388,16 @@ def _optional_price(raw, tick: float, what: str) -> float | None:
     if raw in (None, "", "0", 0):
         return None
     return _on_grid(raw, tick, what)
+
+
+def _check_tpsl(tp: float | None, sl: float | None, long: bool, base: float) -> None:
+    """Bybit's check of a take profit / stop loss against the base price (the order's, or the last)."""
+    if tp and (tp <= base if long else tp >= base):
+        raise BybitError(10001, f"TakeProfit:{tp:g} set for {'Buy' if long else 'Sell'} position should be "
+                                f"{'higher' if long else 'lower'} than base_price:{base:g}??LastPrice")
+    if sl and (sl >= base if long else sl <= base):
+        raise BybitError(10001, f"StopLoss:{sl:g} set for {'Buy' if long else 'Sell'} position should be "
+                                f"{'lower' if long else 'higher'} than base_price:{base:g}??LastPrice")
 
 
 def _trigger_direction(raw) -> int:

@@ -31,14 +31,13 @@ import hmac
 import itertools
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 
-from .account import OPEN, MatchingEngine, SimExecution, SimOrder, SimPosition
+from .account import OPEN, MatchingEngine, SimOrder, SimPosition
 from .market import Market
 from .okx import CT_VAL, market_symbol
 
@@ -62,17 +61,7 @@ def _param_error(name: str) -> OkxError:
 class OkxAccount(MatchingEngine):
     """One API key's trading account (SWAP, net mode)."""
 
-    market: Market
-    api_key: str
-    api_secret: str = field(repr=False)
     passphrase: str = field(default="", repr=False)
-    balance: float = 10_000.0
-    leverage: float = 10.0
-    orders: dict[str, SimOrder] = field(default_factory=dict, repr=False)
-    positions: dict[str, SimPosition] = field(default_factory=dict, repr=False)
-    executions: list[SimExecution] = field(default_factory=list, repr=False)
-    requests: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (method, path) served
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(612_345_678_901_234_567), repr=False)
     taker_fee = 0.0005
     maker_fee = 0.0002

@@ -144,7 +144,8 @@ class SimServer:
         if exchange == "okx":
             if not passphrase:
                 raise ValueError("an OKX account needs a passphrase")
-            account = OkxAccount(self.market, api_key, api_secret, passphrase, balance=balance, leverage=leverage)
+            account = OkxAccount(self.market, api_key, api_secret, passphrase=passphrase, balance=balance,
+                                 leverage=leverage)
         elif exchange == "binance":
             account = BinanceAccount(self.market, api_key, api_secret, balance=balance, leverage=leverage)
         else:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ...execution.manual import FieldError, fmt
 from .combo import refill
+from .confirm import confirm
 
 GREEN, RED = "#26a69a", "#ef5350"
 BAD = f"border: 1px solid {RED};"
@@ -222,14 +223,8 @@ class OrderTicket(QWidget):
         if not self.live.get(exchange, False):
             self.submitted.emit(exchange, ready)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Send a live order", describe(exchange, ticket, ready),
-                          QMessageBox.StandardButton.Cancel, self)
-        send = box.addButton(f"Send to {exchange}", QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.finished.connect(lambda _r: self.submitted.emit(exchange, ready) if box.clickedButton() is send else None)
-        box.open()  # non-modal: no nested event loop
-        self.confirm_box = box
+        self.confirm_box = confirm(self, "Send a live order", describe(exchange, ticket, ready), f"Send to {exchange}",
+                                   lambda: self.submitted.emit(exchange, ready))
 
 
 def describe(exchange: str, ticket, ready) -> str:

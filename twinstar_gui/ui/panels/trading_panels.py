@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from .combo import refill
+from .confirm import confirm
 from .table import SORT_ROLE, cell, fill, make_table
 
 GREEN, RED, GREY = "#26a69a", "#ef5350", "#8a8f98"
@@ -112,16 +113,11 @@ class BotsPanel(QWidget):
         if self.is_live(ex):  # leaving live trading needs no confirmation
             self.mode_requested.emit(ex, False)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Live trading",
-                          f"Switch {ex} to LIVE trading?\n\nBots started from now on send real orders with real "
-                          f"money, using the API keys saved for {ex}. Open positions and orders at {ex} are read "
-                          "first. Paper positions stay in the journal.", QMessageBox.StandardButton.Cancel, self)
-        go = box.addButton(f"Trade live on {ex}", QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.finished.connect(lambda _r: self.mode_requested.emit(ex, True) if box.clickedButton() is go else None)
-        box.open()  # non-modal: no nested event loop
-        self.confirm_box = box
+        self.confirm_box = confirm(self, "Live trading",
+                                   f"Switch {ex} to LIVE trading?\n\nBots started from now on send real orders with "
+                                   f"real money, using the API keys saved for {ex}. Open positions and orders at {ex} "
+                                   "are read first. Paper positions stay in the journal.", f"Trade live on {ex}",
+                                   lambda: self.mode_requested.emit(ex, True))
 
     def _start(self) -> None:
         syms = [s.strip().upper() for s in self.symbols.text().replace(";", ",").split(",") if s.strip()]
