@@ -24,7 +24,8 @@ def sim():
     thread.stop()
 
 
-def run(sim, data: Path, *args: str, live_keys: Path | None = None) -> subprocess.CompletedProcess:
+def run(sim, data: Path, *args: str, live_keys: Path | None = None,
+        extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "TWINSTAR_CONFIG": str(data / "none.json"), "PYTHONUNBUFFERED": "1"}
     for ex in ("okx", "upbit", "bybit"):
         env[f"TWINSTAR_{ex.upper()}_REST_URL"] = sim.rest_url(ex)
@@ -33,6 +34,7 @@ def run(sim, data: Path, *args: str, live_keys: Path | None = None) -> subproces
         env.update(TWINSTAR_BYBIT_REST_URL=sim.trade_url("bybit"), TWINSTAR_TEST_KEYRING=str(live_keys),
                    PYTHON_KEYRING_BACKEND="file_keyring.JsonFileKeyring",
                    PYTHONPATH=os.pathsep.join([str(support), os.environ.get("PYTHONPATH", "")]))
+    env.update(extra or {})
     return subprocess.run([sys.executable, "-m", "twinstar_gui", *args, "--data", str(data)], env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -134,3 +136,48 @@ def test_live_orders_through_the_signed_api_list_cancel_and_the_exchanges_refusa
     assert r.returncode == 0 and r.stdout.startswith(f"cancelled {oid}")
     assert sent.status == "Cancelled"
     assert KEY not in r.stdout + r.stderr and SECRET not in r.stdout + r.stderr
+
+
+def test_a_live_okx_order_from_the_command_is_counted_in_contracts_at_the_exchange(sim, tmp_path):
+    """`--qty 0.01` BTC on OKX is 1 contract of 0.01 BTC in the signed request; the line printed says 0.01."""
+    account = sim.server.add_account("okxCliKey1", "okxCliSecret2", balance=10_000.0, exchange="okx",
+                                     passphrase="okxCliPass3")
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"twinstar/okx:api_key": "okxCliKey1", "twinstar/okx:api_secret": "okxCliSecret2",
+                                "twinstar/okx:passphrase": "okxCliPass3"}))
+    env_url = {"TWINSTAR_OKX_REST_URL": sim.trade_url("okx")}
+    last = sim.market.last_price("BTCUSDT")
+    r = run(sim, tmp_path, "order", "buy", "--exchange", "okx", "--symbol", "BTC/USDT:USDT", "--qty", "0.01",
+            "--price", f"{round(last * 0.9, 1):.1f}", "--live", "--confirm-live", live_keys=keys, extra=env_url)
+    assert r.returncode == 0, r.stderr
+    assert " BTC/USDT:USDT buy limit new " in r.stdout and "size=0.01 " in r.stdout
+    (sent,) = account.orders.values()
+    assert sent.symbol == "BTCUSDT" and sent.qty == pytest.approx(0.01)  # the sim keeps its market and base units
+    r = run(sim, tmp_path, "orders", "--exchange", "okx", "--live", live_keys=keys, extra=env_url)
+    assert r.returncode == 0 and "size=0.01 " in r.stdout and "owner=manual" in r.stdout
+    r = run(sim, tmp_path, "orders", "--exchange", "okx", "--live", "--cancel-all", live_keys=keys, extra=env_url)
+    assert r.returncode == 0 and r.stdout.startswith("cancelled ")
+    assert sent.status == "Cancelled"
+    assert "okxCliSecret2" not in r.stdout + r.stderr and "okxCliPass3" not in r.stdout + r.stderr
+
+
+def test_an_unreachable_exchange_is_an_outage_never_an_order_on_a_guessed_grid(tmp_path):
+    """Nothing listens on the exchange's address and no instrument list is cached: the order is not journaled on a
+    made-up tick and lot, and the outage is said (exit 2), not taken for a bad symbol or a refusal."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TWINSTAR_CONFIG": str(tmp_path / "none.json"),
+           "TWINSTAR_OKX_REST_URL": f"http://127.0.0.1:{port}/okx"}
+    r = subprocess.run([sys.executable, "-m", "twinstar_gui", "order", "buy", "--exchange", "okx", "--symbol",
+                        "ZZZNOPE/USDT:USDT", "--qty", "1", "--price", "123.4", "--data", str(tmp_path)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no instrument list" in r.stderr and "nothing sent" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    journal = Journal(tmp_path / "_trading" / "journal.sqlite3")
+    try:
+        assert journal.orders("paper-okx") == []
+    finally:
+        journal.close()

@@ -79,8 +79,11 @@ def order_main(argv: list[str]) -> int:
     except CommandError as exc:
         return _fail("order", str(exc))
     try:
-        symbol = session.native(args.symbol)
+        symbol = session.native(args.symbol, checked=True)
         last = session.last_price(symbol)
+        if last is None and args.price is None and session.price_problem:  # an outage, not a refusal
+            raise CommandError(f"{session.exchange}: no last price for a market order ({session.price_problem}); "
+                               "nothing sent")
         guard = session.guard
         rules = guard.rules(symbol)
         pos = next((p for p in guard.positions() if p.symbol == symbol), None)
@@ -171,6 +174,7 @@ class _Session:
         from .exchanges.registry import VENUES
 
         self.spot = VENUES[self.exchange].kind == SPOT  # the KRW venues: sell only what is held
+        self.price_problem = ""  # why the last price could not be read (the exchange unreachable), if so
         self.journal: Journal | None = None
         self._live = None
         self.book = self._catalog()
@@ -224,10 +228,15 @@ class _Session:
             raise CommandError(f"{self.exchange}: cannot read the account: {live.error_text(exc)}") from None
         return live
 
-    def native(self, text: str) -> str:
+    def native(self, text: str, *, checked: bool = False) -> str:
+        """What the user typed -> the exchange's id. `checked`: only from the exchange's own instrument list (an
+        order needs its tick, lot and minimums): with none at hand (the exchange unreachable and nothing cached),
+        CommandError saying so, never a guess."""
         from .core.instrument import SymbolError
         from .core.names import BadName, check_symbol_text
 
+        if checked and not self.book.catalog.verified:
+            raise CommandError(f"{self.book.status()}; cannot check {text.strip()[:40]!r}: nothing sent")
         try:
             return self.book.resolve(check_symbol_text(text.strip())).native
         except (SymbolError, BadName) as exc:
@@ -248,6 +257,7 @@ class _Session:
             rows = rest.fetch_ticker_rows()
         except Exception as exc:  # noqa: BLE001 - said; the order decides what it can do without a price
             log.warning("%s: no last price for %s: %s", self.exchange, symbol, exc)
+            self.price_problem = f"{type(exc).__name__}: {exc}"
             return None
         finally:
             rest.close()

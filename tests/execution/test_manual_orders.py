@@ -138,8 +138,8 @@ def test_amend_moves_a_resting_order_and_a_refused_amend_leaves_it_as_it_was(pap
     again = PaperExecutor(paper.journal, rules=lambda s: BTC)  # a restart: the journal has the amended order
     (kept,) = again.open_orders()
     assert (kept.id, kept.price, kept.qty, kept.post_only) == (order.id, 49_200.0, 0.015, True)
-    (fill,) = walk(paper, 49_150.0)
-    assert (fill.price, fill.qty) == (49_200.0, 0.015)
+    (fill,) = walk(paper, 49_150.0)  # the market went through it: filled there, not worse than the limit
+    assert (fill.price, fill.qty) == (49_150.0, 0.015)
     with pytest.raises(OrderRefused, match="no open order"):
         paper.amend(order.id, price=49_000.0)
 
@@ -186,3 +186,48 @@ def test_the_risk_guard_checks_an_entry_that_grows_and_not_a_sell_that_reduces(p
     with pytest.raises(OrderRefused, match="over the limit of 1,000"):
         guard.amend(entry.id, qty=0.01)
     assert guard.amend(entry.id, price=49_100.0).price == 49_100.0
+
+
+def test_an_amend_that_raises_the_orders_value_is_checked_against_the_size_limit(paper):
+    guard = RiskGuard(paper, paper.journal, RiskLimits(max_position_usdt=1_000.0))
+    entry = guard.place(req("buy", 0.018, "limit", 49_000.0))  # 882 USDT
+    with pytest.raises(OrderRefused, match="over the limit of 1,000"):
+        guard.amend(entry.id, price=56_000.0)  # the same size, dearer: 1,008 USDT
+    assert guard.amend(entry.id, price=48_000.0).price == 48_000.0  # cheaper: fine
+
+
+def test_a_position_turned_over_keeps_none_of_the_old_sides_levels(paper):
+    paper.place(OrderRequest("BTCUSDT", "buy", 0.02, manual_client_id(), take_profit=52_000.0, stop_loss=49_000.0))
+    walk(paper, 50_000.0)
+    paper.place(req("sell", 0.04))  # a long of 0.02 becomes a short of 0.02
+    walk(paper, 50_000.0)
+    (pos,) = paper.positions()
+    assert pos.qty == pytest.approx(-0.02) and (pos.take_profit, pos.stop_loss) == (None, None)
+    walk(paper, 50_010.0)  # the old long's levels would have closed it at once
+    assert paper.positions()[0].qty == pytest.approx(-0.02)
+    paper.place(OrderRequest("BTCUSDT", "sell", 0.01, manual_client_id(), stop_loss=51_000.0))  # only a stop loss
+    walk(paper, 50_000.0)
+    assert paper.positions()[0].stop_loss == 51_000.0
+
+
+@pytest.mark.parametrize("last", [0.0, -5.0, math.nan, 1e-320])
+def test_a_last_price_that_is_no_price_counts_as_none(last):
+    assert "no price known" in refused_at("price", ManualOrder("BTCUSDT", "buy", notional=100.0), last=last)
+
+
+@pytest.mark.parametrize("value", [True, "5", None])
+def test_sizes_that_are_not_numbers_are_refused_at_the_field(value):
+    refused_at("qty", ManualOrder("BTCUSDT", "buy", qty=value))
+
+
+def test_rules_with_no_usable_step_are_refused_when_made():
+    for tick, lot in ((0.0, 0.001), (0.1, 0.0), (1e-320, 0.001), (math.inf, 0.001)):
+        with pytest.raises(ValueError, match="tick and lot must be finite"):
+            InstrumentRules("X", tick, lot, lot)
+
+
+def test_a_contract_exchanges_lot_is_counted_in_decimal():
+    from twinstar_gui.execution.instruments import times
+
+    assert times(0.1, 0.1) == 0.01  # 0.1 * 0.1 in binary is 0.010000000000000002
+    assert InstrumentRules("X", 0.1, times(0.1, 0.1), 0.01).round_qty(0.03) == 0.03

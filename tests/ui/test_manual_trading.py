@@ -180,3 +180,137 @@ async def test_a_manual_trade_from_the_ticket_and_the_chart(tmp_path, qapp):
             assert any(float(r["Price"] or 0) == pytest.approx(below) for r in rows)
         finally:
             await close_window(window, trading, logs)
+
+
+async def test_a_manual_trade_in_live_mode_through_the_signed_api(tmp_path, qapp):
+    """The same by hand in LIVE mode on the simulator's Bybit account: every order confirmed first, then signed
+    and sent; the chart's lines are the exchange's orders and position (amend, ✕, SL dragged), the position
+    closed from the Positions panel after its question."""
+    from twinstar_gui.secrets import ApiKeys, save_keys
+    from twinstar_gui.trading_stack import rebuild_trading
+
+    key, secret = "manualKey77", "manualSecret99"
+    async with trading_env(tmp_path, [], {SYM: {}}, feed_symbols=[SYM], trade_api=True) as (sim, core, ctx):
+        account = sim.add_account(key, secret, balance=5_000.0)
+        save_keys(ApiKeys("bybit", key, secret))
+        window, trading, logs = await open_window(core, ctx, tmp_path)
+        presenter = window.trading
+        presenter.rebuild = lambda ex, live: rebuild_trading(core, ex, live)
+        ticket = window.ticket
+        try:
+            panel = window.bots_panel
+            panel.live_button.click()
+            await wait_for(lambda: panel.confirm_box is not None and panel.confirm_box.isVisible(), what="question")
+            next(b for b in panel.confirm_box.buttons() if b.text().startswith("Trade live")).click()
+            await wait_for(lambda: panel.is_live("bybit"), timeout=20, what="live mode")
+            assert ticket.mode.text() == "LIVE: real orders"
+            live = presenter.tradings["bybit"].executor
+            last = sim.market.last_price(SYM)
+            tick = live.rules(SYM).tick_size
+            below = round(last * 0.95 / tick) * tick
+
+            async def send(side):
+                ticket.request(side)
+                await wait_for(lambda: ticket.confirm_box is not None and ticket.confirm_box.isVisible(),
+                               what="the live order's confirmation")
+                text = ticket.confirm_box.text()
+                next(b for b in ticket.confirm_box.buttons() if b.text() == "Send to bybit").click()
+                return text
+
+            # -- a limit: confirmed, signed, resting at the exchange, on the chart ------------------------------
+            ticket.type.setCurrentText("Limit")
+            ticket.amount.setText("0.2")
+            ticket.price.setText(f"{below:.6f}")
+            said = await send("buy")
+            assert "LIVE on bybit: BUY LIMIT 0.2 ETH/USDT:USDT" in said and "client order id TSm" in said
+            await wait_for(lambda: any(o.status == "New" for o in account.orders.values()), timeout=10,
+                           what="the order at the exchange")
+            (sent,) = [o for o in account.orders.values() if o.status == "New"]
+            assert (sent.symbol, sent.side, sent.qty, sent.price) == (SYM, "Buy", 0.2, pytest.approx(below))
+            await wait_for(lambda: level_line(window, "order", sent.order_id) is not None, what="its line")
+            # -- dragged: amended at the exchange (the same order) -------------------------------------------
+            window.chart_panel.price_plot.getViewBox().setYRange(last * 0.8, last * 1.25, padding=0)
+            target = last * 0.90
+            drag(window, level_line(window, "order", sent.order_id).value(), target)
+            await wait_for(lambda: abs(sent.price - target) < last * 0.01, timeout=10, what="amended at the exchange")
+            assert ("POST", "/v5/order/amend") in account.requests
+            # -- ✕: cancelled at the exchange ----------------------------------------------------------------
+            await wait_for(lambda: level_line(window, "order", sent.order_id).value() == pytest.approx(sent.price),
+                           what="the line at the exchange's price")
+            level_line(window, "order", sent.order_id).cancel_mark.on_click()
+            await wait_for(lambda: sent.status == "Cancelled", timeout=10, what="cancelled at the exchange")
+            # -- a market buy with TP and SL; the SL dragged: the exchange's position follows -------------------
+            ticket.type.setCurrentText("Market")
+            ticket.tp.setText(f"{round(last * 1.2 / tick) * tick:.6f}")
+            ticket.sl.setText(f"{round(last * 0.8 / tick) * tick:.6f}")
+            await send("buy")
+            await wait_for(lambda: account.positions.get(SYM) is not None and account.positions[SYM].qty > 0,
+                           timeout=10, what="the position at the exchange")
+            await wait_for(lambda: level_line(window, "sl") is not None, timeout=10, what="its stop-loss line")
+            new_sl = last * 0.85
+            drag(window, level_line(window, "sl").value(), new_sl)
+            await wait_for(lambda: abs(account.positions[SYM].stop_loss - new_sl) < last * 0.01, timeout=10,
+                           what="the exchange's stop loss moved")
+            # -- closed from the Positions panel, after its question --------------------------------------------
+            positions = window.positions_panel
+            await wait_for(lambda: positions.open_table.rowCount() == 1, what="the live position listed")
+            positions.open_table.selectRow(0)
+            positions.close_button.click()
+            box = next(w for w in positions.findChildren(type(ticket.confirm_box)) if w.isVisible())
+            box.accept()
+            await wait_for(lambda: account.positions[SYM].qty == 0, timeout=10, what="closed at the exchange")
+            shown = window.log_panel.text.toPlainText() + window.statusBar().currentMessage()
+            assert key not in shown and secret not in shown
+        finally:
+            tradings = list(presenter.tradings.values())
+            window.manual.close()
+            presenter.close()
+            for t in tradings:
+                await t.stop()
+            window.allow_close()
+            window.close()
+            logs.close()
+
+
+def test_the_ticket_searches_the_exchanges_catalog_and_marks_a_bad_field(qapp):
+    from twinstar_gui.execution.base import InstrumentRules
+    from twinstar_gui.execution.manual import ManualOrder, prepare
+    from twinstar_gui.presenters.manual import Ticket
+    from twinstar_gui.ui.panels.order_ticket import OrderTicket
+
+    rules = InstrumentRules("KRW-BTC", 1.0, 1e-8, 1e-8, 5000.0, ((1_000_000.0, 1000.0), (0.0, 1.0)), "KRW")
+    t = Ticket("upbit", "KRW-BTC", "BTC/KRW", rules, 85_000_000.0, 0.0, True, 0.0005, False)
+
+    def lookup(exchange, text):
+        return t
+
+    def check(exchange, text, order):
+        return t, prepare(ManualOrder("KRW-BTC", **order), rules, t.last, spot=True, fee_rate=t.fee_rate)
+
+    ticket = OrderTicket(["bybit", "upbit"], check, lookup)
+    try:
+        ticket.set_catalog("upbit", ["BTC/KRW", "ETH/KRW", "SOL/KRW"])
+        ticket.set_catalog("bybit", ["BTC/USDT:USDT"])
+        ticket.exchange.setCurrentText("upbit")
+        assert ticket.completer.symbols() == ["BTC/KRW", "ETH/KRW", "SOL/KRW"]
+        ticket.symbol.setText("BTC/KRW")
+        ticket.type.setCurrentText("Limit")
+        ticket.unit.setCurrentIndex(1)
+        ticket.amount.setText("100,000")  # thousands separators are fine
+        ticket.price.setText("84945500")
+        assert ticket.error_field == "price" and "84,945,000 or 84,946,000" in ticket.error
+        ticket.price.editingFinished.emit()
+        assert ticket.price.text() == "84946000" and ticket.error_field == ""
+        assert ticket.unit.currentText() == "KRW" and "KRW" in ticket.summary.text() and ".00 KRW" not in \
+            ticket.summary.text()  # won without fractions
+        ticket.price.setText("abc")
+        assert ticket.error_field == "price" and "not a number" in ticket.error
+        sent = []
+        ticket.submitted.connect(lambda ex, ready: sent.append((ex, ready)))
+        ticket.price.setText("84946000")
+        ticket.request("sell")  # spot: nothing held to sell
+        assert sent == [] and ticket.error_field == "notional" and "sells only what is held" in ticket.error
+        ticket.request("buy")
+        assert [(ex, r.request.side, r.request.price) for ex, r in sent] == [("upbit", "buy", 84_946_000.0)]
+    finally:
+        ticket.deleteLater()

@@ -43,6 +43,9 @@ class Venue:
     # unrealized result is added for the equity), "equity" (the equity itself), or "" when it is neither (BingX's
     # total is what may be withdrawn; the KRW venues trade spot): then no equity is read from it
     ccxt_total: str = ""
+    # ccxt (4.5) lists this venue's trigger (stop) orders apart from its other open orders: fetched, cancelled and
+    # amended with params {"trigger": True} (Bybit's conditional orders, Binance's Algo service, OKX's algo orders)
+    ccxt_trigger_book: bool = False
 
 
 _PERP: dict[str, Any] = dict(kind=SWAP, quote="USDT",
@@ -50,10 +53,12 @@ _PERP: dict[str, Any] = dict(kind=SWAP, quote="USDT",
 _KRW: dict[str, Any] = dict(kind=SPOT, quote="KRW", default_symbols=("BTC/KRW", "ETH/KRW", "SOL/KRW"))
 
 VENUES: dict[str, Venue] = {
-    "bybit": Venue("bybit", BybitAdapter, "bybit", ccxt_total="wallet", **_PERP),
-    "binance": Venue("binance", BinanceAdapter, "binanceusdm", ccxt_total="equity", **_PERP),
-    "okx": Venue("okx", OkxAdapter, "okx", needs_passphrase=True, ccxt_total="equity", **_PERP),
-    "bitget": Venue("bitget", BitgetAdapter, "bitget", needs_passphrase=True, ccxt_total="equity", **_PERP),
+    "bybit": Venue("bybit", BybitAdapter, "bybit", ccxt_total="wallet", ccxt_trigger_book=True, **_PERP),
+    "binance": Venue("binance", BinanceAdapter, "binanceusdm", ccxt_total="equity", ccxt_trigger_book=True, **_PERP),
+    "okx": Venue("okx", OkxAdapter, "okx", needs_passphrase=True, ccxt_total="equity", ccxt_trigger_book=True,
+                 **_PERP),
+    "bitget": Venue("bitget", BitgetAdapter, "bitget", needs_passphrase=True, ccxt_total="equity",
+                    ccxt_trigger_book=True, **_PERP),
     "bingx": Venue("bingx", BingxAdapter, "bingx", **_PERP),
     "upbit": Venue("upbit", UpbitAdapter, "upbit", **_KRW),
     "bithumb": Venue("bithumb", BithumbAdapter, "bithumb", **_KRW),

@@ -12,6 +12,7 @@ ORDER_TYPES = (MARKET, LIMIT, STOP)
 #: no price or quantity of any instrument comes near (1e12 BTC; a price of 1e12 KRW): beyond it a number is a typo
 #: or hostile, and the grid arithmetic (28 significant digits) would fail on it
 MAX_NUMBER = 1e12
+MIN_STEP = 1e-12  # the finest tick or lot we take (1e12 / 1e-12 = 1e24 steps: within Decimal's 28 digits)
 MANUAL = "manual"  # the owner of an order a trader placed by hand (bots' orders carry the bot's name)
 # order states
 NEW, FILLED, CANCELLED, REJECTED = "new", "filled", "cancelled", "rejected"
@@ -38,6 +39,13 @@ class InstrumentRules:
     #: (lowest price, step) pairs, highest first, where the step depends on the price (the KRW venues)
     tick_table: tuple[tuple[float, float], ...] = ()
     currency: str = "USDT"  # what prices and order values are counted in
+
+    def __post_init__(self) -> None:
+        steps = [self.tick_size, self.lot_size] + [tick for _floor, tick in self.tick_table]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) and MIN_STEP <= v <= MAX_NUMBER for v in steps):
+            raise ValueError(f"{self.symbol}: tick and lot must be finite numbers from {MIN_STEP:g} to "
+                             f"{MAX_NUMBER:g}, got tick {self.tick_size!r}, lot {self.lot_size!r}, "
+                             f"table {self.tick_table!r}")
 
     def tick_at(self, price: float) -> float:
         for floor, tick in self.tick_table:
@@ -73,7 +81,9 @@ class InstrumentRules:
 
 
 def _to_step(value: float, step: float, rounding: str) -> float:
-    d, s = Decimal(repr(value)), Decimal(repr(step))
+    """`value` on the grid of `step` (both checked finite and in range by the callers: steps >= MIN_STEP,
+    values <= MAX_NUMBER, so the quotient fits Decimal's 28 digits)."""
+    d, s = Decimal(repr(float(value))), Decimal(repr(float(step)))
     return float((d / s).quantize(Decimal(1), rounding=rounding) * s)
 
 

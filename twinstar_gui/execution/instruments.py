@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from decimal import Decimal
 
 from ..core.instrument import Instrument
 from ..data.catalogs import CatalogBook
@@ -17,8 +18,14 @@ def rules_of(inst: Instrument) -> InstrumentRules:
     """An instrument's order rules in base units (an exchange counting contracts: steps x contract size)."""
     size = inst.contract_size
     return InstrumentRules(inst.native, inst.tick_size if inst.tick_size > 0 else inst.tick_table[-1][1],
-                           inst.lot_size * size, inst.min_qty * size, inst.min_notional, inst.tick_table,
+                           times(inst.lot_size, size), times(inst.min_qty, size), inst.min_notional, inst.tick_table,
                            inst.currency)
+
+
+def times(step: float, size: float) -> float:
+    """A step in contracts times the contract size, in decimal (0.1 x 0.1 is 0.01, not 0.010000000000000002:
+    a lot a hair too big rounds 0.03 down to 0.02)."""
+    return float(Decimal(repr(float(step))) * Decimal(repr(float(size))))
 
 
 class InstrumentBook:

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 CCXT_IDS = {name: v.ccxt_id for name, v in VENUES.items()}  # the registry says which ccxt class
 # venues that keep trigger (stop) orders in a book of their own: ccxt lists them with params {"trigger": True}
 # (Binance USD-M's conditional orders live in its Algo Service since 2025-12: ccxt 4.5 sends them there)
-TRIGGER_BOOK = frozenset({"bybit", "binance", "okx", "bitget"})
+TRIGGER_BOOK = frozenset(name for name, v in VENUES.items() if v.ccxt_trigger_book)
 # venues where a position's take profit / stop loss cannot ride on the entry order (Binance USD-M has no
 # attached TP/SL: it reads no such parameter and refuses the order)
 NO_ATTACHED_TPSL = frozenset({"binance"})

@@ -18,6 +18,7 @@ from .base import (
     MANUAL,
     MARKET,
     MAX_NUMBER,
+    MIN_STEP,
     SELL,
     STOP,
     InstrumentRules,
@@ -83,6 +84,21 @@ def prepare(order: ManualOrder, rules: InstrumentRules, last: float | None, posi
     def refuse(field: str, message: str) -> FieldError:
         return FieldError(sym, field, message)
 
+    if last is not None and not (isinstance(last, (int, float)) and math.isfinite(last) and last >= MIN_STEP):
+        last = None  # a price that is no price: as if none were known
+    try:
+        return _prepare(order, rules, None if last is None else float(last), float(position_qty), refuse,
+                        fee_rate, client_id, spot)
+    except (ArithmeticError, ValueError, TypeError) as exc:  # numbers beyond what the grid arithmetic takes
+        if isinstance(exc, OrderRefused):
+            raise
+        raise refuse("qty", f"cannot put this order on {sym}'s grid: {type(exc).__name__}") from None
+
+
+def _prepare(order: ManualOrder, rules: InstrumentRules, last: float | None, position_qty: float, refuse,
+             fee_rate: float, client_id: str | None, spot: bool) -> Prepared:
+    sym = order.symbol
+
     if order.side not in (BUY, SELL):
         raise refuse("side", f"side must be buy or sell, got {order.side!r}")
     if order.type not in (MARKET, LIMIT, STOP):
@@ -109,6 +125,9 @@ def prepare(order: ManualOrder, rules: InstrumentRules, last: float | None, posi
         qty = _positive(sym, "qty", order.qty, "size")
     else:
         qty = _positive(sym, "notional", order.notional, "order value") / ref
+        if not qty <= MAX_NUMBER:
+            raise refuse("notional", f"{fmt(order.notional or 0.0)} {rules.currency} at {fmt(ref)} is more than "
+                                     f"{MAX_NUMBER:g} {sym}")
     field = "qty" if order.qty is not None else "notional"
     if field == "notional" and rules.round_qty(qty) < rules.min_qty:
         least = f"{fmt(rules.min_qty)} (about {fmt(rules.min_qty * ref)} {rules.currency})"
@@ -154,16 +173,19 @@ def fmt(value: float) -> str:
     return f"{value:,.12g}" if abs(value) >= 1e6 else f"{value:.12g}"
 
 
-def _positive(symbol: str, field: str, value: float | None, what: str) -> float:
-    if value is None or not (math.isfinite(value) and 0 < value <= MAX_NUMBER):
+def _positive(symbol: str, field: str, value: object, what: str) -> float:
+    """A positive finite number up to MAX_NUMBER (a bool or a string is no number here)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and \
+        0 < value <= MAX_NUMBER
+    if not ok:
         raise FieldError(symbol, field, f"{what} must be a positive number up to {MAX_NUMBER:g}, got {value!r}")
-    return value
+    return float(value)  # type: ignore[arg-type]
 
 
 def _on_tick(rules: InstrumentRules, value: float, field: str) -> float:
     """A price that must already be on the tick grid: off it, refused with the two nearest valid prices."""
     what = field.replace("_", " ")
-    _positive(rules.symbol, field, value, what)
+    value = _positive(rules.symbol, field, value, what)
     tick = rules.tick_at(value) if rules.tick_table else rules.tick_size
     steps = Decimal(repr(value)) / Decimal(repr(tick))
     if steps != steps.to_integral_value():

@@ -231,6 +231,8 @@ class PaperExecutor:
         order.qty, p = rules.check(req.qty, ref)
         if req.type != MARKET:
             order.price = p
+            if req.post_only and req.symbol not in self.last_price:
+                raise OrderRefused(req.symbol, "post-only needs the market's price first; wait for market data")
             check_resting(req.symbol, req.side, req.type, p, self.last_price.get(req.symbol),
                           post_only=req.post_only)
         pos = self._positions.get(req.symbol)
@@ -280,8 +282,8 @@ class PaperExecutor:
             assert order.price is not None
             if not crosses(order.side, order.type, order.price, price):
                 return None
-            if order.type == LIMIT:
-                return order.price
+            if order.type == LIMIT:  # at its price, or better when the market is already past it
+                return min(order.price, price) if order.side == BUY else max(order.price, price)
         worse = price * (1 + self.slippage) if order.side == BUY else price * (1 - self.slippage)
         return rules.round_price(worse)  # market, or a stop reached: taken at this price, worse by the slippage
 
@@ -327,11 +329,12 @@ class PaperExecutor:
                 rest = 0.0
             if rest == 0 or rest * pos.qty > 0:
                 pos.qty = rest
-            else:  # flipped: the remainder opens the other way at this price
+            else:  # flipped: the remainder opens the other way at this price, with this order's levels only
                 pos.qty, pos.entry_price, pos.opened_ms = rest, price, time_ms
+                pos.take_profit, pos.stop_loss = order.take_profit, order.stop_loss
             pos.realized_pnl += realized
         pos.mark_price = price
-        if order.take_profit is not None and not order.reduce_only:
+        if (order.take_profit is not None or order.stop_loss is not None) and not order.reduce_only:
             pos.take_profit, pos.stop_loss = order.take_profit, order.stop_loss
         self._balance += realized - fee
         order.status, order.filled_qty, order.avg_price = FILLED, order.qty, price

@@ -249,10 +249,16 @@ class RiskGuard:
         return self.inner.cancel_all(symbol)
 
     def amend(self, order_id: str, *, price: float | None = None, qty: float | None = None) -> Order:
-        """An entry that grows is checked as a new entry of the difference would be (kill switch, size limit)."""
+        """An entry whose value grows (a larger size, or a price further up) is checked as a new entry would be
+        (kill switch, size limit)."""
         order = next((o for o in self.inner.open_orders() if o.id == order_id), None)
-        if order is None or order.reduce_only or qty is None or qty <= order.qty:
+        if order is None or order.reduce_only:
             return self.inner.amend(order_id, price=price, qty=qty)
+        new_qty = order.qty if qty is None else qty
+        new_price = order.price if price is None else price
+        if not new_qty * (new_price or 0.0) > order.qty * (order.price or 0.0):
+            return self.inner.amend(order_id, price=price, qty=qty)
+        qty = new_qty
         with self._lock:
             ks = self.kill_switch
             if ks is not None:

@@ -197,6 +197,11 @@ class MainWindow(QMainWindow):
         self.chart_panel.levels.removed.connect(manual.remove_level)
         self.chart_panel.selection_changed.connect(self._manual_series)
         self.chart_panel.order_at.connect(self._order_from_chart)
+        chart = self.chart_presenter
+        if chart is not None:  # the ticket's symbol search: each exchange's catalog, as the chart's
+            for exchange in chart.feeds:
+                self.ticket.set_catalog(exchange, chart.catalog_symbols(exchange))
+            chart.catalog_changed.connect(lambda ex: self.ticket.set_catalog(ex, chart.catalog_symbols(ex)))
         trading.exchanges_changed.connect(self.ticket.set_exchanges)
         trading.exchanges_changed.connect(self.orders_panel.set_exchanges)
         if self.chart_panel.symbol:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...execution.manual import FieldError, fmt
+from ..symbol_completer import SymbolCompleter
 from .combo import refill
 from .confirm import confirm
 
@@ -46,6 +47,8 @@ class OrderTicket(QWidget):
         self.exchange.addItems(exchanges)
         self.symbol = QLineEdit()
         self.symbol.setPlaceholderText("BTC/USDT:USDT, btc, BTC/KRW")
+        self.completer = SymbolCompleter(self.symbol, many=False)  # the exchange's catalog as you type
+        self._catalogs: dict[str, list[str]] = {}
         self.type = QComboBox()
         self.type.addItems(list(TYPES))
         self.amount = QLineEdit()
@@ -108,6 +111,7 @@ class OrderTicket(QWidget):
             w.textChanged.connect(self.revalidate)
         for c in (self.exchange, self.type, self.unit):
             c.currentIndexChanged.connect(self.revalidate)
+        self.exchange.currentTextChanged.connect(lambda ex: self.completer.set_symbols(self._catalogs.get(ex, [])))
         for b in (self.post_only, self.reduce_only):
             b.toggled.connect(self.revalidate)
         for w in (self.price, self.tp, self.sl):
@@ -124,6 +128,12 @@ class OrderTicket(QWidget):
     def set_exchanges(self, exchanges: list[str]) -> None:
         refill(self.exchange, exchanges)
         self.revalidate()
+
+    def set_catalog(self, exchange: str, symbols: list[str]) -> None:
+        """The unified symbols the symbol field offers for `exchange` (its instrument list)."""
+        self._catalogs[exchange] = list(symbols)
+        if exchange == self.exchange.currentText():
+            self.completer.set_symbols(self._catalogs[exchange])
 
     def set_mode(self, exchange: str, live: bool) -> None:
         self.live[exchange] = live
