@@ -9,6 +9,7 @@ funding, no liquidation.
 """
 from __future__ import annotations
 
+import hmac
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,12 @@ from .market import Market
 TAKER_FEE = 0.00055
 MAKER_FEE = 0.0002
 OPEN = ("New", "PartiallyFilled", "Untriggered")
+
+
+def same(given: object, expected: str) -> bool:
+    """A key, passphrase or signature from a request against ours, in constant time; any text (headers arrive
+    decoded as latin-1: non-ASCII is possible) compares as UTF-8 bytes instead of raising."""
+    return hmac.compare_digest(str(given).encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
 
 
 @dataclass

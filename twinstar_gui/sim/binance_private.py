@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 
-from .account import OPEN, MatchingEngine, SimOrder, SimPosition
+from .account import OPEN, MatchingEngine, SimOrder, SimPosition, same
 from .listing import listed_usdt
 from .market import decimals
 
@@ -84,7 +84,7 @@ class BinanceAccount(MatchingEngine):
         key = headers.get("X-MBX-APIKEY") or ""
         if not key:
             raise BinanceError(-2014, "API-key format invalid.", 401)
-        if not hmac.compare_digest(key, self.api_key):
+        if not same(key, self.api_key):
             raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1", 401)
         try:
             form = body.decode()
@@ -110,7 +110,7 @@ class BinanceAccount(MatchingEngine):
         if signature is None:
             raise _missing("signature")
         want = hmac.new(self.api_secret.encode(), signed.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(signature.lower(), want):
+        if not same(signature.lower(), want):
             raise BinanceError(-1022, "Signature for this request is not valid.")
         return params
 

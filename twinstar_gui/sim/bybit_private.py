@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal, overload
 from urllib.parse import parse_qsl
 
-from .account import MAKER_FEE, OPEN, TAKER_FEE, MatchingEngine, SimOrder, SimPosition
+from .account import MAKER_FEE, OPEN, TAKER_FEE, MatchingEngine, SimOrder, SimPosition, same
 from .bybit import envelope
 
 
@@ -72,7 +72,7 @@ class BybitAccount(MatchingEngine):
 
     def _authenticate(self, headers, payload: str, now: int) -> None:
         key = headers.get("X-BAPI-API-KEY") or ""
-        if not key or not hmac.compare_digest(key, self.api_key):
+        if not key or not same(key, self.api_key):
             raise BybitError(10003, "API key is invalid.")
         ts, window, sign = (headers.get(h) or "" for h in ("X-BAPI-TIMESTAMP", "X-BAPI-RECV-WINDOW", "X-BAPI-SIGN"))
         try:
@@ -84,7 +84,7 @@ class BybitAccount(MatchingEngine):
                                     f"req_timestamp[{ts_ms}],server_timestamp[{now}],recv_window[{window_ms}]")
         origin = f"{ts}{key}{window}{payload}"
         want = hmac.new(self.api_secret.encode(), origin.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(sign.lower(), want):
+        if not same(sign.lower(), want):
             raise BybitError(10004, f"error sign! origin_string[{origin}]")
 
     # -- endpoints ------------------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ class BybitAccount(MatchingEngine):
             if required:
                 raise BybitError(10001, "params error: symbol is required")
             return None
-        if not self.market.has_symbol(sym):
+        if not isinstance(sym, str) or not self.market.has_symbol(sym):
             raise BybitError(10001, f"params error: symbol invalid: {sym}")
         return sym
 
@@ -371,14 +371,17 @@ class BybitAccount(MatchingEngine):
         return {"rows": [{"name": "USDT", "coin": "USDT", "remainAmount": "1000000", "chains": [chain]}]}
 
 
+MAX_PARAM = 1e12  # beyond any price or size: Decimal's remainder past 28 digits would raise, Bybit says "invalid"
+
+
 def _on_grid(raw, step: float, what: str) -> float:
     """A quantity or price string that must be a positive multiple of `step` (Bybit refuses others)."""
     try:
         value = Decimal(str(raw))
     except (InvalidOperation, ValueError):
         raise BybitError(10001, f"params error: {what} invalid: {raw!r}") from None
-    if not value.is_finite() or value <= 0:
-        raise BybitError(10001, f"params error: {what} must be positive: {raw!r}")
+    if not value.is_finite() or value <= 0 or value > MAX_PARAM:
+        raise BybitError(10001, f"params error: {what} must be positive and at most {MAX_PARAM:g}: {str(raw)[:40]!r}")
     if value % Decimal(repr(step)) != 0:
         raise BybitError(10001, f"params error: {what} {raw} is not a multiple of {step:g}")
     return float(value)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 
-from .account import OPEN, MatchingEngine, SimOrder, SimPosition
+from .account import OPEN, MatchingEngine, SimOrder, SimPosition, same
 from .market import Market
 from .okx import CT_VAL, market_symbol
 
@@ -105,9 +105,9 @@ class OkxAccount(MatchingEngine):
                                   (stamp, "50107", "TIMESTAMP"), (sign, "50106", "SIGN")):
             if not value:
                 raise OkxError(code, f"Request header OK-ACCESS-{name} cannot be empty.", 401)
-        if not hmac.compare_digest(key, self.api_key):
+        if not same(key, self.api_key):
             raise OkxError("50111", "Invalid OK-ACCESS-KEY.", 401)
-        if not hmac.compare_digest(phrase, self.passphrase):
+        if not same(phrase, self.passphrase):
             raise OkxError("50105", "Request header OK-ACCESS-PASSPHRASE incorrect.", 401)
         try:
             when = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
@@ -117,7 +117,7 @@ class OkxAccount(MatchingEngine):
             raise OkxError("50102", "Timestamp request expired.", 401)
         want = base64.b64encode(hmac.new(self.api_secret.encode(), f"{stamp}{method}{request_path}{body}".encode(),
                                          hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(sign, want):
+        if not same(sign, want):
             raise OkxError("50113", "Invalid signature.", 401)
 
     def _new_id(self) -> str:
