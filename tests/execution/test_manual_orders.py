@@ -227,7 +227,7 @@ def test_rules_with_no_usable_step_are_refused_when_made():
 
 
 def test_a_contract_exchanges_lot_is_counted_in_decimal():
-    from twinstar_gui.execution.instruments import times
+    from twinstar_gui.execution.base import times
 
     assert times(0.1, 0.1) == 0.01  # 0.1 * 0.1 in binary is 0.010000000000000002
     assert InstrumentRules("X", 0.1, times(0.1, 0.1), 0.01).round_qty(0.03) == 0.03

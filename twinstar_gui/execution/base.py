@@ -80,6 +80,12 @@ class InstrumentRules:
         return q, p
 
 
+def times(step: float, size: float) -> float:
+    """A step in contracts times the contract size, in decimal (0.1 x 0.1 is 0.01, not 0.010000000000000002:
+    a lot a hair too big rounds 0.03 down to 0.02)."""
+    return float(Decimal(repr(float(step))) * Decimal(repr(float(size))))
+
+
 def _to_step(value: float, step: float, rounding: str) -> float:
     """`value` on the grid of `step` (both checked finite and in range by the callers: steps >= MIN_STEP,
     values <= MAX_NUMBER, so the quotient fits Decimal's 28 digits)."""

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from decimal import Decimal
 
 from ..core.instrument import Instrument
 from ..data.catalogs import CatalogBook
-from .base import InstrumentRules
+from .base import InstrumentRules, times
 from .paper import default_rules
 
 log = logging.getLogger(__name__)
@@ -21,11 +20,6 @@ def rules_of(inst: Instrument) -> InstrumentRules:
                            times(inst.lot_size, size), times(inst.min_qty, size), inst.min_notional, inst.tick_table,
                            inst.currency)
 
-
-def times(step: float, size: float) -> float:
-    """A step in contracts times the contract size, in decimal (0.1 x 0.1 is 0.01, not 0.010000000000000002:
-    a lot a hair too big rounds 0.03 down to 0.02)."""
-    return float(Decimal(repr(float(step))) * Decimal(repr(float(size))))
 
 
 class InstrumentBook:

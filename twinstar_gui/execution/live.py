@@ -36,6 +36,7 @@ from .base import (
     Position,
     check_resting,
     check_tpsl,
+    times,
 )
 from .trade_journal import Journal
 
@@ -148,8 +149,8 @@ class LiveExecutor:
         prec, limits = m.get("precision") or {}, m.get("limits") or {}
         size = _contract_size(m)
         tick = float(prec.get("price") or 1e-8)
-        lot = float(prec.get("amount") or 1e-8) * size
-        min_qty = float((limits.get("amount") or {}).get("min") or 0.0) * size or lot
+        lot = times(float(prec.get("amount") or 1e-8), size)
+        min_qty = times(float((limits.get("amount") or {}).get("min") or 0.0), size) or lot
         min_cost = float((limits.get("cost") or {}).get("min") or 0.0)
         return InstrumentRules(symbol, tick, lot, min_qty, min_cost, currency=self.currency)
 
@@ -274,7 +275,7 @@ class LiveExecutor:
             now = self.clock()
             order = Order(f"pending-{req.client_id}", req.client_id, req.symbol, req.side, req.qty, req.type,
                           req.price, NEW, created_ms=now, updated_ms=now, reduce_only=req.reduce_only, bot=req.bot,
-                          take_profit=req.take_profit, stop_loss=req.stop_loss)
+                          take_profit=req.take_profit, stop_loss=req.stop_loss, post_only=req.post_only)
             try:
                 if ref is None:
                     raise OrderRefused(req.symbol, "no price known yet for this symbol", exchange=self.exchange)
@@ -638,4 +639,5 @@ def _text(exc: BaseException, hide: tuple[str, ...] = ()) -> str:
     text = str(exc)
     for secret in hide:
         text = text.replace(secret, "***")
-    return text.split("?", 1)[0] + (" …" if "?" in text else "") if len(text) > 300 else text
+    # a URL's query carries the request's signature (not a secret, but nothing a user needs): never shown
+    return text.split("?", 1)[0] + (" …" if "?" in text else "")
