@@ -356,3 +356,20 @@ def test_the_price_reaching_the_stop_loss_closes_the_position_at_the_exchange(si
     [close] = [e for e in acct.executions if e.order.side == "Sell"]
     assert close.price <= price * 0.95 + 0.1  # closed at the stop (Binance: at the last price once triggered)
     assert not [o for o in acct.orders.values() if o.status == "Untriggered"]  # the take profit went with it
+
+
+@venues
+def test_cancel_all_leaves_the_positions_take_profit_and_stop_loss(sim, venue, tmp_path):
+    ex = connect(sim, venue, tmp_path)
+    native, acct = NATIVE[venue], account(sim, venue)
+    price = ex.last_price[native]
+    ex.place(OrderRequest(native, "buy", 0.02, "tkeep1", take_profit=price * 1.1, stop_loss=price * 0.9))
+    ex.place(OrderRequest(native, "sell", 0.01, "tkeep2", type="stop", price=price * 0.8, reduce_only=True))
+    ex.place(OrderRequest(native, "sell", 0.01, "tkeep3", type="limit", price=price * 1.2, reduce_only=True))
+    assert {o.client_id for o in ex.open_orders()} == {"tkeep2", "tkeep3"}  # the TP/SL are the position's
+    done = ex.cancel_all(native)
+    assert {o.client_id for o in done} == {"tkeep2", "tkeep3"} and ex.open_orders() == []
+    [pos] = ex.positions()
+    assert (pos.take_profit, pos.stop_loss) == (pytest.approx(price * 1.1, abs=0.1), pytest.approx(price * 0.9,
+                                                                                                    abs=0.1))
+    assert live_tpsl(acct, venue) == (pytest.approx(price * 1.1, abs=0.1), pytest.approx(price * 0.9, abs=0.1))
