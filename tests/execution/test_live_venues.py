@@ -5,6 +5,7 @@ simulator checks the HMAC (and OKX's passphrase), keeps the account and answers 
 Our executor counts BTC; OKX counts contracts of 0.01 BTC.
 """
 import logging
+import time
 
 import pytest
 
@@ -232,16 +233,6 @@ def test_the_same_client_id_twice_is_refused_by_the_exchange(sim, venue, tmp_pat
     assert len(creates(account(sim, venue), "tdup1")) == 1
 
 
-def test_binance_refuses_a_take_profit_on_the_entry_before_sending(sim, tmp_path):
-    ex = connect(sim, "binance", tmp_path)
-    native = NATIVE["binance"]
-    price = ex.last_price[native]
-    sent = len(account(sim, "binance").requests)
-    with pytest.raises(OrderRefused, match="no take profit / stop loss with the order"):
-        ex.place(OrderRequest(native, "buy", 0.01, "ttp1", take_profit=price * 1.1))
-    assert CREATE["binance"] not in account(sim, "binance").requests[sent:]
-
-
 def test_okx_takes_a_take_profit_and_stop_loss_with_the_entry(sim, tmp_path):
     ex = connect(sim, "okx", tmp_path)
     native = NATIVE["okx"]
@@ -250,3 +241,135 @@ def test_okx_takes_a_take_profit_and_stop_loss_with_the_entry(sim, tmp_path):
     pos = account(sim, "okx").positions[SYM]
     assert pos.take_profit == pytest.approx(price * 1.1, abs=0.1) and pos.stop_loss == pytest.approx(price * 0.9,
                                                                                                       abs=0.1)
+
+
+# -- a position's take profit and stop loss ---------------------------------------------------------------------------
+WRONG_SIDE = {"binance": "-2021", "okx": "51280"}  # a long's stop loss above the last price
+
+
+def live_tpsl(acct, venue):
+    """(take profit, stop loss) the exchange holds for the position: Binance's closePosition algo orders, OKX's
+    position TP/SL (its conditional / oco algo order)."""
+    if venue == "okx":
+        pos = acct.positions[SYM]
+        return pos.take_profit or None, pos.stop_loss or None
+    held = [o for o in acct.orders.values() if o.close_position and o.status == "Untriggered"]
+    tp = [o.trigger for o in held if o.stop_type == "TakeProfit"]
+    sl = [o.trigger for o in held if o.stop_type == "Stop"]
+    assert len(tp) <= 1 and len(sl) <= 1 and len({o.side for o in held}) <= 1
+    return (tp or [None])[0], (sl or [None])[0]
+
+
+@venues
+def test_an_entry_with_take_profit_and_stop_loss_shows_them_from_the_exchange(sim, venue, tmp_path):
+    ex = connect(sim, venue, tmp_path)
+    native, acct = NATIVE[venue], account(sim, venue)
+    price = ex.last_price[native]
+    order = ex.place(OrderRequest(native, "buy", 0.01, "ttpsl1", bot="test", take_profit=price * 1.1,
+                                  stop_loss=price * 0.9))
+    assert order.status == FILLED and not order.reason
+    tp, sl = live_tpsl(acct, venue)
+    assert tp == pytest.approx(price * 1.1, abs=0.1) and sl == pytest.approx(price * 0.9, abs=0.1)
+    [pos] = ex.positions()
+    assert (pos.take_profit, pos.stop_loss) == (pytest.approx(tp), pytest.approx(sl))
+    assert pos.bot == "test"
+    assert ex.open_orders() == []  # the TP/SL are the position's, not orders of their own
+    if venue == "binance":
+        algo = acct.open_algo_orders({}, sim.market.now_ms())
+        assert {(a["orderType"], a["closePosition"], a["side"]) for a in algo} == {
+            ("TAKE_PROFIT_MARKET", True, "SELL"), ("STOP_MARKET", True, "SELL")}
+
+
+@venues
+def test_set_tpsl_moves_the_stop_removes_the_take_profit_and_the_exchange_follows(sim, venue, tmp_path):
+    ex = connect(sim, venue, tmp_path)
+    native, acct = NATIVE[venue], account(sim, venue)
+    price = ex.last_price[native]
+    ex.place(OrderRequest(native, "sell", 0.02, "ttpsl2"))
+    pos = ex.set_tpsl(native, price * 0.9, price * 1.1)
+    assert (pos.take_profit, pos.stop_loss) == (pytest.approx(price * 0.9, abs=0.1), pytest.approx(price * 1.1,
+                                                                                                    abs=0.1))
+    assert live_tpsl(acct, venue) == (pytest.approx(price * 0.9, abs=0.1), pytest.approx(price * 1.1, abs=0.1))
+    pos = ex.set_tpsl(native, None, price * 1.05)  # dragged: the stop moves down, the take profit goes
+    assert pos.take_profit is None and pos.stop_loss == pytest.approx(price * 1.05, abs=0.1)
+    if venue == "binance":
+        held = [o for o in acct.orders.values() if o.close_position and o.status == "Untriggered"]
+        assert [(o.stop_type, o.side, o.trigger) for o in held] == [("Stop", "Buy", pytest.approx(price * 1.05,
+                                                                                                   abs=0.1))]
+    else:
+        assert (acct.positions[SYM].take_profit, acct.positions[SYM].stop_loss) == (
+            0.0, pytest.approx(price * 1.05, abs=0.1))
+    [seen] = ex.positions()
+    assert seen.take_profit is None and seen.stop_loss == pytest.approx(price * 1.05, abs=0.1)
+    ex.set_tpsl(native, None, None)
+    [seen] = ex.positions()
+    assert (seen.take_profit, seen.stop_loss) == (None, None)
+    assert not [o for o in acct.orders.values() if o.status == "Untriggered"]
+    assert acct.positions[SYM].stop_loss == 0.0
+
+
+@venues
+def test_a_take_profit_or_stop_loss_on_the_wrong_side_is_refused(sim, venue, tmp_path):
+    import ccxt
+
+    ex = connect(sim, venue, tmp_path)
+    native, acct = NATIVE[venue], account(sim, venue)
+    price = ex.last_price[native]
+    sent = len(acct.requests)
+    with pytest.raises(OrderRefused, match="stop loss .* must be below"):  # our check, before sending
+        ex.place(OrderRequest(native, "buy", 0.01, "twrong1", take_profit=price * 1.1, stop_loss=price * 1.05))
+    assert CREATE[venue] not in acct.requests[sent:] and ("POST", "/fapi/v1/order") not in acct.requests[sent:]
+    ex.place(OrderRequest(native, "buy", 0.01, "twrong2"))
+    with pytest.raises(OrderRefused, match="take profit .* must be above"):
+        ex.set_tpsl(native, price * 0.9, None)
+    market = ex.client.markets_by_id[native][0]["symbol"]
+    with pytest.raises(ccxt.BaseError, match=WRONG_SIDE[venue]):  # sent anyway: the exchange's own code
+        if venue == "binance":
+            ex.client.create_order(market, "market", "sell", None, None,
+                                   {"stopLossPrice": round(price * 1.05, 1), "closePosition": True})
+        else:
+            ex.client.create_order(market, "market", "sell", None, None,
+                                   {"stopLossPrice": round(price * 1.05, 1), "closeFraction": "1", "reduceOnly": True})
+    assert live_tpsl(acct, venue) == (None, None)
+
+
+@venues
+def test_the_price_reaching_the_stop_loss_closes_the_position_at_the_exchange(sim, venue, tmp_path):
+    ex = connect(sim, venue, tmp_path)
+    native, acct = NATIVE[venue], account(sim, venue)
+    mkt = sim.market
+    price = ex.last_price[native]
+    ex.place(OrderRequest(native, "buy", 0.01, "tslhit1", take_profit=price * 1.1, stop_loss=price * 0.95))
+    [pos] = ex.positions()
+    assert pos.stop_loss == pytest.approx(price * 0.95, abs=0.1)
+    # then 10 % down at the next price step (one every 10 s of the market's clock)
+    now = mkt.now_ms()
+    drop = now + 500 + (mkt.step_ms - (now + 500 - mkt.genesis) % mkt.step_ms) % mkt.step_ms
+    last = mkt.last_price(SYM)
+    mkt.script(SYM, [now, drop - 1, drop, drop + 86_400_000], [last, last, price * 0.9, price * 0.9])
+    deadline = time.monotonic() + (drop - now) / 1000 + 10.0
+    while ex.positions() and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ex.refresh()  # each private request lets the exchange settle what the price reached
+    assert ex.positions() == []
+    assert not acct.positions[SYM].qty
+    [close] = [e for e in acct.executions if e.order.side == "Sell"]
+    assert close.price <= price * 0.95 + 0.1  # closed at the stop (Binance: at the last price once triggered)
+    assert not [o for o in acct.orders.values() if o.status == "Untriggered"]  # the take profit went with it
+
+
+@venues
+def test_cancel_all_leaves_the_positions_take_profit_and_stop_loss(sim, venue, tmp_path):
+    ex = connect(sim, venue, tmp_path)
+    native, acct = NATIVE[venue], account(sim, venue)
+    price = ex.last_price[native]
+    ex.place(OrderRequest(native, "buy", 0.02, "tkeep1", take_profit=price * 1.1, stop_loss=price * 0.9))
+    ex.place(OrderRequest(native, "sell", 0.01, "tkeep2", type="stop", price=price * 0.8, reduce_only=True))
+    ex.place(OrderRequest(native, "sell", 0.01, "tkeep3", type="limit", price=price * 1.2, reduce_only=True))
+    assert {o.client_id for o in ex.open_orders()} == {"tkeep2", "tkeep3"}  # the TP/SL are the position's
+    done = ex.cancel_all(native)
+    assert {o.client_id for o in done} == {"tkeep2", "tkeep3"} and ex.open_orders() == []
+    [pos] = ex.positions()
+    assert (pos.take_profit, pos.stop_loss) == (pytest.approx(price * 1.1, abs=0.1), pytest.approx(price * 0.9,
+                                                                                                    abs=0.1))
+    assert live_tpsl(acct, venue) == (pytest.approx(price * 1.1, abs=0.1), pytest.approx(price * 0.9, abs=0.1))

@@ -101,6 +101,30 @@ def test_binance_tick_duplicates_and_unknown_orders(bn):
     assert binance(bn, "GET", "/fapi/v1/nothing")[0] == 404
 
 
+def test_binance_close_position_orders_are_the_positions_tpsl(bn, market):
+    last = market.last_price("BTCUSDT")
+    algo = {"algoType": "CONDITIONAL", "symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET",
+            "triggerPrice": f"{last * 0.9:.1f}", "closePosition": "true"}
+    assert binance(bn, "POST", "/fapi/v1/algoOrder", algo)[1]["code"] == -4509  # no position, no open order
+    assert binance(bn, "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                   "quantity": "0.02"})[0] == 200
+    assert binance(bn, "POST", "/fapi/v1/algoOrder", {**algo, "quantity": "0.02"})[1]["code"] == -4137
+    assert binance(bn, "POST", "/fapi/v1/algoOrder", {**algo, "reduceOnly": "true"})[1]["code"] == -1106
+    assert binance(bn, "POST", "/fapi/v1/algoOrder", {**algo, "triggerPrice": f"{last * 1.1:.1f}"})[1]["code"] == -2021
+    status, placed = binance(bn, "POST", "/fapi/v1/algoOrder", algo)
+    assert status == 200 and placed["closePosition"] is True and placed["timeInForce"] == "GTE_GTC"
+    assert placed["reduceOnly"] is True and placed["algoStatus"] == "NEW"
+    assert binance(bn, "POST", "/fapi/v1/algoOrder", algo)[1]["code"] == -4130  # one per direction
+    tp = {**algo, "type": "TAKE_PROFIT_MARKET", "triggerPrice": f"{last * 1.1:.1f}"}
+    assert binance(bn, "POST", "/fapi/v1/algoOrder", tp)[0] == 200
+    # the position closed by hand: its close-position orders expire
+    assert binance(bn, "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET",
+                                                   "quantity": "0.02", "reduceOnly": "true"})[0] == 200
+    assert binance(bn, "GET", "/fapi/v1/openAlgoOrders")[1] == []
+    rows = binance(bn, "GET", "/fapi/v1/allAlgoOrders", {"symbol": "BTCUSDT"})[1]
+    assert [r["algoStatus"] for r in rows] == ["EXPIRED", "EXPIRED"]
+
+
 # -- OKX -------------------------------------------------------------------------------------------------------------
 def okx(acct, method, path, params=None, *, secret=SECRET, key=KEY, phrase=PHRASE, when=None, raw=None):
     stamp = (when or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -167,6 +191,31 @@ def test_okx_sizes_are_contracts(ok):
     assert ok.positions["BTCUSDT"].qty == pytest.approx(0.02)
     [pos] = okx(ok, "GET", "/api/v5/account/positions", {"instType": "SWAP"})[1]["data"]
     assert pos["pos"] == "2" and pos["instId"] == "BTC-USDT-SWAP"
+
+
+def test_okx_the_positions_tpsl_is_one_close_algo(ok, market):
+    last = market.last_price("BTCUSDT")
+    algo = {"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "sell", "ordType": "oco", "closeFraction": "1",
+            "reduceOnly": True, "tpTriggerPx": f"{last * 1.1:.1f}", "tpOrdPx": "-1",
+            "slTriggerPx": f"{last * 0.9:.1f}", "slOrdPx": "-1"}
+    place = (lambda p: okx(ok, "POST", "/api/v5/trade/order-algo", p)[1]["data"][0]["sCode"])
+    assert place(algo) == "51169"  # nothing held
+    assert okx(ok, "POST", "/api/v5/trade/order", order(sz="2"))[1]["code"] == "0"
+    assert place({**algo, "reduceOnly": False}) == "51328"
+    assert place({**algo, "slTriggerPx": f"{last * 1.05:.1f}"}) == "51280"
+    assert place({**algo, "tpTriggerPx": f"{last * 0.95:.1f}"}) == "51279"
+    assert place({**algo, "slTriggerPx": None, "slOrdPx": None}) == "51000"  # oco needs both
+    assert place(algo) == "0"
+    assert place(algo) == "51088"  # one per position
+    [row] = okx(ok, "GET", "/api/v5/trade/orders-algo-pending", {"ordType": "conditional,oco"})[1]["data"]
+    assert (row["ordType"], row["side"], row["closeFraction"]) == ("oco", "sell", "1")
+    [pos] = okx(ok, "GET", "/api/v5/account/positions", {"instType": "SWAP"})[1]["data"]
+    assert pos["closeOrderAlgo"][0]["algoId"] == row["algoId"]
+    cancel = [{"instId": "BTC-USDT-SWAP", "algoId": row["algoId"]}]
+    assert okx(ok, "POST", "/api/v5/trade/cancel-algos", cancel)[1]["code"] == "0"
+    assert (ok.positions["BTCUSDT"].take_profit, ok.positions["BTCUSDT"].stop_loss) == (0.0, 0.0)
+    assert okx(ok, "GET", "/api/v5/trade/orders-algo-pending", {"ordType": "conditional,oco"})[1]["data"] == []
+    assert okx(ok, "POST", "/api/v5/trade/cancel-algos", cancel)[1]["data"][0]["sCode"] == "51400"
 
 
 # -- the server ------------------------------------------------------------------------------------------------------

@@ -47,8 +47,12 @@ CCXT_IDS = {name: v.ccxt_id for name, v in VENUES.items()}  # the registry says 
 # (Binance USD-M's conditional orders live in its Algo Service since 2025-12: ccxt 4.5 sends them there)
 TRIGGER_BOOK = frozenset(name for name, v in VENUES.items() if v.ccxt_trigger_book)
 # venues where a position's take profit / stop loss cannot ride on the entry order (Binance USD-M has no
-# attached TP/SL: it reads no such parameter and refuses the order)
+# attached TP/SL: it reads no such parameter and refuses the order): they are sent after the entry, as
+# TAKE_PROFIT_MARKET / STOP_MARKET algo orders with closePosition=true (what Binance's own position TP/SL are)
 NO_ATTACHED_TPSL = frozenset({"binance"})
+# venues whose position TP/SL are conditional orders of their own, read from the trigger book (Binance's closePosition
+# algo orders; OKX's conditional / oco algo orders, attached to an entry or placed with closeFraction 1)
+TPSL_ORDERS = frozenset({"binance", "okx"})
 # venues whose stop orders cannot be amended (Binance's Algo Service has no modify): cancelled and placed again
 NO_STOP_AMEND = frozenset({"binance"})
 
@@ -75,6 +79,7 @@ class LiveExecutor:
         self._lock = threading.RLock()
         self._positions: list[Position] = []
         self._orders: list[Order] = []
+        self._tpsl: dict[str, list[dict]] = {}  # symbol -> its position's TP/SL orders at the exchange (ccxt's)
         self._balance = 0.0
         self._by_id: dict[str, dict[str, Any]] = {}  # native symbol -> ccxt market
         for m in client.markets.values():
@@ -179,7 +184,13 @@ class LiveExecutor:
         order, so two may overlap: only the newest started one is kept. Orders are fetched before positions:
         an order filling between the two calls is then seen at least once (as in symbols_in_play)."""
         seq = self._refresh_started = next(self._refreshes)
-        orders = [self._order(o) for o in self._fetch_open()]
+        raw_orders = self._fetch_open()
+        tpsl: dict[str, list[dict]] = {}
+        for o in raw_orders:
+            if _tpsl_of(o) is not None:
+                tpsl.setdefault(self._native(o["symbol"]), []).append(o)
+        # a position's TP/SL are shown as the position's (its lines), never also as orders of their own
+        orders = [self._order(o) for o in raw_orders if _tpsl_of(o) is None]
         raw_positions = self.client.fetch_positions()
         bal = self.client.fetch_balance()
         usdt = bal.get(self.currency) or {}
@@ -188,6 +199,7 @@ class LiveExecutor:
                 return  # a newer picture is already in place
             self._installed = seq
             self._follow_owners(orders, {self._native(p["symbol"]): _size(p) for p in raw_positions if _size(p)}, seq)
+            self._tpsl = tpsl
             positions = [self._position(p) for p in raw_positions]
             self._positions = [p for p in positions if p is not None and p.qty]
             self._orders = orders
@@ -279,10 +291,16 @@ class LiveExecutor:
             try:
                 if ref is None:
                     raise OrderRefused(req.symbol, "no price known yet for this symbol", exchange=self.exchange)
-                if self.exchange in NO_ATTACHED_TPSL and (req.take_profit is not None or req.stop_loss is not None):
-                    raise OrderRefused(req.symbol, f"{self.exchange} takes no take profit / stop loss with the order; "
-                                                   "place reduce-only stop orders after the entry",
-                                       exchange=self.exchange)
+                if req.take_profit is not None or req.stop_loss is not None:
+                    if req.reduce_only and self.exchange in NO_ATTACHED_TPSL:
+                        raise OrderRefused(req.symbol, "a reduce-only order takes no take profit / stop loss",
+                                           exchange=self.exchange)
+                    # winning / losing side of the entry; Binance's separate orders: of the last price
+                    check_tpsl(req.symbol, req.side == BUY,
+                               None if req.take_profit is None else rules.round_price(req.take_profit),
+                               None if req.stop_loss is None else rules.round_price(req.stop_loss),
+                               (self.last_price.get(req.symbol) or ref) if self.exchange in NO_ATTACHED_TPSL
+                               else ref)
                 order.qty, price = rules.check(req.qty, ref)
                 if req.type != MARKET:
                     order.price = price
@@ -301,9 +319,10 @@ class LiveExecutor:
             params["postOnly"] = True
         if req.type == STOP:
             params.update(self._trigger_params(req.side, order.price))
-        if req.take_profit is not None:
+        separate = self.exchange in NO_ATTACHED_TPSL  # sent after the entry, as orders of their own
+        if req.take_profit is not None and not separate:
             params["takeProfit"] = {"triggerPrice": rules.round_price(req.take_profit)}
-        if req.stop_loss is not None:
+        if req.stop_loss is not None and not separate:
             params["stopLoss"] = {"triggerPrice": rules.round_price(req.stop_loss)}
         try:
             raw = self.client.create_order(market["symbol"], LIMIT if req.type == LIMIT else MARKET, req.side,
@@ -334,6 +353,15 @@ class LiveExecutor:
                 self._claimed_at[req.symbol] = self._refresh_started
         log.info("%s: sent %s %s %g %s (%s) -> %s", self.name, req.side, req.symbol, order.qty, req.type,
                  req.bot or "manual", order.id)
+        if separate and (req.take_profit is not None or req.stop_loss is not None):
+            tp = None if req.take_profit is None else rules.round_price(req.take_profit)
+            sl = None if req.stop_loss is None else rules.round_price(req.stop_loss)
+            try:
+                self._send_tpsl(market, req.side == BUY, tp, sl)
+            except ccxt.BaseError as exc:  # the entry stands: say that its TP/SL did not go
+                order.reason = f"entry sent; its take profit / stop loss were refused: {self._msg(exc)}"
+                self._save(order)
+                log.warning("%s: %s %s", self.name, req.symbol, order.reason)
         try:
             self.refresh()
         except Exception as exc:  # noqa: BLE001 - the background sync will catch up
@@ -372,7 +400,11 @@ class LiveExecutor:
             try:
                 if native_all:
                     self.client.cancel_all_orders(market["symbol"])
-                    if sym in self._trigger_symbols(orders):
+                    if sym in self._trigger_symbols(orders) and self._tpsl.get(sym):  # the position's TP/SL stay
+                        for o in orders:
+                            if o.symbol == sym and self._trigger_flag(o):
+                                self.client.cancel_order(o.id, market["symbol"], self._trigger_flag(o))
+                    elif sym in self._trigger_symbols(orders):
                         self.client.cancel_all_orders(market["symbol"], {"trigger": True})
                 else:
                     for o in orders:
@@ -451,7 +483,9 @@ class LiveExecutor:
                                exchange=self.exchange, code=exc.code) from None
 
     def set_tpsl(self, symbol: str, take_profit: float | None, stop_loss: float | None) -> Position:
-        """The position's take profit and stop loss at the exchange (Bybit's trading-stop; elsewhere not yet)."""
+        """The position's take profit and stop loss at the exchange (None: none): Bybit's trading-stop; Binance's
+        closePosition TAKE_PROFIT_MARKET / STOP_MARKET algo orders and OKX's conditional / oco close-position algo
+        order, cancelled and placed again; elsewhere not yet."""
         import ccxt
 
         pos = next((p for p in self.positions() if p.symbol == symbol), None)
@@ -461,6 +495,8 @@ class LiveExecutor:
         tp = None if take_profit is None else rules.check_price(take_profit, "take profit")
         sl = None if stop_loss is None else rules.check_price(stop_loss, "stop loss")
         check_tpsl(symbol, pos.qty > 0, tp, sl, self.last_price.get(symbol) or pos.mark_price or pos.entry_price)
+        if self.exchange in TPSL_ORDERS:
+            return self._replace_tpsl(pos, tp, sl)
         if self.exchange != "bybit":
             raise OrderRefused(symbol, "changing a live position's take profit / stop loss is not supported on "
                                        f"{self.exchange} yet; place a reduce-only stop or limit order instead",
@@ -478,6 +514,50 @@ class LiveExecutor:
             pos = next((p for p in self._positions if p.symbol == symbol), pos)
             pos.take_profit, pos.stop_loss = tp, sl
             return pos.copy()
+
+    def _replace_tpsl(self, pos: Position, tp: float | None, sl: float | None) -> Position:
+        """The position's TP/SL orders replaced (cancelled, then placed: Binance has no amend in its Algo Service and
+        takes one closePosition order per direction; OKX one TP/SL order for the whole position). A TP or SL that
+        stays the same keeps its order on Binance. What the exchange then holds is what the position shows."""
+        import ccxt
+
+        symbol, market = pos.symbol, self._market(pos.symbol)
+        self._refresh_quietly()  # the exchange's current TP/SL orders
+        with self._lock:
+            current = list(self._tpsl.get(symbol, []))
+        keep_tp = keep_sl = False
+        try:
+            for o in current:
+                otp, osl = _tpsl_of(o) or (None, None)
+                if self.exchange == "binance" and (otp, osl) in ((tp, None), (None, sl)) and (otp or osl):
+                    keep_tp, keep_sl = keep_tp or otp is not None, keep_sl or osl is not None
+                    continue
+                self.client.cancel_order(str(o.get("id")), market["symbol"], {"trigger": True})
+            self._send_tpsl(market, pos.qty > 0, None if keep_tp else tp, None if keep_sl else sl)
+        except ccxt.BaseError as exc:
+            self._refresh_quietly()
+            raise OrderRefused(symbol, self._msg(exc), exchange=self.exchange, code=type(exc).__name__) from None
+        log.info("%s: %s take profit %s, stop loss %s", self.name, symbol, tp, sl)
+        self._refresh_quietly()
+        with self._lock:
+            now = next((p for p in self._positions if p.symbol == symbol), None)
+            return (now or pos).copy()
+
+    def _send_tpsl(self, market: dict, long: bool, tp: float | None, sl: float | None) -> None:
+        """A position's TP and/or SL as the exchange's close-the-position conditional orders (market execution)."""
+        side = "sell" if long else BUY
+        if self.exchange == "binance":  # one closePosition order each: no size, reduce-only by nature
+            for key, price in (("takeProfitPrice", tp), ("stopLossPrice", sl)):
+                if price is not None:
+                    self.client.create_order(market["symbol"], MARKET, side, None, None,
+                                             {key: price, "closePosition": True})
+        elif self.exchange == "okx" and (tp is not None or sl is not None):  # conditional (one) or oco (both)
+            params: dict[str, Any] = {"closeFraction": "1", "reduceOnly": True}
+            if tp is not None:
+                params["takeProfitPrice"] = tp
+            if sl is not None:
+                params["stopLossPrice"] = sl
+            self.client.create_order(market["symbol"], MARKET, side, None, None, params)
 
     def _refresh_quietly(self) -> None:
         try:
@@ -513,6 +593,9 @@ class LiveExecutor:
         found: dict[str, dict] = {}
         if self.exchange in TRIGGER_BOOK:
             found.update((str(o.get("id")), o) for o in self.client.fetch_open_orders(params={"trigger": True}))
+        if self.exchange == "okx":  # the positions' TP/SL: conditional / oco algo orders, a list of their own
+            found.update((str(o.get("id")), o) for o in self.client.fetch_open_orders(
+                params={"trigger": True, "ordType": "conditional,oco"}))
         found.update((str(o.get("id")), o) for o in self.client.fetch_open_orders())
         return list(found.values())
 
@@ -545,11 +628,17 @@ class LiveExecutor:
             qty = -qty
         info = p.get("info") or {}
         symbol = self._native(p["symbol"])
+        tp, sl = _num(p.get("takeProfitPrice") or info.get("takeProfit")), _num(p.get("stopLossPrice") or
+                                                                                info.get("stopLoss"))
+        if self.exchange in TPSL_ORDERS:  # from the orders that close this position (on its other side)
+            closing = "sell" if qty > 0 else BUY
+            for o in self._tpsl.get(symbol, []):
+                otp, osl = _tpsl_of(o) or (None, None)
+                if o.get("side") == closing:
+                    tp, sl = otp if otp is not None else tp, osl if osl is not None else sl
         return Position(symbol, qty, float(p.get("entryPrice") or 0.0),
-                        int(p.get("timestamp") or self.clock()), self._bot_of_position(symbol),
-                        _num(p.get("takeProfitPrice") or
-                                                                          info.get("takeProfit")),
-                        _num(p.get("stopLossPrice") or info.get("stopLoss")), float(p.get("markPrice") or 0.0))
+                        int(p.get("timestamp") or self.clock()), self._bot_of_position(symbol), tp, sl,
+                        float(p.get("markPrice") or 0.0))
 
     def _order(self, o: dict) -> Order:
         oid = str(o.get("id"))  # orders placed elsewhere (the exchange's web page, a TP/SL) have no client id
@@ -609,6 +698,19 @@ def _rebased(api: Any, base: str) -> Any:
     if isinstance(api, str):
         return base + urlsplit(api.replace("{hostname}", "host")).path.rstrip("/")
     return base
+
+
+def _tpsl_of(o: dict) -> tuple[float | None, float | None] | None:
+    """(take profit, stop loss) of an order that is a position's TP/SL: Binance's closePosition TAKE_PROFIT_MARKET /
+    STOP_MARKET, OKX's conditional / oco algo order; None for any other order."""
+    info = o.get("info") or {}
+    if str(info.get("closePosition")).lower() == "true":
+        kind = str(info.get("orderType") or info.get("type") or "").upper()
+        trigger = _num(o.get("triggerPrice") or info.get("triggerPrice") or info.get("stopPrice"))
+        return (trigger, None) if kind.startswith("TAKE_PROFIT") else (None, trigger)
+    if info.get("ordType") in ("conditional", "oco") and "algoId" in info:
+        return _num(info.get("tpTriggerPx")), _num(info.get("slTriggerPx"))
+    return None
 
 
 def _contract_size(market: dict) -> float:

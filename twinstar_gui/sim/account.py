@@ -5,7 +5,8 @@ Filled/Cancelled); each venue's module translates its wire format to and from it
 Documented simplifications: fills happen at the market's last price when a request comes in (market orders at
 once; a resting limit order, a triggered stop and a position's take-profit / stop-loss when the price has crossed
 it at the next private request), there is no order book, cross margin with one leverage for all symbols, no
-funding, no liquidation.
+funding, no liquidation. A close-position conditional order (Binance's closePosition) closes the whole position
+on its other side when triggered, expires if nothing is held then, and expires when the position is closed.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class SimOrder:
     trigger: float = 0.0  # conditional orders: the trigger price
     trigger_direction: int = 0  # 1: when the price rises to it, 2: when it falls to it
     time_in_force: str = ""
+    close_position: bool = False  # a conditional order closing the whole position when triggered (any size)
 
 
 @dataclass
@@ -100,6 +102,13 @@ class MatchingEngine:
                 last = self.market.last_price(o.symbol, now)
                 if (o.trigger_direction == 1 and last >= o.trigger) or (o.trigger_direction == 2 and last <= o.trigger):
                     o.status = "Triggered"
+                    if o.close_position:  # closes what is held on the other side; nothing held: it expires
+                        pos = self.positions.get(o.symbol)
+                        held = pos.qty if pos else 0.0
+                        if not held or (held > 0) != (o.side == "Sell"):
+                            o.status, o.updated_ms = "Expired", now
+                            continue
+                        o.qty = abs(held)
                     self._fill(o, last, now, maker=False)
                 continue
             if o.status == "New" and o.type == "Limit":
@@ -139,6 +148,9 @@ class MatchingEngine:
                 pos.qty = round((pos.qty + signed) / lot) * lot
             if not pos.qty:
                 pos.entry, pos.take_profit, pos.stop_loss = 0.0, 0.0, 0.0
+                for other in self.orders.values():  # a flat position's close-position orders expire with it
+                    if other.close_position and other.symbol == o.symbol and other.status == "Untriggered":
+                        other.status, other.updated_ms = "Expired", now
         else:
             total = abs(pos.qty) + qty
             pos.entry = (abs(pos.qty) * pos.entry + qty * price) / total

@@ -12,12 +12,17 @@ missing, -1100 an illegal value, -1121 unknown symbol, -1116 / -1117 / -1115 ord
 -1111 more decimals than the symbol has, -4014 price not on the tick, -1013 quantity not on the lot (LOT_SIZE),
 -4164 notional below 5 USDT, -2019 margin insufficient, -2022 reduce-only rejected, -5022 post-only (GTX) would
 take, -4116 duplicate client order id, -2011 cancel of an unknown order, -2013 query of an unknown order, -5027
-nothing to modify, -4120 a conditional type sent to /fapi/v1/order.
+nothing to modify, -4120 a conditional type sent to /fapi/v1/order, -2021 a conditional order that would trigger at
+once (its trigger on the wrong side of the last price), -4137 / -1106 a quantity / reduceOnly sent with
+closePosition=true, -4130 a second closePosition order of the same type and side, -4509 a closePosition (GTE_GTC)
+order with neither a position nor an open order on the symbol.
 
 Orders (`/fapi/v1/order`): LIMIT (GTC/IOC/FOK/GTX), MARKET; PUT modifies a resting LIMIT order's price and
 quantity. Conditional orders live in the Algo Service, as on Binance since 2025-12-09: `/fapi/v1/algoOrder`
 (algoType CONDITIONAL, STOP_MARKET / TAKE_PROFIT_MARKET with triggerPrice), openAlgoOrders, algoOpenOrders (cancel
-all); a triggered one becomes a MARKET order filled at the last price.
+all); a triggered one becomes a MARKET order filled at the last price. A position's TP/SL (Binance has no attached
+TP/SL) are such orders with closePosition=true (timeInForce GTE_GTC, no quantity, reduce-only): triggered, they close
+the whole position; they expire (algoStatus EXPIRED) when the position is closed.
 
 Documented simplifications: those of the shared matching engine (sim/account.py); fee 0.05 % taker / 0.02 %
 maker; no hedge mode, no STOP / TAKE_PROFIT limit or trailing orders, no batch endpoints, IOC/FOK limits that
@@ -44,7 +49,8 @@ MIN_NOTIONAL = 5.0
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")  # Binance's newClientOrderId pattern
 _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLED", "Cancelled": "CANCELED",
            "Rejected": "EXPIRED"}
-_ALGO_STATUS = {"Untriggered": "NEW", "Triggered": "FINISHED", "Deactivated": "CANCELED", "Cancelled": "CANCELED"}
+_ALGO_STATUS = {"Untriggered": "NEW", "Triggered": "FINISHED", "Deactivated": "CANCELED", "Cancelled": "CANCELED",
+                "Expired": "EXPIRED"}
 
 
 class BinanceError(Exception):
@@ -327,19 +333,35 @@ class BinanceAccount(MatchingEngine):
         if otype not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
             raise BinanceError(-1116, "Invalid orderType.")
         spec = self.market.spec(sym)
-        qty = self._number(params, "quantity", spec.lot, tick=False)
+        close = str(params.get("closePosition", "false")).lower() == "true"
+        if close and params.get("quantity") not in (None, "", "0"):
+            raise BinanceError(-4137, "Quantity must be zero with closePosition equals true.")
+        if close and params.get("reduceOnly") not in (None, ""):
+            raise BinanceError(-1106, "Parameter 'reduceOnly' sent when not required.")
+        qty = 0.0 if close else self._number(params, "quantity", spec.lot, tick=False)
         trigger = self._number(params, "triggerPrice", spec.tick, tick=True)
-        reduce = str(params.get("reduceOnly", "false")).lower() == "true"
+        reduce = close or str(params.get("reduceOnly", "false")).lower() == "true"
         last = self.market.last_price(sym, now)
         # a buy stop waits for a rise, a sell stop for a fall; take-profits the other way round
         rising = (side == "Buy") == (otype == "STOP_MARKET")
         if (rising and trigger <= last) or (not rising and trigger >= last):
             raise BinanceError(-2021, "Order would immediately trigger.")
         link = self._client_id(params, "clientAlgoId")
-        self._check_funds(sym, side, qty, trigger, reduce, now)
+        stop_type = "Stop" if otype == "STOP_MARKET" else "TakeProfit"
+        if close:  # GTE_GTC: one per direction, and only beside a position or an open order
+            if any(o.close_position and o.symbol == sym and o.side == side and o.stop_type == stop_type
+                   and o.status == "Untriggered" for o in self.orders.values()):
+                raise BinanceError(-4130, "An open stop or take profit order with GTE and closePosition in the "
+                                          "direction is existing.")
+            pos = self.positions.get(sym)
+            if not (pos and pos.qty) and not any(o.symbol == sym and o.status in ("New", "PartiallyFilled")
+                                                 for o in self.orders.values()):
+                raise BinanceError(-4509, "TIF GTE can only be used with open positions or open orders.")
+        else:
+            self._check_funds(sym, side, qty, trigger, reduce, now)
         o = SimOrder(self._new_id(), link, sym, side, "Market", qty, 0.0, reduce, 0.0, 0.0, now,
-                     status="Untriggered", stop_type="Stop" if otype == "STOP_MARKET" else "TakeProfit",
-                     trigger=trigger, trigger_direction=1 if rising else 2)
+                     status="Untriggered", stop_type=stop_type, trigger=trigger, trigger_direction=1 if rising else 2,
+                     time_in_force="GTE_GTC" if close else "GTC", close_position=close)
         self.orders[o.order_id] = o
         return self._algo_json(o)
 
@@ -380,12 +402,14 @@ class BinanceAccount(MatchingEngine):
         triggered = o.status in ("Triggered", "Filled")
         return {"algoId": int(o.order_id), "clientAlgoId": o.link_id, "algoType": "CONDITIONAL",
                 "orderType": "STOP_MARKET" if o.stop_type == "Stop" else "TAKE_PROFIT_MARKET", "symbol": o.symbol,
-                "side": o.side.upper(), "positionSide": "BOTH", "timeInForce": "GTC", "quantity": fq(o.qty),
+                "side": o.side.upper(), "positionSide": "BOTH", "timeInForce": o.time_in_force or "GTC",
+                "quantity": fq(o.qty),
                 "algoStatus": "FINISHED" if triggered else _ALGO_STATUS.get(o.status, "NEW"),
                 "actualOrderId": o.order_id if triggered else "", "actualPrice": fp(o.avg_price) if triggered else "",
                 "triggerPrice": fp(o.trigger), "price": "0", "icebergQuantity": None,
                 "selfTradePreventionMode": "EXPIRE_MAKER", "workingType": "CONTRACT_PRICE", "priceMatch": "NONE",
-                "closePosition": False, "priceProtect": False, "reduceOnly": o.reduce_only, "activatePrice": "",
+                "closePosition": o.close_position, "priceProtect": False, "reduceOnly": o.reduce_only,
+                "activatePrice": "",
                 "callbackRate": "", "createTime": o.created_ms, "updateTime": o.updated_ms or o.created_ms,
                 "triggerTime": o.updated_ms if triggered else 0, "goodTillDate": 0}
 

@@ -10,16 +10,25 @@ missing, 50111 unknown key, 50105 wrong passphrase, 50112 unreadable timestamp, 
 signature. Orders answer HTTP 200 with top-level code "1" (every order failed) and each order's sCode/sMsg: 51000
 parameter error (also a price off the tick), 51001 unknown instrument, 51121 size not a lot multiple, 51008
 insufficient margin, 51016 duplicate clOrdId, 51205 reduce-only with nothing to reduce, 51400 cancel failed, 51503
-amend failed, 51279 / 51280 a trigger price on the wrong side of the last price.
+amend failed, 51279 / 51280 (long) and 51277 / 51278 (short) a position TP / SL trigger on the wrong side of the
+last price, 51088 a second TP/SL for the whole position, 51169 a close-position algo with no position to close,
+51328 closeFraction without reduceOnly.
 
 Sizes are in contracts of ctVal (okx.CT_VAL base units). Orders: market, limit, post_only (accepted, then cancelled
 at once if it would take, as OKX does), attached TP/SL (attachAlgoOrds: they
 become the position's TP/SL), amend (newSz, newPx), cancel, cancel-batch, batch place; trigger orders (ordType
-trigger, market execution: orderPx -1) through order-algo, orders-algo-pending, amend-algos, cancel-algos.
+trigger, market execution: orderPx -1) through order-algo, orders-algo-pending, amend-algos, cancel-algos; the
+position's TP/SL as one conditional (TP or SL) / oco (both) algo order placed with closeFraction "1" and reduceOnly
+(no sz; tpOrdPx / slOrdPx -1, market execution), listed by orders-algo-pending (ordType conditional,oco) and in the
+position's closeOrderAlgo, removed by cancel-algos.
 
 Documented simplifications: those of the shared matching engine (sim/account.py); fee 0.05 % taker / 0.02 %
-maker; net mode and cross margin only (account/config says so); the position's TP/SL are not listed as algo
-orders; no conditional / oco / iceberg algo types; history endpoints return everything kept in memory.
+maker; net mode and cross margin only (account/config says so); a position has one TP/SL slot: the TP/SL attached
+to its entries and the one placed with closeFraction are that same algo order (OKX keeps attached ones as algo
+orders of their own, sized as the entry, and lists only closeFraction ones in closeOrderAlgo); conditional / oco
+orders only for the whole position (closeFraction 1, not sized ones), not amendable (cancel and place again), and
+not in orders-algo-history; no iceberg / twap / trailing algo types; history endpoints return everything kept in
+memory.
 """
 from __future__ import annotations
 
@@ -62,6 +71,7 @@ class OkxAccount(MatchingEngine):
     """One API key's trading account (SWAP, net mode)."""
 
     passphrase: str = field(default="", repr=False)
+    close_algos: dict[str, dict] = field(default_factory=dict, repr=False)  # symbol -> its position's TP/SL algo
     _ids: itertools.count = field(default_factory=lambda: itertools.count(612_345_678_901_234_567), repr=False)
     taker_fee = 0.0005
     maker_fee = 0.0002
@@ -354,6 +364,8 @@ class OkxAccount(MatchingEngine):
         side = {"buy": "Buy", "sell": "Sell"}.get(str(params.get("side")))
         if side is None:
             raise _param_error("side")
+        if params.get("ordType") in ("conditional", "oco"):
+            return self._place_close_algo(params, sym, side, now)
         if params.get("ordType") != "trigger":
             raise _param_error("ordType")
         if params.get("tdMode") not in ("cross", "isolated"):
@@ -377,6 +389,80 @@ class OkxAccount(MatchingEngine):
         self.orders[o.order_id] = o
         return {"algoId": o.order_id, "algoClOrdId": o.link_id, "clOrdId": o.link_id, "tag": "", "sCode": "0",
                 "sMsg": ""}
+
+    def _place_close_algo(self, params: dict, sym: str, side: str, now: int) -> dict:
+        """A conditional (TP or SL) / oco (both) order closing the whole position (closeFraction 1): it becomes the
+        position's TP/SL."""
+        kind = str(params["ordType"])
+        if params.get("tdMode") not in ("cross", "isolated"):
+            raise _param_error("tdMode")
+        if str(params.get("closeFraction") or "") != "1":
+            raise _param_error("closeFraction")  # only whole-position TP/SL are simulated
+        if str(params.get("reduceOnly", "false")).lower() != "true":
+            raise OkxError("51328", "closeFraction is only available for reduceOnly orders.")
+        if params.get("sz") not in (None, ""):
+            raise _param_error("sz")
+        tp = self._price(params["tpTriggerPx"], sym, "tpTriggerPx") if params.get("tpTriggerPx") not in (None, "") \
+            else 0.0
+        sl = self._price(params["slTriggerPx"], sym, "slTriggerPx") if params.get("slTriggerPx") not in (None, "") \
+            else 0.0
+        if (kind == "oco" and not (tp and sl)) or not (tp or sl):
+            raise _param_error("tpTriggerPx" if not tp else "slTriggerPx")
+        for name, px in (("tpOrdPx", tp), ("slOrdPx", sl)):
+            if px and str(params.get(name, "-1")) != "-1":
+                raise _param_error(name)  # market execution only here
+        pos = self.positions.get(sym)
+        if not pos or not pos.qty or (pos.qty > 0) != (side == "Sell"):
+            raise OkxError("51169", "Order failed because you don't have any positions in this direction for this "
+                                    "contract.")
+        if pos.take_profit or pos.stop_loss:
+            raise OkxError("51088", "You can only place 1 TP/SL order to close an entire position")
+        last = self.market.last_price(sym, now)
+        long = pos.qty > 0
+        if tp and (tp <= last if long else tp >= last):
+            raise OkxError("51279" if long else "51277", f"TP trigger price cannot be {'lower' if long else 'higher'} "
+                                                           "than the last price")
+        if sl and (sl >= last if long else sl <= last):
+            raise OkxError("51280" if long else "51278", f"SL trigger price cannot be {'higher' if long else 'lower'} "
+                                                           "than the last price")
+        link = str(params.get("algoClOrdId") or "")
+        if link and not _CLIENT_ID.match(link):
+            raise _param_error("algoClOrdId")
+        pos.take_profit, pos.stop_loss = tp, sl
+        algo = self._close_algo(sym, link)
+        return {"algoId": algo["algoId"], "algoClOrdId": algo["algoClOrdId"], "clOrdId": "", "tag": "", "sCode": "0",
+                "sMsg": ""}
+
+    def _close_algo(self, sym: str, link: str = "") -> dict:
+        """The algo order that is the position's TP/SL (placed with closeFraction or attached to its entry), with a
+        stable id while the TP/SL stay the same."""
+        pos = self.positions[sym]
+        held = self.close_algos.get(sym)
+        if held is None or (held["tp"], held["sl"]) != (pos.take_profit, pos.stop_loss):
+            held = self.close_algos[sym] = {"algoId": self._new_id(), "algoClOrdId": link, "tp": pos.take_profit,
+                                            "sl": pos.stop_loss, "cTime": self.market.now_ms()}
+        return held
+
+    def _close_algo_json(self, sym: str) -> dict:
+        pos = self.positions[sym]
+        algo = self._close_algo(sym)
+        fp = (lambda v: self.market.fmt_price(sym, v) if v else "")
+        return {"instType": "SWAP", "instId": _inst_id(sym), "algoId": algo["algoId"],
+                "algoClOrdId": algo["algoClOrdId"], "clOrdId": "", "ordType": "oco" if pos.take_profit and
+                pos.stop_loss else "conditional", "side": "sell" if pos.qty > 0 else "buy", "posSide": "net",
+                "tdMode": "cross", "sz": "", "closeFraction": "1", "triggerPx": "", "ordPx": "",
+                "tpTriggerPx": fp(pos.take_profit), "tpTriggerPxType": "last", "tpOrdPx": "-1" if pos.take_profit
+                else "", "slTriggerPx": fp(pos.stop_loss), "slTriggerPxType": "last", "slOrdPx": "-1" if
+                pos.stop_loss else "", "state": "live", "actualSz": "", "actualPx": "", "actualSide": "",
+                "lever": f"{self.leverage:g}", "reduceOnly": "true", "ordId": "", "cTime": str(algo["cTime"]),
+                "uTime": str(algo["cTime"]), "triggerTime": ""}
+
+    def _close_algo_rows(self, params: dict) -> list[dict]:
+        if params.get("instType") not in (None, "", "SWAP"):
+            return []
+        sym = self._inst(params, required=False)
+        return [self._close_algo_json(s) for s, p in sorted(self.positions.items())
+                if sym in (None, s) and p.qty and (p.take_profit or p.stop_loss)]
 
     def amend_algo(self, params: dict, now: int) -> list:
         return [self._one(lambda: self._amend_algo(params, now), params)]
@@ -407,6 +493,13 @@ class OkxAccount(MatchingEngine):
             raise _param_error("algoId")
         sym = self._inst(params)
         assert sym is not None
+        pos = self.positions.get(sym)
+        held = self.close_algos.get(sym)
+        if pos and pos.qty and (pos.take_profit or pos.stop_loss) and held and str(params.get("algoId") or "") == \
+                held["algoId"] and (held["tp"], held["sl"]) == (pos.take_profit, pos.stop_loss):
+            pos.take_profit, pos.stop_loss = 0.0, 0.0  # the position's TP/SL algo: the position keeps none
+            del self.close_algos[sym]
+            return {"algoId": held["algoId"], "sCode": "0", "sMsg": ""}
         o = self._find(params, sym, "51400", "Order cancellation failed as the order has been filled, canceled or "
                                              "does not exist.", algo=True)
         if o.status != "Untriggered":
@@ -418,9 +511,11 @@ class OkxAccount(MatchingEngine):
     def algo_pending(self, params: dict, now: int) -> list:
         if params.get("ordType") in (None, ""):
             raise _param_error("ordType")
-        if "trigger" not in str(params["ordType"]).split(","):
-            return []
-        return [self._algo_json(o) for o in self._pick(params, algo=True) if o.status == "Untriggered"]
+        kinds = set(str(params["ordType"]).split(","))
+        rows = self._close_algo_rows(params) if kinds & {"conditional", "oco"} else []
+        if "trigger" in kinds:
+            rows += [self._algo_json(o) for o in self._pick(params, algo=True) if o.status == "Untriggered"]
+        return rows
 
     def algo_history(self, params: dict, now: int) -> list:
         if params.get("ordType") in (None, ""):
@@ -467,7 +562,8 @@ class OkxAccount(MatchingEngine):
             mark = self.market.last_price(s, now)
             fp = (lambda v, s=s: self.market.fmt_price(s, v))
             notional = abs(p.qty) * mark
-            close = [{"algoId": "", "tpTriggerPx": fp(p.take_profit) if p.take_profit else "",
+            close = [{"algoId": self._close_algo(s)["algoId"],
+                      "tpTriggerPx": fp(p.take_profit) if p.take_profit else "",
                       "slTriggerPx": fp(p.stop_loss) if p.stop_loss else "", "closeFraction": "1"}] \
                 if p.take_profit or p.stop_loss else []
             out.append({"instType": "SWAP", "instId": _inst_id(s), "posId": s, "posSide": "net", "mgnMode": "cross",
