@@ -229,3 +229,22 @@ def test_one_simulator_holds_an_account_per_venue(market):
         server.add_account(KEY, SECRET, exchange="okx")
     with pytest.raises(ValueError, match="no trading API"):
         server.add_account(KEY, SECRET, exchange="upbit")
+
+
+@pytest.mark.parametrize("path", ["/api/v5/trade/amend-order", "/api/v5/trade/order-algo",
+                                  "/api/v5/trade/amend-algos"])
+@pytest.mark.parametrize("raw", ["[]", "null", "1", '"x"'])
+def test_okx_bodies_that_are_not_objects_get_its_parameter_error(market, path, raw):
+    status, answer = okx(OkxAccount(market, KEY, SECRET, passphrase=PHRASE), "POST", path, raw=raw)
+    assert status == 200 and answer["code"] != "0" and "Traceback" not in json.dumps(answer)
+
+
+def test_client_ids_with_a_trailing_newline_are_refused(market, bn):
+    acct = OkxAccount(market, KEY, SECRET, passphrase=PHRASE)
+    order = {"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "buy", "ordType": "market", "sz": "1",
+             "clOrdId": "abc\n"}
+    status, answer = okx(acct, "POST", "/api/v5/trade/order", order)
+    assert answer["code"] != "0" and not acct.orders
+    status, answer = binance(bn, "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                            "quantity": "0.01", "newClientOrderId": "abc\n"})
+    assert status == 400 and not bn.orders

@@ -46,6 +46,9 @@ class Venue:
     # ccxt (4.5) lists this venue's trigger (stop) orders apart from its other open orders: fetched, cancelled and
     # amended with params {"trigger": True} (Bybit's conditional orders, Binance's Algo service, OKX's algo orders)
     ccxt_trigger_book: bool = False
+    # a position's take profit / stop loss are conditional orders of their own, read back from the trigger book
+    # (Binance's closePosition algo orders; OKX's conditional / oco algo orders)
+    ccxt_tpsl_orders: bool = False
 
 
 _PERP: dict[str, Any] = dict(kind=SWAP, quote="USDT",
@@ -54,9 +57,10 @@ _KRW: dict[str, Any] = dict(kind=SPOT, quote="KRW", default_symbols=("BTC/KRW", 
 
 VENUES: dict[str, Venue] = {
     "bybit": Venue("bybit", BybitAdapter, "bybit", ccxt_total="wallet", ccxt_trigger_book=True, **_PERP),
-    "binance": Venue("binance", BinanceAdapter, "binanceusdm", ccxt_total="equity", ccxt_trigger_book=True, **_PERP),
+    "binance": Venue("binance", BinanceAdapter, "binanceusdm", ccxt_total="equity", ccxt_trigger_book=True,
+                     ccxt_tpsl_orders=True, **_PERP),
     "okx": Venue("okx", OkxAdapter, "okx", needs_passphrase=True, ccxt_total="equity", ccxt_trigger_book=True,
-                 **_PERP),
+                 ccxt_tpsl_orders=True, **_PERP),
     "bitget": Venue("bitget", BitgetAdapter, "bitget", needs_passphrase=True, ccxt_total="equity",
                     ccxt_trigger_book=True, **_PERP),
     "bingx": Venue("bingx", BingxAdapter, "bingx", **_PERP),

@@ -52,7 +52,7 @@ TRIGGER_BOOK = frozenset(name for name, v in VENUES.items() if v.ccxt_trigger_bo
 NO_ATTACHED_TPSL = frozenset({"binance"})
 # venues whose position TP/SL are conditional orders of their own, read from the trigger book (Binance's closePosition
 # algo orders; OKX's conditional / oco algo orders, attached to an entry or placed with closeFraction 1)
-TPSL_ORDERS = frozenset({"binance", "okx"})
+TPSL_ORDERS = frozenset(name for name, v in VENUES.items() if v.ccxt_tpsl_orders)
 # venues whose stop orders cannot be amended (Binance's Algo Service has no modify): cancelled and placed again
 NO_STOP_AMEND = frozenset({"binance"})
 

@@ -168,7 +168,7 @@ class BinanceAccount(MatchingEngine):
 
     def _client_id(self, params: dict, name: str) -> str:
         link = params.get(name) or f"sim{self._new_id()}"
-        if not _CLIENT_ID.match(link):
+        if not _CLIENT_ID.fullmatch(link):
             raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is "
                                       f"'^[\\.A-Z\\:/a-z0-9_-]{{1,36}}$'.")
         if any(o.link_id == link for o in self.orders.values()):

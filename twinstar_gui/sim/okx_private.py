@@ -174,7 +174,7 @@ class OkxAccount(MatchingEngine):
 
     def _client_id(self, params: dict, name: str) -> str:
         link = str(params.get(name) or "")
-        if link and not _CLIENT_ID.match(link):
+        if link and not _CLIENT_ID.fullmatch(link):
             raise _param_error(name)
         if link and any(o.link_id == link for o in self.orders.values()):
             raise OkxError("51016", "Duplicated client order ID")
@@ -267,6 +267,8 @@ class OkxAccount(MatchingEngine):
         return [self._one(lambda: self._amend(params, now), params)]
 
     def _amend(self, params: dict, now: int) -> dict:
+        if not isinstance(params, dict):
+            raise _param_error("order")
         sym = self._inst(params)
         assert sym is not None
         failed = "Order modification failed as the order has been filled, canceled, or does not exist."
@@ -359,6 +361,8 @@ class OkxAccount(MatchingEngine):
         return [self._one(lambda: self._place_algo(params, now), params)]
 
     def _place_algo(self, params: dict, now: int) -> dict:
+        if not isinstance(params, dict):
+            raise _param_error("order")
         sym = self._inst(params)
         assert sym is not None
         side = {"buy": "Buy", "sell": "Sell"}.get(str(params.get("side")))
@@ -377,7 +381,7 @@ class OkxAccount(MatchingEngine):
         last = self.market.last_price(sym, now)
         reduce = str(params.get("reduceOnly", "false")).lower() == "true"
         link = str(params.get("algoClOrdId") or params.get("clOrdId") or "")
-        if link and not _CLIENT_ID.match(link):
+        if link and not _CLIENT_ID.fullmatch(link):
             raise _param_error("algoClOrdId")
         if link and any(o.link_id == link for o in self.orders.values()):
             raise OkxError("51016", "Duplicated client order ID")
@@ -426,7 +430,7 @@ class OkxAccount(MatchingEngine):
             raise OkxError("51280" if long else "51278", f"SL trigger price cannot be {'higher' if long else 'lower'} "
                                                            "than the last price")
         link = str(params.get("algoClOrdId") or "")
-        if link and not _CLIENT_ID.match(link):
+        if link and not _CLIENT_ID.fullmatch(link):
             raise _param_error("algoClOrdId")
         pos.take_profit, pos.stop_loss = tp, sl
         algo = self._close_algo(sym, link)
@@ -468,6 +472,8 @@ class OkxAccount(MatchingEngine):
         return [self._one(lambda: self._amend_algo(params, now), params)]
 
     def _amend_algo(self, params: dict, now: int) -> dict:
+        if not isinstance(params, dict):
+            raise _param_error("order")
         sym = self._inst(params)
         assert sym is not None
         o = self._find(params, sym, "51503", "Order modification failed as the order has been filled, canceled, "
