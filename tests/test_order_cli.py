@@ -181,3 +181,19 @@ def test_an_unreachable_exchange_is_an_outage_never_an_order_on_a_guessed_grid(t
         assert journal.orders("paper-okx") == []
     finally:
         journal.close()
+
+
+def test_a_paper_account_traded_by_a_running_window_is_not_traded_from_the_command_too(sim, tmp_path):
+    """The window (here: its claim, as build_trading takes it) holds the paper account's state in memory: the
+    command refuses (exit 2, naming the holder) instead of writing the same journal behind its back."""
+    from twinstar_gui.config import settings_from_dict
+    from twinstar_gui.trading_stack import claim_paper_account
+
+    held = claim_paper_account(settings_from_dict({"data_dir": str(tmp_path)}), "okx")
+    try:
+        r = run(sim, tmp_path, "order", "buy", "--exchange", "okx", "--symbol", "BTC", "--qty", "0.01")
+        assert r.returncode == 2 and f"pid {os.getpid()}" in r.stderr and "place the order there" in r.stderr
+    finally:
+        held.close()
+    r = run(sim, tmp_path, "order", "buy", "--exchange", "okx", "--symbol", "BTC", "--qty", "0.01")
+    assert r.returncode == 0, r.stderr  # given up: the command trades it

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from .cliargs import add_account_flags, number
 
@@ -177,6 +177,7 @@ class _Session:
         self.price_problem = ""  # why the last price could not be read (the exchange unreachable), if so
         self.journal: Journal | None = None
         self._live = None
+        self._lock: IO[str] | None = None  # the paper account's claim (trading_stack.claim_paper_account)
         self.book = self._catalog()
         self.guard: RiskGuard = self._executor()
         self.fee_rate = self.settings.trading.fee_rate if self.paper else 0.0
@@ -200,6 +201,13 @@ class _Session:
         currency = VENUES[self.exchange].quote
         self.journal = open_journal(self.settings)
         if self.paper:
+            from .trading_stack import PaperAccountBusy, claim_paper_account
+
+            try:
+                self._lock = claim_paper_account(self.settings, self.exchange)
+            except PaperAccountBusy as exc:
+                raise CommandError(f"{exc}; place the order there (its state is in that process)") from None
+
             def rules(symbol: str):
                 inst = self.book.catalog.get(symbol) or self.book.catalog.by_native(symbol)
                 return rules_of(inst) if inst is not None else default_rules(symbol)
@@ -274,6 +282,8 @@ class _Session:
             self._live.stop()
         if self.journal is not None:
             self.journal.close()
+        if self._lock is not None:
+            self._lock.close()
 
 
 def _current(guard: RiskGuard, journal: Journal | None, order: Order) -> Order:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the paper account is not guarded there
+    fcntl = None  # type: ignore[assignment]
 
 from .bots.base import Bot, BotThread
 from .bots.market import LiveMarket
@@ -49,6 +56,7 @@ class Trading:
     market: LiveMarket
     bots: list[Bot] = field(default_factory=list)
     threads: list[BotRunner] = field(default_factory=list)
+    lock: IO[str] | None = None  # the paper account's claim (see claim_paper_account), given up at stop()
 
     def __post_init__(self) -> None:
         self.executor.on_kill.append(self._stop_bots)  # the kill switch stops every bot of this exchange
@@ -87,6 +95,9 @@ class Trading:
         inner = self.executor.inner
         if hasattr(inner, "stop"):  # a live executor's account sync
             inner.stop()
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
 
 
 def build_trading(core: Core, exchange: str, *, executor: LiveExecutor | None = None,
@@ -100,9 +111,14 @@ def build_trading(core: Core, exchange: str, *, executor: LiveExecutor | None = 
     feed = core.feeds[exchange]
     currency = VENUES[exchange].quote  # balances, order sizes, PnL and limits: USDT, or KRW on the KRW venues
     journal = open_journal(core.settings)
+    lock: IO[str] | None = None
     inner: PaperExecutor | LiveExecutor
     if executor is None:
         inner = paper_executor(core.settings, exchange, journal, InstrumentBook(core.catalogs[exchange]), clock)
+        try:
+            lock = claim_paper_account(core.settings, exchange)
+        except PaperAccountBusy as exc:  # another window or bot on this data dir: said, trading goes on
+            log.warning("%s", exc)
     else:  # live: its journal, then its background account sync
         inner = executor
         executor.attach_journal(journal)
@@ -115,12 +131,41 @@ def build_trading(core: Core, exchange: str, *, executor: LiveExecutor | None = 
         core.engine.post(market.start)
     else:
         market.start()
-    return Trading(journal, guard, market)
+    return Trading(journal, guard, market, lock=lock)
 
 
 def open_journal(settings: Settings) -> Journal:
     """The trading journal of this data dir (every exchange's paper and live accounts, the GUI's and the CLI's)."""
     return Journal(trading_dir(settings) / "journal.sqlite3")
+
+
+class PaperAccountBusy(OSError):
+    """Another process trades this paper account (its state lives in that process's memory)."""
+
+
+def claim_paper_account(settings: Settings, exchange: str) -> IO[str] | None:
+    """Become the one process trading `exchange`'s paper account of this data dir: an advisory lock the OS drops
+    when the process ends. The paper executor keeps its balance, positions and orders in memory and writes them
+    to the shared journal, so a second one (the window and `twinstar order --paper` at once) would each miss the
+    other's orders and overwrite the other's balance. PaperAccountBusy naming the holder; None without fcntl."""
+    if fcntl is None:
+        return None
+    path = trading_dir(settings) / f"paper-{exchange}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip()[:120] or "another process"
+        fh.close()
+        raise PaperAccountBusy(f"{exchange}: the paper account of {settings.data_dir} is traded by {holder}") \
+            from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
+    fh.flush()
+    return fh
 
 
 def paper_executor(settings: Settings, exchange: str, journal: Journal, rules: Callable[[str], InstrumentRules],
