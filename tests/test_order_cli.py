@@ -193,6 +193,10 @@ def test_a_paper_account_traded_by_a_running_window_is_not_traded_from_the_comma
     try:
         r = run(sim, tmp_path, "order", "buy", "--exchange", "okx", "--symbol", "BTC", "--qty", "0.01")
         assert r.returncode == 2 and f"pid {os.getpid()}" in r.stderr and "place the order there" in r.stderr
+        r = run(sim, tmp_path, "orders", "--exchange", "okx")  # a listing reads the journal: fine
+        assert r.returncode == 0, r.stderr
+        r = run(sim, tmp_path, "orders", "--exchange", "okx", "--cancel-all")
+        assert r.returncode == 2 and "place the order there" in r.stderr
     finally:
         held.close()
     r = run(sim, tmp_path, "order", "buy", "--exchange", "okx", "--symbol", "BTC", "--qty", "0.01")

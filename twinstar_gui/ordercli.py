@@ -116,7 +116,7 @@ def orders_main(argv: list[str]) -> int:
     from .execution.base import OrderRefused
 
     try:
-        session = _Session(args, "orders")
+        session = _Session(args, "orders", changes=bool(args.cancel or args.cancel_all))
     except CommandError as exc:
         return _fail("orders", str(exc))
     try:
@@ -153,7 +153,9 @@ class _Session:
     """Settings, the exchange's instrument list, the journal and the executor (paper, or live) behind the risk
     guard. Raises CommandError (exit 2) with the reason."""
 
-    def __init__(self, args: argparse.Namespace, command: str) -> None:
+    def __init__(self, args: argparse.Namespace, command: str, *, changes: bool = True) -> None:
+        """`changes`: the command places or cancels (a paper account traded by another process is refused)."""
+        self.changes = changes
         from .collector import data_dir_setting
         from .config import SettingsError, load_settings
         from .exchanges.registry import exchange_names
@@ -206,7 +208,8 @@ class _Session:
             try:
                 self._lock = claim_paper_account(self.settings, self.exchange)
             except PaperAccountBusy as exc:
-                raise CommandError(f"{exc}; place the order there (its state is in that process)") from None
+                if self.changes:  # a listing reads the journal, which that process keeps up to date
+                    raise CommandError(f"{exc}; place the order there (its state is in that process)") from None
 
             def rules(symbol: str):
                 inst = self.book.catalog.get(symbol) or self.book.catalog.by_native(symbol)
