@@ -295,9 +295,7 @@ class OkxAccount(MatchingEngine):
         return [self._one(lambda: self._cancel(params, now), params)]
 
     def cancel_batch(self, params, now: int) -> list:
-        if not isinstance(params, list) or not 1 <= len(params) <= 20:
-            raise OkxError("51000", "Parameter orders error")
-        return [self._one(functools.partial(self._cancel, p, now), p) for p in params]
+        return self._batch(params, 20, "orders", functools.partial(self._cancel, now=now))
 
     def _cancel(self, params, now: int) -> dict:
         if not isinstance(params, dict):
@@ -490,9 +488,13 @@ class OkxAccount(MatchingEngine):
         return {"algoId": o.order_id, "algoClOrdId": o.link_id, "reqId": "", "sCode": "0", "sMsg": ""}
 
     def cancel_algos(self, params, now: int) -> list:
-        if not isinstance(params, list) or not 1 <= len(params) <= 10:
-            raise OkxError("51000", "Parameter algoId error")
-        return [self._one(functools.partial(self._cancel_algo, p, now), p) for p in params]
+        return self._batch(params, 10, "algoId", functools.partial(self._cancel_algo, now=now))
+
+    def _batch(self, params, most: int, what: str, each) -> list:
+        """A list of 1..`most` items, each answered on its own (sCode / sMsg)."""
+        if not isinstance(params, list) or not 1 <= len(params) <= most:
+            raise OkxError("51000", f"Parameter {what} error")
+        return [self._one(functools.partial(each, p), p) for p in params]
 
     def _cancel_algo(self, params, now: int) -> dict:
         if not isinstance(params, dict):
