@@ -87,6 +87,12 @@ async def test_a_manual_trade_from_the_ticket_and_the_chart(tmp_path, qapp):
             last = ctx.executor.last_price[SYM]
             tick = paper.rules(SYM).tick_size
             assert ticket.symbol.text() == "ETH/USDT:USDT"  # the chart's series
+            # nothing changes (no order, no position): the panels and the chart are not told anything again
+            told = []
+            window.manual.orders.connect(told.append)
+            window.manual.levels.connect(told.append)
+            await asyncio.sleep(1.0)  # four polls
+            assert told == []
             # -- the checks at each field ------------------------------------------------------------------
             ticket.amount.setText("0.00001")
             assert ticket.error_field == "qty" and "below the minimum" in ticket.error

@@ -162,3 +162,27 @@ def test_a_fill_that_fails_halfway_is_not_taken_for_done(qtbot):
         fill(table, bad)
     fill(table, [[("BTCUSDT", "BTCUSDT"), ("1.0", 1.0)]])
     assert table.item(0, 1).text() == "1.0"
+
+
+def test_a_history_table_is_read_only_while_it_is_on_screen(qtbot):
+    """The positions panel's trade history reads the journals: every 2 s while its tab is shown, at once when the
+    tab is picked, never while the panel is hidden or another tab is on top."""
+    from twinstar_gui.ui.panels.trading_panels import PositionsPanel
+
+    reads = []
+    panel = PositionsPanel(lambda: reads.append(1) or [])
+    qtbot.addWidget(panel)
+    panel._history_refresh.timer.setInterval(20)
+    qtbot.wait(150)
+    assert reads == []  # never shown
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.wait(150)
+    assert reads == []  # shown, but the "Open" tab is on top
+    panel.tabs.setCurrentWidget(panel.history_table)
+    qtbot.waitUntil(lambda: len(reads) >= 3, timeout=3000)  # at once, then on the timer
+    panel.hide()
+    qtbot.wait(30)
+    seen = len(reads)
+    qtbot.wait(150)
+    assert len(reads) == seen

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -76,6 +76,7 @@ class ManualTradingPresenter(QObject):
         self.trading = trading
         self.series: tuple[str, str] = ("", "")  # (exchange, native) on the chart
         self._tasks: set[asyncio.Future] = set()
+        self._shown: tuple[list, list] | None = None  # (orders key, levels) last emitted
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -177,7 +178,7 @@ class ManualTradingPresenter(QObject):
         pos = next((p for p in stack.executor.positions() if p.symbol == symbol), None) if stack else None
         if pos is None:
             self.refused.emit(f"{exchange} {symbol}: no open position")
-            self.poll()
+            self.poll(force=True)
             return
         if level.kind == "tp":
             self.set_tpsl(exchange, symbol, price, pos.stop_loss)
@@ -212,7 +213,7 @@ class ManualTradingPresenter(QObject):
                 self.timing.emit(what, time.perf_counter() - started)
                 self.done.emit(said(result))
             self.settled.emit()
-            self.poll()  # what the executor has now: a refused change snaps back
+            self.poll(force=True)  # what the executor has now: a refused change snaps back
 
         task = asyncio.ensure_future(go())
         self._tasks.add(task)
@@ -233,9 +234,11 @@ class ManualTradingPresenter(QObject):
 
     def show_series(self, exchange: str, native: str, _tf: str = "") -> None:
         self.series = (exchange, native)
-        self.poll()
+        self.poll(force=True)
 
-    def poll(self) -> None:
+    def poll(self, force: bool = False) -> None:
+        """Read the executors' open orders and positions; tell the panels and the chart when something changed
+        (`force`: tell them anyway, e.g. to put back a line dragged to a change that was refused)."""
         views: list[OrderView] = []
         levels: list[Level] = []
         for name, stack in self.trading.tradings.items():
@@ -248,6 +251,11 @@ class ManualTradingPresenter(QObject):
                     levels.append(Level("order", o.id, o.price, o.side, label, True))
             if name == self.series[0]:
                 levels += self._position_levels(name, stack)
+        # an Order may be the executor's own mutable object: compare copies of its fields, not the object
+        key = [(v.listing.exchange, v.live, astuple(v.order)) for v in views]
+        if not force and self._shown is not None and self._shown == (key, levels):
+            return
+        self._shown = (key, levels)
         self.orders.emit(views)
         self.levels.emit(levels)
 

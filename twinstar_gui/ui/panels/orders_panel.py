@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from .combo import refill
-from .table import SORT_ROLE, cell, fill, make_table
+from .table import SORT_ROLE, RefreshWhileShown, cell, fill, make_table
 
 GREEN, RED = "#26a69a", "#ef5350"
 ALL = "all"
@@ -120,10 +120,7 @@ class OrdersPanel(QWidget):
             box.currentIndexChanged.connect(self.refresh_history)
         self.filter_text.textChanged.connect(self.refresh_history)
         self.export_button.clicked.connect(self._ask_export)
-        self._timer = QTimer(self)
-        self._timer.setInterval(2000)
-        self._timer.timeout.connect(self.refresh_history)
-        self._timer.start()
+        self._history_refresh = RefreshWhileShown([self.history_table, self.fills_table], self.refresh_history)
 
     def set_exchanges(self, exchanges: list[str]) -> None:
         refill(self.filter_exchange, [ALL, *exchanges])
@@ -202,8 +199,6 @@ class OrdersPanel(QWidget):
         return all(w in words.lower() for w in wanted)
 
     def refresh_history(self, *_: object) -> None:
-        if not self.isVisible() and self.history_table.rowCount():
-            return  # hidden: refreshed when shown (a journal read every 2 s is not free)
         rows = []
         for v in self.history_source():
             o, at = v.order, v.listing

@@ -1,7 +1,9 @@
 """Small helpers for the data tables: numeric sorting, in-place updates (no flicker, no re-sort per tick)."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
@@ -32,6 +34,34 @@ def make_table(columns: list[str], parent: QWidget, *, sortable: bool = False) -
     t.horizontalHeader().setStretchLastSection(True)
     t.setSortingEnabled(sortable)
     return t
+
+
+class RefreshWhileShown(QObject):
+    """Calls `refresh` every `ms` while one of `tables` is on screen, and at once when one of them comes on screen
+    (its tab picked, its dock shown). A history read from the journals is not free: a table nobody sees is not
+    refilled every two seconds."""
+
+    def __init__(self, tables: Sequence[QWidget], refresh: Callable[[], None], ms: int = 2000) -> None:
+        super().__init__(tables[0])
+        self.tables, self.refresh = list(tables), refresh
+        self.timer = QTimer(self)
+        self.timer.setInterval(ms)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        for t in self.tables:
+            t.installEventFilter(self)
+
+    def shown(self) -> bool:
+        return any(t.isVisible() for t in self.tables)
+
+    def _tick(self) -> None:
+        if self.shown():
+            self.refresh()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Show:
+            QTimer.singleShot(0, self._tick)  # after the show: the table is visible by then
+        return False
 
 
 _FILLED = "_twinstar_filled"  # on a table: (rows, colours) as fill() last showed them

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from .combo import refill
 from .confirm import confirm
-from .table import SORT_ROLE, cell, fill, make_table
+from .table import SORT_ROLE, RefreshWhileShown, cell, fill, make_table
 
 GREEN, RED, GREY = "#26a69a", "#ef5350", "#8a8f98"
 STATE_COLOURS = {"running": GREEN, "starting": "#f0b90b", "stopped": GREY, "failed": RED}
@@ -182,10 +182,7 @@ class PositionsPanel(QWidget):
         outer.setContentsMargins(2, 2, 2, 2)
         outer.addWidget(self.tabs)
         self.close_button.clicked.connect(self._close_selected)
-        self._history_timer = QTimer(self)
-        self._history_timer.setInterval(2000)
-        self._history_timer.timeout.connect(self.refresh_history)
-        self._history_timer.start()
+        self._history_refresh = RefreshWhileShown([self.history_table], self.refresh_history)
 
     def show_positions(self, positions) -> None:
         """`positions`: the presenter's PositionViews (the row's symbol cell keeps the native id for a close)."""
