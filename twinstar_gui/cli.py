@@ -49,6 +49,9 @@ def _sim_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-passphrase", default="", help="OKX's passphrase (without it, no OKX account)")
     p.add_argument("--balance", type=number(0.0, 1e12), default=10_000.0,
                    help="USDT in the simulated account (default 10000)")
+    p.add_argument("--history-days", type=number(1.0, 3650.0), default=30.0,
+                   help="days of candle history before now (default 30; e.g. 730 to try download, backtest and "
+                        "optimize offline; made lazily, so start-up stays fast)")
     return p
 
 
@@ -135,7 +138,8 @@ def run_command(argv: list[str] | None) -> int:
 
         return run_simulator_forever(port=args.port, speed=args.speed, seed=args.seed, trade_port=args.trade_port,
                                      api_key=args.api_key, api_secret=args.api_secret,
-                                     api_passphrase=args.api_passphrase, balance=args.balance)
+                                     api_passphrase=args.api_passphrase, balance=args.balance,
+                                     history_days=args.history_days)
     args = _gui_parser().parse_args(argv)
     if args.verbose:
         logging.getLogger().setLevel(logging.DEBUG)

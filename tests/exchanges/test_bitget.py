@@ -1,6 +1,7 @@
 """Bitget v2 USDT futures adapter: requests as the docs spell them, recorded (v1) and documented (v2) frames parsed to
 the values they hold, errors typed (the exchange's own error -> ExchangeError, anything unreadable -> BadMessage)."""
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -104,11 +105,21 @@ def test_split_symbol_refuses_what_is_no_usdt_or_usdc_pair(bg, native):
 @pytest.mark.parametrize("tf, granularity", [(Timeframe.M1, "1m"), (Timeframe.M15, "15m"), (Timeframe.H1, "1H"),
                                              (Timeframe.H4, "4H"), (Timeframe.D1, "1Dutc")])
 def test_kline_request_as_documented(bg, tf, granularity):
-    req = bg.kline_request("BTCUSDT", tf, T1130, T1200 - 1, 200)
-    assert req.url == "https://api.bitget.com/api/v2/mix/market/candles"
-    assert req.endpoint == "/api/v2/mix/market/candles"
+    req = bg.kline_request("BTCUSDT", tf, T1130, T1200 - 1, 200)  # 2025: older than /candles reaches
+    assert req.url == "https://api.bitget.com/api/v2/mix/market/history-candles"
+    assert req.endpoint == "/api/v2/mix/market/history-candles"
     assert dict(req.params) == {"symbol": "BTCUSDT", "productType": "USDT-FUTURES", "granularity": granularity,
                                 "limit": 200, "startTime": T1130, "endTime": T1200 - 1}
+
+
+def test_old_candles_come_from_history_candles_in_pages_of_200_and_recent_ones_from_candles(bg):
+    now = int(time.time() * 1000)
+    for days, endpoint, cap in ((400, "history-candles", 200), (60, "history-candles", 200), (30, "candles", 1000),
+                                (0, "candles", 1000)):
+        start = Timeframe.M15.bucket_start(now - days * 86_400_000)
+        assert bg.page_rows(Timeframe.M15, start) == cap
+        req = bg.kline_request("BTCUSDT", Timeframe.M15, start, None, 1000)
+        assert req.endpoint == f"/api/v2/mix/market/{endpoint}" and req.params["limit"] == cap
 
 
 def test_kline_request_limit_defaults_to_and_is_capped_at_1000(bg):

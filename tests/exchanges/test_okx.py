@@ -161,12 +161,15 @@ def test_limits_per_endpoint(okx):
 
 
 def test_a_page_of_the_row_cap_comes_back_whole_from_either_endpoint(okx):
-    # the REST client pages by rest_row_cap rows; OKX answers with the newest `limit` rows of the window, so a
+    # the REST client pages by page_rows rows; OKX answers with the newest `limit` rows of the window, so a
     # wider window than one answer holds would lose its oldest rows
-    cap = okx.rest_row_cap
+    caps = []
     for start in (NOW - 3000 * M15, Timeframe.M15.bucket_start(NOW) - 20 * M15):
+        cap = okx.page_rows(Timeframe.M15, start)
         req = okx.kline_request("BTC-USDT-SWAP", Timeframe.M15, start, start + cap * M15 - 1, cap)
         assert req.params["limit"] == cap, req.endpoint
+        caps.append((req.endpoint, cap))
+    assert caps == [("/api/v5/market/history-candles", 100), ("/api/v5/market/candles", 300)]
 
 
 def test_kline_request_times_are_optional_whole_milliseconds(okx):

@@ -189,3 +189,29 @@ def test_thirty_days_of_history_for_every_symbol():
     rows = m.candles("BTCUSDT", M1, 0, START_MS, now_ms=START_MS)
     opens = [r.open_time for r in rows]
     assert len(rows) >= 30 * 1440 and opens == list(range(opens[0], opens[-1] + 1, 60_000))  # no gap
+
+
+def test_two_years_of_history_are_made_only_when_asked_and_stay_in_a_believable_range():
+    """`--history-days 730`: building the market and pricing "now" makes one chunk per symbol asked, not two years
+    of steps; every day of the two years is there, continuous at chunk edges, and the slow walk the days follow
+    keeps the price within a believable band of where it started."""
+    m = Market(SimClock(start_ms=START_MS), history_days=730)
+    assert m.last_price("BTCUSDT") > 0
+    assert all(len(p.chunks) == (1 if name == "BTCUSDT" else 0) for name, p in m._paths.items())
+    days = m.candles("BTCUSDT", DAY_MS, 0, START_MS, now_ms=START_MS)
+    assert len(days) >= 730 and [d.open_time for d in days] == list(range(days[0].open_time,
+                                                                          days[-1].open_time + 1, DAY_MS))
+    assert len(m._paths["BTCUSDT"].chunks) <= 12  # memory stays bounded however far back one reads
+    start = DEFAULT_SYMBOLS["BTCUSDT"].price
+    assert all(start / 4 < d.low <= d.high < start * 4 for d in days)
+    # each day opens near where the day before closed (the bridge ends on the anchor the next day starts from)
+    gaps = [abs(b.open / a.close - 1) for a, b in zip(days, days[1:])]
+    assert max(gaps) < 0.01
+
+
+def test_a_chunk_dropped_from_memory_comes_back_the_same():
+    m = market(days=40)
+    first = m.candles("SOLUSDT", Q, 0, m.genesis + 2 * DAY_MS, now_ms=START_MS)
+    m.candles("SOLUSDT", Q, 0, START_MS, now_ms=START_MS)  # 40 days: the first ones are dropped from memory
+    assert 0 not in m._paths["SOLUSDT"].chunks
+    assert m.candles("SOLUSDT", Q, 0, m.genesis + 2 * DAY_MS, now_ms=START_MS) == first

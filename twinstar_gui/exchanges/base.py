@@ -165,6 +165,11 @@ class ExchangeAdapter(ABC):
         return self.native_symbol(base, quote)
 
     # -- REST -----------------------------------------------------------------------------------
+    def page_rows(self, tf: Timeframe, start_ms: int) -> int:
+        """Most rows one kline page starting at `start_ms` may ask for (an exchange whose old candles come from
+        another endpoint with a smaller cap says so here)."""
+        return self.rest_row_cap
+
     @abstractmethod
     def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
                       limit: int | None = None) -> RestRequest: ...

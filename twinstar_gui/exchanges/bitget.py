@@ -1,6 +1,7 @@
 """Bitget v2 USDT futures: symbols, REST candles/tickers, v2 public WS frames, text ping heartbeat."""
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,9 @@ WS_URL = "wss://ws.bitget.com/v2/ws/public"
 PRODUCT = "USDT-FUTURES"
 GRANULARITY = {Timeframe.M1: "1m", Timeframe.M15: "15m", Timeframe.H1: "1H", Timeframe.H4: "4H", Timeframe.D1: "1Dutc"}
 _PLACES = frozenset(str(n) for n in range(19))  # decimal places a price may have
+# how far back /market/candles reaches (older rows: /market/history-candles), with a margin
+RECENT_DAYS = {Timeframe.M1: 25, Timeframe.M15: 45, Timeframe.H1: 75, Timeframe.H4: 220, Timeframe.D1: 220}
+HISTORY_ROWS = 200  # max rows of one /market/history-candles answer (unverified: the docs seen say 200)
 CHANNEL_LABELS = {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h", "4H": "4h", "1D": "1d+8",
                   "1Dutc": "1d", "6Hutc": "6h", "12Hutc": "12h", "1Wutc": "1w"}
 
@@ -25,7 +29,7 @@ class BitgetAdapter(OpArgsWs, ExchangeAdapter):
     name = "bitget"
     default_rest_url = REST_URL
     default_ws_url = WS_URL
-    rest_row_cap = 1000
+    rest_row_cap = 1000  # /candles; /history-candles: HISTORY_ROWS
     max_topics_per_connection = 50  # 1000 allowed; Bitget recommends < 50 per connection
     heartbeat_interval = 25.0  # text "ping" every < 30 s; dropped after 2 min without
     max_silence = 60.0
@@ -51,13 +55,23 @@ class BitgetAdapter(OpArgsWs, ExchangeAdapter):
     # -- REST -----------------------------------------------------------------------------------
     def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
                       limit: int | None = None) -> RestRequest:
+        cap = self.rest_row_cap if self._recent(tf, start_ms) else HISTORY_ROWS
         params: dict[str, Any] = {"symbol": symbol, "productType": PRODUCT, "granularity": GRANULARITY[tf],
-                                  "limit": min(limit or self.rest_row_cap, self.rest_row_cap)}
+                                  "limit": min(limit or cap, cap)}
         if start_ms is not None:
             params["startTime"] = int(start_ms)
         if end_ms is not None:
             params["endTime"] = int(end_ms)
-        return RestRequest(f"{self.rest_url}/api/v2/mix/market/candles", params, "/api/v2/mix/market/candles")
+        path = "/api/v2/mix/market/candles" if self._recent(tf, start_ms) else "/api/v2/mix/market/history-candles"
+        return RestRequest(f"{self.rest_url}{path}", params, path)
+
+    @staticmethod
+    def _recent(tf: Timeframe, start_ms: int | None) -> bool:
+        """/candles reaches back only weeks (15m: about 52 days); older pages come from /history-candles."""
+        return start_ms is None or start_ms > time.time() * 1000 - RECENT_DAYS[tf] * 86_400_000
+
+    def page_rows(self, tf: Timeframe, start_ms: int) -> int:
+        return self.rest_row_cap if self._recent(tf, start_ms) else HISTORY_ROWS
 
     def _data(self, payload: Any, endpoint: str) -> Any:
         if isinstance(payload, (str, bytes, bytearray)):

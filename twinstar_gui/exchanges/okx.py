@@ -26,9 +26,9 @@ class OkxAdapter(OpArgsWs, ExchangeAdapter):
     name = "okx"
     default_rest_url = REST_URL
     default_ws_url = WS_URL
-    # a page must fit in one answer of either endpoint: history-candles answers with the newest 100 rows of a wider
+    # pages of old candles are smaller (page_rows): history-candles answers with the newest 100 rows of a wider
     # window, so 300-row pages there lost their oldest 200 rows
-    rest_row_cap = HISTORY_ROWS
+    rest_row_cap = CANDLES_ROWS
     max_topics_per_connection = 100
     heartbeat_interval = 20.0  # text "ping" well inside the 30 s idle cut
     max_silence = 45.0
@@ -53,8 +53,7 @@ class OkxAdapter(OpArgsWs, ExchangeAdapter):
     # -- REST -----------------------------------------------------------------------------------
     def kline_request(self, symbol: str, tf: Timeframe, start_ms: int | None, end_ms: int | None,
                       limit: int | None = None) -> RestRequest:
-        # the latest 1,440 rows open after now - 1440 bars (the oldest at now - 1439 bars when now is a bar boundary)
-        recent = start_ms is None or start_ms > time.time() * 1000 - RECENT_BARS * tf.ms
+        recent = self._recent(tf, start_ms)
         path = "/api/v5/market/candles" if recent else "/api/v5/market/history-candles"
         cap = CANDLES_ROWS if recent else HISTORY_ROWS
         params: dict[str, Any] = {"instId": symbol, "bar": BARS[tf], "limit": min(limit or cap, cap)}
@@ -63,6 +62,15 @@ class OkxAdapter(OpArgsWs, ExchangeAdapter):
         if end_ms is not None:
             params["after"] = int(end_ms) + 1  # rows older than this
         return RestRequest(f"{self.rest_url}{path}", params, path)
+
+    @staticmethod
+    def _recent(tf: Timeframe, start_ms: int | None) -> bool:
+        """The latest 1,440 rows open after now - 1440 bars (the oldest at now - 1439 bars when now is a bar
+        boundary): /candles has them, older ones /history-candles."""
+        return start_ms is None or start_ms > time.time() * 1000 - RECENT_BARS * tf.ms
+
+    def page_rows(self, tf: Timeframe, start_ms: int) -> int:
+        return CANDLES_ROWS if self._recent(tf, start_ms) else HISTORY_ROWS
 
     def _data(self, payload: Any, endpoint: str) -> list[Any]:
         if isinstance(payload, (str, bytes, bytearray)):

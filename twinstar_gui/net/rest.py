@@ -193,7 +193,7 @@ class RestClient:
         after each page with candle-slot counts (for progress bars; called from this thread).
         """
         fallback_now = now_ms if now_ms is not None else int(time.time() * 1000)
-        adapter, cap = self.adapter, self.adapter.rest_row_cap
+        adapter = self.adapter
         start_ms = tf.bucket_start(start_ms) if start_ms % tf.ms else start_ms
         pages: list[np.ndarray] = []
         server_time: int | None = None
@@ -202,6 +202,7 @@ class RestClient:
             # a page asks for no more rows than its window holds up to about now: where the exchange weighs a
             # request by its limit (Binance), a catch-up of a few candles costs 1, not 10
             now_guess = (server_time if server_time is not None else fallback_now) + HORIZON_SLOTS * tf.ms
+            cap = adapter.page_rows(tf, cursor)
             rows = max(1, min(cap, (min(now_guess, end_ms if end_ms is not None else now_guess) - cursor) // tf.ms + 1))
             page_end = cursor + rows * tf.ms - 1
             if end_ms is not None:

@@ -22,6 +22,8 @@ PRODUCT = "USDT-FUTURES"
 GRAN_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1H": 3_600_000, "4H": 14_400_000,
            "1Dutc": 86_400_000}
 
+RECENT_DEPTH_DAYS = {"1m": 30, "5m": 30, "15m": 52, "30m": 52, "1H": 83, "4H": 240, "1Dutc": 240}  # /candles' reach
+
 
 def _env(data, now: int, code: str = "00000", msg: str = "success") -> dict:
     return {"code": code, "msg": msg, "requestTime": now, "data": data}
@@ -32,8 +34,8 @@ def handle_rest(market: Market, path: str, query: dict[str, str]) -> tuple[int, 
     try:
         if query.get("productType", PRODUCT).upper() != PRODUCT:
             raise BadParam("productType")
-        if path == "/api/v2/mix/market/candles":
-            return 200, _env(_candles(market, query), now)
+        if path in ("/api/v2/mix/market/candles", "/api/v2/mix/market/history-candles"):
+            return 200, _env(_candles(market, query, recent=path.endswith("/candles")), now)
         if path == "/api/v2/mix/market/tickers":
             return 200, _env([_ticker(market, s) for s in market.symbols], now)
         if path == "/api/v2/mix/market/contracts":
@@ -63,15 +65,21 @@ def _row(market: Market, sym: str, c, ws: bool = False) -> list[str]:
     return row + [row[-1]] if ws else row
 
 
-def _candles(market: Market, query: dict[str, str]) -> list:
+def _candles(market: Market, query: dict[str, str], recent: bool) -> list:
+    """/candles (up to 1000 rows, reaching back only so far: 15m about 52 days) or /history-candles (up to 200
+    rows, any age)."""
     sym = served_concat(market, query.get("symbol", ""))
     if sym is None:
         raise _NoSymbol(query.get("symbol", ""))
     gran = query.get("granularity", "")
     if gran not in GRAN_MS:
         raise BadParam("granularity")
-    rows = window(market, sym, GRAN_MS[gran], int_param(query, "startTime"), int_param(query, "endTime"),
-                  limit_param(query, "limit", 100, 1000), oldest_first_from_start=True)
+    ms = GRAN_MS[gran]
+    rows = window(market, sym, ms, int_param(query, "startTime"), int_param(query, "endTime"),
+                  limit_param(query, "limit", 100, 1000 if recent else 200), oldest_first_from_start=True)
+    if recent:
+        oldest = market.now_ms() - RECENT_DEPTH_DAYS.get(gran, 52) * 86_400_000
+        rows = [c for c in rows if c.open_time >= oldest]
     return [_row(market, sym, c) for c in rows]
 
 

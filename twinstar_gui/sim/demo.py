@@ -10,10 +10,11 @@ from .server import SimServer, SimThread
 
 
 def start_demo_simulator(speed: float = 300.0, seed: int = 7, port: int = 0,
-                         push_interval: float = 0.2, trade_port: int = 0) -> SimThread:
-    """A simulator on 127.0.0.1 in a background thread: `.rest_url("bybit")`, `.ws_url("bybit")`, `.stop()`."""
-    return SimThread(Market(SimClock(speed=speed), seed=seed), port=port, push_interval=push_interval,
-                     trade_port=trade_port).start()
+                         push_interval: float = 0.2, trade_port: int = 0, history_days: float = 30) -> SimThread:
+    """A simulator on 127.0.0.1 in a background thread: `.rest_url("bybit")`, `.ws_url("bybit")`, `.stop()`.
+    `history_days`: how far back its candles go (made lazily: years cost nothing until asked for)."""
+    return SimThread(Market(SimClock(speed=speed), seed=seed, history_days=history_days), port=port,
+                     push_interval=push_interval, trade_port=trade_port).start()
 
 
 def add_accounts(server: SimServer, api_key: str, api_secret: str, api_passphrase: str = "",
@@ -27,19 +28,21 @@ def add_accounts(server: SimServer, api_key: str, api_secret: str, api_passphras
 
 def run_simulator_forever(port: int, speed: float = 1.0, seed: int = 7, *, trade_port: int | None = None,
                           api_key: str = "", api_secret: str = "", api_passphrase: str = "",
-                          balance: float = 10_000.0) -> int:
+                          balance: float = 10_000.0, history_days: float = 30) -> int:
     """Serve until SIGINT/SIGTERM; returns the process exit code. Call from the main thread.
     With a key pair, the signed Bybit, Binance and (with a passphrase) OKX trading APIs accept it (an account
     holding `balance` USDT on each)."""
     if trade_port is None:
         trade_port = port + 1 if port else 0
     try:
-        sim = start_demo_simulator(speed=speed, seed=seed, port=port, trade_port=trade_port)
+        sim = start_demo_simulator(speed=speed, seed=seed, port=port, trade_port=trade_port,
+                                   history_days=history_days)
     except RuntimeError as exc:
         print(f"twinstar sim: {exc}")
         return 1
     venues = add_accounts(sim.server, api_key, api_secret, api_passphrase, balance) if api_key else []
-    print(f"TwinStar simulator on 127.0.0.1:{sim.server.port} (speed x{speed:g}, seed {seed})")
+    print(f"TwinStar simulator on 127.0.0.1:{sim.server.port} (speed x{speed:g}, seed {seed}, "
+          f"{history_days:g} days of history)")
     from .server import EXCHANGES
 
     for name in EXCHANGES:  # each exchange's base URLs: the values of TWINSTAR_<EXCHANGE>_REST_URL / _WS_URL

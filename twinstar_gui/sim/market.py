@@ -6,9 +6,14 @@ Every candle, ticker and trade the simulator serves is an aggregate of these ste
   and their text never shows float noise.
 * Step i happens at `genesis + i * step_ms`. `genesis` is the clock start minus `history_days`, rounded down to
   00:00 UTC so the first daily bucket of the history is already complete.
-* Steps are generated lazily in fixed chunks (one day at 10 s steps), chunk k from a generator seeded with
-  (seed, symbol, k) and continuing from chunk k-1's last price: the same seed and clock start always give the
-  same steps, in whatever order or at whatever time they are asked for, and a past step never changes.
+* Steps are generated lazily in fixed chunks (one day at 10 s steps), each on its own, so that years of history
+  cost nothing until asked for (`twinstar sim --history-days 730` starts as fast as with 30 days). The price at
+  each chunk's end (its "anchor") is a slow random walk pulled back towards the symbol's starting price (a
+  year of history stays in a believable range), drawn in blocks of days from generators seeded with
+  (seed, symbol, block); chunk k's steps are a random walk from anchor k to anchor k + 1 (a Brownian bridge)
+  drawn from a generator seeded with (seed, symbol, k). The same seed and clock start always give the same
+  steps, in whatever order or at whatever time they are asked for, and a past step never changes. Only the
+  chunks used lately are kept in memory.
 * A bucket's open is its FIRST step's price (not the previous bucket's close), like an exchange where the
   first trade inside a candle sets its open; high/low/close are the max/min/last step prices, volume is the sum
   of step quantities and turnover the sum of price * quantity.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -29,6 +35,9 @@ DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 CHUNK_STEPS = 8_640  # steps per generated chunk: one day at 10 s
 FUNDING_MS = 8 * HOUR_MS
+ANCHOR_BLOCK = 256  # chunk anchors drawn per generator
+REVERSION = 0.01  # per chunk: how hard the anchors are pulled back towards the starting price
+KEPT_CHUNKS = 12  # per symbol: the chunks used last stay in memory (a kline page of 1000 15m candles spans 11)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,46 +142,75 @@ class _Scale:
 
 
 class _Path:
-    """Prices (ticks) and quantities (lots) of one symbol, grown chunk by chunk."""
+    """Prices (ticks) and quantities (lots) of one symbol, chunk by chunk, any chunk on its own."""
 
     def __init__(self, seed: int, name: str, spec: SymbolSpec, sigma: float) -> None:
         self.key = [int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode())]
         self.spec = spec
         self.sigma = sigma
-        self.ticks = np.empty(0, np.int64)
-        self.lots = np.empty(0, np.int64)
-        self._log_price = math.log(spec.price)
+        self.home = math.log(spec.price)
+        self.anchors = [self.home]  # log price at the end of chunk k - 1 (the start of chunk k)
+        self.regimes: list[float] = []  # chunk k's volatility factor: calm and busy days
+        self.chunks: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.script: tuple[np.ndarray, np.ndarray, int, int] | None = None  # times, prices, genesis, step
 
-    def apply_script(self, lo: int, hi: int) -> None:
-        """Steps lo..hi-1 follow the scripted path from its first time on (flat after its last point)."""
-        if self.script is None or hi <= lo:
-            return
+    def _grow_anchors(self, chunks: int) -> None:
+        """Anchors up to chunk `chunks` (regimes of chunks 0..chunks-1)."""
+        while len(self.regimes) < chunks:
+            block = len(self.regimes) // ANCHOR_BLOCK
+            rng = np.random.default_rng(self.key + [block, 0xA4C])
+            regimes = rng.lognormal(0.0, 0.35, ANCHOR_BLOCK)
+            moves = rng.standard_normal(ANCHOR_BLOCK) * self.sigma * math.sqrt(CHUNK_STEPS) * regimes
+            a = self.anchors[-1]
+            for m in moves.tolist():
+                a += REVERSION * (self.home - a) + m
+                self.anchors.append(a)
+            self.regimes += regimes.tolist()
+
+    def chunk(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ticks and lots of the CHUNK_STEPS steps of chunk k (arrays never mutated: readers keep them)."""
+        got = self.chunks.get(k)
+        if got is not None:
+            self.chunks.move_to_end(k)
+            return got
+        self._grow_anchors(k + 1)
+        rng = np.random.default_rng(self.key + [k])
+        z = rng.standard_normal(CHUNK_STEPS)
+        walk = np.cumsum(z * self.sigma * self.regimes[k])
+        a0, a1 = self.anchors[k], self.anchors[k + 1]
+        logp = a0 + walk - np.arange(1, CHUNK_STEPS + 1) / CHUNK_STEPS * (walk[-1] - (a1 - a0))  # ends on a1
+        ticks = np.maximum(1, np.rint(np.exp(logp) / self.spec.tick)).astype(np.int64)
+        size = rng.gamma(2.0, self.spec.mean_lots() / 2.0, CHUNK_STEPS) * (0.6 + 0.4 * np.abs(z))
+        lots = np.maximum(1, np.rint(size)).astype(np.int64)
+        if self.script is not None:
+            self._apply_script(k, ticks)
+        self.chunks[k] = (ticks, lots)
+        if len(self.chunks) > KEPT_CHUNKS:
+            self.chunks.popitem(last=False)
+        return ticks, lots
+
+    def _apply_script(self, k: int, ticks: np.ndarray) -> None:
+        """Steps of chunk k from the script's first time on follow the scripted path (flat after its last point)."""
+        assert self.script is not None
         times, prices, genesis, step = self.script
-        t = genesis + np.arange(lo, hi, dtype=np.int64) * step
+        t = genesis + (k * CHUNK_STEPS + np.arange(CHUNK_STEPS, dtype=np.int64)) * step
         on = t >= times[0]
-        if not on.any():
-            return
-        ticks = self.ticks.copy()  # replaced, never mutated: readers keep valid views
-        ticks[lo:hi][on] = np.maximum(1, np.rint(np.interp(t[on], times, prices) / self.spec.tick)).astype(np.int64)
-        self.ticks = ticks
-    def ensure(self, n: int) -> None:
-        have = len(self.ticks)
-        if have >= n:
-            return
-        new_ticks, new_lots = [self.ticks], [self.lots]
-        for chunk in range(have // CHUNK_STEPS, -(-n // CHUNK_STEPS)):
-            rng = np.random.default_rng(self.key + [chunk])
-            regime = float(rng.lognormal(0.0, 0.35))  # calm and busy days
-            z = rng.standard_normal(CHUNK_STEPS)
-            logp = self._log_price + np.cumsum(z * self.sigma * regime)
-            self._log_price = float(logp[-1])
-            new_ticks.append(np.maximum(1, np.rint(np.exp(logp) / self.spec.tick)).astype(np.int64))
-            size = rng.gamma(2.0, self.spec.mean_lots() / 2.0, CHUNK_STEPS) * (0.6 + 0.4 * np.abs(z))
-            new_lots.append(np.maximum(1, np.rint(size)).astype(np.int64))
-        self.ticks = np.concatenate(new_ticks)  # replaced, never mutated: readers keep valid views
-        self.lots = np.concatenate(new_lots)
-        self.apply_script(have, len(self.ticks))
+        if on.any():
+            ticks[on] = np.maximum(1, np.rint(np.interp(t[on], times, prices) / self.spec.tick)).astype(np.int64)
+
+    def steps(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ticks and lots of steps lo..hi-1 (0 <= lo <= hi)."""
+        if hi <= lo:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        first, last = lo // CHUNK_STEPS, (hi - 1) // CHUNK_STEPS
+        parts = [self.chunk(k) for k in range(first, last + 1)]
+        cut = lo - first * CHUNK_STEPS
+        if len(parts) == 1:
+            t, q = parts[0]
+            return t[cut:cut + hi - lo], q[cut:cut + hi - lo]
+        t = np.concatenate([p[0] for p in parts])[cut:cut + hi - lo]
+        q = np.concatenate([p[1] for p in parts])[cut:cut + hi - lo]
+        return t, q
 
 
 class Market:
@@ -232,7 +270,7 @@ class Market:
         with self._lock:
             path = self._paths[symbol]
             path.script = (t, p, self.genesis, self.step_ms)
-            path.apply_script(0, len(path.ticks))
+            path.chunks.clear()  # made again, with the script, when next asked for
 
     # -- text, exactly as an exchange prints it ---------------------------------------------------------
     def price_decimals(self, symbol: str) -> int:
@@ -270,36 +308,40 @@ class Market:
         return format(value, self.formats(symbol)[2])
 
     # -- steps ----------------------------------------------------------------------------------------
-    def _steps(self, symbol: str, upto_ms: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ticks and lots of every step at time <= upto_ms."""
+    def _count(self, upto_ms: int) -> int:
+        """How many steps happened at time <= upto_ms."""
+        return (upto_ms - self.genesis) // self.step_ms + 1 if upto_ms >= self.genesis else 0
+
+    def _range(self, symbol: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ticks and lots of steps lo..hi-1."""
         path = self._paths.get(symbol)
         if path is None:
             self.spec(symbol)  # KeyError naming the symbol
             raise KeyError(symbol)  # (a symbol with a spec has a path)
-        n = (upto_ms - self.genesis) // self.step_ms + 1 if upto_ms >= self.genesis else 0
         with self._lock:
-            path.ensure(n)
-            return path.ticks[:n], path.lots[:n]
+            return path.steps(max(0, lo), hi)
 
     def last_price(self, symbol: str, now_ms: int | None = None) -> float:
-        ticks, _ = self._steps(symbol, self.now_ms() if now_ms is None else now_ms)
-        if not len(ticks):
+        n = self._count(self.now_ms() if now_ms is None else now_ms)
+        if not n:
+            self.spec(symbol)
             return self.spec(symbol).price
+        ticks, _ = self._range(symbol, n - 1, n)
         return self._price_scale[symbol].one(ticks[-1])
 
     def trades(self, symbol: str, after_ms: int, upto_ms: int, limit: int = 1000) -> list[Trade]:
         """The newest `limit` steps with after_ms < time <= upto_ms, oldest first, as trades."""
-        ticks, lots = self._steps(symbol, upto_ms)
-        first = max(1, (after_ms - self.genesis) // self.step_ms + 1 if after_ms >= self.genesis else 0,
-                    len(ticks) - limit)
-        if first >= len(ticks):
+        n = self._count(upto_ms)
+        first = max(1, self._count(after_ms), n - limit)
+        if first >= n:
+            self.spec(symbol)
             return []
-        t = ticks[first - 1:]
+        t, lots = self._range(symbol, first - 1, n)
         prices = self._price_scale[symbol].floats(t[1:])
-        qtys = self._qty_scale[symbol].floats(lots[first:])
+        qtys = self._qty_scale[symbol].floats(lots[1:])
         moves = np.sign(np.diff(t)).tolist()
         return [Trade(self.genesis + i * self.step_ms, p, q, int(d), i)
-                for i, p, q, d in zip(range(first, len(ticks)), prices.tolist(), qtys.tolist(), moves)]
+                for i, p, q, d in zip(range(first, n), prices.tolist(), qtys.tolist(), moves)]
 
     # -- candles --------------------------------------------------------------------------------------
     def candles(self, symbol: str, interval_ms: int, start_ms: int, end_ms: int,
@@ -317,9 +359,8 @@ class Market:
         last -= last % interval_ms
         if last < first:
             return []
-        ticks, lots = self._steps(symbol, min(now, last + interval_ms - 1))
         i0 = (first - self.genesis) // self.step_ms
-        t, q = ticks[i0:], lots[i0:]
+        t, q = self._range(symbol, i0, self._count(min(now, last + interval_ms - 1)))
         per = interval_ms // self.step_ms
         edges = np.arange(0, len(t), per)
         if not len(edges):
@@ -347,18 +388,16 @@ class Market:
         now - 24 h / now - 1 h; bid = last - one tick, ask = last; mark and index follow the last price.
         """
         now = self.now_ms() if now_ms is None else now_ms
-        ticks, lots = self._steps(symbol, now)
         ps, qs = self._price_scale[symbol], self._qty_scale[symbol]
-        n = len(ticks)
-        if n == 0:  # asked about a time before genesis
-            ticks, lots = self._steps(symbol, self.genesis)
-            n = 1
+        n = max(1, self._count(now))  # asked about a time before genesis: its first step
         day = DAY_MS // self.step_ms
-        w_t, w_q = ticks[max(0, n - day):], lots[max(0, n - day):]
+        lo = max(0, n - 1 - day)  # the step at or before now - 24 h, then the day's window
+        ticks, lots = self._range(symbol, lo, n)
+        w_t, w_q = ticks[max(0, n - day) - lo:], lots[max(0, n - day) - lo:]
         last = int(ticks[-1])
-        prev24 = int(ticks[max(0, n - 1 - day)])
-        prev1h = int(ticks[max(0, n - 1 - HOUR_MS // self.step_ms)])
-        move = int(np.sign(ticks[-1] - ticks[-2])) if n > 1 else 0
+        prev24 = int(ticks[0])
+        prev1h = int(ticks[max(0, n - 1 - HOUR_MS // self.step_ms) - lo])
+        move = int(np.sign(ticks[-1] - ticks[-2])) if len(ticks) > 1 else 0
         volume = int(w_q.sum())
         turnover = float(int((w_t * w_q).sum())) * ps.units * qs.units / (ps.div * qs.div)
         return {
