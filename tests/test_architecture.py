@@ -30,8 +30,9 @@ NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters", "bots", "
 # (files: the atomic write helper, which imports nothing of ours)
 CONFIG_MAY_IMPORT = {"core", "exchanges", "files"}
 # the headless commands (cli.py: see the test below)
-CLIS = {"collector", "botcli", "ordercli", "symbolscli", "selftest", "headless", "cliargs"}
-NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "ordercli", "headless",
+CLIS = {"collector", "botcli", "ordercli", "downloadcli", "symbolscli", "selftest", "headless", "cliargs"}
+NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "ordercli",
+         "downloadcli", "headless",
          "wiring", "live_settings", "trading_stack"}
 
 

@@ -232,6 +232,7 @@ class Market:
         self._qty_scale = {name: _Scale(spec.lot) for name, spec in self.specs.items()}
         self._lock = threading.Lock()
         self._format_specs: dict[str, tuple[str, str, str]] = {}
+        self.outages: list[tuple[int, int]] = []  # [start, end) ms: the exchange kept no candles then (add_outage)
 
     def __repr__(self) -> str:
         return f"Market(seed={self.seed}, genesis={self.genesis}, symbols={len(self.specs)}, clock={self.clock!r})"
@@ -271,6 +272,12 @@ class Market:
             path = self._paths[symbol]
             path.script = (t, p, self.genesis, self.step_ms)
             path.chunks.clear()  # made again, with the script, when next asked for
+
+    def add_outage(self, start_ms: int, end_ms: int) -> None:
+        """A hole in the exchange's own history, as after a maintenance: no candle opens in [start_ms, end_ms)."""
+        if end_ms <= start_ms:
+            raise ValueError("an outage needs start < end")
+        self.outages.append((int(start_ms), int(end_ms)))
 
     # -- text, exactly as an exchange prints it ---------------------------------------------------------
     def price_decimals(self, symbol: str) -> int:
@@ -373,8 +380,11 @@ class Market:
         vols = qs.floats(np.add.reduceat(q, edges))
         turn = np.add.reduceat(t * q, edges).astype(np.float64) * (ps.units * qs.units) / (ps.div * qs.div)
         times = (first + np.arange(len(edges), dtype=np.int64) * interval_ms).tolist()
-        return [Candle(ot, o, h, lo, c, v, tv, ot + interval_ms <= now) for ot, o, h, lo, c, v, tv in zip(
+        rows = [Candle(ot, o, h, lo, c, v, tv, ot + interval_ms <= now) for ot, o, h, lo, c, v, tv in zip(
             times, opens.tolist(), highs.tolist(), lows.tolist(), closes.tolist(), vols.tolist(), turn.tolist())]
+        if self.outages:
+            rows = [c for c in rows if not any(a <= c.open_time < b for a, b in self.outages)]
+        return rows
 
     def closed_candles(self, symbol: str, interval_ms: int, start_ms: int, end_ms: int) -> list[Candle]:
         """Ground truth: only the closed buckets of candles()."""

@@ -76,6 +76,9 @@ def _candles(market: Market, query: dict[str, str], cap: int) -> list:
     if before is not None:
         lo = max(lo, before + 1)
     rows = market.candles(sym, ms, lo, hi, now)[-limit:] if lo <= hi else []
+    if cap == 300:  # /candles keeps only the latest 1,440 rows (the forming one included); older: history-candles
+        oldest = now - now % ms - 1439 * ms
+        rows = [c for c in rows if c.open_time >= oldest]
     return [_row(market, sym, c) for c in reversed(rows)]  # newest first
 
 
