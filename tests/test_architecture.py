@@ -30,9 +30,10 @@ NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters", "bots", "
 # (files: the atomic write helper, which imports nothing of ours)
 CONFIG_MAY_IMPORT = {"core", "exchanges", "files"}
 # the headless commands (cli.py: see the test below)
-CLIS = {"collector", "botcli", "ordercli", "downloadcli", "symbolscli", "selftest", "headless", "cliargs"}
+CLIS = {"collector", "botcli", "ordercli", "downloadcli", "backtestcli",
+        "symbolscli", "selftest", "headless", "cliargs"}
 NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "ordercli",
-         "downloadcli", "headless",
+         "downloadcli", "backtestcli", "headless",
          "wiring", "live_settings", "trading_stack"}
 
 

@@ -1,0 +1,244 @@
+"""The backtest engine on hand-made candles (the intra-candle rule, levels filled at the level, gaps, holes, the kill
+switch), and on the simulator's history downloaded into a real Parquet dataset: every flow, every venue, through
+`twinstar backtest` as a user runs it."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twinstar_gui.bots.backtest import STEP, Backtest, Series, intra_path
+from twinstar_gui.bots.base import Bot, BotContext
+from twinstar_gui.bots.report import write_results
+from twinstar_gui.bots.runner import BacktestError, run_backtest
+from twinstar_gui.collector import data_dir_setting
+from twinstar_gui.config import SettingsError, load_settings
+from twinstar_gui.core.risk_limits import RiskLimits
+from twinstar_gui.core.strategy import Signal
+from twinstar_gui.data.download import Downloader
+from twinstar_gui.data.store import CandleStore
+from twinstar_gui.exchanges.registry import exchange_names, get_exchange
+from twinstar_gui.net.rest import RestClient
+from twinstar_gui.sim.clock import SimClock
+from twinstar_gui.sim.market import DAY_MS, Market
+from twinstar_gui.sim.server import SimThread
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = 1_790_000_000_000 - 1_790_000_000_000 % DAY_MS
+
+
+class EnterAt(Bot):
+    """Enters once, at market, when the candle opening at `at` closes (TP / SL as given)."""
+
+    kind = "test"
+
+    def __init__(self, ctx, symbol, at, side, tp, sl):
+        super().__init__("enter-at", ctx)
+        self.symbol, self.at, self.side, self.tp, self.sl = symbol, at, side, tp, sl
+
+    def start(self):
+        self.ctx.market.watch(self.symbol, self.inbox)
+
+    def on_closed(self, symbol, candle, window=None):
+        if candle.open_time == self.at:
+            self.enter(Signal(symbol, self.side, candle.close, self.tp, self.sl, 50.0, candle.open_time, "test"),
+                       intent=candle.open_time)
+
+
+def series(*candles, start=T0, symbol="XUSDT"):
+    """Candles as (open, high, low, close), one every 15m from `start` (None: a hole)."""
+    rows = [(start + i * STEP, *c, 10.0) for i, c in enumerate(candles) if c is not None]
+    return {symbol: Series(symbol, np.array(rows, np.float64))}
+
+
+def run(data, bot_args, *, risk=None, slippage_bps=0.0, fee_rate=0.0):
+    def bots(trading):
+        ctx = BotContext(trading.market, trading.executor, trading.journal, order_notional=100.0)
+        return [EnterAt(ctx, *bot_args)]
+
+    bt = Backtest("bybit", data, T0, T0 + 1000 * STEP, flow="test", bot_factory=bots, balance=10_000.0,
+                  fee_rate=fee_rate, slippage_bps=slippage_bps, risk=risk or RiskLimits())
+    return bt.run()
+
+
+def test_the_path_goes_against_the_position_first():
+    assert intra_path(10, 12, 9, 11, held=1.0) == (10, 9, 12, 11)  # long: the low first
+    assert intra_path(10, 12, 9, 11, held=-1.0) == (10, 12, 9, 11)  # short: the high first
+    assert intra_path(10, 12, 9, 11, held=0.0) == (10, 9, 12, 11)  # flat, rising: low first
+    assert intra_path(10, 12, 9, 9.5, held=0.0) == (10, 12, 9, 9.5)  # flat, falling: high first
+
+
+def test_a_candle_touching_both_take_profit_and_stop_loss_counts_the_stop_at_its_level():
+    data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 106, 94, 103), (103, 103, 103, 103))
+    res = run(data, ("XUSDT", T0, "long", 105.0, 95.0))  # entry at market: the next price, 100
+    entry, exit_ = res.fills
+    assert (entry.side, entry.price) == ("buy", 100.0)
+    assert (exit_.side, exit_.price) == ("sell", 95.0)  # the SL, at its level, though the high touched the TP
+    assert exit_.time_ms >= T0 + 2 * STEP and exit_.realized_pnl == pytest.approx(-5.0 * entry.qty)
+
+
+def test_a_take_profit_fills_at_its_level_and_a_gap_fills_at_the_open():
+    data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 107, 99, 106), (106, 106, 106, 106))
+    res = run(data, ("XUSDT", T0, "long", 105.0, 95.0))
+    assert [f.price for f in res.fills] == [100.0, 105.0]  # passed through 105 on its way to 107
+    gap = series((100, 100, 100, 100), (100, 100, 100, 100), (90, 91, 89, 90), (90, 90, 90, 90))
+    res = run(gap, ("XUSDT", T0, "long", 105.0, 95.0))
+    assert [f.price for f in res.fills] == [100.0, 90.0]  # opened below the stop: out at the open, not at 95
+
+
+def test_a_short_and_slippage_and_fees():
+    data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 100.5, 97, 97), (97, 97, 97, 97))
+    res = run(data, ("XUSDT", T0, "short", 98.0, 102.0), slippage_bps=10.0, fee_rate=0.001)
+    entry, exit_ = res.fills
+    assert entry.side == "sell" and entry.price == pytest.approx(99.9)  # market: worse by 10 bps
+    assert exit_.side == "buy" and exit_.price == pytest.approx(98.0 * 1.001)
+    assert entry.fee == pytest.approx(entry.qty * entry.price * 0.001)
+
+
+def test_no_trade_across_a_hole_in_the_data():
+    data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 101, 99, 100), None, None,
+                  (120, 121, 119, 120), (120, 120, 120, 120))
+    res = run(data, ("XUSDT", T0, "long", 110.0, 90.0))
+    assert [g.slots for g in res.gaps] == [2]
+    entry, exit_ = res.fills
+    assert exit_.price == 100.0 and exit_.time_ms < T0 + 3 * STEP  # closed before the hole, not at 110 after it
+    assert any("hole" in n for n in res.notes)
+
+
+def test_the_kill_switch_acts_as_live():
+    data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 100, 50, 50), (50, 50, 50, 50),
+                  (50, 50, 50, 50))
+    res = run(data, ("XUSDT", T0, "long", 200.0, 10.0), risk=RiskLimits(daily_loss_limit_usdt=20.0))
+    assert res.kill_switch is not None and "loss" in res.kill_switch["reason"]
+    assert res.fills[-1].side == "sell" and res.fills[-1].price == 50.0  # flattened when it tripped
+
+
+# -- on the simulator's history, through the runner and the command -------------------------------------------
+NATIVE = {"bybit": "BTCUSDT", "binance": "BTCUSDT", "okx": "BTC-USDT-SWAP", "bitget": "BTCUSDT",
+          "bingx": "BTC-USDT", "upbit": "KRW-BTC", "bithumb": "BTC_KRW"}
+SECOND = {"bybit": "ETHUSDT", "binance": "ETHUSDT", "okx": "ETH-USDT-SWAP", "bitget": "ETHUSDT",
+          "bingx": "ETH-USDT", "upbit": "KRW-ETH", "bithumb": "ETH_KRW"}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """20 days of two symbols of every venue, downloaded from the simulator into one dataset."""
+    root = tmp_path_factory.mktemp("bt-data")
+    sim = SimThread(Market(SimClock(speed=1.0), seed=21, history_days=30)).start()
+    now = int(time.time() * 1000)
+    start = now - now % DAY_MS - 20 * DAY_MS
+    try:
+        for name in exchange_names():
+            rest = RestClient(get_exchange(name, rest_url=sim.rest_url(name)))
+            d = Downloader(name, rest, CandleStore(root))
+            for sym in (NATIVE[name], SECOND[name]):
+                assert d.symbol(sym, start, now - now % DAY_MS - 1).complete
+            d.store.close()
+            rest.close()
+    finally:
+        sim.stop()
+    return root, start
+
+
+def day_text(ms):
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
+
+
+@pytest.mark.parametrize("exchange", exchange_names())
+def test_every_flow_trades_on_every_venue(dataset, exchange, monkeypatch, tmp_path):
+    root, start = dataset
+    monkeypatch.setenv("TWINSTAR_CONFIG", str(tmp_path / "none.json"))
+    settings = data_dir_setting(load_settings(None), str(root))
+    end = start + 20 * DAY_MS - 1
+    krw = exchange in ("upbit", "bithumb")
+    for flow, names in (("unified", [NATIVE[exchange]]), ("scanner", ["BTC", "ETH"]), ("multi", None)):
+        out = run_backtest(settings, settings.trading, exchange, flow, names, start + 5 * DAY_MS, end)
+        assert out.result.candles > 0 and out.metrics.trades > 0, (flow, out.result.notes)
+        assert out.metrics.end_equity == pytest.approx(out.metrics.start_equity + sum(t.pnl for t in out.trades))
+        assert out.result.currency == ("KRW" if krw else "USDT")
+        if krw:  # spot: no shorts
+            assert {t.side for t in out.trades} == {"long"}
+
+
+def test_a_range_without_data_says_which_months_and_how_to_get_them(dataset, monkeypatch, tmp_path):
+    root, start = dataset
+    monkeypatch.setenv("TWINSTAR_CONFIG", str(tmp_path / "none.json"))
+    settings = data_dir_setting(load_settings(None), str(root))
+    with pytest.raises(BacktestError) as err:
+        run_backtest(settings, settings.trading, "okx", "unified", ["ETH-USDT-SWAP"], start - 200 * DAY_MS,
+                     start - 100 * DAY_MS)
+    text = str(err.value)
+    assert "ETH-USDT-SWAP" in text and "months" in text and "twinstar download --exchange okx" in text
+    with pytest.raises(BacktestError) as err:
+        run_backtest(settings, settings.trading, "okx", "unified", ["DOGE"], start, start + DAY_MS)
+    assert "DOGE" in str(err.value) and "twinstar download" in str(err.value)
+
+
+def test_a_cancelled_run_and_a_failing_write_leave_no_half_files(dataset, monkeypatch, tmp_path):
+    root, start = dataset
+    monkeypatch.setenv("TWINSTAR_CONFIG", str(tmp_path / "none.json"))
+    settings = data_dir_setting(load_settings(None), str(root))
+    calls = []
+    out = run_backtest(settings, settings.trading, "bybit", "unified", ["BTCUSDT"], start + 5 * DAY_MS,
+                       start + 20 * DAY_MS - 1, cancelled=lambda: calls.append(1) or len(calls) > 3)
+    assert out.result.cancelled and out.result.steps < 15 * 96
+    import twinstar_gui.bots.report as report
+
+    def broken(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report.pq, "write_table", broken)
+    with pytest.raises(OSError):
+        write_results(out, tmp_path / "r" / "bt.html")
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == []  # nothing half written, no temp left
+
+
+def run_cli(args, root, tmp_path):
+    env = {**os.environ, "TWINSTAR_CONFIG": str(tmp_path / "none.json")}
+    return subprocess.run([sys.executable, "-m", "twinstar_gui", "backtest", *args, "--data", str(root)],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+
+def test_the_command_prints_the_metrics_and_writes_the_report(dataset, tmp_path):
+    root, start = dataset
+    report_path = tmp_path / "out" / "bt.html"
+    done = run_cli(["--flow", "unified", "--exchange", "upbit", "--symbols", "BTC/KRW", "--from",
+                    day_text(start + 5 * DAY_MS), "--to", day_text(start + 19 * DAY_MS),
+                    "--set", "strategy.take_profit_pct=3", "--report", str(report_path)], root, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for word in ("net PnL", "max drawdown", "win rate", "profit factor", "Sharpe", "Sortino", "exposure", "KRW-BTC"):
+        assert word in done.stdout
+    html = report_path.read_text()
+    assert "<svg" in html and "<script" not in html and "Drawdown" in html
+    trades = (tmp_path / "out" / "bt.trades.csv").read_text().splitlines()
+    assert trades[0].startswith("symbol,side,entry_time") and len(trades) > 1
+    assert (tmp_path / "out" / "bt.equity.parquet").stat().st_size > 0
+
+
+@pytest.mark.parametrize("sets, words", [
+    (["strategy.rsi_lo=25"], "rsi_lo"),
+    (["strategy.rsi_low=250"], "rsi_low"),
+    (["risk.max_open_positions=0"], "max_open_positions"),
+    (["nonsense"], "KEY=VALUE"),
+])
+def test_a_bad_parameter_exits_2_naming_it(dataset, tmp_path, sets, words):
+    root, start = dataset
+    args = ["--flow", "unified", "--exchange", "bybit", "--symbols", "BTCUSDT", "--from", day_text(start),
+            "--to", day_text(start + DAY_MS)]
+    for s in sets:
+        args += ["--set", s]
+    done = run_cli(args, root, tmp_path)
+    assert done.returncode == 2 and words in done.stderr, done.stderr[-1500:]
+
+
+def test_settings_overrides_are_checked_like_the_settings_file():
+    from twinstar_gui.backtestcli import apply_sets
+    from twinstar_gui.config import TradingSettings
+
+    t = apply_sets(TradingSettings(), ["strategy.rsi_low=25", "strategy.rsi_timeframe=1h", "order_usdt=50"])
+    assert t.strategy.rsi_low == 25 and t.strategy.rsi_timeframe.label == "1h" and t.order_usdt == 50
+    with pytest.raises(SettingsError):
+        apply_sets(TradingSettings(), ["strategy.rsi_low=80"])  # above rsi_high: the rule across fields
