@@ -9,7 +9,7 @@ PKG = Path(__file__).resolve().parents[1] / "twinstar_gui"
 
 # the composition modules above every layer: wiring (headless core), live_settings (settings applied to it),
 # trading_stack (bots + executor), gui (window)
-TOP = {"gui", "wiring", "live_settings", "trading_stack", "cli"}
+TOP = {"gui", "wiring", "live_settings", "trading_stack", "cli", "research"}
 # layer -> packages of ours it must not import
 FORBIDDEN = {
     "core": {"exchanges", "net", "data", "sim", "presenters", "ui", "config", "bots", "execution"} | TOP,
@@ -30,10 +30,10 @@ NO_WIDGETS = {"core", "exchanges", "net", "data", "sim", "presenters", "bots", "
 # (files: the atomic write helper, which imports nothing of ours)
 CONFIG_MAY_IMPORT = {"core", "exchanges", "files"}
 # the headless commands (cli.py: see the test below)
-CLIS = {"collector", "botcli", "ordercli", "downloadcli", "backtestcli",
+CLIS = {"collector", "botcli", "ordercli", "downloadcli", "backtestcli", "optimizecli",
         "symbolscli", "selftest", "headless", "cliargs"}
 NO_QT = {"core", "exchanges", "net", "data", "sim", "collector", "bots", "execution", "botcli", "ordercli",
-         "downloadcli", "backtestcli", "headless",
+         "downloadcli", "backtestcli", "optimizecli", "research", "headless",
          "wiring", "live_settings", "trading_stack"}
 
 

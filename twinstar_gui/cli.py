@@ -21,7 +21,8 @@ def _gui_parser() -> argparse.ArgumentParser:
                                        "`twinstar order buy|sell --exchange E --symbol S --qty Q|--notional N "
                                        "[--price P] ...`, `twinstar orders --exchange E [--cancel ID|--cancel-all]`, "
                                        "`twinstar download --exchange E --symbols A,B|top:N --since YYYY-MM-DD`, "
-                                       "`twinstar backtest --flow unified|scanner|multi --exchange E --from D --to D`.")
+                                       "`twinstar backtest --flow unified|scanner|multi --exchange E --from D --to D`, "
+                                       "`twinstar optimize --exchange E --from D --to D [--cluster tcp://H:P]`.")
     p.add_argument("--demo", action="store_true", help="run offline against the built-in exchange simulator")
     p.add_argument("--self-test", action="store_true", help="offscreen smoke test of the whole app; exit 0 if fine")
     p.add_argument("--exchanges", help="comma-separated exchanges to run (default: the enabled ones; in the demo, "
@@ -113,6 +114,10 @@ def run_command(argv: list[str] | None) -> int:
         from .symbolscli import main as symbols_main
 
         return symbols_main(argv[1:])
+    if argv[:1] == ["optimize"]:
+        from .optimizecli import main as optimize_main
+
+        return optimize_main(argv[1:])
     if argv[:1] == ["backtest"]:
         from .backtestcli import main as backtest_main
 

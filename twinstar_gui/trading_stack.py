@@ -198,4 +198,4 @@ async def rebuild_trading(core: Core, exchange: str, live: bool) -> Trading:
 def make_bot(kind: str, trading: Trading, settings: Settings, symbols: list[str] | None, name: str = "") -> Bot:
     from .bots.factory import make_bot as make
 
-    return make(kind, trading, settings.trading, symbols, name)
+    return make(kind, trading, settings.trading, symbols, name, presets=settings.data_dir)

@@ -242,3 +242,118 @@ def test_settings_overrides_are_checked_like_the_settings_file():
     assert t.strategy.rsi_low == 25 and t.strategy.rsi_timeframe.label == "1h" and t.order_usdt == 50
     with pytest.raises(SettingsError):
         apply_sets(TradingSettings(), ["strategy.rsi_low=80"])  # above rsi_high: the rule across fields
+
+
+# -- the optimizer and its presets -----------------------------------------------------------------------------------
+def test_grids_windows_and_bad_parameters():
+    from twinstar_gui.bots.optimize import grid_of, parse_grid, windows
+
+    assert len(grid_of()) == 81 and all(p["rsi_low"] < p["rsi_high"] for p in grid_of())
+    assert grid_of(parse_grid(["strategy.rsi_low=20,25", "take_profit_pct=3"]))[0]["take_profit_pct"] == 3.0
+    pairs = {(p["rsi_low"], p["rsi_high"]) for p in grid_of({"rsi_low": [20, 80], "rsi_high": [70]})}
+    assert pairs == {(20.0, 70.0)}  # 80 >= 70 left out; the other parameters keep the default grid
+    for bad, words in ((["rsi_lo=1"], "rsi_lo"), (["rsi_low=a,b"], "numbers"), (["rsi_low"], "PARAM="),
+                       (["rsi_low=nan"], "finite")):
+        with pytest.raises(ValueError, match=words):
+            parse_grid(bad)
+    w = windows(T0, T0 + 4 * DAY_MS - 1, 3)
+    assert len(w) == 4 and w[0][0] == T0 and all(b[0] == a[1] + 1 for a, b in zip(w, w[1:]))
+    with pytest.raises(ValueError, match="at least"):
+        windows(T0, T0 + DAY_MS, 3)
+
+
+def test_walk_forward_presets_are_verified_only_past_the_thresholds(dataset, tmp_path):
+    from twinstar_gui.bots.optimize import LocalProcesses, Thresholds, optimize, verified_strategies, write_preset
+    from twinstar_gui.config import Settings, TradingSettings, settings_to_dict
+    from twinstar_gui.research import run_job
+
+    root, start = dataset
+    trading = settings_to_dict(Settings(root, trading=TradingSettings()))["trading"]
+    params = [{"rsi_low": 30.0, "take_profit_pct": 2.0}, {"rsi_low": 30.0, "take_profit_pct": 3.0}]
+    seen = []
+    args = (root, "bybit", ["BTCUSDT", "ETHUSDT"], start + 5 * DAY_MS, start + 20 * DAY_MS - 1, trading, params,
+            run_job)
+    lenient = optimize(*args, folds=2, thresholds=Thresholds(-100.0, 0.0, 0), runner=LocalProcesses(2),
+                       progress=lambda n, total: seen.append((n, total)))
+    assert seen[-1] == (12, 12)  # 2 symbols x 2 parameter sets x 3 windows, in two processes
+    assert [p.symbol for p in lenient] == ["BTCUSDT", "ETHUSDT"] and all(p.verified for p in lenient)
+    p = lenient[0]
+    assert p.params in params and len(p.folds) == 2
+    assert p.folds[0].test == p.folds[1].train  # each fold scored on the window after the one it chose on
+    strict = optimize(*args, folds=2, thresholds=Thresholds(50.0, 10.0, 1000), runner=LocalProcesses(1))
+    assert not any(s.verified for s in strict) and "out-of-sample return" in strict[0].why
+    data = tmp_path / "d"
+    write_preset(data, lenient[1])
+    write_preset(data, strict[0])
+    found, problems = verified_strategies(data, "bybit", TradingSettings().strategy)
+    assert list(found) == ["ETHUSDT"] and problems == []
+    assert found["ETHUSDT"].take_profit_pct == lenient[1].params["take_profit_pct"]
+
+
+def test_preset_files_are_untrusted(tmp_path):
+    from twinstar_gui.bots.optimize import preset_path, read_presets, verified_strategies
+    from twinstar_gui.config import TradingSettings
+    from twinstar_gui.core.names import BadName
+
+    folder = tmp_path / "presets" / "okx"
+    folder.mkdir(parents=True)
+    (folder / "A-USDT-SWAP.json").write_text("{not json")
+    (folder / "B-USDT-SWAP.json").write_text('{"exchange": "okx", "symbol": "C-USDT-SWAP", "verified": true, '
+                                             '"params": {}}')
+    (folder / "D-USDT-SWAP.json").write_text('{"exchange": "okx", "symbol": "D-USDT-SWAP", "verified": "yes", '
+                                             '"params": {}}')
+    (folder / "E-USDT-SWAP.json").write_text('{"exchange": "okx", "symbol": "E-USDT-SWAP", "verified": true, '
+                                             '"params": {"rsi_low": 95, "take_profit_pct": 2, "evil": 1}}')
+    presets, problems = read_presets(tmp_path, "okx")
+    assert [p["symbol"] for p in presets] == ["E-USDT-SWAP"] and len(problems) == 3
+    assert all("-USDT-SWAP.json" in p for p in problems)
+    found, problems = verified_strategies(tmp_path, "okx", TradingSettings().strategy)
+    assert found == {} and "rsi_low" in problems[-1]  # 95 >= rsi_high: refused, named
+    with pytest.raises(BadName):
+        preset_path(tmp_path, "okx", "../../etc/passwd")
+
+
+def test_the_scanner_trades_only_verified_presets_with_their_own_parameters(dataset, tmp_path, monkeypatch):
+    import shutil
+
+    from twinstar_gui.bots.optimize import Preset, write_preset
+
+    root, start = dataset
+    data = tmp_path / "data"
+    shutil.copytree(root, data)
+    monkeypatch.setenv("TWINSTAR_CONFIG", str(tmp_path / "none.json"))
+    settings = data_dir_setting(load_settings(None), str(data))
+    span = (start + 5 * DAY_MS, start + 20 * DAY_MS - 1)
+    before = run_backtest(settings, settings.trading, "bybit", "scanner", ["BTC", "ETH"], *span)
+    assert {t.symbol for t in before.trades} == {"BTCUSDT", "ETHUSDT"}
+    write_preset(data, Preset("bybit", "ETHUSDT", {"take_profit_pct": 4.0, "stop_loss_pct": 0.5}, True, "test",
+                              "", ""))
+    write_preset(data, Preset("bybit", "BTCUSDT", {"take_profit_pct": 4.0}, False, "test", "", ""))
+    after = run_backtest(settings, settings.trading, "bybit", "scanner", ["BTC", "ETH"], *span)
+    assert after.trades and {t.symbol for t in after.trades} == {"ETHUSDT"}
+    # its exits: 4 % above or 0.5 % below the entry (a long), the other way for a short, not the default 2 / 1
+    for t in after.trades[:-1]:  # the last may be closed by the end of the run
+        move = (t.exit_price / t.entry_price - 1) * (1 if t.side == "long" else -1) * 100
+        assert move == pytest.approx(4.0, abs=0.3) or move == pytest.approx(-0.5, abs=0.3), move
+
+
+def test_the_optimize_command(dataset, tmp_path):
+    import shutil
+
+    root, start = dataset
+    data = tmp_path / "data"
+    shutil.copytree(root, data)
+    env = {**os.environ, "TWINSTAR_CONFIG": str(tmp_path / "none.json")}
+    args = [sys.executable, "-m", "twinstar_gui", "optimize", "--exchange", "okx", "--symbols", "BTC,ETH",
+            "--from", day_text(start + 5 * DAY_MS), "--to", day_text(start + 19 * DAY_MS), "--folds", "2",
+            "--grid", "rsi_low=30", "--grid", "rsi_high=70", "--grid", "take_profit_pct=2,3", "--grid",
+            "stop_loss_pct=1", "--workers", "2", "--data", str(data)]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 symbol(s) x 2 parameter set(s) x 3 windows = 12 backtests on 2 local process(es)" in done.stdout
+    assert done.stdout.count("-> ") == 2 and "preset(s) verified" in done.stdout
+    files = sorted(p.name for p in (data / "presets" / "okx").iterdir())
+    assert files == ["BTC-USDT-SWAP.json", "ETH-USDT-SWAP.json"]
+    bad = subprocess.run(args[:-4] + ["--grid", "rsi_lo=3", "--data", str(data)], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=120)
+    assert bad.returncode == 2 and "rsi_lo" in bad.stderr

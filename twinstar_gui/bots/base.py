@@ -79,6 +79,9 @@ class BotContext:
     order_notional: float = 100.0  # per entry, in the venue's quote currency (USDT, KRW)
     clock: Callable[[], float] = time.monotonic
     long_only: bool = False  # a spot market (the KRW venues): one cannot sell what one does not hold
+    # verified per-symbol presets (native id -> its strategy), from `twinstar optimize`; None: no presets. With
+    # presets, the scanner and the multi trader trade only those symbols, each with its own parameters.
+    presets: dict[str, StrategyConfig] | None = None
 
 
 def client_id(*parts: object) -> str:
@@ -102,6 +105,15 @@ class Bot:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"
+
+    def strategy_of(self, symbol: str) -> StrategyConfig:
+        """The symbol's verified preset, else the bot's strategy."""
+        presets = self.ctx.presets
+        return presets.get(symbol, self.ctx.strategy) if presets else self.ctx.strategy
+
+    def history_needed(self) -> int:
+        """Candles the longest of the bot's strategies needs."""
+        return max([self.ctx.strategy.history_needed] + [s.history_needed for s in (self.ctx.presets or {}).values()])
 
     def shown(self, native: str) -> str:
         """A native id as the trader reads it in logs and panels: the unified symbol."""

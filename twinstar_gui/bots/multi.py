@@ -49,20 +49,23 @@ class MultiTrader(Bot):
         self.scan(exclude=held)
 
     def scan(self, exclude: Set[str] = frozenset()) -> None:
-        cfg, market = self.ctx.strategy, self.ctx.market
-        if self.fixed_symbols:  # as typed (unified, native, base assets): those this exchange lists
+        market = self.ctx.market
+        if self.ctx.presets:  # verified presets: only those symbols, each with its own parameters
+            symbols, _ = market.resolve(list(self.ctx.presets))
+        elif self.fixed_symbols:  # as typed (unified, native, base assets): those this exchange lists
             symbols, missing = market.resolve(self.fixed_symbols)
             if missing and missing.keys() != self._missing.keys():
                 log.warning("%s: left out, not on %s: %s", self.name, market.exchange, "; ".join(missing.values()))
             self._missing = missing
         else:
             symbols = market.top_symbols(self.top_n)
-        data = market.fetch_klines(symbols, cfg.history_needed)
+        data = market.fetch_klines(symbols, self.history_needed())
         prices = market.last_prices()
         setups, rows = [], []
         for sym, arr in data.items():
             if isinstance(arr, Exception) or sym in exclude:
                 continue
+            cfg = self.strategy_of(sym)
             setup = tradable(find_setup(arr, cfg, sym), self.ctx)
             if setup is None:
                 continue
@@ -79,6 +82,6 @@ class MultiTrader(Bot):
             return
         strongest = {s.symbol: (s, p) for s, p in ready}
         setup, price = strongest[setups_ranked([s for s, _ in ready])[0].symbol]
-        signal = signal_from(setup, price, int(self.ctx.market.clock()), cfg)
+        signal = signal_from(setup, price, int(self.ctx.market.clock()), self.strategy_of(setup.symbol))
         if signal is not None and self.enter(signal, intent=(setup.ref_time, setup.side)) is not None:
             self._held.add(setup.symbol)

@@ -49,7 +49,8 @@ def stored_symbols(store, exchange: str) -> list[str]:
 
 def run_backtest(settings, trading, exchange: str, flow: str, names: list[str] | None, start_ms: int, end_ms: int,
                  *, progress: Callable[[float], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> Outcome:
+                 cancelled: Callable[[], bool] | None = None, use_presets: bool = True) -> Outcome:
+    """`use_presets`: the scanner and the multi trader trade the verified presets of the data dir, as live."""
     from ..data.catalogs import read_cache
     from ..data.store import CandleStore
     from .factory import make_bot
@@ -94,7 +95,7 @@ def run_backtest(settings, trading, exchange: str, flow: str, names: list[str] |
         if flow == "unified":
             return [make_bot("unified", trading_ns, trading, [s]) for s in series]
         return [make_bot(flow, trading_ns, trading, list(series) if flow == "scanner" else
-                         (list(series) if given else None))]
+                         (list(series) if given else None), presets=settings.data_dir if use_presets else None)]
 
     started = time.monotonic()
     bt = Backtest(exchange, series, start_ms, end_ms, flow=flow, bot_factory=bots,

@@ -43,16 +43,16 @@ class AutoScanner(Bot):
 
     def scan(self) -> None:
         """Stage 1 over every preset symbol, then stage 2 on the best `watch_count`."""
-        cfg, market = self.ctx.strategy, self.ctx.market
+        market = self.ctx.market
         self._resolve_presets()
         self._set(detail=f"stage 1: scanning {len(self.symbols)} symbols by REST")
-        data = market.fetch_klines(self.symbols, cfg.history_needed)
+        data = market.fetch_klines(self.symbols, self.history_needed())
         found, self.scan_errors = [], {}
         for sym, arr in data.items():
             if isinstance(arr, Exception):
                 self.scan_errors[sym] = str(arr)
                 continue
-            setup = tradable(find_setup(arr, cfg, sym), self.ctx)
+            setup = tradable(find_setup(arr, self.strategy_of(sym), sym), self.ctx)
             if setup is not None:
                 found.append(setup)
                 self.history[sym] = arr
@@ -84,7 +84,8 @@ class AutoScanner(Bot):
     def _resolve_presets(self) -> None:
         """Presets -> this exchange's instruments, at every scan (a listing changes); those it does not list
         (delisted, renamed, absent) are dropped with one log line when that set changes."""
-        symbols, missing = self.ctx.market.resolve(self.presets)
+        wanted = list(self.ctx.presets) if self.ctx.presets else self.presets  # verified presets, when there are
+        symbols, missing = self.ctx.market.resolve(wanted)
         if missing and missing.keys() != self.not_listed.keys():
             log.warning("%s: %d preset(s) not on %s, left out: %s", self.name, len(missing),
                         self.ctx.market.exchange, "; ".join(list(missing.values())[:5])
@@ -98,8 +99,9 @@ class AutoScanner(Bot):
         if len(arr) and candle.open_time <= arr[-1, 0]:
             return
         row = np.array([[candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume]])
-        self.history[symbol] = np.vstack([arr[-self.ctx.strategy.history_needed:], row])
-        setup = tradable(find_setup(self.history[symbol], self.ctx.strategy, symbol), self.ctx)  # trigger moves
+        strategy = self.strategy_of(symbol)
+        self.history[symbol] = np.vstack([arr[-strategy.history_needed:], row])
+        setup = tradable(find_setup(self.history[symbol], strategy, symbol), self.ctx)  # trigger moves
         if setup is None:
             self.ctx.market.unwatch(symbol, self.inbox)
             del self.setups[symbol]
@@ -114,7 +116,7 @@ class AutoScanner(Bot):
             return
         if self.busy_with(symbol):
             return
-        signal = signal_from(setup, price, time_ms, self.ctx.strategy)
+        signal = signal_from(setup, price, time_ms, self.strategy_of(symbol))
         if signal is not None and self.enter(signal, intent=(setup.ref_time, setup.side)) is not None:
             self.entered.add(symbol)
             del self.setups[symbol]
@@ -142,7 +144,7 @@ class AutoScanner(Bot):
             price = self.last.get(sym, s.trigger)
             status = "entered" if sym in self.entered else "watching" if sym in self.setups else "stage 1"
             rows.append(Candidate(sym, self.ctx.market.exchange, s.rsi, s.side, s.trigger, price, s.distance(price),
-                                  status, self.name, self.ctx.strategy.rsi_timeframe.value,
+                                  status, self.name, self.strategy_of(sym).rsi_timeframe.value,
                                   self.ctx.market.unified(sym)))
         rows.sort(key=lambda c: ({"entered": 0, "watching": 1}.get(c.status, 2), c.distance_pct))
         exchange = self.ctx.market.exchange

@@ -26,7 +26,7 @@ class UnifiedBot(Bot):
         self.rest_polls = 0
 
     def start(self) -> None:
-        market, need = self.ctx.market, self.ctx.strategy.history_needed
+        market, need = self.ctx.market, self.strategy_of(self.symbol).history_needed
         self.history = market.watch(self.symbol, self.inbox)
         if len(self.history) < need:  # not enough on disk yet: fetch by REST (the series backfills too)
             got = market.fetch_klines([self.symbol], need)[self.symbol]
@@ -39,7 +39,8 @@ class UnifiedBot(Bot):
     def on_closed(self, symbol: str, candle, window=None) -> None:
         if symbol != self.symbol:
             return
-        need = self.ctx.strategy.history_needed
+        strategy = self.strategy_of(symbol)
+        need = strategy.history_needed
         if window is not None and len(window) >= need and window[-1, 0] == candle.open_time:
             history = window  # the stream's own window: no copy kept here between candles
             self.history = np.empty((0, 6))
@@ -50,7 +51,7 @@ class UnifiedBot(Bot):
             history = self.history = np.vstack([self.history[-need:], row])
         if self.busy_with(symbol):
             return  # in a trade (its TP/SL manage the exit) or the entry is not filled yet
-        signal = detect_signal(history[-need:], self.ctx.strategy, symbol)
+        signal = detect_signal(history[-need:], strategy, symbol)
         if signal is not None and self.ctx.long_only and signal.side == SHORT:
             self._set(detail=f"{self.shown(symbol)}: short signal left alone: a spot market cannot be sold short")
         elif signal is not None:

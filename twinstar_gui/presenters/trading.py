@@ -192,7 +192,7 @@ class TradingPresenter(QObject):
         taken = {b.name for t in self.tradings.values() for b in t.bots
                  if b.snapshot().state in ("starting", "running")}
         try:
-            bot = make_bot(kind, trading, self.settings.trading, symbols or None)
+            bot = make_bot(kind, trading, self.settings.trading, symbols or None, presets=self.settings.data_dir)
         except ValueError as exc:
             self.message.emit(f"{flow}: {exc}")
             return None
