@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from .collector import data_dir_setting
 
@@ -53,35 +52,8 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def apply_sets(trading, sets: list[str]):
-    """The trading settings with `key=value` overrides, checked as the settings file is (SettingsError names the
-    key: one that does not exist, or a value out of range)."""
-    from .config import Settings, SettingsError, settings_to_dict, trading_from_dict
-
-    raw = settings_to_dict(Settings(Path("."), trading=trading))["trading"]
-    for item in sets:
-        key, sep, text = item.partition("=")
-        path = [k.strip() for k in key.strip().split(".")]
-        if not sep or not all(path):
-            raise SettingsError(f"--set {item[:60]!r}: expected KEY=VALUE, e.g. strategy.rsi_low=25")
-        node: dict[str, Any] = raw
-        for k in path[:-1]:
-            nxt = node.get(k)
-            if not isinstance(nxt, dict):
-                raise SettingsError(f"--set {key.strip()[:60]!r}: no such setting (sections: strategy, risk)")
-            node = nxt
-        if path[-1] not in node:
-            raise SettingsError(f"--set {key.strip()[:60]!r}: no such setting; valid here: {', '.join(sorted(node))}")
-        try:
-            value: Any = json.loads(text)
-        except ValueError:
-            value = text.strip()
-        node[path[-1]] = value
-    return trading_from_dict(raw)
-
-
 def main(argv: list[str]) -> int:
-    from .config import SettingsError, load_settings
+    from .config import SettingsError, apply_overrides, load_settings
     from .exchanges.registry import exchange_names
     from .wiring import check_data_dir
 
@@ -94,7 +66,7 @@ def main(argv: list[str]) -> int:
         return _fail("--to is before --from")
     try:
         settings = data_dir_setting(load_settings(args.config), args.data)
-        trading = apply_sets(settings.trading, args.sets)
+        trading = apply_overrides(settings.trading, args.sets)
     except SettingsError as exc:
         return _fail(str(exc))
     problem = check_data_dir(settings.data_dir)

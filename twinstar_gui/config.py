@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -432,6 +432,32 @@ def trading_from_dict(raw: Any) -> TradingSettings:
     if not 5 <= out.scanner_watch <= 10:
         log.info("trading.scanner_watch=%d: stage 2 usually watches 5-10 candidates", out.scanner_watch)
     return out
+
+
+def apply_overrides(trading: TradingSettings, sets: Iterable[str]) -> TradingSettings:
+    """The trading settings with `key=value` overrides (strategy.rsi_low=25, risk.max_open_positions=5,
+    order_usdt=50), checked as the settings file is: SettingsError names a key that does not exist or a value out
+    of range."""
+    raw = settings_to_dict(Settings(Path("."), trading=trading))["trading"]
+    for item in sets:
+        key, sep, text = item.partition("=")
+        path = [k.strip() for k in key.strip().split(".")]
+        if not sep or not all(path):
+            raise SettingsError(f"{item[:60]!r}: expected KEY=VALUE, e.g. strategy.rsi_low=25")
+        node: dict[str, Any] = raw
+        for k in path[:-1]:
+            nxt = node.get(k)
+            if not isinstance(nxt, dict):
+                raise SettingsError(f"{key.strip()[:60]!r}: no such setting (sections: strategy, risk)")
+            node = nxt
+        if path[-1] not in node:
+            raise SettingsError(f"{key.strip()[:60]!r}: no such setting; valid here: {', '.join(sorted(node))}")
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text.strip()
+        node[path[-1]] = value
+    return trading_from_dict(raw)
 
 
 # -- writing the file (the settings dialog) --------------------------------------------------------------

@@ -243,6 +243,9 @@ def run_gui(settings: Settings, *, demo: bool = False, speed: float = 300.0, see
         core.interrupt()  # REST in flight ends now: the bots' scans and the history fetches stop at once
         tradings = trading.tradings  # the user may have switched an exchange to live (or back) meanwhile
         trading.close()  # no more polls of journals about to close
+        for extra in (window.manual, window.backtest):  # trading by hand; a backtest running is cancelled
+            if extra is not None:
+                extra.close()
         if not demo:  # the demo's data dir is a temporary one
             keep_last_view(window, chart, settings.data_dir)
         chart.close()

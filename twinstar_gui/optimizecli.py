@@ -9,7 +9,7 @@ import math
 import sys
 import time
 
-from .backtestcli import _date, apply_sets
+from .backtestcli import _date
 from .collector import data_dir_setting
 
 DAY_MS = 86_400_000
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
         write_preset,
     )
     from .bots.runner import stored_symbols
-    from .config import SettingsError, load_settings, settings_to_dict
+    from .config import SettingsError, apply_overrides, load_settings, settings_to_dict
     from .data.store import CandleStore
     from .exchanges.registry import exchange_names
     from .research import run_job
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
         return _fail("the thresholds must be finite numbers (and --min-trades >= 0)")
     try:
         settings = data_dir_setting(load_settings(args.config), args.data)
-        trading = apply_sets(settings.trading, args.sets)
+        trading = apply_overrides(settings.trading, args.sets)
         params = sample(grid_of(parse_grid(args.grid)), args.samples)
         wins = windows(start, end, args.folds)
     except (SettingsError, ValueError) as exc:

@@ -235,8 +235,7 @@ def test_a_bad_parameter_exits_2_naming_it(dataset, tmp_path, sets, words):
 
 
 def test_settings_overrides_are_checked_like_the_settings_file():
-    from twinstar_gui.backtestcli import apply_sets
-    from twinstar_gui.config import TradingSettings
+    from twinstar_gui.config import TradingSettings, apply_overrides as apply_sets
 
     t = apply_sets(TradingSettings(), ["strategy.rsi_low=25", "strategy.rsi_timeframe=1h", "order_usdt=50"])
     assert t.strategy.rsi_low == 25 and t.strategy.rsi_timeframe.label == "1h" and t.order_usdt == 50

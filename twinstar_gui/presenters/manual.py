@@ -83,7 +83,11 @@ class ManualTradingPresenter(QObject):
         self._timer.start()
 
     def close(self) -> None:
+        """Stop polling; orders still waiting for the exchange's answer are not waited for (the exchange keeps
+        what it received: the executor's state is read again at the next start)."""
         self._timer.stop()
+        for task in list(self._tasks):
+            task.cancel()
 
     # -- what the ticket checks ------------------------------------------------------------------------------
     def ticket(self, exchange: str, symbol_text: str) -> Ticket:

@@ -123,6 +123,8 @@ class TradingPresenter(QObject):
     def close(self) -> None:
         """Stop polling and let go of the trading stacks (call before their journals are closed)."""
         self._timer.stop()
+        for task in list(self._tasks):  # closes by hand still waiting for the exchange: not answered to anyone now
+            task.cancel()
         self.tradings = {}
 
     def exchanges(self) -> list[str]:

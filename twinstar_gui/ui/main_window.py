@@ -15,6 +15,7 @@ from .panels.orders_panel import OrdersPanel
 from .panels.trading_panels import BotsPanel, PositionsPanel, ScannerPanel
 
 if TYPE_CHECKING:  # the window is built before the back end is imported (see `attach`)
+    from ..presenters.backtest import BacktestPresenter
     from ..presenters.chart import ChartPresenter
     from ..presenters.health import HealthPresenter
     from ..presenters.log import LogPresenter
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.health_dock, self.log_dock)
         self.trading = None
         self.manual: ManualTradingPresenter | None = None  # trading by hand (ticket, orders, chart lines)
+        self.backtest: BacktestPresenter | None = None  # backtests run from the window
         if trading is not None or trading_exchanges is not None:
             self._add_trading_docks(list(chart.feeds) if chart is not None else list(trading_exchanges or []))
         self.health_dock.raise_()
@@ -136,6 +138,10 @@ class MainWindow(QMainWindow):
         self.ticket = OrderTicket(exchanges, parent=self)
         self.orders_panel = OrdersPanel(self._order_history, self._fills, self)
         self.orders_panel.set_exchanges(exchanges)
+        from .panels.backtest_panel import BacktestPanel
+
+        self.backtest_panel = BacktestPanel(self)
+        self.backtest_panel.set_exchanges(exchanges)
         self.bots_dock = self._dock("Bots", "dock.bots", self.bots_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.positions_dock = self._dock("Positions", "dock.positions", self.positions_panel,
                                          Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -144,7 +150,9 @@ class MainWindow(QMainWindow):
         self.scanner_dock = self._dock("Scanner", "dock.scanner", self.scanner_panel,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
         self.ticket_dock = self._dock("Order ticket", "dock.ticket", self.ticket, Qt.DockWidgetArea.RightDockWidgetArea)
-        for dock in (self.bots_dock, self.positions_dock, self.orders_dock):
+        self.backtest_dock = self._dock("Backtest", "dock.backtest", self.backtest_panel,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        for dock in (self.bots_dock, self.positions_dock, self.orders_dock, self.backtest_dock):
             self.tabifyDockWidget(self.health_dock, dock)
         self.splitDockWidget(self.ticket_dock, self.scanner_dock, Qt.Orientation.Vertical)
         # readable columns (a saved layout wins)
@@ -175,6 +183,39 @@ class MainWindow(QMainWindow):
         if self.chart_presenter is not None:
             self.chart_presenter.attach_trading(trading)  # entry/exit markers from the journal
         self._connect_manual(trading)
+        self._connect_backtest(trading)
+
+    def _connect_backtest(self, trading) -> None:
+        """Backtests from the window: run in a worker with progress and Cancel; a trade picked shows its symbol's
+        backtest trades on the chart."""
+        from ..presenters.backtest import BacktestPresenter
+
+        bt = self.backtest = BacktestPresenter(lambda: trading.settings, self)
+        panel = self.backtest_panel
+
+        def run(flow: str, exchange: str, symbols, start: int, end: int, sets: list) -> None:
+            if bt.run(flow, exchange, symbols, start, end, sets):
+                panel.started()
+
+        panel.run_requested.connect(run)
+        panel.cancel_requested.connect(bt.cancel)
+        bt.progress.connect(panel.show_progress)
+        bt.finished.connect(panel.show_outcome)
+        bt.failed.connect(panel.show_failure)
+        panel.presets_wanted.connect(lambda ex: panel.show_presets(*bt.presets(ex)))
+        panel.symbol_picked.connect(self._show_backtest_symbol)
+        bt.markers.connect(self.chart_panel.show_backtest)
+        trading.exchanges_changed.connect(panel.set_exchanges)
+
+    def _show_backtest_symbol(self, exchange: str, native: str) -> None:
+        if self.backtest is None:
+            return
+        self.backtest.show_symbol(native)
+        if self.chart_presenter is not None:
+            if native in self.chart_presenter.choices().get(exchange, []):
+                self.chart_panel.show_series(exchange, native)
+            else:  # not streamed yet: added at run time, as when typed in the chart's search
+                self.chart_presenter.open_symbol(exchange, native)
 
     def _connect_manual(self, trading) -> None:
         """Trading by hand: the ticket, the orders panel and the chart's lines, through one presenter."""

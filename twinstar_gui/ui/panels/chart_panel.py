@@ -117,7 +117,9 @@ class ChartPanel(QWidget):
         self.rsi_plot.addItem(self.rsi)
         self.buy_markers = pg.ScatterPlotItem(symbol="t1", size=12, brush=BUY_BRUSH, pen=pg.mkPen(None))
         self.sell_markers = pg.ScatterPlotItem(symbol="t", size=12, brush=SELL_BRUSH, pen=pg.mkPen(None))
-        for m in (self.buy_markers, self.sell_markers):
+        # a backtest's fills of the shown series, at their prices: hollow, so they never pass for real trades
+        self.backtest_markers = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(None))
+        for m in (self.buy_markers, self.sell_markers, self.backtest_markers):
             self.price_plot.addItem(m, ignoreBounds=True)
         cross = pg.mkPen("#787b86", style=Qt.PenStyle.DashLine)
         self.vlines = [pg.InfiniteLine(angle=90, movable=False, pen=cross) for _ in range(3)]
@@ -148,6 +150,7 @@ class ChartPanel(QWidget):
         self._key: tuple[str, str, str] | None = None  # (exchange, symbol, tf) of the data shown
         self._rsi = IncrementalRsi(RSI_PERIOD)
         self._markers: list = []  # FillMarker-like: time_ms, side, price
+        self._backtest: tuple[str, str, list] = ("", "", [])  # (exchange, native, TradeMarker-like) of a backtest
         self._hover: int | None = None  # row under the crosshair
         self._programmatic = False
         self._quiet = False
@@ -331,7 +334,34 @@ class ChartPanel(QWidget):
         return {side: [float(x) - half for x in item.getData()[0]]
                 for side, item in (("buy", self.buy_markers), ("sell", self.sell_markers))}
 
+    def show_backtest(self, exchange: str, native: str, markers: list) -> None:
+        """A backtest's fills of one series (time_ms, side, price): shown whenever that series is on screen."""
+        self._backtest = (exchange, native, list(markers))
+        self._place_markers()
+
+    def backtest_points(self) -> list[tuple[float, float]]:
+        """(x, price) of the backtest markers on screen now."""
+        xs, ys = self.backtest_markers.getData()
+        return list(zip(map(float, xs), map(float, ys)))
+
+    def _place_backtest(self) -> None:
+        exchange, native, marks = self._backtest
+        n = self.candle_count()
+        if not marks or not n or self._key is None or self._key[:2] != (exchange, native):
+            self.backtest_markers.setData([], [])
+            return
+        tf_ms = self.tf.ms
+        bar_x = np.array([(m.time_ms - m.time_ms % tf_ms) / 1000.0 for m in marks])
+        i = np.clip(np.searchsorted(self._x, bar_x, side="right") - 1, 0, n - 1)
+        shown = self._x[i] == bar_x
+        centre = bar_x + self.bar_width() / 2
+        spots = [{"pos": (float(centre[k]), float(m.price)), "symbol": "t1" if m.side == "buy" else "t",
+                  "pen": pg.mkPen(BUY_BRUSH.color() if m.side == "buy" else SELL_BRUSH.color(), width=2)}
+                 for k, m in enumerate(marks) if shown[k]]
+        self.backtest_markers.setData(spots)
+
     def _place_markers(self) -> None:
+        self._place_backtest()
         n = self.candle_count()
         if not self._markers or not n:
             self.buy_markers.setData([], [])
