@@ -90,6 +90,7 @@ class BacktestPanel(QWidget):
         self.equity = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         self.equity.setMinimumHeight(120)
         self.equity.showGrid(x=True, y=True, alpha=0.2)
+        self.equity.getAxis("left").enableAutoSIPrefix(False)  # 10,000,000 KRW, not "1e+07"
         self.equity_line = self.equity.plot([], [], pen=pg.mkPen("#4f9df8", width=1.5))
         self.trades = make_table(self.TRADES, self, sortable=True)
         result = QHBoxLayout()
@@ -172,8 +173,8 @@ class BacktestPanel(QWidget):
         rows, colours = [], {}
         for i, x in enumerate(outcome.trades):
             rows.append([(outcome.shown(x.symbol), x.symbol), (x.side, x.side), (_day(x.entry_ms), x.entry_ms),
-                         (_day(x.exit_ms), x.exit_ms), (f"{x.entry_price:.10g}", x.entry_price),
-                         (f"{x.exit_price:.10g}", x.exit_price), (f"{x.qty:.8g}", x.qty), (f"{x.fees:,.4f}", x.fees),
+                         (_day(x.exit_ms), x.exit_ms), (f"{x.entry_price:,.10g}", x.entry_price),
+                         (f"{x.exit_price:,.10g}", x.exit_price), (f"{x.qty:.8g}", x.qty), (f"{x.fees:,.4f}", x.fees),
                          (f"{x.pnl:+,.2f}", x.pnl)])
             colours[i] = GREEN if x.pnl > 0 else RED
         fill(self.trades, rows, colours=colours)
