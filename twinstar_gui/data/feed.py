@@ -20,6 +20,7 @@ from .store import CandleStore
 from .writer import CandleWriter
 
 log = logging.getLogger(__name__)
+STOP_WAIT_S = 2.0  # longest a stop waits for its cancelled tasks to end
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,14 +222,19 @@ class MarketFeed:
         log.info("%s: stopped streaming", gone.label)
 
     async def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
+        tasks = [] if self._supervisor is None else [self._supervisor]
         self.rest.close()  # REST waits end now; a request in flight is left to its daemon thread
-        for s in self.series.values():
-            task = s.backfill_task
-            if task is not None and not task.done():
-                task.cancel()
+        tasks += [s.backfill_task for s in self.series.values() if s.backfill_task is not None]
+        tasks = [t for t in tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
         await self.hub.stop()
+        if tasks:  # ended, not just asked to: nothing of this feed runs on after its stop
+            await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+            late = [t.get_name() for t in tasks if not t.done()]
+            if late:
+                log.warning("%s: %s still running %.0f s after the stop", self.adapter.name, ", ".join(late),
+                            STOP_WAIT_S)
         self._started = False
 
     # -- REST fallback ------------------------------------------------------------------------------
