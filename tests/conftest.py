@@ -61,30 +61,31 @@ def pytest_asyncio_loop_factories(config, item):
     return {"qasync": _qasync_loop}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_task_left_stuck_at_the_end(request):
-    """At the end of a run (or of an xdist worker), tasks the tests left pending are cancelled and given 10 s to
-    end, before pytest-asyncio closes the shared loop. Its close waits for every task with no bound, and a task
-    whose wake-up was lost (seen: a feed's backfill task left "cancelling" by a bot end-to-end test, about one CI
-    run in three) held the worker there until the timeout killed it, failing whichever test ran last in that
-    worker. A task still pending after the 10 s is named on stderr and dropped from asyncio's registry so the
-    close can finish: the hang becomes a visible message, not a lost worker."""
-    runner = request.getfixturevalue("_session_scoped_runner")
-    yield
-    loop = runner.get_loop()
-    if loop.is_closed():
-        return
+def _cancel_all_tasks_bounded(loop):
+    """asyncio.Runner's close, as pytest-asyncio's shared loop ends (end of the run, or of an xdist worker): tasks
+    the tests left pending are cancelled and given 10 s to end. asyncio's own version waits with no bound, and a
+    task whose wake-up was lost (seen: a feed's backfill task left "cancelling" by a bot end-to-end test, about one
+    CI run in three) held the worker there until the timeout killed it, failing whichever test ran last in that
+    worker. A task still pending after the 10 s is named on stderr and dropped from asyncio's registry: the hang
+    becomes a visible message, not a lost worker. (Tests only: it replaces a private function of asyncio.)"""
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not pending:
+        return
     for task in pending:
         task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.wait(pending, timeout=10.0))
-    stuck = [t for t in pending if not t.done()]
-    for task in stuck:
-        out = io.StringIO()
-        task.print_stack(limit=5, file=out)
-        sys.stderr.write(f"\nconftest: task still pending 10 s after it was cancelled, dropped: {out.getvalue()}")
-        asyncio.tasks._unregister_task(task)
+    loop.run_until_complete(asyncio.wait(pending, timeout=10.0))
+    for task in pending:
+        if not task.done():
+            out = io.StringIO()
+            task.print_stack(limit=5, file=out)
+            sys.stderr.write(f"\nconftest: task still pending 10 s after it was cancelled, dropped: {out.getvalue()}")
+            asyncio.tasks._unregister_task(task)
+        elif not task.cancelled() and task.exception() is not None:
+            loop.call_exception_handler({"message": "unhandled exception during shutdown", "exception":
+                                         task.exception(), "task": task})
+
+
+asyncio.runners._cancel_all_tasks = _cancel_all_tasks_bounded
 
 
 class MemoryKeyring(KeyringBackend):
