@@ -67,10 +67,12 @@ def scripted_market(trends: dict, seed: int = 3, speed: float = SPEED) -> Market
 
 @contextlib.asynccontextmanager
 async def trading_env(tmp_path, symbols, trends, *, feed_symbols=None, limits=None, seed=3, trade_api=False,
-                      **feed_options):
+                      market=None, **feed_options):
     """Simulator with scripted prices + core (feeds, store) + paper executor behind risk limits.
-    trade_api: the REST base is the simulator's signed trading port (which serves the public routes too)."""
-    market = await asyncio.to_thread(scripted_market, trends, seed)
+    trade_api: the REST base is the simulator's signed trading port (which serves the public routes too).
+    market: a Market of the caller's (its prices scripted already) instead of `trends`."""
+    if market is None:
+        market = await asyncio.to_thread(scripted_market, trends, seed)
     server = SimServer(market, push_interval=0.05)
     await server.start()
     settings = settings_from_dict({"data_dir": str(tmp_path / "data"), "exchanges": {"bybit": {

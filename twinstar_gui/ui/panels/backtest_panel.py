@@ -12,12 +12,14 @@ from PySide6.QtCore import QDate, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -116,7 +118,12 @@ class BacktestPanel(QWidget):
         pl.addLayout(row)
         pl.addWidget(self.presets_table)
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(run_page, "Backtest")
+        scroll = QScrollArea()  # the dock may be short (the chart keeps its room): the form and results scroll
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        run_page.setMinimumHeight(420)
+        scroll.setWidget(run_page)
+        self.tabs.addTab(scroll, "Backtest")
         self.tabs.addTab(presets_page, "Presets")
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
