@@ -8,9 +8,13 @@ import logging
 import numpy as np
 
 from ..core.strategy import SHORT, detect_signal
+from ..core.timeframe import BASE_TIMEFRAME
 from .base import Bot, BotContext
 
 log = logging.getLogger(__name__)
+# a close older than this (from its candle's end to now) is caught-up history: its signal's price and levels are
+# stale (an entry on one placed a stop loss the market was already past, closed at once at a loss)
+MAX_CLOSE_AGE_MS = BASE_TIMEFRAME.ms
 
 
 class UnifiedBot(Bot):
@@ -51,6 +55,9 @@ class UnifiedBot(Bot):
             history = self.history = np.vstack([self.history[-need:], row])
         if self.busy_with(symbol):
             return  # in a trade (its TP/SL manage the exit) or the entry is not filled yet
+        late = self.ctx.market.clock() - (candle.open_time + BASE_TIMEFRAME.ms)
+        if late > MAX_CLOSE_AGE_MS:  # a catch-up (backfill) delivers old closes: history, not a reason to trade now
+            return
         signal = detect_signal(history[-need:], strategy, symbol)
         if signal is not None and self.ctx.long_only and signal.side == SHORT:
             self._set(detail=f"{self.shown(symbol)}: short signal left alone: a spot market cannot be sold short")
