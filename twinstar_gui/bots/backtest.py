@@ -84,7 +84,7 @@ class ReplayMarket:
         self.instruments = instruments or {}
         self.now_ms = 0  # the simulated clock: the close time of the last step replayed
         self.pos: dict[str, int] = dict.fromkeys(series, 0)  # rows of each symbol closed by now
-        self.watchers: dict[str, set[int]] = {}  # symbol -> ids of the inboxes watching it
+        self.watchers: dict[str, set[int]] = {}  # symbol -> ids of the inboxes watching it (a bot's inbox)
         self.segment_start: dict[str, int] = dict.fromkeys(series, 0)  # first row after the last hole seen
         self.executor: RiskGuard | None = None
 
@@ -262,10 +262,11 @@ class Backtest:
                 market.pos[sym] = index[sym]
             res.candles += len(todo)
             for sym, _, row in todo:
-                if market.watched(sym):
+                watching = self._watching(sym)
+                if watching:
                     candle = Candle(t, float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]))
                     window = market.history(sym)
-                    for bot in self.bots:
+                    for bot in watching:
                         self._guarded(bot, bot.on_closed, sym, candle, window)
             for bot in self.bots:
                 self._guarded(bot, bot.on_timer, market.now_ms / 1000.0)
@@ -290,6 +291,11 @@ class Backtest:
             note = f"{bot.name}: {type(exc).__name__}: {exc}"
             if note not in self.result.notes:
                 self.result.notes.append(note)
+
+    def _watching(self, sym: str) -> list[Bot]:
+        """The bots that stream `sym` (as live: a bot gets the closes and prices of the symbols it watches)."""
+        ids = self.market.watchers.get(sym)
+        return [b for b in self.bots if id(b.inbox) in ids] if ids else []
 
     def _walk(self, sym: str, here: float, target: float, when: int) -> None:
         """From `here` to `target`, passing every level on the way at that level (the levels are read again after
@@ -327,9 +333,8 @@ class Backtest:
         self.market.now_ms = when
         try:
             self.executor.on_price(sym, price, when)
-            if self.market.watched(sym):
-                for bot in self.bots:
-                    self._guarded(bot, bot.on_price, sym, price, when)
+            for bot in self._watching(sym):
+                self._guarded(bot, bot.on_price, sym, price, when)
             # an order sent at market on this price (a TP / SL reached, a trigger crossed) fills at it, as an order
             # sent the moment the price is there does
             if any(o.symbol == sym and o.type == MARKET for o in self.paper.open_orders()):

@@ -65,6 +65,8 @@ class UnifiedBot(Bot):
             self.enter(signal, intent=signal.time_ms)
 
     def on_price(self, symbol: str, price: float, time_ms: int) -> None:
+        if symbol != self.symbol:
+            return
         pos = self.position(symbol)
         if pos is not None:
             self._set(detail=f"{self.shown(symbol)} {pos.side} {abs(pos.qty):g} @ "

@@ -1,8 +1,9 @@
 """What every executor speaks: order requests, orders, positions, instrument rules, the Executor protocol."""
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Protocol, runtime_checkable
 
@@ -171,7 +172,7 @@ class Position:
         return 0.0 if not self.mark_price else (self.mark_price - self.entry_price) * self.qty
 
     def copy(self) -> Position:
-        return replace(self)
+        return copy.copy(self)  # only numbers and strings inside: a shallow copy is a full one (and ~10x replace)
 
 
 @dataclass(frozen=True, slots=True)
