@@ -80,6 +80,17 @@ def test_a_candle_touching_both_take_profit_and_stop_loss_counts_the_stop_at_its
     assert exit_.time_ms >= T0 + 2 * STEP and exit_.realized_pnl == pytest.approx(-5.0 * entry.qty)
 
 
+def test_an_entry_at_the_open_of_a_candle_against_it_still_counts_the_stop():
+    # the entry (sent at the close before) fills at the open of a candle that closes against it: the path must go
+    # against the new position first, whatever the candle's colour
+    data = series((100, 100, 100, 100), (100, 106, 94, 97), (97, 97, 97, 97))
+    entry, exit_ = run(data, ("XUSDT", T0, "long", 105.0, 95.0)).fills
+    assert (entry.price, entry.time_ms, exit_.side, exit_.price) == (100.0, T0 + STEP, "sell", 95.0)
+    data = series((100, 100, 100, 100), (100, 106, 94, 103), (103, 103, 103, 103))
+    entry, exit_ = run(data, ("XUSDT", T0, "short", 95.0, 105.0)).fills
+    assert (entry.price, entry.time_ms, exit_.side, exit_.price) == (100.0, T0 + STEP, "buy", 105.0)
+
+
 def test_a_take_profit_fills_at_its_level_and_a_gap_fills_at_the_open():
     data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 107, 99, 106), (106, 106, 106, 106))
     res = run(data, ("XUSDT", T0, "long", 105.0, 95.0))

@@ -3,10 +3,11 @@ replayed over stored 15m candles on a simulated clock: no sockets, no threads, n
 
 Each 15m step, for every symbol with a candle at that time:
 1. prices inside the candle reach the executor (fills, TP/SL, marks) and the bots that watch the symbol, along
-   a stated, conservative path: open, then the extreme AGAINST the position held at the candle's open (a long:
-   the low first; a short: the high first; flat: the low first on a rising candle, the high first on a falling
-   one), then the other extreme, then the close. Between two points the price passes every level on the way
-   (a TP, an SL, a resting order, a watched trigger) at that level, so a candle that touches both the TP and the
+   a stated, conservative path: open, then the extreme AGAINST the position held once the open is replayed (an
+   entry sent at the last close fills at the open; a long: the low first; a short: the high first; flat: the
+   low first on a rising candle, the high first on a falling one), then the other extreme, then the close.
+   Between two points the price passes every level on the way (a TP, an SL, a resting order, a watched trigger)
+   at that level, so a candle that touches both the TP and the
    SL of a position it opens with counts the SL. A candle that opens beyond a level fills at the open (a gap).
 2. the candle closes: the bots that stream the symbol get it (the window up to it), at the close's time;
 3. the bots' timers run once (their cadence is at most one step: a MultiTrader's 30 s scan happens each 15m).
@@ -241,27 +242,33 @@ class Backtest:
                 if i > 0 and s.times[i] - s.times[i - 1] > STEP:
                     self._hole(sym, s, i)
                 row = s.rows[i]
-                held = self.paper._positions.get(sym)
-                todo.append((sym, intra_path(float(row[1]), float(row[2]), float(row[3]), float(row[4]),
-                                             0.0 if held is None else held.qty), row))
+                todo.append((sym, row))
                 index[sym] = i + 1
             # the candles' prices, phase by phase across symbols (open, first extreme, second, close): the bots'
-            # timers see every symbol at the same moment, as live
+            # timers see every symbol at the same moment, as live. The order of the extremes is decided once the
+            # open is replayed: a market entry sent at the last close fills at the open, and the position it opens
+            # must see the extreme against it first (a candle touching its TP and its SL counts the SL)
+            paths: dict[str, tuple[float, float, float, float]] = {}
             for phase, when in enumerate((t, t + STEP // 3, t + 2 * STEP // 3, t + STEP - 1)):
-                for sym, path, _ in todo:
+                for sym, row in todo:
                     if phase == 0:
-                        self._price(sym, path[0], when)  # a gap from the last close fills at the open
-                    else:
-                        self._walk(sym, path[phase - 1], path[phase], when)
+                        self._price(sym, float(row[1]), when)  # a gap from the last close fills at the open
+                        continue
+                    if sym not in paths:
+                        held = self.paper._positions.get(sym)
+                        paths[sym] = intra_path(float(row[1]), float(row[2]), float(row[3]), float(row[4]),
+                                                0.0 if held is None else held.qty)
+                    path = paths[sym]
+                    self._walk(sym, path[phase - 1], path[phase], when)
                 if phase < 3:
                     market.now_ms = when
                     for bot in self.bots:
                         self._guarded(bot, bot.on_timer, when / 1000.0)
             market.now_ms = t + STEP
-            for sym, _, _ in todo:
+            for sym, _ in todo:
                 market.pos[sym] = index[sym]
             res.candles += len(todo)
-            for sym, _, row in todo:
+            for sym, row in todo:
                 if market.watched(sym):
                     candle = Candle(t, float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]))
                     window = market.history(sym)
