@@ -119,6 +119,13 @@ def test_no_trade_across_a_hole_in_the_data():
     assert any("hole" in n for n in res.notes)
 
 
+def test_an_entry_sent_before_a_hole_does_not_fill_after_it():
+    data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 101, 99, 100), None, None,
+                  (120, 121, 119, 120), (120, 120, 120, 120))
+    res = run(data, ("XUSDT", T0 + 2 * STEP, "long", 130.0, 110.0))  # the signal on the last candle before it
+    assert res.fills == [] and any("hole" in n for n in res.notes)
+
+
 def test_the_kill_switch_acts_as_live():
     data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 100, 50, 50), (50, 50, 50, 50),
                   (50, 50, 50, 50))

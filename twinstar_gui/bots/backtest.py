@@ -351,6 +351,10 @@ class Backtest:
         for p in self.paper.positions():
             if p.symbol == sym:
                 self._close(p, last, int(s.times[i - 1]) + STEP - 1, "a hole in the data follows")
+        for o in self.paper.open_orders():  # an order sent before the hole does not fill after it
+            if o.symbol == sym:
+                self.paper.cancel(o.id)
+                self.result.notes.append(f"{sym}: order {o.client_id} cancelled (a hole in the data follows)")
         self.market.segment_start[sym] = i
 
     def _close_all(self, why: str) -> None:
