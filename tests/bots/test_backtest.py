@@ -252,6 +252,32 @@ def test_a_bad_parameter_exits_2_naming_it(dataset, tmp_path, sets, words):
     assert done.returncode == 2 and words in done.stderr, done.stderr[-1500:]
 
 
+def test_absurd_dates_and_a_report_that_cannot_be_written_are_said_before_the_run(dataset, tmp_path):
+    root, start = dataset
+    args = ["--flow", "unified", "--exchange", "bybit", "--symbols", "BTCUSDT"]
+    for since, until in (("0001-01-01", "2025-01-01"), ("2025-01-01", "9999-12-31")):
+        done = run_cli(args + ["--from", since, "--to", until], root, tmp_path)
+        assert done.returncode == 2 and "year" in done.stderr and "Traceback" not in done.stderr, done.stderr[-1500:]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for report in (blocker / "out" / "bt.html", tmp_path):
+        done = run_cli(args + ["--from", day_text(start + 5 * DAY_MS), "--to", day_text(start + 6 * DAY_MS),
+                               "--report", str(report)], root, tmp_path)
+        assert done.returncode == 2 and "--report" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert "net PnL" not in done.stdout  # said before the run, not after it
+
+
+def test_a_range_of_centuries_from_the_window_runs_on_the_data_it_has(dataset, monkeypatch, tmp_path):
+    root, start = dataset
+    monkeypatch.setenv("TWINSTAR_CONFIG", str(tmp_path / "none.json"))
+    settings = data_dir_setting(load_settings(None), str(root))
+    began = time.monotonic()
+    out = run_backtest(settings, settings.trading, "bybit", "unified", ["BTCUSDT"], -5_364_662_400_000,
+                       253_402_300_799_999)  # 1800-01-01 .. 9999-12-31, the date edit's reach
+    assert out.result.candles > 0 and time.monotonic() - began < 60
+    assert any("no stored candles in 1800-01" in n for n in out.result.notes)
+
+
 def test_settings_overrides_are_checked_like_the_settings_file():
     from twinstar_gui.config import TradingSettings, apply_overrides as apply_sets
 

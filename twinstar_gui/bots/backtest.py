@@ -438,15 +438,7 @@ def _rows_of(frame) -> np.ndarray:
 
 def months_missing(store, exchange: str, symbols: Iterable[str], start_ms: int, end_ms: int) -> dict[str, list[str]]:
     """Per symbol, the months of the range with no stored candle at all (what to download)."""
-    import datetime as dt
-
-    wanted = []
-    day = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC).replace(day=1, hour=0, minute=0, second=0,
-                                                                      microsecond=0)
-    last = dt.datetime.fromtimestamp(end_ms / 1000, dt.UTC)
-    while day <= last:
-        wanted.append(f"{day:%Y-%m}")
-        day = (day + dt.timedelta(days=32)).replace(day=1)
+    wanted = months_of(start_ms, end_ms)
     out = {}
     for sym in symbols:
         have = set(store.months(exchange, sym))
@@ -454,6 +446,16 @@ def months_missing(store, exchange: str, symbols: Iterable[str], start_ms: int, 
         if miss:
             out[sym] = miss
     return out
+
+
+def months_of(start_ms: int, end_ms: int) -> list[str]:
+    """The months (YYYY-MM) the range touches, by month arithmetic: a range of centuries stays cheap, and the
+    month after December 9999 is never computed."""
+    import time
+
+    first, last = time.gmtime(start_ms / 1000), time.gmtime(end_ms / 1000)
+    return [f"{m // 12:04d}-{m % 12 + 1:02d}"
+            for m in range(first.tm_year * 12 + first.tm_mon - 1, last.tm_year * 12 + last.tm_mon)]
 
 
 def finite(x: float) -> float:
