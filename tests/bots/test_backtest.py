@@ -241,6 +241,7 @@ def test_the_command_prints_the_metrics_and_writes_the_report(dataset, tmp_path)
     (["strategy.rsi_low=250"], "rsi_low"),
     (["risk.max_open_positions=0"], "max_open_positions"),
     (["nonsense"], "KEY=VALUE"),
+    (["order_usdt=" + "[" * 5000], "order_usdt"),  # nested past the JSON parser's depth
 ])
 def test_a_bad_parameter_exits_2_naming_it(dataset, tmp_path, sets, words):
     root, start = dataset
