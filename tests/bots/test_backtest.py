@@ -357,6 +357,38 @@ def test_preset_files_are_untrusted(tmp_path):
         preset_path(tmp_path, "okx", "../../etc/passwd")
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and /dev/zero are POSIX")
+def test_preset_files_that_are_no_files_or_hold_no_numbers_are_refused(tmp_path):
+    import threading
+
+    from twinstar_gui.bots.optimize import read_presets, verified_strategies
+    from twinstar_gui.config import TradingSettings
+
+    folder = tmp_path / "presets" / "okx"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "F-USDT-SWAP.json")  # a read would wait for a writer for ever
+    (folder / "Z-USDT-SWAP.json").symlink_to("/dev/zero")  # a read would never end
+    head = '{"exchange": "okx", "symbol": "%s", "verified": true, "params": %s}'
+    for sym, params in (("N-USDT-SWAP", '{"rsi_period": NaN}'), ("I-USDT-SWAP", '{"rsi_period": Infinity}'),
+                        ("H-USDT-SWAP", '{"rsi_period": 1e308}'), ("S-USDT-SWAP", '{"rsi_low": "25"}'),
+                        ("B-USDT-SWAP", '{"take_profit_pct": true}'), ("P-USDT-SWAP", '{"rsi_period": 14.5}'),
+                        ("D-USDT-SWAP", "[" * 100_000)):
+        (folder / f"{sym}.json").write_text(head % (sym, params))
+    (folder / "OK-USDT-SWAP.json").write_text(head % ("OK-USDT-SWAP", '{"rsi_period": 21, "rsi_low": 25}'))
+    got = []
+    reader = threading.Thread(target=lambda: got.append((read_presets(tmp_path, "okx"),
+                                                         verified_strategies(tmp_path, "okx",
+                                                                             TradingSettings().strategy))),
+                              daemon=True)
+    reader.start()
+    reader.join(20)
+    assert got, "reading the presets blocked (or failed: see the thread's exception above)"
+    (presets, problems), (found, refused) = got[0]
+    assert [p["symbol"] for p in presets] == ["OK-USDT-SWAP"] and len(problems) == 9, problems
+    assert list(found) == ["OK-USDT-SWAP"] and found["OK-USDT-SWAP"].rsi_period == 21
+    assert any("F-USDT-SWAP" in p and "regular" in p for p in problems)
+
+
 def test_the_scanner_trades_only_verified_presets_with_their_own_parameters(dataset, tmp_path, monkeypatch):
     import shutil
 
