@@ -433,3 +433,31 @@ def test_the_optimize_command(dataset, tmp_path):
     bad = subprocess.run(args[:-4] + ["--grid", "rsi_lo=3", "--data", str(data)], capture_output=True, text=True,
                          env=env, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and "rsi_lo" in bad.stderr
+
+
+def test_optimize_refuses_grid_values_out_of_range_and_keeps_a_preset_when_no_backtest_ran(dataset, tmp_path):
+    import json
+    import shutil
+
+    from twinstar_gui.bots.optimize import Preset, preset_path, write_preset
+
+    root, start = dataset
+    data = tmp_path / "data"
+    shutil.copytree(root, data)
+    env = {**os.environ, "TWINSTAR_CONFIG": str(tmp_path / "none.json")}
+    base = [sys.executable, "-m", "twinstar_gui", "optimize", "--exchange", "okx", "--symbols", "BTC", "--folds", "1",
+            "--grid", "rsi_low=30", "--grid", "rsi_high=70", "--grid", "stop_loss_pct=1", "--workers", "1",
+            "--data", str(data)]
+    span = ["--from", day_text(start + 5 * DAY_MS), "--to", day_text(start + 19 * DAY_MS)]
+    for grid, words in (("rsi_period=14.5", "rsi_period"), ("take_profit_pct=150", "take_profit_pct"),
+                        ("rsi_period=1e9", "rsi_period")):
+        done = subprocess.run(base + span + ["--grid", grid], capture_output=True, text=True, env=env, cwd=ROOT,
+                              timeout=120)
+        assert done.returncode == 2 and words in done.stderr and "backtests on" not in done.stdout, done.stderr
+    write_preset(data, Preset("okx", "BTC-USDT-SWAP", {"take_profit_pct": 4.0}, True, "kept", "", ""))
+    before = preset_path(data, "okx", "BTC-USDT-SWAP").read_text()
+    done = subprocess.run(base + ["--from", "2019-01-01", "--to", "2019-01-10", "--grid", "take_profit_pct=2"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and "no backtest ran" in done.stdout, (done.stdout, done.stderr)
+    assert preset_path(data, "okx", "BTC-USDT-SWAP").read_text() == before
+    assert json.loads(before)["verified"] is True
