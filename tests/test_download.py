@@ -92,6 +92,14 @@ def test_a_stopped_download_continues_where_the_dataset_ends(sim, tmp_path):
     assert len(ts) == first.fetched + second.fetched == 40 * 96 and (np.diff(ts) == STEP).all()
 
 
+def test_a_range_into_the_future_asks_only_for_what_exists(sim, tmp_path):
+    before = sim.server.rest_requests
+    report = downloader(sim, "upbit", tmp_path).symbol("KRW-SOL", day(1), day(-3650))  # until ten years ahead
+    asked = sim.server.rest_requests - before
+    assert report.complete and report.fetched >= 96 and report.gaps == []
+    assert asked <= 3, f"{asked} requests for a day and a half of candles"
+
+
 def test_the_exchanges_own_holes_are_reported_not_hidden(tmp_path):
     market = Market(SimClock(speed=1.0), seed=3, history_days=10)
     hole = (day(5) + 8 * 3_600_000, day(5) + 11 * 3_600_000)  # a 3-hour maintenance five days ago

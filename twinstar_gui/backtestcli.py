@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,8 @@ def _date(text: str) -> int:
         day = dt.datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=dt.UTC)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date like 2025-01-31") from None
+    if not 2009 <= day.year <= 2100:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: the year must be 2009..2100")
     return int(day.timestamp() * 1000)
 
 
@@ -72,6 +75,10 @@ def main(argv: list[str]) -> int:
     problem = check_data_dir(settings.data_dir)
     if problem:
         return _fail(problem)
+    report = Path(args.report).expanduser() if args.report else None
+    problem = _report_problem(report) if report is not None else None
+    if problem:  # said before the run, not after it
+        return _fail(f"--report {str(report)[:200]}: {problem}")
     logging.getLogger("twinstar_gui.execution").setLevel(logging.WARNING)  # one line a fill is too many here
     logging.getLogger("twinstar_gui.bots").setLevel(logging.WARNING)
     from .bots.runner import BacktestError, run_backtest
@@ -83,12 +90,31 @@ def main(argv: list[str]) -> int:
         return _fail(str(exc), exc.code)
     print("", file=sys.stderr)
     show(outcome, sys.stdout)
-    if args.report:
+    if report is not None:
         from .bots.report import write_results
 
-        written = write_results(outcome, Path(args.report))
+        try:
+            written = write_results(outcome, report)
+        except OSError as exc:
+            return _fail(f"--report {str(report)[:200]}: cannot write ({exc.strerror or exc}); the metrics above "
+                         "are the run's", 1)
         print(f"report: {written}", flush=True)
     return 0
+
+
+def _report_problem(report: Path) -> str | None:
+    """Why the report (and the files beside it) cannot be written there, or None: a folder where the file goes, a
+    file where a folder must be, a folder this user cannot write in."""
+    if report.is_dir():
+        return "is a folder; give a file name like out.html"
+    folder = report.parent
+    while not folder.exists() and folder != folder.parent:  # the nearest folder that exists: the rest is created
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in {folder}"
+    return None
 
 
 def _names(text: str | None) -> list[str] | None:

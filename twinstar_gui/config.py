@@ -454,7 +454,7 @@ def apply_overrides(trading: TradingSettings, sets: Iterable[str]) -> TradingSet
             raise SettingsError(f"{key.strip()[:60]!r}: no such setting; valid here: {', '.join(sorted(node))}")
         try:
             value: Any = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: [[[[... nested past the parser's depth
             value = text.strip()
         node[path[-1]] = value
     return trading_from_dict(raw)

@@ -57,12 +57,13 @@ def main(argv: list[str]) -> int:
         Thresholds,
         grid_of,
         parse_grid,
+        preset_path,
         sample,
         windows,
         write_preset,
     )
     from .bots.runner import stored_symbols
-    from .config import SettingsError, apply_overrides, load_settings, settings_to_dict
+    from .config import STRATEGY, SettingsError, apply_overrides, load_settings, settings_to_dict
     from .data.store import CandleStore
     from .exchanges.registry import exchange_names
     from .research import run_job
@@ -83,7 +84,11 @@ def main(argv: list[str]) -> int:
     try:
         settings = data_dir_setting(load_settings(args.config), args.data)
         trading = apply_overrides(settings.trading, args.sets)
-        params = sample(grid_of(parse_grid(args.grid)), args.samples)
+        grid = parse_grid(args.grid)
+        for key, values in grid.items():  # each value within the strategy's bounds, or no backtest would run
+            for v in values:
+                STRATEGY.field(key).parse(int(v) if key == "rsi_period" and v.is_integer() else v, f"--grid {key}")
+        params = sample(grid_of(grid), args.samples)
         wins = windows(start, end, args.folds)
     except (SettingsError, ValueError) as exc:
         return _fail(str(exc))
@@ -128,6 +133,10 @@ def main(argv: list[str]) -> int:
     took = time.monotonic() - started
     print(f"done in {took:.1f} s ({jobs / took:.1f} backtests/s)")
     for p in presets:
+        if not p.folds and preset_path(settings.data_dir, exchange, p.symbol).exists():
+            # no backtest ran (no data in the range, ...): that is no evidence against the preset on file
+            print(f"  {p.symbol:<18} {p.why}; its preset file is left as it was")
+            continue
         path = write_preset(settings.data_dir, p)
         shown_params = ", ".join(f"{k}={v:g}" for k, v in sorted(p.params.items()))
         oos = [f.out_of_sample_return_pct for f in p.folds]

@@ -80,6 +80,17 @@ def test_a_candle_touching_both_take_profit_and_stop_loss_counts_the_stop_at_its
     assert exit_.time_ms >= T0 + 2 * STEP and exit_.realized_pnl == pytest.approx(-5.0 * entry.qty)
 
 
+def test_an_entry_at_the_open_of_a_candle_against_it_still_counts_the_stop():
+    # the entry (sent at the close before) fills at the open of a candle that closes against it: the path must go
+    # against the new position first, whatever the candle's colour
+    data = series((100, 100, 100, 100), (100, 106, 94, 97), (97, 97, 97, 97))
+    entry, exit_ = run(data, ("XUSDT", T0, "long", 105.0, 95.0)).fills
+    assert (entry.price, entry.time_ms, exit_.side, exit_.price) == (100.0, T0 + STEP, "sell", 95.0)
+    data = series((100, 100, 100, 100), (100, 106, 94, 103), (103, 103, 103, 103))
+    entry, exit_ = run(data, ("XUSDT", T0, "short", 95.0, 105.0)).fills
+    assert (entry.price, entry.time_ms, exit_.side, exit_.price) == (100.0, T0 + STEP, "buy", 105.0)
+
+
 def test_a_take_profit_fills_at_its_level_and_a_gap_fills_at_the_open():
     data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 107, 99, 106), (106, 106, 106, 106))
     res = run(data, ("XUSDT", T0, "long", 105.0, 95.0))
@@ -106,6 +117,13 @@ def test_no_trade_across_a_hole_in_the_data():
     entry, exit_ = res.fills
     assert exit_.price == 100.0 and exit_.time_ms < T0 + 3 * STEP  # closed before the hole, not at 110 after it
     assert any("hole" in n for n in res.notes)
+
+
+def test_an_entry_sent_before_a_hole_does_not_fill_after_it():
+    data = series((100, 100, 100, 100), (100, 100, 100, 100), (100, 101, 99, 100), None, None,
+                  (120, 121, 119, 120), (120, 120, 120, 120))
+    res = run(data, ("XUSDT", T0 + 2 * STEP, "long", 130.0, 110.0))  # the signal on the last candle before it
+    assert res.fills == [] and any("hole" in n for n in res.notes)
 
 
 def test_the_kill_switch_acts_as_live():
@@ -223,6 +241,7 @@ def test_the_command_prints_the_metrics_and_writes_the_report(dataset, tmp_path)
     (["strategy.rsi_low=250"], "rsi_low"),
     (["risk.max_open_positions=0"], "max_open_positions"),
     (["nonsense"], "KEY=VALUE"),
+    (["order_usdt=" + "[" * 5000], "order_usdt"),  # nested past the JSON parser's depth
 ])
 def test_a_bad_parameter_exits_2_naming_it(dataset, tmp_path, sets, words):
     root, start = dataset
@@ -232,6 +251,32 @@ def test_a_bad_parameter_exits_2_naming_it(dataset, tmp_path, sets, words):
         args += ["--set", s]
     done = run_cli(args, root, tmp_path)
     assert done.returncode == 2 and words in done.stderr, done.stderr[-1500:]
+
+
+def test_absurd_dates_and_a_report_that_cannot_be_written_are_said_before_the_run(dataset, tmp_path):
+    root, start = dataset
+    args = ["--flow", "unified", "--exchange", "bybit", "--symbols", "BTCUSDT"]
+    for since, until in (("0001-01-01", "2025-01-01"), ("2025-01-01", "9999-12-31")):
+        done = run_cli(args + ["--from", since, "--to", until], root, tmp_path)
+        assert done.returncode == 2 and "year" in done.stderr and "Traceback" not in done.stderr, done.stderr[-1500:]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for report in (blocker / "out" / "bt.html", tmp_path):
+        done = run_cli(args + ["--from", day_text(start + 5 * DAY_MS), "--to", day_text(start + 6 * DAY_MS),
+                               "--report", str(report)], root, tmp_path)
+        assert done.returncode == 2 and "--report" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert "net PnL" not in done.stdout  # said before the run, not after it
+
+
+def test_a_range_of_centuries_from_the_window_runs_on_the_data_it_has(dataset, monkeypatch, tmp_path):
+    root, start = dataset
+    monkeypatch.setenv("TWINSTAR_CONFIG", str(tmp_path / "none.json"))
+    settings = data_dir_setting(load_settings(None), str(root))
+    began = time.monotonic()
+    out = run_backtest(settings, settings.trading, "bybit", "unified", ["BTCUSDT"], -5_364_662_400_000,
+                       253_402_300_799_999)  # 1800-01-01 .. 9999-12-31, the date edit's reach
+    assert out.result.candles > 0 and time.monotonic() - began < 60
+    assert any("no stored candles in 1800-01" in n for n in out.result.notes)
 
 
 def test_settings_overrides_are_checked_like_the_settings_file():
@@ -312,6 +357,38 @@ def test_preset_files_are_untrusted(tmp_path):
         preset_path(tmp_path, "okx", "../../etc/passwd")
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and /dev/zero are POSIX")
+def test_preset_files_that_are_no_files_or_hold_no_numbers_are_refused(tmp_path):
+    import threading
+
+    from twinstar_gui.bots.optimize import read_presets, verified_strategies
+    from twinstar_gui.config import TradingSettings
+
+    folder = tmp_path / "presets" / "okx"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "F-USDT-SWAP.json")  # a read would wait for a writer for ever
+    (folder / "Z-USDT-SWAP.json").symlink_to("/dev/zero")  # a read would never end
+    head = '{"exchange": "okx", "symbol": "%s", "verified": true, "params": %s}'
+    for sym, params in (("N-USDT-SWAP", '{"rsi_period": NaN}'), ("I-USDT-SWAP", '{"rsi_period": Infinity}'),
+                        ("H-USDT-SWAP", '{"rsi_period": 1e308}'), ("S-USDT-SWAP", '{"rsi_low": "25"}'),
+                        ("B-USDT-SWAP", '{"take_profit_pct": true}'), ("P-USDT-SWAP", '{"rsi_period": 14.5}'),
+                        ("D-USDT-SWAP", "[" * 100_000)):
+        (folder / f"{sym}.json").write_text(head % (sym, params))
+    (folder / "OK-USDT-SWAP.json").write_text(head % ("OK-USDT-SWAP", '{"rsi_period": 21, "rsi_low": 25}'))
+    got = []
+    reader = threading.Thread(target=lambda: got.append((read_presets(tmp_path, "okx"),
+                                                         verified_strategies(tmp_path, "okx",
+                                                                             TradingSettings().strategy))),
+                              daemon=True)
+    reader.start()
+    reader.join(20)
+    assert got, "reading the presets blocked (or failed: see the thread's exception above)"
+    (presets, problems), (found, refused) = got[0]
+    assert [p["symbol"] for p in presets] == ["OK-USDT-SWAP"] and len(problems) == 9, problems
+    assert list(found) == ["OK-USDT-SWAP"] and found["OK-USDT-SWAP"].rsi_period == 21
+    assert any("F-USDT-SWAP" in p and "regular" in p for p in problems)
+
+
 def test_the_scanner_trades_only_verified_presets_with_their_own_parameters(dataset, tmp_path, monkeypatch):
     import shutil
 
@@ -356,3 +433,31 @@ def test_the_optimize_command(dataset, tmp_path):
     bad = subprocess.run(args[:-4] + ["--grid", "rsi_lo=3", "--data", str(data)], capture_output=True, text=True,
                          env=env, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and "rsi_lo" in bad.stderr
+
+
+def test_optimize_refuses_grid_values_out_of_range_and_keeps_a_preset_when_no_backtest_ran(dataset, tmp_path):
+    import json
+    import shutil
+
+    from twinstar_gui.bots.optimize import Preset, preset_path, write_preset
+
+    root, start = dataset
+    data = tmp_path / "data"
+    shutil.copytree(root, data)
+    env = {**os.environ, "TWINSTAR_CONFIG": str(tmp_path / "none.json")}
+    base = [sys.executable, "-m", "twinstar_gui", "optimize", "--exchange", "okx", "--symbols", "BTC", "--folds", "1",
+            "--grid", "rsi_low=30", "--grid", "rsi_high=70", "--grid", "stop_loss_pct=1", "--workers", "1",
+            "--data", str(data)]
+    span = ["--from", day_text(start + 5 * DAY_MS), "--to", day_text(start + 19 * DAY_MS)]
+    for grid, words in (("rsi_period=14.5", "rsi_period"), ("take_profit_pct=150", "take_profit_pct"),
+                        ("rsi_period=1e9", "rsi_period")):
+        done = subprocess.run(base + span + ["--grid", grid], capture_output=True, text=True, env=env, cwd=ROOT,
+                              timeout=120)
+        assert done.returncode == 2 and words in done.stderr and "backtests on" not in done.stdout, done.stderr
+    write_preset(data, Preset("okx", "BTC-USDT-SWAP", {"take_profit_pct": 4.0}, True, "kept", "", ""))
+    before = preset_path(data, "okx", "BTC-USDT-SWAP").read_text()
+    done = subprocess.run(base + ["--from", "2019-01-01", "--to", "2019-01-10", "--grid", "take_profit_pct=2"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and "no backtest ran" in done.stdout, (done.stdout, done.stderr)
+    assert preset_path(data, "okx", "BTC-USDT-SWAP").read_text() == before
+    assert json.loads(before)["verified"] is True

@@ -3,10 +3,11 @@ replayed over stored 15m candles on a simulated clock: no sockets, no threads, n
 
 Each 15m step, for every symbol with a candle at that time:
 1. prices inside the candle reach the executor (fills, TP/SL, marks) and the bots that watch the symbol, along
-   a stated, conservative path: open, then the extreme AGAINST the position held at the candle's open (a long:
-   the low first; a short: the high first; flat: the low first on a rising candle, the high first on a falling
-   one), then the other extreme, then the close. Between two points the price passes every level on the way
-   (a TP, an SL, a resting order, a watched trigger) at that level, so a candle that touches both the TP and the
+   a stated, conservative path: open, then the extreme AGAINST the position held once the open is replayed (an
+   entry sent at the last close fills at the open; a long: the low first; a short: the high first; flat: the
+   low first on a rising candle, the high first on a falling one), then the other extreme, then the close.
+   Between two points the price passes every level on the way (a TP, an SL, a resting order, a watched trigger)
+   at that level, so a candle that touches both the TP and the
    SL of a position it opens with counts the SL. A candle that opens beyond a level fills at the open (a gap).
 2. the candle closes: the bots that stream the symbol get it (the window up to it), at the close's time;
 3. the bots' timers run once (their cadence is at most one step: a MultiTrader's 30 s scan happens each 15m).
@@ -241,27 +242,33 @@ class Backtest:
                 if i > 0 and s.times[i] - s.times[i - 1] > STEP:
                     self._hole(sym, s, i)
                 row = s.rows[i]
-                held = self.paper._positions.get(sym)
-                todo.append((sym, intra_path(float(row[1]), float(row[2]), float(row[3]), float(row[4]),
-                                             0.0 if held is None else held.qty), row))
+                todo.append((sym, row))
                 index[sym] = i + 1
             # the candles' prices, phase by phase across symbols (open, first extreme, second, close): the bots'
-            # timers see every symbol at the same moment, as live
+            # timers see every symbol at the same moment, as live. The order of the extremes is decided once the
+            # open is replayed: a market entry sent at the last close fills at the open, and the position it opens
+            # must see the extreme against it first (a candle touching its TP and its SL counts the SL)
+            paths: dict[str, tuple[float, float, float, float]] = {}
             for phase, when in enumerate((t, t + STEP // 3, t + 2 * STEP // 3, t + STEP - 1)):
-                for sym, path, _ in todo:
+                for sym, row in todo:
                     if phase == 0:
-                        self._price(sym, path[0], when)  # a gap from the last close fills at the open
-                    else:
-                        self._walk(sym, path[phase - 1], path[phase], when)
+                        self._price(sym, float(row[1]), when)  # a gap from the last close fills at the open
+                        continue
+                    if sym not in paths:
+                        held = self.paper._positions.get(sym)
+                        paths[sym] = intra_path(float(row[1]), float(row[2]), float(row[3]), float(row[4]),
+                                                0.0 if held is None else held.qty)
+                    path = paths[sym]
+                    self._walk(sym, path[phase - 1], path[phase], when)
                 if phase < 3:
                     market.now_ms = when
                     for bot in self.bots:
                         self._guarded(bot, bot.on_timer, when / 1000.0)
             market.now_ms = t + STEP
-            for sym, _, _ in todo:
+            for sym, _ in todo:
                 market.pos[sym] = index[sym]
             res.candles += len(todo)
-            for sym, _, row in todo:
+            for sym, row in todo:
                 watching = self._watching(sym)
                 if watching:
                     candle = Candle(t, float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]))
@@ -349,6 +356,10 @@ class Backtest:
         for p in self.paper.positions():
             if p.symbol == sym:
                 self._close(p, last, int(s.times[i - 1]) + STEP - 1, "a hole in the data follows")
+        for o in self.paper.open_orders():  # an order sent before the hole does not fill after it
+            if o.symbol == sym:
+                self.paper.cancel(o.id)
+                self.result.notes.append(f"{sym}: order {o.client_id} cancelled (a hole in the data follows)")
         self.market.segment_start[sym] = i
 
     def _close_all(self, why: str) -> None:
@@ -432,15 +443,7 @@ def _rows_of(frame) -> np.ndarray:
 
 def months_missing(store, exchange: str, symbols: Iterable[str], start_ms: int, end_ms: int) -> dict[str, list[str]]:
     """Per symbol, the months of the range with no stored candle at all (what to download)."""
-    import datetime as dt
-
-    wanted = []
-    day = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC).replace(day=1, hour=0, minute=0, second=0,
-                                                                      microsecond=0)
-    last = dt.datetime.fromtimestamp(end_ms / 1000, dt.UTC)
-    while day <= last:
-        wanted.append(f"{day:%Y-%m}")
-        day = (day + dt.timedelta(days=32)).replace(day=1)
+    wanted = months_of(start_ms, end_ms)
     out = {}
     for sym in symbols:
         have = set(store.months(exchange, sym))
@@ -448,6 +451,16 @@ def months_missing(store, exchange: str, symbols: Iterable[str], start_ms: int, 
         if miss:
             out[sym] = miss
     return out
+
+
+def months_of(start_ms: int, end_ms: int) -> list[str]:
+    """The months (YYYY-MM) the range touches, by month arithmetic: a range of centuries stays cheap, and the
+    month after December 9999 is never computed."""
+    import time
+
+    first, last = time.gmtime(start_ms / 1000), time.gmtime(end_ms / 1000)
+    return [f"{m // 12:04d}-{m % 12 + 1:02d}"
+            for m in range(first.tm_year * 12 + first.tm_mon - 1, last.tm_year * 12 + last.tm_mon)]
 
 
 def finite(x: float) -> float:

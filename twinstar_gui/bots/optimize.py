@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +28,7 @@ from typing import Any
 
 DAY_MS = 86_400_000
 PRESET_DIR = "presets"
+MAX_PRESET_BYTES = 1_000_000  # a preset file is a few KB
 DEFAULT_GRID: dict[str, tuple[float, ...]] = {
     "rsi_low": (25.0, 30.0, 35.0),
     "rsi_high": (65.0, 70.0, 75.0),
@@ -264,17 +266,40 @@ def read_presets(data_dir: Path, exchange: str) -> tuple[list[dict[str, Any]], l
         return out, problems
     for p in sorted(folder.glob("*.json")):
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            # a FIFO or a device (a symlink to /dev/zero) would block the read or never end: regular files only,
+            # of a preset's size
+            if not stat.S_ISREG(p.stat().st_mode):
+                raise ValueError("not a regular file")
+            with open(p, "rb") as fh:
+                raw = fh.read(MAX_PRESET_BYTES + 1)
+            if len(raw) > MAX_PRESET_BYTES:
+                raise ValueError(f"larger than {MAX_PRESET_BYTES:,} bytes; not a preset")
+            data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
             if not isinstance(data, dict) or data.get("symbol") != p.stem or data.get("exchange") != exchange:
                 raise ValueError("symbol or exchange does not match the file name")
             check_symbol(data["symbol"])
             if not isinstance(data.get("verified"), bool) or not isinstance(data.get("params"), dict):
                 raise ValueError("'verified' or 'params' missing or of the wrong type")
-            data["params"] = {k: float(v) for k, v in data["params"].items() if k in TUNABLE}
+            data["params"] = {k: _param(k, v) for k, v in data["params"].items() if k in TUNABLE}
             out.append(data)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:  # RecursionError: [[[[...
             problems.append(f"{p}: {exc}")
     return out, problems
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a preset can hold")
+
+
+def _param(key: str, value: Any) -> float:
+    """A preset's parameter as a finite number (an integer for rsi_period); ValueError naming it. The ranges are
+    the strategy's to check (verified_strategies)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= 1e15 \
+        and math.isfinite(value) and (key != "rsi_period" or float(value).is_integer())
+    if not ok:
+        raise ValueError(f"params.{key}: {str(value)[:40]!r} is not a {'whole ' if key == 'rsi_period' else ''}"
+                         "number")
+    return float(value)
 
 
 def verified_strategies(data_dir: Path, exchange: str, base) -> tuple[dict[str, Any], list[str]]:
@@ -286,8 +311,8 @@ def verified_strategies(data_dir: Path, exchange: str, base) -> tuple[dict[str, 
     for data in presets:
         if not data["verified"]:
             continue
-        params = {k: (int(v) if k == "rsi_period" else v) for k, v in data["params"].items()}
         try:
+            params = {k: (int(v) if k == "rsi_period" else v) for k, v in data["params"].items()}
             out[data["symbol"]] = replace(base, **params)
         except (ValueError, TypeError) as exc:
             problems.append(f"{exchange} {data['symbol']}: preset parameters refused: {exc}")

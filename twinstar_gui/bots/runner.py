@@ -12,7 +12,7 @@ from ..core.metrics import Metrics, Trade, metrics_of, trades_of
 from ..exchanges.registry import VENUES, get_exchange
 from ..execution.instruments import rules_of
 from ..execution.paper import default_rules
-from .backtest import Backtest, BacktestResult, load_series, months_missing, resolve_names
+from .backtest import Backtest, BacktestResult, load_series, months_missing, months_of, resolve_names
 from .base import Bot
 
 DAY_MS = 86_400_000
@@ -75,7 +75,7 @@ def run_backtest(settings, trading, exchange: str, flow: str, names: list[str] |
         raise BacktestError(f"{exchange}: no stored candles for {', '.join(unknown or names)}; get them with: "
                             f"{download}")
     missing = months_missing(store, exchange, symbols, start_ms, end_ms)
-    empty = [s for s, months in missing.items() if len(months) == len(_months(start_ms, end_ms))]
+    empty = [s for s, months in missing.items() if len(months) == len(months_of(start_ms, end_ms))]
     if empty and (flow == "unified" or len(empty) == len(symbols)):
         raise BacktestError(
             f"{exchange}: no stored candles in {since} .. {until} for " + "; ".join(
@@ -111,16 +111,6 @@ def run_backtest(settings, trading, exchange: str, flow: str, names: list[str] |
     exposure = result.exposure_steps / result.steps if result.steps else 0.0
     metrics = metrics_of(trades, result.equity, result.balance_start, exposure)
     return Outcome(result, metrics, trades, list(series), time.monotonic() - started, instruments)
-
-
-def _months(start_ms: int, end_ms: int) -> list[str]:
-    out, t = [], start_ms
-    while t <= end_ms:
-        m = time.strftime("%Y-%m", time.gmtime(t / 1000))
-        if m not in out:
-            out.append(m)
-        t += DAY_MS
-    return out
 
 
 def _span(months: list[str]) -> str:

@@ -92,6 +92,9 @@ class Downloader:
         except SeriesBusy as exc:
             report.error = f"{exc}; not downloaded (stop that process, or download into another --data dir)"
             return report
+        # no candle past the one forming now exists: a range reaching into the future (--until 2100-12-31) must not
+        # page through years of empty slots (the forming slot is kept: the exchange's clock may be ahead of ours)
+        end = min(end, BASE_TIMEFRAME.bucket_start(int(time.time() * 1000)) + STEP - 1)
         have = self.stored_times(symbol, start, end)
         todo = missing_runs(have, start, end)
         total = sum((b - a) // STEP + 1 for a, b in todo)
