@@ -255,7 +255,7 @@ class Backtest:
                         self._price(sym, float(row[1]), when)  # a gap from the last close fills at the open
                         continue
                     if sym not in paths:
-                        held = self.paper._positions.get(sym)
+                        held = self.paper.position(sym)
                         paths[sym] = intra_path(float(row[1]), float(row[2]), float(row[3]), float(row[4]),
                                                 0.0 if held is None else held.qty)
                     path = paths[sym]
@@ -320,9 +320,9 @@ class Backtest:
         """The first level strictly between `here` and `target` on the way (TP, SL, resting orders, watched
         triggers), or None."""
         levels = []
-        for p in self.paper.positions():
-            if p.symbol == sym:
-                levels += [v for v in (p.take_profit, p.stop_loss) if v is not None]
+        p = self.paper.position(sym)
+        if p is not None:
+            levels += [v for v in (p.take_profit, p.stop_loss) if v is not None]
         levels += [o.price for o in self.paper.open_orders() if o.symbol == sym and o.price is not None]
         for bot in self.bots:
             setup = getattr(bot, "setups", {}).get(sym)

@@ -195,6 +195,9 @@ class Bot:
         return symbol in symbols_in_play(self.ctx.executor)
 
     def position(self, symbol: str):
+        one = getattr(self.ctx.executor, "position", None)
+        if one is not None:
+            return one(symbol)
         return next((p for p in self.ctx.executor.positions() if p.symbol == symbol), None)
 
     def own_positions(self) -> list:

@@ -1,7 +1,6 @@
 """What every executor speaks: order requests, orders, positions, instrument rules, the Executor protocol."""
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -172,7 +171,10 @@ class Position:
         return 0.0 if not self.mark_price else (self.mark_price - self.entry_price) * self.qty
 
     def copy(self) -> Position:
-        return copy.copy(self)  # only numbers and strings inside: a shallow copy is a full one (and ~10x replace)
+        # only numbers and strings inside: the fields passed on are a full copy (copy.copy and replace cost 5-20x
+        # more on a slotted dataclass; a backtest copies positions at every price)
+        return Position(self.symbol, self.qty, self.entry_price, self.opened_ms, self.bot, self.take_profit,
+                        self.stop_loss, self.mark_price, self.realized_pnl)
 
 
 @dataclass(frozen=True, slots=True)

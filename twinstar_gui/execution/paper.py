@@ -92,6 +92,12 @@ class PaperExecutor:
         with self._lock:
             return [p.copy() for p in self._positions.values()]
 
+    def position(self, symbol: str) -> Position | None:
+        """One symbol's position (a copy), without copying the others."""
+        with self._lock:
+            p = self._positions.get(symbol)
+            return None if p is None else p.copy()
+
     def open_orders(self) -> list[Order]:
         with self._lock:
             return list(self._open.values())

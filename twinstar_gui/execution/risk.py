@@ -273,6 +273,11 @@ class RiskGuard:
     def positions(self) -> list[Position]:
         return self.inner.positions()
 
+    def position(self, symbol: str) -> Position | None:
+        one = getattr(self.inner, "position", None)
+        return one(symbol) if one is not None else next((p for p in self.inner.positions() if p.symbol == symbol),
+                                                        None)
+
     def balance(self) -> float:
         return self.inner.balance()
 
