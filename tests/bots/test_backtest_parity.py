@@ -26,8 +26,9 @@ SYM = "ETHUSDT"
 STRATEGY = StrategyConfig(rsi_timeframe=Timeframe.M15, take_profit_pct=0.8, stop_loss_pct=0.6)
 
 
-def staircase_market(speed: float = 1800.0) -> Market:
-    """ETHUSDT: a seeded random walk of 15m steps, flat inside each candle (O = H = L = C)."""
+def staircase_market(speed: float = 900.0) -> Market:
+    """ETHUSDT: a seeded random walk of 15m steps, flat inside each candle (O = H = L = C). At x900 a candle lasts
+    1 s: a bot thread slowed by a busy machine still acts inside the candle after the close it trades on."""
     market = Market(SimClock(speed=speed), seed=5, history_days=4)
     rng = np.random.default_rng(11)
     t, p = market.genesis, market.spec(SYM).price
@@ -57,8 +58,8 @@ async def test_a_live_paper_run_and_a_backtest_of_its_candles_make_the_same_trad
         thread = BotThread(bot, tick=0.2)
         thread.start()
         try:
-            await wait_for(lambda: len(trades_of(sorted(ctx.journal.fills("paper"), key=lambda f: f.time_ms))) >= 3,
-                           timeout=90, what="three round trips live")
+            await wait_for(lambda: len(trades_of(sorted(ctx.journal.fills("paper"), key=lambda f: f.time_ms))) >= 2,
+                           timeout=120, what="two round trips live")
         finally:
             await asyncio.to_thread(thread.stop)
         live = trades_of(sorted(ctx.journal.fills("paper"), key=lambda f: f.time_ms))
@@ -73,5 +74,5 @@ async def test_a_live_paper_run_and_a_backtest_of_its_candles_make_the_same_trad
     out = run_backtest(Settings(data_dir, trading=trading), trading, "bybit", "unified", [SYM], start, end)
     run_end = out.result.equity[-1][0]
     replayed = [t for t in out.trades if t.exit_ms < run_end]  # not one the end of the run closes
-    assert len(live) >= 3
-    assert [key(t) for t in replayed[:len(live)]] == [key(t) for t in live]
+    assert len(live) >= 2
+    assert [key(t) for t in replayed[:len(live)]] == [key(t) for t in live], (live, out.trades)
