@@ -151,3 +151,25 @@ def test_an_unreachable_exchange_is_a_failure_not_a_bad_symbol(tmp_path):
                    tmp_path)
     assert done.returncode == 1, (done.stdout[-1500:], done.stderr[-1500:])
     assert "KRW-BTC" in done.stdout and "1 failed" in done.stdout
+
+
+def test_a_symbol_listed_after_since_is_not_paged_through_again(tmp_path):
+    """The exchange's history of a symbol starts after --since (its listing): the first run pages through the empty
+    years once and remembers where the history starts; a second run asks for nothing before it."""
+    market = Market(SimClock(speed=1.0), seed=3, history_days=5)  # the simulator's history starts 5 days ago
+    thread = SimThread(market).start()
+    pages = []
+    try:
+        first = downloader(thread, "bybit", tmp_path).symbol("BTCUSDT", day(40), day(1) - 1)
+        second = downloader(thread, "bybit", tmp_path, progress=lambda s, done, total: pages.append(total)) \
+            .symbol("BTCUSDT", day(40), day(1) - 1)
+    finally:
+        thread.stop()
+    assert first.complete and first.first_ms == market.genesis and first.fetched > 0
+    assert second.complete and second.fetched == 0 and second.history_start == market.genesis
+    assert pages == []  # nothing was left to ask for: no page at all
+    marker = tmp_path / "exchange=bybit" / "symbol=BTCUSDT" / "tf=15m" / ".history-start"
+    assert marker.read_text().strip() == str(market.genesis)
+    for bad in ("garbage", "-900000", "99999999999999999999999", "1000"):  # a file is untrusted: ignored
+        marker.write_text(bad)
+        assert Downloader("bybit", None, CandleStore(tmp_path))._history_start("BTCUSDT") is None

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SLAB_PAGES = 10  # fetched, then written, in slabs of this many pages: a stop loses at most the slab in hand
 STEP = BASE_TIMEFRAME.ms
+HISTORY_START = ".history-start"  # in a series' folder: the open time of the exchange's first candle of it
 
 
 class Stopped(Exception):
@@ -46,6 +48,7 @@ class SymbolReport:
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (first, last) open times of missing runs
     error: str = ""
     stopped: bool = False
+    history_start: int | None = None  # the exchange's history of the symbol starts here (an earlier run found it)
 
     @property
     def missing(self) -> int:
@@ -95,6 +98,10 @@ class Downloader:
         # no candle past the one forming now exists: a range reaching into the future (--until 2100-12-31) must not
         # page through years of empty slots (the forming slot is kept: the exchange's clock may be ahead of ours)
         end = min(end, BASE_TIMEFRAME.bucket_start(int(time.time() * 1000)) + STEP - 1)
+        asked_from = start
+        begins = self._history_start(symbol)  # the exchange had nothing before this, said by an earlier run
+        if begins is not None and start < begins:
+            start = begins
         have = self.stored_times(symbol, start, end)
         todo = missing_runs(have, start, end)
         total = sum((b - a) // STEP + 1 for a, b in todo)
@@ -142,4 +149,27 @@ class Downloader:
         if len(now_have):
             report.first_ms, report.last_ms = int(now_have[0]), int(now_have[-1])
             report.gaps = missing_runs(now_have, report.first_ms, report.last_ms)
+            if report.complete and todo and todo[0][0] == start and report.first_ms > start:
+                # asked from `start` and the exchange's first candle came later: its history of the symbol starts
+                # there (a listing date); later runs do not page through the empty years before it again
+                self._set_history_start(symbol, report.first_ms)
+        report.history_start = begins if begins is not None and asked_from < begins else None
         return report
+
+    def _marker(self, symbol: str) -> Path:
+        return self.store.series_dir(self.exchange, symbol) / HISTORY_START
+
+    def _history_start(self, symbol: str) -> int | None:
+        try:
+            value = int(self._marker(symbol).read_text(encoding="ascii").strip()[:20])
+        except (OSError, ValueError):
+            return None  # none, or unreadable: page from the start, as if never said
+        return value if 0 < value < 4_102_444_800_000 and value % STEP == 0 else None
+
+    def _set_history_start(self, symbol: str, first_ms: int) -> None:
+        from ..files import write_text_atomic
+
+        try:
+            write_text_atomic(self._marker(symbol), f"{first_ms}\n")
+        except OSError as exc:  # only a saving of requests is lost
+            log.warning("%s %s: cannot remember where its history starts: %s", self.exchange, symbol, exc)
