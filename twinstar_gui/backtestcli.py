@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from .cliargs import utc_day
 from .collector import data_dir_setting
 
 log = logging.getLogger("twinstar.backtest")
@@ -27,8 +28,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--symbols", help="comma-separated (native, unified or base names). unified: one bot per "
                                      "symbol (default: the settings' symbols); scanner: its presets (default: the "
                                      "settings'); multi: its universe (default: every stored symbol)")
-    p.add_argument("--from", dest="start", required=True, type=_date, help="first day, YYYY-MM-DD (UTC)")
-    p.add_argument("--to", dest="end", required=True, type=_date, help="last day, YYYY-MM-DD (UTC), included")
+    p.add_argument("--from", dest="start", required=True, type=utc_day, help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--to", dest="end", required=True, type=utc_day, help="last day, YYYY-MM-DD (UTC), included")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="a trading setting for this run, e.g. strategy.rsi_low=25, strategy.take_profit_pct=3, "
                         "risk.max_open_positions=5, order_usdt=50 (repeatable)")
@@ -38,16 +39,6 @@ def parser() -> argparse.ArgumentParser:
                                   "platform's)")
     p.add_argument("--config", help="settings file")
     return p
-
-
-def _date(text: str) -> int:
-    try:
-        day = dt.datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date like 2025-01-31") from None
-    if not 2009 <= day.year <= 2100:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r}: the year must be 2009..2100")
-    return int(day.timestamp() * 1000)
 
 
 def _fail(message: str, code: int = 2) -> int:

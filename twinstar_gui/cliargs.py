@@ -3,6 +3,7 @@ naming the flag (argparse prints it and exits 2), never a traceback or a busy lo
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
 from collections.abc import Callable
 
@@ -41,6 +42,18 @@ def symbol_list(text: str) -> list[str]:
         return list(dict.fromkeys(check_symbol_text(n).upper() for n in names))
     except BadName as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def utc_day(text: str) -> int:
+    """A day given as YYYY-MM-DD -> its 00:00 UTC in ms (years 2009..2100: crypto history, and far from the ends
+    of what a date can hold)."""
+    try:
+        day = dt.datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date like 2025-01-31") from None
+    if not 2009 <= day.year <= 2100:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: the year must be 2009..2100")
+    return int(day.timestamp() * 1000)
 
 
 SECONDS = number(0.05, 30 * 86_400.0)  # an interval or a duration: 50 ms (20 lines a second) to 30 days

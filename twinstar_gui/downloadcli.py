@@ -11,6 +11,7 @@ import threading
 import time
 from typing import TextIO
 
+from .cliargs import utc_day
 from .collector import UsageError, data_dir_setting, parse_symbols
 
 log = logging.getLogger("twinstar.download")
@@ -26,22 +27,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--symbols", required=True,
                    help="comma-separated symbols (unified BTC/USDT:USDT, native, or a base like btc), or top:N for "
                         "the N with the largest 24 h quote volume")
-    p.add_argument("--since", required=True, type=_date, help="first day, YYYY-MM-DD (UTC)")
-    p.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (UTC), included (default: up to now)")
+    p.add_argument("--since", required=True, type=utc_day, help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--until", type=utc_day, help="last day, YYYY-MM-DD (UTC), included (default: up to now)")
     p.add_argument("--data", help="data directory (default: TWINSTAR_DATA_DIR, the settings file's, or the "
                                   "platform's)")
     p.add_argument("--config", help="settings file")
     return p
-
-
-def _date(text: str) -> int:
-    try:
-        day = dt.datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date like 2025-01-31") from None
-    if not 2009 <= day.year <= 2100:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r}: the year must be 2009..2100")
-    return int(day.timestamp() * 1000)
 
 
 def _fail(message: str, code: int = 2) -> int:

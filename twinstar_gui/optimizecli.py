@@ -9,7 +9,7 @@ import math
 import sys
 import time
 
-from .backtestcli import _date
+from .cliargs import utc_day
 from .collector import data_dir_setting
 
 DAY_MS = 86_400_000
@@ -21,8 +21,8 @@ def parser() -> argparse.ArgumentParser:
                                             "chosen on one window, scored on the next, unseen one).")
     p.add_argument("--exchange", required=True, help="exchange name")
     p.add_argument("--symbols", help="comma-separated (native, unified or base names; default: every stored symbol)")
-    p.add_argument("--from", dest="start", required=True, type=_date, help="first day, YYYY-MM-DD (UTC)")
-    p.add_argument("--to", dest="end", required=True, type=_date, help="last day, YYYY-MM-DD (UTC), included")
+    p.add_argument("--from", dest="start", required=True, type=utc_day, help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--to", dest="end", required=True, type=utc_day, help="last day, YYYY-MM-DD (UTC), included")
     p.add_argument("--folds", type=int, default=3, help="walk-forward folds (the range is cut in folds + 1 windows; "
                                                         "default 3)")
     p.add_argument("--grid", action="append", default=[], metavar="PARAM=V1,V2,...",
