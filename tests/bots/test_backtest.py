@@ -1,6 +1,7 @@
 """The backtest engine on hand-made candles (the intra-candle rule, levels filled at the level, gaps, holes, the kill
 switch), and on the simulator's history downloaded into a real Parquet dataset: every flow, every venue, through
 `twinstar backtest` as a user runs it."""
+import dataclasses
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from twinstar_gui.core.strategy import Signal
 from twinstar_gui.data.download import Downloader
 from twinstar_gui.data.store import CandleStore
 from twinstar_gui.exchanges.registry import exchange_names, get_exchange
+from twinstar_gui.execution.base import OrderRequest
 from twinstar_gui.net.rest import RestClient
 from twinstar_gui.sim.clock import SimClock
 from twinstar_gui.sim.market import DAY_MS, Market
@@ -62,6 +64,36 @@ def run(data, bot_args, *, risk=None, slippage_bps=0.0, fee_rate=0.0):
     bt = Backtest("bybit", data, T0, T0 + 1000 * STEP, flow="test", bot_factory=bots, balance=10_000.0,
                   fee_rate=fee_rate, slippage_bps=slippage_bps, risk=risk or RiskLimits())
     return bt.run()
+
+
+class EnterAtOwnPrices(EnterAt):
+    reads_other_prices = False  # as UnifiedBot: the replay may skip the prices nothing could act on
+
+
+def run_both(data, bot_args, **kw):
+    """The run with the short path (a bot that reads only its own prices) and with every price replayed."""
+    out = []
+    for exact in (False, True):
+        def bots(trading):
+            ctx = BotContext(trading.market, trading.executor, trading.journal, order_notional=100.0)
+            return [EnterAtOwnPrices(ctx, *bot_args)]
+
+        out.append(Backtest("bybit", data, T0, T0 + 1000 * STEP, flow="test", bot_factory=bots, balance=10_000.0,
+                            fee_rate=kw.get("fee_rate", 0.0), slippage_bps=0.0, risk=kw.get("risk") or RiskLimits(),
+                            exact_path=exact).run())
+    return out
+
+
+def test_a_candle_wholly_beyond_a_level_is_no_quiet_candle():
+    """A long whose next candles lie wholly below its stop loss (a gap, never touching the level from inside the
+    range): it is closed at the open of the first, on the short path as on the exact one."""
+    flat = (100, 100, 100, 100)
+    data = series(flat, flat, (100, 101, 99.5, 100.5), (90, 91, 89, 90), (90, 90, 90, 90))
+    fast, exact = run_both(data, ("XUSDT", T0, "long", 110.0, 95.0))
+    _same_run(fast, exact)
+    entry, exit_ = fast.fills
+    assert (exit_.side, exit_.price, exit_.time_ms) == ("sell", 90.0, T0 + 3 * STEP)  # the gap's open
+    assert fast.prices < exact.prices  # the quiet candle in between went to its close
 
 
 def test_the_path_goes_against_the_position_first():
@@ -461,3 +493,92 @@ def test_optimize_refuses_grid_values_out_of_range_and_keeps_a_preset_when_no_ba
     assert done.returncode == 0 and "no backtest ran" in done.stdout, (done.stdout, done.stderr)
     assert preset_path(data, "okx", "BTC-USDT-SWAP").read_text() == before
     assert json.loads(before)["verified"] is True
+
+
+def _same_run(a, b):
+    """Two results that made the same trades: fills (but the paper order ids, which carry a random part), orders,
+    equity at every close, notes and the kill switch."""
+    def fills(res):
+        return [dataclasses.replace(f, order_id="") for f in res.fills]
+
+    def orders(res):
+        return [(o.client_id, o.symbol, o.side, o.qty, o.status, o.avg_price, o.fee) for o in res.orders]
+
+    assert fills(a) == fills(b)
+    assert orders(a) == orders(b)
+    assert a.equity == b.equity and a.notes == b.notes and a.kill_switch == b.kill_switch
+    assert (a.candles, a.steps, a.exposure_steps) == (b.candles, b.steps, b.exposure_steps)
+
+
+@pytest.mark.parametrize("exchange", exchange_names())
+def test_the_short_path_trades_exactly_as_every_price_replayed(dataset, exchange, monkeypatch, tmp_path):
+    """The unified flow skips the prices nothing could act on (bots/backtest's rule); every price replayed
+    (exact_path) makes the very same trades, equity and kill switch: with room under the daily loss limit, with
+    little room (steps that are not calm), and with a limit the first stop loss trips."""
+    from dataclasses import replace
+
+    root, start = dataset
+    monkeypatch.setenv("TWINSTAR_CONFIG", str(tmp_path / "none.json"))
+    settings = data_dir_setting(load_settings(None), str(root))
+    base = settings.trading
+    tripped = 0
+    for usdt, krw in ((None, None), (3.0, 3_000.0), (0.5, 500.0)):
+        risk = base.risk if usdt is None else replace(base.risk, daily_loss_limit_usdt=usdt,
+                                                      daily_loss_limit_krw=krw)
+        trading = replace(base, risk=replace(risk, max_open_positions=5))
+        runs = [run_backtest(settings, trading, exchange, "unified", [NATIVE[exchange], SECOND[exchange]],
+                             start + 5 * DAY_MS, start + 20 * DAY_MS - 1, exact_path=exact) for exact in (False, True)]
+        fast, exact = (o.result for o in runs)
+        assert fast.fills, (exchange, usdt, fast.notes)
+        _same_run(fast, exact)
+        assert fast.prices < 0.7 * exact.prices, (fast.prices, exact.prices)  # the short path was taken
+        tripped += fast.kill_switch is not None
+    assert tripped >= 1  # the tightest limit trips the switch
+
+
+def test_the_memory_journal_makes_the_trades_the_sqlite_journal_makes(dataset, monkeypatch, tmp_path):
+    """A backtest's account is journaled in memory (MemoryJournal): the same run on SQLite gives the same result."""
+    import twinstar_gui.bots.backtest as engine
+    from twinstar_gui.execution.trade_journal import Journal
+
+    root, start = dataset
+    monkeypatch.setenv("TWINSTAR_CONFIG", str(tmp_path / "none.json"))
+    settings = data_dir_setting(load_settings(None), str(root))
+    args = (settings, settings.trading, "okx", "unified", [NATIVE["okx"], SECOND["okx"]], start + 5 * DAY_MS,
+            start + 20 * DAY_MS - 1)
+    in_memory = run_backtest(*args).result
+    monkeypatch.setattr(engine, "MemoryJournal", lambda: Journal(":memory:"))
+    on_sqlite = run_backtest(*args).result
+    assert in_memory.fills
+    _same_run(in_memory, on_sqlite)
+
+
+def test_a_bots_price_status_is_written_when_read():
+    """UnifiedBot's status on each price of its position is formatted only when the panel reads it: the text is the
+    last price's; a detail set after it wins."""
+    from twinstar_gui.bots.unified import UnifiedBot
+    from twinstar_gui.core.models import Candle
+    from twinstar_gui.execution.paper import PaperExecutor
+    from twinstar_gui.execution.trade_journal import MemoryJournal
+
+    class Market:
+        exchange = "bybit"
+
+        def unified(self, native):
+            return "BTC/USDT:USDT"
+
+        def listed(self, native):
+            return None
+
+    ex = PaperExecutor(MemoryJournal(), clock=lambda: 0)
+    bot = UnifiedBot("u", BotContext(Market(), ex, ex.journal), "BTCUSDT")
+    ex.on_price("BTCUSDT", 100.0, 1)
+    ex.place(OrderRequest("BTCUSDT", "buy", 1.0, "e1"))
+    ex.on_price("BTCUSDT", 100.0, 2)
+    for price in (101.0, 102.5, 103.0):
+        bot.on_price("BTCUSDT", price, 3)
+    detail = bot.snapshot().detail
+    assert detail == "BTC/USDT:USDT long 1 @ 100.02, last 103, unrealized +2.98 USDT"  # slippage: 2 bps
+    bot._set(detail="stopping")
+    bot.on_closed("ETHUSDT", Candle(0, 1, 1, 1, 1, 1))  # another symbol's: nothing
+    assert bot.snapshot().detail == "stopping"

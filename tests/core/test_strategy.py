@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from twinstar_gui.core.indicators import rsi_wilder
 from twinstar_gui.core.models import Candle
 from twinstar_gui.core.strategy import (
     LONG,
@@ -350,3 +351,61 @@ def test_history_needed_per_timeframe():
     assert StrategyConfig(rsi_period=20, rsi_timeframe=Timeframe.H1).history_needed == 42 * 4 + 4
     assert StrategyConfig(rsi_period=2, rsi_timeframe=Timeframe.H1).history_needed == 100
     assert StrategyConfig(rsi_period=2, rsi_timeframe=Timeframe.M15).history_needed == 100
+
+
+def _group_closes_by_grouping(arr, tf):
+    """The general computation (group every candle by its group's start), for comparing the shortcut with."""
+    ms = arr[:, 0].astype(np.int64)
+    group = ms - ms % tf.ms
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+    counts = np.diff(np.append(starts, len(ms)))
+    return arr[(starts + counts - 1)[counts == tf.ratio_to(Timeframe.M15)], 4]
+
+
+def test_the_unbroken_window_shortcut_finds_the_same_complete_groups():
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n = int(rng.integers(1, 400))
+        first = 1_700_000_000_000 - 1_700_000_000_000 % 900_000 + int(rng.integers(0, 96)) * 900_000
+        arr = np.column_stack([first + np.arange(n) * 900_000.0, rng.random((n, 5))])
+        for tf in (Timeframe.H1, Timeframe.H4, Timeframe.D1):
+            assert np.array_equal(group_closes(arr, tf), _group_closes_by_grouping(arr, tf))
+            if n > 3:  # a hole: the general way
+                holed = np.delete(arr, int(rng.integers(1, n - 1)), axis=0)
+                assert np.array_equal(group_closes(holed, tf), _group_closes_by_grouping(holed, tf))
+
+
+def test_the_remembered_rsi_is_the_computed_one_and_a_revised_close_is_a_new_question():
+    from twinstar_gui.core import strategy
+
+    rng = np.random.default_rng(5)
+    cfg = StrategyConfig()
+    closes = 100 + np.cumsum(rng.normal(0, 1, 16 * 40))
+    arr = np.column_stack([1_700_006_400_000 + np.arange(len(closes)) * 900_000.0, closes, closes + 1, closes - 1,
+                           closes, np.ones(len(closes))])
+    strategy._RSI_PAIRS.clear()
+    first = rsi_pair(arr, cfg)
+    assert rsi_pair(arr, cfg) == first and len(strategy._RSI_PAIRS) == 1  # asked again: remembered
+    groups = group_closes(arr, cfg.rsi_timeframe)
+    rsi = rsi_wilder(groups, cfg.rsi_period)
+    assert first == (rsi[-2], rsi[-1])
+    revised = arr.copy()
+    revised[-1, 4] += 5.0  # the last group's close revised (a backfill's REST candle)
+    again = rsi_pair(revised, cfg)
+    assert again != first and again[1] == rsi_wilder(group_closes(revised, cfg.rsi_timeframe), 14)[-1]
+
+
+def test_a_close_inside_the_previous_candle_is_no_signal_whatever_the_rsi():
+    """The breakout comes first: a close between the previous candle's low and high cannot trigger either side."""
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        n = 600
+        closes = 100 + np.cumsum(rng.normal(0, 1, n))
+        highs, lows = closes + rng.random(n), closes - rng.random(n)
+        arr = np.column_stack([1_700_006_400_000 + np.arange(n) * 900_000.0, closes, highs, lows, closes,
+                               np.ones(n)])
+        sig = detect_signal(arr, StrategyConfig(rsi_low=0.0, rsi_high=100.0))
+        inside = lows[-2] <= closes[-1] <= highs[-2]
+        setup = find_setup(arr, StrategyConfig(rsi_low=0.0, rsi_high=100.0), upto=n - 1)
+        expected = None if setup is None else setup.triggered_by(closes[-1])
+        assert (sig is not None) == bool(expected) and not (inside and sig is not None)

@@ -56,6 +56,9 @@ class FillsBetweenReads(PaperExecutor):
     def open_orders(self):
         return self._then_price(super().open_orders())
 
+    # the guard's generic reads (a live executor's): a paper account also answers at once, under its lock
+    symbols_in_play = None  # type: ignore[assignment]
+
 
 def test_an_entry_being_filled_is_seen_in_play_whenever_the_fill_lands(tmp_path):
     ex = FillsBetweenReads(Journal(tmp_path / "journal.sqlite3"), rules=RULES.__getitem__, clock=clock)
@@ -78,6 +81,28 @@ def test_the_position_limit_counts_an_entry_filling_during_the_check(tmp_path):
     with pytest.raises(OrderRefused, match="max open positions reached"):
         risk.place(OrderRequest("ETHUSDT", "buy", 0.1, "second"))
     assert [p.symbol for p in ex.positions()] == ["BTCUSDT"] and ex.open_orders() == []
+
+
+def test_a_paper_account_answers_the_position_limit_at_once(tmp_path):
+    """The guard asks a paper account for its symbols in play in one read under its lock (no fill can land between
+    two reads), and counts a pending entry as a position."""
+    ex = PaperExecutor(Journal(tmp_path / "journal.sqlite3"), rules=RULES.__getitem__, clock=clock)
+    risk = RiskGuard(ex, ex.journal, RiskLimits(max_position_usdt=5_000, max_open_positions=1))
+    PaperExecutor.on_price(ex, "BTCUSDT", 50_000.0, 1)
+    PaperExecutor.on_price(ex, "ETHUSDT", 2_000.0, 1)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "first"))  # pending
+    assert ex.symbols_in_play() == {"BTCUSDT"} and ex.in_play("BTCUSDT") and not ex.in_play("ETHUSDT")
+    with pytest.raises(OrderRefused, match="max open positions reached"):
+        risk.place(OrderRequest("ETHUSDT", "buy", 0.1, "second"))
+    ex.on_price("BTCUSDT", 50_100.0, 2)  # filled: still one symbol in play, now a position
+    assert ex.symbols_in_play() == {"BTCUSDT"} and ex.holds("BTCUSDT") and ex.position_count() == 1
+    with pytest.raises(OrderRefused, match="max open positions reached"):
+        risk.place(OrderRequest("ETHUSDT", "buy", 0.1, "third"))
+    ex.place(OrderRequest("BTCUSDT", "sell", 0.01, "close", reduce_only=True))  # a close is not an entry in play
+    assert ex.symbols_in_play() == {"BTCUSDT"}
+    ex.on_price("BTCUSDT", 50_200.0, 3)
+    assert ex.symbols_in_play() == set() and not ex.in_play("BTCUSDT") and ex.position_count() == 0
+    risk.place(OrderRequest("ETHUSDT", "buy", 0.1, "fourth"))  # room again
 
 
 def test_orders_off_the_grid_or_too_small_are_refused_with_the_reason(tmp_path):
@@ -457,3 +482,26 @@ def test_prices_that_cannot_move_the_days_result_do_not_read_the_journal_each_ti
     risk.on_price("BTCUSDT", 47_000.0, t + 2)  # -60 on the held symbol: tripped at once, no waiting
     assert risk.kill_switch is not None and "daily loss" in risk.kill_switch["reason"]
     journal.close()
+
+
+def test_a_position_reduced_or_turned_over_stays_on_the_lot_grid_and_its_stop_can_close_it(tmp_path):
+    """0.009 bought, 0.008 sold: 0.001 held, not 0.0009999999999999992 (a float sum), which the stop's closing order
+    rounded down to nothing: the stop loss could not close it (refused on every price). Turned over: the same."""
+    ex = paper(tmp_path)
+    ex.on_price("BTCUSDT", 50_000.0, 1)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.009, "b1", take_profit=60_000.0, stop_loss=45_000.0))
+    ex.on_price("BTCUSDT", 50_000.0, 2)
+    ex.place(OrderRequest("BTCUSDT", "sell", 0.008, "s1"))
+    ex.on_price("BTCUSDT", 50_000.0, 3)
+    assert ex.position("BTCUSDT").qty == 0.001  # exactly one lot
+    ex.on_price("BTCUSDT", 44_000.0, 4)  # the stop: its close is placed ...
+    ex.on_price("BTCUSDT", 44_000.0, 5)  # ... and fills
+    assert ex.positions() == [] and ex.open_orders() == []
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.017, "b2"))
+    ex.on_price("BTCUSDT", 50_000.0, 6)
+    ex.place(OrderRequest("BTCUSDT", "sell", 0.018, "s2", take_profit=40_000.0, stop_loss=55_000.0))
+    ex.on_price("BTCUSDT", 50_000.0, 7)
+    assert ex.position("BTCUSDT").qty == -0.001  # turned over: a short of exactly one lot
+    ex.on_price("BTCUSDT", 56_000.0, 8)
+    ex.on_price("BTCUSDT", 56_000.0, 9)
+    assert ex.positions() == [] and ex.open_orders() == []

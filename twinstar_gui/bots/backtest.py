@@ -11,6 +11,20 @@ Each 15m step, for every symbol with a candle at that time:
    SL of a position it opens with counts the SL. A candle that opens beyond a level fills at the open (a gap).
 2. the candle closes: the bots that stream the symbol get it (the window up to it), at the close's time;
 3. the bots' timers run once (their cadence is at most one step: a MultiTrader's 30 s scan happens each 15m).
+   Timers also run at each point of step 1; a bot's timer runs only once it is due (Bot.timer_due).
+
+What is not replayed, because nothing could act on it (`exact_path=True` replays it all; a test holds both equal),
+when every bot reads only the prices of the symbols it is sent (UnifiedBot):
+- a candle of a symbol with no position, no open order and no watched trigger goes straight to its close (the
+  executor's last price is its close, as after the path). Its prices inside the candle would reach only the
+  executor, with nothing there to fill or mark.
+- in a calm step, a held symbol whose take profit and stop loss lie outside the candle's range, with no open order,
+  gets only its close, as a mark of its position. Calm: the most the step's candles could take off the day's PnL
+  (every exposure moved to its worst price, gaps, fees and slippage) is less than half of what is left to the daily
+  loss limit, so no price could trip the kill switch (the risk guard's check is not asked); a TP or SL outside the
+  range cannot be touched; and the bot's price handler only writes its status. The equity curve is taken at the
+  closes, as always.
+The closed candle itself always reaches the bots.
 
 The market a bot sees (ReplayMarket) answers from the candles up to the simulated now; its clock is the
 simulation's. Gaps in the data are reported and not traded across: a position open when a hole starts is
@@ -34,7 +48,7 @@ from ..core.timeframe import BASE_TIMEFRAME, Timeframe
 from ..execution.base import BUY, MARKET, SELL, InstrumentRules, OrderRequest
 from ..execution.paper import PaperExecutor, default_rules
 from ..execution.risk import RiskGuard
-from ..execution.trade_journal import Journal
+from ..execution.trade_journal import MemoryJournal
 from .base import Bot
 
 log = logging.getLogger(__name__)
@@ -51,6 +65,7 @@ class Series:
 
     def __post_init__(self) -> None:
         self.times = self.rows[:, 0].astype(np.int64)
+        self.time_list: list[int] = self.times.tolist()  # Python ints: the replay compares one per step
 
 
 @dataclass(frozen=True)
@@ -88,17 +103,21 @@ class ReplayMarket:
         self.watchers: dict[str, set[int]] = {}  # symbol -> ids of the inboxes watching it (a bot's inbox)
         self.segment_start: dict[str, int] = dict.fromkeys(series, 0)  # first row after the last hole seen
         self.executor: RiskGuard | None = None
+        self.watch_changes = 0  # counts watch / unwatch calls (the replay's cache of who watches what)
 
+    streams = False  # no stream whose health a bot could check: the candles are stored
     def clock(self) -> int:
         return self.now_ms
 
     # -- streams -------------------------------------------------------------------------------------------
     def watch(self, symbol: str, inbox: queue.Queue) -> np.ndarray:
         self.watchers.setdefault(symbol, set()).add(id(inbox))
+        self.watch_changes += 1
         return self.history(symbol)
 
     def unwatch(self, symbol: str, inbox: queue.Queue) -> None:
         self.watchers.get(symbol, set()).discard(id(inbox))
+        self.watch_changes += 1
 
     def watched(self, symbol: str) -> bool:
         return bool(self.watchers.get(symbol))
@@ -169,6 +188,7 @@ class BacktestResult:
     exposure_steps: int = 0
     steps: int = 0
     candles: int = 0
+    prices: int = 0  # prices the executor was sent (the candles' paths; fewer where nothing could act on them)
     gaps: list[Gap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kill_switch: dict | None = None
@@ -192,11 +212,13 @@ class Backtest:
                  slippage_bps: float, risk: RiskLimits, currency: str = "USDT", long_only: bool = False,
                  rules: Callable[[str], InstrumentRules] = default_rules,
                  instruments: dict[str, Instrument] | None = None,
-                 progress: Callable[[float], None] | None = None, cancelled: Callable[[], bool] | None = None) -> None:
+                 progress: Callable[[float], None] | None = None, cancelled: Callable[[], bool] | None = None,
+                 exact_path: bool = False) -> None:
         self.exchange, self.flow, self.start_ms, self.end_ms = exchange, flow, start_ms, end_ms
+        self.exact_path = exact_path  # every price of every candle, even where nothing could act on it
         self.series = series
         self.market = ReplayMarket(exchange, series, long_only=long_only, instruments=instruments)
-        self.journal = Journal(":memory:")
+        self.journal = MemoryJournal()  # nothing of a backtest outlives it: no SQL per order, fill and price
         self.paper = PaperExecutor(self.journal, name=f"backtest-{exchange}", balance=balance, fee_rate=fee_rate,
                                    slippage_bps=slippage_bps, rules=rules, clock=self.market.clock,
                                    currency=currency)
@@ -206,6 +228,15 @@ class Backtest:
         self.bots = bot_factory(self.trading)
         for bot in self.bots:
             bot.ctx.clock = lambda: self.market.now_ms / 1000.0
+        self._by_inbox = {id(b.inbox): b for b in self.bots}
+        self._watching_now: dict[str, list[Bot]] = {}  # symbol -> the bots watching it, while watch_changes holds
+        self._watching_at = -1
+        self._with_setups = [b for b in self.bots if hasattr(b, "setups")]  # bots with watched triggers
+        # every bot reads only the prices of the symbols it is sent: a quiet symbol's candle can go to its close
+        self._own_prices_only = not exact_path and all(not b.reads_other_prices for b in self.bots)
+        self._cost_rate = 2 * fee_rate + slippage_bps / 10_000  # an exit's and an entry's fees, and the slippage
+        self._loss_limit = risk.daily_loss_limit(currency)
+        self._timers_due = 0.0  # the earliest time a bot's timer has work (Bot.timer_due)
         self.progress = progress
         self.cancelled = cancelled or (lambda: False)
         self.result = BacktestResult(exchange, flow, start_ms, end_ms, currency, balance)
@@ -225,8 +256,11 @@ class Backtest:
         market.now_ms = int(times[0])
         for bot in self.bots:
             self._guarded(bot, bot.start)
+        self._timers_due = min((b.timer_due() for b in self.bots), default=math.inf)
         index = {sym: market.pos[sym] for sym in self.series}
         report_every = max(1, len(times) // 200)
+        items = list(self.series.items())
+        phases = (STEP // 3, 2 * STEP // 3)
         for k, t in enumerate(times.tolist()):
             if k % report_every == 0:
                 if self.cancelled():
@@ -235,35 +269,51 @@ class Backtest:
                 if self.progress is not None:
                     self.progress(k / len(times))
             todo = []
-            for sym, s in self.series.items():
+            for sym, s in items:
                 i = index[sym]
-                if i >= len(s.times) or s.times[i] != t:
+                if i >= len(s.time_list) or s.time_list[i] != t:
                     continue
-                if i > 0 and s.times[i] - s.times[i - 1] > STEP:
+                if i > 0 and t - s.time_list[i - 1] > STEP:
                     self._hole(sym, s, i)
-                row = s.rows[i]
-                todo.append((sym, row))
+                todo.append((sym, s.rows[i].tolist()))
                 index[sym] = i + 1
+            quiet: list[tuple[str, list]] = []
+            if self._own_prices_only:
+                busy = self._busy_symbols()
+                moving = [(sym, row) for sym, row in todo if sym in busy or self.paper.holds(sym)]
+                if moving and self._calm(moving):
+                    quiet = [(sym, row) for sym, row in moving if sym not in busy and self._quiet(sym, row)]
+                    if quiet:
+                        still = {sym for sym, _ in quiet}
+                        moving = [(sym, row) for sym, row in moving if sym not in still]
+            else:
+                moving = todo
             # the candles' prices, phase by phase across symbols (open, first extreme, second, close): the bots'
             # timers see every symbol at the same moment, as live. The order of the extremes is decided once the
             # open is replayed: a market entry sent at the last close fills at the open, and the position it opens
             # must see the extreme against it first (a candle touching its TP and its SL counts the SL)
             paths: dict[str, tuple[float, float, float, float]] = {}
-            for phase, when in enumerate((t, t + STEP // 3, t + 2 * STEP // 3, t + STEP - 1)):
-                for sym, row in todo:
-                    if phase == 0:
-                        self._price(sym, float(row[1]), when)  # a gap from the last close fills at the open
-                        continue
+            for sym, row in moving:
+                self._price(sym, row[1], t)  # a gap from the last close fills at the open
+            self._timers(t)
+            for phase, when in enumerate((t + phases[0], t + phases[1], t + STEP - 1), start=1):
+                for sym, row in moving:
                     if sym not in paths:
                         held = self.paper.position(sym)
-                        paths[sym] = intra_path(float(row[1]), float(row[2]), float(row[3]), float(row[4]),
-                                                0.0 if held is None else held.qty)
+                        paths[sym] = intra_path(row[1], row[2], row[3], row[4], 0.0 if held is None else held.qty)
                     path = paths[sym]
                     self._walk(sym, path[phase - 1], path[phase], when)
                 if phase < 3:
-                    market.now_ms = when
-                    for bot in self.bots:
-                        self._guarded(bot, bot.on_timer, when / 1000.0)
+                    self._timers(when)
+            for sym, row in quiet:  # calm: the risk guard's check cannot trip; only the mark moves (see above)
+                self.paper.on_price(sym, row[4], t + STEP - 1)
+                res.prices += 1
+                paths[sym] = (row[1], row[4], row[4], row[4])
+            if len(moving) < len(todo):
+                last_price = self.paper.last_price  # a quiet symbol's candle: its close is the last price
+                for sym, row in todo:
+                    if sym not in paths:
+                        last_price[sym] = row[4]
             market.now_ms = t + STEP
             for sym, _ in todo:
                 market.pos[sym] = index[sym]
@@ -271,14 +321,13 @@ class Backtest:
             for sym, row in todo:
                 watching = self._watching(sym)
                 if watching:
-                    candle = Candle(t, float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]))
+                    candle = Candle(t, row[1], row[2], row[3], row[4], row[5])
                     window = market.history(sym)
                     for bot in watching:
                         self._guarded(bot, bot.on_closed, sym, candle, window)
-            for bot in self.bots:
-                self._guarded(bot, bot.on_timer, market.now_ms / 1000.0)
+            self._timers(market.now_ms)
             res.steps += 1
-            if self.paper.positions():
+            if self.paper.position_count():
                 res.exposure_steps += 1
             res.equity.append((market.now_ms, self._equity()))
         self._close_all("end of the backtest")
@@ -301,8 +350,61 @@ class Backtest:
 
     def _watching(self, sym: str) -> list[Bot]:
         """The bots that stream `sym` (as live: a bot gets the closes and prices of the symbols it watches)."""
-        ids = self.market.watchers.get(sym)
-        return [b for b in self.bots if id(b.inbox) in ids] if ids else []
+        if self._watching_at != self.market.watch_changes:
+            self._watching_now.clear()
+            self._watching_at = self.market.watch_changes
+        bots = self._watching_now.get(sym)
+        if bots is None:
+            ids = self.market.watchers.get(sym) or set()
+            bots = self._watching_now[sym] = [b for b in self.bots if id(b.inbox) in ids]
+        return bots
+
+    def _timers(self, when: int) -> None:
+        """The bots' timers at `when` (ms), each only once it is due."""
+        now = when / 1000.0
+        if now < self._timers_due:
+            return
+        self.market.now_ms = when
+        for bot in self.bots:
+            if now >= bot.timer_due():
+                self._guarded(bot, bot.on_timer, now)
+        self._timers_due = min((b.timer_due() for b in self.bots), default=math.inf)
+
+    def _busy_symbols(self) -> set[str]:
+        """The symbols with an open order or a watched trigger."""
+        busy = {o.symbol for o in self.paper.open_orders()}
+        for bot in self._with_setups:
+            busy.update(bot.setups)
+        return busy
+
+    def _calm(self, moving: list[tuple[str, list]]) -> bool:
+        """Whether nothing in this step's candles could trip the daily loss limit (see the module's rule)."""
+        guard = self.executor
+        if guard.kill_switch is not None:
+            return True  # tripped: no more checks, no entries
+        at_risk = 0.0
+        orders = self.paper.open_orders()
+        for sym, row in moving:
+            held = self.paper.position(sym)
+            qty = abs(held.qty) if held is not None else 0.0
+            if orders:
+                qty += sum(o.qty for o in orders if o.symbol == sym)
+            mark = held.mark_price if held is not None and held.mark_price else row[1]
+            hi, lo = max(row[1], row[2], row[3], row[4], mark), min(row[1], row[2], row[3], row[4], mark)
+            at_risk += qty * ((hi - lo) + hi * self._cost_rate)
+        headroom = self._loss_limit + guard.daily_pnl()
+        return 2 * at_risk < headroom
+
+    def _quiet(self, sym: str, row: list) -> bool:
+        """A held symbol (with no open order or watched trigger: the caller's check) whose candle can only move its
+        mark: the whole candle lies strictly between its stop loss and its take profit (a level at the range's edge
+        is touched; a candle wholly beyond a level, a gap, crosses it at the open)."""
+        held = self.paper.position(sym)
+        if held is None:
+            return False
+        lo, hi = min(row[1], row[2], row[3], row[4]), max(row[1], row[2], row[3], row[4])
+        below, above = (held.stop_loss, held.take_profit) if held.qty > 0 else (held.take_profit, held.stop_loss)
+        return (below is None or below < lo) and (above is None or above > hi)
 
     def _walk(self, sym: str, here: float, target: float, when: int) -> None:
         """From `here` to `target`, passing every level on the way at that level (the levels are read again after
@@ -324,8 +426,8 @@ class Backtest:
         if p is not None:
             levels += [v for v in (p.take_profit, p.stop_loss) if v is not None]
         levels += [o.price for o in self.paper.open_orders() if o.symbol == sym and o.price is not None]
-        for bot in self.bots:
-            setup = getattr(bot, "setups", {}).get(sym)
+        for bot in self._with_setups:
+            setup = bot.setups.get(sym)
             if setup is not None:
                 tick = self.paper.rules(sym).tick_size
                 levels.append(setup.trigger + tick if setup.side == "long" else setup.trigger - tick)  # just past
@@ -338,13 +440,15 @@ class Backtest:
     def _price(self, sym: str, price: float, when: int) -> None:
         now = self.market.now_ms
         self.market.now_ms = when
+        self.result.prices += 1
         try:
             self.executor.on_price(sym, price, when)
             for bot in self._watching(sym):
                 self._guarded(bot, bot.on_price, sym, price, when)
             # an order sent at market on this price (a TP / SL reached, a trigger crossed) fills at it, as an order
             # sent the moment the price is there does
-            if any(o.symbol == sym and o.type == MARKET for o in self.paper.open_orders()):
+            orders = self.paper.open_orders()
+            if orders and any(o.symbol == sym and o.type == MARKET for o in orders):
                 self.executor.on_price(sym, price, when)
         finally:
             self.market.now_ms = now
@@ -379,10 +483,7 @@ class Backtest:
         self.result.notes.append(f"{p.symbol}: position closed at {price:g} ({why})")
 
     def _equity(self) -> float:
-        eq = self.paper.balance()
-        for p in self.paper.positions():
-            eq += p.unrealized_pnl
-        return eq
+        return self.paper.balance() + self.paper.unrealized_total(exact=True)
 
 
 def resolve_names(names: Iterable[str], exchange: str, stored: list[str], instruments: dict[str, Instrument]

@@ -49,8 +49,10 @@ def stored_symbols(store, exchange: str) -> list[str]:
 
 def run_backtest(settings, trading, exchange: str, flow: str, names: list[str] | None, start_ms: int, end_ms: int,
                  *, progress: Callable[[float], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None, use_presets: bool = True) -> Outcome:
-    """`use_presets`: the scanner and the multi trader trade the verified presets of the data dir, as live."""
+                 cancelled: Callable[[], bool] | None = None, use_presets: bool = True,
+                 exact_path: bool = False) -> Outcome:
+    """`use_presets`: the scanner and the multi trader trade the verified presets of the data dir, as live.
+    `exact_path`: every price of every candle replayed (see bots/backtest: the same result, slower)."""
     from ..data.catalogs import read_cache
     from ..data.store import CandleStore
     from .factory import make_bot
@@ -102,7 +104,7 @@ def run_backtest(settings, trading, exchange: str, flow: str, names: list[str] |
                   balance=trading.paper_start_balance(currency), fee_rate=trading.fee_rate,
                   slippage_bps=trading.slippage_bps, risk=trading.risk, currency=currency,
                   long_only=venue.kind == SPOT, rules=rules, instruments=instruments, progress=progress,
-                  cancelled=cancelled)
+                  cancelled=cancelled, exact_path=exact_path)
     result = bt.run()
     for s, months in missing.items():
         if s not in empty:

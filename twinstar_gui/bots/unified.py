@@ -4,6 +4,7 @@ catch up by REST when it is unhealthy."""
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -19,6 +20,7 @@ MAX_CLOSE_AGE_MS = BASE_TIMEFRAME.ms
 
 class UnifiedBot(Bot):
     kind = "unified"
+    reads_other_prices = False  # its own symbol's closes and prices only
 
     def __init__(self, name: str, ctx: BotContext, symbol: str, *, health_every_s: float = 300.0) -> None:
         super().__init__(name, ctx)
@@ -37,7 +39,8 @@ class UnifiedBot(Bot):
             if isinstance(got, Exception):
                 raise got
             self.history = _merge(got, self.history)
-        self._next_health = self.ctx.clock() + self.health_every_s
+        # a replay (backtest) has no stream whose health could be checked
+        self._next_health = self.ctx.clock() + self.health_every_s if getattr(market, "streams", True) else math.inf
         self._set(detail=f"{self.shown(self.symbol)}: {len(self.history)} candles loaded; waiting for the next close")
 
     def on_closed(self, symbol: str, candle, window=None) -> None:
@@ -47,7 +50,8 @@ class UnifiedBot(Bot):
         need = strategy.history_needed
         if window is not None and len(window) >= need and window[-1, 0] == candle.open_time:
             history = window  # the stream's own window: no copy kept here between candles
-            self.history = np.empty((0, 6))
+            if len(self.history):
+                self.history = np.empty((0, 6))
         else:  # the window is still short (fresh symbol): keep our REST-seeded copy growing
             if len(self.history) and candle.open_time <= self.history[-1, 0]:
                 return  # already have it
@@ -69,10 +73,11 @@ class UnifiedBot(Bot):
             return
         pos = self.position(symbol)
         if pos is not None:
-            self._set(detail=f"{self.shown(symbol)} {pos.side} {abs(pos.qty):g} @ "
-                             f"{self.price_shown(symbol, pos.entry_price)}, last {self.price_shown(symbol, price)}, "
-                             f"unrealized {(price - pos.entry_price) * pos.qty:+,.2f} "
-                             f"{getattr(self.ctx.executor, 'currency', 'USDT')}")
+            self._set_detail_later(
+                lambda: f"{self.shown(symbol)} {pos.side} {abs(pos.qty):g} @ "
+                        f"{self.price_shown(symbol, pos.entry_price)}, last {self.price_shown(symbol, price)}, "
+                        f"unrealized {(price - pos.entry_price) * pos.qty:+,.2f} "
+                        f"{getattr(self.ctx.executor, 'currency', 'USDT')}")
 
     def on_timer(self, now: float) -> None:
         if now < self._next_health:
@@ -84,6 +89,9 @@ class UnifiedBot(Bot):
             self.ctx.market.poll_rest(self.symbol)
             self._set(detail=f"{self.shown(self.symbol)}: stream unhealthy; catching up by REST")
             log.warning("%s: %s stream unhealthy at the health check; polling REST", self.name, self.shown(self.symbol))
+
+    def timer_due(self) -> float:
+        return self._next_health
 
     def shutdown(self) -> None:
         self.ctx.market.unwatch(self.symbol, self.inbox)

@@ -9,7 +9,6 @@ and positions go to the journal, so open positions and the balance come back aft
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 import logging
@@ -69,6 +68,7 @@ class PaperExecutor:
         # restore: balance, open positions and resting orders from the journal
         self._balance = float(journal.get_state(f"{name}.balance", balance))
         self._positions = {p.symbol: p for p in journal.positions(name)}
+        self._unrealized = 0.0  # the positions' unrealized PnL, kept as marks move (summed again after each fill)
         self._open = {o.id: o for o in journal.orders(name, open_only=True)}
         if self._positions or self._open:
             log.info("%s: restored %d open position(s) and %d open order(s) from the journal", name,
@@ -101,6 +101,33 @@ class PaperExecutor:
     def open_orders(self) -> list[Order]:
         with self._lock:
             return list(self._open.values())
+
+    # the three below answer what a bot or the risk guard asks on every candle or price, without copying every
+    # position (a backtest with 50 open positions asked that of positions() about a million times)
+    def in_play(self, symbol: str) -> bool:
+        """A position in `symbol`, or an entry order of it not filled yet (symbols_in_play's question, read at
+        once under the lock: a fill between two reads cannot hide it)."""
+        with self._lock:
+            return symbol in self._positions or any(o.symbol == symbol and not o.reduce_only
+                                                    for o in self._open.values())
+
+    def symbols_in_play(self) -> set[str]:
+        """The symbols with a position or an entry order not filled yet (execution.base.symbols_in_play, read at
+        once under the lock, without copies)."""
+        with self._lock:
+            return {o.symbol for o in self._open.values() if not o.reduce_only} | self._positions.keys()
+
+    def unrealized_total(self, exact: bool = False) -> float:
+        """The open positions' unrealized PnL at their marks: kept as each mark moves (it may differ from the exact
+        sum in the last bits), or summed now when `exact`."""
+        with self._lock:
+            return sum(p.unrealized_pnl for p in self._positions.values()) if exact else self._unrealized
+
+    def holds(self, symbol: str) -> bool:
+        return symbol in self._positions
+
+    def position_count(self) -> int:
+        return len(self._positions)
 
     def place(self, req: OrderRequest) -> Order:
         self.rules(req.symbol)  # outside the lock: a symbol's first lookup may ask the exchange (REST)
@@ -144,7 +171,7 @@ class PaperExecutor:
                 grows = pos is None or (pos.qty > 0) == (order.side == BUY)
                 if grows:
                     self._check_margin(order.symbol, new_qty - order.qty, new_price)
-            was = copy.copy(order)
+            was = order.copy()
             order.qty, order.price, order.updated_ms = new_qty, new_price, self.clock()
             try:
                 self.journal.save_order(self.name, order)
@@ -153,7 +180,7 @@ class PaperExecutor:
                 raise
             log.info("%s: amended %s %s %s -> %g @ %g", self.name, order.symbol, order.side, order.id, order.qty,
                      new_price)
-            return copy.copy(order)
+            return order.copy()
 
     def cancel_all(self, symbol: str | None = None) -> list[Order]:
         """Every open order (of `symbol`, if given) cancelled; the cancelled orders."""
@@ -172,7 +199,7 @@ class PaperExecutor:
             tp = None if take_profit is None else rules.check_price(take_profit, "take profit")
             sl = None if stop_loss is None else rules.check_price(stop_loss, "stop loss")
             check_tpsl(symbol, pos.qty > 0, tp, sl, self.last_price.get(symbol) or pos.mark_price or pos.entry_price)
-            was = copy.copy(pos)
+            was = pos.copy()
             pos.take_profit, pos.stop_loss = tp, sl
             try:
                 self.journal.save_position(self.name, pos)
@@ -197,7 +224,7 @@ class PaperExecutor:
         fills, failed = [], None
         with self._lock:
             self.last_price[symbol] = price
-            for order in [o for o in self._open.values() if o.symbol == symbol]:
+            for order in [o for o in self._open.values() if o.symbol == symbol] if self._open else ():
                 fill_price = self._fill_price(order, price)
                 if fill_price is not None:
                     try:
@@ -208,7 +235,9 @@ class PaperExecutor:
                         failed = failed or exc
             pos = self._positions.get(symbol)
             if pos is not None:
+                was = pos.unrealized_pnl
                 pos.mark_price = price
+                self._unrealized += pos.unrealized_pnl - was
                 self._tpsl(pos, price)
         if failed is not None:
             raise failed
@@ -270,7 +299,7 @@ class PaperExecutor:
         if pos is not None and pos.qty * signed < 0:
             order.qty = min(order.qty, abs(pos.qty))
             return True
-        order_was = copy.copy(order)
+        order_was = order.copy()
         order.status, order.updated_ms, order.reason = CANCELLED, time_ms, "nothing left to reduce"
         try:
             self.journal.save_order(self.name, order)
@@ -296,13 +325,14 @@ class PaperExecutor:
     def _fill(self, order: Order, price: float, time_ms: int) -> Fill:
         """Fill `order` at `price`; if the journal cannot record it (disk full, ...), memory is put back as it
         was, the order stays open and the next price tries again: the journal and memory never disagree."""
-        order_was, balance_was = copy.copy(order), self._balance
+        order_was, balance_was = order.copy(), self._balance
         pos = self._positions.get(order.symbol)
-        pos_was = copy.copy(pos) if pos is not None else None
+        pos_was = pos.copy() if pos is not None else None
         committed: list[bool] = []
         try:
             return self._apply_fill(order, price, time_ms, committed)
         except BaseException:
+            self._unrealized = self.unrealized_total(exact=True)
             if committed:  # the journal has the fill: memory keeps it too (never filled twice)
                 raise
             _put_back(order, order_was)
@@ -313,6 +343,7 @@ class PaperExecutor:
                 self._positions[order.symbol] = pos
             self._balance = balance_was
             self._open[order.id] = order
+            self._unrealized = self.unrealized_total(exact=True)
             raise
 
     def _apply_fill(self, order: Order, price: float, time_ms: int, committed: list[bool]) -> Fill:
@@ -324,15 +355,13 @@ class PaperExecutor:
             pos = Position(order.symbol, signed, price, time_ms, order.bot, order.take_profit, order.stop_loss, price)
             self._positions[order.symbol] = pos
         elif pos.qty * signed > 0:  # adding: average the entry
-            total = pos.qty + signed
+            total = self.rules(order.symbol).snap_qty(pos.qty + signed)
             pos.entry_price = (pos.entry_price * pos.qty + price * signed) / total
             pos.qty = total
         else:  # reducing, closing or flipping
             closing = min(abs(signed), abs(pos.qty))
             realized = (price - pos.entry_price) * closing * (1 if pos.qty > 0 else -1)
-            rest = pos.qty + signed
-            if abs(rest) < 1e-12:
-                rest = 0.0
+            rest = self.rules(order.symbol).snap_qty(pos.qty + signed)  # on the lot grid: closable by an order
             if rest == 0 or rest * pos.qty > 0:
                 pos.qty = rest
             else:  # flipped: the remainder opens the other way at this price, with this order's levels only
@@ -356,6 +385,7 @@ class PaperExecutor:
         committed.append(True)
         if pos.qty == 0:
             del self._positions[order.symbol]
+        self._unrealized = self.unrealized_total(exact=True)
         log.info("%s: filled %s %s %g @ %g (fee %.4f, realized %.4f)", self.name, order.side, order.symbol,
                  order.qty, price, fee, realized)
         return fill

@@ -50,6 +50,8 @@ class RiskGuard:
         # live: fills (TP/SL too) happen at the exchange, not in our journal, and orders are round trips
         self._at_exchange = getattr(executor, "fills_at_exchange", False)
         self._next_idle_check = 0.0  # monotonic time the daily loss is next read on a price that cannot move it
+        self._holds = getattr(executor, "holds", None)  # one symbol's question without copying every position
+        self._keys: dict[str, str] = {}  # _account_key's answers (asked on every price of a held symbol)
 
     def __repr__(self) -> str:
         return f"RiskGuard({self.inner!r}, {self.limits})"
@@ -131,11 +133,12 @@ class RiskGuard:
         log.warning("kill switch reset by the user (%s); the daily loss limit counts from now (%s before)",
                     self.name, "not known yet" if so_far is None else f"{so_far:+,.2f} {self.currency}")
 
-    def daily_pnl(self) -> float:
-        """Realized (net of fees) + unrealized since 00:00 UTC, or since the last reset of the kill switch."""
+    def daily_pnl(self, exact: bool = True) -> float:
+        """Realized (net of fees) + unrealized since 00:00 UTC, or since the last reset of the kill switch.
+        `exact=False`: a paper account's unrealized part as kept mark by mark (see unrealized_total)."""
         now = self._now()
         day = now - now % DAY_MS
-        pnl = self._pnl_since_midnight(day)
+        pnl = self._pnl_since_midnight(day, exact)
         key = self._account_key("accepted")
         accepted = self.journal.get_state(key)
         if not accepted or accepted.get("day_ms") != day:
@@ -151,12 +154,13 @@ class RiskGuard:
         """False while a live account has not been read yet (its equity is not known)."""
         return not self._at_exchange or getattr(self.inner, "synced", True)
 
-    def _pnl_since_midnight(self, day: int) -> float:
+    def _pnl_since_midnight(self, day: int, exact: bool = True) -> float:
         """A paper executor journals its fills, so the journal has the realized part. A live one's fills
         happen at the exchange (TP/SL included): its equity against the first reading of the day, kept per
         account in the journal so a restart keeps it (transfers in or out count as results too). Where the
         exchange gives no equity we can trust, only open positions count (said once)."""
-        unrealized = sum(p.unrealized_pnl for p in self.inner.positions())
+        total = getattr(self.inner, "unrealized_total", None)
+        unrealized = total(exact) if total is not None else sum(p.unrealized_pnl for p in self.inner.positions())
         if not self._at_exchange:
             return self.journal.realized_since(self.name, day) + unrealized
         if not self._measurable():
@@ -178,7 +182,10 @@ class RiskGuard:
     def _account_key(self, what: str) -> str:
         """A journal state key of this executor's account (live: key + endpoint; paper: its name)."""
         account = getattr(self.inner, "account_id", "")
-        return f"{self.name}.{what}.{account}" if account else f"{self.name}.{what}"
+        key = self._keys.get(what + account)
+        if key is None:
+            key = self._keys[what + account] = f"{self.name}.{what}.{account}" if account else f"{self.name}.{what}"
+        return key
 
     # -- Executor ---------------------------------------------------------------------------------------
     def place(self, req: OrderRequest) -> Order:
@@ -193,9 +200,16 @@ class RiskGuard:
         ks = self.kill_switch
         if ks is not None:
             raise OrderRefused(req.symbol, f"kill switch is on ({ks['reason']}); no new entries until it is reset")
-        in_play = symbols_in_play(self.inner)  # before the positions: an entry filling now is counted once
-        positions = {p.symbol: p for p in self.inner.positions()}
-        if req.symbol not in positions and len(in_play | set(positions)) >= self.limits.max_open_positions:
+        at_once = getattr(self.inner, "symbols_in_play", None)
+        if at_once is not None:  # a paper account: read at once, without copying every position
+            in_play = at_once()
+            held = self.position(req.symbol)
+            positions = {} if held is None else {req.symbol: held}
+        else:
+            in_play = symbols_in_play(self.inner)  # before the positions: an entry filling now is counted once
+            positions = {p.symbol: p for p in self.inner.positions()}
+            in_play |= set(positions)
+        if req.symbol not in positions and len(in_play) >= self.limits.max_open_positions:
             raise OrderRefused(req.symbol, f"max open positions reached ({self.limits.max_open_positions})")
         self._check_size(req.symbol, req.qty if req.side == BUY else -req.qty, req.price, positions)
 
@@ -227,7 +241,8 @@ class RiskGuard:
         each of them cost about a quarter of the GUI thread with 350 series streaming (bench/bench_gui.py)."""
         if fills:
             return True
-        if any(p.symbol == symbol for p in self.inner.positions()):
+        holds = self._holds
+        if holds(symbol) if holds is not None else any(p.symbol == symbol for p in self.inner.positions()):
             return True
         now = time.monotonic()
         if now < self._next_idle_check:
@@ -237,8 +252,10 @@ class RiskGuard:
 
     def _check_daily_loss(self) -> None:
         if self.kill_switch is None:
-            pnl = self.daily_pnl()
+            pnl = self.daily_pnl(exact=False)  # on every price of a held symbol: not a sum over every position
             limit = self.limits.daily_loss_limit(self.currency)
+            if pnl <= -limit * (1 - 1e-9):  # near the limit: decided on the exact sum
+                pnl = self.daily_pnl()
             if pnl <= -limit:
                 self.trip(f"daily loss {pnl:,.2f} {self.currency} reached the limit of -{limit:,g}")
 
@@ -280,6 +297,10 @@ class RiskGuard:
 
     def balance(self) -> float:
         return self.inner.balance()
+
+    def in_play(self, symbol: str) -> bool:
+        one = getattr(self.inner, "in_play", None)
+        return one(symbol) if one is not None else symbol in symbols_in_play(self.inner)
 
     def open_orders(self) -> list[Order]:
         return self.inner.open_orders()

@@ -3,20 +3,24 @@
 One file (`<data>/journal.sqlite3` by default), one connection shared by the bot threads behind a lock.
 Every write is committed before it returns (synchronous=FULL); writes that belong together (a fill, its order,
 the position and the balance) commit as one transaction, so a crash leaves all of them or none.
+
+MemoryJournal answers the same calls from Python dicts, for a run that needs nothing to survive it (a backtest): no
+SQL per order, fill and price. tests/execution/test_memory_journal.py holds the two to the same answers.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
-from dataclasses import asdict
+from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .base import REJECTED, Fill, Order, OrderRefused, OrderRequest, Position
+from .base import NEW, REJECTED, Fill, Order, OrderRefused, OrderRequest, Position
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,11 @@ CREATE INDEX IF NOT EXISTS fills_time ON fills (executor, time_ms);
 _ORDER_FIELDS = ("id", "client_id", "symbol", "side", "qty", "type", "price", "status", "filled_qty", "avg_price",
                  "fee", "created_ms", "updated_ms", "reduce_only", "bot", "reason", "take_profit", "stop_loss",
                  "post_only")
+_SAVE_ORDER = (f"INSERT INTO orders (executor, {', '.join(_ORDER_FIELDS)}) "
+               f"VALUES (?, {', '.join('?' * len(_ORDER_FIELDS))}) ON CONFLICT(executor, client_id) DO UPDATE SET "
+               + ", ".join(f"{f}=excluded.{f}" for f in _ORDER_FIELDS if f != "client_id"))
+_FILL_FIELDS = tuple(f.name for f in fields(Fill))
+_ADD_FILL = f"INSERT INTO fills (executor, {', '.join(_FILL_FIELDS)}) VALUES (?, {', '.join('?' * len(_FILL_FIELDS))})"
 # columns added since the first journals: (name, definition) added to a journal that lacks them
 _ADDED_ORDER_COLUMNS = (("post_only", "INTEGER NOT NULL DEFAULT 0"),)
 
@@ -96,14 +105,9 @@ class Journal:
 
     # -- orders -------------------------------------------------------------------------------------
     def save_order(self, executor: str, order: Order) -> None:
-        values = tuple(getattr(order, f) for f in _ORDER_FIELDS)
-        cols = ", ".join(_ORDER_FIELDS)
-        marks = ", ".join("?" * len(_ORDER_FIELDS))
         # one row per client id: a live order is journaled as "pending-<client id>" before it is sent and
         # takes the exchange's id when the answer comes
-        updates = ", ".join(f"{f}=excluded.{f}" for f in _ORDER_FIELDS if f != "client_id")
-        self._run(f"INSERT INTO orders (executor, {cols}) VALUES (?, {marks}) "
-                  f"ON CONFLICT(executor, client_id) DO UPDATE SET {updates}", (executor, *values))
+        self._run(_SAVE_ORDER, (executor, *(getattr(order, f) for f in _ORDER_FIELDS)))
 
     def order_by_client_id(self, executor: str, client_id: str) -> Order | None:
         rows = self._run(f"SELECT {', '.join(_ORDER_FIELDS)} FROM orders WHERE executor=? AND client_id=?",
@@ -114,13 +118,7 @@ class Journal:
     def known_order(self, executor: str, req: OrderRequest, *, exchange: str = "") -> Order | None:
         """The order a request's client id already made (a retry, or a restarted bot: never placed twice),
         None for a new id. One that was refused is refused again with its reason: nothing is retried blindly."""
-        known = self.order_by_client_id(executor, req.client_id)
-        if known is None:
-            return None
-        if known.status == REJECTED:
-            raise OrderRefused(req.symbol, f"refused before, not retried: {known.reason}", exchange=exchange)
-        log.info("%s: order %s already placed (%s); not sending it again", executor, req.client_id, known.status)
-        return known
+        return _known(executor, req, self.order_by_client_id(executor, req.client_id), exchange)
     def orders(self, executor: str, *, open_only: bool = False, limit: int = 1000) -> list[Order]:
         where = "executor=?" + (" AND status='new'" if open_only else "")
         rows = self._run(f"SELECT {', '.join(_ORDER_FIELDS)} FROM orders WHERE {where} "
@@ -129,10 +127,7 @@ class Journal:
 
     # -- fills --------------------------------------------------------------------------------------
     def add_fill(self, executor: str, fill: Fill) -> None:
-        d = asdict(fill)
-        cols = list(d)
-        self._run(f"INSERT INTO fills (executor, {', '.join(cols)}) VALUES (?, {', '.join('?' * len(cols))})",
-                  (executor, *d.values()))
+        self._run(_ADD_FILL, (executor, *(getattr(fill, f) for f in _FILL_FIELDS)))
 
     def fills(self, executor: str, since_ms: int = 0, limit: int = 10_000) -> list[Fill]:
         rows = self._run("SELECT order_id, client_id, symbol, side, qty, price, fee, time_ms, realized_pnl, bot "
@@ -173,3 +168,136 @@ def _order(row: tuple) -> Order:
     d = dict(zip(_ORDER_FIELDS, row))
     d["reduce_only"], d["post_only"] = bool(d["reduce_only"]), bool(d["post_only"])
     return Order(**d)
+
+
+def _drop_last(items: list) -> None:
+    items.pop()
+
+
+def _known(executor: str, req: OrderRequest, known: Order | None, exchange: str) -> Order | None:
+    if known is None:
+        return None
+    if known.status == REJECTED:
+        raise OrderRefused(req.symbol, f"refused before, not retried: {known.reason}", exchange=exchange)
+    log.info("%s: order %s already placed (%s); not sending it again", executor, req.client_id, known.status)
+    return known
+
+
+class MemoryJournal(Journal):
+    """Journal's calls answered from memory (nothing survives the process): a backtest's account. Values are kept as
+    copies (a caller changing an Order it passed or got back changes nothing here), state as JSON text, as in the
+    file. A transaction that fails is undone, as SQLite's is. A Journal by type, with every call of it overridden
+    (no SQLite connection behind it: a call not overridden here fails loudly)."""
+
+    def __init__(self) -> None:  # no super().__init__: there is no database
+        self.path = Path(":memory:")
+        self._lock = threading.RLock()
+        self._orders: dict[tuple[str, str], Order] = {}  # (executor, client id) -> order; insertion order = rowid
+        self._fills: dict[str, list[Fill]] = {}  # executor -> fills, oldest first
+        self._positions: dict[tuple[str, str], Position] = {}
+        self._state: dict[str, str] = {}
+        self._realized: dict[tuple[str, int], float] = {}  # realized_since's answers, kept up to date by add_fill
+        self._undo: list[Callable[[], None]] | None = None  # inside a transaction: how to take its writes back
+
+    def __repr__(self) -> str:
+        return "MemoryJournal()"
+
+    def close(self) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._undo is not None:
+                yield
+                return
+            self._undo = []
+            try:
+                yield
+            except BaseException:
+                for undo in reversed(self._undo):
+                    undo()
+                raise
+            finally:
+                self._undo = None
+
+    def _keep(self, table: dict, key: Any, value: Any) -> None:
+        """table[key] = value (None: delete), undone with the transaction it is in."""
+        if self._undo is not None:
+            had, was = key in table, table.get(key)
+            self._undo.append(lambda: table.__setitem__(key, was) if had else table.pop(key, None))
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+
+    # -- orders -------------------------------------------------------------------------------------
+    def save_order(self, executor: str, order: Order) -> None:
+        with self._lock:
+            self._keep(self._orders, (executor, order.client_id), order.copy())
+
+    def order_by_client_id(self, executor: str, client_id: str) -> Order | None:
+        with self._lock:
+            o = self._orders.get((executor, client_id))
+            return None if o is None else o.copy()
+
+    def known_order(self, executor: str, req: OrderRequest, *, exchange: str = "") -> Order | None:
+        return _known(executor, req, self.order_by_client_id(executor, req.client_id), exchange)
+
+    def orders(self, executor: str, *, open_only: bool = False, limit: int = 1000) -> list[Order]:
+        with self._lock:
+            mine = [o for (ex, _), o in self._orders.items() if ex == executor and (not open_only or o.status == NEW)]
+        mine.reverse()  # newest row first among equal times, as "rowid DESC"
+        mine.sort(key=lambda o: o.created_ms, reverse=True)  # stable: keeps that order among equal times
+        return [o.copy() for o in mine[:limit]]
+
+    # -- fills --------------------------------------------------------------------------------------
+    def add_fill(self, executor: str, fill: Fill) -> None:
+        with self._lock:
+            fills = self._fills.setdefault(executor, [])
+            fills.append(fill)  # a Fill is frozen: kept as it is
+            for key in self._realized:  # the sums it belongs to, added to in time order as a query would add
+                if key[0] == executor and fill.time_ms >= key[1]:
+                    self._realized[key] += fill.realized_pnl - fill.fee
+            if self._undo is not None:
+                self._undo += [functools.partial(_drop_last, fills), self._realized.clear]
+
+    def fills(self, executor: str, since_ms: int = 0, limit: int = 10_000) -> list[Fill]:
+        with self._lock:
+            out = [f for f in reversed(self._fills.get(executor, [])) if f.time_ms >= since_ms]
+        return out[:limit]
+
+    def realized_since(self, executor: str, since_ms: int) -> float:
+        with self._lock:
+            known = self._realized.get((executor, since_ms))
+            if known is None:
+                known = 0.0
+                for f in self._fills.get(executor, []):
+                    if f.time_ms >= since_ms:
+                        known += f.realized_pnl - f.fee
+                self._realized[(executor, since_ms)] = known
+            return known
+
+    # -- positions ----------------------------------------------------------------------------------
+    def save_position(self, executor: str, pos: Position) -> None:
+        with self._lock:
+            self._keep(self._positions, (executor, pos.symbol), None if pos.qty == 0 else
+                       Position(pos.symbol, pos.qty, pos.entry_price, pos.opened_ms, pos.bot, pos.take_profit,
+                                pos.stop_loss, 0.0, pos.realized_pnl))  # as the file keeps it: no mark
+
+    def positions(self, executor: str) -> list[Position]:
+        with self._lock:
+            mine = [p.copy() for (ex, _), p in self._positions.items() if ex == executor]
+        return sorted(mine, key=lambda p: p.opened_ms)
+
+    # -- state --------------------------------------------------------------------------------------
+    def set_state(self, key: str, value: Any) -> None:
+        text = json.dumps(value)
+        with self._lock:
+            self._keep(self._state, key, text)
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        text = self._state.get(key)
+        if text is None:
+            return default
+        return None if text == "null" else json.loads(text)  # the kill switch's "null": read on every price
