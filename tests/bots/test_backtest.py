@@ -96,6 +96,17 @@ def test_a_candle_wholly_beyond_a_level_is_no_quiet_candle():
     assert fast.prices < exact.prices  # the quiet candle in between went to its close
 
 
+def test_a_symbol_whose_data_ends_early_is_not_held_at_a_stale_price():
+    flat = (100, 100, 100, 100)
+    data = series(flat, flat, (100, 104, 100, 104), symbol="XUSDT")  # ends after three candles
+    data.update(series(*[flat] * 8, symbol="YUSDT"))  # the range goes on
+    for res in run_both(data, ("XUSDT", T0, "long", 110.0, 90.0)):
+        entry, exit_ = res.fills
+        assert (exit_.side, exit_.price, exit_.time_ms) == ("sell", 104.0, T0 + 3 * STEP - 1)
+        assert any("XUSDT: position closed at 104 (its stored candles end here)" in n for n in res.notes)
+        assert res.equity[-1][1] == res.equity[3][1]  # nothing moves after it
+
+
 def test_the_path_goes_against_the_position_first():
     assert intra_path(10, 12, 9, 11, held=1.0) == (10, 9, 12, 11)  # long: the low first
     assert intra_path(10, 12, 9, 11, held=-1.0) == (10, 12, 9, 11)  # short: the high first

@@ -28,7 +28,9 @@ The closed candle itself always reaches the bots.
 
 The market a bot sees (ReplayMarket) answers from the candles up to the simulated now; its clock is the
 simulation's. Gaps in the data are reported and not traded across: a position open when a hole starts is
-closed at the last price before it (said in the result), and no bot sees a window that spans a hole as one.
+closed at the last price before it (said in the result), and no bot sees a window that spans a hole as one. A
+symbol whose stored candles end before the range does is closed at its last close in the same way (not held on to a
+price that no longer moves).
 """
 from __future__ import annotations
 
@@ -260,6 +262,7 @@ class Backtest:
         index = {sym: market.pos[sym] for sym in self.series}
         report_every = max(1, len(times) // 200)
         items = list(self.series.items())
+        last_step = int(times[-1])
         phases = (STEP // 3, 2 * STEP // 3)
         for k, t in enumerate(times.tolist()):
             if k % report_every == 0:
@@ -281,11 +284,8 @@ class Backtest:
             if self._own_prices_only:
                 busy = self._busy_symbols()
                 moving = [(sym, row) for sym, row in todo if sym in busy or self.paper.holds(sym)]
-                if moving and self._calm(moving):
-                    quiet = [(sym, row) for sym, row in moving if sym not in busy and self._quiet(sym, row)]
-                    if quiet:
-                        still = {sym for sym, _ in quiet}
-                        moving = [(sym, row) for sym, row in moving if sym not in still]
+                if moving:
+                    moving, quiet = self._split(moving, busy)
             else:
                 moving = todo
             # the candles' prices, phase by phase across symbols (open, first extreme, second, close): the bots'
@@ -326,6 +326,10 @@ class Backtest:
                     for bot in watching:
                         self._guarded(bot, bot.on_closed, sym, candle, window)
             self._timers(market.now_ms)
+            for sym, _ in todo:  # a symbol whose data ends before the range does: not held at a stale price
+                s = self.series[sym]
+                if index[sym] == len(s.time_list) and t < last_step:
+                    self._stop_trading(sym, s, index[sym] - 1, "its stored candles end here")
             res.steps += 1
             if self.paper.position_count():
                 res.exposure_steps += 1
@@ -377,12 +381,10 @@ class Backtest:
             busy.update(bot.setups)
         return busy
 
-    def _calm(self, moving: list[tuple[str, list]]) -> bool:
-        """Whether nothing in this step's candles could trip the daily loss limit (see the module's rule)."""
-        guard = self.executor
-        if guard.kill_switch is not None:
-            return True  # tripped: no more checks, no entries
-        at_risk = 0.0
+    def _split(self, moving: list[tuple[str, list]], busy: set[str]) -> tuple[list, list]:
+        """(the candles replayed price by price, the quiet ones that go to their close): quiet only in a calm step,
+        where nothing in this step's candles could trip the daily loss limit (see the module's rule)."""
+        at_risk, quiet, rest = 0.0, [], []
         orders = self.paper.open_orders()
         for sym, row in moving:
             held = self.paper.position(sym)
@@ -390,21 +392,15 @@ class Backtest:
             if orders:
                 qty += sum(o.qty for o in orders if o.symbol == sym)
             mark = held.mark_price if held is not None and held.mark_price else row[1]
-            hi, lo = max(row[1], row[2], row[3], row[4], mark), min(row[1], row[2], row[3], row[4], mark)
-            at_risk += qty * ((hi - lo) + hi * self._cost_rate)
-        headroom = self._loss_limit + guard.daily_pnl()
-        return 2 * at_risk < headroom
-
-    def _quiet(self, sym: str, row: list) -> bool:
-        """A held symbol (with no open order or watched trigger: the caller's check) whose candle can only move its
-        mark: the whole candle lies strictly between its stop loss and its take profit (a level at the range's edge
-        is touched; a candle wholly beyond a level, a gap, crosses it at the open)."""
-        held = self.paper.position(sym)
-        if held is None:
-            return False
-        lo, hi = min(row[1], row[2], row[3], row[4]), max(row[1], row[2], row[3], row[4])
-        below, above = (held.stop_loss, held.take_profit) if held.qty > 0 else (held.take_profit, held.stop_loss)
-        return (below is None or below < lo) and (above is None or above > hi)
+            lo, hi = min(row[1], row[2], row[3], row[4]), max(row[1], row[2], row[3], row[4])
+            top, bottom = max(hi, mark), min(lo, mark)
+            at_risk += qty * ((top - bottom) + top * self._cost_rate)
+            (quiet if held is not None and sym not in busy and _inside(held, lo, hi) else rest).append((sym, row))
+        if not quiet:
+            return moving, []
+        guard = self.executor
+        calm = guard.kill_switch is not None or 2 * at_risk < self._loss_limit + guard.daily_pnl()
+        return (rest, quiet) if calm else (moving, [])
 
     def _walk(self, sym: str, here: float, target: float, when: int) -> None:
         """From `here` to `target`, passing every level on the way at that level (the levels are read again after
@@ -456,15 +452,20 @@ class Backtest:
     def _hole(self, sym: str, s: Series, i: int) -> None:
         """A hole in the stored candles before row i: no trade across it. A position still open is closed at the
         last price before the hole; the bot's window starts again after it."""
-        last = float(s.rows[i - 1, 4])
-        for p in self.paper.positions():
-            if p.symbol == sym:
-                self._close(p, last, int(s.times[i - 1]) + STEP - 1, "a hole in the data follows")
-        for o in self.paper.open_orders():  # an order sent before the hole does not fill after it
+        self._stop_trading(sym, s, i - 1, "a hole in the data follows")
+        self.market.segment_start[sym] = i
+
+    def _stop_trading(self, sym: str, s: Series, last: int, why: str) -> None:
+        """No price of `sym` after row `last`: its position is closed at that row's close, its orders cancelled
+        (an order sent before does not fill after)."""
+        price, when = float(s.rows[last, 4]), int(s.times[last]) + STEP - 1
+        held = self.paper.position(sym)
+        if held is not None:
+            self._close(held, price, when, why)
+        for o in self.paper.open_orders():
             if o.symbol == sym:
                 self.paper.cancel(o.id)
-                self.result.notes.append(f"{sym}: order {o.client_id} cancelled (a hole in the data follows)")
-        self.market.segment_start[sym] = i
+                self.result.notes.append(f"{sym}: order {o.client_id} cancelled ({why})")
 
     def _close_all(self, why: str) -> None:
         for p in self.paper.positions():
@@ -484,6 +485,13 @@ class Backtest:
 
     def _equity(self) -> float:
         return self.paper.balance() + self.paper.unrealized_total(exact=True)
+
+
+def _inside(held, lo: float, hi: float) -> bool:
+    """Whether a candle from `lo` to `hi` lies strictly between the position's stop loss and take profit (a level at
+    the range's edge is touched; a candle wholly beyond a level, a gap, crosses it at the open)."""
+    below, above = (held.stop_loss, held.take_profit) if held.qty > 0 else (held.take_profit, held.stop_loss)
+    return (below is None or below < lo) and (above is None or above > hi)
 
 
 def resolve_names(names: Iterable[str], exchange: str, stored: list[str], instruments: dict[str, Instrument]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
 from ..core.strategy import LONG, SHORT, exit_reason
@@ -136,7 +136,7 @@ class PaperExecutor:
             if known is not None:  # a retry of an order we already have: never a second one
                 return known
             now = self.clock()
-            order = Order(f"P{now}-{next(self._ids)}-{uuid.uuid4().hex[:4]}", req.client_id, req.symbol, req.side,
+            order = Order(f"P{now}-{next(self._ids)}-{os.urandom(2).hex()}", req.client_id, req.symbol, req.side,
                           req.qty, req.type, req.price, NEW, created_ms=now, updated_ms=now,
                           reduce_only=req.reduce_only, bot=req.bot, take_profit=req.take_profit,
                           stop_loss=req.stop_loss, post_only=req.post_only)
