@@ -1,6 +1,7 @@
 """Start-up imports: the window's start-up modules and the headless collector import neither pandas, pyarrow's dataset
-layer, ccxt nor keyring; those load where they are used (a frame for the chart or a bot, a multi-month scan, a live
-order, an API key). Each check runs in a fresh interpreter and names the import chain of a module that got in."""
+layer, ccxt, keyring nor distributed; those load where they are used (a frame for the chart or a bot, a multi-month
+scan, a live order, an API key, `optimize --cluster`). Each check runs in a fresh interpreter and names the import
+chain of a module that got in."""
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("pandas", "pyarrow.dataset", "ccxt", "keyring")
+HEAVY = ("pandas", "pyarrow.dataset", "ccxt", "keyring", "distributed")
 
 # what `twinstar` imports before the window paints its first chart (gui.run_gui imports presenters and ui/ inside)
 GUI_START = ["twinstar_gui.cli", "twinstar_gui.gui", "twinstar_gui.config", "twinstar_gui.wiring",

@@ -30,8 +30,11 @@ def parser() -> argparse.ArgumentParser:
                         "rsi_period); the others keep the default grid (repeatable)")
     p.add_argument("--samples", type=int, help="random search: try this many combinations of the grid, not all")
     p.add_argument("--workers", type=int, help="local processes (default: every core)")
-    p.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run the jobs on this Dask distributed scheduler "
-                                                                "(needs the 'distributed' package)")
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                   help="run the jobs on this Dask distributed scheduler, whose workers have twinstar installed and "
+                        "the data directory at the same path (needs pip install 'twinstar[cluster]')")
+    p.add_argument("--cluster-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait for the scheduler to answer and for its first worker (default 10)")
     p.add_argument("--min-oos-return", type=float, default=0.0,
                    help="verified only if the mean out-of-sample return per fold is above this % (default 0)")
     p.add_argument("--min-profit-factor", type=float, default=1.1,
@@ -52,9 +55,11 @@ def _fail(message: str, code: int = 2) -> int:
 def main(argv: list[str]) -> int:
     from .bots.backtest import resolve_names
     from .bots.optimize import (
+        ClusterError,
         DaskCluster,
         LocalProcesses,
         Thresholds,
+        cluster_address,
         grid_of,
         parse_grid,
         preset_path,
@@ -79,6 +84,8 @@ def main(argv: list[str]) -> int:
         return _fail("--samples must be >= 1")
     if args.workers is not None and not 1 <= args.workers <= 512:
         return _fail("--workers must be 1..512")
+    if not (math.isfinite(args.cluster_timeout) and 0.5 <= args.cluster_timeout <= 600):
+        return _fail("--cluster-timeout must be 0.5..600 seconds")
     if not (math.isfinite(args.min_oos_return) and math.isfinite(args.min_profit_factor)) or args.min_trades < 0:
         return _fail("the thresholds must be finite numbers (and --min-trades >= 0)")
     try:
@@ -90,6 +97,7 @@ def main(argv: list[str]) -> int:
                 STRATEGY.field(key).parse(int(v) if key == "rsi_period" and v.is_integer() else v, f"--grid {key}")
         params = sample(grid_of(grid), args.samples)
         wins = windows(start, end, args.folds)
+        cluster = cluster_address(args.cluster) if args.cluster is not None else None
     except (SettingsError, ValueError) as exc:
         return _fail(str(exc))
     if not params:
@@ -106,9 +114,9 @@ def main(argv: list[str]) -> int:
                      f"{','.join(unknown or ['top:10'])} --since {since}")
     logging.getLogger("twinstar_gui").setLevel(logging.WARNING)
     try:
-        runner = DaskCluster(args.cluster) if args.cluster else LocalProcesses(args.workers)
-    except (RuntimeError, OSError, TimeoutError) as exc:
-        return _fail(f"cluster {args.cluster}: {exc}", 1)
+        runner = DaskCluster(cluster, args.cluster_timeout) if cluster else LocalProcesses(args.workers)
+    except (ClusterError, OSError, TimeoutError, ValueError) as exc:  # OSError: no answer within the timeout
+        return _fail(f"cluster {cluster}: {exc}", 1)
     jobs = len(symbols) * len(params) * len(wins)
     print(f"{exchange}: {len(symbols)} symbol(s) x {len(params)} parameter set(s) x {len(wins)} windows = {jobs} "
           f"backtests on {runner.describe()}", flush=True)
@@ -127,6 +135,8 @@ def main(argv: list[str]) -> int:
             settings.__class__(settings.data_dir, trading=trading))["trading"], params, run_job, folds=args.folds,
             thresholds=Thresholds(args.min_oos_return, args.min_profit_factor, args.min_trades), runner=runner,
             progress=progress)
+    except ClusterError as exc:
+        return _fail(f"cluster {cluster}: {exc}", 1)
     finally:
         if isinstance(runner, DaskCluster):
             runner.close()

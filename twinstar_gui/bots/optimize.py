@@ -19,6 +19,7 @@ import math
 import os
 import random
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -129,29 +130,59 @@ class LocalProcesses:
         return f"{self.workers} local process(es)"
 
 
-class DaskCluster:
-    """Jobs on a Dask distributed cluster (`distributed` installed: pip install 'twinstar[cluster]')."""
+class ClusterError(RuntimeError):
+    """The cluster cannot run the jobs: `distributed` missing, or workers that cannot import the job's module."""
 
-    def __init__(self, address: str) -> None:
+
+class DaskCluster:
+    """Jobs on a Dask distributed cluster: `dask scheduler` on one machine, `dask worker tcp://HOST:PORT` on each of
+    the others, every one with this package installed (pip install 'twinstar[cluster]') and the data directory at the
+    same path (a job names its candles by path). The scheduling is Dask's; jobs come back in submission order."""
+
+    def __init__(self, address: str, timeout: float = 10.0) -> None:
         try:
-            from distributed import Client  # type: ignore[import-not-found]
+            from distributed import Client
         except ImportError:
-            raise RuntimeError("--cluster needs the optional 'distributed' package: pip install distributed") from None
+            raise ClusterError("--cluster needs the optional 'distributed' package, which "
+                               + ("the packaged app does not ship: run the optimizer from a pip install, "
+                                  "pip install 'twinstar[cluster]'" if getattr(sys, "frozen", False) else
+                                  "is not installed: pip install 'twinstar[cluster]'")) from None
         self.address = address
-        self.client = Client(address, timeout="10s")
+        # not the process-wide default scheduler: nothing else here computes with Dask
+        self.client = Client(address, timeout=timeout, set_as_default=False)
+        try:
+            # a scheduler without workers would take the jobs and never run them
+            self.client.wait_for_workers(1, timeout=timeout)
+        except TimeoutError:
+            self.client.close()
+            raise TimeoutError(f"no worker joined the scheduler within {timeout:g} s; start some with: "
+                               f"dask worker {address}") from None
 
     def map(self, fn: Callable[[Job], Score], jobs: Sequence[Job]) -> Iterator[Score]:
         from distributed import as_completed
 
+        self._check_workers(fn.__module__)
         futures = self.client.map(fn, list(jobs), pure=False)
         order = {f.key: i for i, f in enumerate(futures)}
         done: dict[int, Score] = {}
         nxt = 0
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=self.client.loop):  # this client's loop: it is not the default
             done[order[fut.key]] = fut.result()
             while nxt in done:
                 yield done.pop(nxt)
                 nxt += 1
+
+    def _check_workers(self, module: str) -> None:
+        """Every worker imports the jobs' module first: a worker that cannot would not fail the job, it would drop
+        out on reading it, and with no worker left the run would wait for ever. (`exec` travels by name: a function
+        of ours would need the very import being checked.)"""
+        answers = self.client.run(exec, f"import {module}", on_error="return")
+        bad = {worker: answer for worker, answer in answers.items() if isinstance(answer, BaseException)}
+        if bad:
+            worker, exc = next(iter(bad.items()))
+            raise ClusterError(f"{len(bad)} of {len(answers)} worker(s) cannot import {module} ({worker}: "
+                               f"{type(exc).__name__}: {exc}); install this twinstar on every worker: "
+                               "pip install 'twinstar[cluster]'")
 
     def describe(self) -> str:
         workers = len(self.client.scheduler_info().get("workers", {}))
@@ -159,6 +190,28 @@ class DaskCluster:
 
     def close(self) -> None:
         self.client.close()
+
+
+def cluster_address(text: str) -> str:
+    """A Dask scheduler's address as `tcp://HOST:PORT` (a bare `HOST:PORT` gets the tcp://); ValueError naming what
+    is wrong. Checked here, before `distributed` is imported, so a typo is a message, not a wait."""
+    from urllib.parse import urlsplit
+
+    raw = text.strip()
+    form = "give the scheduler's address as tcp://HOST:PORT"
+    if "://" not in raw:
+        raw = f"tcp://{raw}"
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"--cluster {text[:80]!r}: {form}") from None
+    if parts.scheme != "tcp":
+        raise ValueError(f"--cluster {text[:80]!r}: only tcp:// schedulers are supported; {form}")
+    if not parts.hostname or port is None or port == 0 or parts.path or parts.query or parts.fragment \
+            or parts.username is not None:
+        raise ValueError(f"--cluster {text[:80]!r}: {form}")
+    return raw
 
 
 # -- the search -------------------------------------------------------------------------------------------------------
