@@ -384,7 +384,9 @@ class Backtest:
     def _split(self, moving: list[tuple[str, list]], busy: set[str]) -> tuple[list, list]:
         """(the candles replayed price by price, the quiet ones that go to their close): quiet only in a calm step,
         where nothing in this step's candles could trip the daily loss limit (see the module's rule)."""
-        at_risk, quiet, rest = 0.0, [], []
+        at_risk = 0.0
+        quiet: list[tuple[str, list]] = []
+        rest: list[tuple[str, list]] = []
         orders = self.paper.open_orders()
         for sym, row in moving:
             held = self.paper.position(sym)
