@@ -143,16 +143,15 @@ def main(argv: list[str]) -> int:
     took = time.monotonic() - started
     print(f"done in {took:.1f} s ({jobs / took:.1f} backtests/s)")
     for p in presets:
-        if not p.folds and preset_path(settings.data_dir, exchange, p.symbol).exists():
-            # no backtest ran (no data in the range, ...): that is no evidence against the preset on file
+        if all(f.skipped for f in p.folds) and preset_path(settings.data_dir, exchange, p.symbol).exists():
+            # no backtest ran or no fold had data: that is no evidence against the preset on file
             print(f"  {p.symbol:<18} {p.why}; its preset file is left as it was")
             continue
         path = write_preset(settings.data_dir, p)
         shown_params = ", ".join(f"{k}={v:g}" for k, v in sorted(p.params.items()))
-        oos = [f.out_of_sample_return_pct for f in p.folds]
+        oos = ["no data" if f.skipped else f"{f.out_of_sample_return_pct:+.2f}%" for f in p.folds]
         print(f"  {p.symbol:<18} {'VERIFIED' if p.verified else 'not verified':<13} {shown_params or '-'}")
-        print(f"  {'':<18} {p.why}" + (f"; out-of-sample returns {', '.join(f'{r:+.2f}%' for r in oos)}"
-                                       if oos else ""))
+        print(f"  {'':<18} {p.why}" + (f"; out-of-sample returns {', '.join(oos)}" if oos else ""))
         print(f"  {'':<18} -> {path}")
     verified = sum(p.verified for p in presets)
     print(f"{verified} of {len(presets)} preset(s) verified; the scanner and the multi trader use the verified ones")

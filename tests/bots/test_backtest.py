@@ -236,6 +236,10 @@ def test_a_range_without_data_says_which_months_and_how_to_get_them(dataset, mon
     with pytest.raises(BacktestError) as err:
         run_backtest(settings, settings.trading, "okx", "unified", ["DOGE"], start, start + DAY_MS)
     assert "DOGE" in str(err.value) and "twinstar download" in str(err.value)
+    for flow in ("unified", "scanner"):  # days with no candles just before the data begins (maybe in its month)
+        with pytest.raises(BacktestError) as err:
+            run_backtest(settings, settings.trading, "okx", flow, ["ETH-USDT-SWAP"], start - 3 * DAY_MS, start - 1)
+        assert "ETH-USDT-SWAP" in str(err.value) and "twinstar download --exchange okx" in str(err.value)
 
 
 def test_a_cancelled_run_and_a_failing_write_leave_no_half_files(dataset, monkeypatch, tmp_path):
@@ -375,6 +379,34 @@ def test_walk_forward_presets_are_verified_only_past_the_thresholds(dataset, tmp
     found, problems = verified_strategies(data, "bybit", TradingSettings().strategy)
     assert list(found) == ["ETHUSDT"] and problems == []
     assert found["ETHUSDT"].take_profit_pct == lenient[1].params["take_profit_pct"]
+
+
+def test_a_fold_without_data_is_not_scored_as_a_flat_one(dataset, tmp_path):
+    """A window with no candles (before the download began) is no 0 % fold: it is skipped with why, counts neither
+    for nor against, and a range where no fold has data verifies nothing."""
+    from twinstar_gui.bots.optimize import LocalProcesses, Thresholds, optimize, read_presets, write_preset
+    from twinstar_gui.config import Settings, TradingSettings, settings_to_dict
+    from twinstar_gui.research import run_job
+
+    root, start = dataset
+    trading = settings_to_dict(Settings(root, trading=TradingSettings()))["trading"]
+    params = [{"take_profit_pct": 2.0}, {"take_profit_pct": 3.0}]
+    lenient = Thresholds(-100.0, 0.0, 0)
+    # four windows of 10 days: the first two before the data begins
+    (p,) = optimize(root, "bybit", ["BTCUSDT"], start - 20 * DAY_MS, start + 20 * DAY_MS - 1, trading, params,
+                    run_job, folds=3, thresholds=lenient, runner=LocalProcesses(2))
+    skipped = [f for f in p.folds if f.skipped]
+    assert len(p.folds) == 3 and len(skipped) == 2 and not p.folds[2].skipped
+    assert "in-sample" in skipped[0].skipped and "no stored candles" in skipped[0].skipped
+    assert "twinstar download --exchange bybit --symbols BTCUSDT" in skipped[1].skipped
+    assert p.verified and "(2 of 3 folds had no data)" in p.why
+    assert f"{p.folds[2].out_of_sample_return_pct:+.2f} % per fold" in p.why  # the one scored fold, not a mean with 0s
+    (none,) = optimize(root, "bybit", ["BTCUSDT"], start + 10 * DAY_MS, start + 40 * DAY_MS - 1, trading, params,
+                       run_job, folds=2, thresholds=lenient, runner=LocalProcesses(1))
+    assert not none.verified and none.why.startswith("no fold could be scored")
+    write_preset(tmp_path, p)
+    (read,), problems = read_presets(tmp_path, "bybit")
+    assert problems == [] and read["folds"][0]["skipped"]
 
 
 def test_preset_files_are_untrusted(tmp_path):

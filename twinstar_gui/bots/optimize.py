@@ -69,6 +69,7 @@ class Fold:
     out_of_sample_return_pct: float
     out_of_sample_trades: int
     out_of_sample_profit_factor: float
+    skipped: str = ""  # why the fold is not scored (a window with no data): it counts neither for nor against
 
 
 @dataclass
@@ -222,8 +223,12 @@ class Thresholds:
     min_trades: int = 5
 
     def judge(self, folds: list[Fold], gross_win: float, gross_loss: float) -> tuple[bool, str]:
-        mean = sum(f.out_of_sample_return_pct for f in folds) / len(folds)
-        trades = sum(f.out_of_sample_trades for f in folds)
+        scored = [f for f in folds if not f.skipped]
+        if not scored:
+            return False, "no fold could be scored: " + "; ".join(f.skipped for f in folds)
+        unscored = f" ({len(folds) - len(scored)} of {len(folds)} folds had no data)" if len(scored) < len(folds) else ""
+        mean = sum(f.out_of_sample_return_pct for f in scored) / len(scored)
+        trades = sum(f.out_of_sample_trades for f in scored)
         pf = math.inf if gross_loss == 0 and gross_win > 0 else (gross_win / gross_loss if gross_loss else 0.0)
         problems = []
         if mean <= self.min_oos_return_pct:
@@ -233,8 +238,8 @@ class Thresholds:
         if trades < self.min_trades:
             problems.append(f"{trades} out-of-sample trade(s) < {self.min_trades}")
         if problems:
-            return False, "; ".join(problems)
-        return True, f"out-of-sample return {mean:+.2f} % per fold, profit factor {pf:.2f}, {trades} trades"
+            return False, "; ".join(problems) + unscored
+        return True, f"out-of-sample return {mean:+.2f} % per fold, profit factor {pf:.2f}, {trades} trades{unscored}"
 
 
 def optimize(data_dir: Path, exchange: str, symbols: Sequence[str], start_ms: int, end_ms: int,
@@ -272,6 +277,12 @@ def optimize(data_dir: Path, exchange: str, symbols: Sequence[str], start_ms: in
             train, test = wins[i], wins[i + 1]
             chosen = max(keys, key=lambda k: (_ret(results, sym, k, train[0]), -keys.index(k)))
             oos = results[(sym, chosen, test[0])]
+            in_sample = results[(sym, chosen, train[0])]
+            if in_sample.error or oos.error:  # nothing to choose on, or nothing to score on: not a 0 % fold
+                why = (f"in-sample {day(train[0])}: {in_sample.error}" if in_sample.error else
+                       f"out-of-sample {day(test[0])}: {oos.error}")
+                fold_rows.append(Fold(train, test, dict(chosen), 0.0, 0.0, 0, 0.0, skipped=why[:300]))
+                continue
             win_sum += oos.gross_win
             loss_sum += oos.gross_loss
             pf = math.inf if oos.gross_loss == 0 and oos.gross_win > 0 else (

@@ -86,6 +86,11 @@ def run_backtest(settings, trading, exchange: str, flow: str, names: list[str] |
               f"--since {since} --until {until} --data {settings.data_dir}")
     strategy = trading.strategy if flow != "multi" else trading.multi_strategy()
     series = load_series(store, exchange, symbols, start_ms, end_ms, warmup=strategy.history_needed)
+    absent = [s for s in symbols if s not in series]  # months with candles, but none inside the range
+    if absent and (flow == "unified" or not series):
+        raise BacktestError(f"{exchange}: no stored candles in {since} .. {until} for {', '.join(absent[:10])}; get "
+                            f"them with: twinstar download --exchange {exchange} --symbols {','.join(absent)} "
+                            f"--since {since} --until {until} --data {settings.data_dir}")
     venue = VENUES[exchange]
     currency = venue.quote
 
@@ -109,6 +114,9 @@ def run_backtest(settings, trading, exchange: str, flow: str, names: list[str] |
     for s, months in missing.items():
         if s not in empty:
             result.notes.append(f"{s}: no stored candles in {_span(months)}")
+    for s in absent:
+        if s not in missing:
+            result.notes.append(f"{s}: no stored candles in {since} .. {until}")
     trades = trades_of(result.fills)
     exposure = result.exposure_steps / result.steps if result.steps else 0.0
     metrics = metrics_of(trades, result.equity, result.balance_start, exposure)

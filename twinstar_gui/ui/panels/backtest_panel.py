@@ -194,7 +194,8 @@ class BacktestPanel(QWidget):
     def show_presets(self, presets: list[dict], problems: list[str]) -> None:
         rows = []
         for p in presets:
-            oos = [f.get("out_of_sample_return_pct", 0.0) for f in p.get("folds", []) if isinstance(f, dict)]
+            oos = [f.get("out_of_sample_return_pct", 0.0) for f in p.get("folds", [])
+                   if isinstance(f, dict) and not f.get("skipped")]  # a fold without data is no score
             mean = sum(oos) / len(oos) if oos else float("nan")
             params = ", ".join(f"{k}={v:g}" for k, v in sorted(p["params"].items()))
             rows.append([(p["symbol"], p["symbol"]), ("yes" if p["verified"] else "no", p["verified"]),
