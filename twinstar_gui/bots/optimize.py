@@ -226,7 +226,8 @@ class Thresholds:
         scored = [f for f in folds if not f.skipped]
         if not scored:
             return False, "no fold could be scored: " + "; ".join(f.skipped for f in folds)
-        unscored = f" ({len(folds) - len(scored)} of {len(folds)} folds had no data)" if len(scored) < len(folds) else ""
+        missing = len(folds) - len(scored)
+        unscored = f" ({missing} of {len(folds)} folds had no data)" if missing else ""
         mean = sum(f.out_of_sample_return_pct for f in scored) / len(scored)
         trades = sum(f.out_of_sample_trades for f in scored)
         pf = math.inf if gross_loss == 0 and gross_win > 0 else (gross_win / gross_loss if gross_loss else 0.0)
