@@ -15,7 +15,7 @@ from .base import Bot, BotContext
 log = logging.getLogger(__name__)
 # a close older than this (from its candle's end to now) is caught-up history: its signal's price and levels are
 # stale (an entry on one placed a stop loss the market was already past, closed at once at a loss)
-MAX_CLOSE_AGE_MS = BASE_TIMEFRAME.ms
+MAX_CLOSE_AGE_MS = STEP_MS = BASE_TIMEFRAME.ms
 
 
 class UnifiedBot(Bot):
@@ -59,7 +59,7 @@ class UnifiedBot(Bot):
             history = self.history = np.vstack([self.history[-need:], row])
         if self.busy_with(symbol):
             return  # in a trade (its TP/SL manage the exit) or the entry is not filled yet
-        late = self.ctx.market.clock() - (candle.open_time + BASE_TIMEFRAME.ms)
+        late = self.ctx.market.clock() - (candle.open_time + STEP_MS)
         if late > MAX_CLOSE_AGE_MS:  # a catch-up (backfill) delivers old closes: history, not a reason to trade now
             return
         signal = detect_signal(history[-need:], strategy, symbol)

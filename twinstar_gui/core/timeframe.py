@@ -17,7 +17,9 @@ class Timeframe(Enum):
 
     @property
     def ms(self) -> int:
-        return _LENGTH_MS[self]
+        """The length in ms: an attribute set on each member below (a dict lookup hashes the member in Python, and
+        this is asked on every candle)."""
+        return self._ms  # type: ignore[attr-defined, no-any-return]
 
     @property
     def label(self) -> str:
@@ -51,6 +53,9 @@ _LENGTH_MS = {
     Timeframe.H4: 240 * MINUTE_MS,
     Timeframe.D1: 1440 * MINUTE_MS,
 }
+
+for _tf, _length in _LENGTH_MS.items():
+    _tf._ms = _length  # type: ignore[attr-defined]
 
 #: Timeframes the product shows and derives (1m exists only as an exchange stream interval).
 CHART_TIMEFRAMES = (Timeframe.M15, Timeframe.H1, Timeframe.H4, Timeframe.D1)

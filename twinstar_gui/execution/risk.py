@@ -51,6 +51,7 @@ class RiskGuard:
         self._at_exchange = getattr(executor, "fills_at_exchange", False)
         self._next_idle_check = 0.0  # monotonic time the daily loss is next read on a price that cannot move it
         self._holds = getattr(executor, "holds", None)  # one symbol's question without copying every position
+        self._in_play = getattr(executor, "in_play", None)
         self._keys: dict[str, str] = {}  # _account_key's answers (asked on every price of a held symbol)
 
     def __repr__(self) -> str:
@@ -299,7 +300,7 @@ class RiskGuard:
         return self.inner.balance()
 
     def in_play(self, symbol: str) -> bool:
-        one = getattr(self.inner, "in_play", None)
+        one = self._in_play
         return one(symbol) if one is not None else symbol in symbols_in_play(self.inner)
 
     def open_orders(self) -> list[Order]:
