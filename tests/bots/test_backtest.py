@@ -107,6 +107,33 @@ def test_a_symbol_whose_data_ends_early_is_not_held_at_a_stale_price():
         assert res.equity[-1][1] == res.equity[3][1]  # nothing moves after it
 
 
+def test_a_close_before_a_hole_counts_at_once_for_the_daily_loss_limit():
+    """A's position is closed before a hole in its data at a loss past the limit (fees included), with nothing held
+    after it: the switch trips at that close (was: at some later price, when the wall clock let the risk guard look),
+    and B's entry later is refused; the same on the short path and the exact one."""
+    class Long(EnterAtOwnPrices):
+        def __init__(self, ctx, name, symbol, at):
+            Bot.__init__(self, name, ctx)
+            self.symbol, self.at, self.side, self.tp, self.sl = symbol, at, "long", None, None
+
+    flat = (100.0, 100.0, 100.0, 100.0)
+    data = series(flat, (100.0, 100.0, 81.5, 81.5), None, (81.5, 81.5, 81.5, 81.5), flat, flat, flat, symbol="AUSDT")
+    data.update(series(*[flat] * 8, symbol="BUSDT"))
+    out = []
+    for exact in (False, True):
+        def bots(tr):
+            return [Long(BotContext(tr.market, tr.executor, tr.journal, order_notional=100.0), "a", "AUSDT", T0),
+                    Long(BotContext(tr.market, tr.executor, tr.journal, order_notional=100.0), "b", "BUSDT",
+                         T0 + 4 * STEP)]
+        out.append(Backtest("bybit", data, T0, T0 + 7 * STEP, flow="test", bot_factory=bots, balance=10_000.0,
+                            fee_rate=0.01, slippage_bps=0.0, risk=RiskLimits(daily_loss_limit_usdt=20.0),
+                            exact_path=exact).run())
+    _same_run(*out)
+    res = out[0]
+    assert res.kill_switch is not None and res.kill_switch["time_ms"] == T0 + 2 * STEP - 1  # at the close
+    assert {f.symbol for f in res.fills} == {"AUSDT"}  # B never entered
+
+
 def test_the_path_goes_against_the_position_first():
     assert intra_path(10, 12, 9, 11, held=1.0) == (10, 9, 12, 11)  # long: the low first
     assert intra_path(10, 12, 9, 11, held=-1.0) == (10, 12, 9, 11)  # short: the high first
@@ -401,6 +428,13 @@ def test_a_fold_without_data_is_not_scored_as_a_flat_one(dataset, tmp_path):
     assert "twinstar download --exchange bybit --symbols BTCUSDT" in skipped[1].skipped
     assert p.verified and "(2 of 3 folds had no data)" in p.why
     assert f"{p.folds[2].out_of_sample_return_pct:+.2f} % per fold" in p.why  # the one scored fold, not a mean with 0s
+    # the newest window empty: the preset's parameters are those the newest window with data chose
+    (late,) = optimize(root, "bybit", ["BTCUSDT"], start, start + 40 * DAY_MS - 1, trading, params[::-1], run_job,
+                       folds=3, thresholds=lenient, runner=LocalProcesses(2))
+    assert late.params != params[-1]  # not the first of the grid by default (what an empty window's "best" was)
+    assert [bool(f.skipped) for f in late.folds] == [False, True, True]
+    assert late.params == late.folds[1].params  # chosen on the second window (the newest with candles)
+    assert "(2 of 3 folds had no data)" in late.why
     (none,) = optimize(root, "bybit", ["BTCUSDT"], start + 10 * DAY_MS, start + 40 * DAY_MS - 1, trading, params,
                        run_job, folds=2, thresholds=lenient, runner=LocalProcesses(1))
     assert not none.verified and none.why.startswith("no fold could be scored")

@@ -505,3 +505,20 @@ def test_a_position_reduced_or_turned_over_stays_on_the_lot_grid_and_its_stop_ca
     ex.on_price("BTCUSDT", 56_000.0, 8)
     ex.on_price("BTCUSDT", 56_000.0, 9)
     assert ex.positions() == [] and ex.open_orders() == []
+
+
+def test_a_position_off_the_lot_grid_is_not_rounded_into_another_size(tmp_path):
+    """A position restored from a journal written under other rules (a finer lot) is off this grid: a fill adds to it
+    exactly (only a float residue is put back on the grid, never a real difference)."""
+    from twinstar_gui.execution.base import InstrumentRules, Position
+
+    journal = Journal(tmp_path / "journal.sqlite3")
+    journal.save_position("paper", Position("BTCUSDT", 0.0155, 100.0, 1, "b"))
+    ex = PaperExecutor(journal, rules=lambda s: InstrumentRules(s, 0.01, 0.01, 0.01), clock=clock, slippage_bps=0)
+    ex.on_price("BTCUSDT", 100.0, 2)
+    ex.place(OrderRequest("BTCUSDT", "buy", 0.01, "add"))
+    ex.on_price("BTCUSDT", 100.0, 3)
+    assert ex.position("BTCUSDT").qty == pytest.approx(0.0255, abs=1e-12)
+    ex.place(OrderRequest("BTCUSDT", "sell", 0.03, "flip"))
+    ex.on_price("BTCUSDT", 100.0, 4)
+    assert ex.position("BTCUSDT").qty == pytest.approx(-0.0045, abs=1e-12)

@@ -484,6 +484,12 @@ class Backtest:
         self.paper.place(req)
         self.paper.on_price(p.symbol, price, when)  # a market order fills at the next price: this one
         self.result.notes.append(f"{p.symbol}: position closed at {price:g} ({why})")
+        now = self.market.now_ms
+        self.market.now_ms = when
+        try:  # its loss counts now, as a fill through the risk guard would (not at some later price)
+            self.executor.check_daily_loss()
+        finally:
+            self.market.now_ms = now
 
     def _equity(self) -> float:
         return self.paper.balance() + self.paper.unrealized_total(exact=True)

@@ -290,8 +290,9 @@ def optimize(data_dir: Path, exchange: str, symbols: Sequence[str], start_ms: in
                 oos.gross_win / oos.gross_loss if oos.gross_loss else 0.0)
             fold_rows.append(Fold(train, test, dict(chosen), _ret(results, sym, chosen, train[0]),
                                   oos.return_pct, oos.trades, pf))
-        # the preset: the parameters the newest in-sample window picks (the last fold's test window)
-        final = max(keys, key=lambda k: (_ret(results, sym, k, wins[-1][0]), -keys.index(k)))
+        # the preset: the parameters the newest window with data picks (the last fold's test window, unless empty)
+        newest = next((w for w in reversed(wins) if not all(results[(sym, k, w[0])].error for k in keys)), wins[-1])
+        final = max(keys, key=lambda k: (_ret(results, sym, k, newest[0]), -keys.index(k)))
         ok, why = thresholds.judge(fold_rows, win_sum, loss_sum)
         presets.append(Preset(exchange, sym, dict(final), ok, why, day(start_ms), day(end_ms), fold_rows,
                               asdict(thresholds), stamp))

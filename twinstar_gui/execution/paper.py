@@ -68,7 +68,8 @@ class PaperExecutor:
         # restore: balance, open positions and resting orders from the journal
         self._balance = float(journal.get_state(f"{name}.balance", balance))
         self._positions = {p.symbol: p for p in journal.positions(name)}
-        self._unrealized = 0.0  # the positions' unrealized PnL, kept as marks move (summed again after each fill)
+        self._unrealized = 0.0  # the positions' unrealized PnL, kept as marks move and fills change them
+        self._fills_since_sum = 0
         self._open = {o.id: o for o in journal.orders(name, open_only=True)}
         if self._positions or self._open:
             log.info("%s: restored %d open position(s) and %d open order(s) from the journal", name,
@@ -290,6 +291,12 @@ class PaperExecutor:
             raise OrderRefused(symbol, f"insufficient balance: order needs {need:,.2f} {self.currency} "
                                        f"margin, {free:,.2f} available")
 
+    def _lots(self, symbol: str, qty: float) -> float:
+        """A sum of quantities back on the lot grid when it is off by a float residue only (0.009 - 0.008 is
+        0.0009999999999999992); a quantity really off the grid (a position restored under other rules) is kept."""
+        snapped = self.rules(symbol).snap_qty(qty)
+        return snapped if abs(snapped - qty) <= 1e-9 * max(abs(qty), self.rules(symbol).lot_size) else qty
+
     def _still_reduces(self, order: Order, time_ms: int) -> bool:
         """A reduce-only order is checked again when it fills, as the exchange does: another close may have
         filled first (TP/SL, the kill switch and a manual close can meet on one price). It is cut to what is
@@ -348,6 +355,8 @@ class PaperExecutor:
 
     def _apply_fill(self, order: Order, price: float, time_ms: int, committed: list[bool]) -> Fill:
         signed = order.qty if order.side == BUY else -order.qty
+        held = self._positions.get(order.symbol)
+        was_unrealized = held.unrealized_pnl if held is not None else 0.0
         fee = abs(signed) * price * self.fee_rate
         pos = self._positions.get(order.symbol)
         realized = 0.0
@@ -355,13 +364,13 @@ class PaperExecutor:
             pos = Position(order.symbol, signed, price, time_ms, order.bot, order.take_profit, order.stop_loss, price)
             self._positions[order.symbol] = pos
         elif pos.qty * signed > 0:  # adding: average the entry
-            total = self.rules(order.symbol).snap_qty(pos.qty + signed)
+            total = self._lots(order.symbol, pos.qty + signed)
             pos.entry_price = (pos.entry_price * pos.qty + price * signed) / total
             pos.qty = total
         else:  # reducing, closing or flipping
             closing = min(abs(signed), abs(pos.qty))
             realized = (price - pos.entry_price) * closing * (1 if pos.qty > 0 else -1)
-            rest = self.rules(order.symbol).snap_qty(pos.qty + signed)  # on the lot grid: closable by an order
+            rest = self._lots(order.symbol, pos.qty + signed)  # on the lot grid: closable by an order
             if rest == 0 or rest * pos.qty > 0:
                 pos.qty = rest
             else:  # flipped: the remainder opens the other way at this price, with this order's levels only
@@ -385,7 +394,11 @@ class PaperExecutor:
         committed.append(True)
         if pos.qty == 0:
             del self._positions[order.symbol]
-        self._unrealized = self.unrealized_total(exact=True)
+        self._fills_since_sum += 1
+        if self._fills_since_sum >= 256:  # summed again now and then: what the running total drifts stays tiny
+            self._unrealized, self._fills_since_sum = self.unrealized_total(exact=True), 0
+        else:  # the position filled is the only one whose unrealized PnL changed
+            self._unrealized += (pos.unrealized_pnl if pos.qty else 0.0) - was_unrealized
         log.info("%s: filled %s %s %g @ %g (fee %.4f, realized %.4f)", self.name, order.side, order.symbol,
                  order.qty, price, fee, realized)
         return fill

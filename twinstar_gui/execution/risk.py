@@ -251,11 +251,16 @@ class RiskGuard:
         self._next_idle_check = now + IDLE_CHECK_S
         return True
 
+    def check_daily_loss(self) -> None:
+        """The daily loss limit checked now (trips the switch when reached): for a fill that did not come through
+        on_price (a backtest's close before a hole in the data)."""
+        self._check_daily_loss()
+
     def _check_daily_loss(self) -> None:
         if self.kill_switch is None:
             pnl = self.daily_pnl(exact=False)  # on every price of a held symbol: not a sum over every position
             limit = self.limits.daily_loss_limit(self.currency)
-            if pnl <= -limit * (1 - 1e-9):  # near the limit: decided on the exact sum
+            if pnl <= -limit * (1 - 1e-6):  # near the limit: decided on the exact sum
                 pnl = self.daily_pnl()
             if pnl <= -limit:
                 self.trip(f"daily loss {pnl:,.2f} {self.currency} reached the limit of -{limit:,g}")

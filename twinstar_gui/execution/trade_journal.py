@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -261,6 +263,8 @@ class MemoryJournal(Journal):
             fills = self._fills.setdefault(executor, [])
             times = self._fill_times.setdefault(executor, [])
             late = bool(times) and fill.time_ms < times[-1]
+            if fill.realized_pnl == 0.0:  # SQLite keeps -0.0 as 0.0
+                fill = dataclasses.replace(fill, realized_pnl=0.0)
             fills.append(fill)  # a Fill is frozen: kept as it is
             times.append(fill.time_ms)
             if late:  # older than the last: the sums are made again, in time order, as the query adds them
@@ -290,6 +294,8 @@ class MemoryJournal(Journal):
                     since = fills[bisect.bisect_left(self._fill_times[executor], since_ms):] if fills else []
                 for f in since:
                     known += f.realized_pnl - f.fee
+                if len(self._realized) >= 16:  # the risk guard asks for today: yesterday's sums are let go
+                    del self._realized[next(iter(self._realized))]
                 self._realized[(executor, since_ms)] = known
             return known
 
@@ -298,16 +304,17 @@ class MemoryJournal(Journal):
         with self._lock:
             self._keep(self._positions, (executor, pos.symbol), None if pos.qty == 0 else
                        Position(pos.symbol, pos.qty, pos.entry_price, pos.opened_ms, pos.bot, pos.take_profit,
-                                pos.stop_loss, 0.0, pos.realized_pnl))  # as the file keeps it: no mark
+                                pos.stop_loss, 0.0, pos.realized_pnl + 0.0))  # as the file keeps it: no mark, no -0
 
     def positions(self, executor: str) -> list[Position]:
         with self._lock:
             mine = [p.copy() for (ex, _), p in self._positions.items() if ex == executor]
-        return sorted(mine, key=lambda p: p.opened_ms)
+        return sorted(mine, key=lambda p: (p.opened_ms, p.symbol))  # SQLite reads its (executor, symbol) index
 
     # -- state --------------------------------------------------------------------------------------
     def set_state(self, key: str, value: Any) -> None:
-        text = json.dumps(value)
+        # a balance after every fill: a finite float's JSON is its repr
+        text = repr(value) if type(value) is float and math.isfinite(value) else json.dumps(value)
         with self._lock:
             self._keep(self._state, key, text)
 
