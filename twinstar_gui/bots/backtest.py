@@ -299,7 +299,7 @@ class Backtest:
             for phase, when in enumerate((t + phases[0], t + phases[1], t + STEP - 1), start=1):
                 for sym, row in moving:
                     if sym not in paths:
-                        held = self.paper.position(sym)
+                        held = self.paper.peek(sym)
                         paths[sym] = intra_path(row[1], row[2], row[3], row[4], 0.0 if held is None else held.qty)
                     path = paths[sym]
                     self._walk(sym, path[phase - 1], path[phase], when)
@@ -309,14 +309,12 @@ class Backtest:
                 self.paper.on_price(sym, row[4], t + STEP - 1)
                 res.prices += 1
                 paths[sym] = (row[1], row[4], row[4], row[4])
-            if len(moving) < len(todo):
-                last_price = self.paper.last_price  # a quiet symbol's candle: its close is the last price
-                for sym, row in todo:
-                    if sym not in paths:
-                        last_price[sym] = row[4]
+            last_price, pos = self.paper.last_price, market.pos
+            for sym, row in todo:
+                if sym not in paths:  # a candle nothing could act on: its close is the last price
+                    last_price[sym] = row[4]
+                pos[sym] = index[sym]
             market.now_ms = t + STEP
-            for sym, _ in todo:
-                market.pos[sym] = index[sym]
             res.candles += len(todo)
             for sym, row in todo:
                 watching = self._watching(sym)
@@ -324,7 +322,10 @@ class Backtest:
                     candle = Candle(t, row[1], row[2], row[3], row[4], row[5])
                     window = market.history(sym)
                     for bot in watching:
-                        self._guarded(bot, bot.on_closed, sym, candle, window)
+                        try:
+                            bot.on_closed(sym, candle, window)
+                        except (KeyError, ValueError) as exc:  # as _guarded: said, and the replay goes on
+                            self._note(bot, exc)
             self._timers(market.now_ms)
             for sym, _ in todo:  # a symbol whose data ends before the range does: not held at a stale price
                 s = self.series[sym]
@@ -348,9 +349,12 @@ class Backtest:
         try:
             fn(*args)
         except (KeyError, ValueError) as exc:
-            note = f"{bot.name}: {type(exc).__name__}: {exc}"
-            if note not in self.result.notes:
-                self.result.notes.append(note)
+            self._note(bot, exc)
+
+    def _note(self, bot: Bot, exc: Exception) -> None:
+        note = f"{bot.name}: {type(exc).__name__}: {exc}"
+        if note not in self.result.notes:
+            self.result.notes.append(note)
 
     def _watching(self, sym: str) -> list[Bot]:
         """The bots that stream `sym` (as live: a bot gets the closes and prices of the symbols it watches)."""
@@ -389,7 +393,7 @@ class Backtest:
         rest: list[tuple[str, list]] = []
         orders = self.paper.open_orders()
         for sym, row in moving:
-            held = self.paper.position(sym)
+            held = self.paper.peek(sym)
             qty = abs(held.qty) if held is not None else 0.0
             if orders:
                 qty += sum(o.qty for o in orders if o.symbol == sym)
@@ -420,7 +424,7 @@ class Backtest:
         """The first level strictly between `here` and `target` on the way (TP, SL, resting orders, watched
         triggers), or None."""
         levels = []
-        p = self.paper.position(sym)
+        p = self.paper.peek(sym)
         if p is not None:
             levels += [v for v in (p.take_profit, p.stop_loss) if v is not None]
         levels += [o.price for o in self.paper.open_orders() if o.symbol == sym and o.price is not None]

@@ -30,6 +30,8 @@ class UnifiedBot(Bot):
         self._next_health = 0.0
         self.health_checks = 0
         self.rest_polls = 0
+        self._need_of: object = None  # the strategy whose history_needed is self._need
+        self._need = 0
 
     def start(self) -> None:
         market, need = self.ctx.market, self.strategy_of(self.symbol).history_needed
@@ -47,7 +49,9 @@ class UnifiedBot(Bot):
         if symbol != self.symbol:
             return
         strategy = self.strategy_of(symbol)
-        need = strategy.history_needed
+        if strategy is not self._need_of:  # asked on every closed candle: once per strategy object
+            self._need_of, self._need = strategy, strategy.history_needed
+        need = self._need
         if window is not None and len(window) >= need and window[-1, 0] == candle.open_time:
             history = window  # the stream's own window: no copy kept here between candles
             if len(self.history):

@@ -94,22 +94,24 @@ def _num(x: float) -> str:
     return "-" if not math.isfinite(x) else f"{x:.2f}"
 
 
-def daily_returns(equity: Sequence[tuple[int, float]]) -> np.ndarray:
-    """Returns from one UTC day's last equity to the next's."""
-    if len(equity) < 2:
+def daily_returns(equity: Sequence[tuple[int, float]], start: float | None = None) -> np.ndarray:
+    """Returns from one UTC day's last equity to the next's; the first day's from `start` (the equity before the
+    first point: the starting balance), else from the first point."""
+    if not len(equity) or (start is None and len(equity) < 2):
         return np.empty(0)
     t = np.array([e[0] for e in equity], np.int64)
     v = np.array([e[1] for e in equity], np.float64)
     days = t // DAY_MS
     last_of_day = np.nonzero(np.append(days[1:] != days[:-1], True))[0]
-    closes = np.concatenate([[v[0]], v[last_of_day]])
+    closes = np.concatenate([[v[0] if start is None else start], v[last_of_day]])
     return np.diff(closes) / np.where(closes[:-1] == 0, np.nan, closes[:-1])
 
 
-def max_drawdown_pct(equity: Sequence[tuple[int, float]]) -> float:
+def max_drawdown_pct(equity: Sequence[tuple[int, float]], start: float | None = None) -> float:
+    """The deepest fall from a peak, in % of it; the peak may be `start` (the equity before the first point)."""
     if not equity:
         return 0.0
-    v = np.array([e[1] for e in equity], np.float64)
+    v = np.array(([] if start is None else [start]) + [e[1] for e in equity], np.float64)
     peak = np.maximum.accumulate(v)
     dd = np.where(peak > 0, (peak - v) / peak, 0.0)
     return float(dd.max() * 100)
@@ -122,7 +124,7 @@ def metrics_of(trades: Sequence[Trade], equity: Sequence[tuple[int, float]], sta
     wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
     gross_loss = -losses.sum()
     pf = math.nan if not len(pnl) else (math.inf if gross_loss == 0 else float(wins.sum() / gross_loss))
-    r = daily_returns(equity)
+    r = daily_returns(equity, start_equity)
     r = r[np.isfinite(r)]
     sharpe = sortino = math.nan
     if len(r) >= 2 and r.std(ddof=1) > 0:
@@ -138,6 +140,7 @@ def metrics_of(trades: Sequence[Trade], equity: Sequence[tuple[int, float]], sta
         row["wins"] += t.pnl > 0
     for row in per.values():
         row["win_rate_pct"] = 100.0 * row.pop("wins") / row["trades"]
+    win_rate = 100.0 * len(wins) / len(pnl) if len(pnl) else 0.0
     return Metrics(start_equity, end, end - start_equity, 100.0 * (end - start_equity) / start_equity,
-                   max_drawdown_pct(equity), len(trades), 100.0 * len(wins) / len(pnl) if len(pnl) else 0.0, pf,
+                   max_drawdown_pct(equity, start_equity), len(trades), win_rate, pf,
                    sharpe, sortino, 100.0 * exposure, float(sum(t.fees for t in trades)), per)

@@ -124,6 +124,11 @@ class PaperExecutor:
         with self._lock:
             return sum(p.unrealized_pnl for p in self._positions.values()) if exact else self._unrealized
 
+    def peek(self, symbol: str) -> Position | None:
+        """The position itself, not a copy: for a reader on the one thread that drives this account and changes
+        nothing (a backtest's engine, between two prices)."""
+        return self._positions.get(symbol)
+
     def holds(self, symbol: str) -> bool:
         return symbol in self._positions
 
