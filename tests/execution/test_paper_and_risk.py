@@ -522,3 +522,19 @@ def test_a_position_off_the_lot_grid_is_not_rounded_into_another_size(tmp_path):
     ex.place(OrderRequest("BTCUSDT", "sell", 0.03, "flip"))
     ex.on_price("BTCUSDT", 100.0, 4)
     assert ex.position("BTCUSDT").qty == pytest.approx(-0.0045, abs=1e-12)
+
+
+def test_order_and_position_copies_carry_every_field():
+    """Their copy() lists the fields by hand (a generic copy cost a backtest several times more): a field added
+    later must be copied too."""
+    import dataclasses
+
+    from twinstar_gui.execution.base import Order, Position
+
+    for cls in (Order, Position):
+        values = {}
+        for i, f in enumerate(dataclasses.fields(cls)):  # a distinct, non-default value per field
+            values[f.name] = {"str": f"v{i}", "float": 1.5 + i, "int": 100 + i, "bool": True}.get(
+                str(f.type).split(" | ")[0], 7.25 + i)
+        obj = cls(**values)
+        assert dataclasses.asdict(obj.copy()) == dataclasses.asdict(obj) and obj.copy() is not obj

@@ -261,7 +261,7 @@ class Backtest:
         self._timers_due = min((b.timer_due() for b in self.bots), default=math.inf)
         index = {sym: market.pos[sym] for sym in self.series}
         report_every = max(1, len(times) // 200)
-        items = list(self.series.items())
+        items = [(sym, s, s.time_list) for sym, s in self.series.items()]
         last_step = int(times[-1])
         phases = (STEP // 3, 2 * STEP // 3)
         for k, t in enumerate(times.tolist()):
@@ -272,11 +272,11 @@ class Backtest:
                 if self.progress is not None:
                     self.progress(k / len(times))
             todo = []
-            for sym, s in items:
+            for sym, s, stamps in items:
                 i = index[sym]
-                if i >= len(s.time_list) or s.time_list[i] != t:
+                if i >= len(stamps) or stamps[i] != t:
                     continue
-                if i > 0 and t - s.time_list[i - 1] > STEP:
+                if i and t - stamps[i - 1] > STEP:
                     self._hole(sym, s, i)
                 todo.append((sym, s.rows[i].tolist()))
                 index[sym] = i + 1

@@ -154,7 +154,9 @@ class Order:
 
     def copy(self) -> Order:
         """A full copy (numbers and strings inside); copy.copy costs several times more on a slotted dataclass."""
-        return Order(*[getattr(self, f) for f in Order.__slots__])
+        return Order(self.id, self.client_id, self.symbol, self.side, self.qty, self.type, self.price, self.status,
+                     self.filled_qty, self.avg_price, self.fee, self.created_ms, self.updated_ms, self.reduce_only,
+                     self.bot, self.reason, self.take_profit, self.stop_loss, self.post_only)
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ import dataclasses
 import itertools
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +65,7 @@ class PaperExecutor:
         self.clock = clock
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
+        self._salt = random.Random(os.urandom(8))  # two runs' ids in one ms differ (not a syscall per order)
         self.last_price: dict[str, float] = {}
         # restore: balance, open positions and resting orders from the journal
         self._balance = float(journal.get_state(f"{name}.balance", balance))
@@ -142,8 +144,8 @@ class PaperExecutor:
             if known is not None:  # a retry of an order we already have: never a second one
                 return known
             now = self.clock()
-            order = Order(f"P{now}-{next(self._ids)}-{os.urandom(2).hex()}", req.client_id, req.symbol, req.side,
-                          req.qty, req.type, req.price, NEW, created_ms=now, updated_ms=now,
+            order = Order(f"P{now}-{next(self._ids)}-{self._salt.getrandbits(16):04x}", req.client_id, req.symbol,
+                          req.side, req.qty, req.type, req.price, NEW, created_ms=now, updated_ms=now,
                           reduce_only=req.reduce_only, bot=req.bot, take_profit=req.take_profit,
                           stop_loss=req.stop_loss, post_only=req.post_only)
             try:
