@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.history import download_history
 
 from twinstar_gui.bots.backtest import STEP, Backtest, Series, intra_path
 from twinstar_gui.bots.base import Bot, BotContext
@@ -19,14 +20,9 @@ from twinstar_gui.collector import data_dir_setting
 from twinstar_gui.config import SettingsError, load_settings
 from twinstar_gui.core.risk_limits import RiskLimits
 from twinstar_gui.core.strategy import Signal
-from twinstar_gui.data.download import Downloader
-from twinstar_gui.data.store import CandleStore
-from twinstar_gui.exchanges.registry import exchange_names, get_exchange
+from twinstar_gui.exchanges.registry import exchange_names
 from twinstar_gui.execution.base import OrderRequest
-from twinstar_gui.net.rest import RestClient
-from twinstar_gui.sim.clock import SimClock
-from twinstar_gui.sim.market import DAY_MS, Market
-from twinstar_gui.sim.server import SimThread
+from twinstar_gui.sim.market import DAY_MS
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_790_000_000_000 - 1_790_000_000_000 % DAY_MS
@@ -215,20 +211,7 @@ SECOND = {"bybit": "ETHUSDT", "binance": "ETHUSDT", "okx": "ETH-USDT-SWAP", "bit
 def dataset(tmp_path_factory):
     """20 days of two symbols of every venue, downloaded from the simulator into one dataset."""
     root = tmp_path_factory.mktemp("bt-data")
-    sim = SimThread(Market(SimClock(speed=1.0), seed=21, history_days=30)).start()
-    now = int(time.time() * 1000)
-    start = now - now % DAY_MS - 20 * DAY_MS
-    try:
-        for name in exchange_names():
-            rest = RestClient(get_exchange(name, rest_url=sim.rest_url(name)))
-            d = Downloader(name, rest, CandleStore(root))
-            for sym in (NATIVE[name], SECOND[name]):
-                assert d.symbol(sym, start, now - now % DAY_MS - 1).complete
-            d.store.close()
-            rest.close()
-    finally:
-        sim.stop()
-    return root, start
+    return root, download_history(root, {name: [NATIVE[name], SECOND[name]] for name in exchange_names()})
 
 
 def day_text(ms):

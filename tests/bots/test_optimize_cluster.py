@@ -14,14 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from support.history import download_history
 
-from twinstar_gui.data.download import Downloader
-from twinstar_gui.data.store import CandleStore
-from twinstar_gui.exchanges.registry import get_exchange
-from twinstar_gui.net.rest import RestClient
-from twinstar_gui.sim.clock import SimClock
-from twinstar_gui.sim.market import DAY_MS, Market
-from twinstar_gui.sim.server import SimThread
+from twinstar_gui.sim.market import DAY_MS
 
 pytest.importorskip("distributed")  # the dev extra has it; a bare install runs the optimizer locally only
 
@@ -46,19 +41,7 @@ def child_env(tmp: Path, first: Path | None = None) -> dict[str, str]:
 def dataset(tmp_path_factory):
     """20 days of two OKX swaps, downloaded from the simulator into one dataset."""
     root = tmp_path_factory.mktemp("opt-data")
-    sim = SimThread(Market(SimClock(speed=1.0), seed=21, history_days=30)).start()
-    now = int(time.time() * 1000)
-    start = now - now % DAY_MS - 20 * DAY_MS
-    try:
-        rest = RestClient(get_exchange("okx", rest_url=sim.rest_url("okx")))
-        d = Downloader("okx", rest, CandleStore(root))
-        for sym in SYMBOLS:
-            assert d.symbol(sym, start, now - now % DAY_MS - 1).complete
-        d.store.close()
-        rest.close()
-    finally:
-        sim.stop()
-    return root, start
+    return root, download_history(root, {"okx": list(SYMBOLS)})
 
 
 class Processes:

@@ -391,12 +391,12 @@ class Backtest:
         at_risk = 0.0
         quiet: list[tuple[str, list]] = []
         rest: list[tuple[str, list]] = []
-        orders = self.paper.open_orders()
+        pending: dict[str, float] = {}  # the open orders' quantities by symbol
+        for o in self.paper.open_orders():
+            pending[o.symbol] = pending.get(o.symbol, 0.0) + o.qty
         for sym, row in moving:
             held = self.paper.peek(sym)
-            qty = abs(held.qty) if held is not None else 0.0
-            if orders:
-                qty += sum(o.qty for o in orders if o.symbol == sym)
+            qty = (abs(held.qty) if held is not None else 0.0) + pending.get(sym, 0.0)
             mark = held.mark_price if held is not None and held.mark_price else row[1]
             lo, hi = min(row[1], row[2], row[3], row[4]), max(row[1], row[2], row[3], row[4])
             top, bottom = max(hi, mark), min(lo, mark)
@@ -487,7 +487,7 @@ class Backtest:
                 self.paper.cancel(o.id)
         self.paper.place(req)
         self.paper.on_price(p.symbol, price, when)  # a market order fills at the next price: this one
-        self.result.notes.append(f"{p.symbol}: position closed at {price:g} ({why})")
+        self.result.notes.append(f"{p.symbol}: position closed at {price:.12g} ({why})")
         now = self.market.now_ms
         self.market.now_ms = when
         try:  # its loss counts now, as a fill through the risk guard would (not at some later price)
