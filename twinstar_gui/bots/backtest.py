@@ -94,6 +94,8 @@ class ReplayMarket:
     """What a bot may ask of the market (bots/market.LiveMarket's interface), answered from stored candles up to
     the simulated now."""
 
+    streams = False  # no stream whose health a bot could check: the candles are stored
+
     def __init__(self, exchange: str, series: dict[str, Series], *, long_only: bool = False,
                  instruments: dict[str, Instrument] | None = None) -> None:
         self.exchange = exchange
@@ -107,7 +109,6 @@ class ReplayMarket:
         self.executor: RiskGuard | None = None
         self.watch_changes = 0  # counts watch / unwatch calls (the replay's cache of who watches what)
 
-    streams = False  # no stream whose health a bot could check: the candles are stored
     def clock(self) -> int:
         return self.now_ms
 
@@ -217,7 +218,6 @@ class Backtest:
                  progress: Callable[[float], None] | None = None, cancelled: Callable[[], bool] | None = None,
                  exact_path: bool = False) -> None:
         self.exchange, self.flow, self.start_ms, self.end_ms = exchange, flow, start_ms, end_ms
-        self.exact_path = exact_path  # every price of every candle, even where nothing could act on it
         self.series = series
         self.market = ReplayMarket(exchange, series, long_only=long_only, instruments=instruments)
         self.journal = MemoryJournal()  # nothing of a backtest outlives it: no SQL per order, fill and price
@@ -230,7 +230,6 @@ class Backtest:
         self.bots = bot_factory(self.trading)
         for bot in self.bots:
             bot.ctx.clock = lambda: self.market.now_ms / 1000.0
-        self._by_inbox = {id(b.inbox): b for b in self.bots}
         self._watching_now: dict[str, list[Bot]] = {}  # symbol -> the bots watching it, while watch_changes holds
         self._watching_at = -1
         self._with_setups = [b for b in self.bots if hasattr(b, "setups")]  # bots with watched triggers

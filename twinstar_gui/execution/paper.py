@@ -346,26 +346,23 @@ class PaperExecutor:
         try:
             return self._apply_fill(order, price, time_ms, committed)
         except BaseException:
-            self._unrealized = self.unrealized_total(exact=True)
-            if committed:  # the journal has the fill: memory keeps it too (never filled twice)
-                raise
-            _put_back(order, order_was)
-            if pos is None:
-                self._positions.pop(order.symbol, None)
-            else:
-                _put_back(pos, pos_was)
-                self._positions[order.symbol] = pos
-            self._balance = balance_was
-            self._open[order.id] = order
+            if not committed:  # the journal has no fill: memory goes back (else it keeps it: never filled twice)
+                _put_back(order, order_was)
+                if pos is None:
+                    self._positions.pop(order.symbol, None)
+                else:
+                    _put_back(pos, pos_was)
+                    self._positions[order.symbol] = pos
+                self._balance = balance_was
+                self._open[order.id] = order
             self._unrealized = self.unrealized_total(exact=True)
             raise
 
     def _apply_fill(self, order: Order, price: float, time_ms: int, committed: list[bool]) -> Fill:
         signed = order.qty if order.side == BUY else -order.qty
-        held = self._positions.get(order.symbol)
-        was_unrealized = held.unrealized_pnl if held is not None else 0.0
         fee = abs(signed) * price * self.fee_rate
         pos = self._positions.get(order.symbol)
+        was_unrealized = pos.unrealized_pnl if pos is not None else 0.0
         realized = 0.0
         if pos is None:
             pos = Position(order.symbol, signed, price, time_ms, order.bot, order.take_profit, order.stop_loss, price)

@@ -263,7 +263,7 @@ class MemoryJournal(Journal):
             fills = self._fills.setdefault(executor, [])
             times = self._fill_times.setdefault(executor, [])
             late = bool(times) and fill.time_ms < times[-1]
-            if fill.realized_pnl == 0.0:  # SQLite keeps -0.0 as 0.0
+            if fill.realized_pnl == 0.0 and math.copysign(1.0, fill.realized_pnl) < 0:  # SQLite keeps -0.0 as 0.0
                 fill = dataclasses.replace(fill, realized_pnl=0.0)
             fills.append(fill)  # a Fill is frozen: kept as it is
             times.append(fill.time_ms)
